@@ -1,0 +1,491 @@
+//! The edits a person can make, as methods on [`Replica`]. Each validates its input against the
+//! current document, then makes exactly one signed change whose message is a one-line summary
+//! in words ("added expectation e7kq2: no screens after 8pm").
+
+use automerge::{ObjId, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
+
+use crate::core::identity::DeviceId;
+use crate::core::ids::{Entropy, ItemId, ItemKind, Timestamp};
+use crate::core::model::{self, keys, text_digest};
+use crate::core::replica::{EditError, Replica, Writer, non_empty, put_device, put_member};
+use crate::core::signed::{SignedChange, Verified};
+
+/// The result of an edit: the ID it created or touched, and the signed change to persist
+/// (`None` when the edit changed nothing, e.g. setting the vision to its current text).
+#[derive(Debug)]
+pub struct Edited {
+    pub id: Option<ItemId>,
+    pub change: Option<SignedChange<Verified>>,
+    pub summary: String,
+}
+
+/// A proposed check-in.
+#[derive(Debug, Clone)]
+pub struct NewCheckIn {
+    /// `YYYY-MM-DD`; validated.
+    pub date: String,
+    pub rating: i64,
+    pub reflection: String,
+    pub proposed_changes: Vec<String>,
+    pub next_in_days: u32,
+}
+
+/// Shortens `s` to one line of at most 60 characters, for change summaries.
+pub fn excerpt(s: &str) -> String {
+    let line = s.lines().next().unwrap_or("").trim();
+    let mut out: String = line.chars().take(60).collect();
+    if line.chars().count() > 60 || s.trim().lines().count() > 1 {
+        out.push('…');
+    }
+    out
+}
+
+/// Checks a `YYYY-MM-DD` date.
+pub fn parse_date(s: &str) -> Result<String, EditError> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s.trim(), &fmt)
+        .map(|_| s.trim().to_string())
+        .map_err(|_| EditError::Invalid(format!("'{s}' is not a date of the form YYYY-MM-DD")))
+}
+
+fn rating(r: i64) -> Result<i64, EditError> {
+    if (1..=5).contains(&r) {
+        Ok(r)
+    } else {
+        Err(EditError::RatingOutOfRange(r))
+    }
+}
+
+impl Replica {
+    fn me(&self, writer: &Writer<'_>) -> Result<ItemId, EditError> {
+        let device = writer.key.device_id();
+        self.member_of(&device)
+            .ok_or_else(|| EditError::NotAMember(device.short()))
+    }
+
+    /// The map object of an existing item, or `UnknownItem`.
+    fn item(&self, kind: ItemKind, id: &ItemId) -> Result<ObjId, EditError> {
+        let unknown = || EditError::UnknownItem {
+            kind: kind.noun(),
+            id: id.to_string(),
+        };
+        if id.kind() != kind {
+            return Err(unknown());
+        }
+        let collection = model::map_at(self.doc(), &ROOT, kind.collection()).ok_or_else(unknown)?;
+        model::map_at(self.doc(), &collection, id.as_str()).ok_or_else(unknown)
+    }
+
+    fn collection(&self, kind: ItemKind) -> Result<ObjId, EditError> {
+        model::map_at(self.doc(), &ROOT, kind.collection()).ok_or_else(|| {
+            EditError::Invalid(format!(
+                "this alliance has no {} section; was it made by a newer version?",
+                kind.collection()
+            ))
+        })
+    }
+
+    fn check_members(&self, ids: &[ItemId]) -> Result<(), EditError> {
+        for id in ids {
+            self.item(ItemKind::Member, id)?;
+        }
+        Ok(())
+    }
+
+    fn edited(
+        &mut self,
+        writer: &Writer<'_>,
+        id: Option<ItemId>,
+        summary: String,
+        f: impl FnOnce(&mut automerge::transaction::Transaction<'_>) -> Result<(), EditError>,
+    ) -> Result<Edited, EditError> {
+        let change = self.commit(writer, summary.clone(), f)?;
+        Ok(Edited {
+            id,
+            change,
+            summary,
+        })
+    }
+
+    /// Adds a person, and optionally one of their devices (which may then write).
+    pub fn add_member(
+        &mut self,
+        writer: &Writer<'_>,
+        entropy: &mut dyn Entropy,
+        name: &str,
+        role: &str,
+        device: Option<DeviceId>,
+    ) -> Result<Edited, EditError> {
+        let me = self.me(writer)?;
+        let name = non_empty("name", name)?;
+        if let Some(d) = &device
+            && self.member_of(d).is_some()
+        {
+            return Err(EditError::Invalid(format!(
+                "device {} already belongs to a member",
+                d.short()
+            )));
+        }
+        let id = self.fresh_id(ItemKind::Member, entropy);
+        let members = self.collection(ItemKind::Member)?;
+        let devices = model::map_at(self.doc(), &ROOT, keys::DEVICES)
+            .ok_or_else(|| EditError::Invalid("this alliance has no devices section".into()))?;
+        let by = writer.key.device_id().to_hex();
+        let summary = format!("added member {id}: {name} ({role})");
+        let now = writer.now;
+        let id2 = id.clone();
+        self.edited(writer, Some(id.clone()), summary, move |tx| {
+            put_member(tx, &members, &id2, &name, role.trim(), Some(&me), now)?;
+            if let Some(d) = device {
+                put_device(tx, &devices, &d.to_hex(), &id2, &by, now)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Step 1: adds a need of this device's person, in their own words.
+    pub fn add_need(
+        &mut self,
+        writer: &Writer<'_>,
+        entropy: &mut dyn Entropy,
+        text: &str,
+    ) -> Result<Edited, EditError> {
+        let me = self.me(writer)?;
+        let text = non_empty("need", text)?;
+        let needs = self.collection(ItemKind::Need)?;
+        let id = self.fresh_id(ItemKind::Need, entropy);
+        let summary = format!("added need {id}: {}", excerpt(&text));
+        let (id2, now) = (id.clone(), writer.now);
+        self.edited(writer, Some(id), summary, move |tx| {
+            let n = tx.put_object(&needs, id2.as_str(), ObjType::Map)?;
+            tx.put(&n, "owner", me.as_str())?;
+            let t = tx.put_object(&n, "text", ObjType::Text)?;
+            tx.splice_text(&t, 0, 0, &text)?;
+            tx.put(&n, "created_at", now.0)?;
+            Ok(())
+        })
+    }
+
+    fn owned_need(&self, writer: &Writer<'_>, id: &ItemId) -> Result<ObjId, EditError> {
+        let me = self.me(writer)?;
+        let need = self.item(ItemKind::Need, id)?;
+        let owner = model::string_at(self.doc(), &need, "owner");
+        if owner != me.as_str() {
+            let view = self.view();
+            return Err(EditError::NotOwner {
+                id: id.to_string(),
+                owner: view.name_of(&ItemId::from_doc_key(&owner)),
+            });
+        }
+        Ok(need)
+    }
+
+    /// Rewrites a need (only its owner may); applied as text splices.
+    pub fn edit_need(
+        &mut self,
+        writer: &Writer<'_>,
+        id: &ItemId,
+        text: &str,
+    ) -> Result<Edited, EditError> {
+        let need = self.owned_need(writer, id)?;
+        let text = non_empty("need", text)?;
+        let summary = format!("edited need {id}: {}", excerpt(&text));
+        let existing = model::text_obj_at(self.doc(), &need, "text");
+        self.edited(writer, Some(id.clone()), summary, move |tx| {
+            let t = match existing {
+                Some(t) => t,
+                None => tx.put_object(&need, "text", ObjType::Text)?,
+            };
+            tx.update_text(&t, &text)?;
+            Ok(())
+        })
+    }
+
+    /// Removes a need (only its owner may). The history keeps it.
+    pub fn remove_need(&mut self, writer: &Writer<'_>, id: &ItemId) -> Result<Edited, EditError> {
+        self.owned_need(writer, id)?;
+        let needs = self.collection(ItemKind::Need)?;
+        let need = self.item(ItemKind::Need, id)?;
+        let text = model::string_at(self.doc(), &need, "text");
+        let summary = format!("removed need {id}: {}", excerpt(&text));
+        let id2 = id.clone();
+        self.edited(writer, Some(id.clone()), summary, move |tx| {
+            tx.delete(&needs, id2.as_str())?;
+            Ok(())
+        })
+    }
+
+    /// Step 2: plans a design session. `attendees` empty means every current member.
+    pub fn add_plan(
+        &mut self,
+        writer: &Writer<'_>,
+        entropy: &mut dyn Entropy,
+        when: &str,
+        how: &str,
+        agenda: &str,
+        attendees: &[ItemId],
+    ) -> Result<Edited, EditError> {
+        let me = self.me(writer)?;
+        let when = non_empty("when", when)?;
+        let how = non_empty("where or how", how)?;
+        self.check_members(attendees)?;
+        let attendees: Vec<ItemId> = if attendees.is_empty() {
+            self.view().members.into_iter().map(|m| m.id).collect()
+        } else {
+            attendees.to_vec()
+        };
+        let plan = self.collection(ItemKind::Plan)?;
+        let id = self.fresh_id(ItemKind::Plan, entropy);
+        let summary = format!("planned design session {id}: {when}, {}", excerpt(&how));
+        let (id2, now, agenda) = (id.clone(), writer.now, agenda.trim().to_string());
+        self.edited(writer, Some(id), summary, move |tx| {
+            let p = tx.put_object(&plan, id2.as_str(), ObjType::Map)?;
+            tx.put(&p, "when", when.as_str())?;
+            tx.put(&p, "how", how.as_str())?;
+            let a = tx.put_object(&p, "agenda", ObjType::Text)?;
+            tx.splice_text(&a, 0, 0, &agenda)?;
+            let list = tx.put_object(&p, "attendees", ObjType::List)?;
+            for (i, m) in attendees.iter().enumerate() {
+                tx.insert(&list, i, m.as_str())?;
+            }
+            tx.put(&p, "created_by", me.as_str())?;
+            tx.put(&p, "created_at", now.0)?;
+            Ok(())
+        })
+    }
+
+    /// Step 3: sets the shared vision. The difference from the current text is applied as
+    /// character splices, so concurrent edits by others merge instead of being overwritten.
+    pub fn set_vision(&mut self, writer: &Writer<'_>, text: &str) -> Result<Edited, EditError> {
+        self.me(writer)?;
+        let len = text.chars().count();
+        if len > crate::protocol::MAX_TEXT_CHARS {
+            return Err(EditError::TooLong {
+                what: "vision",
+                len,
+                max: crate::protocol::MAX_TEXT_CHARS,
+            });
+        }
+        let existing = model::text_obj_at(self.doc(), &ROOT, keys::VISION);
+        let summary = format!("edited the vision: {}", excerpt(text));
+        let text = text.to_string();
+        self.edited(writer, None, summary, move |tx| {
+            let t = match existing {
+                Some(t) => t,
+                None => tx.put_object(ROOT, keys::VISION, ObjType::Text)?,
+            };
+            tx.update_text(&t, &text)?;
+            Ok(())
+        })
+    }
+
+    /// Step 3: proposes an expectation. `holder` defaults to this device's person; `of` empty
+    /// means everyone.
+    pub fn add_expectation(
+        &mut self,
+        writer: &Writer<'_>,
+        entropy: &mut dyn Entropy,
+        text: &str,
+        holder: Option<&ItemId>,
+        of: &[ItemId],
+    ) -> Result<Edited, EditError> {
+        let me = self.me(writer)?;
+        let text = non_empty("expectation", text)?;
+        let holder = holder.cloned().unwrap_or_else(|| me.clone());
+        self.check_members(std::slice::from_ref(&holder))?;
+        self.check_members(of)?;
+        let expectations = self.collection(ItemKind::Expectation)?;
+        let id = self.fresh_id(ItemKind::Expectation, entropy);
+        let summary = format!("added expectation {id}: {}", excerpt(&text));
+        let (id2, now, of) = (id.clone(), writer.now, of.to_vec());
+        self.edited(writer, Some(id), summary, move |tx| {
+            let e = tx.put_object(&expectations, id2.as_str(), ObjType::Map)?;
+            let t = tx.put_object(&e, "text", ObjType::Text)?;
+            tx.splice_text(&t, 0, 0, &text)?;
+            tx.put(&e, "holder", holder.as_str())?;
+            let list = tx.put_object(&e, "of", ObjType::List)?;
+            for (i, m) in of.iter().enumerate() {
+                tx.insert(&list, i, m.as_str())?;
+            }
+            tx.put_object(&e, "agreements", ObjType::Map)?;
+            tx.put(&e, "retired_at", ScalarValue::Null)?;
+            tx.put(&e, "created_by", me.as_str())?;
+            tx.put(&e, "created_at", now.0)?;
+            Ok(())
+        })
+    }
+
+    fn live_expectation(&self, id: &ItemId) -> Result<ObjId, EditError> {
+        let e = self.item(ItemKind::Expectation, id)?;
+        if model::int_at(self.doc(), &e, "retired_at").is_some() {
+            return Err(EditError::Invalid(format!(
+                "expectation {id} is retired; add a new one instead"
+            )));
+        }
+        Ok(e)
+    }
+
+    /// Rewrites an expectation's text as splices. Agreements to the old text become stale.
+    pub fn edit_expectation(
+        &mut self,
+        writer: &Writer<'_>,
+        id: &ItemId,
+        text: &str,
+    ) -> Result<Edited, EditError> {
+        self.me(writer)?;
+        let e = self.live_expectation(id)?;
+        let text = non_empty("expectation", text)?;
+        let existing = model::text_obj_at(self.doc(), &e, "text");
+        let summary = format!("edited expectation {id}: {}", excerpt(&text));
+        self.edited(writer, Some(id.clone()), summary, move |tx| {
+            let t = match existing {
+                Some(t) => t,
+                None => tx.put_object(&e, "text", ObjType::Text)?,
+            };
+            tx.update_text(&t, &text)?;
+            Ok(())
+        })
+    }
+
+    /// Records this person's agreement to the current text of an expectation.
+    pub fn agree(&mut self, writer: &Writer<'_>, id: &ItemId) -> Result<Edited, EditError> {
+        let me = self.me(writer)?;
+        let e = self.live_expectation(id)?;
+        let text = model::string_at(self.doc(), &e, "text");
+        let digest = text_digest(&text);
+        let agreements = model::map_at(self.doc(), &e, "agreements");
+        if let Some(a) = &agreements
+            && let Some(mine) = model::map_at(self.doc(), a, me.as_str())
+            && model::string_at(self.doc(), &mine, "text_digest") == digest
+        {
+            return Ok(Edited {
+                id: Some(id.clone()),
+                change: None,
+                summary: format!("already agreed to expectation {id}"),
+            });
+        }
+        let name = self.view().name_of(&me);
+        let summary = format!("{name} agreed to expectation {id}: {}", excerpt(&text));
+        let (now, device) = (writer.now, writer.key.device_id().to_hex());
+        self.edited(writer, Some(id.clone()), summary, move |tx| {
+            let a = match agreements {
+                Some(a) => a,
+                None => tx.put_object(&e, "agreements", ObjType::Map)?,
+            };
+            let mine = tx.put_object(&a, me.as_str(), ObjType::Map)?;
+            tx.put(&mine, "text_digest", digest.as_str())?;
+            tx.put(&mine, "at", now.0)?;
+            tx.put(&mine, "device", device.as_str())?;
+            Ok(())
+        })
+    }
+
+    /// Retires an expectation: it stays in the history but no longer applies.
+    pub fn retire(&mut self, writer: &Writer<'_>, id: &ItemId) -> Result<Edited, EditError> {
+        self.me(writer)?;
+        let e = self.live_expectation(id)?;
+        let text = model::string_at(self.doc(), &e, "text");
+        let summary = format!("retired expectation {id}: {}", excerpt(&text));
+        let now = writer.now;
+        self.edited(writer, Some(id.clone()), summary, move |tx| {
+            tx.put(&e, "retired_at", now.0)?;
+            Ok(())
+        })
+    }
+
+    /// Step 4: records a check-in with this person's reflection and rating.
+    pub fn add_checkin(
+        &mut self,
+        writer: &Writer<'_>,
+        entropy: &mut dyn Entropy,
+        new: NewCheckIn,
+    ) -> Result<Edited, EditError> {
+        let me = self.me(writer)?;
+        let date = parse_date(&new.date)?;
+        let r = rating(new.rating)?;
+        let reflection = new.reflection.trim().to_string();
+        let proposals: Vec<String> = new
+            .proposed_changes
+            .iter()
+            .map(|p| non_empty("proposed change", p))
+            .collect::<Result<_, _>>()?;
+        let checkins = self.collection(ItemKind::CheckIn)?;
+        let id = self.fresh_id(ItemKind::CheckIn, entropy);
+        let summary = format!("added check-in {id} for {date}: rated {r}/5");
+        let (id2, now) = (id.clone(), writer.now);
+        self.edited(writer, Some(id), summary, move |tx| {
+            let c = tx.put_object(&checkins, id2.as_str(), ObjType::Map)?;
+            tx.put(&c, "date", date.as_str())?;
+            let refl = tx.put_object(&c, "reflections", ObjType::Map)?;
+            put_reflection(tx, &refl, &me, &reflection, r, now)?;
+            let list = tx.put_object(&c, "proposed_changes", ObjType::List)?;
+            for (i, p) in proposals.iter().enumerate() {
+                tx.insert(&list, i, p.as_str())?;
+            }
+            tx.put(&c, "next_in_days", i64::from(new.next_in_days))?;
+            tx.put(&c, "created_by", me.as_str())?;
+            tx.put(&c, "created_at", now.0)?;
+            Ok(())
+        })
+    }
+
+    /// Adds (or replaces) this person's reflection in an existing check-in.
+    pub fn reflect(
+        &mut self,
+        writer: &Writer<'_>,
+        id: &ItemId,
+        rating_value: i64,
+        text: &str,
+        proposed_changes: &[String],
+    ) -> Result<Edited, EditError> {
+        let me = self.me(writer)?;
+        let c = self.item(ItemKind::CheckIn, id)?;
+        let r = rating(rating_value)?;
+        let proposals: Vec<String> = proposed_changes
+            .iter()
+            .map(|p| non_empty("proposed change", p))
+            .collect::<Result<_, _>>()?;
+        let refl = model::map_at(self.doc(), &c, "reflections");
+        let list = match self.doc().get(&c, "proposed_changes") {
+            Ok(Some((automerge::Value::Object(ObjType::List), l))) => Some(l),
+            _ => None,
+        };
+        let name = self.view().name_of(&me);
+        let summary = format!("{name} reflected on check-in {id}: rated {r}/5");
+        let (text, now) = (text.trim().to_string(), writer.now);
+        let start = list.as_ref().map(|l| self.doc().length(l)).unwrap_or(0);
+        self.edited(writer, Some(id.clone()), summary, move |tx| {
+            let refl = match refl {
+                Some(r) => r,
+                None => tx.put_object(&c, "reflections", ObjType::Map)?,
+            };
+            put_reflection(tx, &refl, &me, &text, r, now)?;
+            if !proposals.is_empty() {
+                let list = match list {
+                    Some(l) => l,
+                    None => tx.put_object(&c, "proposed_changes", ObjType::List)?,
+                };
+                for (i, p) in proposals.iter().enumerate() {
+                    tx.insert(&list, start + i, p.as_str())?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+fn put_reflection(
+    tx: &mut automerge::transaction::Transaction<'_>,
+    reflections: &ObjId,
+    member: &ItemId,
+    text: &str,
+    rating: i64,
+    now: Timestamp,
+) -> Result<(), automerge::AutomergeError> {
+    let r = tx.put_object(reflections, member.as_str(), ObjType::Map)?;
+    let t = tx.put_object(&r, "text", ObjType::Text)?;
+    tx.splice_text(&t, 0, 0, text)?;
+    tx.put(&r, "rating", rating)?;
+    tx.put(&r, "at", now.0)?;
+    Ok(())
+}

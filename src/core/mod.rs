@@ -1,0 +1,20 @@
+//! The I/O-free core: identity, signed changes, the alliance document and the replica that
+//! guards it. Nothing here reads a clock, the disk, the network or an OS random source: time and
+//! randomness come in as arguments, and what should be persisted comes out as data
+//! ([`SignedChange<Verified>`] values for the store to write).
+
+pub mod edit;
+pub mod identity;
+pub mod ids;
+pub mod model;
+pub mod replica;
+pub mod signed;
+
+pub use edit::{Edited, NewCheckIn};
+pub use identity::{DeviceId, DeviceKey};
+pub use ids::{Entropy, ItemId, ItemKind, SeededEntropy, Timestamp};
+pub use model::AllianceView;
+pub use replica::{
+    AllianceId, ChangeCheck, EditError, LogEntry, ReceiveError, Received, Replica, Writer,
+};
+pub use signed::{ChangeError, SignedChange, Unverified, Verified};

@@ -1,0 +1,411 @@
+//! The alliance document: its schema (see `docs/schema.md`) and a typed, read-only view of it.
+//!
+//! Reading is lenient on purpose: a document is data written by several devices, possibly by a
+//! newer or buggy version. A field with an unexpected type reads as missing instead of making the
+//! whole alliance unreadable; a missing item field shows as empty.
+
+use automerge::{ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::core::ids::{ItemId, Timestamp};
+
+/// Document keys, in one place.
+pub mod keys {
+    pub const SCHEMA: &str = "schema";
+    pub const TITLE: &str = "title";
+    pub const CREATED_AT: &str = "created_at";
+    pub const DEVICES: &str = "devices";
+    pub const MEMBERS: &str = "members";
+    pub const NEEDS: &str = "needs";
+    pub const PLAN: &str = "plan";
+    pub const VISION: &str = "vision";
+    pub const EXPECTATIONS: &str = "expectations";
+    pub const CHECKINS: &str = "checkins";
+}
+
+/// A person in the alliance.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Member {
+    pub id: ItemId,
+    pub name: String,
+    pub role: String,
+    /// Device keys (hex) that act for this person.
+    pub devices: Vec<String>,
+    /// The member who added this one (`None` for the founder).
+    pub added_by: Option<ItemId>,
+    pub added_at: Timestamp,
+}
+
+/// A device registered in the alliance: whose it is, who added it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Device {
+    pub key: String,
+    pub member: ItemId,
+    pub added_by: String,
+    pub added_at: Timestamp,
+}
+
+/// Step 1: what a person needs, in their own words.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Need {
+    pub id: ItemId,
+    pub owner: ItemId,
+    pub text: String,
+    pub created_at: Timestamp,
+}
+
+/// Step 2: a session to sit down and design the alliance together.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PlanSession {
+    pub id: ItemId,
+    pub when: String,
+    /// Where or how: "date night at home", "video call".
+    pub how: String,
+    pub agenda: String,
+    pub attendees: Vec<ItemId>,
+    pub created_by: ItemId,
+    pub created_at: Timestamp,
+}
+
+/// Where an expectation stands. `Agreed` is derived: every member agrees to the current text.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpectationStatus {
+    Proposed,
+    Agreed,
+    Retired,
+}
+
+impl ExpectationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExpectationStatus::Proposed => "proposed",
+            ExpectationStatus::Agreed => "agreed",
+            ExpectationStatus::Retired => "retired",
+        }
+    }
+}
+
+/// One member's agreement to an expectation, tied to the text they agreed to.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Agreement {
+    pub member: ItemId,
+    /// Digest of the text agreed to (see [`text_digest`]).
+    pub text_digest: String,
+    pub at: Timestamp,
+    /// Whether the agreement is to the current text (false: the text changed since).
+    pub current: bool,
+}
+
+/// Step 3: a concrete expectation.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Expectation {
+    pub id: ItemId,
+    pub text: String,
+    /// Whose expectation it is.
+    pub holder: ItemId,
+    /// Of whom it is expected (empty: everyone).
+    pub of: Vec<ItemId>,
+    pub status: ExpectationStatus,
+    pub agreements: Vec<Agreement>,
+    pub text_digest: String,
+    pub created_at: Timestamp,
+}
+
+/// One person's reflection in a check-in.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Reflection {
+    pub member: ItemId,
+    pub text: String,
+    /// 1 to 5: how well the alliance is working for this person.
+    pub rating: u8,
+    pub at: Timestamp,
+}
+
+/// Step 4: a check-in to recalibrate.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CheckIn {
+    pub id: ItemId,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    pub reflections: Vec<Reflection>,
+    pub proposed_changes: Vec<String>,
+    /// Days until the next check-in.
+    pub next_in_days: u32,
+    pub created_by: ItemId,
+    pub created_at: Timestamp,
+}
+
+/// The whole alliance as read at one moment.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AllianceView {
+    pub id: String,
+    pub title: String,
+    pub created_at: Timestamp,
+    pub members: Vec<Member>,
+    pub devices: Vec<Device>,
+    pub needs: Vec<Need>,
+    pub plan: Vec<PlanSession>,
+    pub vision: String,
+    pub expectations: Vec<Expectation>,
+    pub checkins: Vec<CheckIn>,
+}
+
+impl AllianceView {
+    pub fn member(&self, id: &ItemId) -> Option<&Member> {
+        self.members.iter().find(|m| &m.id == id)
+    }
+
+    /// A member's display name, or the ID itself if the member is unknown.
+    pub fn name_of(&self, id: &ItemId) -> String {
+        self.member(id)
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| id.to_string())
+    }
+
+    /// The member a device key belongs to.
+    pub fn member_of_device(&self, key_hex: &str) -> Option<&Member> {
+        let d = self.devices.iter().find(|d| d.key == key_hex)?;
+        self.member(&d.member)
+    }
+
+    pub fn expectation(&self, id: &ItemId) -> Option<&Expectation> {
+        self.expectations.iter().find(|e| &e.id == id)
+    }
+}
+
+/// Digest of a text version: the first 16 hex characters of its SHA-256. An agreement records
+/// the digest of the text it agreed to; when the text changes, the agreement no longer matches.
+pub fn text_digest(text: &str) -> String {
+    hex::encode(&Sha256::digest(text.as_bytes())[..8])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lenient readers.
+
+/// Reads the object at `key` of `obj`, if it is a map.
+pub(crate) fn map_at<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<ObjId> {
+    match doc.get(obj, key) {
+        Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+        _ => None,
+    }
+}
+
+/// Reads the object at `key` of `obj`, if it is a text object.
+pub(crate) fn text_obj_at<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<ObjId> {
+    match doc.get(obj, key) {
+        Ok(Some((Value::Object(ObjType::Text), id))) => Some(id),
+        _ => None,
+    }
+}
+
+/// A string field: a scalar string or a text object.
+pub(crate) fn string_at<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> String {
+    match doc.get(obj, key) {
+        Ok(Some((Value::Scalar(s), _))) => match s.as_ref() {
+            ScalarValue::Str(s) => s.to_string(),
+            _ => String::new(),
+        },
+        Ok(Some((Value::Object(ObjType::Text), id))) => doc.text(&id).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+pub(crate) fn int_at<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Option<i64> {
+    match doc.get(obj, key) {
+        Ok(Some((Value::Scalar(s), _))) => match s.as_ref() {
+            ScalarValue::Int(i) => Some(*i),
+            ScalarValue::Uint(u) => i64::try_from(*u).ok(),
+            ScalarValue::Timestamp(t) => Some(*t),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn id_at<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> ItemId {
+    ItemId::from_doc_key(&string_at(doc, obj, key))
+}
+
+fn ts_at<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Timestamp {
+    Timestamp(int_at(doc, obj, key).unwrap_or(0))
+}
+
+/// A list of strings (scalar strings or texts) at `key`.
+fn strings_at<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Vec<String> {
+    let Ok(Some((Value::Object(ObjType::List), list))) = doc.get(obj, key) else {
+        return Vec::new();
+    };
+    (0..doc.length(&list))
+        .filter_map(|i| match doc.get(&list, i) {
+            Ok(Some((Value::Scalar(s), _))) => s.as_str().map(str::to_string),
+            Ok(Some((Value::Object(ObjType::Text), id))) => doc.text(&id).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each `(key, map object)` entry of the map at `ROOT[collection]`.
+fn entries<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Vec<(String, ObjId)> {
+    let Some(map) = map_at(doc, obj, key) else {
+        return Vec::new();
+    };
+    doc.map_range(&map, ..)
+        .filter_map(|item| match item.value {
+            automerge::ValueRef::Object(ObjType::Map) => Some((item.key.to_string(), item.id())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Reads the whole alliance.
+pub fn read_view<D: ReadDoc>(doc: &D, alliance_id: &ChangeHash) -> AllianceView {
+    let root = ROOT;
+    let devices: Vec<Device> = entries(doc, &root, keys::DEVICES)
+        .into_iter()
+        .map(|(key, obj)| Device {
+            key,
+            member: id_at(doc, &obj, "member"),
+            added_by: string_at(doc, &obj, "added_by"),
+            added_at: ts_at(doc, &obj, "added_at"),
+        })
+        .collect();
+    let mut members: Vec<Member> = entries(doc, &root, keys::MEMBERS)
+        .into_iter()
+        .map(|(key, obj)| {
+            let id = ItemId::from_doc_key(&key);
+            let added_by = string_at(doc, &obj, "added_by");
+            Member {
+                devices: devices
+                    .iter()
+                    .filter(|d| d.member == id)
+                    .map(|d| d.key.clone())
+                    .collect(),
+                id,
+                name: string_at(doc, &obj, "name"),
+                role: string_at(doc, &obj, "role"),
+                added_by: (!added_by.is_empty()).then(|| ItemId::from_doc_key(&added_by)),
+                added_at: ts_at(doc, &obj, "added_at"),
+            }
+        })
+        .collect();
+    members.sort_by_key(|m| (m.added_at, m.id.clone()));
+
+    let mut needs: Vec<Need> = entries(doc, &root, keys::NEEDS)
+        .into_iter()
+        .map(|(key, obj)| Need {
+            id: ItemId::from_doc_key(&key),
+            owner: id_at(doc, &obj, "owner"),
+            text: string_at(doc, &obj, "text"),
+            created_at: ts_at(doc, &obj, "created_at"),
+        })
+        .collect();
+    needs.sort_by_key(|n| (n.created_at, n.id.clone()));
+
+    let mut plan: Vec<PlanSession> = entries(doc, &root, keys::PLAN)
+        .into_iter()
+        .map(|(key, obj)| PlanSession {
+            id: ItemId::from_doc_key(&key),
+            when: string_at(doc, &obj, "when"),
+            how: string_at(doc, &obj, "how"),
+            agenda: string_at(doc, &obj, "agenda"),
+            attendees: strings_at(doc, &obj, "attendees")
+                .iter()
+                .map(|s| ItemId::from_doc_key(s))
+                .collect(),
+            created_by: id_at(doc, &obj, "created_by"),
+            created_at: ts_at(doc, &obj, "created_at"),
+        })
+        .collect();
+    plan.sort_by_key(|p| (p.created_at, p.id.clone()));
+
+    let member_ids: Vec<ItemId> = members.iter().map(|m| m.id.clone()).collect();
+    let mut expectations: Vec<Expectation> = entries(doc, &root, keys::EXPECTATIONS)
+        .into_iter()
+        .map(|(key, obj)| {
+            let text = string_at(doc, &obj, "text");
+            let digest = text_digest(&text);
+            let agreements: Vec<Agreement> = entries(doc, &obj, "agreements")
+                .into_iter()
+                .map(|(member, a)| {
+                    let d = string_at(doc, &a, "text_digest");
+                    Agreement {
+                        member: ItemId::from_doc_key(&member),
+                        current: d == digest,
+                        text_digest: d,
+                        at: ts_at(doc, &a, "at"),
+                    }
+                })
+                .collect();
+            let retired = int_at(doc, &obj, "retired_at").is_some();
+            let everyone_agrees = !member_ids.is_empty()
+                && member_ids
+                    .iter()
+                    .all(|m| agreements.iter().any(|a| &a.member == m && a.current));
+            Expectation {
+                id: ItemId::from_doc_key(&key),
+                holder: id_at(doc, &obj, "holder"),
+                of: strings_at(doc, &obj, "of")
+                    .iter()
+                    .map(|s| ItemId::from_doc_key(s))
+                    .collect(),
+                status: if retired {
+                    ExpectationStatus::Retired
+                } else if everyone_agrees {
+                    ExpectationStatus::Agreed
+                } else {
+                    ExpectationStatus::Proposed
+                },
+                agreements,
+                text,
+                text_digest: digest,
+                created_at: ts_at(doc, &obj, "created_at"),
+            }
+        })
+        .collect();
+    expectations.sort_by_key(|e| (e.created_at, e.id.clone()));
+
+    let mut checkins: Vec<CheckIn> = entries(doc, &root, keys::CHECKINS)
+        .into_iter()
+        .map(|(key, obj)| {
+            let mut reflections: Vec<Reflection> = entries(doc, &obj, "reflections")
+                .into_iter()
+                .map(|(member, r)| Reflection {
+                    member: ItemId::from_doc_key(&member),
+                    text: string_at(doc, &r, "text"),
+                    rating: int_at(doc, &r, "rating")
+                        .and_then(|r| u8::try_from(r).ok())
+                        .unwrap_or(0),
+                    at: ts_at(doc, &r, "at"),
+                })
+                .collect();
+            reflections.sort_by_key(|r| (r.at, r.member.clone()));
+            CheckIn {
+                id: ItemId::from_doc_key(&key),
+                date: string_at(doc, &obj, "date"),
+                reflections,
+                proposed_changes: strings_at(doc, &obj, "proposed_changes"),
+                next_in_days: int_at(doc, &obj, "next_in_days")
+                    .and_then(|d| u32::try_from(d).ok())
+                    .unwrap_or(0),
+                created_by: id_at(doc, &obj, "created_by"),
+                created_at: ts_at(doc, &obj, "created_at"),
+            }
+        })
+        .collect();
+    checkins.sort_by(|a, b| (&a.date, a.created_at).cmp(&(&b.date, b.created_at)));
+
+    AllianceView {
+        id: alliance_id.to_string(),
+        title: string_at(doc, &root, keys::TITLE),
+        created_at: ts_at(doc, &root, keys::CREATED_AT),
+        members,
+        devices,
+        needs,
+        plan,
+        vision: string_at(doc, &root, keys::VISION),
+        expectations,
+        checkins,
+    }
+}

@@ -1,0 +1,633 @@
+//! A replica of one alliance: the Automerge document plus the signature of every change in it.
+//!
+//! The replica is the only place where changes enter a document, and it enforces the two rules
+//! of the alliance on every way in:
+//! 1. every change carries a valid signature of its author (checked by
+//!    [`SignedChange::verify`](crate::core::SignedChange::verify));
+//! 2. the author's device was a member of the alliance at that point of the history: the
+//!    device is listed in `ROOT.devices` in the document *as of the change's dependencies*.
+//!    The one exception is the genesis change, whose hash is the alliance ID.
+//!
+//! Local edits pass both by construction (this device must be a member now, and its change
+//! depends on "now"). Received batches are applied to a staging copy first; only when every
+//! change in the batch passes does the staging copy replace the replica. Nothing from a failed
+//! batch is kept.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::str::FromStr;
+
+use automerge::{
+    ActorId, Automerge, AutomergeError, Change, ChangeHash, ObjType, ROOT, ReadDoc, Value,
+    transaction::{CommitOptions, Transactable, Transaction},
+};
+use ed25519_dalek::Signature;
+use serde::Serialize;
+
+use crate::core::identity::{DeviceId, DeviceKey};
+use crate::core::ids::{Entropy, ItemId, ItemKind, Timestamp};
+use crate::core::model::{self, AllianceView, keys};
+use crate::core::signed::{ChangeError, SignedChange, Unverified, Verified, author_of};
+use crate::protocol::{ACTOR_ID_LEN, ACTOR_TAG_LEN, MAX_BATCH_CHANGES, SCHEMA_VERSION};
+
+/// An alliance's ID: the hash of its genesis change. Self-certifying: whoever holds the genesis
+/// change can check that it is the alliance's first change, and who founded it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AllianceId(pub ChangeHash);
+
+impl AllianceId {
+    /// The first 12 hex characters, enough to tell a device's alliances apart.
+    pub fn short(&self) -> String {
+        self.to_string()[..12].to_string()
+    }
+}
+
+impl fmt::Display for AllianceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Debug for AllianceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AllianceId({})", self.short())
+    }
+}
+
+impl FromStr for AllianceId {
+    type Err = automerge::ParseChangeHashError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(AllianceId(ChangeHash::from_str(s.trim())?))
+    }
+}
+
+/// Who is writing, with what, and when. Built at the edge from the device key, this device's
+/// actor tag for this alliance (kept in the store, so one device keeps one actor), and the clock.
+pub struct Writer<'a> {
+    pub key: &'a DeviceKey,
+    pub actor_tag: [u8; ACTOR_TAG_LEN],
+    pub now: Timestamp,
+}
+
+impl Writer<'_> {
+    /// The Automerge actor ID of this writer: device key, then actor tag.
+    pub fn actor(&self) -> ActorId {
+        let mut bytes = Vec::with_capacity(ACTOR_ID_LEN);
+        bytes.extend_from_slice(self.key.device_id().as_bytes());
+        bytes.extend_from_slice(&self.actor_tag);
+        ActorId::from(bytes)
+    }
+}
+
+/// Why a local edit was refused. Nothing is committed when one of these is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("this device ({0}) is not a member of the alliance")]
+    NotAMember(String),
+    #[error("no {kind} with ID {id}; `alliance show` lists the IDs")]
+    UnknownItem { kind: &'static str, id: String },
+    #[error("{0} must not be empty")]
+    Empty(&'static str),
+    #[error("{what} is too long ({len} characters, at most {max})")]
+    TooLong {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("rating must be between 1 and 5, not {0}")]
+    RatingOutOfRange(i64),
+    #[error("only {owner} can change their own need {id}")]
+    NotOwner { id: String, owner: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("automerge refused the edit: {0}")]
+    Automerge(#[from] AutomergeError),
+}
+
+/// Why a received batch of changes was refused. Nothing from the batch was applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error("rejected change: {0}")]
+    Change(#[from] ChangeError),
+    #[error(
+        "rejected change {hash}: its author {author} was not a member device at that point of the history"
+    )]
+    NotAMember { hash: String, author: String },
+    #[error("{count} change(s) depend on changes that were not sent; nothing was applied")]
+    MissingDependencies { count: usize },
+    #[error("these changes do not belong to alliance {0} (its genesis change is missing)")]
+    WrongAlliance(String),
+    #[error("batch of {0} changes is larger than the limit of {MAX_BATCH_CHANGES}")]
+    TooMany(usize),
+    #[error("automerge could not apply the changes: {0}")]
+    Automerge(String),
+}
+
+/// What a successful receive did.
+#[derive(Debug)]
+pub struct Received {
+    /// The changes that were new to this replica, verified, in causal order: persist these.
+    pub new: Vec<SignedChange<Verified>>,
+    /// How many changes of the batch this replica already had.
+    pub duplicates: usize,
+}
+
+/// The verdict on one change of the history.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeCheck {
+    pub hash: String,
+    /// The device key the change names as author, if it names a valid one.
+    pub device: Option<String>,
+    /// `None` when the change verified; otherwise what is wrong with it.
+    pub problem: Option<String>,
+}
+
+/// One entry of `alliance log`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    pub hash: String,
+    /// The author's display name (or `unknown` when the device is not a member).
+    pub author: String,
+    /// The author's member ID, when known.
+    pub member: Option<ItemId>,
+    /// The author's device key (hex).
+    pub device: String,
+    pub time: Timestamp,
+    pub summary: String,
+    pub verified: bool,
+    pub problem: Option<String>,
+}
+
+/// A replica of one alliance.
+#[derive(Clone)]
+pub struct Replica {
+    id: AllianceId,
+    doc: Automerge,
+    signatures: HashMap<ChangeHash, Signature>,
+}
+
+impl fmt::Debug for Replica {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Replica")
+            .field("id", &self.id)
+            .field("heads", &self.doc.get_heads())
+            .finish()
+    }
+}
+
+impl Replica {
+    /// Founds a new alliance. The genesis change creates the document's structure and makes this
+    /// device's person (`name`, `role`) its first member. Returns the replica, the founder's
+    /// member ID and the signed genesis change (to persist).
+    pub fn create(
+        writer: &Writer<'_>,
+        entropy: &mut dyn Entropy,
+        title: &str,
+        name: &str,
+        role: &str,
+    ) -> Result<(Replica, ItemId, SignedChange<Verified>), EditError> {
+        let title = non_empty("title", title)?;
+        let name = non_empty("name", name)?;
+        let member = ItemId::random(ItemKind::Member, entropy);
+        let device = writer.key.device_id().to_hex();
+        let summary = format!("founded alliance \"{title}\" with {name}");
+        let mut doc = Automerge::new();
+        let change = commit_on(&mut doc, writer, summary, |tx| {
+            tx.put(ROOT, keys::SCHEMA, SCHEMA_VERSION)?;
+            tx.put(ROOT, keys::TITLE, title.as_str())?;
+            tx.put(ROOT, keys::CREATED_AT, writer.now.0)?;
+            let devices = tx.put_object(ROOT, keys::DEVICES, ObjType::Map)?;
+            let members = tx.put_object(ROOT, keys::MEMBERS, ObjType::Map)?;
+            for k in [keys::NEEDS, keys::PLAN, keys::EXPECTATIONS, keys::CHECKINS] {
+                tx.put_object(ROOT, k, ObjType::Map)?;
+            }
+            tx.put_object(ROOT, keys::VISION, ObjType::Text)?;
+            put_member(tx, &members, &member, &name, role, None, writer.now)?;
+            put_device(tx, &devices, &device, &member, &device, writer.now)?;
+            Ok(())
+        })?
+        .expect("genesis change is never empty");
+        let id = AllianceId(change.hash());
+        let mut replica = Replica {
+            id,
+            doc,
+            signatures: HashMap::new(),
+        };
+        replica
+            .signatures
+            .insert(change.hash(), *change.signature());
+        Ok((replica, member, change))
+    }
+
+    /// An empty replica of alliance `id`, to be filled by [`Replica::receive`] (a device that
+    /// joins receives the genesis change and everything after it).
+    pub fn empty(id: AllianceId) -> Replica {
+        Replica {
+            id,
+            doc: Automerge::new(),
+            signatures: HashMap::new(),
+        }
+    }
+
+    /// Rebuilds a replica from this device's own store: an Automerge snapshot (if any), the
+    /// signatures of its changes, and the signed changes appended since. All of it was verified
+    /// before it was written; `verify_history` re-checks on demand.
+    pub fn from_store(
+        id: AllianceId,
+        snapshot: Option<&[u8]>,
+        signatures: HashMap<ChangeHash, Signature>,
+        changes: Vec<SignedChange<Verified>>,
+    ) -> Result<Replica, AutomergeError> {
+        let mut doc = match snapshot {
+            Some(bytes) => {
+                guarded(|| Automerge::load(bytes)).unwrap_or_else(|| Err(AutomergeError::Fail))?
+            }
+            None => Automerge::new(),
+        };
+        let mut signatures = signatures;
+        let mut plain = Vec::with_capacity(changes.len());
+        for c in changes {
+            signatures.insert(c.hash(), *c.signature());
+            plain.push(c.into_change());
+        }
+        guarded(|| doc.apply_changes(plain)).unwrap_or(Err(AutomergeError::Fail))?;
+        Ok(Replica {
+            id,
+            doc,
+            signatures,
+        })
+    }
+
+    pub fn id(&self) -> AllianceId {
+        self.id
+    }
+
+    pub fn doc(&self) -> &Automerge {
+        &self.doc
+    }
+
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The number of changes in the history.
+    pub fn len(&self) -> usize {
+        self.doc.get_changes_meta(&[]).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.doc.get_heads().is_empty()
+    }
+
+    /// Every signature this replica holds, for the store's snapshot.
+    pub fn signatures(&self) -> &HashMap<ChangeHash, Signature> {
+        &self.signatures
+    }
+
+    /// The compact Automerge encoding of the whole document, for the store's snapshot.
+    pub fn save(&self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The alliance as it reads now.
+    pub fn view(&self) -> AllianceView {
+        model::read_view(&self.doc, &self.id.0)
+    }
+
+    /// The member ID of a device, if the device is a member now.
+    pub fn member_of(&self, device: &DeviceId) -> Option<ItemId> {
+        let devices = model::map_at(&self.doc, &ROOT, keys::DEVICES)?;
+        let entry = model::map_at(&self.doc, &devices, &device.to_hex())?;
+        let member = model::string_at(&self.doc, &entry, "member");
+        (!member.is_empty()).then(|| ItemId::from_doc_key(&member))
+    }
+
+    /// Whether `device` was a member device in the document as of `deps`.
+    fn member_at(&self, doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> bool {
+        if deps.is_empty() {
+            return false;
+        }
+        let devices = match doc.get_at(ROOT, keys::DEVICES, deps) {
+            Ok(Some((Value::Object(ObjType::Map), id))) => id,
+            _ => return false,
+        };
+        matches!(
+            doc.get_at(&devices, device.to_hex(), deps),
+            Ok(Some((Value::Object(ObjType::Map), _)))
+        )
+    }
+
+    /// Whether a change is authorised: the genesis change of this alliance, or a change whose
+    /// author device was a member as of its dependencies.
+    fn authorised(
+        &self,
+        doc: &Automerge,
+        change_hash: &ChangeHash,
+        deps: &[ChangeHash],
+        author: &DeviceId,
+    ) -> bool {
+        if *change_hash == self.id.0 {
+            return deps.is_empty();
+        }
+        self.member_at(doc, author, deps)
+    }
+
+    /// A fresh item ID of `kind` that no item in the document uses yet.
+    pub fn fresh_id(&self, kind: ItemKind, entropy: &mut dyn Entropy) -> ItemId {
+        let collection = model::map_at(&self.doc, &ROOT, kind.collection());
+        loop {
+            let id = ItemId::random(kind, entropy);
+            let taken = collection
+                .as_ref()
+                .is_some_and(|c| matches!(self.doc.get(c, id.as_str()), Ok(Some(_))));
+            if !taken {
+                return id;
+            }
+        }
+    }
+
+    /// Runs `f` in one transaction as `writer`, commits it with `summary` as the change message,
+    /// signs it and records the signature. `Ok(None)` when `f` changed nothing.
+    pub(crate) fn commit<F>(
+        &mut self,
+        writer: &Writer<'_>,
+        summary: String,
+        f: F,
+    ) -> Result<Option<SignedChange<Verified>>, EditError>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<(), EditError>,
+    {
+        let device = writer.key.device_id();
+        if self.member_of(&device).is_none() {
+            return Err(EditError::NotAMember(device.short()));
+        }
+        let change = commit_on(&mut self.doc, writer, summary, f)?;
+        if let Some(c) = &change {
+            self.signatures.insert(c.hash(), *c.signature());
+        }
+        Ok(change)
+    }
+
+    /// Verifies a batch of changes from outside and applies it, all or nothing.
+    ///
+    /// Order of checks: size limits; every signature (no document needed); then the batch is
+    /// applied to a staging copy of the document, every change must have been applied (none
+    /// waiting for missing dependencies), and every change's author must have been a member as
+    /// of that change's dependencies. Only then does the staging copy become the replica.
+    pub fn receive(
+        &mut self,
+        batch: Vec<SignedChange<Unverified>>,
+    ) -> Result<Received, ReceiveError> {
+        if batch.len() > MAX_BATCH_CHANGES {
+            return Err(ReceiveError::TooMany(batch.len()));
+        }
+        let mut duplicates = 0;
+        let mut seen = HashSet::new();
+        let mut verified = Vec::with_capacity(batch.len());
+        for c in batch {
+            let c = c.verify()?;
+            if self.doc.get_change_meta_by_hash(&c.hash()).is_some() || !seen.insert(c.hash()) {
+                duplicates += 1;
+                continue;
+            }
+            verified.push(c);
+        }
+        if verified.is_empty() {
+            return Ok(Received {
+                new: Vec::new(),
+                duplicates,
+            });
+        }
+        let mut staging = self.doc.clone();
+        let changes: Vec<Change> = verified.iter().map(|c| c.change().clone()).collect();
+        match guarded(|| staging.apply_changes(changes)) {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(ReceiveError::Automerge(e.to_string())),
+            None => return Err(ReceiveError::Automerge("automerge panicked".into())),
+        }
+        let missing = verified
+            .iter()
+            .filter(|c| staging.get_change_meta_by_hash(&c.hash()).is_none())
+            .count();
+        if missing > 0 {
+            return Err(ReceiveError::MissingDependencies { count: missing });
+        }
+        if staging.get_change_meta_by_hash(&self.id.0).is_none() {
+            return Err(ReceiveError::WrongAlliance(self.id.short()));
+        }
+        for c in &verified {
+            let author = c.author();
+            if !self.authorised(&staging, &c.hash(), c.change().deps(), &author) {
+                return Err(ReceiveError::NotAMember {
+                    hash: c.hash().to_string(),
+                    author: author.short(),
+                });
+            }
+        }
+        // Every check passed: the staging copy becomes the replica.
+        self.doc = staging;
+        for c in &verified {
+            self.signatures.insert(c.hash(), *c.signature());
+        }
+        // Persist in causal order, so a log replayed later applies cleanly.
+        let order: HashMap<ChangeHash, usize> = self
+            .doc
+            .get_changes_meta(&[])
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.hash, i))
+            .collect();
+        verified.sort_by_key(|c| order.get(&c.hash()).copied().unwrap_or(usize::MAX));
+        Ok(Received {
+            new: verified,
+            duplicates,
+        })
+    }
+
+    /// Every change after `heads` (all of them for `&[]`), with its signature, in causal order.
+    /// A change whose signature is missing is left out and its hash returned in the error list.
+    pub fn changes_since(
+        &self,
+        heads: &[ChangeHash],
+    ) -> (Vec<SignedChange<Verified>>, Vec<ChangeHash>) {
+        let mut out = Vec::new();
+        let mut unsigned = Vec::new();
+        for change in self.doc.get_changes(heads) {
+            match self.signatures.get(&change.hash()) {
+                Some(sig) => out.push(SignedChange::from_trusted_store(change, *sig)),
+                None => unsigned.push(change.hash()),
+            }
+        }
+        (out, unsigned)
+    }
+
+    /// Re-checks every change of the history: signature present and valid under the change's
+    /// author, and author a member device as of the change's dependencies. In causal order.
+    pub fn verify_history(&self) -> Vec<ChangeCheck> {
+        let mut checks = Vec::new();
+        let mut genesis_seen = false;
+        for change in self.doc.get_changes(&[]) {
+            let hash = change.hash();
+            genesis_seen |= hash == self.id.0;
+            let author = author_of(&change);
+            let problem = match (&author, self.signatures.get(&hash)) {
+                (Err(e), _) => Some(e.to_string()),
+                (Ok(_), None) => Some("signature is missing".to_string()),
+                (Ok(a), Some(sig)) if !a.verify_change(&hash, sig) => Some(format!(
+                    "signature does not verify under author {}",
+                    a.short()
+                )),
+                (Ok(a), Some(_)) if !self.authorised(&self.doc, &hash, change.deps(), a) => {
+                    Some(format!(
+                        "author {} was not a member device at that point of the history",
+                        a.short()
+                    ))
+                }
+                _ => None,
+            };
+            checks.push(ChangeCheck {
+                hash: hash.to_string(),
+                device: author.ok().map(|a| a.to_hex()),
+                problem,
+            });
+        }
+        if !genesis_seen && !self.is_empty() {
+            checks.push(ChangeCheck {
+                hash: self.id.to_string(),
+                device: None,
+                problem: Some("the alliance's genesis change is missing".to_string()),
+            });
+        }
+        checks
+    }
+
+    /// The history, newest first, with authors' names and each change's verification verdict.
+    pub fn log(&self) -> Vec<LogEntry> {
+        let view = self.view();
+        let checks: HashMap<String, Option<String>> = self
+            .verify_history()
+            .into_iter()
+            .map(|c| (c.hash, c.problem))
+            .collect();
+        let mut entries: Vec<LogEntry> = self
+            .doc
+            .get_changes_meta(&[])
+            .into_iter()
+            .map(|meta| {
+                let hash = meta.hash.to_string();
+                let device = meta
+                    .author
+                    .as_ref()
+                    .map(|a| hex::encode(a.as_bytes()))
+                    .unwrap_or_default();
+                let member = view.member_of_device(&device);
+                let problem = checks.get(&hash).cloned().flatten();
+                LogEntry {
+                    author: member
+                        .map(|m| m.name.clone())
+                        .unwrap_or_else(|| "unknown".to_string()),
+                    member: member.map(|m| m.id.clone()),
+                    device,
+                    time: Timestamp(meta.timestamp),
+                    summary: meta.message.map(|m| m.to_string()).unwrap_or_default(),
+                    verified: problem.is_none(),
+                    problem,
+                    hash,
+                }
+            })
+            .collect();
+        entries.reverse();
+        entries
+    }
+}
+
+/// Commits one transaction on `doc` as `writer` and signs the resulting change.
+fn commit_on<F>(
+    doc: &mut Automerge,
+    writer: &Writer<'_>,
+    summary: String,
+    f: F,
+) -> Result<Option<SignedChange<Verified>>, EditError>
+where
+    F: FnOnce(&mut Transaction<'_>) -> Result<(), EditError>,
+{
+    doc.set_actor(writer.actor());
+    let mut tx = doc.transaction();
+    if let Err(e) = f(&mut tx) {
+        tx.rollback();
+        return Err(e);
+    }
+    let (hash, _) = tx.commit_with(
+        CommitOptions::default()
+            .with_message(summary)
+            .with_time(writer.now.0),
+    );
+    let Some(hash) = hash else {
+        return Ok(None);
+    };
+    let change = doc
+        .get_change_by_hash(&hash)
+        .ok_or(EditError::Automerge(AutomergeError::Fail))?;
+    Ok(Some(SignedChange::sign_local(change, writer.key)))
+}
+
+pub(crate) fn put_member(
+    tx: &mut Transaction<'_>,
+    members: &automerge::ObjId,
+    id: &ItemId,
+    name: &str,
+    role: &str,
+    added_by: Option<&ItemId>,
+    now: Timestamp,
+) -> Result<(), AutomergeError> {
+    let m = tx.put_object(members, id.as_str(), ObjType::Map)?;
+    tx.put(&m, "name", name)?;
+    tx.put(&m, "role", role)?;
+    tx.put(&m, "added_by", added_by.map(|a| a.as_str()).unwrap_or(""))?;
+    tx.put(&m, "added_at", now.0)?;
+    Ok(())
+}
+
+pub(crate) fn put_device(
+    tx: &mut Transaction<'_>,
+    devices: &automerge::ObjId,
+    key_hex: &str,
+    member: &ItemId,
+    added_by: &str,
+    now: Timestamp,
+) -> Result<(), AutomergeError> {
+    let d = tx.put_object(devices, key_hex, ObjType::Map)?;
+    tx.put(&d, "member", member.as_str())?;
+    tx.put(&d, "added_by", added_by)?;
+    tx.put(&d, "added_at", now.0)?;
+    Ok(())
+}
+
+/// Trims `s` and refuses an empty result.
+pub(crate) fn non_empty(what: &'static str, s: &str) -> Result<String, EditError> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(EditError::Empty(what));
+    }
+    let len = t.chars().count();
+    if len > crate::protocol::MAX_TEXT_CHARS {
+        return Err(EditError::TooLong {
+            what,
+            len,
+            max: crate::protocol::MAX_TEXT_CHARS,
+        });
+    }
+    Ok(t.to_string())
+}
+
+/// Runs an Automerge call on data from outside; a panic inside Automerge becomes `None`.
+pub(crate) fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    catch_unwind(AssertUnwindSafe(f)).ok()
+}
+
+impl From<EditError> for ReceiveError {
+    fn from(e: EditError) -> Self {
+        ReceiveError::Automerge(e.to_string())
+    }
+}

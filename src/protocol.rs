@@ -1,0 +1,49 @@
+//! Wire and format constants, in one place.
+//!
+//! Everything that another device (or a later version of this program) must agree on lives here:
+//! the domain-separation prefix for change signatures, the store's file magics and the limits on
+//! what is accepted from outside. Changing any of these is a protocol version bump.
+
+/// Prefix of every signed message. A signature over a change is
+/// `ed25519(SIGNATURE_DOMAIN || change_hash)`, so a signature made by an alliance device can never
+/// be replayed as a signature over some other kind of message, and vice versa.
+pub const SIGNATURE_DOMAIN: &[u8] = b"alliance/change-signature/v1\0";
+
+/// Length of an ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+
+/// Length of an ed25519 public key (a device key; the first bytes of each of its actor IDs).
+pub const DEVICE_KEY_LEN: usize = 32;
+
+/// Length of the tag that follows the device key in an actor ID.
+pub const ACTOR_TAG_LEN: usize = 8;
+
+/// Length of every alliance actor ID: `device key || actor tag`. The key makes the author part of
+/// every change's hashed header; the tag lets a device start a fresh actor (for example after a
+/// restore from backup) without ever reusing an (actor, seq) pair.
+pub const ACTOR_ID_LEN: usize = DEVICE_KEY_LEN + ACTOR_TAG_LEN;
+
+/// Length of an Automerge change hash (SHA-256).
+pub const CHANGE_HASH_LEN: usize = 32;
+
+/// The largest single change accepted from outside (a bundle, later a peer): 1 MiB.
+/// Local edits are tiny; anything bigger is rejected before Automerge parses it.
+pub const MAX_CHANGE_BYTES: usize = 1 << 20;
+
+/// The largest number of changes accepted in one received batch.
+pub const MAX_BATCH_CHANGES: usize = 1_000_000;
+
+/// Longest text accepted for one field from the command line (a need, an expectation, the vision).
+pub const MAX_TEXT_CHARS: usize = 100_000;
+
+/// Schema version written into every new alliance document (`ROOT.schema`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Magic of a snapshot file: `ALLSNAP` + format version.
+pub const SNAPSHOT_MAGIC: &[u8; 8] = b"ALLSNAP1";
+
+/// Magic of the append-only change log: `ALLLOG` + format version.
+pub const LOG_MAGIC: &[u8; 8] = b"ALLLOG01";
+
+/// Magic of a bundle file (signed changes carried by hand between devices).
+pub const BUNDLE_MAGIC: &[u8; 8] = b"ALLBNDL1";
