@@ -1,2 +1,4 @@
 pub mod core;
 pub mod protocol;
+pub mod store;
+pub mod cli;

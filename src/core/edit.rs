@@ -279,6 +279,54 @@ impl Replica {
         })
     }
 
+    /// Step 3: applies an edit of the vision that was made against an older version of it
+    /// (`base_heads`), such as a session in `$EDITOR` during which other edits arrived. The
+    /// difference between the text at `base_heads` and `edited` is applied as splices *at
+    /// `base_heads`*, so edits made meanwhile by anyone are kept, as with any concurrent edit.
+    ///
+    /// When nothing changed meanwhile this is [`Replica::set_vision`]. Otherwise the edit is
+    /// made on a fork of the document at `base_heads` under a fresh actor of this device (a new
+    /// actor tag drawn from `entropy`, so no (actor, seq) pair is ever reused), then merged.
+    pub fn edit_vision_since(
+        &mut self,
+        writer: &Writer<'_>,
+        entropy: &mut dyn Entropy,
+        base_heads: &[automerge::ChangeHash],
+        edited: &str,
+    ) -> Result<Edited, EditError> {
+        if self.heads() == base_heads {
+            return self.set_vision(writer, edited);
+        }
+        self.me(writer)?;
+        let mut fork = self.doc().fork_at(base_heads)?;
+        let mut tag = [0u8; crate::protocol::ACTOR_TAG_LEN];
+        entropy.fill(&mut tag);
+        let forked_writer = Writer {
+            key: writer.key,
+            actor_tag: tag,
+            now: writer.now,
+        };
+        let existing = model::text_obj_at(&fork, &ROOT, keys::VISION);
+        let summary = format!("edited the vision: {}", excerpt(edited));
+        let text = edited.to_string();
+        let change = crate::core::replica::commit_on(&mut fork, &forked_writer, summary.clone(), move |tx| {
+            let t = match existing {
+                Some(t) => t,
+                None => tx.put_object(ROOT, keys::VISION, ObjType::Text)?,
+            };
+            tx.update_text(&t, &text)?;
+            Ok(())
+        })?;
+        if let Some(c) = &change {
+            self.apply_local(c)?;
+        }
+        Ok(Edited {
+            id: None,
+            change,
+            summary,
+        })
+    }
+
     /// Step 3: proposes an expectation. `holder` defaults to this device's person; `of` empty
     /// means everyone.
     pub fn add_expectation(

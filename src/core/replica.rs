@@ -369,6 +369,13 @@ impl Replica {
         Ok(change)
     }
 
+    /// Applies a change this device made and signed on a fork of this replica.
+    pub(crate) fn apply_local(&mut self, change: &SignedChange<Verified>) -> Result<(), EditError> {
+        self.doc.apply_changes([change.change().clone()])?;
+        self.signatures.insert(change.hash(), *change.signature());
+        Ok(())
+    }
+
     /// Verifies a batch of changes from outside and applies it, all or nothing.
     ///
     /// Order of checks: size limits; every signature (no document needed); then the batch is
@@ -462,37 +469,40 @@ impl Replica {
         (out, unsigned)
     }
 
-    /// Re-checks every change of the history: signature present and valid under the change's
-    /// author, and author a member device as of the change's dependencies. In causal order.
-    pub fn verify_history(&self) -> Vec<ChangeCheck> {
-        let mut checks = Vec::new();
-        let mut genesis_seen = false;
-        for change in self.doc.get_changes(&[]) {
-            let hash = change.hash();
-            genesis_seen |= hash == self.id.0;
-            let author = author_of(&change);
-            let problem = match (&author, self.signatures.get(&hash)) {
-                (Err(e), _) => Some(e.to_string()),
-                (Ok(_), None) => Some("signature is missing".to_string()),
-                (Ok(a), Some(sig)) if !a.verify_change(&hash, sig) => Some(format!(
-                    "signature does not verify under author {}",
+    /// What is wrong with one change of this replica's history, if anything: signature present
+    /// and valid under the change's author, and author a member device as of its dependencies.
+    fn check(&self, change: &Change) -> Option<String> {
+        let hash = change.hash();
+        match (author_of(change), self.signatures.get(&hash)) {
+            (Err(e), _) => Some(e.to_string()),
+            (Ok(_), None) => Some("signature is missing".to_string()),
+            (Ok(a), Some(sig)) if !a.verify_change(&hash, sig) => Some(format!(
+                "signature does not verify under author {}",
+                a.short()
+            )),
+            (Ok(a), Some(_)) if !self.authorised(&self.doc, &hash, change.deps(), &a) => {
+                Some(format!(
+                    "author {} was not a member device at that point of the history",
                     a.short()
-                )),
-                (Ok(a), Some(_)) if !self.authorised(&self.doc, &hash, change.deps(), a) => {
-                    Some(format!(
-                        "author {} was not a member device at that point of the history",
-                        a.short()
-                    ))
-                }
-                _ => None,
-            };
-            checks.push(ChangeCheck {
-                hash: hash.to_string(),
-                device: author.ok().map(|a| a.to_hex()),
-                problem,
-            });
+                ))
+            }
+            _ => None,
         }
-        if !genesis_seen && !self.is_empty() {
+    }
+
+    /// Re-checks every change of the history (see [`Replica::check`]), in causal order, and
+    /// that the alliance's genesis change is there.
+    pub fn verify_history(&self) -> Vec<ChangeCheck> {
+        let changes = self.doc.get_changes(&[]);
+        let mut checks: Vec<ChangeCheck> = changes
+            .iter()
+            .map(|change| ChangeCheck {
+                hash: change.hash().to_string(),
+                device: author_of(change).ok().map(|a| a.to_hex()),
+                problem: self.check(change),
+            })
+            .collect();
+        if !changes.is_empty() && !changes.iter().any(|c| c.hash() == self.id.0) {
             checks.push(ChangeCheck {
                 hash: self.id.to_string(),
                 device: None,
@@ -503,37 +513,32 @@ impl Replica {
     }
 
     /// The history, newest first, with authors' names and each change's verification verdict.
+    /// A change that fails verification is never attributed to the person it claims.
     pub fn log(&self) -> Vec<LogEntry> {
         let view = self.view();
-        let checks: HashMap<String, Option<String>> = self
-            .verify_history()
-            .into_iter()
-            .map(|c| (c.hash, c.problem))
-            .collect();
         let mut entries: Vec<LogEntry> = self
             .doc
-            .get_changes_meta(&[])
-            .into_iter()
-            .map(|meta| {
-                let hash = meta.hash.to_string();
-                let device = meta
-                    .author
-                    .as_ref()
-                    .map(|a| hex::encode(a.as_bytes()))
-                    .unwrap_or_default();
-                let member = view.member_of_device(&device);
-                let problem = checks.get(&hash).cloned().flatten();
+            .get_changes(&[])
+            .iter()
+            .map(|change| {
+                let problem = self.check(change);
+                let device = author_of(change).map(|a| a.to_hex()).unwrap_or_default();
+                let member = if problem.is_none() {
+                    view.member_of_device(&device)
+                } else {
+                    None
+                };
                 LogEntry {
+                    hash: change.hash().to_string(),
                     author: member
                         .map(|m| m.name.clone())
                         .unwrap_or_else(|| "unknown".to_string()),
                     member: member.map(|m| m.id.clone()),
                     device,
-                    time: Timestamp(meta.timestamp),
-                    summary: meta.message.map(|m| m.to_string()).unwrap_or_default(),
+                    time: Timestamp(change.timestamp()),
+                    summary: change.message().unwrap_or_default().to_string(),
                     verified: problem.is_none(),
                     problem,
-                    hash,
                 }
             })
             .collect();
@@ -543,7 +548,7 @@ impl Replica {
 }
 
 /// Commits one transaction on `doc` as `writer` and signs the resulting change.
-fn commit_on<F>(
+pub(crate) fn commit_on<F>(
     doc: &mut Automerge,
     writer: &Writer<'_>,
     summary: String,

@@ -1,0 +1,97 @@
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::cli::context::Context;
+use crate::cli::error::{CliError, Result};
+use crate::core::{AllianceId, Replica, SignedChange};
+use crate::store::{LockMode, format};
+
+/// Carry an alliance between devices as a file (USB stick, email), with no network.
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    #[command(subcommand)]
+    pub command: BundleCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Write every signed change of the alliance to FILE.
+    Export { file: PathBuf },
+    /// Verify the signed changes in FILE and merge them in; nothing is kept if any fails.
+    Import { file: PathBuf },
+}
+
+#[derive(Serialize)]
+struct Imported {
+    alliance: String,
+    new_changes: usize,
+    already_had: usize,
+    created: bool,
+}
+
+pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
+    match args.command {
+        BundleCommand::Export { file } => {
+            let open = ctx.read()?;
+            let (changes, unsigned) = open.replica().changes_since(&[]);
+            if !unsigned.is_empty() {
+                return Err(CliError::user(format!(
+                    "{} change(s) have no signature on this device; run `alliance verify`",
+                    unsigned.len()
+                )));
+            }
+            let bytes = format::encode_bundle(
+                &open.replica().id().0,
+                changes.iter().map(|c| (c.signature(), c.raw_bytes())),
+            );
+            std::fs::write(&file, &bytes)
+                .map_err(|e| CliError::user(format!("cannot write {}: {e}", file.display())))?;
+            ctx.out.emit(
+                &serde_json::json!({ "path": file.display().to_string(), "changes": changes.len() }),
+                || format!("Wrote {} signed changes to {}.", changes.len(), file.display()),
+            );
+        }
+        BundleCommand::Import { file } => {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| CliError::user(format!("cannot read {}: {e}", file.display())))?;
+            let (id, records) = format::decode_bundle(&bytes).map_err(|e| {
+                CliError::user(format!("{} is not a valid alliance bundle: {e}", file.display()))
+            })?;
+            let id = AllianceId(id);
+            let batch = records
+                .into_iter()
+                .map(|r| SignedChange::from_bytes(r.change, &r.signature))
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| CliError::user(format!("{}: rejected: {e}", file.display())))?;
+            let exists = ctx.home.alliance_ids()?.contains(&id);
+            let (received, created) = if exists {
+                let mut open = ctx.home.open(&id, LockMode::Exclusive)?;
+                let received = open.replica_mut().receive(batch)?;
+                open.persist(&received.new)?;
+                (received, false)
+            } else {
+                let mut replica = Replica::empty(id);
+                let received = replica.receive(batch)?;
+                ctx.home.create_alliance(&id, &received.new, None)?;
+                (received, true)
+            };
+            let out = Imported {
+                alliance: id.to_string(),
+                new_changes: received.new.len(),
+                already_had: received.duplicates,
+                created,
+            };
+            ctx.out.emit(&out, || {
+                format!(
+                    "Verified and merged {} new change(s) into alliance {} ({} already here).",
+                    out.new_changes,
+                    id.short(),
+                    out.already_had
+                )
+            });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,50 @@
+use clap::{Args, Subcommand};
+
+use crate::cli::context::{Context, edit, report};
+use crate::cli::error::{CliError, Result};
+use crate::cli::render;
+use crate::core::DeviceId;
+
+/// The people in the alliance and their devices.
+#[derive(Debug, Args)]
+pub struct MemberArgs {
+    #[command(subcommand)]
+    pub command: MemberCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MemberCommand {
+    /// Add a person, with the device key they see in `alliance whoami`.
+    Add {
+        name: String,
+        /// Their role: parent, coach, client, teen...
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Their device's public key (from `alliance whoami` on their device).
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// List members and their devices.
+    List,
+}
+
+pub fn run(ctx: &mut Context, args: MemberArgs) -> Result<()> {
+    match args.command {
+        MemberCommand::Add { name, role, device } => {
+            let device = device
+                .map(|d| {
+                    d.parse::<DeviceId>()
+                        .map_err(|e| CliError::user(format!("--device: {e}")))
+                })
+                .transpose()?;
+            let edited = edit(ctx, |r, w, e| Ok(r.add_member(w, e, &name, &role, device)?))?;
+            report(ctx, &edited);
+        }
+        MemberCommand::List => {
+            let open = ctx.read()?;
+            let view = open.replica().view();
+            ctx.out.emit(&view.members, || render::members_table(&view));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,60 @@
+use clap::{Args, Subcommand};
+
+use crate::cli::context::{self, Context, edit, report};
+use crate::cli::error::Result;
+use crate::cli::render;
+
+/// Step 2: plan when and how you sit down to design the alliance together.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(subcommand)]
+    pub command: PlanCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlanCommand {
+    /// Plan a design session.
+    Add {
+        /// When: "Sunday 7pm", "2026-12-01 18:00".
+        #[arg(long)]
+        when: String,
+        /// Where or how: "date night at home", "video call".
+        #[arg(long)]
+        how: String,
+        /// What to talk about.
+        #[arg(long, default_value = "")]
+        agenda: String,
+        /// Who attends (name or ID; repeat). Default: every member.
+        #[arg(long = "with")]
+        with: Vec<String>,
+    },
+    /// List the planned design sessions.
+    List,
+}
+
+pub fn run(ctx: &mut Context, args: PlanArgs) -> Result<()> {
+    match args.command {
+        PlanCommand::Add {
+            when,
+            how,
+            agenda,
+            with,
+        } => {
+            let edited = edit(ctx, |r, w, e| {
+                let view = r.view();
+                let who = with
+                    .iter()
+                    .map(|m| context::member(&view, m))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(r.add_plan(w, e, &when, &how, &agenda, &who)?)
+            })?;
+            report(ctx, &edited);
+        }
+        PlanCommand::List => {
+            let open = ctx.read()?;
+            let view = open.replica().view();
+            ctx.out.emit(&view.plan, || render::plan_table(&view));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,218 @@
+//! What every command needs: the home, this device's identity, the selected alliance, the
+//! clock and randomness (pinned by environment variables in tests), and the output layer.
+
+use std::path::PathBuf;
+
+use crate::cli::error::{CliError, Result};
+use crate::cli::output::Output;
+use crate::core::{AllianceId, AllianceView, Edited, Entropy, Replica, ItemId, SeededEntropy, Timestamp, Writer};
+use crate::store::{Home, Identity, LockMode, OpenAlliance};
+
+/// Pins the clock (Unix seconds) for reproducible output in tests.
+pub const ENV_NOW: &str = "ALLIANCE_TEST_NOW";
+/// Pins randomness (a u64 seed) for reproducible IDs and keys in tests. Never set it in real use.
+pub const ENV_SEED: &str = "ALLIANCE_TEST_SEED";
+
+/// Randomness from the operating system.
+pub struct OsEntropy;
+
+impl Entropy for OsEntropy {
+    fn fill(&mut self, buf: &mut [u8]) {
+        getrandom::fill(buf).expect("the operating system has no random source");
+    }
+}
+
+pub struct Context {
+    pub home: Home,
+    pub out: Output,
+    pub alliance: Option<String>,
+    pub entropy: Box<dyn Entropy>,
+    pub now: Timestamp,
+}
+
+impl Context {
+    pub fn new(home: Option<PathBuf>, alliance: Option<String>, json: bool) -> Result<Self> {
+        let home = match home {
+            Some(h) => h,
+            None => dirs::data_dir()
+                .map(|d| d.join("alliance"))
+                .ok_or_else(|| {
+                    CliError::user(
+                        "cannot find a data directory for this user; pass --home DIR or set ALLIANCE_HOME",
+                    )
+                })?,
+        };
+        let now = match std::env::var(ENV_NOW) {
+            Ok(v) => Timestamp(v.parse().map_err(|_| CliError::user(format!("{ENV_NOW} must be Unix seconds")))?),
+            Err(_) => Timestamp(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0),
+            ),
+        };
+        let entropy: Box<dyn Entropy> = match std::env::var(ENV_SEED) {
+            Ok(v) => Box::new(SeededEntropy::new(
+                v.parse().map_err(|_| CliError::user(format!("{ENV_SEED} must be a number")))?,
+            )),
+            Err(_) => Box::new(OsEntropy),
+        };
+        Ok(Context {
+            home: Home::new(home),
+            out: Output { json },
+            alliance,
+            entropy,
+            now,
+        })
+    }
+
+    pub fn identity(&self) -> Result<Identity> {
+        Ok(self.home.identity()?)
+    }
+
+    /// Resolves `--alliance` (an ID prefix or a title) or the only alliance on this device.
+    pub fn alliance_id(&self) -> Result<AllianceId> {
+        let ids = self.home.alliance_ids()?;
+        let Some(sel) = self.alliance.as_deref() else {
+            return match ids.as_slice() {
+                [] => Err(CliError::user(
+                    "there is no alliance on this device yet; create one with `alliance new TITLE`",
+                )),
+                [one] => Ok(*one),
+                _ => Err(CliError::user(format!(
+                    "this device holds {} alliances; choose one with --alliance ID|TITLE (see `alliance list`)",
+                    ids.len()
+                ))),
+            };
+        };
+        let sel_lower = sel.trim().to_lowercase();
+        if sel_lower.len() >= 4 && sel_lower.chars().all(|c| c.is_ascii_hexdigit()) {
+            let matches: Vec<_> = ids
+                .iter()
+                .filter(|id| id.to_string().starts_with(&sel_lower))
+                .collect();
+            if let [one] = matches.as_slice() {
+                return Ok(**one);
+            }
+            if matches.len() > 1 {
+                return Err(CliError::user(format!(
+                    "'{sel}' matches {} alliances; type more of the ID",
+                    matches.len()
+                )));
+            }
+        }
+        let mut by_title = Vec::new();
+        for id in &ids {
+            let open = self.home.open(id, LockMode::Shared)?;
+            if open.replica().view().title.to_lowercase() == sel_lower {
+                by_title.push(*id);
+            }
+        }
+        match by_title.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(CliError::user(format!(
+                "no alliance '{sel}' on this device; `alliance list` shows the ones here"
+            ))),
+            _ => Err(CliError::user(format!(
+                "several alliances are titled '{sel}'; use the ID instead (see `alliance list`)"
+            ))),
+        }
+    }
+
+    /// Opens the selected alliance for reading.
+    pub fn read(&self) -> Result<OpenAlliance> {
+        let id = self.alliance_id()?;
+        Ok(self.home.open(&id, LockMode::Shared)?)
+    }
+
+    /// Opens the selected alliance for writing, with this device's identity.
+    pub fn write(&mut self) -> Result<(OpenAlliance, Identity, [u8; 8])> {
+        let identity = self.identity()?;
+        let id = self.alliance_id()?;
+        let mut open = self.home.open(&id, LockMode::Exclusive)?;
+        let tag = open.actor_tag(self.entropy.as_mut())?;
+        Ok((open, identity, tag))
+    }
+
+    pub fn writer<'a>(&self, identity: &'a Identity, tag: [u8; 8]) -> Writer<'a> {
+        Writer {
+            key: &identity.key,
+            actor_tag: tag,
+            now: self.now,
+        }
+    }
+
+}
+
+/// Resolves a member given by ID or by name (case-insensitive).
+pub fn member(view: &AllianceView, who: &str) -> Result<ItemId> {
+    {
+        if let Ok(id) = who.parse::<ItemId>()
+            && view.member(&id).is_some()
+        {
+            return Ok(id);
+        }
+        let matches: Vec<_> = view
+            .members
+            .iter()
+            .filter(|m| m.name.eq_ignore_ascii_case(who.trim()))
+            .collect();
+        match matches.as_slice() {
+            [m] => Ok(m.id.clone()),
+            [] => Err(CliError::user(format!(
+                "no member '{who}'; `alliance show` lists the members"
+            ))),
+            _ => Err(CliError::user(format!(
+                "several members are named '{who}'; use the member ID instead"
+            ))),
+        }
+    }
+}
+
+/// Runs one edit on the selected alliance as this device: opens it for writing (lock held),
+/// runs `f`, makes the resulting signed change durable, and returns what was done.
+pub fn edit<F>(ctx: &mut Context, f: F) -> Result<Edited>
+where
+    F: FnOnce(&mut Replica, &Writer<'_>, &mut dyn Entropy) -> Result<Edited>,
+{
+    let (mut open, identity, tag) = ctx.write()?;
+    let writer = ctx.writer(&identity, tag);
+    let edited = f(open.replica_mut(), &writer, ctx.entropy.as_mut())?;
+    if let Some(change) = &edited.change {
+        open.persist(std::slice::from_ref(change))?;
+    }
+    Ok(edited)
+}
+
+/// Prints the result of an edit: `{"id", "change", "summary"}` as JSON, or the summary.
+pub fn report(ctx: &Context, edited: &Edited) {
+    #[derive(serde::Serialize)]
+    struct Report<'a> {
+        id: Option<&'a ItemId>,
+        change: Option<String>,
+        summary: &'a str,
+        changed: bool,
+    }
+    let report = Report {
+        id: edited.id.as_ref(),
+        change: edited.change.as_ref().map(|c| c.hash().to_string()),
+        summary: &edited.summary,
+        changed: edited.change.is_some(),
+    };
+    ctx.out.emit(&report, || {
+        if edited.change.is_some() {
+            let mut s = edited.summary.clone();
+            if let Some(first) = s.get(0..1) {
+                s.replace_range(0..1, &first.to_uppercase());
+            }
+            s
+        } else {
+            format!("Nothing changed: {}", edited.summary)
+        }
+    });
+}
+
+/// Parses an item ID typed by a person, with a message that says what IDs look like.
+pub fn item_id(s: &str) -> Result<ItemId> {
+    s.parse().map_err(|e: crate::core::ids::InvalidItemId| CliError::user(e.to_string()))
+}

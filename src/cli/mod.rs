@@ -1,0 +1,93 @@
+//! The command-line interface: argument parsing (clap derive), one module per command, one
+//! output layer and one error-to-exit-code mapping. The binary's `main` only calls [`run`].
+
+pub mod commands;
+pub mod context;
+pub mod error;
+pub mod output;
+pub mod render;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use commands::*;
+use context::Context;
+use error::CliError;
+
+/// Design your alliance together: needs, a plan, a shared vision and expectations, and
+/// check-ins, kept on each person's own devices, every change signed.
+#[derive(Debug, Parser)]
+#[command(name = "alliance", version, propagate_version = true)]
+pub struct Cli {
+    /// Where this device keeps its key and alliances [default: the platform's data directory]
+    #[arg(long, env = "ALLIANCE_HOME", global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Which alliance, by ID (a prefix will do) or title, when this device holds several.
+    #[arg(long, global = true, value_name = "ID|TITLE")]
+    pub alliance: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Init(init::InitArgs),
+    Whoami(whoami::WhoamiArgs),
+    New(new::NewArgs),
+    List(list::ListArgs),
+    Show(show::ShowArgs),
+    Member(member::MemberArgs),
+    Need(need::NeedArgs),
+    Plan(plan::PlanArgs),
+    Vision(vision::VisionArgs),
+    Expect(expect::ExpectArgs),
+    Checkin(checkin::CheckinArgs),
+    Log(log::LogArgs),
+    Verify(verify::VerifyArgs),
+    Export(export::ExportArgs),
+    Bundle(bundle::BundleArgs),
+}
+
+/// Parses the command line, runs the command, prints any error, and returns the exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                let body = serde_json::json!({ "error": e.message() });
+                eprintln!("{body}");
+            } else {
+                eprintln!("error: {}", e.message());
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<(), CliError> {
+    let mut ctx = Context::new(cli.home, cli.alliance, cli.json)?;
+    match cli.command {
+        Command::Init(a) => init::run(&mut ctx, a),
+        Command::Whoami(a) => whoami::run(&mut ctx, a),
+        Command::New(a) => new::run(&mut ctx, a),
+        Command::List(a) => list::run(&mut ctx, a),
+        Command::Show(a) => show::run(&mut ctx, a),
+        Command::Member(a) => member::run(&mut ctx, a),
+        Command::Need(a) => need::run(&mut ctx, a),
+        Command::Plan(a) => plan::run(&mut ctx, a),
+        Command::Vision(a) => vision::run(&mut ctx, a),
+        Command::Expect(a) => expect::run(&mut ctx, a),
+        Command::Checkin(a) => checkin::run(&mut ctx, a),
+        Command::Log(a) => log::run(&mut ctx, a),
+        Command::Verify(a) => verify::run(&mut ctx, a),
+        Command::Export(a) => export::run(&mut ctx, a),
+        Command::Bundle(a) => bundle::run(&mut ctx, a),
+    }
+}

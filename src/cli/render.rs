@@ -1,0 +1,301 @@
+//! Human renderings of the alliance: terminal text for `show` and the `list` commands, and the
+//! printable Markdown document of `export --format md`.
+
+use crate::cli::output::table;
+use crate::core::model::{AllianceView, CheckIn, Expectation, ExpectationStatus};
+use crate::core::{ItemId, Timestamp};
+
+fn names(view: &AllianceView, ids: &[ItemId]) -> String {
+    ids.iter()
+        .map(|i| view.name_of(i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn of_whom(view: &AllianceView, e: &Expectation) -> String {
+    if e.of.is_empty() {
+        "everyone".into()
+    } else {
+        names(view, &e.of)
+    }
+}
+
+fn agreed_by(view: &AllianceView, e: &Expectation) -> String {
+    let current: Vec<ItemId> = e
+        .agreements
+        .iter()
+        .filter(|a| a.current)
+        .map(|a| a.member.clone())
+        .collect();
+    let stale: Vec<ItemId> = e
+        .agreements
+        .iter()
+        .filter(|a| !a.current)
+        .map(|a| a.member.clone())
+        .collect();
+    let mut s = if current.is_empty() {
+        "nobody yet".to_string()
+    } else {
+        names(view, &current)
+    };
+    if !stale.is_empty() {
+        s.push_str(&format!(" (to an earlier wording: {})", names(view, &stale)));
+    }
+    s
+}
+
+/// Next check-in date: the check-in's date plus its cadence.
+pub fn next_checkin(c: &CheckIn) -> Option<String> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(&c.date, &fmt).ok()?;
+    let next = d.checked_add(time::Duration::days(i64::from(c.next_in_days)))?;
+    next.format(&fmt).ok()
+}
+
+fn average(c: &CheckIn) -> String {
+    let rated: Vec<u8> = c.reflections.iter().map(|r| r.rating).filter(|r| *r > 0).collect();
+    if rated.is_empty() {
+        return "-".into();
+    }
+    let avg = rated.iter().map(|r| f64::from(*r)).sum::<f64>() / rated.len() as f64;
+    format!("{avg:.1}/5")
+}
+
+pub fn members_table(view: &AllianceView) -> String {
+    let rows: Vec<Vec<String>> = view
+        .members
+        .iter()
+        .map(|m| {
+            vec![
+                m.id.to_string(),
+                m.name.clone(),
+                m.role.clone(),
+                m.devices.len().to_string(),
+                match &m.added_by {
+                    None => format!("founded it {}", m.added_at.date()),
+                    Some(by) => format!("added by {} {}", view.name_of(by), m.added_at.date()),
+                },
+            ]
+        })
+        .collect();
+    table(&["ID", "NAME", "ROLE", "DEVICES", "JOINED"], &rows)
+}
+
+pub fn needs_table(view: &AllianceView) -> String {
+    if view.needs.is_empty() {
+        return "No needs yet. Add yours with `alliance need add \"...\"`.\n".into();
+    }
+    let rows: Vec<Vec<String>> = view
+        .needs
+        .iter()
+        .map(|n| vec![n.id.to_string(), view.name_of(&n.owner), n.text.clone()])
+        .collect();
+    table(&["ID", "WHOSE", "NEED"], &rows)
+}
+
+pub fn plan_table(view: &AllianceView) -> String {
+    if view.plan.is_empty() {
+        return "No design session planned yet. Plan one with `alliance plan add --when ... --how ...`.\n".into();
+    }
+    let rows: Vec<Vec<String>> = view
+        .plan
+        .iter()
+        .map(|p| {
+            vec![
+                p.id.to_string(),
+                p.when.clone(),
+                p.how.clone(),
+                names(view, &p.attendees),
+                p.agenda.clone(),
+            ]
+        })
+        .collect();
+    table(&["ID", "WHEN", "WHERE/HOW", "WHO", "AGENDA"], &rows)
+}
+
+pub fn expectations_table(view: &AllianceView) -> String {
+    if view.expectations.is_empty() {
+        return "No expectations yet. Propose one with `alliance expect add \"...\"`.\n".into();
+    }
+    let rows: Vec<Vec<String>> = view
+        .expectations
+        .iter()
+        .map(|e| {
+            vec![
+                e.id.to_string(),
+                e.status.as_str().to_string(),
+                format!("{} of {}", view.name_of(&e.holder), of_whom(view, e)),
+                e.text.clone(),
+                agreed_by(view, e),
+            ]
+        })
+        .collect();
+    table(&["ID", "STATUS", "WHOSE", "EXPECTATION", "AGREED BY"], &rows)
+}
+
+pub fn checkins_text(view: &AllianceView) -> String {
+    if view.checkins.is_empty() {
+        return "No check-ins yet. Record one with `alliance checkin add --rating N --reflection \"...\"`.\n".into();
+    }
+    let mut out = String::new();
+    for c in &view.checkins {
+        out.push_str(&format!(
+            "{}  {}  average {}  next check-in in {} days ({})\n",
+            c.id,
+            c.date,
+            average(c),
+            c.next_in_days,
+            next_checkin(c).unwrap_or_else(|| "-".into())
+        ));
+        for r in &c.reflections {
+            out.push_str(&format!(
+                "    {} ({}/5): {}\n",
+                view.name_of(&r.member),
+                r.rating,
+                if r.text.is_empty() { "-" } else { &r.text }
+            ));
+        }
+        for p in &c.proposed_changes {
+            out.push_str(&format!("    proposed: {p}\n"));
+        }
+    }
+    out
+}
+
+/// `alliance show`: the whole alliance, step by step.
+pub fn show(view: &AllianceView, changes: usize) -> String {
+    let vision = if view.vision.trim().is_empty() {
+        "(not written yet; `alliance vision edit`)".to_string()
+    } else {
+        view.vision.trim_end().to_string()
+    };
+    format!(
+        "{title}\nalliance {id} · created {created} · {changes} changes\n\n\
+         MEMBERS\n{members}\n\
+         1. NEEDS\n{needs}\n\
+         2. PLAN\n{plan}\n\
+         3. VISION\n{vision}\n\n\
+         3. EXPECTATIONS\n{expectations}\n\
+         4. CHECK-INS\n{checkins}",
+        title = view.title,
+        id = &view.id[..12.min(view.id.len())],
+        created = view.created_at.date(),
+        members = members_table(view),
+        needs = needs_table(view),
+        plan = plan_table(view),
+        expectations = expectations_table(view),
+        checkins = checkins_text(view),
+    )
+}
+
+/// `alliance export --format md`: a document a family could print.
+pub fn markdown(view: &AllianceView, exported: Timestamp) -> String {
+    let mut md = format!("# {}\n\n", view.title);
+    md.push_str(&format!(
+        "*Our designed alliance, founded {}. Exported {}.*\n\n",
+        view.created_at.date(),
+        exported.date()
+    ));
+    md.push_str("## Who we are\n\n");
+    for m in &view.members {
+        let role = if m.role.is_empty() { String::new() } else { format!(" ({})", m.role) };
+        md.push_str(&format!("- **{}**{role}\n", m.name));
+    }
+    md.push_str("\n## 1. What each of us needs\n\n");
+    if view.needs.is_empty() {
+        md.push_str("*Nothing written down yet.*\n");
+    }
+    for m in &view.members {
+        let needs: Vec<_> = view.needs.iter().filter(|n| n.owner == m.id).collect();
+        if needs.is_empty() {
+            continue;
+        }
+        md.push_str(&format!("### {}\n\n", m.name));
+        for n in needs {
+            md.push_str(&format!("- {}\n", n.text));
+        }
+        md.push('\n');
+    }
+    md.push_str("\n## 2. How we sit down to design it\n\n");
+    if view.plan.is_empty() {
+        md.push_str("*No session planned yet.*\n");
+    }
+    for p in &view.plan {
+        md.push_str(&format!(
+            "- **{}**, {} — with {}\n",
+            p.when,
+            p.how,
+            names(view, &p.attendees)
+        ));
+        if !p.agenda.trim().is_empty() {
+            md.push_str(&format!("  - Agenda: {}\n", p.agenda.trim()));
+        }
+    }
+    md.push_str("\n## 3. Our shared vision\n\n");
+    if view.vision.trim().is_empty() {
+        md.push_str("*Not written yet.*\n");
+    } else {
+        for line in view.vision.trim_end().lines() {
+            md.push_str(&format!("> {line}\n"));
+        }
+    }
+    md.push_str("\n## 3. What we expect of each other\n\n");
+    let live: Vec<_> = view
+        .expectations
+        .iter()
+        .filter(|e| e.status != ExpectationStatus::Retired)
+        .collect();
+    if live.is_empty() {
+        md.push_str("*No expectations yet.*\n");
+    } else {
+        md.push_str("| Expectation | Whose | Of whom | Status | Agreed by |\n|---|---|---|---|---|\n");
+        for e in &live {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                e.text.replace('|', "\\|").replace('\n', " "),
+                view.name_of(&e.holder),
+                of_whom(view, e),
+                e.status.as_str(),
+                agreed_by(view, e)
+            ));
+        }
+    }
+    let retired: Vec<_> = view
+        .expectations
+        .iter()
+        .filter(|e| e.status == ExpectationStatus::Retired)
+        .collect();
+    if !retired.is_empty() {
+        md.push_str("\nRetired:\n\n");
+        for e in retired {
+            md.push_str(&format!("- ~~{}~~\n", e.text.replace('\n', " ")));
+        }
+    }
+    md.push_str("\n## 4. Our check-ins\n\n");
+    if view.checkins.is_empty() {
+        md.push_str("*No check-ins yet.*\n");
+    }
+    for c in &view.checkins {
+        md.push_str(&format!("### {} (average {})\n\n", c.date, average(c)));
+        for r in &c.reflections {
+            md.push_str(&format!(
+                "- **{}** ({}/5): {}\n",
+                view.name_of(&r.member),
+                r.rating,
+                if r.text.is_empty() { "—" } else { &r.text }
+            ));
+        }
+        if !c.proposed_changes.is_empty() {
+            md.push_str("\nProposed changes:\n\n");
+            for p in &c.proposed_changes {
+                md.push_str(&format!("- {p}\n"));
+            }
+        }
+        md.push_str(&format!(
+            "\nNext check-in: in {} days ({}).\n\n",
+            c.next_in_days,
+            next_checkin(c).unwrap_or_else(|| "-".into())
+        ));
+    }
+    md
+}

@@ -1,0 +1,280 @@
+//! The store's two file formats, as pure encode/decode functions (no I/O).
+//!
+//! **Change log** (`changes.log`), append-only:
+//! ```text
+//! "ALLLOG01"
+//! record*  where record = u32 LE payload length | u32 LE CRC-32 of payload | payload
+//!                payload = 64-byte signature | Automerge change bytes
+//! ```
+//! A record that runs past the end of the file, or whose checksum fails while it is the last
+//! record, is a *torn tail*: a write that was cut short by a crash, whose command never
+//! returned. It is ignored and cut off before the next append. A bad record followed by more
+//! data is damage, and is reported, never repaired silently.
+//!
+//! **Snapshot** (`snapshot`), replaced atomically:
+//! ```text
+//! "ALLSNAP1" | u64 LE doc length | Automerge document (save()) |
+//! u64 LE signature count | (32-byte change hash | 64-byte signature)* | u32 LE CRC-32 of all before
+//! ```
+
+use std::collections::HashMap;
+
+use automerge::ChangeHash;
+use ed25519_dalek::Signature;
+
+use crate::protocol::{BUNDLE_MAGIC, CHANGE_HASH_LEN, LOG_MAGIC, SIGNATURE_LEN, SNAPSHOT_MAGIC};
+
+const RECORD_HEADER: usize = 8;
+
+/// A record read from the log: signature and change bytes (not yet parsed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    pub signature: [u8; SIGNATURE_LEN],
+    pub change: Vec<u8>,
+}
+
+/// The log, decoded.
+#[derive(Debug, Default)]
+pub struct DecodedLog {
+    pub records: Vec<LogRecord>,
+    /// Length of the valid prefix; anything after it is a torn tail.
+    pub valid_len: u64,
+    /// Bytes of torn tail found after the valid prefix.
+    pub torn_tail: u64,
+}
+
+/// Why a file could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormatError {
+    #[error("it does not start with the expected header (not an alliance file, or damaged)")]
+    BadMagic,
+    #[error("record at byte {0} fails its checksum and is followed by more data")]
+    BadRecord(u64),
+    #[error("record at byte {0} is too short to hold a signature")]
+    ShortRecord(u64),
+    #[error("it is truncated")]
+    Truncated,
+    #[error("its checksum does not match its contents")]
+    BadChecksum,
+}
+
+pub fn log_header() -> Vec<u8> {
+    LOG_MAGIC.to_vec()
+}
+
+pub fn encode_record(signature: &Signature, change: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(SIGNATURE_LEN + change.len());
+    payload.extend_from_slice(&signature.to_bytes());
+    payload.extend_from_slice(change);
+    let mut out = Vec::with_capacity(RECORD_HEADER + payload.len());
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+pub fn decode_log(bytes: &[u8]) -> Result<DecodedLog, FormatError> {
+    if bytes.len() < LOG_MAGIC.len() {
+        // A crash while the log was first created leaves a short header: nothing was logged.
+        return if LOG_MAGIC.starts_with(bytes) {
+            Ok(DecodedLog {
+                torn_tail: bytes.len() as u64,
+                ..Default::default()
+            })
+        } else {
+            Err(FormatError::BadMagic)
+        };
+    }
+    if &bytes[..LOG_MAGIC.len()] != LOG_MAGIC {
+        return Err(FormatError::BadMagic);
+    }
+    let mut pos = LOG_MAGIC.len();
+    let mut records = Vec::new();
+    while pos < bytes.len() {
+        let rest = &bytes[pos..];
+        if rest.len() < RECORD_HEADER {
+            break; // torn header
+        }
+        let len = u32::from_le_bytes(rest[0..4].try_into().unwrap()) as usize;
+        let crc = u32::from_le_bytes(rest[4..8].try_into().unwrap());
+        let end = RECORD_HEADER.saturating_add(len);
+        if end > rest.len() {
+            break; // torn payload: runs past the end of the file
+        }
+        let payload = &rest[RECORD_HEADER..end];
+        if crc32fast::hash(payload) != crc {
+            if end == rest.len() {
+                break; // the last record is torn
+            }
+            return Err(FormatError::BadRecord(pos as u64));
+        }
+        if payload.len() < SIGNATURE_LEN {
+            return Err(FormatError::ShortRecord(pos as u64));
+        }
+        records.push(LogRecord {
+            signature: payload[..SIGNATURE_LEN].try_into().unwrap(),
+            change: payload[SIGNATURE_LEN..].to_vec(),
+        });
+        pos += end;
+    }
+    Ok(DecodedLog {
+        records,
+        valid_len: pos as u64,
+        torn_tail: (bytes.len() - pos) as u64,
+    })
+}
+
+pub fn encode_snapshot(doc: &[u8], signatures: &HashMap<ChangeHash, Signature>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        8 + 8 + doc.len() + 8 + signatures.len() * (CHANGE_HASH_LEN + SIGNATURE_LEN) + 4,
+    );
+    out.extend_from_slice(SNAPSHOT_MAGIC);
+    out.extend_from_slice(&(doc.len() as u64).to_le_bytes());
+    out.extend_from_slice(doc);
+    out.extend_from_slice(&(signatures.len() as u64).to_le_bytes());
+    let mut sorted: Vec<_> = signatures.iter().collect();
+    sorted.sort_by_key(|(h, _)| **h);
+    for (hash, sig) in sorted {
+        out.extend_from_slice(&hash.0);
+        out.extend_from_slice(&sig.to_bytes());
+    }
+    let crc = crc32fast::hash(&out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
+/// A decoded snapshot: the Automerge document bytes and the signature table.
+pub struct DecodedSnapshot<'a> {
+    pub doc: &'a [u8],
+    pub signatures: HashMap<ChangeHash, Signature>,
+}
+
+pub fn decode_snapshot(bytes: &[u8]) -> Result<DecodedSnapshot<'_>, FormatError> {
+    if bytes.len() < SNAPSHOT_MAGIC.len() || &bytes[..SNAPSHOT_MAGIC.len()] != SNAPSHOT_MAGIC {
+        return Err(FormatError::BadMagic);
+    }
+    if bytes.len() < 8 + 8 + 8 + 4 {
+        return Err(FormatError::Truncated);
+    }
+    let (body, crc) = bytes.split_at(bytes.len() - 4);
+    if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
+        return Err(FormatError::BadChecksum);
+    }
+    let mut pos = 8;
+    let take = |pos: &mut usize, n: usize| -> Result<&[u8], FormatError> {
+        let end = pos.checked_add(n).ok_or(FormatError::Truncated)?;
+        let s = body.get(*pos..end).ok_or(FormatError::Truncated)?;
+        *pos = end;
+        Ok(s)
+    };
+    let doc_len = u64::from_le_bytes(take(&mut pos, 8)?.try_into().unwrap());
+    let doc = take(&mut pos, usize::try_from(doc_len).map_err(|_| FormatError::Truncated)?)?;
+    let count = u64::from_le_bytes(take(&mut pos, 8)?.try_into().unwrap());
+    let entry = CHANGE_HASH_LEN + SIGNATURE_LEN;
+    let count = usize::try_from(count).map_err(|_| FormatError::Truncated)?;
+    if count.checked_mul(entry) != Some(body.len() - pos) {
+        return Err(FormatError::Truncated);
+    }
+    let mut signatures = HashMap::with_capacity(count);
+    for _ in 0..count {
+        let e = take(&mut pos, entry)?;
+        let hash = ChangeHash(e[..CHANGE_HASH_LEN].try_into().unwrap());
+        let sig = Signature::from_bytes(e[CHANGE_HASH_LEN..].try_into().unwrap());
+        signatures.insert(hash, sig);
+    }
+    Ok(DecodedSnapshot { doc, signatures })
+}
+
+/// Encodes a bundle: signed changes of one alliance, carried between devices by hand.
+/// `"ALLBNDL1" | 32-byte alliance ID | record*` (records as in the log).
+pub fn encode_bundle<'a>(
+    alliance: &ChangeHash,
+    changes: impl IntoIterator<Item = (&'a Signature, &'a [u8])>,
+) -> Vec<u8> {
+    let mut out = BUNDLE_MAGIC.to_vec();
+    out.extend_from_slice(&alliance.0);
+    for (sig, bytes) in changes {
+        out.extend(encode_record(sig, bytes));
+    }
+    out
+}
+
+/// Decodes a bundle strictly: unlike the log, a bundle has no torn tail to forgive.
+pub fn decode_bundle(bytes: &[u8]) -> Result<(ChangeHash, Vec<LogRecord>), FormatError> {
+    let head = BUNDLE_MAGIC.len() + CHANGE_HASH_LEN;
+    if bytes.len() < head || &bytes[..BUNDLE_MAGIC.len()] != BUNDLE_MAGIC {
+        return Err(FormatError::BadMagic);
+    }
+    let alliance = ChangeHash(bytes[BUNDLE_MAGIC.len()..head].try_into().unwrap());
+    // Reuse the log decoder on a log-shaped view of the records.
+    let mut as_log = LOG_MAGIC.to_vec();
+    as_log.extend_from_slice(&bytes[head..]);
+    let log = decode_log(&as_log)?;
+    if log.torn_tail > 0 {
+        return Err(FormatError::Truncated);
+    }
+    Ok((alliance, log.records))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log_of(n: usize) -> Vec<u8> {
+        let mut log = log_header();
+        for i in 0..n {
+            log.extend(encode_record(&Signature::from_bytes(&[i as u8; 64]), &[i as u8; 10]));
+        }
+        log
+    }
+
+    #[test]
+    fn log_round_trips() {
+        let d = decode_log(&log_of(3)).unwrap();
+        assert_eq!(d.records.len(), 3);
+        assert_eq!(d.records[2].change, vec![2u8; 10]);
+        assert_eq!(d.torn_tail, 0);
+    }
+
+    #[test]
+    fn torn_tail_at_every_cut_is_ignored_not_fatal() {
+        let full = log_of(3);
+        let two = decode_log(&log_of(2)).unwrap().valid_len as usize;
+        for cut in two..full.len() {
+            let d = decode_log(&full[..cut]).unwrap();
+            assert_eq!(d.records.len(), 2, "cut at {cut}");
+            assert_eq!(d.valid_len as usize, two);
+        }
+        for cut in 0..8 {
+            assert!(decode_log(&full[..cut]).unwrap().records.is_empty());
+        }
+    }
+
+    #[test]
+    fn damage_in_the_middle_is_reported() {
+        let mut log = log_of(3);
+        log[8 + 8 + 70] ^= 0xff; // inside the first record's payload
+        assert!(matches!(decode_log(&log), Err(FormatError::BadRecord(8))));
+        let mut log = log_of(1);
+        log[0] = b'X';
+        assert_eq!(decode_log(&log).unwrap_err(), FormatError::BadMagic);
+    }
+
+    #[test]
+    fn snapshot_round_trips_and_detects_any_flipped_byte() {
+        let mut sigs = HashMap::new();
+        sigs.insert(ChangeHash([1; 32]), Signature::from_bytes(&[2; 64]));
+        let snap = encode_snapshot(b"docbytes", &sigs);
+        let d = decode_snapshot(&snap).unwrap();
+        assert_eq!(d.doc, b"docbytes");
+        assert_eq!(d.signatures, sigs);
+        for i in 0..snap.len() {
+            let mut bad = snap.clone();
+            bad[i] ^= 0x40;
+            assert!(decode_snapshot(&bad).is_err(), "flip at {i}");
+        }
+        for cut in 0..snap.len() {
+            assert!(decode_snapshot(&snap[..cut]).is_err());
+        }
+    }
+}

@@ -1,0 +1,404 @@
+//! Storage on this device: the identity, and one directory per alliance.
+//!
+//! ```text
+//! HOME/
+//!   identity/device.key      this device's secret key (mode 0600; never printed)
+//!   identity/profile.json    the person's display name
+//!   alliances/<alliance-id>/
+//!     lock                   held by every command on this alliance (see `lock`)
+//!     changes.log            append-only, checksummed signed changes (see `format`)
+//!     snapshot               compacted document + signatures, replaced atomically
+//!     local.json             device-local state, never synced (this device's actor tag)
+//! ```
+//!
+//! Durability: an edit is appended to `changes.log` and fsynced before the command returns.
+//! When the log grows past [`COMPACT_AFTER`] records it is folded into a new snapshot (written
+//! to a temporary file, fsynced, renamed) and then emptied; a crash between the two steps only
+//! leaves changes that are in both, which Automerge de-duplicates on load.
+
+pub mod format;
+mod fsutil;
+pub mod lock;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::Signature;
+use serde::{Deserialize, Serialize};
+
+use crate::core::replica::guarded;
+use crate::core::{AllianceId, DeviceKey, Entropy, Replica, SignedChange, Verified};
+use crate::protocol::ACTOR_TAG_LEN;
+use format::FormatError;
+use fsutil::{io, read_optional, sync_dir, write_atomic, write_new};
+pub use lock::{AllianceLock, LockMode};
+
+/// Log records after which the log is folded into a new snapshot.
+pub const COMPACT_AFTER: usize = 1000;
+
+const KEY_FILE_HEADER: &str = "alliance device key v1";
+
+/// Errors of the storage layer. Each message says what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("this device is not set up yet (no identity in {home}); run `alliance init --name YOUR_NAME`")]
+    NoIdentity { home: PathBuf },
+    #[error("{path} is damaged: {reason}. Nothing was changed; restore this file from a backup (or, once devices sync, from another device)")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("cannot use {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("another alliance command is still working on this alliance ({path} is locked); try again when it finishes")]
+    Busy { path: PathBuf },
+    #[error("no alliance {0} on this device; `alliance list` shows the ones here")]
+    NotFound(String),
+    #[error("alliance {0} is already on this device")]
+    AlreadyExists(String),
+}
+
+impl StoreError {
+    fn corrupt(path: &Path, reason: impl ToString) -> Self {
+        StoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Whether the error is a full disk (ENOSPC), for a clearer message at the edge.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::Io { source, .. } if source.raw_os_error() == Some(28))
+    }
+}
+
+/// This device's identity: its key and the person's name.
+pub struct Identity {
+    pub key: DeviceKey,
+    pub name: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Profile {
+    name: String,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct LocalState {
+    /// Hex of this device's actor tag for this alliance.
+    actor_tag: Option<String>,
+}
+
+/// Outcome of `init`.
+pub enum InitOutcome {
+    Created(Identity),
+    AlreadySetUp(Identity),
+}
+
+/// The alliance home directory.
+#[derive(Debug, Clone)]
+pub struct Home {
+    root: PathBuf,
+}
+
+impl Home {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Home { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn identity_dir(&self) -> PathBuf {
+        self.root.join("identity")
+    }
+
+    fn alliances_dir(&self) -> PathBuf {
+        self.root.join("alliances")
+    }
+
+    fn alliance_dir(&self, id: &AllianceId) -> PathBuf {
+        self.alliances_dir().join(id.to_string())
+    }
+
+    /// Creates this device's identity from `seed` (32 random bytes supplied by the caller),
+    /// unless one exists: then nothing changes.
+    pub fn init(&self, name: &str, seed: [u8; 32]) -> Result<InitOutcome, StoreError> {
+        let dir = self.identity_dir();
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let key_path = dir.join("device.key");
+        let key = DeviceKey::from_seed(seed);
+        let text = format!("{KEY_FILE_HEADER}\n{}\n", hex::encode(key.to_seed()));
+        let created = write_new(&key_path, text.as_bytes(), 0o600)?;
+        let profile_path = dir.join("profile.json");
+        if created || !profile_path.exists() {
+            let profile = serde_json::to_vec_pretty(&Profile {
+                name: name.trim().to_string(),
+            })
+            .expect("profile serialises");
+            write_atomic(&profile_path, &profile, 0o644)?;
+        }
+        let identity = self.identity()?;
+        Ok(if created {
+            InitOutcome::Created(identity)
+        } else {
+            InitOutcome::AlreadySetUp(identity)
+        })
+    }
+
+    /// Loads this device's identity.
+    pub fn identity(&self) -> Result<Identity, StoreError> {
+        let dir = self.identity_dir();
+        let key_path = dir.join("device.key");
+        let Some(text) = read_optional(&key_path)? else {
+            return Err(StoreError::NoIdentity {
+                home: self.root.clone(),
+            });
+        };
+        let text = String::from_utf8_lossy(&text);
+        let mut lines = text.lines();
+        if lines.next() != Some(KEY_FILE_HEADER) {
+            return Err(StoreError::corrupt(&key_path, "unknown key file format"));
+        }
+        let seed: [u8; 32] = lines
+            .next()
+            .and_then(|l| hex::decode(l.trim()).ok())
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| StoreError::corrupt(&key_path, "the key is not 64 hex characters"))?;
+        let profile_path = dir.join("profile.json");
+        let profile: Profile = match read_optional(&profile_path)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| StoreError::corrupt(&profile_path, e))?,
+            None => {
+                return Err(StoreError::NoIdentity {
+                    home: self.root.clone(),
+                });
+            }
+        };
+        Ok(Identity {
+            key: DeviceKey::from_seed(seed),
+            name: profile.name,
+        })
+    }
+
+    /// The IDs of the alliances on this device, sorted.
+    pub fn alliance_ids(&self) -> Result<Vec<AllianceId>, StoreError> {
+        let dir = self.alliances_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&dir)(e)),
+        };
+        let mut ids: Vec<AllianceId> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Stores a new alliance whose history so far is `changes` (the genesis change first, for
+    /// an alliance founded here). The directory appears atomically, complete or not at all.
+    pub fn create_alliance(
+        &self,
+        id: &AllianceId,
+        changes: &[SignedChange<Verified>],
+        actor_tag: Option<[u8; ACTOR_TAG_LEN]>,
+    ) -> Result<(), StoreError> {
+        let parent = self.alliances_dir();
+        fs::create_dir_all(&parent).map_err(io(&parent))?;
+        let dir = self.alliance_dir(id);
+        if dir.exists() {
+            return Err(StoreError::AlreadyExists(id.short()));
+        }
+        let staging = parent.join(format!(".new-{}-{}", id.short(), std::process::id()));
+        let _ = fs::remove_dir_all(&staging);
+        let result = (|| {
+            fs::create_dir_all(&staging).map_err(io(&staging))?;
+            let mut log = format::log_header();
+            for c in changes {
+                log.extend(format::encode_record(c.signature(), c.raw_bytes()));
+            }
+            write_atomic(&staging.join("changes.log"), &log, 0o644)?;
+            let local = LocalState {
+                actor_tag: actor_tag.map(hex::encode),
+            };
+            write_atomic(
+                &staging.join("local.json"),
+                &serde_json::to_vec_pretty(&local).expect("serialises"),
+                0o644,
+            )?;
+            fs::rename(&staging, &dir).map_err(io(&dir))?;
+            sync_dir(&parent)
+        })();
+        if result.is_err() {
+            let _ = fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    /// Opens an alliance: takes its lock, then loads it.
+    pub fn open(&self, id: &AllianceId, mode: LockMode) -> Result<OpenAlliance, StoreError> {
+        let dir = self.alliance_dir(id);
+        if !dir.is_dir() {
+            return Err(StoreError::NotFound(id.short()));
+        }
+        let lock = AllianceLock::acquire(&dir.join("lock"), mode)?;
+        let snapshot_path = dir.join("snapshot");
+        let snapshot_bytes = read_optional(&snapshot_path)?;
+        let snapshot = match &snapshot_bytes {
+            Some(b) => Some(
+                format::decode_snapshot(b).map_err(|e| StoreError::corrupt(&snapshot_path, e))?,
+            ),
+            None => None,
+        };
+        let log_path = dir.join("changes.log");
+        let log_bytes = read_optional(&log_path)?.unwrap_or_default();
+        let log = format::decode_log(&log_bytes).map_err(|e| match e {
+            FormatError::BadMagic if log_bytes.is_empty() => {
+                StoreError::corrupt(&log_path, "the file is missing")
+            }
+            e => StoreError::corrupt(&log_path, e),
+        })?;
+        let mut changes = Vec::with_capacity(log.records.len());
+        for (i, rec) in log.records.iter().enumerate() {
+            let change = guarded(|| automerge::Change::from_bytes(rec.change.clone()))
+                .and_then(|r| r.ok())
+                .ok_or_else(|| {
+                    StoreError::corrupt(&log_path, format!("record {} is not a valid change", i + 1))
+                })?;
+            let signature = Signature::from_bytes(&rec.signature);
+            changes.push(SignedChange::from_trusted_store(change, signature));
+        }
+        let (doc, signatures) = match snapshot {
+            Some(s) => (Some(s.doc), s.signatures),
+            None => (None, Default::default()),
+        };
+        let replica = Replica::from_store(*id, doc, signatures, changes).map_err(|e| {
+            let path = if doc.is_some() { &snapshot_path } else { &log_path };
+            StoreError::corrupt(path, e)
+        })?;
+        if replica.doc().get_change_meta_by_hash(&id.0).is_none() {
+            return Err(StoreError::corrupt(
+                &dir,
+                "the alliance's first (genesis) change is missing",
+            ));
+        }
+        Ok(OpenAlliance {
+            dir,
+            _lock: lock,
+            mode,
+            replica,
+            log_records: log.records.len(),
+            log_valid_len: log.valid_len,
+            log_torn_tail: log.torn_tail,
+        })
+    }
+}
+
+/// An alliance opened from the store, with its lock held.
+#[derive(Debug)]
+pub struct OpenAlliance {
+    dir: PathBuf,
+    _lock: AllianceLock,
+    mode: LockMode,
+    replica: Replica,
+    log_records: usize,
+    log_valid_len: u64,
+    log_torn_tail: u64,
+}
+
+impl OpenAlliance {
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    pub fn replica_mut(&mut self) -> &mut Replica {
+        &mut self.replica
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// This device's actor tag for this alliance, created on first use.
+    pub fn actor_tag(
+        &mut self,
+        entropy: &mut dyn Entropy,
+    ) -> Result<[u8; ACTOR_TAG_LEN], StoreError> {
+        let path = self.dir.join("local.json");
+        let mut local: LocalState = match read_optional(&path)? {
+            Some(b) => serde_json::from_slice(&b).map_err(|e| StoreError::corrupt(&path, e))?,
+            None => LocalState::default(),
+        };
+        if let Some(tag) = local
+            .actor_tag
+            .as_deref()
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| <[u8; ACTOR_TAG_LEN]>::try_from(b).ok())
+        {
+            return Ok(tag);
+        }
+        let mut tag = [0u8; ACTOR_TAG_LEN];
+        entropy.fill(&mut tag);
+        local.actor_tag = Some(hex::encode(tag));
+        write_atomic(
+            &path,
+            &serde_json::to_vec_pretty(&local).expect("serialises"),
+            0o644,
+        )?;
+        Ok(tag)
+    }
+
+    /// Makes `changes` durable: appends them to the log and fsyncs before returning. A torn tail
+    /// left by an earlier crash is cut off first. On failure the log is put back as it was.
+    pub fn persist(&mut self, changes: &[SignedChange<Verified>]) -> Result<(), StoreError> {
+        assert_eq!(self.mode, LockMode::Exclusive, "persist needs the write lock");
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let path = self.dir.join("changes.log");
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        if self.log_torn_tail > 0 {
+            file.set_len(self.log_valid_len).map_err(io(&path))?;
+            self.log_torn_tail = 0;
+        }
+        let mut buf = Vec::new();
+        for c in changes {
+            buf.extend(format::encode_record(c.signature(), c.raw_bytes()));
+        }
+        use std::io::Seek;
+        let written = file
+            .seek(std::io::SeekFrom::Start(self.log_valid_len))
+            .and_then(|_| file.write_all(&buf))
+            .and_then(|_| file.sync_data());
+        if let Err(e) = written {
+            let _ = file.set_len(self.log_valid_len);
+            let _ = file.sync_data();
+            return Err(io(&path)(e));
+        }
+        self.log_valid_len += buf.len() as u64;
+        self.log_records += changes.len();
+        if self.log_records >= COMPACT_AFTER {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Folds the log into a new snapshot. Safe at every crash point (see the module docs).
+    pub fn compact(&mut self) -> Result<(), StoreError> {
+        assert_eq!(self.mode, LockMode::Exclusive, "compact needs the write lock");
+        let snapshot = format::encode_snapshot(&self.replica.save(), self.replica.signatures());
+        write_atomic(&self.dir.join("snapshot"), &snapshot, 0o644)?;
+        write_atomic(&self.dir.join("changes.log"), &format::log_header(), 0o644)?;
+        self.log_records = 0;
+        self.log_valid_len = format::log_header().len() as u64;
+        self.log_torn_tail = 0;
+        Ok(())
+    }
+}
