@@ -1,4 +1,4 @@
+pub mod cli;
 pub mod core;
 pub mod protocol;
 pub mod store;
-pub mod cli;

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use crate::cli::error::{CliError, Result};
 use crate::cli::output::Output;
-use crate::core::{AllianceId, AllianceView, Edited, Entropy, Replica, ItemId, SeededEntropy, Timestamp, Writer};
+use crate::core::{
+    AllianceId, AllianceView, Edited, Entropy, ItemId, Replica, SeededEntropy, Timestamp, Writer,
+};
 use crate::store::{Home, Identity, LockMode, OpenAlliance};
 
 /// Pins the clock (Unix seconds) for reproducible output in tests.
@@ -43,7 +45,10 @@ impl Context {
                 })?,
         };
         let now = match std::env::var(ENV_NOW) {
-            Ok(v) => Timestamp(v.parse().map_err(|_| CliError::user(format!("{ENV_NOW} must be Unix seconds")))?),
+            Ok(v) => Timestamp(
+                v.parse()
+                    .map_err(|_| CliError::user(format!("{ENV_NOW} must be Unix seconds")))?,
+            ),
             Err(_) => Timestamp(
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
@@ -52,9 +57,18 @@ impl Context {
             ),
         };
         let entropy: Box<dyn Entropy> = match std::env::var(ENV_SEED) {
-            Ok(v) => Box::new(SeededEntropy::new(
-                v.parse().map_err(|_| CliError::user(format!("{ENV_SEED} must be a number")))?,
-            )),
+            Ok(v) => {
+                let seed: u64 = v
+                    .parse()
+                    .map_err(|_| CliError::user(format!("{ENV_SEED} must be a number")))?;
+                // Mix in the command line, so that successive commands draw different IDs
+                // while every run of the same test stays reproducible.
+                let argv = std::env::args().skip(1).collect::<Vec<_>>().join("\0");
+                let mix = argv.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
+                Box::new(SeededEntropy::new(seed ^ mix))
+            }
             Err(_) => Box::new(OsEntropy),
         };
         Ok(Context {
@@ -141,7 +155,6 @@ impl Context {
             now: self.now,
         }
     }
-
 }
 
 /// Resolves a member given by ID or by name (case-insensitive).
@@ -214,5 +227,6 @@ pub fn report(ctx: &Context, edited: &Edited) {
 
 /// Parses an item ID typed by a person, with a message that says what IDs look like.
 pub fn item_id(s: &str) -> Result<ItemId> {
-    s.parse().map_err(|e: crate::core::ids::InvalidItemId| CliError::user(e.to_string()))
+    s.parse()
+        .map_err(|e: crate::core::ids::InvalidItemId| CliError::user(e.to_string()))
 }

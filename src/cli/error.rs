@@ -41,7 +41,9 @@ impl CliError {
     pub fn message(&self) -> String {
         match self {
             CliError::Store(e) if e.is_disk_full() => {
-                format!("the disk is full, so nothing was saved ({e}); free some space and try again")
+                format!(
+                    "the disk is full, so nothing was saved ({e}); free some space and try again"
+                )
             }
             CliError::Store(StoreError::Io { path, source })
                 if source.kind() == std::io::ErrorKind::PermissionDenied

@@ -39,7 +39,10 @@ fn agreed_by(view: &AllianceView, e: &Expectation) -> String {
         names(view, &current)
     };
     if !stale.is_empty() {
-        s.push_str(&format!(" (to an earlier wording: {})", names(view, &stale)));
+        s.push_str(&format!(
+            " (to an earlier wording: {})",
+            names(view, &stale)
+        ));
     }
     s
 }
@@ -53,7 +56,12 @@ pub fn next_checkin(c: &CheckIn) -> Option<String> {
 }
 
 fn average(c: &CheckIn) -> String {
-    let rated: Vec<u8> = c.reflections.iter().map(|r| r.rating).filter(|r| *r > 0).collect();
+    let rated: Vec<u8> = c
+        .reflections
+        .iter()
+        .map(|r| r.rating)
+        .filter(|r| *r > 0)
+        .collect();
     if rated.is_empty() {
         return "-".into();
     }
@@ -130,7 +138,10 @@ pub fn expectations_table(view: &AllianceView) -> String {
             ]
         })
         .collect();
-    table(&["ID", "STATUS", "WHOSE", "EXPECTATION", "AGREED BY"], &rows)
+    table(
+        &["ID", "STATUS", "WHOSE", "EXPECTATION", "AGREED BY"],
+        &rows,
+    )
 }
 
 pub fn checkins_text(view: &AllianceView) -> String {
@@ -198,7 +209,11 @@ pub fn markdown(view: &AllianceView, exported: Timestamp) -> String {
     ));
     md.push_str("## Who we are\n\n");
     for m in &view.members {
-        let role = if m.role.is_empty() { String::new() } else { format!(" ({})", m.role) };
+        let role = if m.role.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", m.role)
+        };
         md.push_str(&format!("- **{}**{role}\n", m.name));
     }
     md.push_str("\n## 1. What each of us needs\n\n");
@@ -248,7 +263,9 @@ pub fn markdown(view: &AllianceView, exported: Timestamp) -> String {
     if live.is_empty() {
         md.push_str("*No expectations yet.*\n");
     } else {
-        md.push_str("| Expectation | Whose | Of whom | Status | Agreed by |\n|---|---|---|---|---|\n");
+        md.push_str(
+            "| Expectation | Whose | Of whom | Status | Agreed by |\n|---|---|---|---|---|\n",
+        );
         for e in &live {
             md.push_str(&format!(
                 "| {} | {} | {} | {} | {} |\n",

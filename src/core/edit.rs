@@ -309,14 +309,19 @@ impl Replica {
         let existing = model::text_obj_at(&fork, &ROOT, keys::VISION);
         let summary = format!("edited the vision: {}", excerpt(edited));
         let text = edited.to_string();
-        let change = crate::core::replica::commit_on(&mut fork, &forked_writer, summary.clone(), move |tx| {
-            let t = match existing {
-                Some(t) => t,
-                None => tx.put_object(ROOT, keys::VISION, ObjType::Text)?,
-            };
-            tx.update_text(&t, &text)?;
-            Ok(())
-        })?;
+        let change = crate::core::replica::commit_on(
+            &mut fork,
+            &forked_writer,
+            summary.clone(),
+            move |tx| {
+                let t = match existing {
+                    Some(t) => t,
+                    None => tx.put_object(ROOT, keys::VISION, ObjType::Text)?,
+                };
+                tx.update_text(&t, &text)?;
+                Ok(())
+            },
+        )?;
         if let Some(c) = &change {
             self.apply_local(c)?;
         }

@@ -6,9 +6,16 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// Seconds since the Unix epoch (UTC). Also the Automerge change time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+/// Seconds since the Unix epoch (UTC). Also the Automerge change time. Serialised (in `--json`
+/// output) as an RFC 3339 string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
 
 impl Timestamp {
     /// RFC 3339 in UTC, to the second: `2026-11-24T12:00:00Z`.

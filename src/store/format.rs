@@ -168,7 +168,10 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<DecodedSnapshot<'_>, FormatError>
         Ok(s)
     };
     let doc_len = u64::from_le_bytes(take(&mut pos, 8)?.try_into().unwrap());
-    let doc = take(&mut pos, usize::try_from(doc_len).map_err(|_| FormatError::Truncated)?)?;
+    let doc = take(
+        &mut pos,
+        usize::try_from(doc_len).map_err(|_| FormatError::Truncated)?,
+    )?;
     let count = u64::from_le_bytes(take(&mut pos, 8)?.try_into().unwrap());
     let entry = CHANGE_HASH_LEN + SIGNATURE_LEN;
     let count = usize::try_from(count).map_err(|_| FormatError::Truncated)?;
@@ -223,7 +226,10 @@ mod tests {
     fn log_of(n: usize) -> Vec<u8> {
         let mut log = log_header();
         for i in 0..n {
-            log.extend(encode_record(&Signature::from_bytes(&[i as u8; 64]), &[i as u8; 10]));
+            log.extend(encode_record(
+                &Signature::from_bytes(&[i as u8; 64]),
+                &[i as u8; 10],
+            ));
         }
         log
     }

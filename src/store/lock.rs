@@ -38,15 +38,17 @@ impl AllianceLock {
         {
             Ok(f) => f,
             // A read-only home can still be read: lock the file through a read-only handle.
-            Err(_) if mode == LockMode::Shared => File::open(path).or_else(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    // Nothing to lock against in a read-only home without a lock file; use the
-                    // directory itself.
-                    File::open(path.parent().unwrap_or(Path::new(".")))
-                } else {
-                    Err(e)
-                }
-            }).map_err(io(path))?,
+            Err(_) if mode == LockMode::Shared => File::open(path)
+                .or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::NotFound {
+                        // Nothing to lock against in a read-only home without a lock file; use the
+                        // directory itself.
+                        File::open(path.parent().unwrap_or(Path::new(".")))
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(io(path))?,
             Err(e) => return Err(io(path)(e)),
         };
         let deadline = Instant::now() + LOCK_WAIT;

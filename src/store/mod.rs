@@ -42,16 +42,22 @@ const KEY_FILE_HEADER: &str = "alliance device key v1";
 /// Errors of the storage layer. Each message says what to do next.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("this device is not set up yet (no identity in {home}); run `alliance init --name YOUR_NAME`")]
+    #[error(
+        "this device is not set up yet (no identity in {home}); run `alliance init --name YOUR_NAME`"
+    )]
     NoIdentity { home: PathBuf },
-    #[error("{path} is damaged: {reason}. Nothing was changed; restore this file from a backup (or, once devices sync, from another device)")]
+    #[error(
+        "{path} is damaged: {reason}. Nothing was changed; restore this file from a backup (or, once devices sync, from another device)"
+    )]
     Corrupt { path: PathBuf, reason: String },
     #[error("cannot use {path}: {source}")]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("another alliance command is still working on this alliance ({path} is locked); try again when it finishes")]
+    #[error(
+        "another alliance command is still working on this alliance ({path} is locked); try again when it finishes"
+    )]
     Busy { path: PathBuf },
     #[error("no alliance {0} on this device; `alliance list` shows the ones here")]
     NotFound(String),
@@ -100,11 +106,21 @@ pub enum InitOutcome {
 #[derive(Debug, Clone)]
 pub struct Home {
     root: PathBuf,
+    compact_after: usize,
 }
 
 impl Home {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Home { root: root.into() }
+        Home {
+            root: root.into(),
+            compact_after: COMPACT_AFTER,
+        }
+    }
+
+    /// Changes how many log records trigger a compaction (tests use small values).
+    pub fn with_compact_after(mut self, records: usize) -> Self {
+        self.compact_after = records.max(1);
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -169,8 +185,9 @@ impl Home {
             .ok_or_else(|| StoreError::corrupt(&key_path, "the key is not 64 hex characters"))?;
         let profile_path = dir.join("profile.json");
         let profile: Profile = match read_optional(&profile_path)? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::corrupt(&profile_path, e))?,
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| StoreError::corrupt(&profile_path, e))?
+            }
             None => {
                 return Err(StoreError::NoIdentity {
                     home: self.root.clone(),
@@ -267,7 +284,10 @@ impl Home {
             let change = guarded(|| automerge::Change::from_bytes(rec.change.clone()))
                 .and_then(|r| r.ok())
                 .ok_or_else(|| {
-                    StoreError::corrupt(&log_path, format!("record {} is not a valid change", i + 1))
+                    StoreError::corrupt(
+                        &log_path,
+                        format!("record {} is not a valid change", i + 1),
+                    )
                 })?;
             let signature = Signature::from_bytes(&rec.signature);
             changes.push(SignedChange::from_trusted_store(change, signature));
@@ -277,7 +297,11 @@ impl Home {
             None => (None, Default::default()),
         };
         let replica = Replica::from_store(*id, doc, signatures, changes).map_err(|e| {
-            let path = if doc.is_some() { &snapshot_path } else { &log_path };
+            let path = if doc.is_some() {
+                &snapshot_path
+            } else {
+                &log_path
+            };
             StoreError::corrupt(path, e)
         })?;
         if replica.doc().get_change_meta_by_hash(&id.0).is_none() {
@@ -288,6 +312,7 @@ impl Home {
         }
         Ok(OpenAlliance {
             dir,
+            compact_after: self.compact_after,
             _lock: lock,
             mode,
             replica,
@@ -302,6 +327,7 @@ impl Home {
 #[derive(Debug)]
 pub struct OpenAlliance {
     dir: PathBuf,
+    compact_after: usize,
     _lock: AllianceLock,
     mode: LockMode,
     replica: Replica,
@@ -355,7 +381,11 @@ impl OpenAlliance {
     /// Makes `changes` durable: appends them to the log and fsyncs before returning. A torn tail
     /// left by an earlier crash is cut off first. On failure the log is put back as it was.
     pub fn persist(&mut self, changes: &[SignedChange<Verified>]) -> Result<(), StoreError> {
-        assert_eq!(self.mode, LockMode::Exclusive, "persist needs the write lock");
+        assert_eq!(
+            self.mode,
+            LockMode::Exclusive,
+            "persist needs the write lock"
+        );
         if changes.is_empty() {
             return Ok(());
         }
@@ -384,7 +414,7 @@ impl OpenAlliance {
         }
         self.log_valid_len += buf.len() as u64;
         self.log_records += changes.len();
-        if self.log_records >= COMPACT_AFTER {
+        if self.log_records >= self.compact_after {
             self.compact()?;
         }
         Ok(())
@@ -392,7 +422,11 @@ impl OpenAlliance {
 
     /// Folds the log into a new snapshot. Safe at every crash point (see the module docs).
     pub fn compact(&mut self) -> Result<(), StoreError> {
-        assert_eq!(self.mode, LockMode::Exclusive, "compact needs the write lock");
+        assert_eq!(
+            self.mode,
+            LockMode::Exclusive,
+            "compact needs the write lock"
+        );
         let snapshot = format::encode_snapshot(&self.replica.save(), self.replica.signatures());
         write_atomic(&self.dir.join("snapshot"), &snapshot, 0o644)?;
         write_atomic(&self.dir.join("changes.log"), &format::log_header(), 0o644)?;

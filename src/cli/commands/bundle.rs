@@ -57,7 +57,10 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
             let bytes = std::fs::read(&file)
                 .map_err(|e| CliError::user(format!("cannot read {}: {e}", file.display())))?;
             let (id, records) = format::decode_bundle(&bytes).map_err(|e| {
-                CliError::user(format!("{} is not a valid alliance bundle: {e}", file.display()))
+                CliError::user(format!(
+                    "{} is not a valid alliance bundle: {e}",
+                    file.display()
+                ))
             })?;
             let id = AllianceId(id);
             let batch = records

@@ -53,17 +53,21 @@ pub fn parse_cadence(s: &str) -> Result<u32> {
         Some((i, _)) => s.split_at(i),
         None => (s.as_str(), "d"),
     };
-    let n: u32 = num.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-        CliError::user(format!("'{s}' is not a cadence; use e.g. 10d, 2w or 1m"))
-    })?;
+    let n: u32 =
+        num.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            CliError::user(format!("'{s}' is not a cadence; use e.g. 10d, 2w or 1m"))
+        })?;
     let days = match unit {
         "d" | "day" | "days" => Some(n),
         "w" | "week" | "weeks" => n.checked_mul(7),
         "m" | "month" | "months" => n.checked_mul(30),
         _ => None,
     };
-    days.filter(|d| *d <= 3660)
-        .ok_or_else(|| CliError::user(format!("'{s}' is not a cadence; use e.g. 10d, 2w or 1m (at most 10 years)")))
+    days.filter(|d| *d <= 3660).ok_or_else(|| {
+        CliError::user(format!(
+            "'{s}' is not a cadence; use e.g. 10d, 2w or 1m (at most 10 years)"
+        ))
+    })
 }
 
 pub fn run(ctx: &mut Context, args: CheckinArgs) -> Result<()> {
@@ -93,12 +97,15 @@ pub fn run(ctx: &mut Context, args: CheckinArgs) -> Result<()> {
             propose,
         } => {
             let id = item_id(&id)?;
-            edit(ctx, |r, w, _| Ok(r.reflect(w, &id, rating, &reflection, &propose)?))?
+            edit(ctx, |r, w, _| {
+                Ok(r.reflect(w, &id, rating, &reflection, &propose)?)
+            })?
         }
         CheckinCommand::List => {
             let open = ctx.read()?;
             let view = open.replica().view();
-            ctx.out.emit(&view.checkins, || render::checkins_text(&view));
+            ctx.out
+                .emit(&view.checkins, || render::checkins_text(&view));
             return Ok(());
         }
     };

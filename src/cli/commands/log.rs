@@ -27,7 +27,11 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
                     e.time.short(),
                     e.author.clone(),
                     e.device[..10.min(e.device.len())].to_string(),
-                    if e.verified { "ok".into() } else { "FAILED".into() },
+                    if e.verified {
+                        "ok".into()
+                    } else {
+                        "FAILED".into()
+                    },
                     match &e.problem {
                         None => e.summary.clone(),
                         Some(p) => format!("{} [{p}]", e.summary),
@@ -35,7 +39,10 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
                 ]
             })
             .collect();
-        table(&["CHANGE", "TIME (UTC)", "WHO", "DEVICE", "VERIFIED", "WHAT"], &rows)
+        table(
+            &["CHANGE", "TIME (UTC)", "WHO", "DEVICE", "VERIFIED", "WHAT"],
+            &rows,
+        )
     });
     Ok(())
 }

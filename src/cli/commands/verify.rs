@@ -32,7 +32,10 @@ pub fn run(ctx: &mut Context, _args: VerifyArgs) -> Result<()> {
         if out.ok {
             format!("All {total} changes verified: every one is signed by a member's device.")
         } else {
-            let mut s = format!("{} of {total} changes FAILED verification:\n", out.bad.len());
+            let mut s = format!(
+                "{} of {total} changes FAILED verification:\n",
+                out.bad.len()
+            );
             for b in &out.bad {
                 s.push_str(&format!(
                     "  {}  {}\n",

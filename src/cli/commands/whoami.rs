@@ -23,7 +23,10 @@ pub fn run(ctx: &mut Context, _args: WhoamiArgs) -> Result<()> {
         home: ctx.home.root().display().to_string(),
     };
     ctx.out.emit(&out, || {
-        format!("Name:   {}\nDevice: {}\nHome:   {}", out.name, out.device, out.home)
+        format!(
+            "Name:   {}\nDevice: {}\nHome:   {}",
+            out.name, out.device, out.home
+        )
     });
     Ok(())
 }

@@ -1,0 +1,223 @@
+//! The real binary in temporary homes: the four steps, output, bad input, durability.
+
+mod common;
+
+use common::{Device, snapshot_tree};
+
+fn family() -> (Device, String) {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let dir = ada.alliance_dir();
+    let id = dir.file_name().unwrap().to_string_lossy().to_string();
+    (ada, id)
+}
+
+#[test]
+fn init_twice_says_so_and_changes_nothing() {
+    let d = Device::new(7);
+    let first = d.json(&["init", "--name", "Ada"]);
+    assert_eq!(first["created"], true);
+    let key_file = d.home().join("identity/device.key");
+    let before = std::fs::read(&key_file).unwrap();
+    let again = d.ok(&["init", "--name", "Someone else"]);
+    assert!(again.contains("already set up for Ada"), "{again}");
+    assert_eq!(std::fs::read(&key_file).unwrap(), before);
+    assert_eq!(d.json(&["whoami"])["name"], "Ada");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // The secret never appears in any output.
+    let secret = String::from_utf8(before)
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    for args in [
+        &["whoami"][..],
+        &["--json", "whoami"],
+        &["init", "--name", "x"],
+    ] {
+        assert!(!d.ok(args).contains(&secret));
+    }
+}
+
+#[test]
+fn the_four_steps_show_and_export() {
+    let (ada, _) = family();
+    let need = ada.add(&["need", "add", "an hour-long walk every morning"]);
+    ada.add(&[
+        "plan",
+        "add",
+        "--when",
+        "Sunday 7pm",
+        "--how",
+        "date night at home",
+        "--agenda",
+        "needs first, then the vision",
+    ]);
+    ada.ok(&["vision", "set", "We listen first and assume good intent."]);
+    let e = ada.add(&["expect", "add", "no screens after 8pm"]);
+    ada.ok(&["expect", "agree", &e]);
+    ada.add(&[
+        "checkin",
+        "add",
+        "--rating",
+        "4",
+        "--reflection",
+        "Calmer evenings.",
+        "--propose",
+        "walks on Sunday too",
+        "--next",
+        "2w",
+        "--date",
+        "2026-11-24",
+    ]);
+    assert!(need.starts_with('n') && e.starts_with('e'));
+    insta::assert_snapshot!("show", ada.ok(&["show"]));
+    insta::assert_snapshot!("export_md", ada.ok(&["export", "--format", "md"]));
+    let json = ada.json(&["export", "--format", "json"]);
+    assert_eq!(json["needs"][0]["text"], "an hour-long walk every morning");
+    assert_eq!(json["expectations"][0]["status"], "agreed");
+    assert_eq!(json["checkins"][0]["reflections"][0]["rating"], 4);
+    insta::assert_snapshot!("log", ada.ok(&["log"]));
+}
+
+#[test]
+fn every_command_honours_json() {
+    let (ada, _) = family();
+    let n = ada.add(&["need", "add", "quiet mornings"]);
+    ada.json(&["need", "edit", &n, "quiet mornings, please"]);
+    let p = ada.add(&["plan", "add", "--when", "Friday", "--how", "video call"]);
+    assert!(p.starts_with('p'));
+    assert!(ada.json(&["vision", "set", "Kindness."])["change"].is_string());
+    let e = ada.add(&["expect", "add", "dishes done by 9"]);
+    assert_eq!(ada.json(&["expect", "agree", &e])["id"], e.as_str());
+    let c = ada.add(&["checkin", "add", "--rating", "3"]);
+    assert!(c.starts_with('c'));
+    assert_eq!(
+        ada.json(&["checkin", "reflect", &c, "--rating", "5"])["id"],
+        c.as_str()
+    );
+    for read in [
+        &["show"][..],
+        &["list"],
+        &["need", "list"],
+        &["plan", "list"],
+        &["vision", "show"],
+        &["expect", "list"],
+        &["checkin", "list"],
+        &["member", "list"],
+        &["log"],
+        &["verify"],
+        &["whoami"],
+    ] {
+        let v = ada.json(read);
+        assert!(v.is_object() || v.is_array(), "{read:?}");
+    }
+    let log = ada.json(&["log"]);
+    for key in ["hash", "author", "device", "time", "summary", "verified"] {
+        assert!(log[0].get(key).is_some(), "log entry lacks {key}");
+    }
+    assert_eq!(log[0]["author"], "Ada");
+    assert_eq!(log.as_array().unwrap().len(), 9);
+    ada.json(&["need", "remove", &n]);
+    assert!(ada.json(&["need", "list"]).as_array().unwrap().is_empty());
+    ada.json(&["expect", "retire", &e]);
+    assert_eq!(ada.json(&["expect", "list"])[0]["status"], "retired");
+}
+
+#[test]
+fn bad_input_is_one_clear_line_and_writes_nothing() {
+    let (ada, _) = family();
+    let n = ada.add(&["need", "add", "sleep"]);
+    let before = snapshot_tree(ada.home());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["need", "edit", "nzzzz", "x"], "no need with ID nzzzz"),
+        (vec!["need", "edit", "hello", "x"], "is not an item ID"),
+        (vec!["need", "add", "   "], "must not be empty"),
+        (vec!["expect", "agree", &n], "no expectation with ID"),
+        (
+            vec!["checkin", "add", "--rating", "6"],
+            "rating must be between 1 and 5",
+        ),
+        (
+            vec!["checkin", "add", "--rating", "0"],
+            "rating must be between 1 and 5",
+        ),
+        (
+            vec!["checkin", "add", "--rating", "3", "--date", "tomorrow"],
+            "YYYY-MM-DD",
+        ),
+        (
+            vec!["checkin", "add", "--rating", "3", "--next", "soon"],
+            "cadence",
+        ),
+        (
+            vec!["expect", "add", "x", "--of", "Nobody"],
+            "no member 'Nobody'",
+        ),
+        (
+            vec!["member", "add", "Ben", "--device", "abc"],
+            "not a device key",
+        ),
+        (
+            vec!["--alliance", "Other family", "show"],
+            "no alliance 'Other family'",
+        ),
+    ];
+    for (args, expected) in cases {
+        let err = ada.fails(&args, 1);
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    assert_eq!(
+        snapshot_tree(ada.home()),
+        before,
+        "a failed command wrote something"
+    );
+}
+
+#[test]
+fn missing_identity_and_unwritable_home_say_what_to_do() {
+    let d = Device::new(3);
+    let err = d.fails(&["new", "Us"], 1);
+    assert!(err.contains("alliance init --name"), "{err}");
+    let err = d.fails(&["show"], 1);
+    assert!(err.contains("alliance new"), "{err}");
+    // A home that cannot be created (its parent is a file).
+    let file = d.home().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let out = d
+        .cmd()
+        .env("ALLIANCE_HOME", file.join("home"))
+        .args(["init", "--name", "Ada"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot"), "{err}");
+}
+
+#[test]
+fn selecting_among_several_alliances() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    ada.ok(&["new", "Coaching with Sam", "--role", "client"]);
+    let err = ada.fails(&["show"], 1);
+    assert!(err.contains("--alliance"), "{err}");
+    let out = ada.ok(&[
+        "--alliance",
+        "coaching with sam",
+        "need",
+        "add",
+        "weekly calls",
+    ]);
+    assert!(out.contains("Added need"));
+    let list = ada.json(&["list"]);
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let id = list[0]["id"].as_str().unwrap();
+    ada.ok(&["--alliance", &id[..8], "show"]);
+}

@@ -1,0 +1,127 @@
+//! Helpers for tests that run the real `alliance` binary in temporary homes, with the clock and
+//! randomness pinned so output is reproducible.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// 2026-11-24 10:00:00 UTC.
+pub const NOW: i64 = 1_795_514_400;
+
+/// One device: a temporary home with its own pinned random seed.
+pub struct Device {
+    pub dir: tempfile::TempDir,
+    pub seed: u64,
+}
+
+impl Device {
+    pub fn new(seed: u64) -> Self {
+        Device {
+            dir: tempfile::tempdir().unwrap(),
+            seed,
+        }
+    }
+
+    pub fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `alliance` with this device's home, a pinned clock and pinned randomness.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("alliance").unwrap();
+        c.env("ALLIANCE_HOME", self.home())
+            .env("ALLIANCE_TEST_NOW", NOW.to_string())
+            .env("ALLIANCE_TEST_SEED", self.seed.to_string())
+            .env_remove("ALLIANCE_BIND")
+            .env_remove("EDITOR")
+            .env_remove("VISUAL");
+        c
+    }
+
+    /// Runs `alliance ARGS`, asserts success, returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "alliance {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs `alliance --json ARGS`, asserts success, parses stdout.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    /// Runs `alliance ARGS`, asserts failure with `code`, returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.cmd().args(args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "alliance {args:?}: stdout {} stderr {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    /// Adds something and returns the `id` it printed.
+    pub fn add(&self, args: &[&str]) -> String {
+        self.json(args)["id"].as_str().unwrap().to_string()
+    }
+
+    /// The one alliance directory of this device.
+    pub fn alliance_dir(&self) -> PathBuf {
+        let dir = self.home().join("alliances");
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .collect();
+        assert_eq!(entries.len(), 1);
+        entries.pop().unwrap()
+    }
+
+    /// A set-up device with one alliance founded by `name`.
+    pub fn founder(seed: u64, name: &str, title: &str, role: &str) -> Self {
+        let d = Device::new(seed);
+        d.ok(&["init", "--name", name]);
+        d.ok(&["new", title, "--role", role]);
+        d
+    }
+
+    /// The device key printed by `whoami`.
+    pub fn device_key(&self) -> String {
+        self.json(&["whoami"])["device"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+/// Every file under `dir`, with its bytes, for "nothing was written" checks.
+pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap_or_default()));
+            }
+        }
+    }
+    out.sort();
+    out
+}

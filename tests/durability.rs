@@ -1,0 +1,273 @@
+//! Nothing lost, nothing forged: concurrent writers, kill -9, damaged files, tampered
+//! signatures, changes from non-members, and two devices exchanging signed bundles.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use alliance::core::{DeviceKey, SignedChange, Timestamp, Writer};
+use alliance::store::{Home, LockMode, format};
+use common::{Device, snapshot_tree};
+
+fn need_texts(d: &Device) -> Vec<String> {
+    d.json(&["need", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn two_concurrent_writer_processes_lose_nothing() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let home = ada.home().to_path_buf();
+            std::thread::spawn(move || {
+                for i in 0..10 {
+                    let out = Command::new(assert_cmd::cargo::cargo_bin("alliance"))
+                        .env("ALLIANCE_HOME", &home)
+                        .args(["need", "add", &format!("writer {t} need {i}")])
+                        .output()
+                        .unwrap();
+                    assert!(
+                        out.status.success(),
+                        "{}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let texts = need_texts(&ada);
+    assert_eq!(texts.len(), 40);
+    for t in 0..4 {
+        for i in 0..10 {
+            assert!(texts.contains(&format!("writer {t} need {i}")));
+        }
+    }
+    // Every change verifies: in particular no (actor, seq) pair was used twice.
+    assert_eq!(ada.json(&["verify"])["ok"], true);
+    assert_eq!(ada.json(&["log"]).as_array().unwrap().len(), 41);
+}
+
+#[test]
+fn killed_mid_burst_loses_no_returned_edit() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    let bin = assert_cmd::cargo::cargo_bin("alliance");
+    let mut returned = Vec::new();
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..80 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let text = format!("burst {i}");
+        let mut child = Command::new(&bin)
+            .env("ALLIANCE_HOME", ada.home())
+            .args(["need", "add", &text])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill at a random moment, from before the process starts work to after it returns.
+        std::thread::sleep(Duration::from_micros(rng % 12_000));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        if status.success() {
+            returned.push(text);
+        }
+    }
+    let texts = need_texts(&ada);
+    for t in &returned {
+        assert!(texts.contains(t), "edit '{t}' returned success but is gone");
+    }
+    assert_eq!(ada.json(&["verify"])["ok"], true);
+    // The store still takes writes.
+    ada.ok(&["need", "add", "after the storm"]);
+    assert!(need_texts(&ada).contains(&"after the storm".to_string()));
+    eprintln!("{} of 80 commands returned before the kill", returned.len());
+}
+
+/// Rewrites record `index` of a change log with `f`, fixing its checksum.
+fn rewrite_record(log: &[u8], index: usize, f: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
+    let decoded = format::decode_log(log).unwrap();
+    let mut out = format::log_header();
+    for (i, r) in decoded.records.iter().enumerate() {
+        let mut payload = r.signature.to_vec();
+        payload.extend_from_slice(&r.change);
+        if i == index {
+            f(&mut payload);
+        }
+        let sig = ed25519_dalek::Signature::from_bytes(payload[..64].try_into().unwrap());
+        out.extend(format::encode_record(&sig, &payload[64..]));
+    }
+    out
+}
+
+#[test]
+fn signature_tampered_on_disk_is_caught_by_verify() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    ada.add(&["need", "add", "sleep"]);
+    ada.add(&["need", "add", "sunlight"]);
+    let log_path = ada.alliance_dir().join("changes.log");
+    let log = std::fs::read(&log_path).unwrap();
+    let tampered = rewrite_record(&log, 1, |p| p[10] ^= 0x01);
+    std::fs::write(&log_path, tampered).unwrap();
+    let hash = ada.json(&["log"])[1]["hash"].as_str().unwrap().to_string();
+    let out = ada.cmd().args(["verify"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&hash), "{stdout}");
+    assert!(stdout.contains("signature does not verify"), "{stdout}");
+    let log = ada.json(&["log"]);
+    assert_eq!(log[1]["verified"], false);
+    assert_eq!(
+        log[1]["author"], "unknown",
+        "a failed change is never attributed"
+    );
+    assert_eq!(log[0]["verified"], true);
+}
+
+#[test]
+fn damaged_file_is_named_and_never_made_worse() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    ada.add(&["need", "add", "sleep"]);
+    ada.add(&["need", "add", "sunlight"]);
+    let log_path = ada.alliance_dir().join("changes.log");
+    let mut log = std::fs::read(&log_path).unwrap();
+    log[20] ^= 0xff; // inside the first record; not the last, so not a torn tail
+    std::fs::write(&log_path, &log).unwrap();
+    let before = snapshot_tree(ada.home());
+    for args in [
+        &["show"][..],
+        &["need", "add", "more"],
+        &["verify"],
+        &["log"],
+    ] {
+        let err = ada.fails(args, 4);
+        assert!(err.contains("changes.log"), "{err}");
+        assert!(err.contains("damaged"), "{err}");
+    }
+    assert_eq!(snapshot_tree(ada.home()), before);
+    // A damaged key file, too.
+    std::fs::write(ada.home().join("identity/device.key"), "garbage").unwrap();
+    let err = ada.fails(&["whoami"], 4);
+    assert!(err.contains("device.key"), "{err}");
+}
+
+#[test]
+fn torn_tail_from_a_crash_is_dropped_and_writing_goes_on() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    ada.add(&["need", "add", "sleep"]);
+    let log_path = ada.alliance_dir().join("changes.log");
+    let good = std::fs::read(&log_path).unwrap();
+    ada.add(&["need", "add", "half written"]);
+    let full = std::fs::read(&log_path).unwrap();
+    // Cut the last record at several points, as a crash mid-append would.
+    for cut in [good.len() + 3, good.len() + 9, full.len() - 1] {
+        std::fs::write(&log_path, &full[..cut]).unwrap();
+        assert_eq!(need_texts(&ada), vec!["sleep".to_string()]);
+    }
+    ada.add(&["need", "add", "after the crash"]);
+    assert_eq!(
+        need_texts(&ada),
+        vec!["sleep".to_string(), "after the crash".to_string()]
+    );
+    assert_eq!(ada.json(&["verify"])["ok"], true);
+}
+
+#[test]
+fn two_devices_exchange_signed_bundles() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    let ben = Device::new(2);
+    ben.ok(&["init", "--name", "Ben"]);
+    let ben_key = ben.device_key();
+    ada.add(&[
+        "member", "add", "Ben", "--role", "teen", "--device", &ben_key,
+    ]);
+    ada.ok(&["vision", "set", "We listen first."]);
+    let bundle = ada.home().join("to-ben.bundle");
+    ada.ok(&["bundle", "export", bundle.to_str().unwrap()]);
+    let r = ben.json(&["bundle", "import", bundle.to_str().unwrap()]);
+    assert_eq!(r["created"], true);
+    assert_eq!(r["new_changes"], 3);
+    // Both edit the vision while apart, and Ben adds a need.
+    ada.ok(&["vision", "set", "We listen first, always."]);
+    ben.ok(&["vision", "set", "Together, we listen first."]);
+    ben.add(&["need", "add", "time alone after school"]);
+    let back = ben.home().join("to-ada.bundle");
+    ben.ok(&["bundle", "export", back.to_str().unwrap()]);
+    let r = ada.json(&["bundle", "import", back.to_str().unwrap()]);
+    assert_eq!(r["new_changes"], 2);
+    assert_eq!(r["already_had"], 3);
+    ada.ok(&["bundle", "export", bundle.to_str().unwrap()]);
+    ben.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    let (va, vb) = (ada.json(&["show"]), ben.json(&["show"]));
+    assert_eq!(va, vb);
+    assert_eq!(va["vision"], "Together, we listen first, always.");
+    let log = ada.json(&["log"]);
+    let bens: Vec<_> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["author"] == "Ben")
+        .collect();
+    assert_eq!(bens.len(), 2);
+    assert_eq!(ada.json(&["verify"])["ok"], true);
+    assert_eq!(ben.json(&["verify"])["ok"], true);
+}
+
+#[test]
+fn change_by_a_key_that_is_not_a_member_is_rejected() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    ada.add(&["need", "add", "sleep"]);
+    // A stranger obtains the alliance (a leaked bundle) and signs an edit with their own key.
+    let home = Home::new(ada.home());
+    let id = home.alliance_ids().unwrap()[0];
+    let (changes, forged) = {
+        let open = home.open(&id, LockMode::Shared).unwrap();
+        let (changes, _) = open.replica().changes_since(&[]);
+        let stranger = DeviceKey::from_seed([66; 32]);
+        let mut doc = open.replica().doc().clone();
+        let w = Writer {
+            key: &stranger,
+            actor_tag: [1; 8],
+            now: Timestamp(0),
+        };
+        doc.set_actor(w.actor());
+        let mut tx = doc.transaction();
+        use automerge::transaction::Transactable;
+        tx.put(automerge::ROOT, "title", "Taken over").unwrap();
+        let (h, _) = tx.commit();
+        let c = automerge::ReadDoc::get_change_by_hash(&doc, &h.unwrap()).unwrap();
+        let sig = stranger.sign_change(&c.hash());
+        (changes, (sig, c.raw_bytes().to_vec()))
+    };
+    let mut all: Vec<(ed25519_dalek::Signature, Vec<u8>)> = changes
+        .iter()
+        .map(|c| (*c.signature(), c.raw_bytes().to_vec()))
+        .collect();
+    all.push(forged);
+    let bundle = format::encode_bundle(&id.0, all.iter().map(|(s, b)| (s, b.as_slice())));
+    let path = ada.home().join("forged.bundle");
+    std::fs::write(&path, bundle).unwrap();
+    let before = snapshot_tree(&ada.alliance_dir());
+    let err = ada.fails(&["bundle", "import", path.to_str().unwrap()], 1);
+    assert!(err.contains("not a member device"), "{err}");
+    assert_eq!(snapshot_tree(&ada.alliance_dir()), before);
+    assert_eq!(ada.json(&["show"])["title"], "Family");
+    // And a device with no copy of the alliance refuses it just the same.
+    let eve = Device::new(9);
+    eve.fails(&["bundle", "import", path.to_str().unwrap()], 1);
+    assert!(
+        !eve.home().join("alliances").exists()
+            || eve.json(&["list"]).as_array().unwrap().is_empty()
+    );
+    // Sanity: the untampered bundle imports.
+    let _ = SignedChange::from_bytes(all[0].1.clone(), &all[0].0.to_bytes()).unwrap();
+}
