@@ -36,6 +36,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Demo(demo::DemoArgs),
     Init(init::InitArgs),
     Whoami(whoami::WhoamiArgs),
     New(new::NewArgs),
@@ -74,6 +75,7 @@ pub fn run() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<(), CliError> {
     let mut ctx = Context::new(cli.home, cli.alliance, cli.json)?;
     match cli.command {
+        Command::Demo(a) => demo::run(&mut ctx, a),
         Command::Init(a) => init::run(&mut ctx, a),
         Command::Whoami(a) => whoami::run(&mut ctx, a),
         Command::New(a) => new::run(&mut ctx, a),

@@ -1,6 +1,7 @@
 //! One file per subcommand: a `///` help line, an `Args` struct, one `run` function.
 
 pub mod bundle;
+pub mod demo;
 pub mod checkin;
 pub mod expect;
 pub mod export;
