@@ -221,3 +221,51 @@ fn selecting_among_several_alliances() {
     let id = list[0]["id"].as_str().unwrap();
     ada.ok(&["--alliance", &id[..8], "show"]);
 }
+
+/// `vision edit` applies the editor's changes as splices, and keeps an edit that another
+/// command made while the editor was open.
+#[test]
+fn vision_edit_merges_with_edits_made_while_the_editor_was_open() {
+    let (ada, _) = family();
+    ada.ok(&["vision", "set", "We listen first."]);
+    let script = ada.home().join("editor.sh");
+    let bin = assert_cmd::cargo::cargo_bin("alliance");
+    // The "editor": another command edits the vision meanwhile, then the user's edit is saved.
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n\"{}\" vision set 'Together, we listen first.' >/dev/null || exit 1\nprintf 'We listen first, always.\\n' > \"$1\"\n",
+            bin.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = ada
+        .cmd()
+        .env("EDITOR", &script)
+        .args(["vision", "edit"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        ada.ok(&["vision", "show"]).trim_end(),
+        "Together, we listen first, always."
+    );
+    assert_eq!(ada.json(&["verify"])["ok"], true);
+    // An editor that fails changes nothing.
+    let before = ada.ok(&["vision", "show"]);
+    ada.cmd()
+        .env("EDITOR", "false")
+        .args(["vision", "edit"])
+        .assert()
+        .code(1);
+    assert_eq!(ada.ok(&["vision", "show"]), before);
+}

@@ -5,10 +5,15 @@ use alliance::store::{Home, LockMode};
 
 fn founded(home: &Home) -> (alliance::core::AllianceId, DeviceKey) {
     let key = DeviceKey::from_seed([4; 32]);
-    let w = Writer { key: &key, actor_tag: [9; 8], now: Timestamp(1_800_000_000) };
+    let w = Writer {
+        key: &key,
+        actor_tag: [9; 8],
+        now: Timestamp(1_800_000_000),
+    };
     let (replica, _, genesis) =
         Replica::create(&w, &mut SeededEntropy::new(1), "Team", "Kim", "coach").unwrap();
-    home.create_alliance(&replica.id(), &[genesis], Some([9; 8])).unwrap();
+    home.create_alliance(&replica.id(), &[genesis], Some([9; 8]))
+        .unwrap();
     (replica.id(), key)
 }
 
@@ -17,8 +22,15 @@ fn add_needs(home: &Home, id: &alliance::core::AllianceId, key: &DeviceKey, n: u
     for i in 0..n {
         let mut open = home.open(id, LockMode::Exclusive).unwrap();
         let tag = open.actor_tag(&mut e).unwrap();
-        let w = Writer { key, actor_tag: tag, now: Timestamp(1_800_000_000 + i as i64) };
-        let edited = open.replica_mut().add_need(&w, &mut e, &format!("need {i}")).unwrap();
+        let w = Writer {
+            key,
+            actor_tag: tag,
+            now: Timestamp(1_800_000_000 + i as i64),
+        };
+        let edited = open
+            .replica_mut()
+            .add_need(&w, &mut e, &format!("need {i}"))
+            .unwrap();
         open.persist(&[edited.change.unwrap()]).unwrap();
     }
 }
@@ -34,7 +46,12 @@ fn compaction_folds_the_log_into_a_snapshot_and_loses_nothing() {
     let open = home.open(&id, LockMode::Shared).unwrap();
     assert_eq!(open.replica().view().needs.len(), 12);
     assert_eq!(open.replica().len(), 13);
-    assert!(open.replica().verify_history().iter().all(|c| c.problem.is_none()));
+    assert!(
+        open.replica()
+            .verify_history()
+            .iter()
+            .all(|c| c.problem.is_none())
+    );
 }
 
 #[test]
@@ -45,7 +62,10 @@ fn crash_between_snapshot_and_log_reset_duplicates_nothing() {
     add_needs(&home, &id, &key, 4);
     let adir = dir.path().join("alliances").join(id.to_string());
     let log = std::fs::read(adir.join("changes.log")).unwrap();
-    home.open(&id, LockMode::Exclusive).unwrap().compact().unwrap();
+    home.open(&id, LockMode::Exclusive)
+        .unwrap()
+        .compact()
+        .unwrap();
     // As if the process died after writing the snapshot, before emptying the log.
     std::fs::write(adir.join("changes.log"), &log).unwrap();
     let open = home.open(&id, LockMode::Shared).unwrap();

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::cli::context::Context;
 use crate::cli::error::{CliError, Result};
+use crate::cli::output::write_stdout;
 use crate::cli::render;
 use crate::core::{Edited, Entropy, LogEntry, NewCheckIn, Replica, Writer};
 use crate::store::{Home, Identity, LockMode};
@@ -54,7 +55,11 @@ impl DemoDevice {
     fn edit(
         &self,
         ctx: &mut Context,
-        f: impl FnOnce(&mut Replica, &Writer<'_>, &mut dyn Entropy) -> std::result::Result<Edited, crate::core::EditError>,
+        f: impl FnOnce(
+            &mut Replica,
+            &Writer<'_>,
+            &mut dyn Entropy,
+        ) -> std::result::Result<Edited, crate::core::EditError>,
     ) -> Result<()> {
         let id = self.home.alliance_ids()?[0];
         let mut open = self.home.open(&id, LockMode::Exclusive)?;
@@ -69,7 +74,7 @@ impl DemoDevice {
             open.persist(std::slice::from_ref(c))?;
         }
         if !ctx.out.json {
-            println!("  {:<7} {}", self.name, edited.summary);
+            write_stdout(&format!("  {:<7} {}", self.name, edited.summary));
         }
         Ok(())
     }
@@ -83,7 +88,12 @@ fn exchange(ctx: &Context, from: &DemoDevice, to: &DemoDevice) -> Result<usize> 
         let (changes, _) = open.replica().changes_since(&[]);
         changes
             .iter()
-            .map(|c| crate::core::SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes()))
+            .map(|c| {
+                crate::core::SignedChange::from_bytes(
+                    c.raw_bytes().to_vec(),
+                    &c.signature().to_bytes(),
+                )
+            })
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| CliError::user(e.to_string()))?
     };
@@ -99,7 +109,10 @@ fn exchange(ctx: &Context, from: &DemoDevice, to: &DemoDevice) -> Result<usize> 
         received.new.len()
     };
     if !ctx.out.json {
-        println!("  {} -> {}: {new} new signed change(s), all verified", from.name, to.name);
+        write_stdout(&format!(
+            "  {} -> {}: {new} new signed change(s), all verified",
+            from.name, to.name
+        ));
     }
     Ok(new)
 }
@@ -121,7 +134,7 @@ pub fn run(ctx: &mut Context, args: DemoArgs) -> Result<()> {
     let json = ctx.out.json;
     let say = |s: &str| {
         if !json {
-            println!("{s}");
+            write_stdout(&format!("{s}\n"));
         }
     };
     say("Three devices of one family, each with its own home on this machine.\n");
@@ -149,14 +162,18 @@ pub fn run(ctx: &mut Context, args: DemoArgs) -> Result<()> {
             .create_alliance(&replica.id(), std::slice::from_ref(&genesis), Some(tag))?;
     }
     let (tk, zk) = (tunde.identity.key.device_id(), zoe.identity.key.device_id());
-    ada.edit(ctx, |r, w, e| r.add_member(w, e, "Tunde", "parent", Some(tk)))?;
+    ada.edit(ctx, |r, w, e| {
+        r.add_member(w, e, "Tunde", "parent", Some(tk))
+    })?;
     ada.edit(ctx, |r, w, e| r.add_member(w, e, "Zoe", "teen", Some(zk)))?;
     ada.edit(ctx, |r, w, _| r.set_vision(w, "We listen first."))?;
     exchange(ctx, &ada, &tunde)?;
     exchange(ctx, &ada, &zoe)?;
 
     say("\nAll three edit while apart (offline):");
-    ada.edit(ctx, |r, w, e| r.add_need(w, e, "an hour-long walk every morning"))?;
+    ada.edit(ctx, |r, w, e| {
+        r.add_need(w, e, "an hour-long walk every morning")
+    })?;
     ada.edit(ctx, |r, w, _| r.set_vision(w, "We listen first, always."))?;
     tunde.edit(ctx, |r, w, e| r.add_need(w, e, "quiet time after work"))?;
     tunde.edit(ctx, |r, w, _| r.set_vision(w, "Together, we listen first."))?;
@@ -164,7 +181,9 @@ pub fn run(ctx: &mut Context, args: DemoArgs) -> Result<()> {
         r.add_expectation(w, e, "no screens after 8pm on school nights", None, &[])
     })?;
     zoe.edit(ctx, |r, w, e| r.add_need(w, e, "friends over on Fridays"))?;
-    zoe.edit(ctx, |r, w, _| r.set_vision(w, "We listen first, and we laugh."))?;
+    zoe.edit(ctx, |r, w, _| {
+        r.set_vision(w, "We listen first, and we laugh.")
+    })?;
     zoe.edit(ctx, |r, w, e| {
         r.add_checkin(
             w,
@@ -202,7 +221,11 @@ pub fn run(ctx: &mut Context, args: DemoArgs) -> Result<()> {
     let id = ada.home.alliance_ids()?[0];
     let views: Vec<_> = [&ada, &tunde, &zoe]
         .iter()
-        .map(|d| d.home.open(&id, LockMode::Shared).map(|o| o.replica().view()))
+        .map(|d| {
+            d.home
+                .open(&id, LockMode::Shared)
+                .map(|o| o.replica().view())
+        })
         .collect::<std::result::Result<_, _>>()?;
     let converged = views.windows(2).all(|w| w[0] == w[1]);
     let open = ada.home.open(&id, LockMode::Shared)?;
@@ -246,7 +269,9 @@ pub fn run(ctx: &mut Context, args: DemoArgs) -> Result<()> {
     if converged && verified {
         Ok(())
     } else {
-        Err(CliError::user("the demo's devices did not converge; this is a bug"))
+        Err(CliError::user(
+            "the demo's devices did not converge; this is a bug",
+        ))
     }
 }
 

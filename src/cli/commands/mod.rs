@@ -1,8 +1,8 @@
 //! One file per subcommand: a `///` help line, an `Args` struct, one `run` function.
 
 pub mod bundle;
-pub mod demo;
 pub mod checkin;
+pub mod demo;
 pub mod expect;
 pub mod export;
 pub mod init;
