@@ -47,3 +47,29 @@ pub const LOG_MAGIC: &[u8; 8] = b"ALLLOG01";
 
 /// Magic of a bundle file (signed changes carried by hand between devices).
 pub const BUNDLE_MAGIC: &[u8; 8] = b"ALLBNDL1";
+
+// ---------------------------------------------------------------------------------------------
+// Networking (iroh).
+
+/// The ALPN of alliance connections. The version is part of it: a device that speaks another
+/// version refuses the connection during the QUIC handshake instead of misreading frames.
+pub const ALPN: &[u8] = b"alliance/1";
+
+/// The largest frame accepted from a peer: 64 MiB. The length prefix is checked before any
+/// buffer is allocated.
+pub const MAX_FRAME_BYTES: usize = 64 << 20;
+
+/// How long a peer may take for the handshake (its first frame) before it is dropped.
+pub const HANDSHAKE_TIMEOUT_SECS: u64 = 10;
+
+/// How long a one-shot sync waits for the peer's next frame.
+pub const FRAME_TIMEOUT_SECS: u64 = 30;
+
+/// How long `sync` waits for a connection to a peer before calling it unreachable.
+pub const CONNECT_TIMEOUT_SECS: u64 = 5;
+
+/// The kind prefix of invite tickets (`alliance` + base32).
+pub const TICKET_KIND: &str = "alliance";
+
+/// The longest display name accepted in a join request.
+pub const MAX_NAME_CHARS: usize = 200;

@@ -9,6 +9,7 @@ pub mod ids;
 pub mod model;
 pub mod replica;
 pub mod signed;
+pub mod sync;
 
 pub use edit::{Edited, NewCheckIn};
 pub use identity::{DeviceId, DeviceKey};

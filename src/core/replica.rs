@@ -163,7 +163,7 @@ pub struct LogEntry {
 #[derive(Clone)]
 pub struct Replica {
     id: AllianceId,
-    doc: Automerge,
+    pub(crate) doc: Automerge,
     signatures: HashMap<ChangeHash, Signature>,
 }
 
