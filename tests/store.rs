@@ -91,3 +91,23 @@ fn a_crash_at_any_byte_of_an_append_leaves_a_loadable_prefix() {
         assert_eq!(needs, expected, "cut at byte {cut}");
     }
 }
+
+#[test]
+fn a_long_running_process_sees_what_other_commands_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path()).with_compact_after(4);
+    let (id, key) = founded(&home);
+    let mut server = home.open(&id, LockMode::Shared).unwrap();
+    server.unlock();
+    add_needs(&home, &id, &key, 2);
+    let new = server.relock(LockMode::Shared).unwrap();
+    assert_eq!(new.len(), 2);
+    assert_eq!(server.replica().view().needs.len(), 2);
+    server.unlock();
+    // Another process compacts meanwhile (4 records): the server reloads the snapshot.
+    add_needs(&home, &id, &key, 3);
+    let new = server.relock(LockMode::Exclusive).unwrap();
+    assert_eq!(new.len(), 3);
+    assert_eq!(server.replica().view().needs.len(), 5);
+    assert!(server.relock(LockMode::Exclusive).unwrap().is_empty());
+}

@@ -263,6 +263,18 @@ impl Home {
             return Err(StoreError::NotFound(id.short()));
         }
         let lock = AllianceLock::acquire(&dir.join("lock"), mode)?;
+        let mut open = self.open_unlocked(id)?;
+        open.lock = Some(lock);
+        open.mode = mode;
+        Ok(open)
+    }
+
+    /// Loads an alliance without taking its lock (the caller holds it).
+    fn open_unlocked(&self, id: &AllianceId) -> Result<OpenAlliance, StoreError> {
+        let dir = self.alliance_dir(id);
+        if !dir.is_dir() {
+            return Err(StoreError::NotFound(id.short()));
+        }
         let snapshot_path = dir.join("snapshot");
         let snapshot_bytes = read_optional(&snapshot_path)?;
         let snapshot = match &snapshot_bytes {
@@ -313,8 +325,9 @@ impl Home {
         Ok(OpenAlliance {
             dir,
             compact_after: self.compact_after,
-            _lock: lock,
-            mode,
+            lock: None,
+            snapshot_len: snapshot_bytes.as_ref().map(|b| b.len() as u64),
+            mode: LockMode::Shared,
             replica,
             log_records: log.records.len(),
             log_valid_len: log.valid_len,
@@ -328,8 +341,10 @@ impl Home {
 pub struct OpenAlliance {
     dir: PathBuf,
     compact_after: usize,
-    _lock: AllianceLock,
+    lock: Option<AllianceLock>,
     mode: LockMode,
+    /// Length of the snapshot file when it was loaded (another process may compact).
+    snapshot_len: Option<u64>,
     replica: Replica,
     log_records: usize,
     log_valid_len: u64,
@@ -433,6 +448,131 @@ impl OpenAlliance {
         self.log_records = 0;
         self.log_valid_len = format::log_header().len() as u64;
         self.log_torn_tail = 0;
+        self.snapshot_len = Some(snapshot.len() as u64);
         Ok(())
+    }
+
+    /// Releases the lock, for a long-running process (`serve`) that must let other commands
+    /// write between its own operations. Call [`OpenAlliance::relock`] before the next one.
+    pub fn unlock(&mut self) {
+        self.lock = None;
+    }
+
+    /// Takes the lock again and reads what other processes wrote meanwhile. Returns the changes
+    /// that are new to this replica (for example local edits made by other commands).
+    pub fn relock(&mut self, mode: LockMode) -> Result<Vec<SignedChange<Verified>>, StoreError> {
+        if self.lock.is_none() {
+            self.lock = Some(AllianceLock::acquire(&self.dir.join("lock"), mode)?);
+        }
+        self.mode = mode;
+        self.refresh()
+    }
+
+    /// Reads changes that other processes appended since this alliance was loaded, and applies
+    /// them. If another process compacted the store, the new snapshot is loaded too.
+    pub fn refresh(&mut self) -> Result<Vec<SignedChange<Verified>>, StoreError> {
+        let snapshot_path = self.dir.join("snapshot");
+        let snapshot_len = fs::metadata(&snapshot_path).ok().map(|m| m.len());
+        let log_path = self.dir.join("changes.log");
+        let log_len = fs::metadata(&log_path).map_err(io(&log_path))?.len();
+        let compacted = snapshot_len != self.snapshot_len || log_len < self.log_valid_len;
+        if !compacted && log_len == self.log_valid_len + self.log_torn_tail {
+            return Ok(Vec::new());
+        }
+        let before: std::collections::HashSet<_> = self.replica.heads().into_iter().collect();
+        let mut fresh = if compacted {
+            // Reload everything: the snapshot now holds what the log held.
+            let home = Home {
+                root: self
+                    .dir
+                    .parent()
+                    .and_then(Path::parent)
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
+                compact_after: self.compact_after,
+            };
+            let lock = self.lock.take();
+            let id = self.replica.id();
+            let mut reopened = home.open_unlocked(&id)?;
+            reopened.lock = lock;
+            reopened.mode = self.mode;
+            std::mem::swap(self, &mut reopened);
+            return Ok(self.changes_not_in(&before));
+        } else {
+            let bytes = read_optional(&log_path)?.unwrap_or_default();
+            let log = format::decode_log(&bytes).map_err(|e| StoreError::corrupt(&log_path, e))?;
+            let mut changes = Vec::new();
+            let mut offset = format::log_header().len() as u64;
+            for rec in log.records.iter() {
+                let len = format::encode_record(&Signature::from_bytes(&rec.signature), &rec.change)
+                    .len() as u64;
+                if offset >= self.log_valid_len {
+                    let change = guarded(|| automerge::Change::from_bytes(rec.change.clone()))
+                        .and_then(|r| r.ok())
+                        .ok_or_else(|| {
+                            StoreError::corrupt(&log_path, "a record is not a valid change")
+                        })?;
+                    changes.push(SignedChange::from_trusted_store(
+                        change,
+                        Signature::from_bytes(&rec.signature),
+                    ));
+                }
+                offset += len;
+            }
+            self.log_records = log.records.len();
+            self.log_valid_len = log.valid_len;
+            self.log_torn_tail = log.torn_tail;
+            changes
+        };
+        let new: Vec<_> = fresh.drain(..).collect();
+        self.replica
+            .apply_trusted(new)
+            .map_err(|e| StoreError::corrupt(&log_path, e))?;
+        Ok(self.changes_not_in(&before))
+    }
+
+    /// Changes in the replica that are not ancestors of (or equal to) `heads`.
+    fn changes_not_in(
+        &self,
+        heads: &std::collections::HashSet<automerge::ChangeHash>,
+    ) -> Vec<SignedChange<Verified>> {
+        let heads: Vec<_> = heads.iter().copied().collect();
+        if heads
+            .iter()
+            .any(|h| self.replica.doc().get_change_meta_by_hash(h).is_none())
+        {
+            return self.replica.changes_since(&[]).0;
+        }
+        self.replica.changes_since(&heads).0
+    }
+
+    /// Reads a device-local JSON file of this alliance (peers, invites, ...), or the default.
+    pub fn local_json<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        name: &str,
+    ) -> Result<T, StoreError> {
+        let path = self.dir.join(name);
+        match read_optional(&path)? {
+            Some(b) => serde_json::from_slice(&b).map_err(|e| StoreError::corrupt(&path, e)),
+            None => Ok(T::default()),
+        }
+    }
+
+    /// Writes a device-local JSON file of this alliance atomically.
+    pub fn save_local_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec_pretty(value).expect("local state serialises");
+        write_atomic(&self.dir.join(name), &bytes, 0o644)
+    }
+
+    /// The persisted sync state with a peer device, if any.
+    pub fn sync_state(&self, peer_hex: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        read_optional(&self.dir.join("sync").join(peer_hex))
+    }
+
+    /// Persists the sync state with a peer device.
+    pub fn save_sync_state(&self, peer_hex: &str, state: &[u8]) -> Result<(), StoreError> {
+        let dir = self.dir.join("sync");
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        write_atomic(&dir.join(peer_hex), state, 0o644)
     }
 }
