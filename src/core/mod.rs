@@ -8,6 +8,8 @@ pub mod identity;
 pub mod ids;
 pub mod model;
 pub mod replica;
+pub mod invite;
+pub mod peers;
 pub mod signed;
 pub mod sync;
 

@@ -1,0 +1,63 @@
+//! What this device knows about reaching the other member devices (device-local, not synced):
+//! addresses learnt from tickets and earlier connections, and when each was last seen.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::ids::Timestamp;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    /// Direct socket addresses ("192.168.1.20:51820"), newest first.
+    pub addrs: Vec<String>,
+    /// The relay the peer was last reachable through, if any.
+    pub relay: Option<String>,
+    pub last_seen: Option<i64>,
+    /// What went wrong the last time, if the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// Device key (hex) -> what is known about reaching it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerBook {
+    pub peers: BTreeMap<String, PeerInfo>,
+}
+
+/// Addresses kept per peer.
+pub const MAX_ADDRS: usize = 8;
+
+impl PeerBook {
+    /// Records a successful contact with `device` at `addrs`.
+    pub fn seen(&mut self, device: &str, addrs: &[String], relay: Option<String>, now: Timestamp) {
+        let p = self.peers.entry(device.to_string()).or_default();
+        for a in addrs.iter().rev() {
+            p.addrs.retain(|x| x != a);
+            p.addrs.insert(0, a.clone());
+        }
+        p.addrs.truncate(MAX_ADDRS);
+        if relay.is_some() {
+            p.relay = relay;
+        }
+        p.last_seen = Some(now.0);
+        p.last_error = None;
+    }
+
+    /// Records addresses learnt without contact (from a ticket).
+    pub fn learn(&mut self, device: &str, addrs: &[String], relay: Option<String>) {
+        let p = self.peers.entry(device.to_string()).or_default();
+        for a in addrs {
+            if !p.addrs.contains(a) {
+                p.addrs.push(a.clone());
+            }
+        }
+        p.addrs.truncate(MAX_ADDRS);
+        if p.relay.is_none() {
+            p.relay = relay;
+        }
+    }
+
+    pub fn failed(&mut self, device: &str, error: &str) {
+        self.peers.entry(device.to_string()).or_default().last_error = Some(error.to_string());
+    }
+}
