@@ -68,5 +68,7 @@
 
 pub mod cli;
 pub mod core;
+pub mod net;
 pub mod protocol;
 pub mod store;
+pub mod system;

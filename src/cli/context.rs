@@ -5,30 +5,14 @@ use std::path::PathBuf;
 
 use crate::cli::error::{CliError, Result};
 use crate::cli::output::Output;
-use crate::core::{
-    AllianceId, AllianceView, Edited, Entropy, ItemId, Replica, SeededEntropy, Timestamp, Writer,
-};
+use crate::core::{AllianceId, AllianceView, Edited, Entropy, ItemId, Replica, Timestamp, Writer};
 use crate::store::{Home, Identity, LockMode, OpenAlliance};
-
-/// Pins the clock (Unix seconds) for reproducible output in tests.
-pub const ENV_NOW: &str = "ALLIANCE_TEST_NOW";
-/// Pins randomness (a u64 seed) for reproducible IDs and keys in tests. Never set it in real use.
-pub const ENV_SEED: &str = "ALLIANCE_TEST_SEED";
-
-/// Randomness from the operating system.
-pub struct OsEntropy;
-
-impl Entropy for OsEntropy {
-    fn fill(&mut self, buf: &mut [u8]) {
-        getrandom::fill(buf).expect("the operating system has no random source");
-    }
-}
 
 pub struct Context {
     pub home: Home,
     pub out: Output,
     pub alliance: Option<String>,
-    pub entropy: Box<dyn Entropy>,
+    pub entropy: Box<dyn Entropy + Send>,
     pub now: Timestamp,
 }
 
@@ -44,33 +28,17 @@ impl Context {
                     )
                 })?,
         };
-        let now = match std::env::var(ENV_NOW) {
-            Ok(v) => Timestamp(
-                v.parse()
-                    .map_err(|_| CliError::user(format!("{ENV_NOW} must be Unix seconds")))?,
-            ),
-            Err(_) => Timestamp(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0),
-            ),
-        };
-        let entropy: Box<dyn Entropy> = match std::env::var(ENV_SEED) {
-            Ok(v) => {
-                let seed: u64 = v
-                    .parse()
-                    .map_err(|_| CliError::user(format!("{ENV_SEED} must be a number")))?;
-                // Mix in the command line, so that successive commands draw different IDs
-                // while every run of the same test stays reproducible.
-                let argv = std::env::args().skip(1).collect::<Vec<_>>().join("\0");
-                let mix = argv.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-                });
-                Box::new(SeededEntropy::new(seed ^ mix))
-            }
-            Err(_) => Box::new(OsEntropy),
-        };
+        if let Ok(v) = std::env::var(crate::system::ENV_NOW)
+            && v.parse::<i64>().is_err()
+        {
+            return Err(CliError::user(format!(
+                "{} must be Unix seconds",
+                crate::system::ENV_NOW
+            )));
+        }
+        let now = crate::system::now();
+        let argv = std::env::args().skip(1).collect::<Vec<_>>().join("\0");
+        let entropy = crate::system::entropy(&argv).map_err(CliError::user)?;
         Ok(Context {
             home: Home::new(home),
             out: Output { json },

@@ -133,15 +133,29 @@ mod tests {
         let mut invites = Invites::default();
         let (s1, s2, s3) = ([1u8; 32], [2u8; 32], [3u8; 32]);
         for s in [&s1, &s2, &s3] {
-            invites.invites.push(Invite::new(s, "teen", Timestamp(100), 60));
+            invites
+                .invites
+                .push(Invite::new(s, "teen", Timestamp(100), 60));
         }
         assert!(!invites.invites[0].secret_hash.contains(&hex::encode(s1)));
         assert_eq!(invites.redeem(&s1, "dev", Timestamp(120)).unwrap(), "teen");
-        assert_eq!(invites.redeem(&s1, "dev2", Timestamp(121)), Err(InviteError::Used));
-        assert_eq!(invites.check(&s2, Timestamp(160)).unwrap_err(), InviteError::Expired);
+        assert_eq!(
+            invites.redeem(&s1, "dev2", Timestamp(121)),
+            Err(InviteError::Used)
+        );
+        assert_eq!(
+            invites.check(&s2, Timestamp(160)).unwrap_err(),
+            InviteError::Expired
+        );
         let id = invites.invites[2].id.clone();
         assert!(invites.revoke(&id));
-        assert_eq!(invites.check(&s3, Timestamp(101)).unwrap_err(), InviteError::Revoked);
-        assert_eq!(invites.check(&[9; 32], Timestamp(101)).unwrap_err(), InviteError::Unknown);
+        assert_eq!(
+            invites.check(&s3, Timestamp(101)).unwrap_err(),
+            InviteError::Revoked
+        );
+        assert_eq!(
+            invites.check(&[9; 32], Timestamp(101)).unwrap_err(),
+            InviteError::Unknown
+        );
     }
 }

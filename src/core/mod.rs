@@ -6,10 +6,10 @@
 pub mod edit;
 pub mod identity;
 pub mod ids;
-pub mod model;
-pub mod replica;
 pub mod invite;
+pub mod model;
 pub mod peers;
+pub mod replica;
 pub mod signed;
 pub mod sync;
 

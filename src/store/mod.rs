@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::replica::guarded;
 use crate::core::{AllianceId, DeviceKey, Entropy, Replica, SignedChange, Verified};
-use crate::protocol::ACTOR_TAG_LEN;
+use crate::protocol::{ACTOR_TAG_LEN, SIGNATURE_LEN};
 use format::FormatError;
 use fsutil::{io, read_optional, sync_dir, write_atomic, write_new};
 pub use lock::{AllianceLock, LockMode};
@@ -471,17 +471,17 @@ impl OpenAlliance {
     /// Reads changes that other processes appended since this alliance was loaded, and applies
     /// them. If another process compacted the store, the new snapshot is loaded too.
     pub fn refresh(&mut self) -> Result<Vec<SignedChange<Verified>>, StoreError> {
-        let snapshot_path = self.dir.join("snapshot");
-        let snapshot_len = fs::metadata(&snapshot_path).ok().map(|m| m.len());
-        let log_path = self.dir.join("changes.log");
-        let log_len = fs::metadata(&log_path).map_err(io(&log_path))?.len();
-        let compacted = snapshot_len != self.snapshot_len || log_len < self.log_valid_len;
-        if !compacted && log_len == self.log_valid_len + self.log_torn_tail {
+        if !self.changed_on_disk() {
             return Ok(Vec::new());
         }
         let before: std::collections::HashSet<_> = self.replica.heads().into_iter().collect();
-        let mut fresh = if compacted {
-            // Reload everything: the snapshot now holds what the log held.
+        let log_path = self.dir.join("changes.log");
+        let log_len = fs::metadata(&log_path).map_err(io(&log_path))?.len();
+        let snapshot_len = fs::metadata(self.dir.join("snapshot"))
+            .ok()
+            .map(|m| m.len());
+        if snapshot_len != self.snapshot_len || log_len < self.log_valid_len {
+            // Another process compacted: reload everything, keeping our lock.
             let home = Home {
                 root: self
                     .dir
@@ -491,40 +491,35 @@ impl OpenAlliance {
                     .unwrap_or_default(),
                 compact_after: self.compact_after,
             };
-            let lock = self.lock.take();
-            let id = self.replica.id();
-            let mut reopened = home.open_unlocked(&id)?;
-            reopened.lock = lock;
+            let mut reopened = home.open_unlocked(&self.replica.id())?;
+            reopened.lock = self.lock.take();
             reopened.mode = self.mode;
-            std::mem::swap(self, &mut reopened);
+            *self = reopened;
             return Ok(self.changes_not_in(&before));
-        } else {
-            let bytes = read_optional(&log_path)?.unwrap_or_default();
-            let log = format::decode_log(&bytes).map_err(|e| StoreError::corrupt(&log_path, e))?;
-            let mut changes = Vec::new();
-            let mut offset = format::log_header().len() as u64;
-            for rec in log.records.iter() {
-                let len = format::encode_record(&Signature::from_bytes(&rec.signature), &rec.change)
-                    .len() as u64;
-                if offset >= self.log_valid_len {
-                    let change = guarded(|| automerge::Change::from_bytes(rec.change.clone()))
-                        .and_then(|r| r.ok())
-                        .ok_or_else(|| {
-                            StoreError::corrupt(&log_path, "a record is not a valid change")
-                        })?;
-                    changes.push(SignedChange::from_trusted_store(
-                        change,
-                        Signature::from_bytes(&rec.signature),
-                    ));
-                }
-                offset += len;
+        }
+        // Only appends: read the records past what we have.
+        let bytes = read_optional(&log_path)?.unwrap_or_default();
+        let log = format::decode_log(&bytes).map_err(|e| StoreError::corrupt(&log_path, e))?;
+        let mut offset = format::log_header().len() as u64;
+        let mut new = Vec::new();
+        for rec in &log.records {
+            let record_len = (8 + SIGNATURE_LEN + rec.change.len()) as u64;
+            if offset >= self.log_valid_len {
+                let change = guarded(|| automerge::Change::from_bytes(rec.change.clone()))
+                    .and_then(|r| r.ok())
+                    .ok_or_else(|| {
+                        StoreError::corrupt(&log_path, "a record is not a valid change")
+                    })?;
+                new.push(SignedChange::from_trusted_store(
+                    change,
+                    Signature::from_bytes(&rec.signature),
+                ));
             }
-            self.log_records = log.records.len();
-            self.log_valid_len = log.valid_len;
-            self.log_torn_tail = log.torn_tail;
-            changes
-        };
-        let new: Vec<_> = fresh.drain(..).collect();
+            offset += record_len;
+        }
+        self.log_records = log.records.len();
+        self.log_valid_len = log.valid_len;
+        self.log_torn_tail = log.torn_tail;
         self.replica
             .apply_trusted(new)
             .map_err(|e| StoreError::corrupt(&log_path, e))?;
@@ -544,6 +539,19 @@ impl OpenAlliance {
             return self.replica.changes_since(&[]).0;
         }
         self.replica.changes_since(&heads).0
+    }
+
+    /// Whether another process changed this alliance's files since they were last read (a cheap
+    /// check: two `stat`s, no lock).
+    pub fn changed_on_disk(&self) -> bool {
+        let snapshot_len = fs::metadata(self.dir.join("snapshot"))
+            .ok()
+            .map(|m| m.len());
+        let log_len = fs::metadata(self.dir.join("changes.log"))
+            .ok()
+            .map(|m| m.len());
+        snapshot_len != self.snapshot_len
+            || log_len != Some(self.log_valid_len + self.log_torn_tail)
     }
 
     /// Reads a device-local JSON file of this alliance (peers, invites, ...), or the default.

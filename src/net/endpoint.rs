@@ -1,0 +1,136 @@
+//! The iroh endpoint of a device: its device key is the endpoint key, so peers dial a device by
+//! the same public key that signs its changes, and QUIC's handshake proves who is on the other
+//! end of every connection.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use iroh::endpoint::presets;
+use iroh::{Endpoint, EndpointAddr, RelayMode, RelayUrl, SecretKey};
+
+use crate::core::{DeviceId, DeviceKey};
+use crate::net::NetError;
+use crate::protocol::ALPN;
+
+/// Which relays to use: `default` (n0's public relays), `disabled`, or a relay URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Relay {
+    Default,
+    Disabled,
+    Custom(RelayUrl),
+}
+
+impl FromStr for Relay {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "default" => Ok(Relay::Default),
+            "disabled" | "off" | "none" => Ok(Relay::Disabled),
+            url => url
+                .parse::<RelayUrl>()
+                .map(Relay::Custom)
+                .map_err(|e| format!("'{url}' is not default, disabled or a relay URL: {e}")),
+        }
+    }
+}
+
+impl fmt::Display for Relay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Relay::Default => f.write_str("default"),
+            Relay::Disabled => f.write_str("disabled"),
+            Relay::Custom(u) => write!(f, "{u}"),
+        }
+    }
+}
+
+/// How a device's endpoint is set up.
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    /// The local socket to bind (tests use `127.0.0.1:0`); `None` binds all interfaces.
+    pub bind: Option<SocketAddr>,
+    pub relay: Relay,
+    /// LAN discovery with mDNS. Off when bound to loopback: nothing on the LAN could use it.
+    pub mdns: bool,
+}
+
+impl NetConfig {
+    /// Loopback only, no relays, no mDNS: what tests and the demo use.
+    pub fn loopback() -> Self {
+        NetConfig {
+            bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            relay: Relay::Disabled,
+            mdns: false,
+        }
+    }
+
+    fn relay_mode(&self) -> RelayMode {
+        match &self.relay {
+            Relay::Default => RelayMode::Default,
+            Relay::Disabled => RelayMode::Disabled,
+            Relay::Custom(url) => RelayMode::custom([url.clone()]),
+        }
+    }
+}
+
+/// Binds this device's endpoint.
+pub async fn bind(key: &DeviceKey, config: &NetConfig) -> Result<Endpoint, NetError> {
+    let mut builder = Endpoint::builder(presets::Minimal)
+        .secret_key(SecretKey::from_bytes(&key.to_seed()))
+        .alpns(vec![ALPN.to_vec()])
+        .relay_mode(config.relay_mode());
+    if let Some(addr) = config.bind {
+        builder = builder
+            .clear_ip_transports()
+            .bind_addr(addr)
+            .map_err(|e| NetError::Bind(format!("{addr}: {e}")))?;
+    }
+    let loopback = config.bind.is_some_and(|a| a.ip().is_loopback());
+    if config.mdns && !loopback {
+        builder = builder.address_lookup(iroh_mdns_address_lookup::MdnsAddressLookup::builder());
+    }
+    builder
+        .bind()
+        .await
+        .map_err(|e| NetError::Bind(e.to_string()))
+}
+
+/// The direct addresses an endpoint can be reached at, as strings for tickets and address books.
+pub fn direct_addrs(endpoint: &Endpoint) -> Vec<String> {
+    let mut addrs: Vec<String> = endpoint.addr().ip_addrs().map(|a| a.to_string()).collect();
+    if addrs.is_empty() {
+        addrs = endpoint
+            .bound_sockets()
+            .iter()
+            .filter(|a| !a.ip().is_unspecified())
+            .map(|a| a.to_string())
+            .collect();
+    }
+    addrs
+}
+
+/// The relay an endpoint uses, if any.
+pub fn relay_of(endpoint: &Endpoint) -> Option<String> {
+    endpoint.addr().relay_urls().next().map(|u| u.to_string())
+}
+
+/// Builds the address to dial a device at from what the address book knows.
+pub fn addr_for(device: &DeviceId, addrs: &[String], relay: Option<&str>) -> EndpointAddr {
+    let id = iroh::PublicKey::from_bytes(device.as_bytes()).expect("device keys are valid points");
+    let mut addr = EndpointAddr::new(id);
+    for a in addrs {
+        if let Ok(sock) = a.parse::<SocketAddr>() {
+            addr = addr.with_ip_addr(sock);
+        }
+    }
+    if let Some(url) = relay.and_then(|r| r.parse::<RelayUrl>().ok()) {
+        addr = addr.with_relay_url(url);
+    }
+    addr
+}
+
+/// The device ID of an endpoint ID.
+pub fn device_of(id: &iroh::PublicKey) -> DeviceId {
+    DeviceId::from_bytes(id.as_bytes()).expect("endpoint IDs are ed25519 keys")
+}

@@ -1,0 +1,295 @@
+//! A running device: its endpoint, the alliances it serves, and the tasks that accept
+//! connections, keep live sessions with the other member devices, and watch the store for
+//! edits made by other `alliance` commands.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use iroh::Endpoint;
+use tokio::task::JoinSet;
+
+use crate::core::sync::PeerSync;
+use crate::core::{DeviceId, DeviceKey, Entropy, Timestamp};
+use crate::net::NetError;
+use crate::net::endpoint::{NetConfig, addr_for, bind, direct_addrs};
+use crate::net::session::{self, Dial, Listener, MemoryTarget, SessionReport, SharedAlliance};
+use crate::net::ticket::InviteTicket;
+use crate::net::wire::JoinRequest;
+
+/// How often a running device checks the store for edits by other commands.
+pub const DISK_POLL: Duration = Duration::from_millis(25);
+/// Reconnect backoff for live sessions: from the first to the last value, doubling.
+pub const BACKOFF_MIN: Duration = Duration::from_millis(250);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+
+/// A device on the network.
+pub struct Node {
+    pub endpoint: Endpoint,
+    pub listener: Arc<Listener>,
+    tasks: JoinSet<()>,
+    connected: Arc<Mutex<HashSet<DeviceId>>>,
+}
+
+/// The outcome of syncing with one peer.
+#[derive(Debug)]
+pub struct PeerOutcome {
+    pub device: DeviceId,
+    pub result: Result<SessionReport, NetError>,
+}
+
+impl Node {
+    /// Binds the endpoint and starts accepting connections for `alliances`.
+    pub async fn start(
+        key: DeviceKey,
+        config: &NetConfig,
+        alliances: Vec<Arc<SharedAlliance>>,
+        entropy: Box<dyn Entropy + Send>,
+        now: fn() -> Timestamp,
+    ) -> Result<Node, NetError> {
+        let endpoint = bind(&key, config).await?;
+        let listener = Arc::new(Listener {
+            lookup: config.mdns || config.relay != crate::net::endpoint::Relay::Disabled,
+            key,
+            alliances,
+            my_addrs: direct_addrs(&endpoint),
+            entropy: Mutex::new(entropy),
+            now,
+        });
+        let mut node = Node {
+            endpoint,
+            listener,
+            tasks: JoinSet::new(),
+            connected: Arc::default(),
+        };
+        node.spawn_accept_loop();
+        Ok(node)
+    }
+
+    pub fn device(&self) -> DeviceId {
+        self.listener.key.device_id()
+    }
+
+    pub fn addrs(&self) -> Vec<String> {
+        self.listener.my_addrs.clone()
+    }
+
+    fn spawn_accept_loop(&mut self) {
+        let endpoint = self.endpoint.clone();
+        let listener = self.listener.clone();
+        let connected = self.connected.clone();
+        self.tasks.spawn(async move {
+            while let Some(incoming) = endpoint.accept().await {
+                let listener = listener.clone();
+                let connected = connected.clone();
+                tokio::spawn(async move {
+                    let conn = match incoming.await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            tracing::debug!(error = %e, "incoming connection failed");
+                            return;
+                        }
+                    };
+                    let peer = crate::net::endpoint::device_of(&conn.remote_id());
+                    connected.lock().unwrap_or_else(|p| p.into_inner()).insert(peer);
+                    match session::accept(conn, listener).await {
+                        Ok(r) => tracing::info!(peer = %peer.short(), sent = r.sent, received = r.received, "session ended"),
+                        Err(e) => tracing::warn!(peer = %peer.short(), error = %e, "session failed"),
+                    }
+                    connected.lock().unwrap_or_else(|p| p.into_inner()).remove(&peer);
+                });
+            }
+        });
+    }
+
+    /// Syncs each alliance once with each reachable member device (or only `only`).
+    pub async fn sync_once(
+        &self,
+        shared: &Arc<SharedAlliance>,
+        only: Option<&[DeviceId]>,
+    ) -> Result<Vec<PeerOutcome>, NetError> {
+        let me = self.device();
+        let book = shared.peer_book()?;
+        let mut devices = shared.member_devices(&me)?;
+        if let Some(only) = only {
+            devices.retain(|d| only.contains(d));
+        }
+        let mut outcomes = Vec::new();
+        for device in devices {
+            let result = sync_with(
+                &self.endpoint,
+                &self.listener,
+                shared,
+                &device,
+                &book,
+                false,
+            )
+            .await;
+            outcomes.push(PeerOutcome { device, result });
+        }
+        Ok(outcomes)
+    }
+
+    /// Keeps a live session with every member device of `shared` that is not connected already,
+    /// reconnecting with backoff, and picks up edits made by other commands on this device.
+    pub fn keep_live(&mut self, shared: Arc<SharedAlliance>) {
+        let poller = shared.clone();
+        self.tasks.spawn(async move {
+            loop {
+                if let Err(e) = poller.poll_disk() {
+                    tracing::warn!(error = %e, "cannot read the store");
+                }
+                tokio::time::sleep(DISK_POLL).await;
+            }
+        });
+        let me = self.device();
+        let Ok(devices) = shared.member_devices(&me) else {
+            return;
+        };
+        for device in devices {
+            let shared = shared.clone();
+            let (endpoint, listener, connected) = (
+                self.endpoint.clone(),
+                self.listener.clone(),
+                self.connected.clone(),
+            );
+            self.tasks.spawn(async move {
+                let mut backoff = BACKOFF_MIN;
+                loop {
+                    // Claim the peer, unless a session with it (either direction) is running.
+                    let claimed = connected.lock().unwrap_or_else(|p| p.into_inner()).insert(device);
+                    if claimed {
+                        let book = shared.peer_book().unwrap_or_default();
+                        let r = sync_with(&endpoint, &listener, &shared, &device, &book, true).await;
+                        connected.lock().unwrap_or_else(|p| p.into_inner()).remove(&device);
+                        match r {
+                            Ok(_) => backoff = BACKOFF_MIN,
+                            Err(e) => tracing::debug!(peer = %device.short(), error = %e, "live session ended"),
+                        }
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+            });
+        }
+    }
+
+    /// Stops every task and closes the endpoint.
+    pub async fn shutdown(mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+        self.endpoint.close().await;
+    }
+}
+
+/// Dials `device` with what the address book knows, syncs (one-shot or live), and records the
+/// outcome and the sync state.
+async fn sync_with(
+    endpoint: &Endpoint,
+    listener: &Listener,
+    shared: &Arc<SharedAlliance>,
+    device: &DeviceId,
+    book: &crate::core::peers::PeerBook,
+    live: bool,
+) -> Result<SessionReport, NetError> {
+    let info = book
+        .peers
+        .get(&device.to_hex())
+        .cloned()
+        .unwrap_or_default();
+    if info.addrs.is_empty() && info.relay.is_none() && !listener.lookup {
+        return Err(NetError::Unreachable {
+            peer: device.short(),
+            reason: "no known address (sync with it once it is on the same network, or join with a ticket)".into(),
+        });
+    }
+    let addr = addr_for(device, &info.addrs, info.relay.as_deref());
+    let mut sync = shared.load_peer_sync_pub(device);
+    let now = (listener.now)();
+    let result = session::dial(
+        endpoint,
+        addr,
+        Dial {
+            alliance: shared.id,
+            join: None,
+            live,
+            my_addrs: listener.my_addrs.clone(),
+            target: shared.as_ref(),
+            sync: &mut sync,
+            changed: live.then(|| shared.subscribe()),
+        },
+    )
+    .await;
+    shared.save_peer_sync_pub(device, &sync);
+    match &result {
+        Ok((_, addrs)) => {
+            let mut all = addrs.clone();
+            all.extend(info.addrs.iter().cloned());
+            shared.record_contact(device, &all, Ok(()), now)?;
+        }
+        Err(e) => {
+            let _ = shared.record_contact(device, &[], Err(&e.to_string()), now);
+        }
+    }
+    result.map(|(r, _)| r)
+}
+
+/// Joins an alliance with a ticket: dials the inviting device, proves the invite, and receives
+/// the whole alliance, verified. Nothing is stored here: the caller stores the result only if
+/// the join succeeded.
+pub async fn join(
+    endpoint: &Endpoint,
+    ticket: &InviteTicket,
+    name: &str,
+    my_addrs: Vec<String>,
+) -> Result<(MemoryTarget, SessionReport, Vec<String>), NetError> {
+    let id = crate::core::AllianceId(automerge::ChangeHash(ticket.alliance));
+    let target = MemoryTarget::new(id);
+    let mut sync = PeerSync::new();
+    let (report, addrs) = session::dial(
+        endpoint,
+        ticket.inviter.clone(),
+        Dial {
+            alliance: id,
+            join: Some(JoinRequest {
+                secret: ticket.secret,
+                name: name.to_string(),
+            }),
+            live: false,
+            my_addrs,
+            target: &target,
+            sync: &mut sync,
+            changed: None,
+        },
+    )
+    .await?;
+    Ok((target, report, addrs))
+}
+
+/// Stores an alliance received by [`join`]: the verified changes, and the inviting device's
+/// addresses in the address book. Fails (writing nothing) if the alliance is already here.
+pub fn save_join(
+    home: &crate::store::Home,
+    target: &MemoryTarget,
+    inviter: &DeviceId,
+    inviter_addrs: &[String],
+    now: Timestamp,
+) -> Result<crate::core::AllianceId, NetError> {
+    let id = target.0.lock().unwrap_or_else(|p| p.into_inner()).id();
+    home.create_alliance(&id, &target.changes(), None)?;
+    let open = home.open(&id, crate::store::LockMode::Exclusive)?;
+    let mut book: crate::core::peers::PeerBook = open.local_json(session::PEERS_FILE)?;
+    book.seen(&inviter.to_hex(), inviter_addrs, None, now);
+    open.save_local_json(session::PEERS_FILE, &book)?;
+    Ok(id)
+}
+
+/// Records a new invite on the inviting device (only the hash of its secret is kept).
+pub fn add_invite(
+    open: &crate::store::OpenAlliance,
+    invite: crate::core::invite::Invite,
+) -> Result<(), NetError> {
+    let mut invites: crate::core::invite::Invites = open.local_json(session::INVITES_FILE)?;
+    invites.invites.push(invite);
+    Ok(open.save_local_json(session::INVITES_FILE, &invites)?)
+}

@@ -1,0 +1,762 @@
+//! One connection between two devices: the handshake, then sync.
+//!
+//! ```text
+//! dialer                                   listener
+//!   Hello{alliance, join?, live, addrs} ->
+//!                                         checks: holds the alliance; the dialer's key (proven
+//!                                         by QUIC) is a member device, or the join request
+//!                                         carries a valid invite (then adds the member)
+//!                                   <-    Welcome{addrs}  |  Refused{reason} and close
+//!   one-shot: Sync(msg)|Done  ->  <- Sync(msg)|Done  ... until both say Done in one exchange
+//!   live:     Sync(msg) whenever there is something to say, both ways, until closed
+//! ```
+//! No document data is sent before Welcome. Every received [`Frame::Sync`] goes through
+//! [`PeerSync::receive`] (verify, then apply, all or nothing) before it touches the replica or
+//! the disk; a failure sends `Rejected` and closes the connection.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use iroh::endpoint::{Connection, RecvStream, SendStream};
+use iroh::{Endpoint, EndpointAddr};
+use tokio::sync::{mpsc, watch};
+use tokio::time::timeout;
+
+use crate::core::sync::{PeerSync, SyncMessage};
+use crate::core::{
+    AllianceId, DeviceId, DeviceKey, Entropy, Replica, SignedChange, Timestamp, Verified, Writer,
+};
+use crate::core::{invite::Invites, peers::PeerBook};
+use crate::net::NetError;
+use crate::net::endpoint::device_of;
+use crate::net::wire::{Frame, JoinRequest, WireError, read_frame, write_frame};
+use crate::protocol::{
+    ALPN, CONNECT_TIMEOUT_SECS, FRAME_TIMEOUT_SECS, HANDSHAKE_TIMEOUT_SECS, MAX_NAME_CHARS,
+};
+use crate::store::{LockMode, OpenAlliance};
+
+/// Device-local file of invites (see [`Invites`]).
+pub const INVITES_FILE: &str = "invites.json";
+/// Device-local address book (see [`PeerBook`]).
+pub const PEERS_FILE: &str = "peers.json";
+
+/// Rounds after which a one-shot sync is considered stuck.
+const MAX_ROUNDS: usize = 1000;
+
+/// What one session did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SessionReport {
+    pub peer: String,
+    pub sent: usize,
+    pub received: usize,
+}
+
+/// Where a session reads and writes the alliance.
+pub trait SyncTarget: Send + Sync {
+    fn generate(&self, peer: &mut PeerSync) -> Result<Option<SyncMessage>, NetError>;
+    /// Verifies and applies; returns how many changes were new.
+    fn receive(
+        &self,
+        peer: &mut PeerSync,
+        msg: SyncMessage,
+        peer_name: &str,
+    ) -> Result<usize, NetError>;
+}
+
+/// An alliance in this device's store, shared by the sessions of a running device. The store
+/// lock is taken for each step and released in between, so other `alliance` commands can write
+/// while `serve` runs; their writes are picked up at the next step.
+pub struct SharedAlliance {
+    pub id: AllianceId,
+    open: Mutex<OpenAlliance>,
+    changed: watch::Sender<u64>,
+}
+
+impl SharedAlliance {
+    pub fn new(mut open: OpenAlliance) -> Arc<Self> {
+        open.unlock();
+        Arc::new(SharedAlliance {
+            id: open.replica().id(),
+            open: Mutex::new(open),
+            changed: watch::channel(0).0,
+        })
+    }
+
+    /// Runs `f` on the alliance with its store lock held and fresh from disk.
+    pub fn with<T>(
+        &self,
+        mode: LockMode,
+        f: impl FnOnce(&mut OpenAlliance) -> Result<T, NetError>,
+    ) -> Result<T, NetError> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let external = open.relock(mode)?;
+        let result = f(&mut open);
+        open.unlock();
+        if !external.is_empty() {
+            self.notify();
+        }
+        result
+    }
+
+    /// Tells live sessions that the alliance changed.
+    pub fn notify(&self) {
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Picks up writes by other processes (cheap when there are none).
+    pub fn poll_disk(&self) -> Result<(), NetError> {
+        let changed = {
+            let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+            open.changed_on_disk()
+        };
+        if changed {
+            self.with(LockMode::Shared, |_| Ok(()))?;
+            self.notify();
+        }
+        Ok(())
+    }
+
+    pub fn is_member(&self, device: &DeviceId) -> Result<bool, NetError> {
+        self.with(LockMode::Shared, |o| {
+            Ok(o.replica().member_of(device).is_some())
+        })
+    }
+
+    /// Member devices other than `me`.
+    pub fn member_devices(&self, me: &DeviceId) -> Result<Vec<DeviceId>, NetError> {
+        self.with(LockMode::Shared, |o| {
+            Ok(o.replica()
+                .view()
+                .devices
+                .iter()
+                .filter_map(|d| d.key.parse::<DeviceId>().ok())
+                .filter(|d| d != me)
+                .collect())
+        })
+    }
+
+    pub fn peer_book(&self) -> Result<PeerBook, NetError> {
+        self.with(LockMode::Shared, |o| Ok(o.local_json(PEERS_FILE)?))
+    }
+
+    /// Updates the address book after contact with `peer` (or a failure).
+    pub fn record_contact(
+        &self,
+        peer: &DeviceId,
+        addrs: &[String],
+        result: Result<(), &str>,
+        now: Timestamp,
+    ) -> Result<(), NetError> {
+        self.with(LockMode::Exclusive, |o| {
+            let mut book: PeerBook = o.local_json(PEERS_FILE)?;
+            match result {
+                Ok(()) => book.seen(&peer.to_hex(), addrs, None, now),
+                Err(e) => book.failed(&peer.to_hex(), e),
+            }
+            Ok(o.save_local_json(PEERS_FILE, &book)?)
+        })
+    }
+
+    /// The persisted sync state with `peer` (fresh if none).
+    pub fn load_peer_sync_pub(&self, peer: &DeviceId) -> PeerSync {
+        self.load_peer_sync(peer)
+    }
+
+    /// Persists the sync state with `peer`.
+    pub fn save_peer_sync_pub(&self, peer: &DeviceId, sync: &PeerSync) {
+        self.save_peer_sync(peer, sync)
+    }
+
+    fn load_peer_sync(&self, peer: &DeviceId) -> PeerSync {
+        self.with(LockMode::Shared, |o| {
+            Ok(o.sync_state(&peer.to_hex())?
+                .map(|b| PeerSync::decode(&b))
+                .unwrap_or_default())
+        })
+        .unwrap_or_default()
+    }
+
+    fn save_peer_sync(&self, peer: &DeviceId, sync: &PeerSync) {
+        let bytes = sync.encode();
+        let _ = self.with(LockMode::Exclusive, |o| {
+            Ok(o.save_sync_state(&peer.to_hex(), &bytes)?)
+        });
+    }
+
+    /// Admits a device that presents an invite: uses up the invite (persisted first, so it can
+    /// never be used twice), then adds the person and their device with a change this device
+    /// signs. Returns the refusal reason on failure; nothing is written then.
+    pub fn admit(
+        &self,
+        peer: &DeviceId,
+        request: &JoinRequest,
+        key: &DeviceKey,
+        entropy: &mut dyn Entropy,
+        now: Timestamp,
+    ) -> Result<(), String> {
+        let name = request.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            return Err(format!("the name must be 1 to {MAX_NAME_CHARS} characters"));
+        }
+        let result = self.with(LockMode::Exclusive, |o| {
+            if o.replica().member_of(peer).is_some() {
+                return Err(NetError::RefusedPeer {
+                    peer: peer.short(),
+                    reason: "this device is already a member; use `alliance sync`".into(),
+                });
+            }
+            let mut invites: Invites = o.local_json(INVITES_FILE)?;
+            let role = invites
+                .redeem(&request.secret, &peer.to_hex(), now)
+                .map_err(|e| NetError::RefusedPeer {
+                    peer: peer.short(),
+                    reason: e.to_string(),
+                })?;
+            o.save_local_json(INVITES_FILE, &invites)?;
+            let tag = o.actor_tag(entropy)?;
+            let writer = Writer {
+                key,
+                actor_tag: tag,
+                now,
+            };
+            let edited = o
+                .replica_mut()
+                .add_member(&writer, entropy, &name, &role, Some(*peer))
+                .map_err(|e| NetError::RefusedPeer {
+                    peer: peer.short(),
+                    reason: e.to_string(),
+                })?;
+            if let Some(c) = &edited.change {
+                o.persist(std::slice::from_ref(c))?;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => {
+                self.notify();
+                Ok(())
+            }
+            Err(NetError::RefusedPeer { reason, .. }) => Err(reason),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+impl SyncTarget for SharedAlliance {
+    fn generate(&self, peer: &mut PeerSync) -> Result<Option<SyncMessage>, NetError> {
+        self.with(LockMode::Shared, |o| Ok(peer.generate(o.replica())))
+    }
+
+    fn receive(
+        &self,
+        peer: &mut PeerSync,
+        msg: SyncMessage,
+        peer_name: &str,
+    ) -> Result<usize, NetError> {
+        let new = self.with(LockMode::Exclusive, |o| {
+            let applied =
+                peer.receive(o.replica_mut(), msg)
+                    .map_err(|source| NetError::BadChanges {
+                        peer: peer_name.to_string(),
+                        source,
+                    })?;
+            o.persist(&applied.new)?;
+            Ok(applied.new.len())
+        })?;
+        if new > 0 {
+            self.notify();
+        }
+        Ok(new)
+    }
+}
+
+/// A replica held in memory only: a joining device, until the join succeeds.
+pub struct MemoryTarget(pub Mutex<Replica>);
+
+impl MemoryTarget {
+    pub fn new(id: AllianceId) -> Self {
+        MemoryTarget(Mutex::new(Replica::empty(id)))
+    }
+
+    /// Everything received, verified, in causal order, for the store.
+    pub fn changes(&self) -> Vec<SignedChange<Verified>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .changes_since(&[])
+            .0
+    }
+}
+
+impl SyncTarget for MemoryTarget {
+    fn generate(&self, peer: &mut PeerSync) -> Result<Option<SyncMessage>, NetError> {
+        Ok(peer.generate(&self.0.lock().unwrap_or_else(|p| p.into_inner())))
+    }
+
+    fn receive(
+        &self,
+        peer: &mut PeerSync,
+        msg: SyncMessage,
+        peer_name: &str,
+    ) -> Result<usize, NetError> {
+        let mut r = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let applied = peer
+            .receive(&mut r, msg)
+            .map_err(|source| NetError::BadChanges {
+                peer: peer_name.to_string(),
+                source,
+            })?;
+        Ok(applied.new.len())
+    }
+}
+
+fn wire_err(peer: &str, e: WireError) -> NetError {
+    match e {
+        WireError::Closed => NetError::Connection {
+            peer: peer.to_string(),
+            reason: "the peer closed the connection".into(),
+        },
+        WireError::Io(e) => NetError::Connection {
+            peer: peer.to_string(),
+            reason: e.to_string(),
+        },
+        e => NetError::Protocol {
+            peer: peer.to_string(),
+            reason: e.to_string(),
+        },
+    }
+}
+
+async fn read_timed(
+    recv: &mut RecvStream,
+    peer: &str,
+    secs: u64,
+    what: &'static str,
+) -> Result<Frame, NetError> {
+    match timeout(Duration::from_secs(secs), read_frame(recv)).await {
+        Ok(r) => r.map_err(|e| wire_err(peer, e)),
+        Err(_) => Err(NetError::Timeout {
+            peer: peer.to_string(),
+            what,
+        }),
+    }
+}
+
+async fn write(send: &mut SendStream, peer: &str, frame: &Frame) -> Result<(), NetError> {
+    write_frame(send, frame)
+        .await
+        .map_err(|e| wire_err(peer, e))
+}
+
+/// Receives a sync message; on a verification failure tells the peer and closes.
+async fn receive_or_reject(
+    send: &mut SendStream,
+    conn: &Connection,
+    target: &dyn SyncTarget,
+    sync: &mut PeerSync,
+    msg: SyncMessage,
+    peer: &str,
+) -> Result<(), NetError> {
+    match target.receive(sync, msg, peer) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(%peer, error = %e, "rejected changes from peer; disconnecting");
+            let _ = write_frame(
+                send,
+                &Frame::Rejected {
+                    reason: e.to_string(),
+                },
+            )
+            .await;
+            let _ = send.finish();
+            conn.close(2u32.into(), b"rejected changes");
+            Err(e)
+        }
+    }
+}
+
+/// Sync until both sides have nothing more to say. The dialer speaks first.
+async fn one_shot(
+    conn: &Connection,
+    send: &mut SendStream,
+    recv: &mut RecvStream,
+    target: &dyn SyncTarget,
+    sync: &mut PeerSync,
+    dialer: bool,
+    peer: &str,
+) -> Result<(), NetError> {
+    let protocol = |reason: &str| NetError::Protocol {
+        peer: peer.to_string(),
+        reason: reason.to_string(),
+    };
+    for _ in 0..MAX_ROUNDS {
+        if dialer {
+            let mine = target.generate(sync)?;
+            let said_done = mine.is_none();
+            write(send, peer, &mine.map(Frame::Sync).unwrap_or(Frame::Done)).await?;
+            match read_timed(recv, peer, FRAME_TIMEOUT_SECS, "sync").await? {
+                Frame::Sync(m) => receive_or_reject(send, conn, target, sync, m, peer).await?,
+                Frame::Done if said_done => return Ok(()),
+                Frame::Done => {}
+                Frame::Rejected { reason } => {
+                    return Err(NetError::PeerRejected {
+                        peer: peer.to_string(),
+                        reason,
+                    });
+                }
+                _ => return Err(protocol("unexpected frame during sync")),
+            }
+        } else {
+            let got_done = match read_timed(recv, peer, FRAME_TIMEOUT_SECS, "sync").await? {
+                Frame::Sync(m) => {
+                    receive_or_reject(send, conn, target, sync, m, peer).await?;
+                    false
+                }
+                Frame::Done => true,
+                Frame::Rejected { reason } => {
+                    return Err(NetError::PeerRejected {
+                        peer: peer.to_string(),
+                        reason,
+                    });
+                }
+                _ => return Err(protocol("unexpected frame during sync")),
+            };
+            let mine = target.generate(sync)?;
+            let done = mine.is_none();
+            write(send, peer, &mine.map(Frame::Sync).unwrap_or(Frame::Done)).await?;
+            if got_done && done {
+                return Ok(());
+            }
+        }
+    }
+    Err(protocol("sync did not settle"))
+}
+
+/// Stay connected: send whenever there is something new (local or from other peers), answer
+/// whatever arrives, until the connection closes.
+async fn live(
+    conn: &Connection,
+    mut send: SendStream,
+    mut recv: RecvStream,
+    target: &dyn SyncTarget,
+    sync: &mut PeerSync,
+    mut changed: watch::Receiver<u64>,
+    peer: &str,
+) -> Result<(), NetError> {
+    let (tx, mut rx) = mpsc::channel::<Result<Frame, WireError>>(16);
+    let reader = tokio::spawn(async move {
+        loop {
+            let r = read_frame(&mut recv).await;
+            let end = r.is_err();
+            if tx.send(r).await.is_err() || end {
+                break;
+            }
+        }
+    });
+    let result = async {
+        if let Some(m) = target.generate(sync)? {
+            write(&mut send, peer, &Frame::Sync(m)).await?;
+        }
+        loop {
+            tokio::select! {
+                frame = rx.recv() => match frame {
+                    Some(Ok(Frame::Sync(m))) => {
+                        receive_or_reject(&mut send, conn, target, sync, m, peer).await?;
+                    }
+                    Some(Ok(Frame::Done)) => {}
+                    Some(Ok(Frame::Rejected { reason })) => {
+                        return Err(NetError::PeerRejected { peer: peer.to_string(), reason });
+                    }
+                    Some(Ok(_)) => {
+                        return Err(NetError::Protocol {
+                            peer: peer.to_string(),
+                            reason: "unexpected frame".into(),
+                        });
+                    }
+                    Some(Err(WireError::Closed)) | None => return Ok(()),
+                    Some(Err(e)) => return Err(wire_err(peer, e)),
+                },
+                r = changed.changed() => {
+                    if r.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            if let Some(m) = target.generate(sync)? {
+                write(&mut send, peer, &Frame::Sync(m)).await?;
+            }
+        }
+    }
+    .await;
+    reader.abort();
+    result
+}
+
+/// Options for dialing.
+pub struct Dial<'a> {
+    pub alliance: AllianceId,
+    pub join: Option<JoinRequest>,
+    pub live: bool,
+    /// Our own direct addresses, for the peer's address book.
+    pub my_addrs: Vec<String>,
+    pub target: &'a dyn SyncTarget,
+    /// Persisted sync state with this peer, if any; updated in place.
+    pub sync: &'a mut PeerSync,
+    /// For live sessions: wakes the session when the alliance changed.
+    pub changed: Option<watch::Receiver<u64>>,
+}
+
+/// Dials `addr`, runs the handshake and syncs. Returns the report and the peer's addresses.
+pub async fn dial(
+    endpoint: &Endpoint,
+    addr: EndpointAddr,
+    opts: Dial<'_>,
+) -> Result<(SessionReport, Vec<String>), NetError> {
+    let peer_id = device_of(&addr.id);
+    let peer = peer_id.short();
+    let conn = match timeout(
+        Duration::from_secs(CONNECT_TIMEOUT_SECS),
+        endpoint.connect(addr, ALPN),
+    )
+    .await
+    {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            return Err(NetError::Unreachable {
+                peer,
+                reason: e.to_string(),
+            });
+        }
+        Err(_) => {
+            return Err(NetError::Unreachable {
+                peer,
+                reason: format!("no answer within {CONNECT_TIMEOUT_SECS}s"),
+            });
+        }
+    };
+    let (mut send, mut recv) = conn.open_bi().await.map_err(|e| NetError::Connection {
+        peer: peer.clone(),
+        reason: e.to_string(),
+    })?;
+    write(
+        &mut send,
+        &peer,
+        &Frame::Hello {
+            alliance: opts.alliance.0.0,
+            join: opts.join,
+            live: opts.live,
+            addrs: opts.my_addrs,
+        },
+    )
+    .await?;
+    let their_addrs =
+        match read_timed(&mut recv, &peer, HANDSHAKE_TIMEOUT_SECS, "handshake").await? {
+            Frame::Welcome { addrs } => addrs,
+            Frame::Refused { reason } => return Err(NetError::Refused { peer, reason }),
+            _ => {
+                return Err(NetError::Protocol {
+                    peer,
+                    reason: "expected Welcome".into(),
+                });
+            }
+        };
+    let before = (opts.sync.sent, opts.sync.received);
+    if opts.live {
+        let changed = opts.changed.unwrap_or_else(|| watch::channel(0).1);
+        live(&conn, send, recv, opts.target, opts.sync, changed, &peer).await?;
+    } else {
+        one_shot(
+            &conn,
+            &mut send,
+            &mut recv,
+            opts.target,
+            opts.sync,
+            true,
+            &peer,
+        )
+        .await?;
+        let _ = send.finish();
+        conn.close(0u32.into(), b"done");
+    }
+    Ok((
+        SessionReport {
+            peer: peer_id.to_hex(),
+            sent: opts.sync.sent - before.0,
+            received: opts.sync.received - before.1,
+        },
+        their_addrs,
+    ))
+}
+
+/// What a listening device needs to answer connections.
+pub struct Listener {
+    pub key: DeviceKey,
+    /// Whether the endpoint can find peers without a known address (mDNS or relays).
+    pub lookup: bool,
+    pub alliances: Vec<Arc<SharedAlliance>>,
+    pub my_addrs: Vec<String>,
+    pub entropy: Mutex<Box<dyn Entropy + Send>>,
+    pub now: fn() -> Timestamp,
+}
+
+impl Listener {
+    fn alliance(&self, id: &AllianceId) -> Option<Arc<SharedAlliance>> {
+        self.alliances.iter().find(|a| a.id == *id).cloned()
+    }
+}
+
+async fn refuse(
+    conn: &Connection,
+    send: &mut SendStream,
+    peer: &DeviceId,
+    reason: String,
+) -> NetError {
+    tracing::info!(peer = %peer.short(), %reason, "refused connection");
+    let _ = write_frame(
+        send,
+        &Frame::Refused {
+            reason: reason.clone(),
+        },
+    )
+    .await;
+    let _ = send.finish();
+    // Give the frame a moment to leave before closing.
+    let _ = timeout(Duration::from_millis(200), conn.closed()).await;
+    conn.close(1u32.into(), b"refused");
+    NetError::RefusedPeer {
+        peer: peer.short(),
+        reason,
+    }
+}
+
+/// Answers one incoming connection: handshake, then sync (one-shot or live, as the dialer asked).
+pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<SessionReport, NetError> {
+    let peer_id = device_of(&conn.remote_id());
+    let peer = peer_id.short();
+    let (mut send, mut recv) = match timeout(
+        Duration::from_secs(HANDSHAKE_TIMEOUT_SECS),
+        conn.accept_bi(),
+    )
+    .await
+    {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            return Err(NetError::Connection {
+                peer,
+                reason: e.to_string(),
+            });
+        }
+        Err(_) => {
+            conn.close(1u32.into(), b"handshake timeout");
+            return Err(NetError::Timeout {
+                peer,
+                what: "handshake",
+            });
+        }
+    };
+    let hello = match read_timed(&mut recv, &peer, HANDSHAKE_TIMEOUT_SECS, "handshake").await {
+        Ok(f) => f,
+        Err(e) => {
+            conn.close(1u32.into(), b"bad handshake");
+            return Err(e);
+        }
+    };
+    let Frame::Hello {
+        alliance,
+        join,
+        live: live_mode,
+        addrs,
+    } = hello
+    else {
+        return Err(refuse(&conn, &mut send, &peer_id, "expected Hello".into()).await);
+    };
+    let id = AllianceId(automerge::ChangeHash(alliance));
+    let Some(shared) = listener.alliance(&id) else {
+        return Err(refuse(
+            &conn,
+            &mut send,
+            &peer_id,
+            "this device does not hold that alliance (or does not serve it)".into(),
+        )
+        .await);
+    };
+    let now = (listener.now)();
+    match &join {
+        Some(request) => {
+            let admitted = {
+                let mut entropy = listener.entropy.lock().unwrap_or_else(|p| p.into_inner());
+                shared.admit(&peer_id, request, &listener.key, entropy.as_mut(), now)
+            };
+            if let Err(reason) = admitted {
+                return Err(refuse(&conn, &mut send, &peer_id, reason).await);
+            }
+        }
+        None => {
+            if !shared.is_member(&peer_id)? {
+                return Err(refuse(
+                    &conn,
+                    &mut send,
+                    &peer_id,
+                    format!(
+                        "device {} is not a member of this alliance; ask a member for an invite",
+                        peer_id.short()
+                    ),
+                )
+                .await);
+            }
+        }
+    }
+    let _ = shared.record_contact(&peer_id, &addrs, Ok(()), now);
+    write(
+        &mut send,
+        &peer,
+        &Frame::Welcome {
+            addrs: listener.my_addrs.clone(),
+        },
+    )
+    .await?;
+    let mut sync = if join.is_some() {
+        PeerSync::new()
+    } else {
+        shared.load_peer_sync(&peer_id)
+    };
+    let result = if live_mode {
+        live(
+            &conn,
+            send,
+            recv,
+            shared.as_ref(),
+            &mut sync,
+            shared.subscribe(),
+            &peer,
+        )
+        .await
+    } else {
+        let r = one_shot(
+            &conn,
+            &mut send,
+            &mut recv,
+            shared.as_ref(),
+            &mut sync,
+            false,
+            &peer,
+        )
+        .await;
+        let _ = send.finish();
+        let _ = timeout(Duration::from_secs(2), conn.closed()).await;
+        r
+    };
+    shared.save_peer_sync(&peer_id, &sync);
+    if let Err(e) = &result {
+        let _ = shared.record_contact(&peer_id, &[], Err(&e.to_string()), now);
+    }
+    result.map(|()| SessionReport {
+        peer: peer_id.to_hex(),
+        sent: sync.sent,
+        received: sync.received,
+    })
+}

@@ -1,0 +1,144 @@
+//! Frames on an alliance stream: a 4-byte big-endian length, then a postcard-encoded [`Frame`].
+//! The length is checked against [`MAX_FRAME_BYTES`] before anything is allocated.
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::core::sync::SyncMessage;
+use crate::protocol::MAX_FRAME_BYTES;
+
+/// What a joining device sends with its hello.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRequest {
+    /// The invite secret from the ticket.
+    pub secret: [u8; 32],
+    /// The joining person's display name.
+    pub name: String,
+}
+
+/// Everything that travels on an alliance stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Frame {
+    /// Dialer's first frame: which alliance, whether this is a join, and whether to stay
+    /// connected for live updates.
+    Hello {
+        alliance: [u8; 32],
+        join: Option<JoinRequest>,
+        live: bool,
+        /// Direct addresses the dialer can be reached at (when it serves), for the address book.
+        addrs: Vec<String>,
+    },
+    /// The listener accepts; sync follows.
+    Welcome {
+        /// Direct addresses of the listener, for the address book.
+        addrs: Vec<String>,
+    },
+    /// The listener refuses (not a member, bad invite, unknown alliance); the connection closes.
+    Refused { reason: String },
+    /// An Automerge sync message with the signatures of its changes.
+    Sync(SyncMessage),
+    /// "Nothing more to send": ends a one-shot sync when both sides say it.
+    Done,
+    /// The sender refused what it received (a change failed verification) and closes.
+    Rejected { reason: String },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("peer sent a frame of {0} bytes, more than the limit of {MAX_FRAME_BYTES}")]
+    TooLarge(usize),
+    #[error("peer sent a frame that does not decode: {0}")]
+    Malformed(String),
+    #[error("connection: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the peer closed the stream")]
+    Closed,
+}
+
+pub fn encode(frame: &Frame) -> Vec<u8> {
+    let body = postcard::to_stdvec(frame).expect("frames serialise");
+    let mut out = Vec::with_capacity(4 + body.len());
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+pub fn decode(body: &[u8]) -> Result<Frame, WireError> {
+    postcard::from_bytes(body).map_err(|e| WireError::Malformed(e.to_string()))
+}
+
+pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &Frame) -> Result<(), WireError> {
+    let bytes = encode(frame);
+    if bytes.len() - 4 > MAX_FRAME_BYTES {
+        return Err(WireError::TooLarge(bytes.len() - 4));
+    }
+    w.write_all(&bytes).await?;
+    w.flush().await?;
+    Ok(())
+}
+
+pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Frame, WireError> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(WireError::Closed),
+        Err(e) => return Err(e.into()),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > MAX_FRAME_BYTES {
+        return Err(WireError::TooLarge(len));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).await?;
+    decode(&body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn frames_round_trip_and_oversized_frames_are_refused_before_allocation() {
+        let frames = vec![
+            Frame::Hello {
+                alliance: [7; 32],
+                join: Some(JoinRequest {
+                    secret: [1; 32],
+                    name: "Ben".into(),
+                }),
+                live: true,
+                addrs: vec!["127.0.0.1:4000".into()],
+            },
+            Frame::Welcome { addrs: vec![] },
+            Frame::Sync(SyncMessage {
+                message: vec![1, 2, 3],
+                signatures: vec![vec![9; 64]],
+            }),
+            Frame::Done,
+            Frame::Refused {
+                reason: "no".into(),
+            },
+        ];
+        let mut buf = Vec::new();
+        for f in &frames {
+            write_frame(&mut buf, f).await.unwrap();
+        }
+        let mut r = buf.as_slice();
+        for f in &frames {
+            assert_eq!(&read_frame(&mut r).await.unwrap(), f);
+        }
+        assert!(matches!(read_frame(&mut r).await, Err(WireError::Closed)));
+        // A length prefix of 4 GiB is refused without allocating it.
+        let huge = [0xffu8, 0xff, 0xff, 0xff, 0];
+        assert!(matches!(
+            read_frame(&mut &huge[..]).await,
+            Err(WireError::TooLarge(_))
+        ));
+        // Garbage of a valid length is an error, not a panic.
+        let garbage = [0u8, 0, 0, 3, 0xff, 0xff, 0xff];
+        assert!(matches!(
+            read_frame(&mut &garbage[..]).await,
+            Err(WireError::Malformed(_))
+        ));
+    }
+}

@@ -1,0 +1,479 @@
+//! Real iroh endpoints on 127.0.0.1 with relays disabled, several devices in one process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alliance::core::invite::Invite;
+use alliance::core::sync::{PeerSync, SyncMessage};
+use alliance::core::{AllianceId, DeviceKey, Replica, SeededEntropy, Timestamp, Writer};
+use alliance::net::NetError;
+use alliance::net::endpoint::{NetConfig, addr_for};
+use alliance::net::node::{Node, add_invite, join, save_join};
+use alliance::net::session::{self, Dial, MemoryTarget, SharedAlliance, SyncTarget};
+use alliance::net::ticket::InviteTicket;
+use alliance::store::{Home, LockMode};
+
+fn now() -> Timestamp {
+    Timestamp(1_795_514_400)
+}
+
+struct Dev {
+    _dir: tempfile::TempDir,
+    home: Home,
+    seed: [u8; 32],
+    name: &'static str,
+}
+
+impl Dev {
+    fn new(seed: u8, name: &'static str) -> Dev {
+        let dir = tempfile::tempdir().unwrap();
+        let home = Home::new(dir.path());
+        Dev {
+            _dir: dir,
+            home,
+            seed: [seed; 32],
+            name,
+        }
+    }
+    fn key(&self) -> DeviceKey {
+        DeviceKey::from_seed(self.seed)
+    }
+    fn id(&self) -> AllianceId {
+        self.home.alliance_ids().unwrap()[0]
+    }
+    fn shared(&self) -> Arc<SharedAlliance> {
+        SharedAlliance::new(self.home.open(&self.id(), LockMode::Shared).unwrap())
+    }
+    async fn node(&self) -> Node {
+        let alliances = if self.home.alliance_ids().unwrap_or_default().is_empty() {
+            vec![]
+        } else {
+            vec![self.shared()]
+        };
+        Node::start(
+            self.key(),
+            &NetConfig::loopback(),
+            alliances,
+            Box::new(SeededEntropy::new(self.seed[0] as u64)),
+            now,
+        )
+        .await
+        .unwrap()
+    }
+    /// One local edit, as an `alliance` command makes it (lock, edit, fsync).
+    fn edit(&self, f: impl FnOnce(&mut Replica, &Writer<'_>, &mut SeededEntropy)) {
+        let mut open = self.home.open(&self.id(), LockMode::Exclusive).unwrap();
+        let mut e = SeededEntropy::new(self.seed[0] as u64 * 7919 + open.replica().len() as u64);
+        let tag = open.actor_tag(&mut e).unwrap();
+        let key = self.key();
+        let w = Writer {
+            key: &key,
+            actor_tag: tag,
+            now: now(),
+        };
+        let before = open.replica().heads();
+        f(open.replica_mut(), &w, &mut e);
+        let (new, _) = open.replica().changes_since(&before);
+        open.persist(&new).unwrap();
+    }
+    fn view(&self) -> alliance::core::AllianceView {
+        self.home
+            .open(&self.id(), LockMode::Shared)
+            .unwrap()
+            .replica()
+            .view()
+    }
+    fn heads(&self) -> Vec<automerge::ChangeHash> {
+        self.home
+            .open(&self.id(), LockMode::Shared)
+            .unwrap()
+            .replica()
+            .heads()
+    }
+    fn invite(&self, node: &Node, secret: [u8; 32], valid_secs: i64) -> InviteTicket {
+        let open = self.home.open(&self.id(), LockMode::Exclusive).unwrap();
+        add_invite(&open, Invite::new(&secret, "member", now(), valid_secs)).unwrap();
+        InviteTicket {
+            alliance: self.id().0.0,
+            inviter: addr_for(&node.device(), &node.addrs(), None),
+            secret,
+        }
+    }
+    /// Joins with `ticket` through a temporary endpoint, then stores the alliance.
+    async fn join(&self, ticket: &InviteTicket) -> Result<(), NetError> {
+        let node = self.node().await;
+        let result = join(&node.endpoint, ticket, self.name, node.addrs()).await;
+        node.shutdown().await;
+        let (target, _, addrs) = result?;
+        let inviter = alliance::net::endpoint::device_of(&ticket.inviter.id);
+        save_join(&self.home, &target, &inviter, &addrs, now())?;
+        Ok(())
+    }
+}
+
+/// Ada founds the alliance; Ben and Chioma join with tickets while Ada's device serves.
+async fn family() -> (Dev, Dev, Dev) {
+    let ada = Dev::new(1, "Ada");
+    let key = ada.key();
+    let w = Writer {
+        key: &key,
+        actor_tag: [1; 8],
+        now: now(),
+    };
+    let (replica, _, genesis) = Replica::create(
+        &w,
+        &mut SeededEntropy::new(1),
+        "The Okafor family",
+        "Ada",
+        "parent",
+    )
+    .unwrap();
+    ada.home
+        .create_alliance(&replica.id(), &[genesis], Some([1; 8]))
+        .unwrap();
+    let (ben, chioma) = (Dev::new(2, "Ben"), Dev::new(3, "Chioma"));
+    let node = ada.node().await;
+    ben.join(&ada.invite(&node, [21; 32], 3600)).await.unwrap();
+    chioma
+        .join(&ada.invite(&node, [22; 32], 3600))
+        .await
+        .unwrap();
+    node.shutdown().await;
+    (ada, ben, chioma)
+}
+
+/// Tells `from`'s node where `to`'s node listens now (as a ticket, mDNS or an earlier
+/// connection would): test nodes bind a new port each time.
+fn introduce(from: &Node, to: &Node) {
+    from.listener.alliances[0]
+        .record_contact(&to.device(), &to.addrs(), Ok(()), now())
+        .unwrap();
+}
+
+async fn sync_pair(a: &Dev, b: &Dev) {
+    let (na, nb) = (a.node().await, b.node().await);
+    introduce(&na, &nb);
+    introduce(&nb, &na);
+    let sb = nb.listener.alliances[0].clone();
+    for o in nb
+        .sync_once(&sb, Some(&[a.key().device_id()]))
+        .await
+        .unwrap()
+    {
+        o.result.unwrap();
+    }
+    let sa = na.listener.alliances[0].clone();
+    for o in na
+        .sync_once(&sa, Some(&[b.key().device_id()]))
+        .await
+        .unwrap()
+    {
+        o.result.unwrap();
+    }
+    na.shutdown().await;
+    nb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joined_devices_hold_the_whole_alliance_and_are_members() {
+    let (ada, ben, chioma) = family().await;
+    for d in [&ben, &chioma] {
+        assert_eq!(d.view().title, "The Okafor family");
+    }
+    let mut names: Vec<_> = ada.view().members.iter().map(|m| m.name.clone()).collect();
+    names.sort();
+    assert_eq!(names, ["Ada", "Ben", "Chioma"]);
+    // Ben's copy verifies on its own.
+    let open = ben.home.open(&ben.id(), LockMode::Shared).unwrap();
+    assert!(
+        open.replica()
+            .verify_history()
+            .iter()
+            .all(|c| c.problem.is_none())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_devices_with_offline_edits_converge_in_any_order() {
+    for order in [[(0, 1), (1, 2), (0, 2)], [(2, 1), (1, 0), (0, 2)]] {
+        let (ada, ben, chioma) = family().await;
+        let devs = [&ada, &ben, &chioma];
+        sync_pair(&ada, &ben).await;
+        sync_pair(&ada, &chioma).await;
+        ada.edit(|r, w, _| {
+            r.set_vision(w, "We listen first.").unwrap();
+        });
+        sync_pair(&ada, &ben).await;
+        sync_pair(&ada, &chioma).await;
+        // Offline edits on every device, including the same vision text.
+        ada.edit(|r, w, e| {
+            r.add_need(w, e, "an hour-long walk").unwrap();
+            r.set_vision(w, "We listen first, always.").unwrap();
+        });
+        ben.edit(|r, w, e| {
+            r.add_need(w, e, "time alone after school").unwrap();
+            r.set_vision(w, "Together, we listen first.").unwrap();
+        });
+        chioma.edit(|r, w, e| {
+            r.add_expectation(w, e, "no screens after 8pm", None, &[])
+                .unwrap();
+        });
+        for (x, y) in order {
+            sync_pair(devs[x], devs[y]).await;
+        }
+        // One more round so every edit reached every device.
+        for (x, y) in order {
+            sync_pair(devs[x], devs[y]).await;
+        }
+        let v = ada.view();
+        assert_eq!(ben.view(), v);
+        assert_eq!(chioma.view(), v);
+        assert_eq!(ada.heads(), chioma.heads());
+        assert_eq!(v.vision, "Together, we listen first, always.");
+        assert_eq!(v.needs.len(), 2);
+        assert_eq!(v.expectations.len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_member_endpoint_is_refused_before_any_data() {
+    let (ada, _ben, _chioma) = family().await;
+    let node = ada.node().await;
+    let eve = Dev::new(66, "Eve");
+    let eve_node = eve.node().await;
+    let target = MemoryTarget::new(ada.id());
+    let mut sync = PeerSync::new();
+    let r = session::dial(
+        &eve_node.endpoint,
+        addr_for(&node.device(), &node.addrs(), None),
+        Dial {
+            alliance: ada.id(),
+            join: None,
+            live: false,
+            my_addrs: vec![],
+            target: &target,
+            sync: &mut sync,
+            changed: None,
+        },
+    )
+    .await;
+    match r {
+        Err(NetError::Refused { reason, .. }) => {
+            assert!(reason.contains("not a member"), "{reason}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(
+        target.changes().is_empty(),
+        "no document data reached the stranger"
+    );
+    assert_eq!(sync.received, 0);
+    eve_node.shutdown().await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn used_and_expired_tickets_are_refused_and_change_nothing() {
+    let ada = Dev::new(1, "Ada");
+    let key = ada.key();
+    let w = Writer {
+        key: &key,
+        actor_tag: [1; 8],
+        now: now(),
+    };
+    let (replica, _, genesis) =
+        Replica::create(&w, &mut SeededEntropy::new(1), "Family", "Ada", "parent").unwrap();
+    ada.home
+        .create_alliance(&replica.id(), &[genesis], Some([1; 8]))
+        .unwrap();
+    let node = ada.node().await;
+    let ticket = ada.invite(&node, [31; 32], 3600);
+    let expired = ada.invite(&node, [32; 32], 0);
+    let ben = Dev::new(2, "Ben");
+    ben.join(&ticket).await.unwrap();
+    let heads = ada.heads();
+    let carl = Dev::new(3, "Carl");
+    let err = carl.join(&ticket).await.unwrap_err();
+    assert!(err.to_string().contains("already used"), "{err}");
+    let err = carl.join(&expired).await.unwrap_err();
+    assert!(err.to_string().contains("expired"), "{err}");
+    let mut forged = ticket.clone();
+    forged.secret = [99; 32];
+    let err = carl.join(&forged).await.unwrap_err();
+    assert!(err.to_string().contains("not known"), "{err}");
+    assert_eq!(
+        ada.heads(),
+        heads,
+        "a refused join changes nothing on the inviter"
+    );
+    assert!(
+        carl.home.alliance_ids().unwrap().is_empty(),
+        "nor on the joiner"
+    );
+    node.shutdown().await;
+}
+
+/// A member device that sends forged changes inside otherwise valid sync messages.
+struct Forger(SyncMessage);
+
+impl SyncTarget for Forger {
+    fn generate(&self, _: &mut PeerSync) -> Result<Option<SyncMessage>, NetError> {
+        Ok(Some(self.0.clone()))
+    }
+    fn receive(&self, _: &mut PeerSync, _: SyncMessage, _: &str) -> Result<usize, NetError> {
+        Ok(0)
+    }
+}
+
+/// A V1 sync message carrying every change of `doc`, signed by `sig_for`; with `tamper`, one
+/// byte inside the change `target` is flipped after signing.
+fn message_with(
+    doc: &automerge::Automerge,
+    target: automerge::ChangeHash,
+    tamper: bool,
+    sig_for: impl Fn(&automerge::Change) -> Vec<u8>,
+) -> SyncMessage {
+    use automerge::sync::SyncDoc;
+    let mut state = automerge::sync::State::new();
+    let mut msg = doc.generate_sync_message(&mut state).unwrap();
+    msg.changes = automerge::sync::ChunkList::from(
+        doc.get_changes(&[])
+            .iter()
+            .map(|c| {
+                let mut bytes = c.raw_bytes().to_vec();
+                if tamper && c.hash() == target {
+                    let n = bytes.len();
+                    bytes[n - 1] ^= 0x01;
+                }
+                bytes
+            })
+            .collect::<Vec<_>>(),
+    );
+    let signatures = doc.get_changes(&[]).iter().map(&sig_for).collect();
+    SyncMessage {
+        message: msg.encode(),
+        signatures,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_changes_over_a_real_connection_are_rejected_and_nothing_is_stored() {
+    use automerge::transaction::Transactable;
+    let (ada, ben, _chioma) = family().await;
+    let node = ada.node().await;
+    let ben_node = ben.node().await;
+    let ben_key = ben.key();
+    let ada_key = ada.key();
+    let stranger = DeviceKey::from_seed([77; 32]);
+    let base = ben.home.open(&ben.id(), LockMode::Shared).unwrap();
+    let honest_sigs = base.replica().signatures().clone();
+    // A change by `author` (actor = author key), signed by `signer`.
+    let forge = |author: &DeviceKey, signer: &DeviceKey, tamper: bool| -> SyncMessage {
+        let tamper_at = tamper;
+        let mut doc = base.replica().doc().clone();
+        let mut actor = author.device_id().as_bytes().to_vec();
+        actor.extend_from_slice(&[7; 8]);
+        doc.set_actor(automerge::ActorId::from(actor));
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "title", "Taken over").unwrap();
+        let (h, _) = tx.commit();
+        let forged_hash = h.unwrap();
+        message_with(&doc, forged_hash, tamper_at, |c| {
+            if c.hash() == forged_hash {
+                signer.sign_change(&c.hash()).to_bytes().to_vec()
+            } else {
+                honest_sigs[&c.hash()].to_bytes().to_vec()
+            }
+        })
+    };
+    let cases = [
+        (
+            "signed by another member's key",
+            forge(&ada_key, &ben_key, false),
+        ),
+        ("non-member author", forge(&stranger, &stranger, false)),
+        ("tampered bytes", forge(&ben_key, &ben_key, true)),
+        ("signature moved from another change", {
+            let mut m = forge(&ben_key, &ben_key, false);
+            let n = m.signatures.len();
+            m.signatures[n - 1] = m.signatures[0].clone();
+            m
+        }),
+    ];
+    let heads = ada.heads();
+    for (what, msg) in cases {
+        let mut sync = PeerSync::new();
+        let r = session::dial(
+            &ben_node.endpoint,
+            addr_for(&node.device(), &node.addrs(), None),
+            Dial {
+                alliance: ada.id(),
+                join: None,
+                live: false,
+                my_addrs: vec![],
+                target: &Forger(msg),
+                sync: &mut sync,
+                changed: None,
+            },
+        )
+        .await;
+        assert!(r.is_err(), "{what}: accepted");
+        assert_eq!(ada.heads(), heads, "{what}: something was stored");
+        assert_eq!(ada.view().title, "The Okafor family");
+    }
+    // The process is alive and honest peers still sync.
+    drop(base);
+    ben.edit(|r, w, e| {
+        r.add_need(w, e, "honest need").unwrap();
+    });
+    let sb = ben_node.listener.alliances[0].clone();
+    for o in ben_node
+        .sync_once(&sb, Some(&[ada.key().device_id()]))
+        .await
+        .unwrap()
+    {
+        o.result.unwrap();
+    }
+    assert!(ada.view().needs.iter().any(|n| n.text == "honest need"));
+    ben_node.shutdown().await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_sessions_carry_an_edit_to_a_connected_peer() {
+    let (ada, ben, _chioma) = family().await;
+    sync_pair(&ada, &ben).await;
+    let mut na = ada.node().await;
+    let nb = ben.node().await;
+    introduce(&nb, &na);
+    introduce(&na, &nb);
+    let sb = nb.listener.alliances[0].clone();
+    for o in nb
+        .sync_once(&sb, Some(&[ada.key().device_id()]))
+        .await
+        .unwrap()
+    {
+        o.result.unwrap();
+    }
+    let sa = na.listener.alliances[0].clone();
+    na.keep_live(sa);
+    // An edit made on Ben's device by another command (straight into the store): Ada's live
+    // session... is to Ben's listener; Ben's side notices the store change and pushes it.
+    let mut nb = nb;
+    nb.keep_live(sb);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ben.edit(|r, w, e| {
+        r.add_need(w, e, "live need").unwrap();
+    });
+    let mut arrived = false;
+    for _ in 0..200 {
+        if ada.view().needs.iter().any(|n| n.text == "live need") {
+            arrived = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(arrived, "the edit never reached the connected peer");
+    na.shutdown().await;
+    nb.shutdown().await;
+}
