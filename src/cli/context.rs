@@ -14,6 +14,8 @@ pub struct Context {
     pub alliance: Option<String>,
     pub entropy: Box<dyn Entropy + Send>,
     pub now: Timestamp,
+    /// How to set up networking (from --bind, --relay, --no-mdns).
+    pub net: crate::net::endpoint::NetConfig,
 }
 
 impl Context {
@@ -45,6 +47,7 @@ impl Context {
             alliance,
             entropy,
             now,
+            net: crate::net::endpoint::NetConfig::loopback(),
         })
     }
 
@@ -122,6 +125,60 @@ impl Context {
             actor_tag: tag,
             now: self.now,
         }
+    }
+}
+
+/// Runs a future on a fresh tokio runtime (networking commands only).
+pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::user(format!("cannot start the async runtime: {e}")))?;
+    Ok(rt.block_on(f))
+}
+
+/// Where a running `serve` announces its addresses, so `invite` can put them in tickets.
+pub const SERVE_FILE: &str = "serve.json";
+
+/// What `serve` announces in [`SERVE_FILE`].
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct ServeInfo {
+    pub device: String,
+    pub addrs: Vec<String>,
+    pub pid: u32,
+}
+
+impl Context {
+    /// The addresses of this device's running `serve`, if one announced itself.
+    pub fn serve_info(&self) -> Option<ServeInfo> {
+        let bytes = std::fs::read(self.home.root().join(SERVE_FILE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// The network configuration for `serve`: the port it used last when none was chosen, so a
+    /// device keeps its address across restarts.
+    pub fn serve_config(&self) -> crate::net::endpoint::NetConfig {
+        let mut config = self.net.clone();
+        if config.bind.is_none()
+            && let Some(port) = self
+                .serve_info()
+                .and_then(|s| {
+                    s.addrs
+                        .first()
+                        .and_then(|a| a.parse::<std::net::SocketAddr>().ok())
+                })
+                .map(|a| a.port())
+        {
+            config.bind = Some(std::net::SocketAddr::from(([0, 0, 0, 0], port)));
+        }
+        config
+    }
+}
+
+impl From<crate::net::NetError> for CliError {
+    fn from(e: crate::net::NetError) -> Self {
+        CliError::User(e.to_string())
     }
 }
 

@@ -30,6 +30,23 @@ pub struct Cli {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Local socket for networking, e.g. 0.0.0.0:7070 or 127.0.0.1:0 [default: all interfaces,
+    /// the port `serve` used last]
+    #[arg(long, env = "ALLIANCE_BIND", global = true, value_name = "ADDR")]
+    pub bind: Option<std::net::SocketAddr>,
+    /// Relays for reaching devices across the internet: default (n0's public relays), disabled,
+    /// or a relay URL
+    #[arg(
+        long,
+        env = "ALLIANCE_RELAY",
+        global = true,
+        default_value = "disabled",
+        value_name = "default|disabled|URL"
+    )]
+    pub relay: crate::net::endpoint::Relay,
+    /// Do not look for devices on the local network (mDNS). Always off when bound to loopback.
+    #[arg(long, env = "ALLIANCE_NO_MDNS", global = true)]
+    pub no_mdns: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -52,6 +69,11 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     Export(export::ExportArgs),
     Bundle(bundle::BundleArgs),
+    Invite(invite::InviteArgs),
+    Join(join::JoinArgs),
+    Sync(sync::SyncArgs),
+    Serve(serve::ServeArgs),
+    Peers(peers::PeersArgs),
 }
 
 /// Parses the command line, runs the command, prints any error, and returns the exit code.
@@ -74,6 +96,11 @@ pub fn run() -> ExitCode {
 
 fn dispatch(cli: Cli) -> Result<(), CliError> {
     let mut ctx = Context::new(cli.home, cli.alliance, cli.json)?;
+    ctx.net = crate::net::endpoint::NetConfig {
+        bind: cli.bind,
+        relay: cli.relay,
+        mdns: !cli.no_mdns,
+    };
     match cli.command {
         Command::Demo(a) => demo::run(&mut ctx, a),
         Command::Init(a) => init::run(&mut ctx, a),
@@ -91,5 +118,10 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Verify(a) => verify::run(&mut ctx, a),
         Command::Export(a) => export::run(&mut ctx, a),
         Command::Bundle(a) => bundle::run(&mut ctx, a),
+        Command::Invite(a) => invite::run(&mut ctx, a),
+        Command::Join(a) => join::run(&mut ctx, a),
+        Command::Sync(a) => sync::run(&mut ctx, a),
+        Command::Serve(a) => serve::run(&mut ctx, a),
+        Command::Peers(a) => peers::run(&mut ctx, a),
     }
 }

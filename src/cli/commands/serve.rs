@@ -1,0 +1,134 @@
+use clap::Args;
+use serde::Serialize;
+
+use crate::cli::context::{Context, SERVE_FILE, ServeInfo, block_on};
+use crate::cli::error::{CliError, Result};
+use crate::cli::output::write_stdout;
+use crate::net::node::Node;
+use crate::net::session::SharedAlliance;
+use crate::store::LockMode;
+use crate::system;
+
+/// Stay online: accept members, keep connected devices live, until Ctrl-C (or SIGTERM).
+#[derive(Debug, Args)]
+pub struct ServeArgs {}
+
+#[derive(Serialize)]
+struct Started {
+    device: String,
+    addrs: Vec<String>,
+    alliances: Vec<String>,
+}
+
+pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
+    let identity = ctx.identity()?;
+    let ids = match &ctx.alliance {
+        Some(_) => vec![ctx.alliance_id()?],
+        None => ctx.home.alliance_ids()?,
+    };
+    if ids.is_empty() {
+        return Err(CliError::user(
+            "there is no alliance on this device to serve; create one with `alliance new TITLE`",
+        ));
+    }
+    let mut shared = Vec::new();
+    for id in &ids {
+        shared.push(SharedAlliance::new(ctx.home.open(id, LockMode::Shared)?));
+    }
+    let mut config = ctx.serve_config();
+    let json = ctx.out.json;
+    let serve_file = ctx.home.root().join(SERVE_FILE);
+    let name = identity.name.clone();
+    let key_seed = identity.key.to_seed();
+    block_on(async move {
+        let start = |config: crate::net::endpoint::NetConfig| {
+            let shared = shared.clone();
+            async move {
+                let entropy = system::entropy("serve").map_err(CliError::user)?;
+                Node::start(
+                    crate::core::DeviceKey::from_seed(key_seed),
+                    &config,
+                    shared,
+                    entropy,
+                    system::now,
+                )
+                .await
+                .map_err(CliError::from)
+            }
+        };
+        let mut node = match start(config.clone()).await {
+            Ok(n) => n,
+            // The port used last time is taken: take any.
+            Err(_) if ctx_bind_was_remembered(&config) => {
+                config.bind = None;
+                start(config.clone()).await?
+            }
+            Err(e) => return Err(e),
+        };
+        let info = ServeInfo {
+            device: node.device().to_hex(),
+            addrs: node.addrs(),
+            pid: std::process::id(),
+        };
+        let _ = std::fs::write(
+            &serve_file,
+            serde_json::to_vec_pretty(&info).expect("serialises"),
+        );
+        for s in node.listener.alliances.clone() {
+            node.keep_live(s);
+        }
+        let started = Started {
+            device: info.device.clone(),
+            addrs: info.addrs.clone(),
+            alliances: ids.iter().map(|i| i.to_string()).collect(),
+        };
+        if json {
+            write_stdout(&serde_json::to_string(&started).expect("serialises"));
+        } else {
+            write_stdout(&format!(
+                "Serving {} alliance(s) as {name} (device {}) on {}.\nPress Ctrl-C to stop.",
+                started.alliances.len(),
+                &started.device[..10],
+                if started.addrs.is_empty() {
+                    "no direct address".to_string()
+                } else {
+                    started.addrs.join(", ")
+                }
+            ));
+        }
+        wait_for_signal().await;
+        node.shutdown().await;
+        let _ = std::fs::remove_file(&serve_file);
+        if !json {
+            write_stdout("Stopped. Everything received was already saved.");
+        }
+        Ok::<(), CliError>(())
+    })??;
+    Ok(())
+}
+
+fn ctx_bind_was_remembered(config: &crate::net::endpoint::NetConfig) -> bool {
+    config.bind.is_some_and(|b| b.ip().is_unspecified())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,131 @@
+use clap::Args;
+use serde::Serialize;
+
+use crate::cli::context::{Context, block_on};
+use crate::cli::error::{CliError, Result};
+use crate::cli::output::table;
+use crate::core::DeviceId;
+use crate::net::NetError;
+use crate::net::node::Node;
+use crate::net::session::SharedAlliance;
+use crate::store::LockMode;
+use crate::system;
+
+/// Sync once with every reachable member device (or one), then exit.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Only this device (its key, from `alliance peers`).
+    #[arg(long)]
+    pub peer: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Row {
+    name: String,
+    device: String,
+    ok: bool,
+    sent: usize,
+    received: usize,
+    error: Option<String>,
+}
+
+pub fn run(ctx: &mut Context, args: SyncArgs) -> Result<()> {
+    let identity = ctx.identity()?;
+    let id = ctx.alliance_id()?;
+    let only: Option<Vec<DeviceId>> = args
+        .peer
+        .as_deref()
+        .map(|p| {
+            p.parse::<DeviceId>()
+                .map(|d| vec![d])
+                .map_err(|e| CliError::user(format!("--peer: {e}")))
+        })
+        .transpose()?;
+    let shared = SharedAlliance::new(ctx.home.open(&id, LockMode::Shared)?);
+    let view = shared.with(LockMode::Shared, |o| Ok(o.replica().view()))?;
+    let net = ctx.net.clone();
+    let entropy = system::entropy("sync").map_err(CliError::user)?;
+    let outcomes = block_on(async {
+        let node = Node::start(
+            identity.key,
+            &net,
+            vec![shared.clone()],
+            entropy,
+            system::now,
+        )
+        .await?;
+        let r = node.sync_once(&shared, only.as_deref()).await;
+        node.shutdown().await;
+        r
+    })??;
+    let rows: Vec<Row> = outcomes
+        .iter()
+        .map(|o| {
+            let hex = o.device.to_hex();
+            let name = view
+                .member_of_device(&hex)
+                .map(|m| m.name.clone())
+                .unwrap_or_else(|| "?".into());
+            match &o.result {
+                Ok(r) => Row {
+                    name,
+                    device: hex,
+                    ok: true,
+                    sent: r.sent,
+                    received: r.received,
+                    error: None,
+                },
+                Err(e) => Row {
+                    name,
+                    device: hex,
+                    ok: false,
+                    sent: 0,
+                    received: 0,
+                    error: Some(e.to_string()),
+                },
+            }
+        })
+        .collect();
+    let reached = outcomes
+        .iter()
+        .filter(|o| !matches!(o.result, Err(NetError::Unreachable { .. })))
+        .count();
+    let failed = rows.iter().filter(|r| !r.ok).count();
+    ctx.out.emit(&rows, || {
+        if rows.is_empty() {
+            return "There are no other member devices to sync with yet; invite someone with `alliance invite`.".into();
+        }
+        table(
+            &["WHO", "DEVICE", "RESULT"],
+            &rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.name.clone(),
+                        r.device[..10].to_string(),
+                        match &r.error {
+                            None => format!("synced: sent {}, received {}", r.sent, r.received),
+                            Some(e) => e.clone(),
+                        },
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        )
+    });
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if reached == 0 {
+        return Err(CliError::user(
+            "no member device was reachable; is `alliance serve` running on one of them, on this network?",
+        ));
+    }
+    let unreachable = rows.len() - reached;
+    if failed > unreachable {
+        return Err(CliError::user(format!(
+            "{} reachable device(s) did not sync; see above",
+            failed - unreachable
+        )));
+    }
+    Ok(())
+}
