@@ -33,7 +33,8 @@ impl Device {
         c.env("ALLIANCE_HOME", self.home())
             .env("ALLIANCE_TEST_NOW", NOW.to_string())
             .env("ALLIANCE_TEST_SEED", self.seed.to_string())
-            .env_remove("ALLIANCE_BIND")
+            .env("ALLIANCE_BIND", "127.0.0.1:0")
+            .env("ALLIANCE_RELAY", "disabled")
             .env_remove("EDITOR")
             .env_remove("VISUAL");
         c
@@ -124,4 +125,75 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out.sort();
     out
+}
+
+/// A running `alliance serve` of a device; killed (SIGKILL) on drop unless stopped.
+pub struct Serve {
+    pub child: std::process::Child,
+    pub addrs: Vec<String>,
+}
+
+impl Device {
+    /// Starts `alliance serve --json` on 127.0.0.1 and waits for its announcement.
+    pub fn serve(&self) -> Serve {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("alliance"))
+            .env("ALLIANCE_HOME", self.home())
+            .env("ALLIANCE_TEST_NOW", NOW.to_string())
+            .env("ALLIANCE_BIND", "127.0.0.1:0")
+            .env("ALLIANCE_RELAY", "disabled")
+            .args(["--json", "serve"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).expect("serve announces itself");
+        let addrs = v["addrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        Serve { child, addrs }
+    }
+}
+
+impl Serve {
+    /// Sends SIGTERM and waits; returns whether it exited cleanly.
+    pub fn stop(mut self) -> bool {
+        let pid = self.child.id() as i32;
+        unsafe_kill(pid, 15);
+        let ok = self.child.wait().map(|s| s.success()).unwrap_or(false);
+        std::mem::forget(self);
+        ok
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_kill(pid: i32, sig: i32) {
+    let _ = std::process::Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .status();
+}
+
+/// Polls `f` until it is true or `secs` pass.
+pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    f()
 }

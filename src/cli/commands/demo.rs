@@ -1,19 +1,25 @@
-//! `alliance demo`: three devices of one family, each with its own home (real files), found an
-//! alliance, edit it while apart, then exchange signed changes and converge.
+//! `alliance demo`: three devices of one family, each with its own home (real files) and its own
+//! iroh endpoint on 127.0.0.1 (relays off): one founds the alliance and invites the others, who
+//! join with tickets; all three edit while apart, then sync over QUIC and converge.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
 
-use crate::cli::context::Context;
+use crate::cli::context::{Context, block_on};
 use crate::cli::error::{CliError, Result};
 use crate::cli::output::write_stdout;
 use crate::cli::render;
-use crate::core::{Edited, Entropy, LogEntry, NewCheckIn, Replica, Writer};
+use crate::core::invite::Invite;
+use crate::core::{DeviceKey, Edited, Entropy, LogEntry, NewCheckIn, Replica, Writer};
+use crate::net::endpoint::{NetConfig, addr_for};
+use crate::net::node::{Node, add_invite, join, save_join};
+use crate::net::session::SharedAlliance;
+use crate::net::ticket::InviteTicket;
 use crate::store::{Home, Identity, LockMode};
 
-/// Run a demo: three family devices design an alliance, edit apart, and sync.
+/// Run a demo: three family devices on this machine design an alliance, edit apart, and sync over iroh.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Keep the three devices' homes in DIR instead of deleting them.
@@ -80,41 +86,36 @@ impl DemoDevice {
     }
 }
 
-/// Sends everything `from` has that `to` lacks, verified on arrival, and persists it.
-fn exchange(ctx: &Context, from: &DemoDevice, to: &DemoDevice) -> Result<usize> {
-    let id = from.home.alliance_ids()?[0];
-    let sent = {
-        let open = from.home.open(&id, LockMode::Shared)?;
-        let (changes, _) = open.replica().changes_since(&[]);
-        changes
-            .iter()
-            .map(|c| {
-                crate::core::SignedChange::from_bytes(
-                    c.raw_bytes().to_vec(),
-                    &c.signature().to_bytes(),
-                )
-            })
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| CliError::user(e.to_string()))?
-    };
-    let new = if to.home.alliance_ids()?.contains(&id) {
-        let mut open = to.home.open(&id, LockMode::Exclusive)?;
-        let received = open.replica_mut().receive(sent)?;
-        open.persist(&received.new)?;
-        received.new.len()
-    } else {
-        let mut replica = Replica::empty(id);
-        let received = replica.receive(sent)?;
-        to.home.create_alliance(&id, &received.new, None)?;
-        received.new.len()
-    };
-    if !ctx.out.json {
-        write_stdout(&format!(
-            "  {} -> {}: {new} new signed change(s), all verified",
-            from.name, to.name
-        ));
+/// `from` syncs with `to` over iroh (one-shot), as `alliance sync --peer` would.
+async fn sync(ctx: &Context, from: &(DemoDevice, Node), to: &(DemoDevice, Node)) -> Result<()> {
+    let shared = from.1.listener.alliances[0].clone();
+    let outcomes = from.1.sync_once(&shared, Some(&[to.1.device()])).await?;
+    for o in outcomes {
+        let r = o.result?;
+        if !ctx.out.json {
+            write_stdout(&format!(
+                "  {} <-> {}: sent {}, received {} (every change verified)",
+                from.0.name, to.0.name, r.sent, r.received
+            ));
+        }
     }
-    Ok(new)
+    Ok(())
+}
+
+async fn node_for(d: &DemoDevice) -> Result<Node> {
+    let alliances = match d.home.alliance_ids()?.first() {
+        Some(id) => vec![SharedAlliance::new(d.home.open(id, LockMode::Shared)?)],
+        None => vec![],
+    };
+    let entropy = crate::system::entropy(d.name).map_err(CliError::user)?;
+    Ok(Node::start(
+        DeviceKey::from_seed(d.identity.key.to_seed()),
+        &NetConfig::loopback(),
+        alliances,
+        entropy,
+        crate::system::now,
+    )
+    .await?)
 }
 
 pub fn run(ctx: &mut Context, args: DemoArgs) -> Result<()> {
@@ -131,18 +132,24 @@ pub fn run(ctx: &mut Context, args: DemoArgs) -> Result<()> {
             temp.path().to_path_buf()
         }
     };
+    block_on(demo(ctx, &root, args.keep.as_ref()))?
+}
+
+async fn demo(ctx: &mut Context, root: &std::path::Path, keep: Option<&PathBuf>) -> Result<()> {
     let json = ctx.out.json;
     let say = |s: &str| {
         if !json {
             write_stdout(&format!("{s}\n"));
         }
     };
-    say("Three devices of one family, each with its own home on this machine.\n");
-    let ada = DemoDevice::new(&root, "Ada", ctx.entropy.as_mut())?;
-    let tunde = DemoDevice::new(&root, "Tunde", ctx.entropy.as_mut())?;
-    let zoe = DemoDevice::new(&root, "Zoe", ctx.entropy.as_mut())?;
+    say(
+        "Three devices of one family, each with its own home and its own iroh endpoint on 127.0.0.1.\n",
+    );
+    let ada = DemoDevice::new(root, "Ada", ctx.entropy.as_mut())?;
+    let tunde = DemoDevice::new(root, "Tunde", ctx.entropy.as_mut())?;
+    let zoe = DemoDevice::new(root, "Zoe", ctx.entropy.as_mut())?;
 
-    say("Ada founds the alliance and adds Tunde's and Zoe's devices:");
+    say("Ada founds the alliance and starts serving it:");
     {
         let mut tag = [0u8; 8];
         ctx.entropy.fill(&mut tag);
@@ -161,35 +168,74 @@ pub fn run(ctx: &mut Context, args: DemoArgs) -> Result<()> {
         ada.home
             .create_alliance(&replica.id(), std::slice::from_ref(&genesis), Some(tag))?;
     }
-    let (tk, zk) = (tunde.identity.key.device_id(), zoe.identity.key.device_id());
-    ada.edit(ctx, |r, w, e| {
-        r.add_member(w, e, "Tunde", "parent", Some(tk))
-    })?;
-    ada.edit(ctx, |r, w, e| r.add_member(w, e, "Zoe", "teen", Some(zk)))?;
     ada.edit(ctx, |r, w, _| r.set_vision(w, "We listen first."))?;
-    exchange(ctx, &ada, &tunde)?;
-    exchange(ctx, &ada, &zoe)?;
+    let ada_node = node_for(&ada).await?;
+    let ada = (ada, ada_node);
+    say(&format!(
+        "  Ada's device {} listens on {}",
+        ada.1.device().short(),
+        ada.1.addrs().join(", ")
+    ));
+
+    say("\nAda invites Tunde and Zoe; each joins with a one-line ticket:");
+    let mut joined = Vec::new();
+    for (d, role) in [(tunde, "parent"), (zoe, "teen")] {
+        let mut secret = [0u8; 32];
+        ctx.entropy.fill(&mut secret);
+        let id = ada.0.home.alliance_ids()?[0];
+        {
+            let open = ada.0.home.open(&id, LockMode::Exclusive)?;
+            add_invite(&open, Invite::new(&secret, role, ctx.now, 3600))?;
+        }
+        let ticket = InviteTicket {
+            alliance: id.0.0,
+            inviter: addr_for(&ada.1.device(), &ada.1.addrs(), None),
+            secret,
+        };
+        let temp_node = node_for(&d).await?;
+        let (target, report, addrs) =
+            join(&temp_node.endpoint, &ticket, d.name, temp_node.addrs()).await?;
+        temp_node.shutdown().await;
+        save_join(&d.home, &target, &ada.1.device(), &addrs, ctx.now)?;
+        say(&format!(
+            "  {} joined with {}...: received {} verified changes",
+            d.name,
+            &ticket.to_string()[..24],
+            report.received
+        ));
+        let node = node_for(&d).await?;
+        joined.push((d, node));
+    }
+    let zoe = joined.pop().expect("two joined");
+    let tunde = joined.pop().expect("two joined");
 
     say("\nAll three edit while apart (offline):");
-    ada.edit(ctx, |r, w, e| {
+    ada.0.edit(ctx, |r, w, e| {
         r.add_need(w, e, "an hour-long walk every morning")
     })?;
-    ada.edit(ctx, |r, w, _| r.set_vision(w, "We listen first, always."))?;
-    tunde.edit(ctx, |r, w, e| r.add_need(w, e, "quiet time after work"))?;
-    tunde.edit(ctx, |r, w, _| r.set_vision(w, "Together, we listen first."))?;
-    tunde.edit(ctx, |r, w, e| {
+    ada.0
+        .edit(ctx, |r, w, _| r.set_vision(w, "We listen first, always."))?;
+    tunde
+        .0
+        .edit(ctx, |r, w, e| r.add_need(w, e, "quiet time after work"))?;
+    tunde
+        .0
+        .edit(ctx, |r, w, _| r.set_vision(w, "Together, we listen first."))?;
+    tunde.0.edit(ctx, |r, w, e| {
         r.add_expectation(w, e, "no screens after 8pm on school nights", None, &[])
     })?;
-    zoe.edit(ctx, |r, w, e| r.add_need(w, e, "friends over on Fridays"))?;
-    zoe.edit(ctx, |r, w, _| {
+    zoe.0
+        .edit(ctx, |r, w, e| r.add_need(w, e, "friends over on Fridays"))?;
+    zoe.0.edit(ctx, |r, w, _| {
         r.set_vision(w, "We listen first, and we laugh.")
     })?;
-    zoe.edit(ctx, |r, w, e| {
+    let today = ctx.now.date();
+    zoe.0.edit(ctx, |r, w, e| {
         r.add_checkin(
             w,
             e,
             NewCheckIn {
-                date: ctx_date(w),
+                date: today,
                 rating: 4,
                 reflection: "Better than last month.".into(),
                 proposed_changes: vec!["pizza night on Fridays".into()],
@@ -198,28 +244,28 @@ pub fn run(ctx: &mut Context, args: DemoArgs) -> Result<()> {
         )
     })?;
 
-    say("\nThey meet again and sync, pair by pair:");
-    exchange(ctx, &tunde, &ada)?;
-    exchange(ctx, &zoe, &ada)?;
-    exchange(ctx, &ada, &tunde)?;
-    exchange(ctx, &ada, &zoe)?;
+    say("\nThey come back online and sync over iroh, pair by pair:");
+    sync(ctx, &tunde, &ada).await?;
+    sync(ctx, &zoe, &ada).await?;
+    sync(ctx, &ada, &tunde).await?;
+    sync(ctx, &ada, &zoe).await?;
 
-    say("\nEveryone agrees to Tunde's expectation:");
+    say("\nEveryone agrees to Tunde's expectation, then they sync again:");
     let expectation = {
-        let id = ada.home.alliance_ids()?[0];
-        let open = ada.home.open(&id, LockMode::Shared)?;
+        let id = ada.0.home.alliance_ids()?[0];
+        let open = ada.0.home.open(&id, LockMode::Shared)?;
         open.replica().view().expectations[0].id.clone()
     };
-    for d in [&ada, &tunde, &zoe] {
+    for d in [&ada.0, &tunde.0, &zoe.0] {
         d.edit(ctx, |r, w, _| r.agree(w, &expectation))?;
     }
-    exchange(ctx, &tunde, &ada)?;
-    exchange(ctx, &zoe, &ada)?;
-    exchange(ctx, &ada, &tunde)?;
-    exchange(ctx, &ada, &zoe)?;
+    sync(ctx, &tunde, &ada).await?;
+    sync(ctx, &zoe, &ada).await?;
+    sync(ctx, &ada, &tunde).await?;
+    sync(ctx, &ada, &zoe).await?;
 
-    let id = ada.home.alliance_ids()?[0];
-    let views: Vec<_> = [&ada, &tunde, &zoe]
+    let id = ada.0.home.alliance_ids()?[0];
+    let views: Vec<_> = [&ada.0, &tunde.0, &zoe.0]
         .iter()
         .map(|d| {
             d.home
@@ -228,7 +274,7 @@ pub fn run(ctx: &mut Context, args: DemoArgs) -> Result<()> {
         })
         .collect::<std::result::Result<_, _>>()?;
     let converged = views.windows(2).all(|w| w[0] == w[1]);
-    let open = ada.home.open(&id, LockMode::Shared)?;
+    let open = ada.0.home.open(&id, LockMode::Shared)?;
     let verified = open
         .replica()
         .verify_history()
@@ -238,10 +284,14 @@ pub fn run(ctx: &mut Context, args: DemoArgs) -> Result<()> {
         alliance: id.to_string(),
         converged,
         verified,
-        homes: args.keep.as_ref().map(|p| p.display().to_string()),
+        homes: keep.map(|p| p.display().to_string()),
         view: views[0].clone(),
         log: open.replica().log(),
     };
+    drop(open);
+    for n in [ada.1, tunde.1, zoe.1] {
+        n.shutdown().await;
+    }
     ctx.out.emit(&out, || {
         let mut s = format!(
             "\nAll three devices hold the same alliance: {}\n\n{}\n",
@@ -273,8 +323,4 @@ pub fn run(ctx: &mut Context, args: DemoArgs) -> Result<()> {
             "the demo's devices did not converge; this is a bug",
         ))
     }
-}
-
-fn ctx_date(w: &Writer<'_>) -> String {
-    w.now.date()
 }

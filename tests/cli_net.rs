@@ -1,0 +1,216 @@
+//! The real binary over iroh on 127.0.0.1 (relays off): serve, invite, join, sync, live edits.
+
+mod common;
+
+use common::{Device, NOW, eventually};
+
+fn needs(d: &Device) -> Vec<String> {
+    d.json(&["need", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn invite_join_sync_and_live_edits_between_processes() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    ada.ok(&["need", "add", "an hour-long walk"]);
+    let serve = ada.serve();
+    assert!(serve.addrs.iter().all(|a| a.starts_with("127.0.0.1:")));
+    let ticket = ada.json(&["invite", "--role", "teen"])["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(ticket.starts_with("alliance"));
+
+    // Ben is new: join sets up his device and receives the whole alliance, verified.
+    let ben = Device::new(2);
+    let joined = ben.json(&["join", &ticket, "--name", "Ben"]);
+    assert_eq!(joined["title"], "The Okafor family");
+    assert_eq!(ben.json(&["whoami"])["name"], "Ben");
+    assert_eq!(needs(&ben), ["an hour-long walk"]);
+    assert_eq!(ben.json(&["verify"])["ok"], true);
+    let members = ada.json(&["member", "list"]);
+    assert!(
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "Ben" && m["role"] == "teen")
+    );
+
+    // The ticket is single use; a failed join writes nothing on the joiner.
+    let carl = Device::new(3);
+    let err = carl.fails(&["join", &ticket, "--name", "Carl"], 1);
+    assert!(err.contains("already used"), "{err}");
+    assert!(!carl.home().join("identity").exists());
+    let err = carl.fails(&["join", "alliancegarbage", "--name", "Carl"], 1);
+    assert!(err.contains("not a valid alliance invite ticket"), "{err}");
+
+    // One-shot sync: Ben's offline edit reaches Ada.
+    ben.ok(&["need", "add", "time alone after school"]);
+    let report = ben.json(&["sync"]);
+    assert_eq!(report[0]["ok"], true);
+    assert_eq!(report[0]["sent"], 1);
+    assert!(needs(&ada).contains(&"time alone after school".to_string()));
+    let peers = ada.json(&["peers"]);
+    assert!(
+        peers
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["last_seen"].is_string())
+    );
+
+    // Live: with both serving, an edit made by another command shows up on the other device.
+    let ben_serve = ben.serve();
+    ada.ok(&["need", "add", "live from Ada"]);
+    assert!(eventually(20, || needs(&ben).contains(&"live from Ada".to_string())));
+    ben.ok(&["vision", "set", "We listen first."]);
+    assert!(eventually(20, || ada.ok(&["vision", "show"]).trim()
+        == "We listen first."));
+    assert!(ben_serve.stop(), "serve stops cleanly on SIGTERM");
+    assert!(serve.stop());
+    assert_eq!(ada.json(&["show"]), ben.json(&["show"]));
+}
+
+#[test]
+fn expired_and_revoked_tickets_are_refused_and_change_nothing() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    let serve = ada.serve();
+    let expired = {
+        let out = ada
+            .cmd()
+            .env("ALLIANCE_TEST_NOW", (NOW - 100_000).to_string())
+            .args(["--json", "invite", "--expires", "1h"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["ticket"].as_str().unwrap().to_string()
+    };
+    let revoked = ada.json(&["invite"]);
+    ada.ok(&["invite", "revoke", revoked["id"].as_str().unwrap()]);
+    let listed = ada.json(&["invite", "list"]);
+    let statuses: Vec<_> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(statuses, ["expired", "revoked"]);
+    let before = common::snapshot_tree(&ada.alliance_dir());
+    let ben = Device::new(2);
+    let err = ben.fails(&["join", &expired, "--name", "Ben"], 1);
+    assert!(err.contains("expired"), "{err}");
+    let err = ben.fails(
+        &["join", revoked["ticket"].as_str().unwrap(), "--name", "Ben"],
+        1,
+    );
+    assert!(err.contains("revoked"), "{err}");
+    assert!(!ben.home().join("identity").exists());
+    let after = common::snapshot_tree(&ada.alliance_dir());
+    let changed: Vec<_> = after
+        .iter()
+        .filter(|(p, b)| !before.iter().any(|(q, c)| q == p && c == b))
+        .map(|(p, _)| p.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        changed.iter().all(|f| f == "peers.json"),
+        "a refused join changed {changed:?}"
+    );
+    assert_eq!(ada.json(&["member", "list"]).as_array().unwrap().len(), 1);
+    drop(serve);
+}
+
+#[test]
+fn sync_with_nobody_reachable_says_so() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    let serve = ada.serve();
+    let ticket = ada.json(&["invite"])["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ben = Device::new(2);
+    ben.ok(&["join", &ticket, "--name", "Ben"]);
+    drop(serve); // Ada's device goes away.
+    let err = ben.fails(&["sync"], 1);
+    assert!(err.contains("no member device was reachable"), "{err}");
+    // Alone in an alliance: nothing to do, not an error.
+    let solo = Device::founder(4, "Solo", "Just me", "member");
+    assert!(solo.ok(&["sync"]).contains("no other member devices"));
+}
+
+#[test]
+fn a_sync_killed_midway_leaves_both_stores_loadable_and_a_later_sync_completes() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    let serve = ada.serve();
+    let ticket = ada.json(&["invite"])["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ben = Device::new(2);
+    ben.ok(&["join", &ticket, "--name", "Ben"]);
+    // Give Ben something to send: a long history of small edits.
+    for i in 0..40 {
+        ben.ok(&[
+            "need",
+            "add",
+            &format!("need number {i} {}", "x".repeat(2000)),
+        ]);
+    }
+    let bin = assert_cmd::cargo::cargo_bin("alliance");
+    for delay_ms in [0u64, 5, 10, 20, 40, 80] {
+        let mut child = std::process::Command::new(&bin)
+            .env("ALLIANCE_HOME", ben.home())
+            .env("ALLIANCE_BIND", "127.0.0.1:0")
+            .env("ALLIANCE_RELAY", "disabled")
+            .arg("sync")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(ben.json(&["verify"])["ok"], true);
+        assert_eq!(ada.json(&["verify"])["ok"], true);
+    }
+    let report = ben.json(&["sync"]);
+    assert_eq!(report[0]["ok"], true);
+    assert_eq!(needs(&ada).len(), 40);
+    assert_eq!(ada.json(&["show"]), ben.json(&["show"]));
+    drop(serve);
+}
+
+#[test]
+fn a_non_member_device_is_refused() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    let serve = ada.serve();
+    // Eve holds a copy of the alliance (say, a leaked bundle) but is no member.
+    let bundle = ada.home().join("leak.bundle");
+    ada.ok(&["bundle", "export", bundle.to_str().unwrap()]);
+    let eve = Device::new(9);
+    eve.ok(&["init", "--name", "Eve"]);
+    eve.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    // Eve learns Ada's address and tries to sync.
+    let ada_key = ada.device_key();
+    let peers_file = eve.alliance_dir().join("peers.json");
+    std::fs::write(
+        &peers_file,
+        serde_json::json!({ "peers": { ada_key: { "addrs": serve.addrs, "relay": null, "last_seen": null, "last_error": null } } }).to_string(),
+    )
+    .unwrap();
+    let out = eve.cmd().args(["--json", "sync"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a member"),
+        "{report}"
+    );
+    drop(serve);
+}
