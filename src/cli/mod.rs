@@ -79,6 +79,7 @@ pub enum Command {
 /// Parses the command line, runs the command, prints any error, and returns the exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Serve(_)));
     let json = cli.json;
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -92,6 +93,22 @@ pub fn run() -> ExitCode {
             e.exit_code()
         }
     }
+}
+
+/// Diagnostics go to stderr: warnings by default, connection events too while serving.
+/// `ALLIANCE_LOG` takes a tracing filter (e.g. `alliance=debug`).
+fn init_logging(serving: bool) {
+    let default = if serving {
+        "alliance=info"
+    } else {
+        "alliance=warn"
+    };
+    let filter = std::env::var("ALLIANCE_LOG").unwrap_or_else(|_| default.to_string());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 fn dispatch(cli: Cli) -> Result<(), CliError> {
