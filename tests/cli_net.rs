@@ -4,15 +4,6 @@ mod common;
 
 use common::{Device, NOW, eventually};
 
-fn needs(d: &Device) -> Vec<String> {
-    d.json(&["need", "list"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["text"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn invite_join_sync_and_live_edits_between_processes() {
     let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
@@ -30,7 +21,7 @@ fn invite_join_sync_and_live_edits_between_processes() {
     let joined = ben.json(&["join", &ticket, "--name", "Ben"]);
     assert_eq!(joined["title"], "The Okafor family");
     assert_eq!(ben.json(&["whoami"])["name"], "Ben");
-    assert_eq!(needs(&ben), ["an hour-long walk"]);
+    assert_eq!(ben.needs(), ["an hour-long walk"]);
     assert_eq!(ben.json(&["verify"])["ok"], true);
     let members = ada.json(&["member", "list"]);
     assert!(
@@ -54,7 +45,7 @@ fn invite_join_sync_and_live_edits_between_processes() {
     let report = ben.json(&["sync"]);
     assert_eq!(report[0]["ok"], true);
     assert_eq!(report[0]["sent"], 1);
-    assert!(needs(&ada).contains(&"time alone after school".to_string()));
+    assert!(ada.needs().contains(&"time alone after school".to_string()));
     let peers = ada.json(&["peers"]);
     assert!(
         peers
@@ -67,7 +58,9 @@ fn invite_join_sync_and_live_edits_between_processes() {
     // Live: with both serving, an edit made by another command shows up on the other device.
     let ben_serve = ben.serve();
     ada.ok(&["need", "add", "live from Ada"]);
-    assert!(eventually(20, || needs(&ben).contains(&"live from Ada".to_string())));
+    assert!(eventually(20, || ben
+        .needs()
+        .contains(&"live from Ada".to_string())));
     ben.ok(&["vision", "set", "We listen first."]);
     assert!(eventually(20, || ada.ok(&["vision", "show"]).trim()
         == "We listen first."));
@@ -179,7 +172,7 @@ fn a_sync_killed_midway_leaves_both_stores_loadable_and_a_later_sync_completes()
     }
     let report = ben.json(&["sync"]);
     assert_eq!(report[0]["ok"], true);
-    assert_eq!(needs(&ada).len(), 40);
+    assert_eq!(ada.needs().len(), 40);
     assert_eq!(ada.json(&["show"]), ben.json(&["show"]));
     drop(serve);
 }

@@ -10,15 +10,6 @@ use alliance::core::{DeviceKey, SignedChange, Timestamp, Writer};
 use alliance::store::{Home, LockMode, format};
 use common::{Device, snapshot_tree};
 
-fn need_texts(d: &Device) -> Vec<String> {
-    d.json(&["need", "list"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["text"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn two_concurrent_writer_processes_lose_nothing() {
     let ada = Device::founder(1, "Ada", "Family", "parent");
@@ -44,7 +35,7 @@ fn two_concurrent_writer_processes_lose_nothing() {
     for t in threads {
         t.join().unwrap();
     }
-    let texts = need_texts(&ada);
+    let texts = ada.needs();
     assert_eq!(texts.len(), 40);
     for t in 0..4 {
         for i in 0..10 {
@@ -82,14 +73,14 @@ fn killed_mid_burst_loses_no_returned_edit() {
             returned.push(text);
         }
     }
-    let texts = need_texts(&ada);
+    let texts = ada.needs();
     for t in &returned {
         assert!(texts.contains(t), "edit '{t}' returned success but is gone");
     }
     assert_eq!(ada.json(&["verify"])["ok"], true);
     // The store still takes writes.
     ada.ok(&["need", "add", "after the storm"]);
-    assert!(need_texts(&ada).contains(&"after the storm".to_string()));
+    assert!(ada.needs().contains(&"after the storm".to_string()));
     eprintln!("{} of 80 commands returned before the kill", returned.len());
 }
 
@@ -171,11 +162,11 @@ fn torn_tail_from_a_crash_is_dropped_and_writing_goes_on() {
     // Cut the last record at several points, as a crash mid-append would.
     for cut in [good.len() + 3, good.len() + 9, full.len() - 1] {
         std::fs::write(&log_path, &full[..cut]).unwrap();
-        assert_eq!(need_texts(&ada), vec!["sleep".to_string()]);
+        assert_eq!(ada.needs(), vec!["sleep".to_string()]);
     }
     ada.add(&["need", "add", "after the crash"]);
     assert_eq!(
-        need_texts(&ada),
+        ada.needs(),
         vec!["sleep".to_string(), "after the crash".to_string()]
     );
     assert_eq!(ada.json(&["verify"])["ok"], true);

@@ -150,26 +150,24 @@ fn introduce(from: &Node, to: &Node) {
         .unwrap();
 }
 
+/// `node` syncs once with `other`'s device; every session must succeed.
+async fn sync_once_with(node: &Node, other: &Dev) {
+    let shared = node.listener.alliances[0].clone();
+    for o in node
+        .sync_once(&shared, Some(&[other.key().device_id()]))
+        .await
+        .unwrap()
+    {
+        o.result.unwrap();
+    }
+}
+
 async fn sync_pair(a: &Dev, b: &Dev) {
     let (na, nb) = (a.node().await, b.node().await);
     introduce(&na, &nb);
     introduce(&nb, &na);
-    let sb = nb.listener.alliances[0].clone();
-    for o in nb
-        .sync_once(&sb, Some(&[a.key().device_id()]))
-        .await
-        .unwrap()
-    {
-        o.result.unwrap();
-    }
-    let sa = na.listener.alliances[0].clone();
-    for o in na
-        .sync_once(&sa, Some(&[b.key().device_id()]))
-        .await
-        .unwrap()
-    {
-        o.result.unwrap();
-    }
+    sync_once_with(&nb, a).await;
+    sync_once_with(&na, b).await;
     na.shutdown().await;
     nb.shutdown().await;
 }
@@ -426,14 +424,7 @@ async fn forged_changes_over_a_real_connection_are_rejected_and_nothing_is_store
     ben.edit(|r, w, e| {
         r.add_need(w, e, "honest need").unwrap();
     });
-    let sb = ben_node.listener.alliances[0].clone();
-    for o in ben_node
-        .sync_once(&sb, Some(&[ada.key().device_id()]))
-        .await
-        .unwrap()
-    {
-        o.result.unwrap();
-    }
+    sync_once_with(&ben_node, &ada).await;
     assert!(ada.view().needs.iter().any(|n| n.text == "honest need"));
     ben_node.shutdown().await;
     node.shutdown().await;
@@ -447,26 +438,19 @@ async fn live_sessions_carry_an_edit_to_a_connected_peer() {
     let nb = ben.node().await;
     introduce(&nb, &na);
     introduce(&na, &nb);
-    let sb = nb.listener.alliances[0].clone();
-    for o in nb
-        .sync_once(&sb, Some(&[ada.key().device_id()]))
-        .await
-        .unwrap()
-    {
-        o.result.unwrap();
-    }
-    let sa = na.listener.alliances[0].clone();
-    na.keep_live(sa);
-    // An edit made on Ben's device by another command (straight into the store): Ada's live
-    // session... is to Ben's listener; Ben's side notices the store change and pushes it.
+    sync_once_with(&nb, &ada).await;
     let mut nb = nb;
-    nb.keep_live(sb);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    for node in [&mut na, &mut nb] {
+        let shared = node.listener.alliances[0].clone();
+        node.keep_live(shared);
+    }
+    // An edit made on Ben's device by another command, straight into the store: Ben's node
+    // notices it on disk and pushes it over the live session.
     ben.edit(|r, w, e| {
         r.add_need(w, e, "live need").unwrap();
     });
     let mut arrived = false;
-    for _ in 0..200 {
+    for _ in 0..800 {
         if ada.view().needs.iter().any(|n| n.text == "live need") {
             arrived = true;
             break;

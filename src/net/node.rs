@@ -18,7 +18,7 @@ use crate::net::ticket::InviteTicket;
 use crate::net::wire::JoinRequest;
 
 /// How often a running device checks the store for edits by other commands.
-pub const DISK_POLL: Duration = Duration::from_millis(25);
+pub const DISK_POLL: Duration = Duration::from_millis(10);
 /// Reconnect backoff for live sessions: from the first to the last value, doubling.
 pub const BACKOFF_MIN: Duration = Duration::from_millis(250);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
@@ -72,6 +72,16 @@ impl Node {
 
     pub fn addrs(&self) -> Vec<String> {
         self.listener.my_addrs.clone()
+    }
+
+    /// Whether the endpoint is connected to a relay server right now.
+    pub fn relay_connected(&self) -> bool {
+        use iroh::Watcher;
+        self.endpoint
+            .home_relay_status()
+            .get()
+            .iter()
+            .any(|s| s.is_connected())
     }
 
     fn spawn_accept_loop(&mut self) {

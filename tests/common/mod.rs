@@ -97,6 +97,16 @@ impl Device {
         d
     }
 
+    /// The texts of the needs, as `need list` shows them.
+    pub fn needs(&self) -> Vec<String> {
+        self.json(&["need", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["text"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// The device key printed by `whoami`.
     pub fn device_key(&self) -> String {
         self.json(&["whoami"])["device"]
