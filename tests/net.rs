@@ -461,3 +461,109 @@ async fn live_sessions_carry_an_edit_to_a_connected_peer() {
     na.shutdown().await;
     nb.shutdown().await;
 }
+
+/// Two devices that know each other only through a relay: iroh's own relay server, on loopback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_that_know_each_other_only_through_a_relay_join_and_sync() {
+    use iroh_relay::server::{CertConfig, RelayConfig, Server, ServerConfig, TlsConfig};
+    // iroh's relay server on loopback, with a self-signed certificate the devices trust.
+    let (certs, tls) = iroh_relay::server::testing::self_signed_tls_certs_and_config();
+    let localhost = std::net::Ipv4Addr::LOCALHOST;
+    let mut relay = RelayConfig::new((localhost, 0));
+    relay.tls = Some(TlsConfig::new(
+        (localhost, 0),
+        CertConfig::Manual { server_config: tls },
+    ));
+    let mut server_config = ServerConfig::default();
+    server_config.relay = Some(relay);
+    let server = Server::spawn(server_config).await.unwrap();
+    let relay_url: iroh::RelayUrl = format!("https://{}", server.https_addr().unwrap())
+        .parse()
+        .unwrap();
+    let config = NetConfig {
+        bind: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+        relay: alliance::net::endpoint::Relay::Custom(relay_url.clone()),
+        mdns: false,
+        relay_ca: Some(iroh::tls::CaTlsConfig::custom_roots(certs)),
+    };
+    let ada = Dev::new(1, "Ada");
+    let key = ada.key();
+    let w = Writer {
+        key: &key,
+        actor_tag: [1; 8],
+        now: now(),
+    };
+    let (replica, _, genesis) =
+        Replica::create(&w, &mut SeededEntropy::new(1), "Far apart", "Ada", "parent").unwrap();
+    ada.home
+        .create_alliance(&replica.id(), &[genesis], Some([1; 8]))
+        .unwrap();
+    ada.edit(|r, w, e| {
+        r.add_need(w, e, "calls on Sundays").unwrap();
+    });
+    let na = Node::start(
+        ada.key(),
+        &config,
+        vec![ada.shared()],
+        Box::new(SeededEntropy::new(1)),
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(
+        na.wait_for_relay(Duration::from_secs(20)).await,
+        "no relay connection"
+    );
+    // The ticket names Ada's device and the relay only: no direct address.
+    let open = ada.home.open(&ada.id(), LockMode::Exclusive).unwrap();
+    add_invite(&open, Invite::new(&[41; 32], "member", now(), 3600)).unwrap();
+    drop(open);
+    let ticket = InviteTicket {
+        alliance: ada.id().0.0,
+        inviter: addr_for(&na.device(), &[], Some(relay_url.as_str())),
+        secret: [41; 32],
+    };
+    assert_eq!(ticket.inviter.ip_addrs().count(), 0);
+    let ben = Dev::new(2, "Ben");
+    let nb0 = Node::start(
+        ben.key(),
+        &config,
+        vec![],
+        Box::new(SeededEntropy::new(2)),
+        now,
+    )
+    .await
+    .unwrap();
+    let (target, report, _) = join(&nb0.endpoint, &ticket, "Ben", vec![]).await.unwrap();
+    nb0.shutdown().await;
+    assert!(report.received >= 2);
+    save_join(&ben.home, &target, &na.device(), &[], now()).unwrap();
+    // Ben's address book knows Ada only through the relay.
+    {
+        let open = ben.home.open(&ben.id(), LockMode::Exclusive).unwrap();
+        let mut book = alliance::core::peers::PeerBook::default();
+        book.learn(&na.device().to_hex(), &[], Some(relay_url.to_string()));
+        open.save_local_json(session::PEERS_FILE, &book).unwrap();
+    }
+    ben.edit(|r, w, e| {
+        r.add_need(w, e, "letters by post").unwrap();
+    });
+    let nb = Node::start(
+        ben.key(),
+        &config,
+        vec![ben.shared()],
+        Box::new(SeededEntropy::new(2)),
+        now,
+    )
+    .await
+    .unwrap();
+    let sb = nb.listener.alliances[0].clone();
+    for o in nb.sync_once(&sb, None).await.unwrap() {
+        o.result.unwrap();
+    }
+    assert_eq!(ada.view(), ben.view());
+    assert!(ada.view().needs.iter().any(|n| n.text == "letters by post"));
+    nb.shutdown().await;
+    na.shutdown().await;
+    drop(server);
+}

@@ -117,6 +117,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         bind: cli.bind,
         relay: cli.relay,
         mdns: !cli.no_mdns,
+        relay_ca: None,
     };
     match cli.command {
         Command::Demo(a) => demo::run(&mut ctx, a),

@@ -53,6 +53,10 @@ pub struct NetConfig {
     pub relay: Relay,
     /// LAN discovery with mDNS. Off when bound to loopback: nothing on the LAN could use it.
     pub mdns: bool,
+    /// Certificate authorities to trust for the relay's TLS instead of the public web roots,
+    /// for a self-hosted relay with its own certificate (and tests that run iroh's relay server
+    /// on loopback).
+    pub relay_ca: Option<iroh::tls::CaTlsConfig>,
 }
 
 impl NetConfig {
@@ -62,6 +66,7 @@ impl NetConfig {
             bind: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             relay: Relay::Disabled,
             mdns: false,
+            relay_ca: None,
         }
     }
 
@@ -85,6 +90,9 @@ pub async fn bind(key: &DeviceKey, config: &NetConfig) -> Result<Endpoint, NetEr
             .clear_ip_transports()
             .bind_addr(addr)
             .map_err(|e| NetError::Bind(format!("{addr}: {e}")))?;
+    }
+    if let Some(ca) = &config.relay_ca {
+        builder = builder.ca_tls_config(ca.clone());
     }
     let loopback = config.bind.is_some_and(|a| a.ip().is_loopback());
     if config.mdns && !loopback {

@@ -74,6 +74,14 @@ impl Node {
         self.listener.my_addrs.clone()
     }
 
+    /// Waits (at most `limit`) until the endpoint has a home relay, so it can be reached through
+    /// it. Returns whether it has one.
+    pub async fn wait_for_relay(&self, limit: Duration) -> bool {
+        tokio::time::timeout(limit, self.endpoint.online())
+            .await
+            .is_ok()
+    }
+
     /// Whether the endpoint is connected to a relay server right now.
     pub fn relay_connected(&self) -> bool {
         use iroh::Watcher;
