@@ -269,3 +269,40 @@ fn vision_edit_merges_with_edits_made_while_the_editor_was_open() {
         .code(1);
     assert_eq!(ada.ok(&["vision", "show"]), before);
 }
+
+#[test]
+fn log_filters_by_person_date_and_change() {
+    let ben = Device::new(2);
+    ben.ok(&["init", "--name", "Ben"]);
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    ada.add(&["member", "add", "Ben", "--device", &ben.device_key()]);
+    let bundle = ada.home().join("b");
+    ada.ok(&["bundle", "export", bundle.to_str().unwrap()]);
+    ben.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    ben.add(&["need", "add", "sleep"]);
+    ben.ok(&["bundle", "export", bundle.to_str().unwrap()]);
+    ada.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    let mark = ada.json(&["log"])[0]["hash"].as_str().unwrap().to_string();
+    ada.add(&["need", "add", "sunlight"]);
+    let bens = ada.json(&["log", "--who", "ben"]);
+    assert_eq!(bens.as_array().unwrap().len(), 1);
+    assert!(bens[0]["summary"].as_str().unwrap().contains("sleep"));
+    let after = ada.json(&["log", "--since", &mark[..8]]);
+    assert_eq!(after.as_array().unwrap().len(), 1);
+    assert!(after[0]["summary"].as_str().unwrap().contains("sunlight"));
+    assert_eq!(
+        ada.json(&["log", "--since", "2026-11-24"])
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    assert!(
+        ada.json(&["log", "--since", "2026-11-25"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let err = ada.fails(&["log", "--since", "yesterday"], 1);
+    assert!(err.contains("neither a date"), "{err}");
+}

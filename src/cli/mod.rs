@@ -5,6 +5,7 @@ pub mod commands;
 pub mod context;
 pub mod error;
 pub mod output;
+pub mod reference;
 pub mod render;
 
 use std::path::PathBuf;
