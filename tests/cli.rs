@@ -306,3 +306,46 @@ fn log_filters_by_person_date_and_change() {
     let err = ada.fails(&["log", "--since", "yesterday"], 1);
     assert!(err.contains("neither a date"), "{err}");
 }
+
+#[test]
+fn history_shows_every_version_of_an_item_with_its_author() {
+    let ben = Device::new(2);
+    ben.ok(&["init", "--name", "Ben"]);
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    let m = ada.add(&["member", "add", "Ben", "--device", &ben.device_key()]);
+    let e = ada.add(&["expect", "add", "no screens after 8pm"]);
+    ada.ok(&["expect", "agree", &e]);
+    let bundle = ada.home().join("b");
+    ada.ok(&["bundle", "export", bundle.to_str().unwrap()]);
+    ben.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    ben.ok(&["expect", "edit", &e, "no screens after 9pm"]);
+    ben.ok(&["bundle", "export", bundle.to_str().unwrap()]);
+    ada.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    let h = ada.json(&["history", &e]);
+    let versions = h.as_array().unwrap();
+    assert_eq!(versions.len(), 3, "{h:#}");
+    assert_eq!(versions[0]["author"], "Ada");
+    assert_eq!(versions[2]["author"], "Ben");
+    assert!(versions.iter().all(|v| v["verified"] == true));
+    let text = versions[2]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "text")
+        .unwrap();
+    assert_eq!(text["old"], "no screens after 8pm");
+    assert_eq!(text["new"], "no screens after 9pm");
+    // Membership history: who added Ben, and when.
+    let mh = ada.json(&["history", &m]);
+    assert_eq!(mh[0]["author"], "Ada");
+    assert!(
+        mh[0]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["field"] == "name" && f["new"] == "Ben")
+    );
+    insta::assert_snapshot!("history", ada.ok(&["history", &e]));
+    let err = ada.fails(&["history", "ezzzz"], 1);
+    assert!(err.contains("no expectation ezzzz"), "{err}");
+}

@@ -4,6 +4,7 @@
 //! ([`SignedChange<Verified>`] values for the store to write).
 
 pub mod edit;
+pub mod history;
 pub mod identity;
 pub mod ids;
 pub mod invite;

@@ -5,6 +5,7 @@ pub mod checkin;
 pub mod demo;
 pub mod expect;
 pub mod export;
+pub mod history;
 pub mod init;
 pub mod invite;
 pub mod join;
