@@ -121,10 +121,7 @@ fn expired_and_revoked_tickets_are_refused_and_change_nothing() {
 fn sync_with_nobody_reachable_says_so() {
     let ada = Device::founder(1, "Ada", "Family", "parent");
     let serve = ada.serve();
-    let ticket = ada.json(&["invite"])["ticket"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ticket = ada.invite_ticket();
     let ben = Device::new(2);
     ben.ok(&["join", &ticket, "--name", "Ben"]);
     drop(serve); // Ada's device goes away.
@@ -139,10 +136,7 @@ fn sync_with_nobody_reachable_says_so() {
 fn a_sync_killed_midway_leaves_both_stores_loadable_and_a_later_sync_completes() {
     let ada = Device::founder(1, "Ada", "Family", "parent");
     let serve = ada.serve();
-    let ticket = ada.json(&["invite"])["ticket"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ticket = ada.invite_ticket();
     let ben = Device::new(2);
     ben.ok(&["join", &ticket, "--name", "Ben"]);
     // Give Ben something to send: a long history of small edits.

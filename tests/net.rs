@@ -60,6 +60,21 @@ impl Dev {
         .await
         .unwrap()
     }
+    /// Founds an alliance on this device, with this device's person as its first member.
+    fn found(&self, title: &str) {
+        let key = self.key();
+        let w = Writer {
+            key: &key,
+            actor_tag: [self.seed[0]; 8],
+            now: now(),
+        };
+        let (replica, _, genesis) =
+            Replica::create(&w, &mut SeededEntropy::new(1), title, self.name, "parent").unwrap();
+        self.home
+            .create_alliance(&replica.id(), &[genesis], Some([self.seed[0]; 8]))
+            .unwrap();
+    }
+
     /// One local edit, as an `alliance` command makes it (lock, edit, fsync).
     fn edit(&self, f: impl FnOnce(&mut Replica, &Writer<'_>, &mut SeededEntropy)) {
         let mut open = self.home.open(&self.id(), LockMode::Exclusive).unwrap();
@@ -114,23 +129,7 @@ impl Dev {
 /// Ada founds the alliance; Ben and Chioma join with tickets while Ada's device serves.
 async fn family() -> (Dev, Dev, Dev) {
     let ada = Dev::new(1, "Ada");
-    let key = ada.key();
-    let w = Writer {
-        key: &key,
-        actor_tag: [1; 8],
-        now: now(),
-    };
-    let (replica, _, genesis) = Replica::create(
-        &w,
-        &mut SeededEntropy::new(1),
-        "The Okafor family",
-        "Ada",
-        "parent",
-    )
-    .unwrap();
-    ada.home
-        .create_alliance(&replica.id(), &[genesis], Some([1; 8]))
-        .unwrap();
+    ada.found("The Okafor family");
     let (ben, chioma) = (Dev::new(2, "Ben"), Dev::new(3, "Chioma"));
     let node = ada.node().await;
     ben.join(&ada.invite(&node, [21; 32], 3600)).await.unwrap();
@@ -273,17 +272,7 @@ async fn a_non_member_endpoint_is_refused_before_any_data() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn used_and_expired_tickets_are_refused_and_change_nothing() {
     let ada = Dev::new(1, "Ada");
-    let key = ada.key();
-    let w = Writer {
-        key: &key,
-        actor_tag: [1; 8],
-        now: now(),
-    };
-    let (replica, _, genesis) =
-        Replica::create(&w, &mut SeededEntropy::new(1), "Family", "Ada", "parent").unwrap();
-    ada.home
-        .create_alliance(&replica.id(), &[genesis], Some([1; 8]))
-        .unwrap();
+    ada.found("Family");
     let node = ada.node().await;
     let ticket = ada.invite(&node, [31; 32], 3600);
     let expired = ada.invite(&node, [32; 32], 0);
@@ -487,17 +476,7 @@ async fn devices_that_know_each_other_only_through_a_relay_join_and_sync() {
         relay_ca: Some(iroh::tls::CaTlsConfig::custom_roots(certs)),
     };
     let ada = Dev::new(1, "Ada");
-    let key = ada.key();
-    let w = Writer {
-        key: &key,
-        actor_tag: [1; 8],
-        now: now(),
-    };
-    let (replica, _, genesis) =
-        Replica::create(&w, &mut SeededEntropy::new(1), "Far apart", "Ada", "parent").unwrap();
-    ada.home
-        .create_alliance(&replica.id(), &[genesis], Some([1; 8]))
-        .unwrap();
+    ada.found("Far apart");
     ada.edit(|r, w, e| {
         r.add_need(w, e, "calls on Sundays").unwrap();
     });

@@ -107,6 +107,14 @@ impl Device {
             .collect()
     }
 
+    /// A fresh invite ticket from `alliance invite`.
+    pub fn invite_ticket(&self) -> String {
+        self.json(&["invite"])["ticket"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// The device key printed by `whoami`.
     pub fn device_key(&self) -> String {
         self.json(&["whoami"])["device"]
