@@ -5,6 +5,7 @@ pub mod commands;
 pub mod context;
 pub mod error;
 pub mod output;
+pub mod points;
 pub mod reference;
 pub mod render;
 
@@ -68,6 +69,11 @@ pub enum Command {
     Checkin(checkin::CheckinArgs),
     Log(log::LogArgs),
     History(history::HistoryArgs),
+    Blame(blame::BlameArgs),
+    Diff(diff::DiffArgs),
+    Status(status::StatusArgs),
+    Seen(seen::SeenArgs),
+    Resolve(resolve::ResolveArgs),
     Verify(verify::VerifyArgs),
     Export(export::ExportArgs),
     Bundle(bundle::BundleArgs),
@@ -136,6 +142,11 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Checkin(a) => checkin::run(&mut ctx, a),
         Command::Log(a) => log::run(&mut ctx, a),
         Command::History(a) => history::run(&mut ctx, a),
+        Command::Blame(a) => blame::run(&mut ctx, a),
+        Command::Diff(a) => diff::run(&mut ctx, a),
+        Command::Status(a) => status::run(&mut ctx, a),
+        Command::Seen(a) => seen::run(&mut ctx, a),
+        Command::Resolve(a) => resolve::run(&mut ctx, a),
         Command::Verify(a) => verify::run(&mut ctx, a),
         Command::Export(a) => export::run(&mut ctx, a),
         Command::Bundle(a) => bundle::run(&mut ctx, a),

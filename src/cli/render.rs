@@ -199,6 +199,39 @@ pub fn show(view: &AllianceView, changes: usize) -> String {
     )
 }
 
+/// The appendix of `alliance export --format md --history`: every change, oldest first, with
+/// its verified author, or a mark that it failed verification.
+pub fn markdown_history(log: &[crate::core::LogEntry]) -> String {
+    let mut md = String::from("\n## Appendix: how we got here\n\n");
+    md.push_str(&format!(
+        "*Every change to this alliance, oldest first: {} change(s), {} verified by their authors' signatures.*\n\n",
+        log.len(),
+        log.iter().filter(|e| e.verified).count()
+    ));
+    md.push_str("| When (UTC) | Who | What | Change | Signature |\n|---|---|---|---|---|\n");
+    for e in log.iter().rev() {
+        md.push_str(&format!(
+            "| {} | {} | {} | `{}` | {} |\n",
+            e.time.short(),
+            e.author,
+            e.summary.replace('|', "\\|").replace('\n', " "),
+            &e.hash[..8.min(e.hash.len())],
+            if e.verified {
+                format!(
+                    "verified (device `{}`)",
+                    &e.device[..10.min(e.device.len())]
+                )
+            } else {
+                format!(
+                    "**FAILED**: {}",
+                    e.problem.as_deref().unwrap_or("does not verify")
+                )
+            }
+        ));
+    }
+    md
+}
+
 /// `alliance export --format md`: a document a family could print.
 pub fn markdown(view: &AllianceView, exported: Timestamp) -> String {
     let mut md = format!("# {}\n\n", view.title);
@@ -315,4 +348,242 @@ pub fn markdown(view: &AllianceView, exported: Timestamp) -> String {
         ));
     }
     md
+}
+
+fn short_device(d: &str) -> &str {
+    &d[..10.min(d.len())]
+}
+
+fn verdict(verified: bool) -> &'static str {
+    if verified {
+        "verified"
+    } else {
+        "FAILED verification"
+    }
+}
+
+/// The conflicts, each value numbered as `alliance resolve --pick` takes it.
+pub fn conflicts_text(conflicts: &[crate::core::conflicts::Conflict]) -> String {
+    let mut s = String::new();
+    for c in conflicts {
+        let item = c
+            .item
+            .as_ref()
+            .map(|i| i.to_string())
+            .unwrap_or_else(|| "alliance".into());
+        s.push_str(&format!(
+            "  {item} {}: {} values\n",
+            c.field,
+            c.values.len()
+        ));
+        for (i, v) in c.values.iter().enumerate() {
+            s.push_str(&format!(
+                "    {}. \"{}\" by {} ({}, {}){}\n",
+                i + 1,
+                crate::core::edit::excerpt(&v.value),
+                v.author,
+                short_device(&v.device),
+                verdict(v.verified),
+                if v.winner { "  [shown now]" } else { "" }
+            ));
+        }
+        s.push_str(&format!(
+            "    settle it: alliance resolve {item} {} --pick N  (or --value TEXT)\n",
+            c.field
+        ));
+    }
+    s
+}
+
+/// `alliance history ID`: each version with its fields, in words where they help.
+pub fn history_text(
+    versions: &[crate::core::history::Version],
+    conflicts: &[crate::core::conflicts::Conflict],
+) -> String {
+    let mut s = String::new();
+    for v in versions {
+        s.push_str(&format!(
+            "{}  {}  {} ({})  {}\n",
+            &v.change[..8.min(v.change.len())],
+            v.time.short(),
+            v.author,
+            short_device(&v.device),
+            verdict(v.verified)
+        ));
+        if let Some(p) = &v.problem {
+            s.push_str(&format!("    ! {p}\n"));
+        }
+        // Bookkeeping fields (times, device keys) only when nothing else changed; `--json`
+        // always has every field.
+        let told: Vec<&String> = v.fields.iter().filter_map(|f| f.words.as_ref()).collect();
+        if told.is_empty() {
+            for f in &v.fields {
+                s.push_str(&format!(
+                    "    {}: {} -> {}\n",
+                    f.field,
+                    f.old.as_deref().unwrap_or("(none)"),
+                    f.new.as_deref().unwrap_or("(none)")
+                ));
+            }
+        }
+        for line in told {
+            s.push_str(&format!("    {line}\n"));
+        }
+    }
+    if !conflicts.is_empty() {
+        s.push_str("\nUNRESOLVED CONFLICTS\n");
+        s.push_str(&conflicts_text(conflicts));
+    }
+    s
+}
+
+/// `alliance diff`: by step, each item with what happened and who did it.
+pub fn diff_text(diff: &crate::core::diff::Diff) -> String {
+    if diff.steps.is_empty() {
+        return format!(
+            "Nothing changed ({} change(s) in between touched nothing that reads differently).",
+            diff.changes
+        );
+    }
+    let mut s = format!("{} change(s):\n", diff.changes);
+    for step in &diff.steps {
+        s.push_str(&format!("\n{}\n", step.step.to_uppercase()));
+        for item in &step.items {
+            let label = item
+                .item
+                .as_ref()
+                .map(|i| format!("{} {i}", i.kind().noun()))
+                .unwrap_or_else(|| "the vision".into());
+            s.push_str(&format!(
+                "  {} {label} \"{}\" (by {})\n",
+                item.what,
+                item.title,
+                item.authors.join(", ")
+            ));
+            if item.what != "added" || item.item.is_none() {
+                for f in item.fields.iter().filter_map(|f| f.words.as_ref()) {
+                    s.push_str(&format!("    {f}\n"));
+                }
+            }
+        }
+    }
+    s
+}
+
+/// `alliance status`: what needs this person's attention, most actionable first.
+pub fn status_text(st: &crate::core::status::Status) -> String {
+    let mut s = format!("Status for {}\n", st.name);
+    let mut quiet = true;
+    if !st.conflicts.is_empty() {
+        quiet = false;
+        s.push_str(&format!(
+            "\n{} conflict(s): edits that collided\n",
+            st.conflicts.len()
+        ));
+        s.push_str(&conflicts_text(&st.conflicts));
+    }
+    if !st.to_agree.is_empty() {
+        quiet = false;
+        s.push_str(&format!(
+            "\n{} expectation(s) waiting for your agreement\n",
+            st.to_agree.len()
+        ));
+        for e in &st.to_agree {
+            s.push_str(&format!(
+                "  {}  \"{}\"{}\n",
+                e.expectation,
+                crate::core::edit::excerpt(&e.text),
+                if e.stale {
+                    "  (reworded since you agreed)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        s.push_str("  agree: alliance expect agree ID\n");
+    }
+    let c = &st.checkin;
+    if c.due {
+        quiet = false;
+        match (&c.last, &c.next) {
+            (Some(last), Some(next)) if c.overdue_days > 0 => s.push_str(&format!(
+                "\nA check-in is overdue: the last was {last}, the next was due {next} ({} day(s) ago)\n",
+                c.overdue_days
+            )),
+            (Some(last), Some(next)) => s.push_str(&format!(
+                "\nA check-in is due today ({next}); the last was {last}\n"
+            )),
+            _ => s.push_str("\nNo check-in yet: `alliance checkin add` records the first\n"),
+        }
+    } else if let Some(next) = &c.next {
+        s.push_str(&format!("\nNext check-in: {next}\n"));
+    }
+    if !st.without_needs.is_empty() {
+        quiet = false;
+        let names: Vec<&str> = st.without_needs.iter().map(|m| m.name.as_str()).collect();
+        s.push_str(&format!("\nNo needs shared yet by: {}\n", names.join(", ")));
+    }
+    if st.news_count > 0 {
+        quiet = false;
+        s.push_str(&format!(
+            "\n{} change(s) by others since you {}\n",
+            st.news_count,
+            if st.seen_marked {
+                "last marked them seen"
+            } else {
+                "joined (nothing marked seen yet)"
+            }
+        ));
+        for e in &st.news {
+            s.push_str(&format!(
+                "  {}  {}  {}  {}{}\n",
+                &e.hash[..8],
+                e.time.short(),
+                e.author,
+                e.summary,
+                if e.verified {
+                    ""
+                } else {
+                    "  [FAILED verification]"
+                }
+            ));
+        }
+        if st.news_count > st.news.len() {
+            s.push_str(&format!(
+                "  ... and {} older; `alliance diff` shows all of it\n",
+                st.news_count - st.news.len()
+            ));
+        }
+        s.push_str("  read them with `alliance diff`, then `alliance seen`\n");
+    }
+    if quiet {
+        s.push_str("\nNothing needs your attention.\n");
+    }
+    s
+}
+
+/// `alliance blame vision`: each run of text with its author.
+pub fn blame_text(spans: &[crate::core::history::BlameSpan]) -> String {
+    if spans.is_empty() {
+        return "The vision is not written yet.".into();
+    }
+    let width = spans
+        .iter()
+        .map(|s| s.author.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for span in spans {
+        let who = if span.verified {
+            span.author.clone()
+        } else {
+            "UNVERIFIED".to_string()
+        };
+        for (i, line) in span.text.split('\n').enumerate() {
+            if i > 0 || !line.is_empty() {
+                out.push_str(&format!("{who:<width$} | {line}\n"));
+            }
+        }
+    }
+    out
 }

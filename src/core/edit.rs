@@ -254,6 +254,77 @@ impl Replica {
         })
     }
 
+    /// Step 2: reschedules or changes a design session. Each given field is written on its
+    /// own (the agenda as text splices), so two people changing different fields both keep
+    /// their edit, and two people changing the same field concurrently make a conflict that
+    /// `alliance status` shows and `alliance resolve` settles.
+    pub fn edit_plan(
+        &mut self,
+        writer: &Writer<'_>,
+        id: &ItemId,
+        when: Option<&str>,
+        how: Option<&str>,
+        agenda: Option<&str>,
+    ) -> Result<Edited, EditError> {
+        self.me(writer)?;
+        let p = self.item(ItemKind::Plan, id)?;
+        let when = when.map(|w| non_empty("when", w)).transpose()?;
+        let how = how.map(|h| non_empty("where or how", h)).transpose()?;
+        let agenda = agenda.map(|a| a.trim().to_string());
+        if when.is_none() && how.is_none() && agenda.is_none() {
+            return Err(EditError::Invalid(
+                "say what to change: --when, --how or --agenda".into(),
+            ));
+        }
+        let mut what = Vec::new();
+        if let Some(w) = &when {
+            what.push(format!("when {w}"));
+        }
+        if let Some(h) = &how {
+            what.push(format!("how {}", excerpt(h)));
+        }
+        if agenda.is_some() {
+            what.push("agenda".to_string());
+        }
+        let summary = format!("changed design session {id}: {}", what.join(", "));
+        let doc = self.doc();
+        let unchanged = when
+            .as_ref()
+            .is_none_or(|w| model::string_at(doc, &p, "when") == *w)
+            && how
+                .as_ref()
+                .is_none_or(|h| model::string_at(doc, &p, "how") == *h)
+            && agenda
+                .as_ref()
+                .is_none_or(|a| model::string_at(doc, &p, "agenda") == *a);
+        if unchanged {
+            return Ok(Edited {
+                id: Some(id.clone()),
+                change: None,
+                summary: format!("design session {id} already reads like that"),
+            });
+        }
+        let existing = model::text_obj_at(doc, &p, "agenda");
+        let current_when = model::string_at(doc, &p, "when");
+        let current_how = model::string_at(doc, &p, "how");
+        self.edited(writer, Some(id.clone()), summary, move |tx| {
+            if let Some(w) = when.filter(|w| *w != current_when) {
+                tx.put(&p, "when", w.as_str())?;
+            }
+            if let Some(h) = how.filter(|h| *h != current_how) {
+                tx.put(&p, "how", h.as_str())?;
+            }
+            if let Some(a) = agenda {
+                let t = match existing {
+                    Some(t) => t,
+                    None => tx.put_object(&p, "agenda", ObjType::Text)?,
+                };
+                tx.update_text(&t, &a)?;
+            }
+            Ok(())
+        })
+    }
+
     /// Step 3: sets the shared vision. The difference from the current text is applied as
     /// character splices, so concurrent edits by others merge instead of being overwritten.
     pub fn set_vision(&mut self, writer: &Writer<'_>, text: &str) -> Result<Edited, EditError> {
@@ -478,6 +549,54 @@ impl Replica {
             tx.put(&c, "next_in_days", i64::from(new.next_in_days))?;
             tx.put(&c, "created_by", me.as_str())?;
             tx.put(&c, "created_at", now.0)?;
+            Ok(())
+        })
+    }
+
+    /// Changes a check-in's date or the cadence it set (days until the next one).
+    pub fn edit_checkin(
+        &mut self,
+        writer: &Writer<'_>,
+        id: &ItemId,
+        date: Option<&str>,
+        next_in_days: Option<u32>,
+    ) -> Result<Edited, EditError> {
+        self.me(writer)?;
+        let c = self.item(ItemKind::CheckIn, id)?;
+        let date = date.map(parse_date).transpose()?;
+        if date.is_none() && next_in_days.is_none() {
+            return Err(EditError::Invalid(
+                "say what to change: --date or --next-in-days".into(),
+            ));
+        }
+        let doc = self.doc();
+        let same_date = date
+            .as_ref()
+            .is_none_or(|d| model::string_at(doc, &c, "date") == *d);
+        let same_days = next_in_days
+            .is_none_or(|n| model::int_at(doc, &c, "next_in_days") == Some(i64::from(n)));
+        if same_date && same_days {
+            return Ok(Edited {
+                id: Some(id.clone()),
+                change: None,
+                summary: format!("check-in {id} already reads like that"),
+            });
+        }
+        let mut what = Vec::new();
+        if let Some(d) = date.as_ref().filter(|_| !same_date) {
+            what.push(format!("date {d}"));
+        }
+        if let Some(n) = next_in_days.filter(|_| !same_days) {
+            what.push(format!("next in {n} days"));
+        }
+        let summary = format!("changed check-in {id}: {}", what.join(", "));
+        self.edited(writer, Some(id.clone()), summary, move |tx| {
+            if let Some(d) = date.filter(|_| !same_date) {
+                tx.put(&c, "date", d.as_str())?;
+            }
+            if let Some(n) = next_in_days.filter(|_| !same_days) {
+                tx.put(&c, "next_in_days", i64::from(n))?;
+            }
             Ok(())
         })
     }

@@ -1,52 +1,116 @@
-//! Per-item history: every version of one item, field by field, with who made each change.
+//! Per-item history and blame: every version of one item, field by field, with who made each
+//! change; and who wrote which part of the current vision.
 //!
-//! The history is replayed in causal order: after each change, the item is read *as of the
-//! heads of everything replayed so far* and compared with the previous reading. A change that
-//! altered the item is one version, attributed to the change's author only if the change
-//! verifies (see [`Replica::log`]). No I/O; the cost is one read of the item per change of the
-//! history (an index is left for the performance work).
+//! Both start from a [`ChangeIndex`], which knows which changes touched which item, so an
+//! item's history reads the item only around the changes that touched it (two historical
+//! reads per version) instead of replaying the whole history.
+//!
+//! A version is the change's *own* diff: the item as of the change's dependencies against the
+//! item as of the change. So when two people edit concurrently, both versions show what each
+//! of them did, even the one whose value lost the conflict. Authors are named only for changes
+//! that verify (see [`Attributor`]). No I/O.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use automerge::{ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, ValueRef};
 use serde::Serialize;
 
-use crate::core::ids::{ItemId, Timestamp};
-use crate::core::replica::Replica;
+use crate::core::ids::{ItemId, ItemKind, Timestamp};
+use crate::core::index::{ChangeIndex, Touch};
+use crate::core::model::{AllianceView, keys};
+use crate::core::replica::{LogEntry, Replica};
 
-/// One field that changed: its path inside the item, before and after (`None`: absent).
+/// Names the authors of changes, verifying each change once (signature and membership), and
+/// naming a person only when their change verifies. A change that fails is `unknown`.
+pub struct Attributor<'a> {
+    replica: &'a Replica,
+    view: &'a AllianceView,
+    cache: HashMap<ChangeHash, LogEntry>,
+}
+
+impl<'a> Attributor<'a> {
+    pub fn new(replica: &'a Replica, view: &'a AllianceView) -> Self {
+        Attributor {
+            replica,
+            view,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The verdict on and author of one change (`None`: the history does not hold it).
+    pub fn attribute(&mut self, hash: &ChangeHash) -> Option<&LogEntry> {
+        if !self.cache.contains_key(hash) {
+            let entry = self.replica.attribute(self.view, hash)?;
+            self.cache.insert(*hash, entry);
+        }
+        self.cache.get(hash)
+    }
+
+    pub fn view(&self) -> &AllianceView {
+        self.view
+    }
+}
+
+/// One field that changed: its path inside the item, before and after (`None`: absent), and
+/// the change in words when it is worth telling a person (`None` for bookkeeping fields such
+/// as `created_at`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldChange {
     pub field: String,
     pub old: Option<String>,
     pub new: Option<String>,
+    pub words: Option<String>,
 }
 
-/// One version of an item.
+/// One version of an item: one change that touched it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Version {
     pub change: String,
     /// The author's name, or `unknown` when the change does not verify.
     pub author: String,
+    /// The author's member ID, only when the change verifies.
+    pub member: Option<ItemId>,
     pub device: String,
     pub time: Timestamp,
     pub verified: bool,
+    /// Why the change failed verification, if it did.
+    pub problem: Option<String>,
+    /// The change's own one-line summary.
+    pub summary: String,
     pub fields: Vec<FieldChange>,
 }
 
 /// Every field of the item `id`, flattened (`text`, `agreements.m4k2x.text_digest`, ...), as of
-/// `heads`; empty when the item does not exist there.
+/// `heads`; empty when the item does not exist there. A member also lists its devices
+/// (`devices.<key>.added_by`, ...), so a member's history is also its membership history.
 pub fn item_at(
     doc: &automerge::Automerge,
     id: &ItemId,
     heads: &[ChangeHash],
 ) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let Some(collection) = map_at(doc, &ROOT, id.kind().collection(), heads) else {
-        return out;
-    };
-    if let Some(item) = map_at(doc, &collection, id.as_str(), heads) {
+    if let Some(collection) = map_at(doc, &ROOT, id.kind().collection(), heads)
+        && let Some(item) = map_at(doc, &collection, id.as_str(), heads)
+    {
         flatten(doc, &item, heads, "", &mut out);
+    }
+    if id.kind() == ItemKind::Member
+        && let Some(devices) = map_at(doc, &ROOT, keys::DEVICES, heads)
+    {
+        let keys: Vec<String> = doc.keys_at(&devices, heads).collect();
+        for key in keys {
+            let Some(device) = map_at(doc, &devices, &key, heads) else {
+                continue;
+            };
+            let mut fields = BTreeMap::new();
+            flatten(doc, &device, heads, "", &mut fields);
+            if fields.get("member").map(String::as_str) == Some(id.as_str()) {
+                fields.remove("member");
+                for (k, v) in fields {
+                    out.insert(format!("devices.{key}.{k}"), v);
+                }
+            }
+        }
     }
     out
 }
@@ -63,7 +127,8 @@ fn map_at(
     }
 }
 
-fn scalar(s: &ScalarValue) -> String {
+/// A scalar as people read it (strings unquoted, null as `null`).
+pub(crate) fn scalar(s: &ScalarValue) -> String {
     match s {
         ScalarValue::Str(s) => s.to_string(),
         ScalarValue::Null => "null".into(),
@@ -108,56 +173,223 @@ fn flatten(
     }
 }
 
+/// The fields that differ between two readings of an item, in words where it helps.
+pub fn field_changes(
+    kind: ItemKind,
+    old: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+    view: &AllianceView,
+) -> Vec<FieldChange> {
+    let keys: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let (o, n) = (old.get(key), new.get(key));
+            (o != n).then(|| FieldChange {
+                field: key.clone(),
+                old: o.cloned(),
+                new: n.cloned(),
+                words: words(kind, key, o, n, view),
+            })
+        })
+        .collect()
+}
+
+fn quoted(s: &str) -> String {
+    let one_line: String = s.replace('\n', " ");
+    let mut short: String = one_line.chars().take(80).collect();
+    if one_line.chars().count() > 80 {
+        short.push('…');
+    }
+    format!("\"{short}\"")
+}
+
+fn date_of(v: &str) -> Option<String> {
+    v.parse::<i64>().ok().map(|t| Timestamp(t).date())
+}
+
+fn names(view: &AllianceView, ids: &str) -> String {
+    let list: Vec<String> = ids
+        .split(", ")
+        .filter(|s| !s.is_empty())
+        .map(|s| view.name_of(&ItemId::from_doc_key(s)))
+        .collect();
+    if list.is_empty() {
+        "everyone".into()
+    } else {
+        list.join(", ")
+    }
+}
+
+/// One field change in words, or `None` when it is bookkeeping a person need not read.
+fn words(
+    kind: ItemKind,
+    field: &str,
+    old: Option<&String>,
+    new: Option<&String>,
+    view: &AllianceView,
+) -> Option<String> {
+    let parts: Vec<&str> = field.split('.').collect();
+    let name = |id: &str| view.name_of(&ItemId::from_doc_key(id));
+    match (parts.as_slice(), old, new) {
+        (["agreements", m, "text_digest"], None, Some(_)) => Some(format!("{} agreed", name(m))),
+        (["agreements", m, "text_digest"], Some(_), Some(_)) => {
+            Some(format!("{} agreed to the new wording", name(m)))
+        }
+        (["agreements", m, "text_digest"], Some(_), None) => {
+            Some(format!("{}'s agreement was withdrawn", name(m)))
+        }
+        (["reflections", m, "text"], _, Some(t)) if !t.is_empty() => {
+            Some(format!("{} reflected: {}", name(m), quoted(t)))
+        }
+        (["reflections", m, "rating"], _, Some(r)) => Some(format!("{} rated it {r}/5", name(m))),
+        (["devices", key, "added_by"], None, Some(by)) => Some(format!(
+            "device {} joined, added by {}",
+            &key[..10.min(key.len())],
+            view.member_of_device(by)
+                .map(|m| m.name.clone())
+                .unwrap_or_else(|| format!("device {}", &by[..10.min(by.len())]))
+        )),
+        (["devices", key, "added_by"], Some(_), None) => {
+            Some(format!("device {} was removed", &key[..10.min(key.len())]))
+        }
+        (["retired_at"], _, Some(t)) if t != "null" => {
+            Some(format!("retired on {}", date_of(t).unwrap_or_default()))
+        }
+        (["added_by"], None, Some(by)) if !by.is_empty() => Some(format!("added by {}", name(by))),
+        ([f], _, Some(v)) if ["owner", "holder", "created_by"].contains(f) => {
+            Some(format!("{f}: {}", name(v)))
+        }
+        (["of"], _, Some(v)) => Some(format!("of: {}", names(view, v))),
+        (["attendees"], _, Some(v)) => Some(format!("attendees: {}", names(view, v))),
+        ([f], None, Some(v)) if !f.ends_with("_at") && *f != "retired_at" => {
+            Some(format!("{f}: {}", quoted(v)))
+        }
+        ([f], Some(o), Some(v)) if !f.ends_with("_at") => {
+            Some(format!("{f}: {} → {}", quoted(o), quoted(v)))
+        }
+        ([f], Some(o), None) if !f.ends_with("_at") && kind != ItemKind::Member => {
+            Some(format!("{f} removed (was {})", quoted(o)))
+        }
+        _ => None,
+    }
+}
+
 impl Replica {
-    /// Every version of one item, oldest first. Empty when the item never existed.
-    pub fn history(&self, id: &ItemId) -> Vec<Version> {
-        let log: HashMap<String, crate::core::replica::LogEntry> = self
-            .log()
-            .into_iter()
-            .map(|e| (e.hash.clone(), e))
-            .collect();
-        let mut heads: HashSet<ChangeHash> = HashSet::new();
-        let mut previous = BTreeMap::new();
+    /// Every version of one item, oldest first (causal order). Empty when the item never
+    /// existed. A change that touched the item without changing what it reads (e.g. an edit
+    /// that was itself overwritten in the same change) is left out.
+    pub fn history(&self, index: &ChangeIndex, id: &ItemId) -> Vec<Version> {
+        let view = self.view();
+        let mut attributor = Attributor::new(self, &view);
+        let touch = Touch::Item(id.clone());
         let mut versions = Vec::new();
-        for meta in self.doc().get_changes_meta(&[]) {
-            for d in &meta.deps {
-                heads.remove(d);
-            }
-            heads.insert(meta.hash);
-            let mut now_heads: Vec<ChangeHash> = heads.iter().copied().collect();
-            now_heads.sort();
-            let current = item_at(self.doc(), id, &now_heads);
-            if current == previous {
+        for e in index.touching(&touch) {
+            let old = if e.deps.is_empty() {
+                BTreeMap::new()
+            } else {
+                item_at(self.doc(), id, &e.deps)
+            };
+            let new = item_at(self.doc(), id, &[e.hash]);
+            let fields = field_changes(id.kind(), &old, &new, &view);
+            if fields.is_empty() {
                 continue;
             }
-            let mut fields = Vec::new();
-            for key in previous
-                .keys()
-                .chain(current.keys())
-                .collect::<std::collections::BTreeSet<_>>()
-            {
-                let (old, new) = (previous.get(key), current.get(key));
-                if old != new {
-                    fields.push(FieldChange {
-                        field: key.clone(),
-                        old: old.cloned(),
-                        new: new.cloned(),
-                    });
-                }
-            }
-            let entry = log.get(&meta.hash.to_string());
+            let Some(a) = attributor.attribute(&e.hash) else {
+                continue;
+            };
             versions.push(Version {
-                change: meta.hash.to_string(),
-                author: entry
-                    .map(|e| e.author.clone())
-                    .unwrap_or_else(|| "unknown".into()),
-                device: entry.map(|e| e.device.clone()).unwrap_or_default(),
-                time: Timestamp(meta.timestamp),
-                verified: entry.is_some_and(|e| e.verified),
+                change: a.hash.clone(),
+                author: a.author.clone(),
+                member: a.member.clone(),
+                device: a.device.clone(),
+                time: e.time,
+                verified: a.verified,
+                problem: a.problem.clone(),
+                summary: e.message.clone(),
                 fields,
             });
-            previous = current;
         }
         versions
     }
+
+    /// Who wrote which part of the current vision: consecutive characters written by the same
+    /// person (or by the same unverified change) form one span. Characters whose change fails
+    /// verification are never attributed to the person it names.
+    pub fn blame_vision(&self, index: &ChangeIndex) -> Vec<BlameSpan> {
+        let view = self.view();
+        let mut attributor = Attributor::new(self, &view);
+        let Ok(Some((Value::Object(ObjType::Text), text))) = self.doc().get(ROOT, keys::VISION)
+        else {
+            return Vec::new();
+        };
+        let mut spans: Vec<BlameSpan> = Vec::new();
+        for item in self.doc().list_range(&text, ..) {
+            let ch = match &item.value {
+                ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => s.to_string(),
+                _ => continue,
+            };
+            let (author, member, device, verified, change) = match item.id() {
+                automerge::ObjId::Id(counter, actor, _) => {
+                    match index
+                        .change_of_op(&actor, counter)
+                        .and_then(|e| attributor.attribute(&e.hash))
+                    {
+                        Some(a) => (
+                            a.author.clone(),
+                            a.member.clone(),
+                            a.device.clone(),
+                            a.verified,
+                            a.hash.clone(),
+                        ),
+                        None => ("unknown".into(), None, String::new(), false, String::new()),
+                    }
+                }
+                automerge::ObjId::Root => continue,
+            };
+            // Verified characters group by person; unverified ones by change, so a forged
+            // change stands out on its own.
+            let same = spans.last().is_some_and(|s| {
+                s.verified == verified
+                    && if verified {
+                        s.member == member
+                    } else {
+                        s.changes.last() == Some(&change)
+                    }
+            });
+            if same {
+                let s = spans.last_mut().expect("checked");
+                s.text.push_str(&ch);
+                if !s.changes.contains(&change) {
+                    s.changes.push(change);
+                }
+                if !s.devices.contains(&device) {
+                    s.devices.push(device);
+                }
+            } else {
+                spans.push(BlameSpan {
+                    text: ch,
+                    author,
+                    member,
+                    devices: vec![device],
+                    verified,
+                    changes: vec![change],
+                });
+            }
+        }
+        spans
+    }
+}
+
+/// A run of the vision text written by one person.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BlameSpan {
+    pub text: String,
+    /// The author's name, or `unknown` when the change does not verify.
+    pub author: String,
+    pub member: Option<ItemId>,
+    /// The devices the characters were typed on (hex keys).
+    pub devices: Vec<String>,
+    pub verified: bool,
+    /// The changes that wrote these characters, in text order.
+    pub changes: Vec<String>,
 }

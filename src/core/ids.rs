@@ -84,6 +84,15 @@ pub enum ItemKind {
 }
 
 impl ItemKind {
+    /// Every kind, in the order of the alliance's steps (members first).
+    pub const ALL: [ItemKind; 5] = [
+        ItemKind::Member,
+        ItemKind::Need,
+        ItemKind::Plan,
+        ItemKind::Expectation,
+        ItemKind::CheckIn,
+    ];
+
     pub fn prefix(self) -> char {
         match self {
             ItemKind::Member => 'm',

@@ -3,15 +3,19 @@
 //! randomness come in as arguments, and what should be persisted comes out as data
 //! ([`SignedChange<Verified>`] values for the store to write).
 
+pub mod conflicts;
+pub mod diff;
 pub mod edit;
 pub mod history;
 pub mod identity;
 pub mod ids;
+pub mod index;
 pub mod invite;
 pub mod model;
 pub mod peers;
 pub mod replica;
 pub mod signed;
+pub mod status;
 pub mod sync;
 
 pub use edit::{Edited, NewCheckIn};

@@ -529,35 +529,51 @@ impl Replica {
     /// The history, newest first, with authors' names and each change's verification verdict.
     /// A change that fails verification is never attributed to the person it claims.
     pub fn log(&self) -> Vec<LogEntry> {
+        self.log_where(|_| true)
+    }
+
+    /// [`Replica::log`] restricted to the changes whose hash (hex) passes `keep`; only those
+    /// are verified.
+    pub fn log_where(&self, keep: impl Fn(&str) -> bool) -> Vec<LogEntry> {
         let view = self.view();
         let mut entries: Vec<LogEntry> = self
             .doc
             .get_changes(&[])
             .iter()
-            .map(|change| {
-                let problem = self.check(change);
-                let device = author_of(change).map(|a| a.to_hex()).unwrap_or_default();
-                let member = if problem.is_none() {
-                    view.member_of_device(&device)
-                } else {
-                    None
-                };
-                LogEntry {
-                    hash: change.hash().to_string(),
-                    author: member
-                        .map(|m| m.name.clone())
-                        .unwrap_or_else(|| "unknown".to_string()),
-                    member: member.map(|m| m.id.clone()),
-                    device,
-                    time: Timestamp(change.timestamp()),
-                    summary: change.message().unwrap_or_default().to_string(),
-                    verified: problem.is_none(),
-                    problem,
-                }
-            })
+            .filter(|change| keep(&change.hash().to_string()))
+            .map(|change| self.entry(&view, change))
             .collect();
         entries.reverse();
         entries
+    }
+
+    /// One change of the history with its verdict and, only when it verifies, its author's
+    /// name (from `view`). `None` when the history does not hold `hash`.
+    pub fn attribute(&self, view: &AllianceView, hash: &ChangeHash) -> Option<LogEntry> {
+        let change = self.doc.get_change_by_hash(hash)?;
+        Some(self.entry(view, &change))
+    }
+
+    fn entry(&self, view: &AllianceView, change: &Change) -> LogEntry {
+        let problem = self.check(change);
+        let device = author_of(change).map(|a| a.to_hex()).unwrap_or_default();
+        let member = if problem.is_none() {
+            view.member_of_device(&device)
+        } else {
+            None
+        };
+        LogEntry {
+            hash: change.hash().to_string(),
+            author: member
+                .map(|m| m.name.clone())
+                .unwrap_or_else(|| "unknown".to_string()),
+            member: member.map(|m| m.id.clone()),
+            device,
+            time: Timestamp(change.timestamp()),
+            summary: change.message().unwrap_or_default().to_string(),
+            verified: problem.is_none(),
+            problem,
+        }
     }
 }
 

@@ -42,6 +42,16 @@ pub enum CheckinCommand {
         #[arg(long = "propose")]
         propose: Vec<String>,
     },
+    /// Change a check-in's date or when to check in next.
+    Edit {
+        id: String,
+        /// The date of the check-in, YYYY-MM-DD.
+        #[arg(long)]
+        date: Option<String>,
+        /// When to check in next: 10d, 2w, 1m.
+        #[arg(long)]
+        next: Option<String>,
+    },
     /// List check-ins.
     List,
 }
@@ -99,6 +109,13 @@ pub fn run(ctx: &mut Context, args: CheckinArgs) -> Result<()> {
             let id = item_id(&id)?;
             edit(ctx, |r, w, _| {
                 Ok(r.reflect(w, &id, rating, &reflection, &propose)?)
+            })?
+        }
+        CheckinCommand::Edit { id, date, next } => {
+            let id = item_id(&id)?;
+            let days = next.as_deref().map(parse_cadence).transpose()?;
+            edit(ctx, |r, w, _| {
+                Ok(r.edit_checkin(w, &id, date.as_deref(), days)?)
             })?
         }
         CheckinCommand::List => {

@@ -12,6 +12,10 @@ use crate::cli::render;
 pub struct ExportArgs {
     #[arg(long, value_enum, default_value_t = Format::Md)]
     pub format: Format,
+    /// Add every change: who made it, when, and whether it verified (an appendix in
+    /// Markdown, a `history` list in JSON, oldest first).
+    #[arg(long)]
+    pub history: bool,
     /// Write to this file instead of standard output.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
@@ -27,7 +31,27 @@ pub fn run(ctx: &mut Context, args: ExportArgs) -> Result<()> {
     let open = ctx.read()?;
     let view = open.replica().view();
     let text = match args.format {
+        Format::Md if args.history => {
+            let mut md = render::markdown(&view, ctx.now);
+            md.push_str(&render::markdown_history(&open.replica().log()));
+            md
+        }
         Format::Md => render::markdown(&view, ctx.now),
+        Format::Json if args.history => {
+            #[derive(serde::Serialize)]
+            struct WithHistory<'a> {
+                #[serde(flatten)]
+                view: &'a crate::core::AllianceView,
+                history: Vec<crate::core::LogEntry>,
+            }
+            let mut history = open.replica().log();
+            history.reverse();
+            serde_json::to_string_pretty(&WithHistory {
+                view: &view,
+                history,
+            })
+            .expect("view serialises")
+        }
         Format::Json => serde_json::to_string_pretty(&view).expect("view serialises"),
     };
     match args.output {

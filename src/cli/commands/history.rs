@@ -2,58 +2,53 @@ use clap::Args;
 
 use crate::cli::context::{Context, item_id};
 use crate::cli::error::{CliError, Result};
+use crate::cli::render;
+use crate::core::index::ChangeIndex;
 
 /// Every version of one item (need, plan, expectation, check-in, member): who changed which
-/// field, from what to what, when, and whether the change verified.
+/// field, from what to what, when, and whether the change verified. A member's history also
+/// shows who added them and their devices.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// The item's ID, as `alliance show` lists it.
+    /// The item's ID, as `alliance show` lists it. (For the vision: `alliance blame vision`.)
     pub id: String,
 }
 
-fn show(v: &Option<String>) -> String {
-    match v {
-        None => "(none)".into(),
-        Some(s) if s.is_empty() => "\"\"".into(),
-        Some(s) => format!("\"{s}\""),
-    }
+#[derive(serde::Serialize)]
+struct HistoryJson<'a> {
+    item: &'a crate::core::ItemId,
+    versions: &'a [crate::core::history::Version],
+    conflicts: &'a [crate::core::conflicts::Conflict],
 }
 
 pub fn run(ctx: &mut Context, args: HistoryArgs) -> Result<()> {
+    if args.id.trim().eq_ignore_ascii_case("vision") {
+        return Err(CliError::user(
+            "the vision is one shared text: `alliance blame vision` shows who wrote which part, `alliance log --kind vision` every edit",
+        ));
+    }
     let id = item_id(&args.id)?;
     let open = ctx.read()?;
-    let versions = open.replica().history(&id);
+    let replica = open.replica();
+    let index = ChangeIndex::build(replica);
+    let versions = replica.history(&index, &id);
     if versions.is_empty() {
         return Err(CliError::user(format!(
             "no {} {id} in this alliance's history; `alliance show` lists the IDs",
             id.kind().noun()
         )));
     }
-    ctx.out.emit(&versions, || {
-        let mut s = String::new();
-        for v in &versions {
-            s.push_str(&format!(
-                "{}  {}  {} ({})  {}\n",
-                &v.change[..8],
-                v.time.short(),
-                v.author,
-                &v.device[..10.min(v.device.len())],
-                if v.verified {
-                    "verified"
-                } else {
-                    "FAILED verification"
-                }
-            ));
-            for f in &v.fields {
-                s.push_str(&format!(
-                    "    {}: {} -> {}\n",
-                    f.field,
-                    show(&f.old),
-                    show(&f.new)
-                ));
-            }
-        }
-        s
-    });
+    let conflicts: Vec<_> = replica
+        .conflicts(Some(&index))
+        .into_iter()
+        .filter(|c| c.item.as_ref() == Some(&id))
+        .collect();
+    let json = HistoryJson {
+        item: &id,
+        versions: &versions,
+        conflicts: &conflicts,
+    };
+    ctx.out
+        .emit(&json, || render::history_text(&versions, &conflicts));
     Ok(())
 }

@@ -1,8 +1,13 @@
-use clap::Args;
+use std::collections::HashSet;
 
-use crate::cli::context::Context;
-use crate::cli::error::{CliError, Result};
+use clap::{Args, ValueEnum};
+
+use crate::cli::context::{Context, item_id};
+use crate::cli::error::Result;
 use crate::cli::output::table;
+use crate::cli::points;
+use crate::core::ItemKind;
+use crate::core::index::{ChangeIndex, Touch};
 
 /// List every change, newest first: who, which device, when, what, and whether it verified.
 #[derive(Debug, Args)]
@@ -16,44 +21,64 @@ pub struct LogArgs {
     /// Only changes after a date (YYYY-MM-DD, UTC) or after a change (its hash or a prefix of it).
     #[arg(long, value_name = "DATE|HASH")]
     pub since: Option<String>,
+    /// Only changes that touched this item (its ID, as `alliance show` lists it).
+    #[arg(long, value_name = "ID")]
+    pub item: Option<String>,
+    /// Only changes that touched items of this kind.
+    #[arg(long, value_enum)]
+    pub kind: Option<LogKind>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogKind {
+    Member,
+    Need,
+    Plan,
+    Vision,
+    Expectation,
+    Checkin,
+}
+
+impl LogKind {
+    fn matches(self, touch: &Touch) -> bool {
+        let kind = match self {
+            LogKind::Member => ItemKind::Member,
+            LogKind::Need => ItemKind::Need,
+            LogKind::Plan => ItemKind::Plan,
+            LogKind::Expectation => ItemKind::Expectation,
+            LogKind::Checkin => ItemKind::CheckIn,
+            LogKind::Vision => return *touch == Touch::Vision,
+        };
+        matches!(touch, Touch::Item(id) if id.kind() == kind)
+    }
 }
 
 pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
     let open = ctx.read()?;
-    let mut entries = open.replica().log();
+    let replica = open.replica();
+    let filtered = args.since.is_some() || args.item.is_some() || args.kind.is_some();
+    // Which changes pass the history filters (by hash), when there are any.
+    let keep: Option<HashSet<String>> = if filtered {
+        let index = ChangeIndex::build(replica);
+        let mut keep: Vec<&crate::core::index::IndexEntry> = match &args.since {
+            Some(s) => index.after(&points::since(&index, s)?),
+            None => index.entries().iter().collect(),
+        };
+        if let Some(item) = &args.item {
+            let touch = Touch::Item(item_id(item)?);
+            keep.retain(|e| e.touched.contains(&touch));
+        }
+        if let Some(kind) = args.kind {
+            keep.retain(|e| e.touched.iter().any(|t| kind.matches(t)));
+        }
+        Some(keep.into_iter().map(|e| e.hash.to_string()).collect())
+    } else {
+        None
+    };
+    let mut entries = replica.log_where(|hash| keep.as_ref().is_none_or(|k| k.contains(hash)));
     if let Some(who) = &args.who {
         // Only verified changes carry a name, so a forged change never matches a person.
         entries.retain(|e| e.verified && e.author.eq_ignore_ascii_case(who.trim()));
-    }
-    if let Some(since) = &args.since {
-        let since = since.trim();
-        if let Ok(date) = crate::core::edit::parse_date(since) {
-            let day = format!("{date}T00:00:00Z");
-            entries.retain(|e| e.time.to_rfc3339() >= day);
-        } else {
-            let lower = since.to_lowercase();
-            let matches: Vec<_> = entries
-                .iter()
-                .filter(|e| e.hash.starts_with(&lower))
-                .collect();
-            let hash = match (lower.len() >= 6, matches.as_slice()) {
-                (true, [one]) => one.hash.parse::<automerge::ChangeHash>().ok(),
-                _ => None,
-            }
-            .ok_or_else(|| {
-                CliError::user(format!(
-                    "--since '{since}' is neither a date (YYYY-MM-DD) nor the hash of one change in `alliance log`"
-                ))
-            })?;
-            let after: std::collections::HashSet<String> = open
-                .replica()
-                .changes_since(&[hash])
-                .0
-                .iter()
-                .map(|c| c.hash().to_string())
-                .collect();
-            entries.retain(|e| after.contains(&e.hash));
-        }
     }
     if let Some(n) = args.limit {
         entries.truncate(n);

@@ -1,8 +1,10 @@
 //! One file per subcommand: a `///` help line, an `Args` struct, one `run` function.
 
+pub mod blame;
 pub mod bundle;
 pub mod checkin;
 pub mod demo;
+pub mod diff;
 pub mod expect;
 pub mod export;
 pub mod history;
@@ -16,8 +18,11 @@ pub mod need;
 pub mod new;
 pub mod peers;
 pub mod plan;
+pub mod resolve;
+pub mod seen;
 pub mod serve;
 pub mod show;
+pub mod status;
 pub mod sync;
 pub mod verify;
 pub mod vision;

@@ -28,6 +28,20 @@ pub enum PlanCommand {
         #[arg(long = "with")]
         with: Vec<String>,
     },
+    /// Reschedule or change a design session (only the fields given).
+    Edit {
+        /// The session's ID, as `alliance plan list` shows it.
+        id: String,
+        /// New time.
+        #[arg(long)]
+        when: Option<String>,
+        /// New place or way of meeting.
+        #[arg(long)]
+        how: Option<String>,
+        /// New agenda.
+        #[arg(long)]
+        agenda: Option<String>,
+    },
     /// List the planned design sessions.
     List,
 }
@@ -47,6 +61,18 @@ pub fn run(ctx: &mut Context, args: PlanArgs) -> Result<()> {
                     .map(|m| context::member(&view, m))
                     .collect::<Result<Vec<_>>>()?;
                 Ok(r.add_plan(w, e, &when, &how, &agenda, &who)?)
+            })?;
+            report(ctx, &edited);
+        }
+        PlanCommand::Edit {
+            id,
+            when,
+            how,
+            agenda,
+        } => {
+            let id = context::item_id(&id)?;
+            let edited = edit(ctx, |r, w, _| {
+                Ok(r.edit_plan(w, &id, when.as_deref(), how.as_deref(), agenda.as_deref())?)
             })?;
             report(ctx, &edited);
         }

@@ -11,7 +11,24 @@ pub struct ShowArgs {}
 pub fn run(ctx: &mut Context, _args: ShowArgs) -> Result<()> {
     let open = ctx.read()?;
     let view = open.replica().view();
-    ctx.out
-        .emit(&view, || render::show(&view, open.replica().len()));
+    let conflicts = open.replica().conflicts(None);
+    #[derive(serde::Serialize)]
+    struct ShowJson<'a> {
+        #[serde(flatten)]
+        view: &'a crate::core::AllianceView,
+        conflicts: &'a [crate::core::conflicts::Conflict],
+    }
+    let json = ShowJson {
+        view: &view,
+        conflicts: &conflicts,
+    };
+    ctx.out.emit(&json, || {
+        let mut s = render::show(&view, open.replica().len());
+        if !conflicts.is_empty() {
+            s.push_str("\nCONFLICTS (edits that collided)\n");
+            s.push_str(&render::conflicts_text(&conflicts));
+        }
+        s
+    });
     Ok(())
 }

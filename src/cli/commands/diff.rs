@@ -1,0 +1,28 @@
+use clap::Args;
+
+use crate::cli::context::Context;
+use crate::cli::error::Result;
+use crate::cli::points;
+use crate::cli::render;
+use crate::core::index::ChangeIndex;
+
+/// What changed in the alliance since a point, in words, grouped by step, with who did it.
+/// Without --since: since this device last ran `alliance seen` (or since the beginning).
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// From a date (YYYY-MM-DD, UTC: the start of that day) or a change (hash or prefix).
+    #[arg(long, value_name = "DATE|HASH")]
+    pub since: Option<String>,
+}
+
+pub fn run(ctx: &mut Context, args: DiffArgs) -> Result<()> {
+    let open = ctx.read()?;
+    let index = ChangeIndex::build(open.replica());
+    let before = match &args.since {
+        Some(s) => points::since(&index, s)?,
+        None => points::load_seen(&open)?.heads().unwrap_or_default(),
+    };
+    let diff = open.replica().diff(&index, &before);
+    ctx.out.emit(&diff, || render::diff_text(&diff));
+    Ok(())
+}

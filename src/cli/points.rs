@@ -1,0 +1,71 @@
+//! Points in the history a person can name: `--since DATE|HASH`, and this device's local
+//! "seen" marker (`alliance seen`), which is not synced: each device remembers what its
+//! person has looked at.
+
+use automerge::ChangeHash;
+use serde::{Deserialize, Serialize};
+
+use crate::cli::error::{CliError, Result};
+use crate::core::Timestamp;
+use crate::core::index::ChangeIndex;
+use crate::store::OpenAlliance;
+
+/// The file in the alliance's directory that holds this device's seen marker.
+pub const SEEN_FILE: &str = "seen.json";
+
+/// Where this device's person last looked: the heads then, and when.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Seen {
+    pub heads: Vec<String>,
+    pub at: Option<i64>,
+}
+
+impl Seen {
+    /// The marked heads, or `None` when nothing was ever marked.
+    pub fn heads(&self) -> Option<Vec<ChangeHash>> {
+        self.at?;
+        Some(self.heads.iter().filter_map(|h| h.parse().ok()).collect())
+    }
+}
+
+pub fn load_seen(open: &OpenAlliance) -> Result<Seen> {
+    Ok(open.local_json::<Seen>(SEEN_FILE)?)
+}
+
+pub fn save_seen(open: &OpenAlliance, heads: &[ChangeHash], now: Timestamp) -> Result<()> {
+    let seen = Seen {
+        heads: heads.iter().map(ToString::to_string).collect(),
+        at: Some(now.0),
+    };
+    Ok(open.save_local_json(SEEN_FILE, &seen)?)
+}
+
+/// Resolves `--since DATE|HASH` to the heads of that point: for a date (YYYY-MM-DD, UTC), the
+/// history as it stood at the start of that day; for a hash (or a unique prefix of at least
+/// six characters), that change.
+pub fn since(index: &ChangeIndex, since: &str) -> Result<Vec<ChangeHash>> {
+    let since = since.trim();
+    if let Ok(date) = crate::core::edit::parse_date(since) {
+        let fmt = time::macros::format_description!("[year]-[month]-[day]");
+        let day = time::Date::parse(&date, &fmt)
+            .map_err(|_| CliError::user(format!("'{since}' is not a date")))?;
+        let start = day.midnight().assume_utc().unix_timestamp();
+        return Ok(index.heads_before(Timestamp(start)));
+    }
+    let lower = since.to_lowercase();
+    let matches: Vec<ChangeHash> = index
+        .entries()
+        .iter()
+        .map(|e| e.hash)
+        .filter(|h| h.to_string().starts_with(&lower))
+        .collect();
+    match (lower.len() >= 6, matches.as_slice()) {
+        (true, [one]) => Ok(vec![*one]),
+        (true, [_, _, ..]) => Err(CliError::user(format!(
+            "--since '{since}' matches several changes; give more of the hash"
+        ))),
+        _ => Err(CliError::user(format!(
+            "--since '{since}' is neither a date (YYYY-MM-DD) nor the hash of one change in `alliance log`"
+        ))),
+    }
+}

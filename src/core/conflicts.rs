@@ -1,0 +1,406 @@
+//! Conflicts: fields that two people set concurrently.
+//!
+//! Automerge keeps every concurrent value of a map key and picks one winner deterministically;
+//! the others are still in the document (`get_all`). Alliance shows all of them with their
+//! authors, so a family sees that their edits collided instead of one silently winning, and
+//! [`Replica::resolve`] writes the value they settle on: one new put that supersedes every
+//! conflicting value, signed like any other change. No I/O.
+
+use std::collections::BTreeMap;
+
+use automerge::{ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable};
+use serde::Serialize;
+
+use crate::core::edit::{Edited, excerpt};
+use crate::core::history::{Attributor, scalar};
+use crate::core::ids::{ItemId, ItemKind};
+use crate::core::index::ChangeIndex;
+use crate::core::model::{self, keys};
+use crate::core::replica::{EditError, Replica, Writer};
+
+/// One field with several concurrent values.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Conflict {
+    /// The item, or `None` for a field of the alliance itself (its title).
+    pub item: Option<ItemId>,
+    /// The field's path inside the item, e.g. `when` or `reflections.m4k2x.rating`.
+    pub field: String,
+    /// Every value, in the order `resolve --pick` numbers them (1, 2, ...).
+    pub values: Vec<ConflictValue>,
+}
+
+/// One of the concurrent values of a field.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ConflictValue {
+    /// The value as it reads (an object reads as its fields).
+    pub value: String,
+    /// Whether this is the value Automerge currently shows.
+    pub winner: bool,
+    pub change: String,
+    /// The author's name, or `unknown` when the change does not verify.
+    pub author: String,
+    pub member: Option<ItemId>,
+    pub device: String,
+    pub verified: bool,
+}
+
+/// Item fields that are bookkeeping: a concurrent difference in them alone is no conflict a
+/// person needs to settle (two devices of one person agreeing at the same time, say).
+const BOOKKEEPING: [&str; 3] = ["at", "device", "added_at"];
+
+fn render(doc: &automerge::Automerge, value: &Value<'_>, id: &ObjId) -> String {
+    match value {
+        Value::Scalar(s) => scalar(s),
+        Value::Object(ObjType::Text) => doc.text(id).unwrap_or_default(),
+        Value::Object(ObjType::List) => (0..doc.length(id))
+            .filter_map(|i| match doc.get(id, i) {
+                Ok(Some((v, vid))) => Some(render(doc, &v, &vid)),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Value::Object(_) => doc
+            .keys(id)
+            .filter(|k| !BOOKKEEPING.contains(&k.as_str()))
+            .filter_map(|k| match doc.get(id, k.as_str()) {
+                Ok(Some((v, vid))) => Some(format!("{k}: {}", render(doc, &v, &vid))),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+/// The fields of `obj` with several values, recursively (paths joined with `.`).
+fn walk(
+    doc: &automerge::Automerge,
+    obj: &ObjId,
+    prefix: &str,
+    out: &mut Vec<(String, Vec<(String, ObjId, bool)>)>,
+) {
+    let keys: Vec<String> = doc.keys(obj).collect();
+    for key in keys {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        let Ok(all) = doc.get_all(obj, key.as_str()) else {
+            continue;
+        };
+        if all.len() > 1 {
+            let winner = doc.get(obj, key.as_str()).ok().flatten().map(|(_, id)| id);
+            let values: Vec<(String, ObjId, bool)> = all
+                .iter()
+                .map(|(v, id)| (render(doc, v, id), id.clone(), Some(id) == winner.as_ref()))
+                .collect();
+            let mut distinct: Vec<&String> = values.iter().map(|(v, _, _)| v).collect();
+            distinct.sort();
+            distinct.dedup();
+            if distinct.len() > 1 && !BOOKKEEPING.contains(&key.as_str()) {
+                out.push((path.clone(), values));
+            }
+        }
+        if let Ok(Some((Value::Object(ObjType::Map), child))) = doc.get(obj, key.as_str()) {
+            walk(doc, &child, &path, out);
+        }
+    }
+}
+
+impl Replica {
+    /// Every unresolved conflict in the alliance: items by kind and ID, then the title.
+    /// Finding them reads the current document only; the history index (given, or built here
+    /// when there is a conflict to attribute) names who wrote each value.
+    pub fn conflicts(&self, index: Option<&ChangeIndex>) -> Vec<Conflict> {
+        let doc = self.doc();
+        let mut found: Vec<(Option<ItemId>, String, Vec<(String, ObjId, bool)>)> = Vec::new();
+        for kind in ItemKind::ALL {
+            let Some(collection) = model::map_at(doc, &ROOT, kind.collection()) else {
+                continue;
+            };
+            let ids: Vec<String> = doc.keys(&collection).collect();
+            for key in ids {
+                let id = ItemId::from_doc_key(&key);
+                let mut fields = Vec::new();
+                if let Ok(all) = doc.get_all(&collection, key.as_str())
+                    && all.len() > 1
+                {
+                    // Two items created under the same ID: vanishingly rare with random IDs,
+                    // but show it rather than hide one.
+                    let winner = doc
+                        .get(&collection, key.as_str())
+                        .ok()
+                        .flatten()
+                        .map(|(_, i)| i);
+                    fields.push((
+                        String::new(),
+                        all.iter()
+                            .map(|(v, i)| {
+                                (render(doc, v, i), i.clone(), Some(i) == winner.as_ref())
+                            })
+                            .collect(),
+                    ));
+                }
+                if let Some(item) = model::map_at(doc, &collection, &key) {
+                    walk(doc, &item, "", &mut fields);
+                }
+                found.extend(fields.into_iter().map(|(f, v)| (Some(id.clone()), f, v)));
+            }
+        }
+        if let Ok(all) = doc.get_all(ROOT, keys::TITLE)
+            && all.len() > 1
+        {
+            let winner = doc.get(ROOT, keys::TITLE).ok().flatten().map(|(_, i)| i);
+            found.push((
+                None,
+                keys::TITLE.to_string(),
+                all.iter()
+                    .map(|(v, i)| (render(doc, v, i), i.clone(), Some(i) == winner.as_ref()))
+                    .collect(),
+            ));
+        }
+        if found.is_empty() {
+            return Vec::new();
+        }
+        let built;
+        let index = match index {
+            Some(i) => i,
+            None => {
+                built = ChangeIndex::build(self);
+                &built
+            }
+        };
+        let view = self.view();
+        let mut attributor = Attributor::new(self, &view);
+        found
+            .into_iter()
+            .map(|(item, field, values)| Conflict {
+                item,
+                field,
+                values: values
+                    .into_iter()
+                    .map(|(value, op, winner)| {
+                        let a = match &op {
+                            ObjId::Id(counter, actor, _) => index
+                                .change_of_op(actor, *counter)
+                                .and_then(|e| attributor.attribute(&e.hash))
+                                .cloned(),
+                            ObjId::Root => None,
+                        };
+                        ConflictValue {
+                            value,
+                            winner,
+                            change: a.as_ref().map(|a| a.hash.clone()).unwrap_or_default(),
+                            author: a
+                                .as_ref()
+                                .map(|a| a.author.clone())
+                                .unwrap_or_else(|| "unknown".into()),
+                            member: a.as_ref().and_then(|a| a.member.clone()),
+                            device: a.as_ref().map(|a| a.device.clone()).unwrap_or_default(),
+                            verified: a.is_some_and(|a| a.verified),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Settles a conflict on `field` of item `id`: writes either the `pick`-th value (1-based,
+    /// as [`Replica::conflicts`] lists them) or `value`, as one put that supersedes every
+    /// concurrent value. Refuses when the field has no conflict (use the item's own edit
+    /// command then).
+    pub fn resolve(
+        &mut self,
+        writer: &Writer<'_>,
+        id: &ItemId,
+        field: &str,
+        choice: Resolution,
+    ) -> Result<Edited, EditError> {
+        let doc = self.doc();
+        let unknown = || EditError::UnknownItem {
+            kind: id.kind().noun(),
+            id: id.to_string(),
+        };
+        let collection = model::map_at(doc, &ROOT, id.kind().collection()).ok_or_else(unknown)?;
+        let mut obj = model::map_at(doc, &collection, id.as_str()).ok_or_else(unknown)?;
+        let no_field = || {
+            EditError::Invalid(format!(
+                "{id} has no field '{field}'; `alliance status` lists the conflicts"
+            ))
+        };
+        let parts: Vec<&str> = field.split('.').filter(|p| !p.is_empty()).collect();
+        let Some((last, path)) = parts.split_last() else {
+            return Err(no_field());
+        };
+        for p in path {
+            obj = model::map_at(doc, &obj, p).ok_or_else(no_field)?;
+        }
+        let all = doc.get_all(&obj, *last)?;
+        if all.is_empty() {
+            return Err(no_field());
+        }
+        if all.len() < 2 {
+            return Err(EditError::Invalid(format!(
+                "'{field}' of {id} has no conflict to resolve; `alliance status` lists the conflicts"
+            )));
+        }
+        let value = match choice {
+            Resolution::Pick(n) => {
+                let (value, source) =
+                    n.checked_sub(1).and_then(|i| all.get(i)).ok_or_else(|| {
+                        EditError::Invalid(format!(
+                            "--pick {n}: '{field}' of {id} has values 1 to {}",
+                            all.len()
+                        ))
+                    })?;
+                Owned::read(doc, value, source)
+            }
+            Resolution::Value(text) => {
+                let text = crate::core::replica::non_empty("value", &text)?;
+                let winner = doc.get(&obj, *last)?.map(|(v, _)| v);
+                match winner {
+                    Some(Value::Scalar(s)) => match s.as_ref() {
+                        ScalarValue::Int(_) | ScalarValue::Uint(_) => {
+                            Owned::Scalar(ScalarValue::Int(text.parse::<i64>().map_err(|_| {
+                                EditError::Invalid(format!(
+                                    "'{field}' takes a whole number, not '{text}'"
+                                ))
+                            })?))
+                        }
+                        ScalarValue::Str(_) => Owned::Scalar(ScalarValue::Str(text.into())),
+                        _ => {
+                            return Err(EditError::Invalid(format!(
+                                "'{field}' cannot be written by hand; use --pick"
+                            )));
+                        }
+                    },
+                    Some(Value::Object(ObjType::Text)) => Owned::Text(text),
+                    _ => {
+                        return Err(EditError::Invalid(format!(
+                            "'{field}' holds several fields; use --pick, or resolve one of its fields"
+                        )));
+                    }
+                }
+            }
+        };
+        let summary = format!(
+            "resolved {field} of {} {id}: {}",
+            id.kind().noun(),
+            excerpt(&value.render())
+        );
+        let key = last.to_string();
+        let change = self.commit(writer, summary.clone(), move |tx| {
+            value.write(tx, &obj, &key)?;
+            Ok(())
+        })?;
+        Ok(Edited {
+            id: Some(id.clone()),
+            change,
+            summary,
+        })
+    }
+}
+
+/// How to settle a conflict.
+#[derive(Debug, Clone)]
+pub enum Resolution {
+    /// Keep the n-th value (1-based, as listed).
+    Pick(usize),
+    /// Write this text instead (typed like the field: a number stays a number).
+    Value(String),
+}
+
+/// A value read out of the document, to be written back as the one current value.
+enum Owned {
+    Scalar(ScalarValue),
+    Text(String),
+    List(Vec<Owned>),
+    Map(BTreeMap<String, Owned>),
+}
+
+impl Owned {
+    fn read(doc: &automerge::Automerge, value: &Value<'_>, id: &ObjId) -> Owned {
+        match value {
+            Value::Scalar(s) => Owned::Scalar(s.as_ref().clone()),
+            Value::Object(ObjType::Text) => Owned::Text(doc.text(id).unwrap_or_default()),
+            Value::Object(ObjType::List) => Owned::List(
+                (0..doc.length(id))
+                    .filter_map(|i| match doc.get(id, i) {
+                        Ok(Some((v, vid))) => Some(Owned::read(doc, &v, &vid)),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            Value::Object(_) => Owned::Map(
+                doc.keys(id)
+                    .filter_map(|k| match doc.get(id, k.as_str()) {
+                        Ok(Some((v, vid))) => Some((k.clone(), Owned::read(doc, &v, &vid))),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    fn render(&self) -> String {
+        match self {
+            Owned::Scalar(s) => scalar(s),
+            Owned::Text(t) => t.clone(),
+            Owned::List(l) => l.iter().map(Owned::render).collect::<Vec<_>>().join(", "),
+            Owned::Map(m) => m
+                .iter()
+                .filter(|(k, _)| !BOOKKEEPING.contains(&k.as_str()))
+                .map(|(k, v)| format!("{k}: {}", v.render()))
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
+
+    fn write<P: Into<automerge::Prop> + Clone>(
+        &self,
+        tx: &mut automerge::transaction::Transaction<'_>,
+        obj: &ObjId,
+        at: P,
+    ) -> Result<(), automerge::AutomergeError> {
+        match self {
+            Owned::Scalar(s) => tx.put(obj, at, s.clone()),
+            Owned::Text(t) => {
+                let o = tx.put_object(obj, at, ObjType::Text)?;
+                tx.splice_text(&o, 0, 0, t)
+            }
+            Owned::List(items) => {
+                let o = tx.put_object(obj, at, ObjType::List)?;
+                for (i, item) in items.iter().enumerate() {
+                    item.insert(tx, &o, i)?;
+                }
+                Ok(())
+            }
+            Owned::Map(fields) => {
+                let o = tx.put_object(obj, at, ObjType::Map)?;
+                for (k, v) in fields {
+                    v.write(tx, &o, k.as_str())?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn insert(
+        &self,
+        tx: &mut automerge::transaction::Transaction<'_>,
+        list: &ObjId,
+        i: usize,
+    ) -> Result<(), automerge::AutomergeError> {
+        match self {
+            Owned::Scalar(s) => tx.insert(list, i, s.clone()),
+            Owned::Text(t) => {
+                let o = tx.insert_object(list, i, ObjType::Text)?;
+                tx.splice_text(&o, 0, 0, t)
+            }
+            Owned::List(_) | Owned::Map(_) => {
+                // The schema never nests these in lists; keep the shape readable.
+                tx.insert(list, i, self.render().as_str())
+            }
+        }
+    }
+}

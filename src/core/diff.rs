@@ -1,0 +1,186 @@
+//! What changed in the alliance between two points of its history, in words, grouped by step.
+//!
+//! The [`ChangeIndex`] says which items the changes after the earlier point touched; only those
+//! items are read, at both points, and compared field by field. Authors are the verified
+//! authors of those changes. No I/O.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::{ChangeHash, ObjType, ROOT, ReadDoc, Value};
+use serde::Serialize;
+
+use crate::core::history::{Attributor, FieldChange, field_changes, item_at};
+use crate::core::ids::{ItemId, ItemKind};
+use crate::core::index::{ChangeIndex, Touch};
+use crate::core::model::keys;
+use crate::core::replica::Replica;
+
+/// The alliance's steps, in the order a diff lists them.
+pub const STEPS: [&str; 6] = [
+    "Members",
+    "Needs",
+    "Plan",
+    "Vision",
+    "Expectations",
+    "Check-ins",
+];
+
+fn step_of(kind: ItemKind) -> &'static str {
+    match kind {
+        ItemKind::Member => STEPS[0],
+        ItemKind::Need => STEPS[1],
+        ItemKind::Plan => STEPS[2],
+        ItemKind::Expectation => STEPS[4],
+        ItemKind::CheckIn => STEPS[5],
+    }
+}
+
+/// The changes between two points, by step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Diff {
+    /// The earlier point's heads (empty: the beginning).
+    pub from: Vec<String>,
+    /// The later point's heads (the replica's heads now).
+    pub to: Vec<String>,
+    /// How many changes lie between the two points.
+    pub changes: usize,
+    /// Only steps with something changed, in the order of [`STEPS`].
+    pub steps: Vec<StepDiff>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepDiff {
+    pub step: &'static str,
+    pub items: Vec<ItemDiff>,
+}
+
+/// How one item (or the vision) changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemDiff {
+    /// `None` for the vision.
+    pub item: Option<ItemId>,
+    /// `added`, `changed` or `removed`.
+    pub what: &'static str,
+    /// What the item is, in a few words (a need's text, a member's name, a session's date).
+    pub title: String,
+    pub fields: Vec<FieldChange>,
+    /// The verified authors of the changes, by name; `unknown` stands for changes that did
+    /// not verify.
+    pub authors: Vec<String>,
+    /// The changes that touched the item, oldest first.
+    pub changes: Vec<String>,
+}
+
+fn title(kind: ItemKind, fields: &BTreeMap<String, String>) -> String {
+    let key = match kind {
+        ItemKind::Member => "name",
+        ItemKind::Need | ItemKind::Expectation => "text",
+        ItemKind::Plan => "when",
+        ItemKind::CheckIn => "date",
+    };
+    let text = fields.get(key).cloned().unwrap_or_default();
+    crate::core::edit::excerpt(&text)
+}
+
+fn vision_at(doc: &automerge::Automerge, heads: &[ChangeHash]) -> String {
+    if heads.is_empty() {
+        return String::new();
+    }
+    match doc.get_at(ROOT, keys::VISION, heads) {
+        Ok(Some((Value::Object(ObjType::Text), t))) => doc.text_at(&t, heads).unwrap_or_default(),
+        _ => String::new(),
+    }
+}
+
+impl Replica {
+    /// What changed from `before` (heads of an earlier point; empty for the beginning) to now.
+    pub fn diff(&self, index: &ChangeIndex, before: &[ChangeHash]) -> Diff {
+        let view = self.view();
+        let mut attributor = Attributor::new(self, &view);
+        let after = index.after(before);
+        let mut touched: BTreeMap<Touch, Vec<ChangeHash>> = BTreeMap::new();
+        for e in &after {
+            for t in &e.touched {
+                touched.entry(t.clone()).or_default().push(e.hash);
+            }
+        }
+        let now = self.heads();
+        let mut by_step: BTreeMap<usize, Vec<ItemDiff>> = BTreeMap::new();
+        for (touch, hashes) in &touched {
+            let (step, diff) = match touch {
+                Touch::Item(id) => {
+                    let old = if before.is_empty() {
+                        BTreeMap::new()
+                    } else {
+                        item_at(self.doc(), id, before)
+                    };
+                    let new = item_at(self.doc(), id, &now);
+                    let fields = field_changes(id.kind(), &old, &new, &view);
+                    if fields.is_empty() {
+                        continue;
+                    }
+                    let what = match (old.is_empty(), new.is_empty()) {
+                        (true, _) => "added",
+                        (false, true) => "removed",
+                        (false, false) => "changed",
+                    };
+                    let shown = if new.is_empty() { &old } else { &new };
+                    (
+                        step_of(id.kind()),
+                        ItemDiff {
+                            item: Some(id.clone()),
+                            what,
+                            title: title(id.kind(), shown),
+                            fields,
+                            authors: Vec::new(),
+                            changes: Vec::new(),
+                        },
+                    )
+                }
+                Touch::Vision => {
+                    let (old, new) = (vision_at(self.doc(), before), vision_at(self.doc(), &now));
+                    if old == new {
+                        continue;
+                    }
+                    let o = BTreeMap::from([("vision".to_string(), old.clone())]);
+                    let n = BTreeMap::from([("vision".to_string(), new.clone())]);
+                    (
+                        STEPS[3],
+                        ItemDiff {
+                            item: None,
+                            what: if old.is_empty() { "added" } else { "changed" },
+                            title: crate::core::edit::excerpt(&new),
+                            fields: field_changes(ItemKind::Need, &o, &n, &view),
+                            authors: Vec::new(),
+                            changes: Vec::new(),
+                        },
+                    )
+                }
+                Touch::Alliance => continue,
+            };
+            let mut diff = diff;
+            let mut authors = BTreeSet::new();
+            for h in hashes {
+                if let Some(a) = attributor.attribute(h) {
+                    authors.insert(a.author.clone());
+                    diff.changes.push(a.hash.clone());
+                }
+            }
+            diff.authors = authors.into_iter().collect();
+            let position = STEPS.iter().position(|s| *s == step).unwrap_or(0);
+            by_step.entry(position).or_default().push(diff);
+        }
+        Diff {
+            from: before.iter().map(ToString::to_string).collect(),
+            to: now.iter().map(ToString::to_string).collect(),
+            changes: after.len(),
+            steps: by_step
+                .into_iter()
+                .map(|(i, items)| StepDiff {
+                    step: STEPS[i],
+                    items,
+                })
+                .collect(),
+        }
+    }
+}

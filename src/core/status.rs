@@ -1,0 +1,178 @@
+//! What needs one person's attention: news since they last looked, expectations waiting for
+//! their agreement (or whose text changed after they agreed), a check-in that is due, members
+//! who have not shared needs yet, and conflicts to settle. No I/O: "now" and the heads this
+//! device last marked as seen come in as arguments.
+
+use automerge::ChangeHash;
+use serde::Serialize;
+
+use crate::core::conflicts::Conflict;
+use crate::core::history::Attributor;
+use crate::core::ids::{ItemId, Timestamp};
+use crate::core::index::ChangeIndex;
+use crate::core::model::ExpectationStatus;
+use crate::core::replica::{LogEntry, Replica};
+
+/// At most this many of the changes by others are listed (newest first); all are counted.
+pub const NEWS_SHOWN: usize = 20;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub me: ItemId,
+    pub name: String,
+    /// Whether this device has marked a point as seen (`alliance seen`); when not, every
+    /// change by others counts as news.
+    pub seen_marked: bool,
+    /// How many changes others made since the seen point.
+    pub news_count: usize,
+    /// The newest of those changes (at most [`NEWS_SHOWN`]), newest first, each verified.
+    pub news: Vec<LogEntry>,
+    /// Live expectations this person has not agreed to in their current wording.
+    pub to_agree: Vec<ToAgree>,
+    pub checkin: CheckinDue,
+    /// Members who have not shared any need yet.
+    pub without_needs: Vec<MemberRef>,
+    pub conflicts: Vec<Conflict>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ToAgree {
+    pub expectation: ItemId,
+    pub text: String,
+    /// True when this person agreed to an earlier wording: the text changed after they agreed.
+    pub stale: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MemberRef {
+    pub id: ItemId,
+    pub name: String,
+}
+
+/// Whether a check-in is due by the cadence the last one agreed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CheckinDue {
+    /// The date of the latest check-in, if any.
+    pub last: Option<String>,
+    /// When the next one is due (`last` plus its `next_in_days`).
+    pub next: Option<String>,
+    /// Whether a check-in is due today or overdue (also when there are expectations but no
+    /// check-in yet).
+    pub due: bool,
+    /// Days past the due date (0 when due today or not due).
+    pub overdue_days: i64,
+}
+
+fn parse_day(s: &str) -> Option<time::Date> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s, &fmt).ok()
+}
+
+/// The check-in cadence as of `today`: the latest check-in by date, plus its `next_in_days`.
+pub fn checkin_due(view: &crate::core::AllianceView, today: Timestamp) -> CheckinDue {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let today = time::OffsetDateTime::from_unix_timestamp(today.0)
+        .map(|t| t.date())
+        .unwrap_or(time::Date::MIN);
+    let latest = view
+        .checkins
+        .iter()
+        .filter_map(|c| parse_day(&c.date).map(|d| (d, c)))
+        .max_by_key(|(d, c)| (*d, c.created_at));
+    match latest {
+        None => CheckinDue {
+            last: None,
+            next: None,
+            due: view
+                .expectations
+                .iter()
+                .any(|e| e.status != ExpectationStatus::Retired),
+            overdue_days: 0,
+        },
+        Some((day, c)) => {
+            let next = day.checked_add(time::Duration::days(i64::from(c.next_in_days)));
+            let overdue = next.map(|n| (today - n).whole_days());
+            CheckinDue {
+                last: Some(c.date.clone()),
+                next: next.and_then(|n| n.format(&fmt).ok()),
+                due: overdue.is_some_and(|d| d >= 0),
+                overdue_days: overdue.unwrap_or(0).max(0),
+            }
+        }
+    }
+}
+
+impl Replica {
+    /// What needs `me`'s attention as of `now`. `seen` is the heads this device last marked as
+    /// seen (`None`: never). Only the listed news is verified; the rest is counted by the
+    /// device each change names, and a change naming this person's own device is not news.
+    pub fn status(
+        &self,
+        index: &ChangeIndex,
+        me: &ItemId,
+        seen: Option<&[ChangeHash]>,
+        now: Timestamp,
+    ) -> Status {
+        let view = self.view();
+        let my_devices: Vec<[u8; 32]> = view
+            .member(me)
+            .map(|m| {
+                m.devices
+                    .iter()
+                    .filter_map(|d| hex::decode(d).ok()?.try_into().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let news: Vec<_> = index
+            .after(seen.unwrap_or(&[]))
+            .into_iter()
+            .filter(|e| {
+                let actor = e.actor.to_bytes();
+                !my_devices.iter().any(|d| actor.starts_with(d))
+            })
+            .collect();
+        let mut attributor = Attributor::new(self, &view);
+        let shown: Vec<LogEntry> = news
+            .iter()
+            .rev()
+            .take(NEWS_SHOWN)
+            .filter_map(|e| attributor.attribute(&e.hash).cloned())
+            .collect();
+        let to_agree = view
+            .expectations
+            .iter()
+            .filter(|e| e.status != ExpectationStatus::Retired)
+            .filter_map(|e| {
+                let mine = e.agreements.iter().find(|a| &a.member == me);
+                match mine {
+                    Some(a) if a.current => None,
+                    _ => Some(ToAgree {
+                        expectation: e.id.clone(),
+                        text: e.text.clone(),
+                        stale: mine.is_some(),
+                    }),
+                }
+            })
+            .collect();
+        let without_needs = view
+            .members
+            .iter()
+            .filter(|m| !view.needs.iter().any(|n| n.owner == m.id))
+            .map(|m| MemberRef {
+                id: m.id.clone(),
+                name: m.name.clone(),
+            })
+            .collect();
+        Status {
+            me: me.clone(),
+            name: view.name_of(me),
+            seen_marked: seen.is_some(),
+            news_count: news.len(),
+            news: shown,
+            to_agree,
+            checkin: checkin_due(&view, now),
+            without_needs,
+            conflicts: self.conflicts(Some(index)),
+        }
+    }
+}

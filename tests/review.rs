@@ -1,0 +1,594 @@
+//! Reviewing the history in memory: per-item history, blame, conflicts and their resolution,
+//! diff and status, across three simulated devices that exchange signed changes by hand (the
+//! network is not the point here; `cli_net.rs` does the same over iroh).
+
+use alliance::core::conflicts::Resolution;
+use alliance::core::index::{ChangeIndex, Touch};
+use alliance::core::{
+    DeviceKey, Entropy, ItemId, NewCheckIn, Replica, SeededEntropy, SignedChange, Timestamp,
+    Unverified, Writer,
+};
+
+const T0: i64 = 1_790_000_000;
+
+struct Device {
+    key: DeviceKey,
+    tag: [u8; 8],
+    replica: Replica,
+    entropy: SeededEntropy,
+}
+
+impl Device {
+    fn new(seed: u8, replica: Replica) -> Self {
+        let mut entropy = SeededEntropy::new(u64::from(seed) * 1000);
+        let mut tag = [0u8; 8];
+        entropy.fill(&mut tag);
+        Device {
+            key: DeviceKey::from_seed([seed; 32]),
+            tag,
+            replica,
+            entropy,
+        }
+    }
+
+    /// Runs one edit as this device, `t` seconds after `T0`.
+    fn act<R>(
+        &mut self,
+        t: i64,
+        f: impl FnOnce(&mut Replica, &Writer<'_>, &mut SeededEntropy) -> R,
+    ) -> R {
+        let w = Writer {
+            key: &self.key,
+            actor_tag: self.tag,
+            now: Timestamp(T0 + t),
+        };
+        f(&mut self.replica, &w, &mut self.entropy)
+    }
+
+    fn me(&self) -> ItemId {
+        self.replica.member_of(&self.key.device_id()).unwrap()
+    }
+
+    fn index(&self) -> ChangeIndex {
+        ChangeIndex::build(&self.replica)
+    }
+}
+
+/// Everything `from` holds, as bytes that crossed a wire.
+fn wire(from: &Replica) -> Vec<SignedChange<Unverified>> {
+    let (changes, unsigned) = from.changes_since(&[]);
+    assert!(unsigned.is_empty());
+    changes
+        .iter()
+        .map(|c| {
+            SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes()).unwrap()
+        })
+        .collect()
+}
+
+/// Every device receives everything every other device has.
+fn sync(devices: &mut [&mut Device]) {
+    let all: Vec<Vec<SignedChange<Unverified>>> =
+        devices.iter().map(|d| wire(&d.replica)).collect();
+    for d in devices.iter_mut() {
+        for batch in &all {
+            d.replica.receive(batch.clone()).unwrap();
+        }
+    }
+    let heads = devices[0].replica.heads();
+    assert!(devices.iter().all(|d| d.replica.heads() == heads));
+}
+
+/// Ada founds the alliance on device 1 and adds Ben (device 2) and Cy, their coach (device 3).
+fn three() -> (Device, Device, Device) {
+    let key = DeviceKey::from_seed([1; 32]);
+    let mut entropy = SeededEntropy::new(1);
+    let mut tag = [0u8; 8];
+    entropy.fill(&mut tag);
+    let w = Writer {
+        key: &key,
+        actor_tag: tag,
+        now: Timestamp(T0),
+    };
+    let (replica, _, _) = Replica::create(
+        &w,
+        &mut SeededEntropy::new(2),
+        "The Okafor family",
+        "Ada",
+        "parent",
+    )
+    .unwrap();
+    let mut ada = Device::new(1, replica);
+    let (b, c) = (DeviceKey::from_seed([2; 32]), DeviceKey::from_seed([3; 32]));
+    ada.act(1, |r, w, e| {
+        r.add_member(w, e, "Ben", "teen", Some(b.device_id()))
+    })
+    .unwrap();
+    ada.act(2, |r, w, e| {
+        r.add_member(w, e, "Cy", "coach", Some(c.device_id()))
+    })
+    .unwrap();
+    let ben = Device::new(2, Replica::empty(ada.replica.id()));
+    let cy = Device::new(3, Replica::empty(ada.replica.id()));
+    let (mut ada, mut ben, mut cy) = (ada, ben, cy);
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    (ada, ben, cy)
+}
+
+fn find(view: &alliance::core::AllianceView, name: &str) -> ItemId {
+    view.members
+        .iter()
+        .find(|m| m.name == name)
+        .unwrap()
+        .id
+        .clone()
+}
+
+#[test]
+fn history_names_who_changed_each_field_of_an_expectation() {
+    let (mut ada, mut ben, mut cy) = three();
+    let e = ada
+        .act(10, |r, w, e| {
+            r.add_expectation(w, e, "no screens after 8pm", None, &[])
+        })
+        .unwrap()
+        .id
+        .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    ben.act(20, |r, w, _| {
+        r.edit_expectation(w, &e, "no screens after 9pm")
+    })
+    .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    cy.act(30, |r, w, _| r.agree(w, &e)).unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+
+    for d in [&ada, &ben, &cy] {
+        let versions = d.replica.history(&d.index(), &e);
+        let authors: Vec<&str> = versions.iter().map(|v| v.author.as_str()).collect();
+        assert_eq!(authors, ["Ada", "Ben", "Cy"]);
+        assert!(versions.iter().all(|v| v.verified));
+        let text = versions[1]
+            .fields
+            .iter()
+            .find(|f| f.field == "text")
+            .unwrap();
+        assert_eq!(text.old.as_deref(), Some("no screens after 8pm"));
+        assert_eq!(text.new.as_deref(), Some("no screens after 9pm"));
+        assert_eq!(versions[1].device, ben.key.device_id().to_hex());
+        let words: Vec<&str> = versions[2]
+            .fields
+            .iter()
+            .filter_map(|f| f.words.as_deref())
+            .collect();
+        assert_eq!(words, ["Cy agreed"]);
+        assert_eq!(versions[2].time, Timestamp(T0 + 30));
+    }
+}
+
+#[test]
+fn member_history_shows_who_added_them_and_their_device() {
+    let (ada, _ben, _cy) = three();
+    let view = ada.replica.view();
+    let ben = find(&view, "Ben");
+    let versions = ada.replica.history(&ada.index(), &ben);
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].author, "Ada");
+    let words: Vec<&str> = versions[0]
+        .fields
+        .iter()
+        .filter_map(|f| f.words.as_deref())
+        .collect();
+    assert!(words.contains(&"name: \"Ben\""), "{words:?}");
+    assert!(words.contains(&"added by Ada"), "{words:?}");
+    let device = DeviceKey::from_seed([2; 32]).device_id().to_hex();
+    assert!(
+        words.contains(&format!("device {} joined, added by Ada", &device[..10]).as_str()),
+        "{words:?}"
+    );
+}
+
+#[test]
+fn concurrent_reschedules_are_a_conflict_on_every_device_until_resolved() {
+    let (mut ada, mut ben, mut cy) = three();
+    let p = ada
+        .act(10, |r, w, e| {
+            r.add_plan(w, e, "Sunday 7pm", "kitchen table", "", &[])
+        })
+        .unwrap()
+        .id
+        .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    // Offline, Ben and Cy both reschedule.
+    ben.act(20, |r, w, _| {
+        r.edit_plan(w, &p, Some("Saturday 10am"), None, None)
+    })
+    .unwrap();
+    cy.act(21, |r, w, _| {
+        r.edit_plan(w, &p, Some("Monday 6pm"), Some("video call"), None)
+    })
+    .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+
+    let conflicts = ada.replica.conflicts(None);
+    for d in [&ben, &cy] {
+        assert_eq!(
+            d.replica.conflicts(None),
+            conflicts,
+            "every device sees the same"
+        );
+    }
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    let c = &conflicts[0];
+    assert_eq!((c.item.as_ref(), c.field.as_str()), (Some(&p), "when"));
+    let mut values: Vec<(&str, &str)> = c
+        .values
+        .iter()
+        .map(|v| (v.value.as_str(), v.author.as_str()))
+        .collect();
+    values.sort();
+    assert_eq!(values, [("Monday 6pm", "Cy"), ("Saturday 10am", "Ben")]);
+    assert_eq!(c.values.iter().filter(|v| v.winner).count(), 1);
+    let winner = c.values.iter().find(|v| v.winner).unwrap();
+    assert_eq!(ada.replica.view().plan[0].when, winner.value);
+    // `how` was changed by Cy only: no conflict there.
+    assert_eq!(ada.replica.view().plan[0].how, "video call");
+
+    // The history shows both reschedules, the losing one too.
+    let versions = ada.replica.history(&ada.index(), &p);
+    let whens: Vec<_> = versions
+        .iter()
+        .flat_map(|v| v.fields.iter().filter(|f| f.field == "when"))
+        .map(|f| f.new.clone().unwrap())
+        .collect();
+    assert!(whens.contains(&"Saturday 10am".to_string()), "{whens:?}");
+    assert!(whens.contains(&"Monday 6pm".to_string()), "{whens:?}");
+
+    // Ada settles on Ben's time: whichever number it has.
+    let pick = c.values.iter().position(|v| v.author == "Ben").unwrap() + 1;
+    let resolved = ada
+        .act(30, |r, w, _| {
+            r.resolve(w, &p, "when", Resolution::Pick(pick))
+        })
+        .unwrap();
+    assert!(resolved.change.is_some());
+    assert!(
+        resolved.summary.contains("Saturday 10am"),
+        "{}",
+        resolved.summary
+    );
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    for d in [&ada, &ben, &cy] {
+        assert!(d.replica.conflicts(None).is_empty());
+        assert_eq!(d.replica.view().plan[0].when, "Saturday 10am");
+    }
+    // Nothing left to resolve: a clear refusal, nothing committed.
+    let heads = ada.replica.heads();
+    let err = ada
+        .act(31, |r, w, _| r.resolve(w, &p, "when", Resolution::Pick(1)))
+        .unwrap_err();
+    assert!(err.to_string().contains("no conflict"), "{err}");
+    assert_eq!(ada.replica.heads(), heads);
+}
+
+#[test]
+fn resolving_with_a_new_value_keeps_the_field_type() {
+    let (mut ada, mut ben, mut cy) = three();
+    let c = ada
+        .act(10, |r, w, e| {
+            r.add_checkin(
+                w,
+                e,
+                NewCheckIn {
+                    date: "2026-11-01".into(),
+                    rating: 4,
+                    reflection: String::new(),
+                    proposed_changes: vec![],
+                    next_in_days: 14,
+                },
+            )
+        })
+        .unwrap()
+        .id
+        .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    // Offline, Ben and Cy each change the cadence.
+    for (d, days) in [(&mut ben, 7), (&mut cy, 30)] {
+        d.act(20, |r, w, _| r.edit_checkin(w, &c, None, Some(days)))
+            .unwrap();
+    }
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let conflicts = ada.replica.conflicts(None);
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].field, "next_in_days");
+    let err = ada
+        .act(30, |r, w, _| {
+            r.resolve(w, &c, "next_in_days", Resolution::Value("soon".into()))
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("whole number"), "{err}");
+    ada.act(31, |r, w, _| {
+        r.resolve(w, &c, "next_in_days", Resolution::Value("21".into()))
+    })
+    .unwrap();
+    assert!(ada.replica.conflicts(None).is_empty());
+    assert_eq!(ada.replica.view().checkins[0].next_in_days, 21);
+}
+
+#[test]
+fn blame_names_who_wrote_each_part_of_the_vision() {
+    let (mut ada, mut ben, mut cy) = three();
+    ada.act(10, |r, w, _| r.set_vision(w, "We listen first."))
+        .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    ben.act(20, |r, w, _| r.set_vision(w, "Together, We listen first."))
+        .unwrap();
+    cy.act(21, |r, w, _| r.set_vision(w, "We listen first. Always."))
+        .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let vision = ada.replica.view().vision;
+    assert_eq!(vision, "Together, We listen first. Always.");
+    for d in [&ada, &ben, &cy] {
+        let spans = d.replica.blame_vision(&d.index());
+        let text: String = spans.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(text, vision);
+        let by = |name: &str| -> String {
+            spans
+                .iter()
+                .filter(|s| s.author == name)
+                .map(|s| s.text.as_str())
+                .collect()
+        };
+        assert_eq!(by("Ben"), "Together, ");
+        assert_eq!(by("Ada"), "We listen first.");
+        assert_eq!(by("Cy"), " Always.");
+        assert!(spans.iter().all(|s| s.verified));
+    }
+}
+
+#[test]
+fn diff_tells_what_changed_since_a_point_by_step_with_authors() {
+    let (mut ada, mut ben, mut cy) = three();
+    let e = ada
+        .act(10, |r, w, e| {
+            r.add_expectation(w, e, "dishes after dinner", None, &[])
+        })
+        .unwrap()
+        .id
+        .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let point = ada.replica.heads();
+    ben.act(20, |r, w, e| r.add_need(w, e, "time alone after school"))
+        .unwrap();
+    cy.act(21, |r, w, _| {
+        r.edit_expectation(w, &e, "dishes right after dinner")
+    })
+    .unwrap();
+    ada.act(22, |r, w, _| r.set_vision(w, "We show up for each other."))
+        .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+
+    let diff = ada.replica.diff(&ada.index(), &point);
+    assert_eq!(diff.changes, 3);
+    let steps: Vec<&str> = diff.steps.iter().map(|s| s.step).collect();
+    assert_eq!(steps, ["Needs", "Vision", "Expectations"]);
+    let need = &diff.steps[0].items[0];
+    assert_eq!(
+        (need.what, need.title.as_str()),
+        ("added", "time alone after school")
+    );
+    assert_eq!(need.authors, ["Ben"]);
+    let exp = &diff.steps[2].items[0];
+    assert_eq!(
+        (exp.what, exp.authors.as_slice()),
+        ("changed", &["Cy".to_string()][..])
+    );
+    let words: Vec<&str> = exp
+        .fields
+        .iter()
+        .filter_map(|f| f.words.as_deref())
+        .collect();
+    assert_eq!(
+        words,
+        ["text: \"dishes after dinner\" → \"dishes right after dinner\""]
+    );
+    assert_eq!(diff.steps[1].items[0].authors, ["Ada"]);
+    // Nothing changed since now.
+    assert!(
+        ada.replica
+            .diff(&ada.index(), &ada.replica.heads())
+            .steps
+            .is_empty()
+    );
+    // From the beginning: the members are there too.
+    let all = ada.replica.diff(&ada.index(), &[]);
+    assert_eq!(all.steps[0].step, "Members");
+    assert_eq!(all.steps[0].items.len(), 3);
+}
+
+#[test]
+fn status_lists_what_needs_each_persons_attention() {
+    let (mut ada, mut ben, mut cy) = three();
+    let e = ada
+        .act(10, |r, w, e| {
+            r.add_expectation(w, e, "phones in the basket at dinner", None, &[])
+        })
+        .unwrap()
+        .id
+        .unwrap();
+    ada.act(11, |r, w, e| r.add_need(w, e, "a quiet Sunday morning"))
+        .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let ben_me = ben.me();
+    let seen = ben.replica.heads();
+
+    // Waiting for Ben's agreement; Ben and Cy have no needs yet.
+    let now = Timestamp(T0 + 100);
+    let st = ben.replica.status(&ben.index(), &ben_me, Some(&seen), now);
+    assert_eq!(st.to_agree.len(), 1);
+    assert!(!st.to_agree[0].stale);
+    let no_needs: Vec<&str> = st.without_needs.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(no_needs, ["Ben", "Cy"]);
+    assert_eq!(st.news_count, 0);
+    assert!(st.checkin.due, "expectations but no check-in yet");
+
+    // Ben agrees; then Cy rewords it: Ben's agreement went stale.
+    ben.act(20, |r, w, _| r.agree(w, &e)).unwrap();
+    ben.act(21, |r, w, e| r.add_need(w, e, "rides to practice"))
+        .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    cy.act(30, |r, w, _| {
+        r.edit_expectation(w, &e, "phones in the basket during dinner")
+    })
+    .unwrap();
+    cy.act(31, |r, w, e| {
+        r.add_checkin(
+            w,
+            e,
+            NewCheckIn {
+                date: "2026-09-01".into(),
+                rating: 3,
+                reflection: "good start".into(),
+                proposed_changes: vec![],
+                next_in_days: 14,
+            },
+        )
+    })
+    .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+
+    // 2026-09-20: six days past the agreed cadence.
+    let now = Timestamp(1_789_862_400);
+    let st = ben.replica.status(&ben.index(), &ben_me, Some(&seen), now);
+    assert_eq!(st.to_agree.len(), 1);
+    assert!(st.to_agree[0].stale, "agreed to an earlier wording");
+    assert_eq!(st.news_count, 2, "Cy's two changes; Ben's own are not news");
+    assert!(st.news.iter().all(|n| n.author == "Cy" && n.verified));
+    assert_eq!(st.checkin.next.as_deref(), Some("2026-09-15"));
+    assert!(st.checkin.due);
+    assert_eq!(st.checkin.overdue_days, 5);
+    let no_needs: Vec<&str> = st.without_needs.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(no_needs, ["Cy"]);
+    assert!(st.conflicts.is_empty());
+
+    // Never marked seen: everything by others counts.
+    let st = ben.replica.status(&ben.index(), &ben_me, None, now);
+    assert!(!st.seen_marked);
+    let by_others = ben
+        .index()
+        .entries()
+        .iter()
+        .filter(|e| {
+            !e.actor
+                .to_bytes()
+                .starts_with(ben.key.device_id().as_bytes())
+        })
+        .count();
+    assert_eq!(st.news_count, by_others);
+}
+
+#[test]
+fn a_change_whose_signature_fails_is_never_attributed_to_the_person_it_claims() {
+    let (mut ada, mut ben, mut cy) = three();
+    let e = ada
+        .act(10, |r, w, e| {
+            r.add_expectation(w, e, "curfew at ten", None, &[])
+        })
+        .unwrap()
+        .id
+        .unwrap();
+    ada.act(11, |r, w, _| r.set_vision(w, "Trust.")).unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    // A store tampered with by someone holding no key: a change under Ben's actor, signed by
+    // a stranger, written straight into Ada's document with the bad signature beside it.
+    let stranger = DeviceKey::from_seed([9; 32]);
+    let mut doc = ada.replica.doc().clone();
+    let mut actor = ben.key.device_id().as_bytes().to_vec();
+    actor.extend_from_slice(&[7; 8]);
+    doc.set_actor(automerge::ActorId::from(actor));
+    let forged = {
+        use automerge::{ReadDoc, transaction::Transactable};
+        let mut tx = doc.transaction();
+        let exps = match tx.get(automerge::ROOT, "expectations").unwrap() {
+            Some((_, id)) => id,
+            None => unreachable!(),
+        };
+        let item = tx.get(&exps, e.as_str()).unwrap().unwrap().1;
+        tx.put(&item, "holder", "m0000").unwrap();
+        let vision = tx.get(automerge::ROOT, "vision").unwrap().unwrap().1;
+        tx.splice_text(&vision, 6, 0, " Always.").unwrap();
+        tx.commit_with(automerge::transaction::CommitOptions::default().with_time(T0 + 50))
+            .0
+            .unwrap()
+    };
+    let mut signatures = ada.replica.signatures().clone();
+    signatures.insert(forged, stranger.sign_change(&forged));
+    let tampered =
+        Replica::from_store(ada.replica.id(), Some(&doc.save()), signatures, vec![]).unwrap();
+    let index = ChangeIndex::build(&tampered);
+    assert!(index.get(&forged).unwrap().touched.contains(&Touch::Vision));
+
+    let versions = tampered.history(&index, &e);
+    let v = versions
+        .iter()
+        .find(|v| v.change == forged.to_string())
+        .unwrap();
+    assert!(!v.verified);
+    assert_eq!(v.author, "unknown");
+    assert_eq!(v.member, None);
+    assert!(
+        v.problem.as_deref().unwrap().contains("signature"),
+        "{:?}",
+        v.problem
+    );
+
+    let spans = tampered.blame_vision(&index);
+    let forged_text: String = spans
+        .iter()
+        .filter(|s| !s.verified)
+        .map(|s| s.text.as_str())
+        .collect();
+    assert_eq!(forged_text, " Always.");
+    assert!(spans.iter().all(|s| s.verified || s.author == "unknown"));
+    assert!(!spans.iter().any(|s| s.author == "Ben"));
+
+    let diff = tampered.diff(&index, &ada.replica.heads());
+    for item in diff.steps.iter().flat_map(|s| &s.items) {
+        assert_eq!(item.authors, ["unknown"]);
+    }
+    let ada_me = ada.me();
+    let st = tampered.status(
+        &index,
+        &ada_me,
+        Some(&ada.replica.heads()),
+        Timestamp(T0 + 60),
+    );
+    assert_eq!(st.news_count, 1);
+    assert!(!st.news[0].verified);
+    assert_eq!(st.news[0].author, "unknown");
+}
+
+#[test]
+fn index_finds_points_in_time_and_the_changes_after_them() {
+    let (mut ada, mut ben, mut cy) = three();
+    ada.act(100, |r, w, e| r.add_need(w, e, "sleep")).unwrap();
+    ben.act(200, |r, w, e| r.add_need(w, e, "friends")).unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let index = ada.index();
+    let total = index.entries().len();
+    // Before T0+100: the founding, and the two members added.
+    let early = index.heads_before(Timestamp(T0 + 100));
+    assert_eq!(index.after(&early).len(), 2);
+    assert_eq!(index.after(&[]).len(), total);
+    assert!(index.after(&ada.replica.heads()).is_empty());
+    let needs: Vec<_> = index
+        .entries()
+        .iter()
+        .filter(|e| {
+            e.touched
+                .iter()
+                .any(|t| matches!(t, Touch::Item(i) if i.kind() == alliance::core::ItemKind::Need))
+        })
+        .collect();
+    assert_eq!(needs.len(), 2);
+}
