@@ -322,7 +322,9 @@ fn history_shows_every_version_of_an_item_with_its_author() {
     ben.ok(&["bundle", "export", bundle.to_str().unwrap()]);
     ada.ok(&["bundle", "import", bundle.to_str().unwrap()]);
     let h = ada.json(&["history", &e]);
-    let versions = h.as_array().unwrap();
+    assert_eq!(h["item"], e.as_str());
+    assert!(h["conflicts"].as_array().unwrap().is_empty());
+    let versions = h["versions"].as_array().unwrap();
     assert_eq!(versions.len(), 3, "{h:#}");
     assert_eq!(versions[0]["author"], "Ada");
     assert_eq!(versions[2]["author"], "Ben");
@@ -336,7 +338,7 @@ fn history_shows_every_version_of_an_item_with_its_author() {
     assert_eq!(text["old"], "no screens after 8pm");
     assert_eq!(text["new"], "no screens after 9pm");
     // Membership history: who added Ben, and when.
-    let mh = ada.json(&["history", &m]);
+    let mh = &ada.json(&["history", &m])["versions"];
     assert_eq!(mh[0]["author"], "Ada");
     assert!(
         mh[0]["fields"]

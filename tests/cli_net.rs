@@ -201,3 +201,96 @@ fn a_non_member_device_is_refused() {
     );
     drop(serve);
 }
+
+#[test]
+fn concurrent_reschedules_over_iroh_conflict_on_all_three_devices_until_resolved() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    let p = ada.add(&["plan", "add", "--when", "Sunday 7pm", "--how", "kitchen"]);
+    let serve = ada.serve();
+    let ben = Device::new(2);
+    ben.ok(&["join", &ada.invite_ticket(), "--name", "Ben"]);
+    // A second invite from a process with other pinned randomness (the same seed would
+    // mint the same, already used, ticket).
+    let out = ada
+        .cmd()
+        .env("ALLIANCE_TEST_SEED", "77")
+        .args(["--json", "invite"])
+        .output()
+        .unwrap();
+    let second: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cy = Device::new(3);
+    cy.ok(&["join", second["ticket"].as_str().unwrap(), "--name", "Cy"]);
+    // Offline, each reschedules; then both sync through Ada's device.
+    ben.ok(&["plan", "edit", &p, "--when", "Saturday 10am"]);
+    cy.ok(&["plan", "edit", &p, "--when", "Monday 6pm"]);
+    synced_with_ada(&ben, &ada);
+    synced_with_ada(&cy, &ada);
+    synced_with_ada(&ben, &ada);
+
+    let conflicts = ada.json(&["status"])["conflicts"].clone();
+    assert_eq!(conflicts.as_array().unwrap().len(), 1, "{conflicts:#}");
+    let mut values: Vec<(String, String)> = conflicts[0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            assert_eq!(v["verified"], true);
+            (
+                v["value"].as_str().unwrap().to_string(),
+                v["author"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    values.sort();
+    assert_eq!(
+        values,
+        [
+            ("Monday 6pm".to_string(), "Cy".to_string()),
+            ("Saturday 10am".to_string(), "Ben".to_string())
+        ]
+    );
+    for d in [&ben, &cy] {
+        assert_eq!(d.json(&["status"])["conflicts"], conflicts);
+    }
+    // Ada keeps Cy's time; the resolution reaches the others like any signed change.
+    let pick = conflicts[0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|v| v["author"] == "Cy")
+        .unwrap()
+        + 1;
+    ada.ok(&["resolve", &p, "when", "--pick", &pick.to_string()]);
+    synced_with_ada(&ben, &ada);
+    synced_with_ada(&cy, &ada);
+    for d in [&ada, &ben, &cy] {
+        let show = d.json(&["show"]);
+        assert!(show["conflicts"].as_array().unwrap().is_empty(), "{show:#}");
+        assert_eq!(show["plan"][0]["when"], "Monday 6pm");
+    }
+    let h = ben.json(&["history", &p])["versions"].clone();
+    let authors: Vec<&str> = h
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["author"].as_str().unwrap())
+        .collect();
+    assert_eq!(authors.len(), 4, "{authors:?}");
+    assert_eq!(authors[0], "Ada");
+    assert_eq!(authors[3], "Ada");
+    drop(serve);
+}
+
+/// Runs `alliance sync` on `d` and checks that the exchange with Ada's device succeeded
+/// (other members' devices may be offline).
+fn synced_with_ada(d: &Device, ada: &Device) {
+    let key = ada.device_key();
+    let report = d.json(&["sync"]);
+    let row = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["device"].as_str().is_some_and(|k| key.starts_with(k)))
+        .unwrap_or_else(|| panic!("no row for Ada's device: {report:#}"));
+    assert_eq!(row["ok"], true, "{report:#}");
+}

@@ -261,6 +261,15 @@ fn concurrent_reschedules_are_a_conflict_on_every_device_until_resolved() {
     for d in [&ada, &ben, &cy] {
         assert!(d.replica.conflicts(None).is_empty());
         assert_eq!(d.replica.view().plan[0].when, "Saturday 10am");
+        // The resolution is a version of its own, from both values to the one kept.
+        let last = d.replica.history(&d.index(), &p).pop().unwrap();
+        assert_eq!(last.author, "Ada");
+        let when = last.fields.iter().find(|f| f.field == "when").unwrap();
+        assert!(
+            when.old.as_deref().unwrap().ends_with("(conflict)"),
+            "{when:?}"
+        );
+        assert_eq!(when.new.as_deref(), Some("Saturday 10am"));
     }
     // Nothing left to resolve: a clear refusal, nothing committed.
     let heads = ada.replica.heads();

@@ -71,12 +71,48 @@ fn render(doc: &automerge::Automerge, value: &Value<'_>, id: &ObjId) -> String {
     }
 }
 
+/// One of several concurrent values, before attribution.
+struct Raw {
+    value: String,
+    op: ObjId,
+    winner: bool,
+}
+
+/// A field with several values, before attribution: item, path, values.
+struct RawConflict {
+    item: Option<ItemId>,
+    field: String,
+    values: Vec<Raw>,
+}
+
+/// The values of `obj[key]` when there are several that read differently.
+fn concurrent(doc: &automerge::Automerge, obj: &ObjId, key: &str) -> Option<Vec<Raw>> {
+    let all = doc.get_all(obj, key).ok()?;
+    if all.len() < 2 {
+        return None;
+    }
+    let winner = doc.get(obj, key).ok().flatten().map(|(_, id)| id);
+    let values: Vec<Raw> = all
+        .iter()
+        .map(|(v, id)| Raw {
+            value: render(doc, v, id),
+            op: id.clone(),
+            winner: Some(id) == winner.as_ref(),
+        })
+        .collect();
+    let mut distinct: Vec<&String> = values.iter().map(|r| &r.value).collect();
+    distinct.sort();
+    distinct.dedup();
+    (distinct.len() > 1).then_some(values)
+}
+
 /// The fields of `obj` with several values, recursively (paths joined with `.`).
 fn walk(
     doc: &automerge::Automerge,
     obj: &ObjId,
+    item: &ItemId,
     prefix: &str,
-    out: &mut Vec<(String, Vec<(String, ObjId, bool)>)>,
+    out: &mut Vec<RawConflict>,
 ) {
     let keys: Vec<String> = doc.keys(obj).collect();
     for key in keys {
@@ -85,24 +121,17 @@ fn walk(
         } else {
             format!("{prefix}.{key}")
         };
-        let Ok(all) = doc.get_all(obj, key.as_str()) else {
-            continue;
-        };
-        if all.len() > 1 {
-            let winner = doc.get(obj, key.as_str()).ok().flatten().map(|(_, id)| id);
-            let values: Vec<(String, ObjId, bool)> = all
-                .iter()
-                .map(|(v, id)| (render(doc, v, id), id.clone(), Some(id) == winner.as_ref()))
-                .collect();
-            let mut distinct: Vec<&String> = values.iter().map(|(v, _, _)| v).collect();
-            distinct.sort();
-            distinct.dedup();
-            if distinct.len() > 1 && !BOOKKEEPING.contains(&key.as_str()) {
-                out.push((path.clone(), values));
-            }
+        if !BOOKKEEPING.contains(&key.as_str())
+            && let Some(values) = concurrent(doc, obj, &key)
+        {
+            out.push(RawConflict {
+                item: Some(item.clone()),
+                field: path.clone(),
+                values,
+            });
         }
         if let Ok(Some((Value::Object(ObjType::Map), child))) = doc.get(obj, key.as_str()) {
-            walk(doc, &child, &path, out);
+            walk(doc, &child, item, &path, out);
         }
     }
 }
@@ -113,7 +142,7 @@ impl Replica {
     /// when there is a conflict to attribute) names who wrote each value.
     pub fn conflicts(&self, index: Option<&ChangeIndex>) -> Vec<Conflict> {
         let doc = self.doc();
-        let mut found: Vec<(Option<ItemId>, String, Vec<(String, ObjId, bool)>)> = Vec::new();
+        let mut found: Vec<RawConflict> = Vec::new();
         for kind in ItemKind::ALL {
             let Some(collection) = model::map_at(doc, &ROOT, kind.collection()) else {
                 continue;
@@ -121,43 +150,26 @@ impl Replica {
             let ids: Vec<String> = doc.keys(&collection).collect();
             for key in ids {
                 let id = ItemId::from_doc_key(&key);
-                let mut fields = Vec::new();
-                if let Ok(all) = doc.get_all(&collection, key.as_str())
-                    && all.len() > 1
-                {
-                    // Two items created under the same ID: vanishingly rare with random IDs,
-                    // but show it rather than hide one.
-                    let winner = doc
-                        .get(&collection, key.as_str())
-                        .ok()
-                        .flatten()
-                        .map(|(_, i)| i);
-                    fields.push((
-                        String::new(),
-                        all.iter()
-                            .map(|(v, i)| {
-                                (render(doc, v, i), i.clone(), Some(i) == winner.as_ref())
-                            })
-                            .collect(),
-                    ));
+                // Two items created under the same ID: vanishingly rare with random IDs,
+                // but show it rather than hide one.
+                if let Some(values) = concurrent(doc, &collection, &key) {
+                    found.push(RawConflict {
+                        item: Some(id.clone()),
+                        field: String::new(),
+                        values,
+                    });
                 }
                 if let Some(item) = model::map_at(doc, &collection, &key) {
-                    walk(doc, &item, "", &mut fields);
+                    walk(doc, &item, &id, "", &mut found);
                 }
-                found.extend(fields.into_iter().map(|(f, v)| (Some(id.clone()), f, v)));
             }
         }
-        if let Ok(all) = doc.get_all(ROOT, keys::TITLE)
-            && all.len() > 1
-        {
-            let winner = doc.get(ROOT, keys::TITLE).ok().flatten().map(|(_, i)| i);
-            found.push((
-                None,
-                keys::TITLE.to_string(),
-                all.iter()
-                    .map(|(v, i)| (render(doc, v, i), i.clone(), Some(i) == winner.as_ref()))
-                    .collect(),
-            ));
+        if let Some(values) = concurrent(doc, &ROOT, keys::TITLE) {
+            found.push(RawConflict {
+                item: None,
+                field: keys::TITLE.to_string(),
+                values,
+            });
         }
         if found.is_empty() {
             return Vec::new();
@@ -174,12 +186,13 @@ impl Replica {
         let mut attributor = Attributor::new(self, &view);
         found
             .into_iter()
-            .map(|(item, field, values)| Conflict {
-                item,
-                field,
-                values: values
+            .map(|raw| Conflict {
+                item: raw.item,
+                field: raw.field,
+                values: raw
+                    .values
                     .into_iter()
-                    .map(|(value, op, winner)| {
+                    .map(|Raw { value, op, winner }| {
                         let a = match &op {
                             ObjId::Id(counter, actor, _) => index
                                 .change_of_op(actor, *counter)

@@ -127,6 +127,9 @@ fn map_at(
     }
 }
 
+/// Appended to a field's value while it holds several concurrent values.
+pub const CONFLICT_MARK: &str = "(conflict)";
+
 /// A scalar as people read it (strings unquoted, null as `null`).
 pub(crate) fn scalar(s: &ScalarValue) -> String {
     match s {
@@ -152,7 +155,22 @@ fn flatten(
         };
         match doc.get_at(obj, key.as_str(), heads) {
             Ok(Some((Value::Scalar(s), _))) => {
-                out.insert(path, scalar(&s));
+                // A field set concurrently reads as all its values, so the change that
+                // settles the conflict shows as a version too.
+                let all = doc.get_all_at(obj, key.as_str(), heads).unwrap_or_default();
+                let value = if all.len() > 1 {
+                    let values: Vec<String> = all
+                        .iter()
+                        .map(|(v, _)| match v {
+                            Value::Scalar(s) => scalar(s),
+                            Value::Object(_) => "(object)".into(),
+                        })
+                        .collect();
+                    format!("{} {CONFLICT_MARK}", values.join(" | "))
+                } else {
+                    scalar(&s)
+                };
+                out.insert(path, value);
             }
             Ok(Some((Value::Object(ObjType::Text), t))) => {
                 out.insert(path, doc.text_at(&t, heads).unwrap_or_default());
@@ -261,9 +279,8 @@ fn words(
         }
         (["of"], _, Some(v)) => Some(format!("of: {}", names(view, v))),
         (["attendees"], _, Some(v)) => Some(format!("attendees: {}", names(view, v))),
-        ([f], None, Some(v)) if !f.ends_with("_at") && *f != "retired_at" => {
-            Some(format!("{f}: {}", quoted(v)))
-        }
+        ([_], None, Some(v)) if v.is_empty() => None,
+        ([f], None, Some(v)) if !f.ends_with("_at") => Some(format!("{f}: {}", quoted(v))),
         ([f], Some(o), Some(v)) if !f.ends_with("_at") => {
             Some(format!("{f}: {} → {}", quoted(o), quoted(v)))
         }
