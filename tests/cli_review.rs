@@ -244,3 +244,20 @@ fn log_filters_by_item_kind_and_person_and_export_appends_the_history() {
     );
     assert!(!ada.ok(&["export", "--format", "md"]).contains("Appendix"));
 }
+
+#[test]
+fn a_damaged_or_missing_index_cache_is_rebuilt_and_answers_the_same() {
+    let (ada, ben, _cy) = three();
+    let e = ada.add(&["expect", "add", "dishes after dinner"]);
+    carry(&ada, &ben);
+    ben.ok(&["expect", "edit", &e, "dishes right after dinner"]);
+    carry(&ben, &ada);
+    let expected = ada.json(&["history", &e]);
+    let cache = ada.alliance_dir().join("index.cache");
+    assert!(cache.exists(), "the first review command writes the cache");
+    std::fs::write(&cache, b"ALLIDX01 not really an index").unwrap();
+    assert_eq!(ada.json(&["history", &e]), expected);
+    std::fs::remove_file(&cache).unwrap();
+    assert_eq!(ada.json(&["history", &e]), expected);
+    assert_eq!(ada.json(&["verify"])["ok"], true);
+}

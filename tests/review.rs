@@ -601,3 +601,73 @@ fn index_finds_points_in_time_and_the_changes_after_them() {
         .collect();
     assert_eq!(needs.len(), 2);
 }
+
+#[test]
+fn a_saved_index_brought_up_to_date_equals_one_built_from_scratch() {
+    let (mut ada, mut ben, mut cy) = three();
+    let e = ada
+        .act(10, |r, w, e| {
+            r.add_expectation(w, e, "dishes after dinner", None, &[])
+        })
+        .unwrap()
+        .id
+        .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let saved = ada.index().to_bytes();
+    // More history arrives: edits, a new member's device, concurrent vision edits.
+    ben.act(20, |r, w, _| {
+        r.edit_expectation(w, &e, "dishes right after dinner")
+    })
+    .unwrap();
+    cy.act(21, |r, w, _| r.set_vision(w, "We show up."))
+        .unwrap();
+    let dee = DeviceKey::from_seed([4; 32]);
+    ada.act(22, |r, w, en| {
+        r.add_member(w, en, "Dee", "aunt", Some(dee.device_id()))
+    })
+    .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+
+    let mut loaded = ChangeIndex::from_bytes(&saved).expect("saved index loads");
+    let added = loaded.update(&ada.replica);
+    assert_eq!(added, 3);
+    let fresh = ada.index();
+    let summary = |i: &ChangeIndex| -> Vec<(String, Vec<Touch>, u64, u64)> {
+        i.entries()
+            .iter()
+            .map(|e| (e.hash.to_string(), e.touched.clone(), e.start_op, e.max_op))
+            .collect()
+    };
+    assert_eq!(summary(&loaded), summary(&fresh));
+    assert_eq!(
+        loaded.update(&ada.replica),
+        0,
+        "nothing new the second time"
+    );
+    assert_eq!(
+        ada.replica.history(&loaded, &e).len(),
+        ada.replica.history(&fresh, &e).len()
+    );
+    // Round trip, then damage: a damaged cache is refused, never half-read.
+    let bytes = loaded.to_bytes();
+    assert!(ChangeIndex::from_bytes(&bytes).is_some());
+    for i in [0, 9, bytes.len() / 2, bytes.len() - 1] {
+        let mut bad = bytes.clone();
+        bad[i] ^= 0x40;
+        assert!(ChangeIndex::from_bytes(&bad).is_none(), "flipped byte {i}");
+    }
+    assert!(ChangeIndex::from_bytes(&bytes[..bytes.len() / 2]).is_none());
+    // An index of another alliance's history starts over instead of mixing histories.
+    let key = DeviceKey::from_seed([5; 32]);
+    let w = Writer {
+        key: &key,
+        actor_tag: [5; 8],
+        now: Timestamp(T0),
+    };
+    let (other, _, _) =
+        Replica::create(&w, &mut SeededEntropy::new(5), "Another family", "Eve", "").unwrap();
+    let mut foreign = ChangeIndex::build(&other);
+    assert!(!foreign.contains(&ada.replica.id().0));
+    foreign.update(&ada.replica);
+    assert_eq!(summary(&foreign), summary(&fresh));
+}

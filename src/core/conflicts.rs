@@ -106,7 +106,8 @@ fn concurrent(doc: &automerge::Automerge, obj: &ObjId, key: &str) -> Option<Vec<
     (distinct.len() > 1).then_some(values)
 }
 
-/// The fields of `obj` with several values, recursively (paths joined with `.`).
+/// The fields of `obj` with several values, recursively (paths joined with `.`). One pass over
+/// each map; only keys Automerge flags as conflicted are read in full.
 fn walk(
     doc: &automerge::Automerge,
     obj: &ObjId,
@@ -114,14 +115,22 @@ fn walk(
     prefix: &str,
     out: &mut Vec<RawConflict>,
 ) {
-    let keys: Vec<String> = doc.keys(obj).collect();
-    for key in keys {
+    let entries: Vec<(String, bool, Option<ObjId>)> = doc
+        .map_range(obj, ..)
+        .map(|e| {
+            let child =
+                matches!(e.value, automerge::ValueRef::Object(ObjType::Map)).then(|| e.id());
+            (e.key.to_string(), e.conflict, child)
+        })
+        .collect();
+    for (key, conflict, child) in entries {
         let path = if prefix.is_empty() {
             key.clone()
         } else {
             format!("{prefix}.{key}")
         };
-        if !BOOKKEEPING.contains(&key.as_str())
+        if conflict
+            && !BOOKKEEPING.contains(&key.as_str())
             && let Some(values) = concurrent(doc, obj, &key)
         {
             out.push(RawConflict {
@@ -130,7 +139,7 @@ fn walk(
                 values,
             });
         }
-        if let Ok(Some((Value::Object(ObjType::Map), child))) = doc.get(obj, key.as_str()) {
+        if let Some(child) = child {
             walk(doc, &child, item, &path, out);
         }
     }
@@ -147,19 +156,26 @@ impl Replica {
             let Some(collection) = model::map_at(doc, &ROOT, kind.collection()) else {
                 continue;
             };
-            let ids: Vec<String> = doc.keys(&collection).collect();
-            for key in ids {
+            let items: Vec<(String, bool, Option<ObjId>)> = doc
+                .map_range(&collection, ..)
+                .map(|e| {
+                    let obj = matches!(e.value, automerge::ValueRef::Object(ObjType::Map))
+                        .then(|| e.id());
+                    (e.key.to_string(), e.conflict, obj)
+                })
+                .collect();
+            for (key, conflict, item) in items {
                 let id = ItemId::from_doc_key(&key);
                 // Two items created under the same ID: vanishingly rare with random IDs,
                 // but show it rather than hide one.
-                if let Some(values) = concurrent(doc, &collection, &key) {
+                if conflict && let Some(values) = concurrent(doc, &collection, &key) {
                     found.push(RawConflict {
                         item: Some(id.clone()),
                         field: String::new(),
                         values,
                     });
                 }
-                if let Some(item) = model::map_at(doc, &collection, &key) {
+                if let Some(item) = item {
                     walk(doc, &item, &id, "", &mut found);
                 }
             }
@@ -182,7 +198,7 @@ impl Replica {
                 &built
             }
         };
-        let view = self.view();
+        let view = self.roster();
         let mut attributor = Attributor::new(self, &view);
         found
             .into_iter()

@@ -95,7 +95,7 @@ fn vision_at(doc: &automerge::Automerge, heads: &[ChangeHash]) -> String {
 impl Replica {
     /// What changed from `before` (heads of an earlier point; empty for the beginning) to now.
     pub fn diff(&self, index: &ChangeIndex, before: &[ChangeHash]) -> Diff {
-        let view = self.view();
+        let view = self.roster();
         let mut attributor = Attributor::new(self, &view);
         let after = index.after(before);
         let mut touched: BTreeMap<Touch, Vec<ChangeHash>> = BTreeMap::new();

@@ -35,9 +35,11 @@ pub struct IndexEntry {
     pub deps: Vec<ChangeHash>,
     pub actor: ActorId,
     pub time: Timestamp,
-    pub message: String,
     /// Sorted, without repeats.
     pub touched: Vec<Touch>,
+    /// The counters of the change's first and last operation.
+    pub start_op: u64,
+    pub max_op: u64,
 }
 
 /// Who owns an object of the document.
@@ -52,12 +54,23 @@ enum Owner {
 }
 
 /// The index of one replica's history, in causal order.
+///
+/// Building it decodes every change once, which is most of its cost on a long history; an
+/// index saved with [`ChangeIndex::to_bytes`] and loaded with [`ChangeIndex::from_bytes`] is
+/// brought up to date with [`ChangeIndex::update`], which decodes only the changes it has not
+/// seen. (The store keeps it as a local cache; it is derived data, rebuilt when missing.)
 #[derive(Debug, Default)]
 pub struct ChangeIndex {
     entries: Vec<IndexEntry>,
     by_hash: HashMap<ChangeHash, usize>,
     /// Per actor: (first op counter, last op counter, entry), sorted by first counter.
     ops: HashMap<ActorId, Vec<(u64, u64, usize)>>,
+    /// Which item (or part of the alliance) owns each object made so far.
+    owners: HashMap<legacy::OpId, Owner>,
+    /// Which member each device key belongs to (from the devices map's `member` fields).
+    device_member: HashMap<String, ItemId>,
+    /// The heads of the history indexed so far.
+    heads: Vec<ChangeHash>,
 }
 
 fn kind_of_collection(key: &str) -> Option<ItemKind> {
@@ -67,119 +80,147 @@ fn kind_of_collection(key: &str) -> Option<ItemKind> {
 impl ChangeIndex {
     /// Indexes every change of `replica`.
     pub fn build(replica: &Replica) -> ChangeIndex {
-        let doc = replica.doc();
         let mut index = ChangeIndex::default();
-        let mut owners: HashMap<legacy::OpId, Owner> = HashMap::new();
-        // Which member each device key belongs to (from the devices map's `member` fields).
-        let mut device_member: HashMap<String, ItemId> = HashMap::new();
-        for change in doc.get_changes(&[]) {
-            let position = index.entries.len();
-            let mut touched = Vec::new();
-            // Decoding validates nothing new (the change is already in the document), but a
-            // malformed operation must not take the process down.
-            let expanded = guarded(|| change.decode());
-            let start = change.start_op().get();
-            if let Some(expanded) = expanded {
-                for (i, op) in expanded.operations.iter().enumerate() {
-                    let op_id = legacy::OpId(start + i as u64, change.actor_id().clone());
-                    let key = match &op.key {
-                        legacy::Key::Map(k) => Some(k.as_str()),
-                        legacy::Key::Seq(_) => None,
-                    };
-                    let parent = match &op.obj {
-                        legacy::ObjectId::Root => None,
-                        legacy::ObjectId::Id(id) => {
-                            Some(owners.get(id).cloned().unwrap_or(Owner::Other))
-                        }
-                    };
-                    let owner = match (parent, key) {
-                        (None, Some(keys::VISION)) => {
-                            touched.push(Touch::Vision);
-                            Owner::Vision
-                        }
-                        (None, Some(keys::DEVICES)) => {
-                            touched.push(Touch::Alliance);
-                            Owner::Devices
-                        }
-                        (None, Some(k)) => {
-                            touched.push(Touch::Alliance);
-                            kind_of_collection(k).map_or(Owner::Other, Owner::Collection)
-                        }
-                        (None, None) | (Some(Owner::Other), _) => {
-                            touched.push(Touch::Alliance);
-                            Owner::Other
-                        }
-                        (Some(Owner::Collection(kind)), Some(k)) => {
-                            let id = ItemId::from_doc_key(k);
-                            if id.kind() == kind {
-                                touched.push(Touch::Item(id.clone()));
-                                Owner::Item(id)
-                            } else {
-                                touched.push(Touch::Alliance);
-                                Owner::Other
-                            }
-                        }
-                        (Some(Owner::Collection(_)), None) => Owner::Other,
-                        (Some(Owner::Devices), Some(k)) => {
-                            if let Some(m) = device_member.get(k) {
-                                touched.push(Touch::Item(m.clone()));
-                            }
-                            Owner::Device(k.to_string())
-                        }
-                        (Some(Owner::Devices), None) => Owner::Other,
-                        (Some(Owner::Device(d)), k) => {
-                            if let (
-                                Some("member"),
-                                legacy::OpType::Put(automerge::ScalarValue::Str(m)),
-                            ) = (k, &op.action)
-                            {
-                                device_member.insert(d.clone(), ItemId::from_doc_key(m));
-                            }
-                            if let Some(m) = device_member.get(&d) {
-                                touched.push(Touch::Item(m.clone()));
-                            }
-                            Owner::Device(d)
-                        }
-                        (Some(Owner::Item(id)), _) => {
-                            touched.push(Touch::Item(id.clone()));
-                            Owner::Item(id)
-                        }
-                        (Some(Owner::Vision), _) => {
-                            touched.push(Touch::Vision);
-                            Owner::Vision
-                        }
-                    };
-                    if matches!(
-                        op.action,
-                        legacy::OpType::Make(
-                            ObjType::Map | ObjType::List | ObjType::Text | ObjType::Table
-                        )
-                    ) {
-                        owners.insert(op_id, owner);
-                    }
-                }
-            }
-            touched.sort();
-            touched.dedup();
-            index.by_hash.insert(change.hash(), position);
-            index
-                .ops
-                .entry(change.actor_id().clone())
-                .or_default()
-                .push((start, change.max_op(), position));
-            index.entries.push(IndexEntry {
-                hash: change.hash(),
-                deps: change.deps().to_vec(),
-                actor: change.actor_id().clone(),
-                time: Timestamp(change.timestamp()),
-                message: change.message().unwrap_or_default().to_string(),
-                touched,
-            });
+        index.update(replica);
+        index
+    }
+
+    /// Indexes the changes of `replica` this index has not seen yet. Returns how many were
+    /// added. When the index holds changes the replica does not (it belongs to another
+    /// history), it starts over.
+    pub fn update(&mut self, replica: &Replica) -> usize {
+        let doc = replica.doc();
+        if self
+            .heads
+            .iter()
+            .any(|h| doc.get_change_meta_by_hash(h).is_none())
+        {
+            *self = ChangeIndex::default();
         }
-        for spans in index.ops.values_mut() {
+        let heads = doc.get_heads();
+        if heads == self.heads {
+            return 0;
+        }
+        let new = doc.get_changes(&self.heads);
+        let added = new.len();
+        for change in new {
+            if self.by_hash.contains_key(&change.hash()) {
+                continue;
+            }
+            self.add(&change);
+        }
+        for spans in self.ops.values_mut() {
             spans.sort_unstable();
         }
-        index
+        self.heads = heads;
+        added
+    }
+
+    fn add(&mut self, change: &automerge::Change) {
+        let position = self.entries.len();
+        let mut touched = Vec::new();
+        // Decoding validates nothing new (the change is already in the document), but a
+        // malformed operation must not take the process down.
+        let expanded = guarded(|| change.decode());
+        let start = change.start_op().get();
+        if let Some(expanded) = expanded {
+            for (i, op) in expanded.operations.iter().enumerate() {
+                let op_id = legacy::OpId(start + i as u64, change.actor_id().clone());
+                let owner = self.owner_of(op, &mut touched);
+                if matches!(
+                    op.action,
+                    legacy::OpType::Make(
+                        ObjType::Map | ObjType::List | ObjType::Text | ObjType::Table
+                    )
+                ) {
+                    self.owners.insert(op_id, owner);
+                }
+            }
+        }
+        touched.sort();
+        touched.dedup();
+        self.by_hash.insert(change.hash(), position);
+        self.ops
+            .entry(change.actor_id().clone())
+            .or_default()
+            .push((start, change.max_op(), position));
+        self.entries.push(IndexEntry {
+            hash: change.hash(),
+            deps: change.deps().to_vec(),
+            actor: change.actor_id().clone(),
+            time: Timestamp(change.timestamp()),
+            touched,
+            start_op: start,
+            max_op: change.max_op(),
+        });
+    }
+
+    /// The owner of the object an operation writes (or makes), recording what it touched.
+    fn owner_of(&mut self, op: &legacy::Op, touched: &mut Vec<Touch>) -> Owner {
+        let key = match &op.key {
+            legacy::Key::Map(k) => Some(k.as_str()),
+            legacy::Key::Seq(_) => None,
+        };
+        let parent = match &op.obj {
+            legacy::ObjectId::Root => None,
+            legacy::ObjectId::Id(id) => Some(self.owners.get(id).cloned().unwrap_or(Owner::Other)),
+        };
+        match (parent, key) {
+            (None, Some(keys::VISION)) => {
+                touched.push(Touch::Vision);
+                Owner::Vision
+            }
+            (None, Some(keys::DEVICES)) => {
+                touched.push(Touch::Alliance);
+                Owner::Devices
+            }
+            (None, Some(k)) => {
+                touched.push(Touch::Alliance);
+                kind_of_collection(k).map_or(Owner::Other, Owner::Collection)
+            }
+            (None, None) | (Some(Owner::Other), _) => {
+                touched.push(Touch::Alliance);
+                Owner::Other
+            }
+            (Some(Owner::Collection(kind)), Some(k)) => {
+                let id = ItemId::from_doc_key(k);
+                if id.kind() == kind {
+                    touched.push(Touch::Item(id.clone()));
+                    Owner::Item(id)
+                } else {
+                    touched.push(Touch::Alliance);
+                    Owner::Other
+                }
+            }
+            (Some(Owner::Collection(_)), None) => Owner::Other,
+            (Some(Owner::Devices), Some(k)) => {
+                if let Some(m) = self.device_member.get(k) {
+                    touched.push(Touch::Item(m.clone()));
+                }
+                Owner::Device(k.to_string())
+            }
+            (Some(Owner::Devices), None) => Owner::Other,
+            (Some(Owner::Device(d)), k) => {
+                if let (Some("member"), legacy::OpType::Put(automerge::ScalarValue::Str(m))) =
+                    (k, &op.action)
+                {
+                    self.device_member
+                        .insert(d.clone(), ItemId::from_doc_key(m));
+                }
+                if let Some(m) = self.device_member.get(&d) {
+                    touched.push(Touch::Item(m.clone()));
+                }
+                Owner::Device(d)
+            }
+            (Some(Owner::Item(id)), _) => {
+                touched.push(Touch::Item(id.clone()));
+                Owner::Item(id)
+            }
+            (Some(Owner::Vision), _) => {
+                touched.push(Touch::Vision);
+                Owner::Vision
+            }
+        }
     }
 
     /// Every change, in causal order (a change after all of its dependencies).
@@ -266,5 +307,184 @@ impl ChangeIndex {
     /// Whether the document holds a change.
     pub fn contains(&self, hash: &ChangeHash) -> bool {
         self.by_hash.contains_key(hash)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The saved form: plain data, versioned and checksummed, so a damaged or stale cache is
+// simply rebuilt.
+
+/// Leads the saved index; the last byte is the format version.
+const INDEX_MAGIC: &[u8; 8] = b"ALLIDX01";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    actors: Vec<Vec<u8>>,
+    entries: Vec<SavedEntry>,
+    owners: Vec<(u64, u32, SavedOwner)>,
+    device_member: Vec<(String, String)>,
+    heads: Vec<[u8; 32]>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedEntry {
+    hash: [u8; 32],
+    deps: Vec<[u8; 32]>,
+    actor: u32,
+    time: i64,
+    touched: Vec<SavedTouch>,
+    start_op: u64,
+    max_op: u64,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+enum SavedTouch {
+    Item(String),
+    Vision,
+    Alliance,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+enum SavedOwner {
+    Collection(u8),
+    Devices,
+    Device(String),
+    Item(String),
+    Vision,
+    Other,
+}
+
+fn hash_bytes(h: &ChangeHash) -> [u8; 32] {
+    h.0
+}
+
+impl ChangeIndex {
+    /// The index as bytes, for a local cache.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut actors: Vec<Vec<u8>> = Vec::new();
+        let mut actor_ix: HashMap<Vec<u8>, u32> = HashMap::new();
+        let mut intern = |a: &ActorId, actors: &mut Vec<Vec<u8>>| -> u32 {
+            *actor_ix.entry(a.to_bytes().to_vec()).or_insert_with(|| {
+                actors.push(a.to_bytes().to_vec());
+                (actors.len() - 1) as u32
+            })
+        };
+        let entries = self
+            .entries
+            .iter()
+            .map(|e| SavedEntry {
+                hash: hash_bytes(&e.hash),
+                deps: e.deps.iter().map(hash_bytes).collect(),
+                actor: intern(&e.actor, &mut actors),
+                time: e.time.0,
+                touched: e
+                    .touched
+                    .iter()
+                    .map(|t| match t {
+                        Touch::Item(i) => SavedTouch::Item(i.as_str().to_string()),
+                        Touch::Vision => SavedTouch::Vision,
+                        Touch::Alliance => SavedTouch::Alliance,
+                    })
+                    .collect(),
+                start_op: e.start_op,
+                max_op: e.max_op,
+            })
+            .collect();
+        let owners = self
+            .owners
+            .iter()
+            .map(|(legacy::OpId(counter, actor), owner)| {
+                let owner = match owner {
+                    Owner::Collection(k) => SavedOwner::Collection(
+                        ItemKind::ALL.iter().position(|x| x == k).unwrap_or(0) as u8,
+                    ),
+                    Owner::Devices => SavedOwner::Devices,
+                    Owner::Device(d) => SavedOwner::Device(d.clone()),
+                    Owner::Item(i) => SavedOwner::Item(i.as_str().to_string()),
+                    Owner::Vision => SavedOwner::Vision,
+                    Owner::Other => SavedOwner::Other,
+                };
+                (*counter, intern(actor, &mut actors), owner)
+            })
+            .collect();
+        let saved = Saved {
+            actors,
+            entries,
+            owners,
+            device_member: self
+                .device_member
+                .iter()
+                .map(|(d, m)| (d.clone(), m.as_str().to_string()))
+                .collect(),
+            heads: self.heads.iter().map(hash_bytes).collect(),
+        };
+        let body = postcard::to_stdvec(&saved).expect("index serialises");
+        let mut out = Vec::with_capacity(body.len() + 12);
+        out.extend_from_slice(INDEX_MAGIC);
+        out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// An index saved by [`ChangeIndex::to_bytes`]; `None` when the bytes are not one (another
+    /// version, damaged, truncated). Bring it up to date with [`ChangeIndex::update`].
+    pub fn from_bytes(bytes: &[u8]) -> Option<ChangeIndex> {
+        let rest = bytes.strip_prefix(INDEX_MAGIC.as_slice())?;
+        let (crc, body) = rest.split_at_checked(4)?;
+        if crc32fast::hash(body).to_le_bytes() != crc {
+            return None;
+        }
+        let saved: Saved = postcard::from_bytes(body).ok()?;
+        let actors: Vec<ActorId> = saved.actors.into_iter().map(ActorId::from).collect();
+        let actor = |i: u32| actors.get(i as usize).cloned();
+        let mut index = ChangeIndex::default();
+        for e in saved.entries {
+            let position = index.entries.len();
+            let entry = IndexEntry {
+                hash: ChangeHash(e.hash),
+                deps: e.deps.into_iter().map(ChangeHash).collect(),
+                actor: actor(e.actor)?,
+                time: Timestamp(e.time),
+                touched: e
+                    .touched
+                    .into_iter()
+                    .map(|t| match t {
+                        SavedTouch::Item(i) => Touch::Item(ItemId::from_doc_key(&i)),
+                        SavedTouch::Vision => Touch::Vision,
+                        SavedTouch::Alliance => Touch::Alliance,
+                    })
+                    .collect(),
+                start_op: e.start_op,
+                max_op: e.max_op,
+            };
+            index.by_hash.insert(entry.hash, position);
+            index.ops.entry(entry.actor.clone()).or_default().push((
+                entry.start_op,
+                entry.max_op,
+                position,
+            ));
+            index.entries.push(entry);
+        }
+        for spans in index.ops.values_mut() {
+            spans.sort_unstable();
+        }
+        for (counter, a, owner) in saved.owners {
+            let owner = match owner {
+                SavedOwner::Collection(k) => Owner::Collection(*ItemKind::ALL.get(k as usize)?),
+                SavedOwner::Devices => Owner::Devices,
+                SavedOwner::Device(d) => Owner::Device(d),
+                SavedOwner::Item(i) => Owner::Item(ItemId::from_doc_key(&i)),
+                SavedOwner::Vision => Owner::Vision,
+                SavedOwner::Other => Owner::Other,
+            };
+            index.owners.insert(legacy::OpId(counter, actor(a)?), owner);
+        }
+        index.device_member = saved
+            .device_member
+            .into_iter()
+            .map(|(d, m)| (d, ItemId::from_doc_key(&m)))
+            .collect();
+        index.heads = saved.heads.into_iter().map(ChangeHash).collect();
+        Some(index)
     }
 }

@@ -295,6 +295,11 @@ impl Replica {
         model::read_view(&self.doc, &self.id.0)
     }
 
+    /// Who is in the alliance now (members and devices only; see [`model::read_roster`]).
+    pub fn roster(&self) -> AllianceView {
+        model::read_roster(&self.doc, &self.id.0)
+    }
+
     /// The member ID of a device, if the device is a member now.
     pub fn member_of(&self, device: &DeviceId) -> Option<ItemId> {
         let devices = model::map_at(&self.doc, &ROOT, keys::DEVICES)?;
@@ -535,7 +540,7 @@ impl Replica {
     /// [`Replica::log`] restricted to the changes whose hash (hex) passes `keep`; only those
     /// are verified.
     pub fn log_where(&self, keep: impl Fn(&str) -> bool) -> Vec<LogEntry> {
-        let view = self.view();
+        let view = self.roster();
         let mut entries: Vec<LogEntry> = self
             .doc
             .get_changes(&[])

@@ -43,6 +43,21 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), S
     result
 }
 
+/// Replaces `path` with `bytes` through a temporary file and a rename, without fsync: for
+/// caches, which are checksummed and rebuilt when a crash leaves them damaged.
+pub(crate) fn write_cache(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut f = create_with_mode(&tmp, 0o644, false)?;
+        f.write_all(bytes).map_err(io(&tmp))?;
+        fs::rename(&tmp, path).map_err(io(path))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Writes `bytes` to `path` only if `path` does not exist yet, atomically (temporary file, then
 /// a hard link, which fails if the name is taken). Returns `false` if `path` already existed.
 pub(crate) fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, StoreError> {

@@ -27,15 +27,19 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
+use crate::core::index::ChangeIndex;
 use crate::core::replica::guarded;
 use crate::core::{AllianceId, DeviceKey, Entropy, Replica, SignedChange, Verified};
 use crate::protocol::{ACTOR_TAG_LEN, SIGNATURE_LEN};
 use format::FormatError;
-use fsutil::{io, read_optional, sync_dir, write_atomic, write_new};
+use fsutil::{io, read_optional, sync_dir, write_atomic, write_cache, write_new};
 pub use lock::{AllianceLock, LockMode};
 
 /// Log records after which the log is folded into a new snapshot.
 pub const COMPACT_AFTER: usize = 1000;
+
+/// The local cache of the history index, in each alliance's directory.
+pub const INDEX_CACHE_FILE: &str = "index.cache";
 
 const KEY_FILE_HEADER: &str = "alliance device key v1";
 
@@ -552,6 +556,27 @@ impl OpenAlliance {
             .map(|m| m.len());
         snapshot_len != self.snapshot_len
             || log_len != Some(self.log_valid_len + self.log_torn_tail)
+    }
+
+    /// The history index of this alliance (see [`ChangeIndex`]), from the local cache file
+    /// brought up to date with the changes made since it was written. The cache is derived
+    /// data: a missing, damaged or foreign one is rebuilt, and failing to write it (a read-only
+    /// home, a full disk) only costs time on the next command.
+    pub fn change_index(&self) -> ChangeIndex {
+        let path = self.dir.join(INDEX_CACHE_FILE);
+        let cached = read_optional(&path)
+            .ok()
+            .flatten()
+            .and_then(|b| ChangeIndex::from_bytes(&b));
+        let fresh = cached.is_none();
+        let mut index = cached.unwrap_or_default();
+        let added = index.update(&self.replica);
+        if (fresh || added > 0)
+            && let Err(e) = write_cache(&path, &index.to_bytes())
+        {
+            tracing::debug!("could not write the history index cache: {e}");
+        }
+        index
     }
 
     /// Reads a device-local JSON file of this alliance (peers, invites, ...), or the default.

@@ -3,7 +3,6 @@ use clap::{Args, ValueEnum};
 use crate::cli::context::Context;
 use crate::cli::error::Result;
 use crate::cli::render;
-use crate::core::index::ChangeIndex;
 
 /// Who wrote which part of the current vision, character by character, from verified changes.
 #[derive(Debug, Args)]
@@ -21,7 +20,7 @@ pub enum BlameTarget {
 pub fn run(ctx: &mut Context, args: BlameArgs) -> Result<()> {
     let BlameTarget::Vision = args.what;
     let open = ctx.read()?;
-    let index = ChangeIndex::build(open.replica());
+    let index = open.change_index();
     let spans = open.replica().blame_vision(&index);
     ctx.out.emit(&spans, || render::blame_text(&spans));
     Ok(())

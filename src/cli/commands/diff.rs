@@ -4,7 +4,6 @@ use crate::cli::context::Context;
 use crate::cli::error::Result;
 use crate::cli::points;
 use crate::cli::render;
-use crate::core::index::ChangeIndex;
 
 /// What changed in the alliance since a point, in words, grouped by step, with who did it.
 /// Without --since: since this device last ran `alliance seen` (or since the beginning).
@@ -17,7 +16,7 @@ pub struct DiffArgs {
 
 pub fn run(ctx: &mut Context, args: DiffArgs) -> Result<()> {
     let open = ctx.read()?;
-    let index = ChangeIndex::build(open.replica());
+    let index = open.change_index();
     let before = match &args.since {
         Some(s) => points::since(&index, s)?,
         None => points::load_seen(&open)?.heads().unwrap_or_default(),

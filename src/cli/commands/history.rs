@@ -3,7 +3,6 @@ use clap::Args;
 use crate::cli::context::{Context, item_id};
 use crate::cli::error::{CliError, Result};
 use crate::cli::render;
-use crate::core::index::ChangeIndex;
 
 /// Every version of one item (need, plan, expectation, check-in, member): who changed which
 /// field, from what to what, when, and whether the change verified. A member's history also
@@ -30,7 +29,7 @@ pub fn run(ctx: &mut Context, args: HistoryArgs) -> Result<()> {
     let id = item_id(&args.id)?;
     let open = ctx.read()?;
     let replica = open.replica();
-    let index = ChangeIndex::build(replica);
+    let index = open.change_index();
     let versions = replica.history(&index, &id);
     if versions.is_empty() {
         return Err(CliError::user(format!(

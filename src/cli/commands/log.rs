@@ -7,7 +7,7 @@ use crate::cli::error::Result;
 use crate::cli::output::table;
 use crate::cli::points;
 use crate::core::ItemKind;
-use crate::core::index::{ChangeIndex, Touch};
+use crate::core::index::Touch;
 
 /// List every change, newest first: who, which device, when, what, and whether it verified.
 #[derive(Debug, Args)]
@@ -59,7 +59,7 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
     let filtered = args.since.is_some() || args.item.is_some() || args.kind.is_some();
     // Which changes pass the history filters (by hash), when there are any.
     let keep: Option<HashSet<String>> = if filtered {
-        let index = ChangeIndex::build(replica);
+        let index = open.change_index();
         let mut keep: Vec<&crate::core::index::IndexEntry> = match &args.since {
             Some(s) => index.after(&points::since(&index, s)?),
             None => index.entries().iter().collect(),

@@ -4,7 +4,6 @@ use crate::cli::context::Context;
 use crate::cli::error::{CliError, Result};
 use crate::cli::points;
 use crate::cli::render;
-use crate::core::index::ChangeIndex;
 
 /// What needs your attention: conflicts, expectations to agree to, a due check-in, members
 /// without needs, and changes by others since you last ran `alliance seen`.
@@ -21,7 +20,7 @@ pub fn run(ctx: &mut Context, _args: StatusArgs) -> Result<()> {
         )
     })?;
     let seen = points::load_seen(&open)?.heads();
-    let index = ChangeIndex::build(replica);
+    let index = open.change_index();
     let status = replica.status(&index, &me, seen.as_deref(), ctx.now);
     ctx.out.emit(&status, || render::status_text(&status));
     Ok(())
