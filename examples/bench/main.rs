@@ -192,6 +192,115 @@ fn history_section(sizes: &[usize], runs: usize, replay_up_to: usize) -> Vec<Row
     rows
 }
 
+/// Median wall time of running the real `alliance` binary `runs` times (process start to exit).
+fn time_cli(bin: &std::path::Path, home: &std::path::Path, args: &[&str], runs: usize) -> Duration {
+    time(runs, || {
+        let out = std::process::Command::new(bin)
+            .env("ALLIANCE_HOME", home)
+            .args(args)
+            .output()
+            .expect("alliance runs");
+        assert!(
+            out.status.success(),
+            "alliance {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    })
+}
+
+/// The review commands end to end on a stored alliance of `n` changes, as Ben's device: the
+/// real binary, its store on disk (compacted into a snapshot), the index cache warm.
+fn cli_section(sizes: &[usize], runs: usize) -> Vec<Row> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--bin", "alliance"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let exe = std::env::current_exe().expect("own path");
+    let bin = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("alliance"))
+        .filter(|b| built && b.exists());
+    let Some(bin) = bin else {
+        eprintln!("skipping the CLI section: could not build target/release/alliance");
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for &n in sizes {
+        eprintln!("storing an alliance of {n} signed changes...");
+        let w = workload::build(n);
+        let r = &w.replica;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = alliance::store::Home::new(dir.path());
+        home.init("Ben", [2; 32]).expect("identity");
+        let (changes, _) = r.changes_since(&[]);
+        home.create_alliance(&r.id(), &changes, Some(w.people[1].tag))
+            .expect("store");
+        home.open(&r.id(), alliance::store::LockMode::Exclusive)
+            .expect("open")
+            .compact()
+            .expect("compact");
+        let cache = dir
+            .path()
+            .join("alliances")
+            .join(r.id().to_string())
+            .join(alliance::store::INDEX_CACHE_FILE);
+        let show = time_cli(&bin, dir.path(), &["show"], runs);
+        let changes = r.len();
+        let mut push = |measure: &'static str, d: Duration, note: String| {
+            rows.push(Row {
+                measure,
+                changes,
+                millis: ms(d),
+                vs_view: d.as_secs_f64() / show.as_secs_f64(),
+                note,
+            })
+        };
+        push(
+            "baseline: alliance show",
+            show,
+            "process start to exit".into(),
+        );
+        let cold = time(runs, || {
+            let _ = std::fs::remove_file(&cache);
+            time_cli(&bin, dir.path(), &["status"], 1)
+        });
+        push(
+            "alliance status (no cache)",
+            cold,
+            "builds and writes the index".into(),
+        );
+        let since = {
+            let i = ChangeIndex::build(r);
+            let e = i.entries();
+            e[e.len().saturating_sub(101)].hash.to_string()
+        };
+        let cases: [(&'static str, Vec<&str>); 6] = [
+            ("alliance status", vec!["status"]),
+            (
+                "alliance history ID (typical)",
+                vec!["history", w.typical.as_str()],
+            ),
+            ("alliance history ID (hot)", vec!["history", w.hot.as_str()]),
+            ("alliance blame vision", vec!["blame", "vision"]),
+            (
+                "alliance diff (last 100 changes)",
+                vec!["diff", "--since", &since],
+            ),
+            ("alliance log -n 20", vec!["log", "-n", "20"]),
+        ];
+        for (measure, args) in cases {
+            push(
+                measure,
+                time_cli(&bin, dir.path(), &args, runs),
+                "index cache warm".into(),
+            );
+        }
+    }
+    rows
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -201,24 +310,45 @@ fn main() {
     } else {
         (&[1_000, 10_000], 5)
     };
-    let rows = history_section(sizes, runs, 10_000);
+    let mut rows = history_section(sizes, runs, 10_000);
+    let cli_rows = cli_section(sizes, runs);
+    let split = rows.len();
+    rows.extend(cli_rows);
     if json {
         println!("{}", serde_json::to_string_pretty(&rows).unwrap());
         return;
     }
-    let (small, large) = (sizes[0], sizes[sizes.len() - 1]);
-    println!("Review commands (median of {runs} runs; times in ms)\n");
+    print_table(
+        &rows[..split],
+        runs,
+        "Review commands in the library (median of {runs} runs; ms)",
+        "x read view",
+    );
+    print_table(
+        &rows[split..],
+        runs,
+        "The same end to end: the real binary on a stored alliance (ms)",
+        "x show",
+    );
+}
+
+fn print_table(rows: &[Row], runs: usize, title: &str, ratio: &str) {
+    if rows.is_empty() {
+        return;
+    }
+    println!("{}\n", title.replace("{runs}", &runs.to_string()));
+    let (small, large) = (rows[0].changes, rows[rows.len() - 1].changes);
     println!(
-        "{:<30} {:>10} {:>10} {:>8} {:>12}  note (largest)",
+        "{:<34} {:>10} {:>10} {:>8} {:>12}  note (largest)",
         "measure",
-        format!("{}k", small / 1000),
-        format!("{}k", large / 1000),
+        format!("{small}"),
+        format!("{large}"),
         "growth",
-        "x read view"
+        ratio
     );
     let measures: Vec<&'static str> = {
         let mut m: Vec<&'static str> = Vec::new();
-        for r in &rows {
+        for r in rows {
             if !m.contains(&r.measure) {
                 m.push(r.measure);
             }
@@ -237,7 +367,7 @@ fn main() {
             _ => "-".into(),
         };
         println!(
-            "{:<30} {:>10} {:>10} {:>8} {:>12}  {}",
+            "{:<34} {:>10} {:>10} {:>8} {:>12}  {}",
             m,
             cell(a),
             cell(b),
@@ -247,7 +377,7 @@ fn main() {
         );
     }
     println!(
-        "\nHistory grew {:.1}x ({first} -> {last} changes).",
+        "\nHistory grew {:.1}x ({first} -> {last} changes).\n",
         last as f64 / first as f64
     );
 }

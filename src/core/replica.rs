@@ -534,18 +534,11 @@ impl Replica {
     /// The history, newest first, with authors' names and each change's verification verdict.
     /// A change that fails verification is never attributed to the person it claims.
     pub fn log(&self) -> Vec<LogEntry> {
-        self.log_where(|_| true)
-    }
-
-    /// [`Replica::log`] restricted to the changes whose hash (hex) passes `keep`; only those
-    /// are verified.
-    pub fn log_where(&self, keep: impl Fn(&str) -> bool) -> Vec<LogEntry> {
         let view = self.roster();
         let mut entries: Vec<LogEntry> = self
             .doc
             .get_changes(&[])
             .iter()
-            .filter(|change| keep(&change.hash().to_string()))
             .map(|change| self.entry(&view, change))
             .collect();
         entries.reverse();

@@ -1,5 +1,3 @@
-use std::collections::HashSet;
-
 use clap::{Args, ValueEnum};
 
 use crate::cli::context::{Context, item_id};
@@ -56,32 +54,36 @@ impl LogKind {
 pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
     let open = ctx.read()?;
     let replica = open.replica();
-    let filtered = args.since.is_some() || args.item.is_some() || args.kind.is_some();
-    // Which changes pass the history filters (by hash), when there are any.
-    let keep: Option<HashSet<String>> = if filtered {
-        let index = open.change_index();
-        let mut keep: Vec<&crate::core::index::IndexEntry> = match &args.since {
-            Some(s) => index.after(&points::since(&index, s)?),
-            None => index.entries().iter().collect(),
-        };
-        if let Some(item) = &args.item {
-            let touch = Touch::Item(item_id(item)?);
-            keep.retain(|e| e.touched.contains(&touch));
-        }
-        if let Some(kind) = args.kind {
-            keep.retain(|e| e.touched.iter().any(|t| kind.matches(t)));
-        }
-        Some(keep.into_iter().map(|e| e.hash.to_string()).collect())
-    } else {
-        None
+    // The index lists the changes in causal order and what each touched; only the changes
+    // that are shown get verified (newest first, until --limit is reached).
+    let index = open.change_index();
+    let mut candidates: Vec<&crate::core::index::IndexEntry> = match &args.since {
+        Some(s) => index.after(&points::since(&index, s)?),
+        None => index.entries().iter().collect(),
     };
-    let mut entries = replica.log_where(|hash| keep.as_ref().is_none_or(|k| k.contains(hash)));
-    if let Some(who) = &args.who {
-        // Only verified changes carry a name, so a forged change never matches a person.
-        entries.retain(|e| e.verified && e.author.eq_ignore_ascii_case(who.trim()));
+    if let Some(item) = &args.item {
+        let touch = Touch::Item(item_id(item)?);
+        candidates.retain(|e| e.touched.contains(&touch));
     }
-    if let Some(n) = args.limit {
-        entries.truncate(n);
+    if let Some(kind) = args.kind {
+        candidates.retain(|e| e.touched.iter().any(|t| kind.matches(t)));
+    }
+    let roster = replica.roster();
+    let mut entries = Vec::new();
+    for e in candidates.iter().rev() {
+        if args.limit.is_some_and(|n| entries.len() >= n) {
+            break;
+        }
+        let Some(entry) = replica.attribute(&roster, &e.hash) else {
+            continue;
+        };
+        // Only verified changes carry a name, so a forged change never matches a person.
+        if let Some(who) = &args.who
+            && !(entry.verified && entry.author.eq_ignore_ascii_case(who.trim()))
+        {
+            continue;
+        }
+        entries.push(entry);
     }
     ctx.out.emit(&entries, || {
         let rows: Vec<Vec<String>> = entries
