@@ -294,3 +294,29 @@ fn synced_with_ada(d: &Device, ada: &Device) {
         .unwrap_or_else(|| panic!("no row for Ada's device: {report:#}"));
     assert_eq!(row["ok"], true, "{report:#}");
 }
+
+#[test]
+fn the_demo_converges_shows_the_collision_and_blames_the_vision() {
+    let d = Device::new(9);
+    let out = d.json(&["demo"]);
+    assert_eq!(out["converged"], true);
+    assert_eq!(out["verified"], true);
+    let conflict = out["conflict"].as_array().unwrap();
+    assert_eq!(conflict.len(), 1, "{out:#}");
+    assert_eq!(conflict[0]["field"], "when");
+    let vision = out["view"]["vision"].as_str().unwrap();
+    let blamed: String = out["blame"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(blamed, vision);
+    let authors: std::collections::BTreeSet<&str> = out["blame"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["author"].as_str().unwrap())
+        .collect();
+    assert_eq!(authors.len(), 3, "all three wrote part of the vision: {authors:?}");
+}

@@ -75,8 +75,10 @@ pub fn build(changes: usize) -> Workload {
     let mut vision = String::new();
     let mut t = 10;
     let mut cached_index = Vec::new();
-    while r.len() < changes {
-        if cached_index.is_empty() && r.len() + 20 >= changes {
+    // Counted here: `Replica::len` walks the whole history.
+    let mut len = r.len();
+    while len < changes {
+        if cached_index.is_empty() && len + 20 >= changes {
             cached_index = alliance::core::index::ChangeIndex::build(&r).to_bytes();
         }
         t += 60;
@@ -91,7 +93,7 @@ pub fn build(changes: usize) -> Workload {
                 if let Ok(ed) = &e {
                     expectations.push(ed.id.clone().unwrap());
                 }
-                e.map(|_| ())
+                e.map(|ed| ed.change.is_some())
             } else {
                 // Typing the vision, a few keystrokes per change; keep it a page long.
                 vision.push_str(word);
@@ -100,7 +102,7 @@ pub fn build(changes: usize) -> Workload {
                     let cut = vision.find(' ').unwrap_or(0) + 1;
                     vision.drain(..cut);
                 }
-                r.set_vision(&w, &vision).map(|_| ())
+                r.set_vision(&w, &vision).map(|ed| ed.change.is_some())
             }
         } else if roll < 65 {
             // The hot expectation gets reworded often; others now and then.
@@ -110,28 +112,29 @@ pub fn build(changes: usize) -> Workload {
                 expectations[(next(&mut rng) as usize) % expectations.len()].clone()
             };
             r.edit_expectation(&w, &e, &format!("we {word} by {t}"))
-                .map(|_| ())
+                .map(|ed| ed.change.is_some())
         } else if roll < 75 {
             let e = expectations[(next(&mut rng) as usize) % expectations.len()].clone();
-            r.agree(&w, &e).map(|_| ())
+            r.agree(&w, &e).map(|ed| ed.change.is_some())
         } else if roll < 82 && expectations.len() < 60 {
             let e = r.add_expectation(&w, &mut rng, &format!("expectation {t}: {word}"), None, &[]);
             if let Ok(ed) = &e {
                 expectations.push(ed.id.clone().unwrap());
             }
-            e.map(|_| ())
+            e.map(|ed| ed.change.is_some())
         } else if roll < 90 {
             match needs.iter().find(|(o, _)| *o == who) {
                 Some((_, n)) if roll.is_multiple_of(2) => {
                     let n = n.clone();
-                    r.edit_need(&w, &n, &format!("need {word} {t}")).map(|_| ())
+                    r.edit_need(&w, &n, &format!("need {word} {t}"))
+                        .map(|ed| ed.change.is_some())
                 }
                 _ => {
                     let n = r.add_need(&w, &mut rng, &format!("need {word} {t}"));
                     if let Ok(ed) = &n {
                         needs.push((who, ed.id.clone().unwrap()));
                     }
-                    n.map(|_| ())
+                    n.map(|ed| ed.change.is_some())
                 }
             }
         } else if roll < 95 || checkins.is_empty() {
@@ -149,14 +152,17 @@ pub fn build(changes: usize) -> Workload {
             if let Ok(ed) = &c {
                 checkins.push(ed.id.clone().unwrap());
             }
-            c.map(|_| ())
+            c.map(|ed| ed.change.is_some())
         } else {
             let c = checkins.last().unwrap().clone();
             r.reflect(&w, &c, (roll % 5 + 1) as i64, &format!("felt {word}"), &[])
-                .map(|_| ())
+                .map(|ed| ed.change.is_some())
         };
-        result.expect("workload edit");
+        if result.expect("workload edit") {
+            len += 1;
+        }
     }
+    assert_eq!(r.len(), len, "every counted edit made one change");
     let typical = expectations[expectations.len() / 2].clone();
     Workload {
         replica: r,

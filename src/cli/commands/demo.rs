@@ -41,6 +41,10 @@ struct Out {
     homes: Option<String>,
     view: crate::core::AllianceView,
     log: Vec<LogEntry>,
+    /// The conflict two devices made by rescheduling at once, as every device saw it.
+    conflict: Vec<crate::core::conflicts::Conflict>,
+    /// Who wrote which part of the vision.
+    blame: Vec<crate::core::history::BlameSpan>,
 }
 
 impl DemoDevice {
@@ -213,6 +217,9 @@ async fn demo(ctx: &mut Context, root: &std::path::Path, keep: Option<&PathBuf>)
     ada.0.edit(ctx, |r, w, e| {
         r.add_need(w, e, "an hour-long walk every morning")
     })?;
+    ada.0.edit(ctx, |r, w, e| {
+        r.add_plan(w, e, "Sunday 7pm", "kitchen table", "needs first", &[])
+    })?;
     ada.0
         .edit(ctx, |r, w, _| r.set_vision(w, "We listen first, always."))?;
     tunde
@@ -256,15 +263,62 @@ async fn demo(ctx: &mut Context, root: &std::path::Path, keep: Option<&PathBuf>)
         let open = ada.0.home.open(&id, LockMode::Shared)?;
         open.replica().view().expectations[0].id.clone()
     };
+    let session = {
+        let id = ada.0.home.alliance_ids()?[0];
+        let open = ada.0.home.open(&id, LockMode::Shared)?;
+        open.replica().view().plan[0].id.clone()
+    };
     for d in [&ada.0, &tunde.0, &zoe.0] {
         d.edit(ctx, |r, w, _| r.agree(w, &expectation))?;
     }
+    say("...and Tunde and Zoe both reschedule the design session at the same time:");
+    tunde.0.edit(ctx, |r, w, _| {
+        r.edit_plan(w, &session, Some("Saturday 10am"), None, None)
+    })?;
+    zoe.0.edit(ctx, |r, w, _| {
+        r.edit_plan(w, &session, Some("Sunday 5pm"), None, None)
+    })?;
     sync(ctx, &tunde, &ada).await?;
     sync(ctx, &zoe, &ada).await?;
     sync(ctx, &ada, &tunde).await?;
     sync(ctx, &ada, &zoe).await?;
 
     let id = ada.0.home.alliance_ids()?[0];
+    let seen: Vec<_> = [&ada.0, &tunde.0, &zoe.0]
+        .iter()
+        .map(|d| {
+            d.home
+                .open(&id, LockMode::Shared)
+                .map(|o| o.replica().conflicts(None))
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    let conflict = seen[0].clone();
+    let same = seen.iter().all(|c| *c == conflict);
+    say(&format!(
+        "\nThe collision, with who wrote which value (the same on all three devices: {}):\n{}",
+        if same { "yes" } else { "NO" },
+        render::conflicts_text(&conflict)
+    ));
+    let zoes = conflict
+        .iter()
+        .flat_map(|c| c.values.iter().position(|v| v.author == "Zoe"))
+        .next()
+        .map(|i| i + 1)
+        .unwrap_or(1);
+    say(&format!(
+        "Ada settles it: alliance resolve {session} when --pick {zoes}, then they sync:"
+    ));
+    ada.0.edit(ctx, |r, w, _| {
+        r.resolve(
+            w,
+            &session,
+            "when",
+            crate::core::conflicts::Resolution::Pick(zoes),
+        )
+    })?;
+    sync(ctx, &ada, &tunde).await?;
+    sync(ctx, &ada, &zoe).await?;
+
     let views: Vec<_> = [&ada.0, &tunde.0, &zoe.0]
         .iter()
         .map(|d| {
@@ -274,13 +328,24 @@ async fn demo(ctx: &mut Context, root: &std::path::Path, keep: Option<&PathBuf>)
         })
         .collect::<std::result::Result<_, _>>()?;
     let converged = views.windows(2).all(|w| w[0] == w[1]);
+    let settled = [&ada.0, &tunde.0, &zoe.0].iter().all(|d| {
+        d.home
+            .open(&id, LockMode::Shared)
+            .is_ok_and(|o| o.replica().conflicts(None).is_empty())
+    });
     let open = ada.0.home.open(&id, LockMode::Shared)?;
     let verified = open
         .replica()
         .verify_history()
         .iter()
         .all(|c| c.problem.is_none());
+    let blame = {
+        let index = open.change_index();
+        open.replica().blame_vision(&index)
+    };
     let out = Out {
+        blame,
+        conflict,
         alliance: id.to_string(),
         converged,
         verified,
@@ -308,6 +373,8 @@ async fn demo(ctx: &mut Context, root: &std::path::Path, keep: Option<&PathBuf>)
                 e.summary
             ));
         }
+        s.push_str("\nWho wrote which part of the vision (`alliance blame vision`):\n");
+        s.push_str(&render::blame_text(&out.blame));
         match &out.homes {
             Some(h) => s.push_str(&format!(
                 "\nThe devices' homes are in {h}; try `alliance --home {h}/ada show`.\n"
@@ -316,7 +383,7 @@ async fn demo(ctx: &mut Context, root: &std::path::Path, keep: Option<&PathBuf>)
         }
         s
     });
-    if converged && verified {
+    if converged && verified && same && settled && out.conflict.len() == 1 {
         Ok(())
     } else {
         Err(CliError::user(
