@@ -278,6 +278,31 @@ fn concurrent_reschedules_over_iroh_conflict_on_all_three_devices_until_resolved
     assert_eq!(authors.len(), 4, "{authors:?}");
     assert_eq!(authors[0], "Ada");
     assert_eq!(authors[3], "Ada");
+    // Membership history: Ben joined with Ada's invite, so Ada's device added him and his device.
+    let members = ada.json(&["member", "list"]);
+    let ben_id = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "Ben")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mh = cy.json(&["history", &ben_id])["versions"].clone();
+    assert_eq!(mh[0]["author"], "Ada", "{mh:#}");
+    let words: Vec<&str> = mh[0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["words"].as_str())
+        .collect();
+    assert!(words.contains(&"added by Ada"), "{words:?}");
+    let ben_device = ben.device_key();
+    assert!(
+        words.contains(&format!("device {} joined, added by Ada", &ben_device[..10]).as_str()),
+        "{words:?}"
+    );
     drop(serve);
 }
 
