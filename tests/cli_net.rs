@@ -343,5 +343,9 @@ fn the_demo_converges_shows_the_collision_and_blames_the_vision() {
         .iter()
         .map(|s| s["author"].as_str().unwrap())
         .collect();
-    assert_eq!(authors.len(), 3, "all three wrote part of the vision: {authors:?}");
+    assert_eq!(
+        authors.len(),
+        3,
+        "all three wrote part of the vision: {authors:?}"
+    );
 }
