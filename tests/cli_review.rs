@@ -261,3 +261,36 @@ fn a_damaged_or_missing_index_cache_is_rebuilt_and_answers_the_same() {
     assert_eq!(ada.json(&["history", &e]), expected);
     assert_eq!(ada.json(&["verify"])["ok"], true);
 }
+
+#[test]
+fn terminal_control_characters_from_the_document_are_shown_escaped() {
+    let (ada, ben, _cy) = three();
+    // Any member can write any text; a name that tries to hide or redraw what follows it.
+    let sneaky = "Eve\u{1b}[8m\rAda";
+    ada.ok(&["member", "add", sneaky, "--role", "guest"]);
+    ada.ok(&["need", "add", "quiet\u{1b}[2K mornings"]);
+    carry(&ada, &ben);
+    for args in [
+        &["show"][..],
+        &["log"],
+        &["status"],
+        &["diff"],
+        &["member", "list"],
+        &["export", "--format", "md", "--history"],
+    ] {
+        let out = ben.ok(args);
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\r'),
+            "alliance {args:?} printed a raw control character: {out:?}"
+        );
+    }
+    // JSON keeps the exact text (escaped by JSON itself).
+    let members = ben.json(&["member", "list"]);
+    assert!(
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == sneaky)
+    );
+}

@@ -2,7 +2,7 @@
 //! diff and status, across three simulated devices that exchange signed changes by hand (the
 //! network is not the point here; `cli_net.rs` does the same over iroh).
 
-use alliance::core::conflicts::Resolution;
+use alliance::core::conflicts::{Resolution, Target};
 use alliance::core::index::{ChangeIndex, Touch};
 use alliance::core::{
     DeviceKey, Entropy, ItemId, NewCheckIn, Replica, SeededEntropy, SignedChange, Timestamp,
@@ -248,7 +248,7 @@ fn concurrent_reschedules_are_a_conflict_on_every_device_until_resolved() {
     let pick = c.values.iter().position(|v| v.author == "Ben").unwrap() + 1;
     let resolved = ada
         .act(30, |r, w, _| {
-            r.resolve(w, &p, "when", Resolution::Pick(pick))
+            r.resolve(w, &Target::Item(p.clone()), "when", Resolution::Pick(pick))
         })
         .unwrap();
     assert!(resolved.change.is_some());
@@ -274,7 +274,9 @@ fn concurrent_reschedules_are_a_conflict_on_every_device_until_resolved() {
     // Nothing left to resolve: a clear refusal, nothing committed.
     let heads = ada.replica.heads();
     let err = ada
-        .act(31, |r, w, _| r.resolve(w, &p, "when", Resolution::Pick(1)))
+        .act(31, |r, w, _| {
+            r.resolve(w, &Target::Item(p.clone()), "when", Resolution::Pick(1))
+        })
         .unwrap_err();
     assert!(err.to_string().contains("no conflict"), "{err}");
     assert_eq!(ada.replica.heads(), heads);
@@ -312,12 +314,34 @@ fn resolving_with_a_new_value_keeps_the_field_type() {
     assert_eq!(conflicts[0].field, "next_in_days");
     let err = ada
         .act(30, |r, w, _| {
-            r.resolve(w, &c, "next_in_days", Resolution::Value("soon".into()))
+            r.resolve(
+                w,
+                &Target::Item(c.clone()),
+                "next_in_days",
+                Resolution::Value("soon".into()),
+            )
         })
         .unwrap_err();
     assert!(err.to_string().contains("whole number"), "{err}");
+    // A hand-written value is checked like `checkin edit` checks it.
+    let err = ada
+        .act(30, |r, w, _| {
+            r.resolve(
+                w,
+                &Target::Item(c.clone()),
+                "next_in_days",
+                Resolution::Value("-3".into()),
+            )
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("between 1 and 3660"), "{err}");
     ada.act(31, |r, w, _| {
-        r.resolve(w, &c, "next_in_days", Resolution::Value("21".into()))
+        r.resolve(
+            w,
+            &Target::Item(c.clone()),
+            "next_in_days",
+            Resolution::Value("21".into()),
+        )
     })
     .unwrap();
     assert!(ada.replica.conflicts(None).is_empty());
@@ -411,8 +435,10 @@ fn diff_tells_what_changed_since_a_point_by_step_with_authors() {
     );
     // From the beginning: the members are there too.
     let all = ada.replica.diff(&ada.index(), &[]);
-    assert_eq!(all.steps[0].step, "Members");
-    assert_eq!(all.steps[0].items.len(), 3);
+    assert_eq!(all.steps[0].step, "Alliance");
+    assert_eq!(all.steps[0].items[0].title, "The Okafor family");
+    assert_eq!(all.steps[1].step, "Members");
+    assert_eq!(all.steps[1].items.len(), 3);
 }
 
 #[test]
@@ -670,4 +696,84 @@ fn a_saved_index_brought_up_to_date_equals_one_built_from_scratch() {
     assert!(!foreign.contains(&ada.replica.id().0));
     foreign.update(&ada.replica);
     assert_eq!(summary(&foreign), summary(&fresh));
+}
+
+#[test]
+fn two_members_claiming_one_device_at_once_is_a_conflict_settled_on_the_alliance() {
+    let (mut ada, mut ben, mut cy) = three();
+    let dee = DeviceKey::from_seed([4; 32]).device_id();
+    // Offline, Ada and Ben each add a person with the same device key.
+    ada.act(10, |r, w, e| r.add_member(w, e, "Dee", "aunt", Some(dee)))
+        .unwrap();
+    ben.act(11, |r, w, e| r.add_member(w, e, "Dee B", "aunt", Some(dee)))
+        .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let conflicts = cy.replica.conflicts(None);
+    let c = conflicts
+        .iter()
+        .find(|c| c.item.is_none() && c.field == format!("devices.{}", dee.to_hex()))
+        .unwrap_or_else(|| panic!("{conflicts:#?}"));
+    let authors: Vec<&str> = c.values.iter().map(|v| v.author.as_str()).collect();
+    assert!(
+        authors.contains(&"Ada") && authors.contains(&"Ben"),
+        "{authors:?}"
+    );
+    let pick = c.values.iter().position(|v| v.author == "Ada").unwrap() + 1;
+    let field = c.field.clone();
+    cy.act(20, |r, w, _| {
+        r.resolve(w, &Target::Alliance, &field, Resolution::Pick(pick))
+    })
+    .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    for d in [&ada, &ben, &cy] {
+        assert!(
+            d.replica.conflicts(None).iter().all(|c| c.item.is_some()),
+            "the device conflict is settled everywhere"
+        );
+        let view = d.replica.view();
+        let owner = view.member_of_device(&dee.to_hex()).unwrap();
+        assert_eq!(owner.name, "Dee");
+    }
+    // The alliance's own fields are the only ones `Target::Alliance` may write.
+    let err = cy
+        .act(21, |r, w, _| {
+            r.resolve(w, &Target::Alliance, "members", Resolution::Pick(1))
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("no field"), "{err}");
+}
+
+#[test]
+fn devices_that_received_changes_in_different_orders_list_them_in_the_same_order() {
+    let (mut ada, mut ben, mut cy) = three();
+    for i in 0..5 {
+        ada.act(10 + i, |r, w, e| r.add_need(w, e, &format!("ada {i}")))
+            .unwrap();
+        ben.act(10 + i, |r, w, e| r.add_need(w, e, &format!("ben {i}")))
+            .unwrap();
+    }
+    // Ada hears from Ben; Ben hears from Ada: each applied the other's changes last.
+    let (to_ada, to_ben) = (wire(&ben.replica), wire(&ada.replica));
+    ada.replica.receive(to_ada).unwrap();
+    ben.replica.receive(to_ben).unwrap();
+    let order = |d: &Device| -> Vec<String> {
+        d.index()
+            .entries()
+            .iter()
+            .map(|e| e.hash.to_string())
+            .collect()
+    };
+    assert_eq!(order(&ada), order(&ben));
+    // Also when the index was saved before the other's changes arrived.
+    let _ = &mut cy;
+    let saved = ChangeIndex::from_bytes(&cy.index().to_bytes()).unwrap();
+    let mut updated = saved;
+    cy.replica.receive(wire(&ben.replica)).unwrap();
+    updated.update(&cy.replica);
+    let from_cache: Vec<String> = updated
+        .entries()
+        .iter()
+        .map(|e| e.hash.to_string())
+        .collect();
+    assert_eq!(from_cache, order(&ada));
 }

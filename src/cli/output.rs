@@ -23,7 +23,37 @@ impl Output {
     }
 }
 
+/// Makes text from the document safe to show on a terminal: control characters other than
+/// newline and tab (escape sequences, carriage returns that redraw a line) are shown escaped.
+/// Any member can write any text, so a name or summary must not be able to restyle or overwrite
+/// what is printed around it (a "verified" beside a change that failed, say).
+pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// One line of document text for a table cell or a list line: line breaks shown as spaces.
+pub fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}
+
 pub fn write_stdout(text: &str) {
+    let text = sanitize(text);
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     if !text.ends_with('\n') && !text.is_empty() {

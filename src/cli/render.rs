@@ -219,7 +219,7 @@ pub fn markdown_history(log: &[crate::core::LogEntry]) -> String {
             if e.verified {
                 format!(
                     "verified (device `{}`)",
-                    &e.device[..10.min(e.device.len())]
+                    crate::core::history::short(&e.device)
                 )
             } else {
                 format!(
@@ -350,8 +350,8 @@ pub fn markdown(view: &AllianceView, exported: Timestamp) -> String {
     md
 }
 
-fn short_device(d: &str) -> &str {
-    &d[..10.min(d.len())]
+fn short_device(d: &str) -> String {
+    crate::core::history::short(d)
 }
 
 fn verdict(verified: bool) -> &'static str {
@@ -381,16 +381,20 @@ pub fn conflicts_text(conflicts: &[crate::core::conflicts::Conflict]) -> String 
                 "    {}. \"{}\" by {} ({}, {}){}\n",
                 i + 1,
                 crate::core::edit::excerpt(&v.value),
-                v.author,
+                crate::cli::output::one_line(&v.author),
                 short_device(&v.device),
                 verdict(v.verified),
                 if v.winner { "  [shown now]" } else { "" }
             ));
         }
-        s.push_str(&format!(
-            "    settle it: alliance resolve {item} {} --pick N  (or --value TEXT)\n",
-            c.field
-        ));
+        if c.field.is_empty() {
+            s.push_str("    two items were created under one ID; edit the one shown to keep it\n");
+        } else {
+            s.push_str(&format!(
+                "    settle it: alliance resolve {item} {} --pick N  (or --value TEXT)\n",
+                c.field
+            ));
+        }
     }
     s
 }
@@ -406,7 +410,7 @@ pub fn history_text(
             "{}  {}  {} ({})  {}\n",
             &v.change[..8.min(v.change.len())],
             v.time.short(),
-            v.author,
+            crate::cli::output::one_line(&v.author),
             short_device(&v.device),
             verdict(v.verified)
         ));
@@ -449,16 +453,16 @@ pub fn diff_text(diff: &crate::core::diff::Diff) -> String {
     for step in &diff.steps {
         s.push_str(&format!("\n{}\n", step.step.to_uppercase()));
         for item in &step.items {
-            let label = item
-                .item
-                .as_ref()
-                .map(|i| format!("{} {i}", i.kind().noun()))
-                .unwrap_or_else(|| "the vision".into());
+            let label = match &item.item {
+                Some(i) => format!("{} {i}", i.kind().noun()),
+                None if step.step == "Alliance" => "the title".into(),
+                None => "the vision".into(),
+            };
             s.push_str(&format!(
                 "  {} {label} \"{}\" (by {})\n",
                 item.what,
                 item.title,
-                item.authors.join(", ")
+                crate::cli::output::one_line(&item.authors.join(", "))
             ));
             if item.what != "added" || item.item.is_none() {
                 for f in item.fields.iter().filter_map(|f| f.words.as_ref()) {
@@ -539,8 +543,8 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
                 "  {}  {}  {}  {}{}\n",
                 &e.hash[..8],
                 e.time.short(),
-                e.author,
-                e.summary,
+                crate::cli::output::one_line(&e.author),
+                crate::cli::output::one_line(&e.summary),
                 if e.verified {
                     ""
                 } else {
@@ -575,7 +579,7 @@ pub fn blame_text(spans: &[crate::core::history::BlameSpan]) -> String {
     let mut out = String::new();
     for span in spans {
         let who = if span.verified {
-            span.author.clone()
+            crate::cli::output::one_line(&span.author)
         } else {
             "UNVERIFIED".to_string()
         };

@@ -180,6 +180,36 @@ impl Replica {
                 }
             }
         }
+        // Two members claiming one device at the same time: whichever Automerge shows decides
+        // whom the device acts for, so it must be seen.
+        if let Some(devices) = model::map_at(doc, &ROOT, keys::DEVICES) {
+            let claimed: Vec<(String, bool, Option<ObjId>)> = doc
+                .map_range(&devices, ..)
+                .map(|e| {
+                    let obj = matches!(e.value, automerge::ValueRef::Object(ObjType::Map))
+                        .then(|| e.id());
+                    (e.key.to_string(), e.conflict, obj)
+                })
+                .collect();
+            for (key, conflict, device) in claimed {
+                if conflict && let Some(values) = concurrent(doc, &devices, &key) {
+                    found.push(RawConflict {
+                        item: None,
+                        field: format!("{}.{key}", keys::DEVICES),
+                        values,
+                    });
+                }
+                if let Some(device) = device
+                    && let Some(values) = concurrent(doc, &device, "member")
+                {
+                    found.push(RawConflict {
+                        item: None,
+                        field: format!("{}.{key}.member", keys::DEVICES),
+                        values,
+                    });
+                }
+            }
+        }
         if let Some(values) = concurrent(doc, &ROOT, keys::TITLE) {
             found.push(RawConflict {
                 item: None,
@@ -234,28 +264,59 @@ impl Replica {
             .collect()
     }
 
-    /// Settles a conflict on `field` of item `id`: writes either the `pick`-th value (1-based,
+    /// Settles a conflict on `field` of `target` (an item, or the alliance itself for its
+    /// title and which member a device belongs to): writes either the `pick`-th value (1-based,
     /// as [`Replica::conflicts`] lists them) or `value`, as one put that supersedes every
-    /// concurrent value. Refuses when the field has no conflict (use the item's own edit
-    /// command then).
+    /// concurrent value. A written value is checked like the field's own edit command checks
+    /// it. Refuses when the field has no conflict (use the item's own edit command then).
     pub fn resolve(
         &mut self,
         writer: &Writer<'_>,
-        id: &ItemId,
+        target: &Target,
         field: &str,
         choice: Resolution,
     ) -> Result<Edited, EditError> {
+        let me = self
+            .member_of(&writer.key.device_id())
+            .ok_or_else(|| EditError::NotAMember(writer.key.device_id().short()))?;
         let doc = self.doc();
-        let unknown = || EditError::UnknownItem {
-            kind: id.kind().noun(),
-            id: id.to_string(),
-        };
-        let collection = model::map_at(doc, &ROOT, id.kind().collection()).ok_or_else(unknown)?;
-        let mut obj = model::map_at(doc, &collection, id.as_str()).ok_or_else(unknown)?;
+        let what = target.to_string();
         let no_field = || {
             EditError::Invalid(format!(
-                "{id} has no field '{field}'; `alliance status` lists the conflicts"
+                "{what} has no field '{field}'; `alliance status` lists the conflicts"
             ))
+        };
+        let mut obj = match target {
+            Target::Item(id) => {
+                let unknown = || EditError::UnknownItem {
+                    kind: id.kind().noun(),
+                    id: id.to_string(),
+                };
+                let collection =
+                    model::map_at(doc, &ROOT, id.kind().collection()).ok_or_else(unknown)?;
+                let item = model::map_at(doc, &collection, id.as_str()).ok_or_else(unknown)?;
+                if id.kind() == ItemKind::Need {
+                    let owner = model::string_at(doc, &item, "owner");
+                    if owner != me.as_str() {
+                        return Err(EditError::NotOwner {
+                            id: id.to_string(),
+                            owner: self.roster().name_of(&ItemId::from_doc_key(&owner)),
+                        });
+                    }
+                }
+                item
+            }
+            Target::Alliance => {
+                let device_field = field.strip_prefix("devices.").is_some_and(|rest| {
+                    let parts: Vec<&str> = rest.split('.').collect();
+                    matches!(parts.as_slice(), [_] | [_, "member"])
+                });
+                let allowed = field == keys::TITLE || device_field;
+                if !allowed {
+                    return Err(no_field());
+                }
+                ROOT
+            }
         };
         let parts: Vec<&str> = field.split('.').filter(|p| !p.is_empty()).collect();
         let Some((last, path)) = parts.split_last() else {
@@ -270,7 +331,7 @@ impl Replica {
         }
         if all.len() < 2 {
             return Err(EditError::Invalid(format!(
-                "'{field}' of {id} has no conflict to resolve; `alliance status` lists the conflicts"
+                "'{field}' of {what} has no conflict to resolve; `alliance status` lists the conflicts"
             )));
         }
         let value = match choice {
@@ -278,7 +339,7 @@ impl Replica {
                 let (value, source) =
                     n.checked_sub(1).and_then(|i| all.get(i)).ok_or_else(|| {
                         EditError::Invalid(format!(
-                            "--pick {n}: '{field}' of {id} has values 1 to {}",
+                            "--pick {n}: '{field}' of {what} has values 1 to {}",
                             all.len()
                         ))
                     })?;
@@ -287,7 +348,7 @@ impl Replica {
             Resolution::Value(text) => {
                 let text = crate::core::replica::non_empty("value", &text)?;
                 let winner = doc.get(&obj, *last)?.map(|(v, _)| v);
-                match winner {
+                let value = match winner {
                     Some(Value::Scalar(s)) => match s.as_ref() {
                         ScalarValue::Int(_) | ScalarValue::Uint(_) => {
                             Owned::Scalar(ScalarValue::Int(text.parse::<i64>().map_err(|_| {
@@ -309,24 +370,78 @@ impl Replica {
                             "'{field}' holds several fields; use --pick, or resolve one of its fields"
                         )));
                     }
-                }
+                };
+                check_value(self, last, &value)?;
+                value
             }
         };
-        let summary = format!(
-            "resolved {field} of {} {id}: {}",
-            id.kind().noun(),
-            excerpt(&value.render())
-        );
+        let summary = format!("resolved {field} of {what}: {}", excerpt(&value.render()));
         let key = last.to_string();
         let change = self.commit(writer, summary.clone(), move |tx| {
             value.write(tx, &obj, &key)?;
             Ok(())
         })?;
         Ok(Edited {
-            id: Some(id.clone()),
+            id: match target {
+                Target::Item(id) => Some(id.clone()),
+                Target::Alliance => None,
+            },
             change,
             summary,
         })
+    }
+}
+
+/// Checks a hand-written value the way the field's own edit command would.
+fn check_value(replica: &Replica, field: &str, value: &Owned) -> Result<(), EditError> {
+    let (text, number) = match value {
+        Owned::Scalar(ScalarValue::Str(s)) => (Some(s.to_string()), None),
+        Owned::Scalar(ScalarValue::Int(i)) => (None, Some(*i)),
+        Owned::Text(t) => (Some(t.clone()), None),
+        _ => (None, None),
+    };
+    match (field, text, number) {
+        ("date", Some(d), _) => crate::core::edit::parse_date(&d).map(|_| ()),
+        ("rating", _, Some(r)) if !(1..=5).contains(&r) => Err(EditError::RatingOutOfRange(r)),
+        ("next_in_days", _, Some(d)) if !(1..=3660).contains(&d) => Err(EditError::Invalid(
+            format!("next_in_days must be between 1 and 3660 days, not {d}"),
+        )),
+        ("member" | "owner" | "holder" | "created_by" | "added_by", Some(m), _) => {
+            let id = ItemId::from_doc_key(&m);
+            let known = replica.roster().members.iter().any(|x| x.id == id);
+            if known {
+                Ok(())
+            } else {
+                Err(EditError::Invalid(format!(
+                    "'{m}' is not a member ID; `alliance member list` shows them"
+                )))
+            }
+        }
+        (_, Some(t), _) if t.chars().count() > crate::protocol::MAX_TEXT_CHARS => {
+            Err(EditError::TooLong {
+                what: "value",
+                len: t.chars().count(),
+                max: crate::protocol::MAX_TEXT_CHARS,
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What a conflict belongs to: an item, or the alliance itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Item(ItemId),
+    /// The alliance's own fields: its title, and which member each device belongs to.
+    Alliance,
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Item(id) => write!(f, "{} {id}", id.kind().noun()),
+            Target::Alliance => write!(f, "the alliance"),
+        }
     }
 }
 

@@ -16,7 +16,8 @@ use crate::core::model::keys;
 use crate::core::replica::Replica;
 
 /// The alliance's steps, in the order a diff lists them.
-pub const STEPS: [&str; 6] = [
+pub const STEPS: [&str; 7] = [
+    "Alliance",
     "Members",
     "Needs",
     "Plan",
@@ -27,11 +28,11 @@ pub const STEPS: [&str; 6] = [
 
 fn step_of(kind: ItemKind) -> &'static str {
     match kind {
-        ItemKind::Member => STEPS[0],
-        ItemKind::Need => STEPS[1],
-        ItemKind::Plan => STEPS[2],
-        ItemKind::Expectation => STEPS[4],
-        ItemKind::CheckIn => STEPS[5],
+        ItemKind::Member => STEPS[1],
+        ItemKind::Need => STEPS[2],
+        ItemKind::Plan => STEPS[3],
+        ItemKind::Expectation => STEPS[5],
+        ItemKind::CheckIn => STEPS[6],
     }
 }
 
@@ -57,7 +58,7 @@ pub struct StepDiff {
 /// How one item (or the vision) changed.
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemDiff {
-    /// `None` for the vision.
+    /// `None` for the vision and the alliance's title.
     pub item: Option<ItemId>,
     /// `added`, `changed` or `removed`.
     pub what: &'static str,
@@ -145,7 +146,7 @@ impl Replica {
                     let o = BTreeMap::from([("vision".to_string(), old.clone())]);
                     let n = BTreeMap::from([("vision".to_string(), new.clone())]);
                     (
-                        STEPS[3],
+                        STEPS[4],
                         ItemDiff {
                             item: None,
                             what: if old.is_empty() { "added" } else { "changed" },
@@ -156,7 +157,36 @@ impl Replica {
                         },
                     )
                 }
-                Touch::Alliance => continue,
+                Touch::Alliance => {
+                    let title = |heads: &[ChangeHash]| -> String {
+                        if heads.is_empty() {
+                            return String::new();
+                        }
+                        match self.doc().get_at(ROOT, keys::TITLE, heads) {
+                            Ok(Some((Value::Scalar(s), _))) => {
+                                s.as_str().unwrap_or_default().to_string()
+                            }
+                            _ => String::new(),
+                        }
+                    };
+                    let (old, new) = (title(before), title(&now));
+                    if old == new {
+                        continue;
+                    }
+                    let o = BTreeMap::from([("title".to_string(), old.clone())]);
+                    let n = BTreeMap::from([("title".to_string(), new.clone())]);
+                    (
+                        STEPS[0],
+                        ItemDiff {
+                            item: None,
+                            what: if old.is_empty() { "added" } else { "changed" },
+                            title: new.clone(),
+                            fields: field_changes(ItemKind::Need, &o, &n, &view),
+                            authors: Vec::new(),
+                            changes: Vec::new(),
+                        },
+                    )
+                }
             };
             let mut diff = diff;
             let mut authors = BTreeSet::new();

@@ -104,8 +104,17 @@ pub fn item_at(
             };
             let mut fields = BTreeMap::new();
             flatten(doc, &device, heads, "", &mut fields);
-            if fields.get("member").map(String::as_str) == Some(id.as_str()) {
-                fields.remove("member");
+            let belongs = fields.get("member").is_some_and(|m| {
+                m == id.as_str()
+                    || m.strip_suffix(CONFLICT_MARK)
+                        .is_some_and(|all| all.split(" | ").any(|v| v.trim() == id.as_str()))
+            });
+            if belongs {
+                // Plainly this member's device: the member field says nothing new. Claimed by
+                // several members at once: keep it, so the conflict shows.
+                if fields.get("member").map(String::as_str) == Some(id.as_str()) {
+                    fields.remove("member");
+                }
                 for (k, v) in fields {
                     out.insert(format!("devices.{key}.{k}"), v);
                 }
@@ -212,6 +221,12 @@ pub fn field_changes(
         .collect()
 }
 
+/// The first ten characters of a key or ID from the document (which any member can write, so
+/// it is cut by characters, never by bytes).
+pub fn short(s: &str) -> String {
+    s.chars().take(10).collect()
+}
+
 fn quoted(s: &str) -> String {
     let one_line: String = s.replace('\n', " ");
     let mut short: String = one_line.chars().take(80).collect();
@@ -248,6 +263,17 @@ fn words(
 ) -> Option<String> {
     let parts: Vec<&str> = field.split('.').collect();
     let name = |id: &str| view.name_of(&ItemId::from_doc_key(id));
+    let in_conflict = |v: Option<&String>| v.is_some_and(|v| v.ends_with(CONFLICT_MARK));
+    if in_conflict(old) || in_conflict(new) {
+        let shown = |v: Option<&String>| match v {
+            None => "(none)".to_string(),
+            Some(v) => match v.strip_suffix(CONFLICT_MARK) {
+                Some(values) => format!("in conflict: {}", values.trim_end()),
+                None => quoted(v),
+            },
+        };
+        return Some(format!("{field}: {} → {}", shown(old), shown(new)));
+    }
     match (parts.as_slice(), old, new) {
         (["agreements", m, "text_digest"], None, Some(_)) => Some(format!("{} agreed", name(m))),
         (["agreements", m, "text_digest"], Some(_), Some(_)) => {
@@ -262,13 +288,13 @@ fn words(
         (["reflections", m, "rating"], _, Some(r)) => Some(format!("{} rated it {r}/5", name(m))),
         (["devices", key, "added_by"], None, Some(by)) => Some(format!(
             "device {} joined, added by {}",
-            &key[..10.min(key.len())],
+            short(key),
             view.member_of_device(by)
                 .map(|m| m.name.clone())
-                .unwrap_or_else(|| format!("device {}", &by[..10.min(by.len())]))
+                .unwrap_or_else(|| format!("device {}", short(by)))
         )),
         (["devices", key, "added_by"], Some(_), None) => {
-            Some(format!("device {} was removed", &key[..10.min(key.len())]))
+            Some(format!("device {} was removed", short(key)))
         }
         (["retired_at"], _, Some(t)) if t != "null" => {
             Some(format!("retired on {}", date_of(t).unwrap_or_default()))
@@ -368,7 +394,7 @@ impl Replica {
             let same = spans.last().is_some_and(|s| {
                 s.verified == verified
                     && if verified {
-                        s.member == member
+                        s.member == member && (member.is_some() || s.devices.contains(&device))
                     } else {
                         s.changes.last() == Some(&change)
                     }

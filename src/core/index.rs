@@ -67,14 +67,31 @@ pub struct ChangeIndex {
     ops: HashMap<ActorId, Vec<(u64, u64, usize)>>,
     /// Which item (or part of the alliance) owns each object made so far.
     owners: HashMap<legacy::OpId, Owner>,
-    /// Which member each device key belongs to (from the devices map's `member` fields).
-    device_member: HashMap<String, ItemId>,
     /// The heads of the history indexed so far.
     heads: Vec<ChangeHash>,
 }
 
 fn kind_of_collection(key: &str) -> Option<ItemKind> {
     ItemKind::ALL.into_iter().find(|k| k.collection() == key)
+}
+
+/// The member a device key belongs to, as the document reads right after change `hash` (the
+/// same winner every device sees, also when two members claimed the device concurrently).
+fn device_member_at(doc: &automerge::Automerge, key: &str, hash: &ChangeHash) -> Option<ItemId> {
+    use automerge::{ReadDoc, Value};
+    let at = std::slice::from_ref(hash);
+    let Ok(Some((Value::Object(ObjType::Map), devices))) =
+        doc.get_at(automerge::ROOT, keys::DEVICES, at)
+    else {
+        return None;
+    };
+    let Ok(Some((Value::Object(ObjType::Map), device))) = doc.get_at(&devices, key, at) else {
+        return None;
+    };
+    match doc.get_at(&device, "member", at) {
+        Ok(Some((Value::Scalar(s), _))) => s.as_str().map(ItemId::from_doc_key),
+        _ => None,
+    }
 }
 
 impl ChangeIndex {
@@ -98,35 +115,105 @@ impl ChangeIndex {
             *self = ChangeIndex::default();
         }
         let heads = doc.get_heads();
-        if heads == self.heads {
-            return 0;
-        }
-        let new = doc.get_changes(&self.heads);
-        let added = new.len();
-        for change in new {
-            if self.by_hash.contains_key(&change.hash()) {
-                continue;
+        let mut added = 0;
+        if heads != self.heads {
+            for change in doc.get_changes(&self.heads) {
+                if !self.by_hash.contains_key(&change.hash()) {
+                    self.add(doc, &change);
+                    added += 1;
+                }
             }
-            self.add(&change);
+            self.heads = heads;
+        }
+        // A saved index that does not account for every change (damaged in a way its checksum
+        // did not catch, or written by a buggy version) is not trusted: start over.
+        if self.entries.len() != doc.get_changes_meta(&[]).len() {
+            let mut fresh = ChangeIndex::default();
+            fresh.update(replica);
+            *self = fresh;
+            return self.entries.len();
+        }
+        if added > 0 {
+            self.canonical_order();
+        }
+        added
+    }
+
+    /// Orders the entries the same way on every device that holds the same changes: causal
+    /// order, concurrent changes by (time, hash). (The order Automerge hands changes out in is
+    /// the order this device received them.)
+    fn canonical_order(&mut self) {
+        use std::cmp::Reverse;
+        use std::collections::BinaryHeap;
+        let n = self.entries.len();
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut waiting = vec![0usize; n];
+        for (i, e) in self.entries.iter().enumerate() {
+            for d in &e.deps {
+                if let Some(&j) = self.by_hash.get(d) {
+                    children[j].push(i);
+                    waiting[i] += 1;
+                }
+            }
+        }
+        let key = |i: usize| Reverse((self.entries[i].time, self.entries[i].hash, i));
+        let mut ready: BinaryHeap<Reverse<(Timestamp, ChangeHash, usize)>> =
+            (0..n).filter(|i| waiting[*i] == 0).map(key).collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(Reverse((_, _, i))) = ready.pop() {
+            order.push(i);
+            for &c in &children[i] {
+                waiting[c] -= 1;
+                if waiting[c] == 0 {
+                    ready.push(key(c));
+                }
+            }
+        }
+        if order.len() != n || order.iter().enumerate().all(|(a, b)| a == *b) {
+            return;
+        }
+        let mut old: Vec<Option<IndexEntry>> = std::mem::take(&mut self.entries)
+            .into_iter()
+            .map(Some)
+            .collect();
+        self.entries = order
+            .into_iter()
+            .map(|i| old[i].take().expect("each entry once"))
+            .collect();
+        self.reindex();
+    }
+
+    /// Rebuilds the lookups from the entries.
+    fn reindex(&mut self) {
+        self.by_hash.clear();
+        self.ops.clear();
+        for (position, e) in self.entries.iter().enumerate() {
+            self.by_hash.insert(e.hash, position);
+            self.ops
+                .entry(e.actor.clone())
+                .or_default()
+                .push((e.start_op, e.max_op, position));
         }
         for spans in self.ops.values_mut() {
             spans.sort_unstable();
         }
-        self.heads = heads;
-        added
     }
 
-    fn add(&mut self, change: &automerge::Change) {
+    fn add(&mut self, doc: &automerge::Automerge, change: &automerge::Change) {
         let position = self.entries.len();
         let mut touched = Vec::new();
+        let hash = change.hash();
         // Decoding validates nothing new (the change is already in the document), but a
         // malformed operation must not take the process down.
         let expanded = guarded(|| change.decode());
         let start = change.start_op().get();
         if let Some(expanded) = expanded {
             for (i, op) in expanded.operations.iter().enumerate() {
-                let op_id = legacy::OpId(start + i as u64, change.actor_id().clone());
-                let owner = self.owner_of(op, &mut touched);
+                let Some(counter) = start.checked_add(i as u64) else {
+                    break;
+                };
+                let op_id = legacy::OpId(counter, change.actor_id().clone());
+                let owner = self.owner_of(doc, &hash, op, &mut touched);
                 if matches!(
                     op.action,
                     legacy::OpType::Make(
@@ -139,13 +226,13 @@ impl ChangeIndex {
         }
         touched.sort();
         touched.dedup();
-        self.by_hash.insert(change.hash(), position);
+        self.by_hash.insert(hash, position);
         self.ops
             .entry(change.actor_id().clone())
             .or_default()
             .push((start, change.max_op(), position));
         self.entries.push(IndexEntry {
-            hash: change.hash(),
+            hash,
             deps: change.deps().to_vec(),
             actor: change.actor_id().clone(),
             time: Timestamp(change.timestamp()),
@@ -156,7 +243,13 @@ impl ChangeIndex {
     }
 
     /// The owner of the object an operation writes (or makes), recording what it touched.
-    fn owner_of(&mut self, op: &legacy::Op, touched: &mut Vec<Touch>) -> Owner {
+    fn owner_of(
+        &mut self,
+        doc: &automerge::Automerge,
+        hash: &ChangeHash,
+        op: &legacy::Op,
+        touched: &mut Vec<Touch>,
+    ) -> Owner {
         let key = match &op.key {
             legacy::Key::Map(k) => Some(k.as_str()),
             legacy::Key::Seq(_) => None,
@@ -194,21 +287,15 @@ impl ChangeIndex {
             }
             (Some(Owner::Collection(_)), None) => Owner::Other,
             (Some(Owner::Devices), Some(k)) => {
-                if let Some(m) = self.device_member.get(k) {
-                    touched.push(Touch::Item(m.clone()));
+                if let Some(m) = device_member_at(doc, k, hash) {
+                    touched.push(Touch::Item(m));
                 }
                 Owner::Device(k.to_string())
             }
             (Some(Owner::Devices), None) => Owner::Other,
-            (Some(Owner::Device(d)), k) => {
-                if let (Some("member"), legacy::OpType::Put(automerge::ScalarValue::Str(m))) =
-                    (k, &op.action)
-                {
-                    self.device_member
-                        .insert(d.clone(), ItemId::from_doc_key(m));
-                }
-                if let Some(m) = self.device_member.get(&d) {
-                    touched.push(Touch::Item(m.clone()));
+            (Some(Owner::Device(d)), _) => {
+                if let Some(m) = device_member_at(doc, &d, hash) {
+                    touched.push(Touch::Item(m));
                 }
                 Owner::Device(d)
             }
@@ -315,14 +402,15 @@ impl ChangeIndex {
 // simply rebuilt.
 
 /// Leads the saved index; the last byte is the format version.
-const INDEX_MAGIC: &[u8; 8] = b"ALLIDX01";
+/// Bump the version whenever what the index records changes (e.g. the rules of `owner_of`), so
+/// caches written by older versions are rebuilt rather than trusted.
+const INDEX_MAGIC: &[u8; 8] = b"ALLIDX02";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Saved {
     actors: Vec<Vec<u8>>,
     entries: Vec<SavedEntry>,
     owners: Vec<(u64, u32, SavedOwner)>,
-    device_member: Vec<(String, String)>,
     heads: Vec<[u8; 32]>,
 }
 
@@ -411,11 +499,6 @@ impl ChangeIndex {
             actors,
             entries,
             owners,
-            device_member: self
-                .device_member
-                .iter()
-                .map(|(d, m)| (d.clone(), m.as_str().to_string()))
-                .collect(),
             heads: self.heads.iter().map(hash_bytes).collect(),
         };
         let body = postcard::to_stdvec(&saved).expect("index serialises");
@@ -479,11 +562,6 @@ impl ChangeIndex {
             };
             index.owners.insert(legacy::OpId(counter, actor(a)?), owner);
         }
-        index.device_member = saved
-            .device_member
-            .into_iter()
-            .map(|(d, m)| (d, ItemId::from_doc_key(&m)))
-            .collect();
         index.heads = saved.heads.into_iter().map(ChangeHash).collect();
         Some(index)
     }

@@ -509,6 +509,18 @@ impl Replica {
         }
     }
 
+    /// Whether the change `hash` carries a valid signature of the device it names (the
+    /// signature alone; [`Replica::attribute`] also checks membership).
+    pub fn signature_ok(&self, hash: &ChangeHash) -> bool {
+        let Some(change) = self.doc.get_change_by_hash(hash) else {
+            return false;
+        };
+        match (author_of(&change), self.signatures.get(hash)) {
+            (Ok(a), Some(sig)) => a.verify_change(hash, sig),
+            _ => false,
+        }
+    }
+
     /// Re-checks every change of the history (see [`Replica::check`]), in causal order, and
     /// that the alliance's genesis change is there.
     pub fn verify_history(&self) -> Vec<ChangeCheck> {

@@ -104,8 +104,8 @@ pub fn checkin_due(view: &crate::core::AllianceView, today: Timestamp) -> Checki
 
 impl Replica {
     /// What needs `me`'s attention as of `now`. `seen` is the heads this device last marked as
-    /// seen (`None`: never). Only the listed news is verified; the rest is counted by the
-    /// device each change names, and a change naming this person's own device is not news.
+    /// seen (`None`: never). A change whose signature shows it was made on one of this
+    /// person's own devices is not news; the others are counted, and the listed ones verified.
     pub fn status(
         &self,
         index: &ChangeIndex,
@@ -127,8 +127,10 @@ impl Replica {
             .after(seen.unwrap_or(&[]))
             .into_iter()
             .filter(|e| {
+                // A change naming one of this person's devices is theirs only if its signature
+                // says so; one that fails is news (and shows as unverified).
                 let actor = e.actor.to_bytes();
-                !my_devices.iter().any(|d| actor.starts_with(d))
+                !my_devices.iter().any(|d| actor.starts_with(d)) || !self.signature_ok(&e.hash)
             })
             .collect();
         let mut attributor = Attributor::new(self, &view);

@@ -311,7 +311,7 @@ async fn demo(ctx: &mut Context, root: &std::path::Path, keep: Option<&PathBuf>)
     ada.0.edit(ctx, |r, w, _| {
         r.resolve(
             w,
-            &session,
+            &crate::core::conflicts::Target::Item(session.clone()),
             "when",
             crate::core::conflicts::Resolution::Pick(zoes),
         )

@@ -56,7 +56,7 @@ pub fn run(ctx: &mut Context, args: ExportArgs) -> Result<()> {
     };
     match args.output {
         Some(path) => {
-            std::fs::write(&path, &text)
+            std::fs::write(&path, crate::cli::output::sanitize(&text).as_bytes())
                 .map_err(|e| CliError::user(format!("cannot write {}: {e}", path.display())))?;
             ctx.out.emit(
                 &serde_json::json!({ "path": path.display().to_string() }),

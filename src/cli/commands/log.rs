@@ -2,7 +2,7 @@ use clap::{Args, ValueEnum};
 
 use crate::cli::context::{Context, item_id};
 use crate::cli::error::Result;
-use crate::cli::output::table;
+use crate::cli::output::{one_line, table};
 use crate::cli::points;
 use crate::core::ItemKind;
 use crate::core::index::Touch;
@@ -92,16 +92,16 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
                 vec![
                     e.hash[..8].to_string(),
                     e.time.short(),
-                    e.author.clone(),
-                    e.device[..10.min(e.device.len())].to_string(),
+                    one_line(&e.author),
+                    crate::core::history::short(&e.device),
                     if e.verified {
                         "ok".into()
                     } else {
                         "FAILED".into()
                     },
                     match &e.problem {
-                        None => e.summary.clone(),
-                        Some(p) => format!("{} [{p}]", e.summary),
+                        None => one_line(&e.summary),
+                        Some(p) => format!("{} [{p}]", one_line(&e.summary)),
                     },
                 ]
             })
