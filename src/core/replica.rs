@@ -509,16 +509,25 @@ impl Replica {
         }
     }
 
-    /// Whether the change `hash` carries a valid signature of the device it names (the
-    /// signature alone; [`Replica::attribute`] also checks membership).
-    pub fn signature_ok(&self, hash: &ChangeHash) -> bool {
-        let Some(change) = self.doc.get_change_by_hash(hash) else {
-            return false;
-        };
-        match (author_of(&change), self.signatures.get(hash)) {
-            (Ok(a), Some(sig)) => a.verify_change(hash, sig),
-            _ => false,
+    /// Of changes each claimed to be signed by a device, the ones whose stored signature is
+    /// missing or does not verify under that device (see
+    /// [`failing_signatures`](crate::core::identity::failing_signatures): for keys known to be
+    /// sound, such as this device's own).
+    pub fn unsigned_by(&self, claims: &[(ChangeHash, DeviceId)]) -> HashSet<ChangeHash> {
+        let mut bad: HashSet<ChangeHash> = HashSet::new();
+        let mut signed = Vec::with_capacity(claims.len());
+        for (hash, device) in claims {
+            match self.signatures.get(hash) {
+                Some(sig) => signed.push((*device, *hash, *sig)),
+                None => {
+                    bad.insert(*hash);
+                }
+            }
         }
+        for i in crate::core::identity::failing_signatures(&signed) {
+            bad.insert(signed[i].1);
+        }
+        bad
     }
 
     /// Re-checks every change of the history (see [`Replica::check`]), in causal order, and
