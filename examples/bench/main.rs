@@ -5,12 +5,14 @@
 //! cargo run --release --example bench            # 1k and 10k changes
 //! cargo run --release --example bench -- --quick # 1k and 3k changes, fewer runs
 //! cargo run --release --example bench -- --json  # machine-readable
+//! cargo run --release --example bench -- --only sync  # one section: review, cli or sync
 //! ```
 //!
 //! Every figure is the median of several runs. Ratios compare against `read view` (what
 //! `alliance show` does once the document is loaded) on the same alliance; growth compares
 //! the largest alliance with the smallest. See `docs/benchmarks.md`.
 
+mod initial_sync;
 mod workload;
 
 use std::collections::{BTreeMap, HashSet};
@@ -22,7 +24,7 @@ use alliance::core::{ItemId, Replica, Timestamp};
 use automerge::ChangeHash;
 
 /// Median wall time of `runs` calls of `f`.
-fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
+pub fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
     let mut samples: Vec<Duration> = (0..runs.max(1))
         .map(|_| {
             let start = Instant::now();
@@ -57,16 +59,16 @@ fn replay_history(r: &Replica, id: &ItemId) -> usize {
 }
 
 #[derive(serde::Serialize)]
-struct Row {
-    measure: &'static str,
-    changes: usize,
-    millis: f64,
-    /// This measure over the baseline (read view) on the same alliance.
-    vs_view: f64,
-    note: String,
+pub struct Row {
+    pub measure: &'static str,
+    pub changes: usize,
+    pub millis: f64,
+    /// This measure over the section's baseline, on the same alliance.
+    pub vs_view: f64,
+    pub note: String,
 }
 
-fn ms(d: Duration) -> f64 {
+pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
@@ -310,26 +312,48 @@ fn main() {
     } else {
         (&[1_000, 10_000], 5)
     };
-    let mut rows = history_section(sizes, runs, 10_000);
-    let cli_rows = cli_section(sizes, runs);
-    let split = rows.len();
-    rows.extend(cli_rows);
+    // `--only review|cli|sync` runs one section.
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
+    let sections: Vec<(&str, &str, Vec<Row>)> = [
+        (
+            "review",
+            "Review commands in the library (median of {runs} runs; ms)",
+            "x read view",
+        ),
+        (
+            "cli",
+            "The same end to end: the real binary on a stored alliance (ms)",
+            "x show",
+        ),
+        (
+            "sync",
+            "Initial sync to a fresh device, in memory (median of {runs} runs; ms)",
+            "x limit (b)",
+        ),
+    ]
+    .into_iter()
+    .filter(|(name, _, _)| only.is_none_or(|o| o == *name))
+    .map(|(name, title, ratio)| {
+        let rows = match name {
+            "review" => history_section(sizes, runs, 10_000),
+            "cli" => cli_section(sizes, runs),
+            _ => initial_sync::section(sizes, runs),
+        };
+        (title, ratio, rows)
+    })
+    .collect();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap());
+        let all: Vec<&Row> = sections.iter().flat_map(|(_, _, r)| r).collect();
+        println!("{}", serde_json::to_string_pretty(&all).unwrap());
         return;
     }
-    print_table(
-        &rows[..split],
-        runs,
-        "Review commands in the library (median of {runs} runs; ms)",
-        "x read view",
-    );
-    print_table(
-        &rows[split..],
-        runs,
-        "The same end to end: the real binary on a stored alliance (ms)",
-        "x show",
-    );
+    for (title, ratio, rows) in &sections {
+        print_table(rows, runs, title, ratio);
+    }
 }
 
 fn print_table(rows: &[Row], runs: usize, title: &str, ratio: &str) {
