@@ -264,6 +264,45 @@ fn cli_section(sizes: &[usize], runs: usize) -> Vec<Row> {
             show,
             "process start to exit".into(),
         );
+        // Issue 5's yardstick for the CLI: the bare Automerge work on the same document, in
+        // process (no process start, no signatures, no store).
+        let saved = r.save();
+        let load = time(runs, || automerge::Automerge::load(&saved).expect("loads"));
+        push(
+            "bare Automerge::load",
+            load,
+            format!(
+                "in process; show = {:.1}x this",
+                show.as_secs_f64() / load.as_secs_f64()
+            ),
+        );
+        let load_commit_save = time(runs, || {
+            let mut doc = automerge::Automerge::load(&saved).expect("loads");
+            let mut tx = doc.transaction();
+            automerge::transaction::Transactable::put(&mut tx, automerge::ROOT, "bench", 1)
+                .expect("put");
+            tx.commit();
+            doc.save()
+        });
+        push(
+            "bare load + commit + save",
+            load_commit_save,
+            "in process".into(),
+        );
+        let add = time_cli(
+            &bin,
+            dir.path(),
+            &["expect", "add", "bench: a new expectation"],
+            runs,
+        );
+        push(
+            "alliance expect add",
+            add,
+            format!(
+                "process start to exit; {:.1}x load + commit + save",
+                add.as_secs_f64() / load_commit_save.as_secs_f64()
+            ),
+        );
         let cold = time(runs, || {
             let _ = std::fs::remove_file(&cache);
             time_cli(&bin, dir.path(), &["status"], 1)
