@@ -1,10 +1,13 @@
 //! The core in memory: signed edits, verification and membership, with several simulated
 //! devices exchanging changes by hand (no I/O).
 
+mod common;
+
 use alliance::core::{
     AllianceId, DeviceKey, Entropy, NewCheckIn, ReceiveError, Replica, SeededEntropy, SignedChange,
-    Timestamp, Unverified, Writer, edit::excerpt,
+    Timestamp, Writer, edit::excerpt,
 };
+use common::memory::wire;
 
 struct Device {
     key: DeviceKey,
@@ -48,18 +51,6 @@ impl Device {
         };
         f(self.replica.as_mut().unwrap(), &w, &mut self.entropy)
     }
-}
-
-/// Everything `from` has, as bytes that crossed a wire.
-fn wire(from: &Replica) -> Vec<SignedChange<Unverified>> {
-    let (changes, unsigned) = from.changes_since(&[]);
-    assert!(unsigned.is_empty());
-    changes
-        .iter()
-        .map(|c| {
-            SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes()).unwrap()
-        })
-        .collect()
 }
 
 fn family() -> (Device, Device) {

@@ -2,12 +2,15 @@
 //! diff and status, across three simulated devices that exchange signed changes by hand (the
 //! network is not the point here; `cli_net.rs` does the same over iroh).
 
+mod common;
+
 use alliance::core::conflicts::{Resolution, Target};
 use alliance::core::index::{ChangeIndex, Touch};
 use alliance::core::{
     DeviceKey, Entropy, ItemId, NewCheckIn, Replica, SeededEntropy, SignedChange, Timestamp,
     Unverified, Writer,
 };
+use common::memory::wire;
 
 const T0: i64 = 1_790_000_000;
 
@@ -52,18 +55,6 @@ impl Device {
     fn index(&self) -> ChangeIndex {
         ChangeIndex::build(&self.replica)
     }
-}
-
-/// Everything `from` holds, as bytes that crossed a wire.
-fn wire(from: &Replica) -> Vec<SignedChange<Unverified>> {
-    let (changes, unsigned) = from.changes_since(&[]);
-    assert!(unsigned.is_empty());
-    changes
-        .iter()
-        .map(|c| {
-            SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes()).unwrap()
-        })
-        .collect()
 }
 
 /// Every device receives everything every other device has.

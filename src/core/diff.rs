@@ -83,14 +83,40 @@ fn title(kind: ItemKind, fields: &BTreeMap<String, String>) -> String {
     crate::core::edit::excerpt(&text)
 }
 
-fn vision_at(doc: &automerge::Automerge, heads: &[ChangeHash]) -> String {
-    if heads.is_empty() {
-        return String::new();
+/// How one of the alliance's own fields (the vision, the title) changed between two points.
+fn root_field_diff(
+    doc: &automerge::Automerge,
+    key: &str,
+    before: &[ChangeHash],
+    now: &[ChangeHash],
+    view: &crate::core::AllianceView,
+) -> Option<ItemDiff> {
+    let read = |heads: &[ChangeHash]| -> String {
+        if heads.is_empty() {
+            return String::new();
+        }
+        match doc.get_at(ROOT, key, heads) {
+            Ok(Some((Value::Object(ObjType::Text), t))) => {
+                doc.text_at(&t, heads).unwrap_or_default()
+            }
+            Ok(Some((Value::Scalar(s), _))) => s.as_str().unwrap_or_default().to_string(),
+            _ => String::new(),
+        }
+    };
+    let (old, new) = (read(before), read(now));
+    if old == new {
+        return None;
     }
-    match doc.get_at(ROOT, keys::VISION, heads) {
-        Ok(Some((Value::Object(ObjType::Text), t))) => doc.text_at(&t, heads).unwrap_or_default(),
-        _ => String::new(),
-    }
+    let o = BTreeMap::from([(key.to_string(), old.clone())]);
+    let n = BTreeMap::from([(key.to_string(), new.clone())]);
+    Some(ItemDiff {
+        item: None,
+        what: if old.is_empty() { "added" } else { "changed" },
+        title: crate::core::edit::excerpt(&new),
+        fields: field_changes(ItemKind::Need, &o, &n, view),
+        authors: Vec::new(),
+        changes: Vec::new(),
+    })
 }
 
 impl Replica {
@@ -139,53 +165,16 @@ impl Replica {
                     )
                 }
                 Touch::Vision => {
-                    let (old, new) = (vision_at(self.doc(), before), vision_at(self.doc(), &now));
-                    if old == new {
-                        continue;
+                    match root_field_diff(self.doc(), keys::VISION, before, &now, &view) {
+                        Some(d) => (STEPS[4], d),
+                        None => continue,
                     }
-                    let o = BTreeMap::from([("vision".to_string(), old.clone())]);
-                    let n = BTreeMap::from([("vision".to_string(), new.clone())]);
-                    (
-                        STEPS[4],
-                        ItemDiff {
-                            item: None,
-                            what: if old.is_empty() { "added" } else { "changed" },
-                            title: crate::core::edit::excerpt(&new),
-                            fields: field_changes(ItemKind::Need, &o, &n, &view),
-                            authors: Vec::new(),
-                            changes: Vec::new(),
-                        },
-                    )
                 }
                 Touch::Alliance => {
-                    let title = |heads: &[ChangeHash]| -> String {
-                        if heads.is_empty() {
-                            return String::new();
-                        }
-                        match self.doc().get_at(ROOT, keys::TITLE, heads) {
-                            Ok(Some((Value::Scalar(s), _))) => {
-                                s.as_str().unwrap_or_default().to_string()
-                            }
-                            _ => String::new(),
-                        }
-                    };
-                    let (old, new) = (title(before), title(&now));
-                    if old == new {
-                        continue;
+                    match root_field_diff(self.doc(), keys::TITLE, before, &now, &view) {
+                        Some(d) => (STEPS[0], d),
+                        None => continue,
                     }
-                    let o = BTreeMap::from([("title".to_string(), old.clone())]);
-                    let n = BTreeMap::from([("title".to_string(), new.clone())]);
-                    (
-                        STEPS[0],
-                        ItemDiff {
-                            item: None,
-                            what: if old.is_empty() { "added" } else { "changed" },
-                            title: new.clone(),
-                            fields: field_changes(ItemKind::Need, &o, &n, &view),
-                            authors: Vec::new(),
-                            changes: Vec::new(),
-                        },
-                    )
                 }
             };
             let mut diff = diff;

@@ -2,6 +2,8 @@
 //! randomness pinned so output is reproducible.
 #![allow(dead_code)]
 
+pub mod memory;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
