@@ -92,11 +92,21 @@ pub const VERIFY_BATCH: usize = 256;
 /// Checks many change signatures at once: batch verification of up to [`VERIFY_BATCH`] at a
 /// time (about a third of the cost of checking each), and every signature of a batch that
 /// fails is checked on its own with `verify_strict`. Returns the positions of the ones that
-/// fail. Batch verification is not strict, so this is for deciding what to show about changes
-/// signed by keys known to be sound (this device's own); accepting a change from outside always
+/// fail. Batch verification is not strict (a list with a weak key is checked strictly
+/// throughout), so this is for deciding what to show; accepting a change from outside always
 /// goes through [`DeviceId::verify_change`].
 pub fn failing_signatures(items: &[(DeviceId, ChangeHash, Signature)]) -> Vec<usize> {
     let mut failing = Vec::new();
+    // A weak (small-order) key can "sign" anything under batch verification; such keys are
+    // only ever checked strictly (and fail).
+    if items.iter().any(|(d, _, _)| d.0.is_weak()) {
+        return items
+            .iter()
+            .enumerate()
+            .filter(|(_, (d, h, s))| !d.verify_change(h, s))
+            .map(|(i, _)| i)
+            .collect();
+    }
     for (n, chunk) in items.chunks(VERIFY_BATCH).enumerate() {
         let messages: Vec<Vec<u8>> = chunk.iter().map(|(_, h, _)| signed_message(h)).collect();
         let messages: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
@@ -199,5 +209,24 @@ mod batch_tests {
         items[7].0 = keys[0].device_id();
         items[7].2 = keys[1].sign_change(&items[7].1);
         assert_eq!(failing_signatures(&items), vec![7, 280]);
+    }
+
+    #[test]
+    fn a_weak_key_cannot_pass_a_batch() {
+        // The identity point is a valid, small-order key: under non-strict verification the
+        // signature (R = identity, s = 0) "verifies" for any message.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = DeviceId::from_bytes(&identity).unwrap();
+        let mut sig = [0u8; 64];
+        sig[0] = 1;
+        let forged = Signature::from_bytes(&sig);
+        let good = DeviceKey::from_seed([9; 32]);
+        let hash = ChangeHash([3; 32]);
+        let items = vec![
+            (good.device_id(), hash, good.sign_change(&hash)),
+            (weak, hash, forged),
+        ];
+        assert_eq!(failing_signatures(&items), vec![1]);
     }
 }

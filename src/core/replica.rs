@@ -510,9 +510,8 @@ impl Replica {
     }
 
     /// Of changes each claimed to be signed by a device, the ones whose stored signature is
-    /// missing or does not verify under that device (see
-    /// [`failing_signatures`](crate::core::identity::failing_signatures): for keys known to be
-    /// sound, such as this device's own).
+    /// missing or does not verify under that device (checked in batches, see
+    /// [`failing_signatures`](crate::core::identity::failing_signatures)).
     pub fn unsigned_by(&self, claims: &[(ChangeHash, DeviceId)]) -> HashSet<ChangeHash> {
         let mut bad: HashSet<ChangeHash> = HashSet::new();
         let mut signed = Vec::with_capacity(claims.len());

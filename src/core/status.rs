@@ -128,8 +128,7 @@ impl Replica {
             .unwrap_or_default();
         let after = index.after(seen.unwrap_or(&[]));
         // A change naming one of this person's devices is theirs only if its signature says so;
-        // one that fails is news (and shows as unverified). Their own keys are sound, so one
-        // batch verification covers them.
+        // one that fails is news (and shows as unverified). Checked in batches.
         let claimed: Vec<(ChangeHash, DeviceId)> = after
             .iter()
             .filter_map(|e| {
