@@ -48,6 +48,14 @@ impl Device {
         f(&mut self.replica, &w, &mut self.entropy)
     }
 
+    /// Proposes an expectation as this device and returns its ID.
+    fn expect(&mut self, t: i64, text: &str) -> ItemId {
+        self.act(t, |r, w, e| r.add_expectation(w, e, text, None, &[]))
+            .unwrap()
+            .id
+            .unwrap()
+    }
+
     fn me(&self) -> ItemId {
         self.replica.member_of(&self.key.device_id()).unwrap()
     }
@@ -118,13 +126,7 @@ fn find(view: &alliance::core::AllianceView, name: &str) -> ItemId {
 #[test]
 fn history_names_who_changed_each_field_of_an_expectation() {
     let (mut ada, mut ben, mut cy) = three();
-    let e = ada
-        .act(10, |r, w, e| {
-            r.add_expectation(w, e, "no screens after 8pm", None, &[])
-        })
-        .unwrap()
-        .id
-        .unwrap();
+    let e = ada.expect(10, "no screens after 8pm");
     sync(&mut [&mut ada, &mut ben, &mut cy]);
     ben.act(20, |r, w, _| {
         r.edit_expectation(w, &e, "no screens after 9pm")
@@ -373,13 +375,7 @@ fn blame_names_who_wrote_each_part_of_the_vision() {
 #[test]
 fn diff_tells_what_changed_since_a_point_by_step_with_authors() {
     let (mut ada, mut ben, mut cy) = three();
-    let e = ada
-        .act(10, |r, w, e| {
-            r.add_expectation(w, e, "dishes after dinner", None, &[])
-        })
-        .unwrap()
-        .id
-        .unwrap();
+    let e = ada.expect(10, "dishes after dinner");
     sync(&mut [&mut ada, &mut ben, &mut cy]);
     let point = ada.replica.heads();
     ben.act(20, |r, w, e| r.add_need(w, e, "time alone after school"))
@@ -435,13 +431,7 @@ fn diff_tells_what_changed_since_a_point_by_step_with_authors() {
 #[test]
 fn status_lists_what_needs_each_persons_attention() {
     let (mut ada, mut ben, mut cy) = three();
-    let e = ada
-        .act(10, |r, w, e| {
-            r.add_expectation(w, e, "phones in the basket at dinner", None, &[])
-        })
-        .unwrap()
-        .id
-        .unwrap();
+    let e = ada.expect(10, "phones in the basket at dinner");
     ada.act(11, |r, w, e| r.add_need(w, e, "a quiet Sunday morning"))
         .unwrap();
     sync(&mut [&mut ada, &mut ben, &mut cy]);
@@ -516,13 +506,7 @@ fn status_lists_what_needs_each_persons_attention() {
 #[test]
 fn a_change_whose_signature_fails_is_never_attributed_to_the_person_it_claims() {
     let (mut ada, mut ben, mut cy) = three();
-    let e = ada
-        .act(10, |r, w, e| {
-            r.add_expectation(w, e, "curfew at ten", None, &[])
-        })
-        .unwrap()
-        .id
-        .unwrap();
+    let e = ada.expect(10, "curfew at ten");
     ada.act(11, |r, w, _| r.set_vision(w, "Trust.")).unwrap();
     sync(&mut [&mut ada, &mut ben, &mut cy]);
     // A store tampered with by someone holding no key: a change under Ben's actor, signed by
@@ -622,13 +606,7 @@ fn index_finds_points_in_time_and_the_changes_after_them() {
 #[test]
 fn a_saved_index_brought_up_to_date_equals_one_built_from_scratch() {
     let (mut ada, mut ben, mut cy) = three();
-    let e = ada
-        .act(10, |r, w, e| {
-            r.add_expectation(w, e, "dishes after dinner", None, &[])
-        })
-        .unwrap()
-        .id
-        .unwrap();
+    let e = ada.expect(10, "dishes after dinner");
     sync(&mut [&mut ada, &mut ben, &mut cy]);
     let saved = ada.index().to_bytes();
     // More history arrives: edits, a new member's device, concurrent vision edits.

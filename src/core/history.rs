@@ -45,10 +45,6 @@ impl<'a> Attributor<'a> {
         }
         self.cache.get(hash)
     }
-
-    pub fn view(&self) -> &AllianceView {
-        self.view
-    }
 }
 
 /// One field that changed: its path inside the item, before and after (`None`: absent), and
