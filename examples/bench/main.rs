@@ -6,6 +6,7 @@
 //! cargo run --release --example bench -- --quick # 1k and 3k changes, fewer runs
 //! cargo run --release --example bench -- --json  # machine-readable
 //! cargo run --release --example bench -- --only sync  # one section: review, cli or sync
+//! cargo run --release --example bench -- --sizes 1000,50000  # other alliance sizes
 //! ```
 //!
 //! Every figure is the median of several runs. Ratios compare against `read view` (what
@@ -346,11 +347,27 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
     let json = args.iter().any(|a| a == "--json");
-    let (sizes, runs): (&[usize], usize) = if quick {
+    let (default_sizes, runs): (&[usize], usize) = if quick {
         (&[1_000, 3_000], 3)
     } else {
         (&[1_000, 10_000], 5)
     };
+    // `--sizes 1000,10000` overrides the alliance sizes.
+    let sizes: Vec<usize> = args
+        .iter()
+        .position(|a| a == "--sizes")
+        .and_then(|i| args.get(i + 1))
+        .map(|s| {
+            s.split(',')
+                .map(|n| {
+                    n.trim()
+                        .parse()
+                        .expect("--sizes takes numbers, e.g. 1000,10000")
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| default_sizes.to_vec());
+    let sizes = sizes.as_slice();
     // `--only review|cli|sync` runs one section.
     let only = args
         .iter()

@@ -171,7 +171,7 @@ impl Replica {
         let need = self.item(ItemKind::Need, id)?;
         let owner = model::string_at(self.doc(), &need, "owner");
         if owner != me.as_str() {
-            let view = self.view();
+            let view = self.roster();
             return Err(EditError::NotOwner {
                 id: id.to_string(),
                 owner: view.name_of(&ItemId::from_doc_key(&owner)),
@@ -230,7 +230,7 @@ impl Replica {
         let how = non_empty("where or how", how)?;
         self.check_members(attendees)?;
         let attendees: Vec<ItemId> = if attendees.is_empty() {
-            self.view().members.into_iter().map(|m| m.id).collect()
+            self.roster().members.into_iter().map(|m| m.id).collect()
         } else {
             attendees.to_vec()
         };
@@ -488,7 +488,7 @@ impl Replica {
                 summary: format!("already agreed to expectation {id}"),
             });
         }
-        let name = self.view().name_of(&me);
+        let name = self.roster().name_of(&me);
         let summary = format!("{name} agreed to expectation {id}: {}", excerpt(&text));
         let (now, device) = (writer.now, writer.key.device_id().to_hex());
         self.edited(writer, Some(id.clone()), summary, move |tx| {
@@ -622,7 +622,7 @@ impl Replica {
             Ok(Some((automerge::Value::Object(ObjType::List), l))) => Some(l),
             _ => None,
         };
-        let name = self.view().name_of(&me);
+        let name = self.roster().name_of(&me);
         let summary = format!("{name} reflected on check-in {id}: rated {r}/5");
         let (text, now) = (text.trim().to_string(), writer.now);
         let start = list.as_ref().map(|l| self.doc().length(l)).unwrap_or(0);

@@ -17,6 +17,7 @@ pub mod replica;
 pub mod signed;
 pub mod status;
 pub mod sync;
+pub mod vouch;
 
 pub use edit::{Edited, NewCheckIn};
 pub use identity::{DeviceId, DeviceKey};

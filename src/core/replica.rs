@@ -9,9 +9,10 @@
 //!    The one exception is the genesis change, whose hash is the alliance ID.
 //!
 //! Local edits pass both by construction (this device must be a member now, and its change
-//! depends on "now"). Received batches are applied to a staging copy first; only when every
-//! change in the batch passes does the staging copy replace the replica. Nothing from a failed
-//! batch is kept.
+//! depends on "now"). A received batch is checked before the replica changes and applied all
+//! or nothing, in one Automerge call (see [`Replica::receive`]); a whole history sent as one
+//! document is loaded and checked on a separate copy ([`Replica::receive_document`]). Nothing
+//! from a failed batch is kept.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -28,7 +29,10 @@ use serde::Serialize;
 use crate::core::identity::{DeviceId, DeviceKey};
 use crate::core::ids::{Entropy, ItemId, ItemKind, Timestamp};
 use crate::core::model::{self, AllianceView, keys};
-use crate::core::signed::{ChangeError, SignedChange, Unverified, Verified, author_of};
+use crate::core::signed::{
+    ChangeError, SignedChange, Unverified, Verified, author_of, author_of_actor, verify_batch,
+};
+use crate::core::vouch::{Node, signatures_to_check};
 use crate::protocol::{ACTOR_ID_LEN, ACTOR_TAG_LEN, MAX_BATCH_CHANGES, SCHEMA_VERSION};
 
 /// An alliance's ID: the hash of its genesis change. Self-certifying: whoever holds the genesis
@@ -122,6 +126,8 @@ pub enum ReceiveError {
     TooMany(usize),
     #[error("automerge could not apply the changes: {0}")]
     Automerge(String),
+    #[error("peer sent {changes} changes with {signatures} signatures")]
+    SignatureCount { changes: usize, signatures: usize },
 }
 
 /// What a successful receive did.
@@ -131,6 +137,10 @@ pub struct Received {
     pub new: Vec<SignedChange<Verified>>,
     /// How many changes of the batch this replica already had.
     pub duplicates: usize,
+    /// How many changes arrived as a whole document into an empty replica
+    /// ([`Replica::receive_document`]). They are in the replica but not in `new`: persist them
+    /// with a snapshot of the replica.
+    pub loaded: usize,
 }
 
 /// The verdict on one change of the history.
@@ -395,12 +405,23 @@ impl Replica {
         Ok(())
     }
 
+    /// Whether the history holds the change `hash`.
+    pub fn has(&self, hash: &ChangeHash) -> bool {
+        self.doc.get_change_meta_by_hash(hash).is_some()
+    }
+
     /// Verifies a batch of changes from outside and applies it, all or nothing.
     ///
-    /// Order of checks: size limits; every signature (no document needed); then the batch is
-    /// applied to a staging copy of the document, every change must have been applied (none
-    /// waiting for missing dependencies), and every change's author must have been a member as
-    /// of that change's dependencies. Only then does the staging copy become the replica.
+    /// Order of checks, all before the replica changes: size limits; every dependency is in the
+    /// batch or in the replica (nothing is left waiting in Automerge's queue); the alliance's
+    /// genesis change is there; authorship ([`verify_batch`]: each author's newest changes have
+    /// their signatures checked, and those vouch for the author's older changes in the batch);
+    /// and every change's author was a member device as of that change's dependencies.
+    ///
+    /// When every change of the batch depends only on changes the replica already holds (a
+    /// live edit), membership is checked on the replica as it is and the batch is applied in
+    /// place, in one call. Otherwise the batch is applied to a staging copy, checked there, and
+    /// the copy replaces the replica.
     pub fn receive(
         &mut self,
         batch: Vec<SignedChange<Unverified>>,
@@ -409,66 +430,214 @@ impl Replica {
             return Err(ReceiveError::TooMany(batch.len()));
         }
         let mut duplicates = 0;
-        let mut seen = HashSet::new();
-        let mut verified = Vec::with_capacity(batch.len());
+        let mut fresh_hashes = HashSet::new();
+        let mut fresh = Vec::with_capacity(batch.len());
         for c in batch {
-            let c = c.verify()?;
-            if self.doc.get_change_meta_by_hash(&c.hash()).is_some() || !seen.insert(c.hash()) {
+            if self.has(&c.hash()) || !fresh_hashes.insert(c.hash()) {
                 duplicates += 1;
-                continue;
+            } else {
+                fresh.push(c);
             }
-            verified.push(c);
         }
-        if verified.is_empty() {
+        if fresh.is_empty() {
             return Ok(Received {
                 new: Vec::new(),
                 duplicates,
+                loaded: 0,
             });
         }
-        let mut staging = self.doc.clone();
-        let changes: Vec<Change> = verified.iter().map(|c| c.change().clone()).collect();
-        match guarded(|| staging.apply_changes(changes)) {
-            Some(Ok(())) => {}
-            Some(Err(e)) => return Err(ReceiveError::Automerge(e.to_string())),
-            None => return Err(ReceiveError::Automerge("automerge panicked".into())),
-        }
-        let missing = verified
+        let missing = fresh
             .iter()
-            .filter(|c| staging.get_change_meta_by_hash(&c.hash()).is_none())
+            .filter(|c| {
+                c.change()
+                    .deps()
+                    .iter()
+                    .any(|d| !fresh_hashes.contains(d) && !self.has(d))
+            })
             .count();
         if missing > 0 {
             return Err(ReceiveError::MissingDependencies { count: missing });
         }
-        if staging.get_change_meta_by_hash(&self.id.0).is_none() {
+        if !self.has(&self.id.0) && !fresh_hashes.contains(&self.id.0) {
             return Err(ReceiveError::WrongAlliance(self.id.short()));
         }
+        let verified = verify_batch(fresh)?;
+        let builds_on_batch = verified
+            .iter()
+            .any(|c| c.change().deps().iter().any(|d| fresh_hashes.contains(d)));
+        if builds_on_batch {
+            let mut staging = self.doc.clone();
+            apply_all(&mut staging, &verified)?;
+            self.check_authors(&staging, &verified)?;
+            self.doc = staging;
+        } else {
+            self.check_authors(&self.doc, &verified)?;
+            if let Err(e) = apply_all(&mut self.doc, &verified) {
+                self.rebuild_without(&fresh_hashes);
+                return Err(e);
+            }
+        }
         for c in &verified {
+            self.signatures.insert(c.hash(), *c.signature());
+        }
+        Ok(Received {
+            new: verified,
+            duplicates,
+            loaded: 0,
+        })
+    }
+
+    /// Receives a whole history as one Automerge document with the signature of every change
+    /// in it, ordered by change hash: what a peer sends a device that has nothing yet, because
+    /// loading a document costs a fraction of applying its changes one by one.
+    ///
+    /// The document is loaded into a separate copy (guarded against panics) and nothing of it
+    /// is kept unless all of it passes: Automerge recomputes every change hash while loading
+    /// and checks the document's heads against them; nothing may wait for missing
+    /// dependencies; the genesis change is this alliance's; authorship is checked as in
+    /// [`Replica::receive`]; and every author was a member as of each change's dependencies.
+    /// An empty replica takes the document as it is (persist it as a snapshot,
+    /// [`Received::loaded`]); a replica that meanwhile has changes of its own takes the
+    /// document's changes it lacks.
+    pub fn receive_document(
+        &mut self,
+        bytes: &[u8],
+        signatures: &[Signature],
+    ) -> Result<Received, ReceiveError> {
+        let loaded = match guarded(|| Automerge::load(bytes)) {
+            Some(Ok(doc)) => doc,
+            Some(Err(e)) => return Err(ReceiveError::Automerge(e.to_string())),
+            None => {
+                return Err(ReceiveError::Automerge(
+                    "automerge panicked while loading".into(),
+                ));
+            }
+        };
+        if !loaded.get_missing_deps(&[]).is_empty() {
+            return Err(ReceiveError::MissingDependencies {
+                count: loaded.get_missing_deps(&[]).len(),
+            });
+        }
+        let metas = loaded.get_changes_meta(&[]);
+        if metas.len() > MAX_BATCH_CHANGES {
+            return Err(ReceiveError::TooMany(metas.len()));
+        }
+        if metas.len() != signatures.len() {
+            return Err(ReceiveError::SignatureCount {
+                changes: metas.len(),
+                signatures: signatures.len(),
+            });
+        }
+        match loaded.get_change_meta_by_hash(&self.id.0) {
+            Some(genesis) if genesis.deps.is_empty() => {}
+            _ => return Err(ReceiveError::WrongAlliance(self.id.short())),
+        }
+        let mut by_hash: Vec<ChangeHash> = metas.iter().map(|m| m.hash).collect();
+        by_hash.sort();
+        let sig_of: HashMap<ChangeHash, Signature> = by_hash
+            .into_iter()
+            .zip(signatures.iter().copied())
+            .collect();
+        let authors = metas
+            .iter()
+            .map(|m| {
+                author_of_actor(&m.actor).ok_or_else(|| ChangeError::BadAuthor(m.hash.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let nodes: Vec<Node<'_>> = metas
+            .iter()
+            .zip(&authors)
+            .map(|(m, author)| Node {
+                hash: m.hash,
+                author: *author,
+                deps: &m.deps,
+            })
+            .collect();
+        for i in signatures_to_check(&nodes) {
+            if !authors[i].verify_change(&metas[i].hash, &sig_of[&metas[i].hash]) {
+                return Err(ChangeError::BadSignature {
+                    hash: metas[i].hash.to_string(),
+                    author: authors[i].short(),
+                }
+                .into());
+            }
+        }
+        for (m, author) in metas.iter().zip(&authors) {
+            if !self.authorised(&loaded, &m.hash, &m.deps, author) {
+                return Err(ReceiveError::NotAMember {
+                    hash: m.hash.to_string(),
+                    author: author.short(),
+                });
+            }
+        }
+        let total = metas.len();
+        drop(metas);
+        if self.is_empty() {
+            self.doc = loaded;
+            self.signatures = sig_of;
+            return Ok(Received {
+                new: Vec::new(),
+                duplicates: 0,
+                loaded: total,
+            });
+        }
+        // Another session filled this replica meanwhile: take what it lacks, all of it checked.
+        let new: Vec<SignedChange<Verified>> = self
+            .doc
+            .get_changes_added(&loaded)
+            .into_iter()
+            .map(|c| {
+                let sig = sig_of[&c.hash()];
+                SignedChange::from_trusted_store(c, sig)
+            })
+            .collect();
+        let hashes: HashSet<ChangeHash> = new.iter().map(|c| c.hash()).collect();
+        if let Err(e) = apply_all(&mut self.doc, &new) {
+            self.rebuild_without(&hashes);
+            return Err(e);
+        }
+        for c in &new {
+            self.signatures.insert(c.hash(), *c.signature());
+        }
+        Ok(Received {
+            duplicates: total - new.len(),
+            new,
+            loaded: 0,
+        })
+    }
+
+    /// Checks that the author of every change was a member device as of its dependencies, in
+    /// `doc` (which holds the changes' whole past).
+    fn check_authors(
+        &self,
+        doc: &Automerge,
+        changes: &[SignedChange<Verified>],
+    ) -> Result<(), ReceiveError> {
+        for c in changes {
             let author = c.author();
-            if !self.authorised(&staging, &c.hash(), c.change().deps(), &author) {
+            if !self.authorised(doc, &c.hash(), c.change().deps(), &author) {
                 return Err(ReceiveError::NotAMember {
                     hash: c.hash().to_string(),
                     author: author.short(),
                 });
             }
         }
-        // Every check passed: the staging copy becomes the replica.
-        self.doc = staging;
-        for c in &verified {
-            self.signatures.insert(c.hash(), *c.signature());
-        }
-        // Persist in causal order, so a log replayed later applies cleanly.
-        let order: HashMap<ChangeHash, usize> = self
-            .doc
-            .get_changes_meta(&[])
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (m.hash, i))
+        Ok(())
+    }
+
+    /// Puts the document back as it was before a batch that failed while being applied in
+    /// place: every change except the batch's, applied to a fresh document. Only runs on a
+    /// failure Automerge reports after the checks passed, so its cost is not on any normal path.
+    fn rebuild_without(&mut self, batch: &HashSet<ChangeHash>) {
+        let kept: Vec<Change> = guarded(|| self.doc.get_changes(&[]))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| !batch.contains(&c.hash()))
             .collect();
-        verified.sort_by_key(|c| order.get(&c.hash()).copied().unwrap_or(usize::MAX));
-        Ok(Received {
-            new: verified,
-            duplicates,
-        })
+        let mut doc = Automerge::new();
+        if let Some(Ok(())) = guarded(|| doc.apply_changes(kept)) {
+            self.doc = doc;
+        }
     }
 
     /// Every change after `heads` (all of them for `&[]`), with its signature, in causal order.
@@ -672,6 +841,17 @@ pub(crate) fn non_empty(what: &'static str, s: &str) -> Result<String, EditError
         });
     }
     Ok(t.to_string())
+}
+
+/// Applies verified changes in one call (never one call per change: each call costs about
+/// what the history costs).
+fn apply_all(doc: &mut Automerge, changes: &[SignedChange<Verified>]) -> Result<(), ReceiveError> {
+    let plain: Vec<Change> = changes.iter().map(|c| c.change().clone()).collect();
+    match guarded(|| doc.apply_changes(plain)) {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(ReceiveError::Automerge(e.to_string())),
+        None => Err(ReceiveError::Automerge("automerge panicked".into())),
+    }
 }
 
 /// Runs an Automerge call on data from outside; a panic inside Automerge becomes `None`.

@@ -12,16 +12,21 @@
 //! - the signature verifies (`verify_strict`) under that key over
 //!   `SIGNATURE_DOMAIN || change_hash`, where the hash is recomputed from the bytes.
 //!
+//! A batch from a peer goes through [`verify_batch`] instead: the same checks, but each author's
+//! older changes in the batch are vouched for by the signature on a newer one (see
+//! [`vouch`](crate::core::vouch)).
+//!
 //! Membership ("was the author a member device at that point of the history?") needs the
 //! document, so the replica checks it when it applies a batch.
 
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use automerge::{Change, ChangeHash};
+use automerge::{ActorId, Change, ChangeHash};
 use ed25519_dalek::Signature;
 
 use crate::core::identity::{DeviceId, DeviceKey};
+use crate::core::vouch::{Node, causal_order, signatures_to_check};
 use crate::protocol::{ACTOR_ID_LEN, MAX_CHANGE_BYTES, SIGNATURE_LEN};
 
 /// Marker: not yet verified. Everything from outside starts here.
@@ -92,6 +97,58 @@ impl SignedChange<Unverified> {
     }
 }
 
+/// Verifies a batch of changes from outside and returns them in causal order (every change
+/// after the changes of the batch it depends on).
+///
+/// Authorship is established for every change, but not every signature is checked: each
+/// author's newest changes in the batch are checked with `verify_strict`, and their signatures
+/// vouch for that author's older changes of the batch, which are their ancestors (see
+/// [`vouch`](crate::core::vouch)). Any failing signature rejects the whole batch. The batch
+/// must not hold the same change twice.
+pub fn verify_batch(
+    batch: Vec<SignedChange<Unverified>>,
+) -> Result<Vec<SignedChange<Verified>>, ChangeError> {
+    let authors = batch
+        .iter()
+        .map(|c| author_of(&c.change))
+        .collect::<Result<Vec<_>, _>>()?;
+    let deps: Vec<&[ChangeHash]> = batch.iter().map(|c| c.change.deps()).collect();
+    let nodes: Vec<Node<'_>> = batch
+        .iter()
+        .zip(&authors)
+        .zip(&deps)
+        .map(|((c, author), deps)| Node {
+            hash: c.hash(),
+            author: *author,
+            deps,
+        })
+        .collect();
+    let order = causal_order(&nodes).ok_or_else(|| {
+        ChangeError::Malformed(
+            "the batch holds a change twice or its dependencies form a cycle".into(),
+        )
+    })?;
+    for i in signatures_to_check(&nodes) {
+        let c = &batch[i];
+        if !authors[i].verify_change(&c.hash(), &c.signature) {
+            return Err(ChangeError::BadSignature {
+                hash: c.hash().to_string(),
+                author: authors[i].short(),
+            });
+        }
+    }
+    let mut slots: Vec<Option<SignedChange<Unverified>>> = batch.into_iter().map(Some).collect();
+    Ok(order
+        .into_iter()
+        .filter_map(|i| slots[i].take())
+        .map(|c| SignedChange {
+            change: c.change,
+            signature: c.signature,
+            _state: PhantomData,
+        })
+        .collect())
+}
+
 impl SignedChange<Verified> {
     /// Signs a change this device just made. The change's author must be this device.
     pub(crate) fn sign_local(change: Change, key: &DeviceKey) -> Self {
@@ -152,10 +209,15 @@ impl<S> SignedChange<S> {
 /// on its own, without the rest of the document. (Automerge's `Author` footer is only written on
 /// an actor's first change, so it cannot serve that purpose.)
 pub fn author_of(change: &Change) -> Result<DeviceId, ChangeError> {
-    let actor = change.actor_id().to_bytes();
+    author_of_actor(change.actor_id())
+        .ok_or_else(|| ChangeError::BadAuthor(change.hash().to_string()))
+}
+
+/// The device key an actor ID names: its first 32 bytes, when it is an alliance actor ID.
+pub fn author_of_actor(actor: &ActorId) -> Option<DeviceId> {
+    let actor = actor.to_bytes();
     if actor.len() != ACTOR_ID_LEN {
-        return Err(ChangeError::BadAuthor(change.hash().to_string()));
+        return None;
     }
-    DeviceId::from_bytes(&actor[..crate::protocol::DEVICE_KEY_LEN])
-        .map_err(|_| ChangeError::BadAuthor(change.hash().to_string()))
+    DeviceId::from_bytes(&actor[..crate::protocol::DEVICE_KEY_LEN]).ok()
 }

@@ -5,10 +5,13 @@
 //! *negotiation*, but never lets Automerge apply a peer's changes itself:
 //!
 //! - Outgoing: the message Automerge generates carries changes as individual change chunks
-//!   (format V1, which we enforce); each is sent with its signature, in the same order.
+//!   (format V1, which we enforce); each is sent with its signature, in the same order. A peer
+//!   known to have nothing (its heads are empty) gets the whole document as one chunk instead
+//!   (Automerge's V2 message) with every signature, ordered by change hash: loading a document
+//!   costs a fraction of applying its changes one by one.
 //! - Incoming: the changes are taken out of the message, paired with their signatures, and
 //!   go through [`Replica::receive`] (signature, author, membership at that point of the
-//!   history; all or nothing). Only then is the message, with its changes stripped, given to
+//!   history; all or nothing), or a whole document through [`Replica::receive_document`]. Only then is the message, with its changes stripped, given to
 //!   Automerge to update the sync state.
 //!
 //! A transport moves [`SyncMessage`]s back and forth; see `net` for the one over iroh.
@@ -48,6 +51,9 @@ pub struct Applied {
     /// New, verified changes (already in the replica): persist these.
     pub new: Vec<SignedChange<Verified>>,
     pub duplicates: usize,
+    /// Changes that came as a whole document into an empty replica: in the replica, not in
+    /// `new`; persist them with a snapshot.
+    pub loaded: usize,
 }
 
 /// The sync state with one peer. Persist it between connections ([`PeerSync::encode`]) so a
@@ -84,10 +90,25 @@ impl PeerSync {
 
     /// The next message for the peer, or `None` when there is nothing to say.
     pub fn generate(&mut self, replica: &Replica) -> Option<SyncMessage> {
-        // Never let Automerge switch to V2 (a whole-document chunk): every change must travel
-        // on its own, next to its signature.
-        self.state.their_capabilities = None;
+        // A peer known to have nothing gets the whole document in one chunk (Automerge's V2
+        // message) with every signature, ordered by change hash. Anyone else gets each change
+        // as its own chunk next to its signature.
+        let whole = (self.state.their_heads.as_deref() == Some(&[]) && !replica.is_empty())
+            .then(|| all_signatures(replica))
+            .flatten();
+        self.state.their_capabilities = whole.is_some().then(|| vec![sync::Capability::MessageV2]);
         let mut msg = replica.doc.generate_sync_message(&mut self.state)?;
+        self.state.their_capabilities = None;
+        if msg.changes.len() == 1
+            && msg.changes.iter().all(is_document_chunk)
+            && let Some(signatures) = whole
+        {
+            self.sent += signatures.len();
+            return Some(SyncMessage {
+                message: msg.encode(),
+                signatures,
+            });
+        }
         let mut signatures = Vec::with_capacity(msg.changes.len());
         let mut chunks = Vec::with_capacity(msg.changes.len());
         for chunk in msg.changes.iter() {
@@ -124,17 +145,29 @@ impl PeerSync {
         .map_err(|_| SyncError::Malformed("automerge panicked while decoding".into()))?
         .map_err(|e| SyncError::Malformed(e.to_string()))?;
         let chunks: Vec<Vec<u8>> = msg.changes.iter().map(|c| c.to_vec()).collect();
-        if chunks.len() != incoming.signatures.len() {
+        let document = chunks.len() == 1 && is_document_chunk(&chunks[0]);
+        if !document && chunks.len() != incoming.signatures.len() {
             return Err(SyncError::SignatureCount {
                 changes: chunks.len(),
                 signatures: incoming.signatures.len(),
             });
         }
-        if chunks.len() > MAX_BATCH_CHANGES {
-            return Err(ReceiveError::TooMany(chunks.len()).into());
+        if incoming.signatures.len() > MAX_BATCH_CHANGES {
+            return Err(ReceiveError::TooMany(incoming.signatures.len()).into());
         }
         let mut applied = Applied::default();
-        if !chunks.is_empty() {
+        if document {
+            let signatures = incoming
+                .signatures
+                .iter()
+                .map(|s| Signature::from_slice(s))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| ReceiveError::Change(crate::core::ChangeError::BadSignatureLength))?;
+            let received = replica.receive_document(&chunks[0], &signatures)?;
+            applied.duplicates = received.duplicates;
+            applied.loaded = received.loaded;
+            applied.new = received.new;
+        } else if !chunks.is_empty() {
             let batch = chunks
                 .into_iter()
                 .zip(&incoming.signatures)
@@ -151,7 +184,7 @@ impl PeerSync {
             applied.duplicates = received.duplicates;
             applied.new = received.new;
         }
-        self.received += applied.new.len();
+        self.received += applied.new.len() + applied.loaded;
         msg.changes = ChunkList::empty();
         let doc = &mut replica.doc;
         let state = &mut self.state;
@@ -168,6 +201,28 @@ impl PeerSync {
     pub fn in_sync(&self, replica: &Replica) -> bool {
         self.state.their_heads.as_deref() == Some(replica.heads().as_slice())
     }
+}
+
+/// Every change's signature ordered by change hash, or `None` when a change of the history
+/// has none (then the changes travel one by one, and the unsigned one stays behind).
+fn all_signatures(replica: &Replica) -> Option<Vec<Vec<u8>>> {
+    let mut hashes: Vec<_> = replica
+        .doc
+        .get_changes_meta(&[])
+        .into_iter()
+        .map(|m| m.hash)
+        .collect();
+    hashes.sort();
+    hashes
+        .iter()
+        .map(|h| replica.signatures().get(h).map(|s| s.to_bytes().to_vec()))
+        .collect()
+}
+
+/// Whether an Automerge chunk is a whole document: magic bytes, a 4-byte checksum, then chunk
+/// type 0 (a change is type 1, a compressed change type 2).
+fn is_document_chunk(chunk: &[u8]) -> bool {
+    chunk.len() > 8 && chunk[..4] == [0x85, 0x6f, 0x4a, 0x83] && chunk[8] == 0
 }
 
 /// Signature bytes of a verified change, for callers that build messages by hand.

@@ -264,8 +264,13 @@ impl SyncTarget for SharedAlliance {
                         peer: peer_name.to_string(),
                         source,
                     })?;
-            o.persist(&applied.new)?;
-            Ok(applied.new.len())
+            if applied.loaded > 0 {
+                // A whole history arrived as one document: store it as the snapshot.
+                o.compact()?;
+            } else {
+                o.persist(&applied.new)?;
+            }
+            Ok(applied.new.len() + applied.loaded)
         })?;
         if new > 0 {
             self.notify();
@@ -310,7 +315,7 @@ impl SyncTarget for MemoryTarget {
                 peer: peer_name.to_string(),
                 source,
             })?;
-        Ok(applied.new.len())
+        Ok(applied.new.len() + applied.loaded)
     }
 }
 

@@ -1,0 +1,256 @@
+//! Which signatures of a batch must be checked: each author's newest changes.
+//!
+//! A change's hash covers the hashes of its dependencies, so a signature on a change vouches
+//! for its whole causal past, byte for byte. An honest device only builds on changes it made
+//! or accepted, and it accepts a change under its own key only with a valid signature by that
+//! key (on the change or on one of the key's later changes, which it could only have made
+//! after accepting this one). So when author A's valid signature covers change H, every change
+//! by A among H's ancestors was made by A.
+//!
+//! For a batch that means: per author key, only the changes that are *not* an ancestor of
+//! another change of the same author in the batch need their own signature checked (usually
+//! one per device). Every other change of that author is an ancestor of one of them, found
+//! through dependency hashes recomputed from the bytes. Ancestry is only followed inside the
+//! batch, which is enough: a change the replica already holds has its whole past in the
+//! replica, so none of its ancestors can be new.
+//!
+//! Every change still travels and is stored with its own signature; `alliance verify` checks
+//! each of them. This module only decides which ones an accept decision needs. No I/O.
+
+use std::collections::HashMap;
+
+use automerge::ChangeHash;
+
+use crate::core::identity::DeviceId;
+
+/// Authors per batch for which the plan tracks ancestry; a batch with more authors has every
+/// signature checked.
+pub const MAX_TRACKED_AUTHORS: usize = 64;
+
+/// One change of a batch, as far as the plan is concerned.
+#[derive(Debug, Clone, Copy)]
+pub struct Node<'a> {
+    pub hash: ChangeHash,
+    pub author: DeviceId,
+    pub deps: &'a [ChangeHash],
+}
+
+/// The order of a batch from its dependencies: every change after the changes of the batch it
+/// depends on, ties kept in the batch's order. `None` when the dependencies inside the batch
+/// form a cycle (impossible for real change hashes) or a hash appears twice.
+pub fn causal_order(nodes: &[Node<'_>]) -> Option<Vec<usize>> {
+    let index = positions(nodes)?;
+    let mut waiting = vec![0usize; nodes.len()];
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
+    for (i, n) in nodes.iter().enumerate() {
+        for d in n.deps {
+            if let Some(&j) = index.get(d) {
+                waiting[i] += 1;
+                children[j].push(i);
+            }
+        }
+    }
+    // Kahn's algorithm; a min-heap on the position keeps ties in batch order.
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = waiting
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| **w == 0)
+        .map(|(i, _)| std::cmp::Reverse(i))
+        .collect();
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(std::cmp::Reverse(i)) = ready.pop() {
+        order.push(i);
+        for &c in &children[i] {
+            waiting[c] -= 1;
+            if waiting[c] == 0 {
+                ready.push(std::cmp::Reverse(c));
+            }
+        }
+    }
+    (order.len() == nodes.len()).then_some(order)
+}
+
+/// The positions of the changes whose own signature must be checked: for each author, its
+/// changes that no other change of the same author in the batch depends on, directly or
+/// through other changes of the batch. Every signature is listed when the batch has more than
+/// [`MAX_TRACKED_AUTHORS`] authors or its dependencies are not a DAG.
+pub fn signatures_to_check(nodes: &[Node<'_>]) -> Vec<usize> {
+    let everything = || (0..nodes.len()).collect();
+    let Some(order) = causal_order(nodes) else {
+        return everything();
+    };
+    let mut slots: HashMap<DeviceId, u32> = HashMap::new();
+    for n in nodes {
+        let next = slots.len() as u32;
+        slots.entry(n.author).or_insert(next);
+    }
+    if slots.len() > MAX_TRACKED_AUTHORS {
+        return everything();
+    }
+    let index = positions(nodes).expect("causal_order checked the hashes");
+    let bit = |n: &Node<'_>| 1u64 << slots[&n.author];
+    // below[i]: the authors of the batch's changes that depend on change i.
+    let mut below = vec![0u64; nodes.len()];
+    for &i in order.iter().rev() {
+        let mine = below[i] | bit(&nodes[i]);
+        for d in nodes[i].deps {
+            if let Some(&j) = index.get(d) {
+                below[j] |= mine;
+            }
+        }
+    }
+    (0..nodes.len())
+        .filter(|&i| below[i] & bit(&nodes[i]) == 0)
+        .collect()
+}
+
+fn positions(nodes: &[Node<'_>]) -> Option<HashMap<ChangeHash, usize>> {
+    let mut index = HashMap::with_capacity(nodes.len());
+    for (i, n) in nodes.iter().enumerate() {
+        if index.insert(n.hash, i).is_some() {
+            return None;
+        }
+    }
+    Some(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::identity::DeviceKey;
+
+    fn h(i: u8) -> ChangeHash {
+        ChangeHash([i; 32])
+    }
+
+    fn key(i: u8) -> DeviceId {
+        DeviceKey::from_seed([i; 32]).device_id()
+    }
+
+    #[test]
+    fn a_chain_by_one_author_needs_only_its_newest_signature() {
+        let deps: Vec<Vec<ChangeHash>> = (0..5u8)
+            .map(|i| if i == 0 { vec![] } else { vec![h(i)] })
+            .collect();
+        let nodes: Vec<Node<'_>> = (0..5u8)
+            .map(|i| Node {
+                hash: h(i + 1),
+                author: key(1),
+                deps: &deps[i as usize],
+            })
+            .collect();
+        assert_eq!(signatures_to_check(&nodes), vec![4]);
+    }
+
+    #[test]
+    fn another_authors_change_in_between_still_vouches_through_it() {
+        // A1 <- B1 <- A2: A2's signature covers A1 (through B1); B1 is B's newest.
+        let (d1, d2): (Vec<ChangeHash>, Vec<ChangeHash>) = (vec![h(1)], vec![h(2)]);
+        let nodes = [
+            Node {
+                hash: h(1),
+                author: key(1),
+                deps: &[],
+            },
+            Node {
+                hash: h(2),
+                author: key(2),
+                deps: &d1,
+            },
+            Node {
+                hash: h(3),
+                author: key(1),
+                deps: &d2,
+            },
+        ];
+        assert_eq!(signatures_to_check(&nodes), vec![1, 2]);
+    }
+
+    #[test]
+    fn concurrent_changes_of_one_author_are_each_checked() {
+        let d: Vec<ChangeHash> = vec![h(1)];
+        let nodes = [
+            Node {
+                hash: h(1),
+                author: key(1),
+                deps: &[],
+            },
+            Node {
+                hash: h(2),
+                author: key(1),
+                deps: &d,
+            },
+            Node {
+                hash: h(3),
+                author: key(1),
+                deps: &d,
+            },
+        ];
+        assert_eq!(signatures_to_check(&nodes), vec![1, 2]);
+    }
+
+    #[test]
+    fn a_change_another_author_built_on_is_not_vouched_for_by_that_author() {
+        // B builds on a change claiming A: B's signature says nothing about A's authorship.
+        let d: Vec<ChangeHash> = vec![h(1)];
+        let nodes = [
+            Node {
+                hash: h(1),
+                author: key(1),
+                deps: &[],
+            },
+            Node {
+                hash: h(2),
+                author: key(2),
+                deps: &d,
+            },
+        ];
+        assert_eq!(signatures_to_check(&nodes), vec![0, 1]);
+    }
+
+    #[test]
+    fn order_puts_dependencies_first_and_keeps_ties_in_batch_order() {
+        let (d3, d1) = (vec![h(3)], vec![h(1)]);
+        let nodes = [
+            Node {
+                hash: h(2),
+                author: key(1),
+                deps: &d3,
+            },
+            Node {
+                hash: h(3),
+                author: key(1),
+                deps: &d1,
+            },
+            Node {
+                hash: h(1),
+                author: key(1),
+                deps: &[],
+            },
+            Node {
+                hash: h(4),
+                author: key(2),
+                deps: &[],
+            },
+        ];
+        assert_eq!(causal_order(&nodes), Some(vec![2, 1, 0, 3]));
+    }
+
+    #[test]
+    fn duplicate_hashes_make_every_signature_checked() {
+        let nodes = [
+            Node {
+                hash: h(1),
+                author: key(1),
+                deps: &[],
+            },
+            Node {
+                hash: h(1),
+                author: key(1),
+                deps: &[],
+            },
+        ];
+        assert_eq!(causal_order(&nodes), None);
+        assert_eq!(signatures_to_check(&nodes), vec![0, 1]);
+    }
+}

@@ -1,0 +1,305 @@
+//! The fast paths of signed sync, in memory: each author's newest change vouches for the
+//! author's older changes in a batch, and a fresh device receives the whole history as one
+//! document. Neither may let through anything the slow path would refuse.
+
+mod common;
+
+use alliance::core::sync::{PeerSync, SyncMessage};
+use alliance::core::{
+    ChangeError, DeviceKey, ReceiveError, Replica, SeededEntropy, SignedChange, Timestamp,
+    Unverified, Writer,
+};
+use automerge::transaction::Transactable;
+use automerge::{ActorId, ROOT, ReadDoc};
+use common::memory::wire;
+
+const T0: i64 = 1_795_000_000;
+
+struct Dev {
+    key: DeviceKey,
+    tag: [u8; 8],
+}
+
+impl Dev {
+    fn new(i: u8) -> Self {
+        Dev {
+            key: DeviceKey::from_seed([i; 32]),
+            tag: [i; 8],
+        }
+    }
+    fn at(&self, t: i64) -> Writer<'_> {
+        Writer {
+            key: &self.key,
+            actor_tag: self.tag,
+            now: Timestamp(T0 + t),
+        }
+    }
+    fn actor(&self) -> ActorId {
+        self.at(0).actor()
+    }
+}
+
+/// An alliance founded by device 1 with devices 2 and 3 as members, and `edits` needs added
+/// by the three in turn.
+fn alliance(edits: usize) -> (Vec<Dev>, Replica) {
+    let devs: Vec<Dev> = (1..=3).map(Dev::new).collect();
+    let mut rng = SeededEntropy::new(4);
+    let (mut r, _, _) = Replica::create(&devs[0].at(0), &mut rng, "Team", "Ada", "lead").unwrap();
+    for (i, name) in [(1usize, "Ben"), (2, "Cy")] {
+        r.add_member(
+            &devs[0].at(1),
+            &mut rng,
+            name,
+            "member",
+            Some(devs[i].key.device_id()),
+        )
+        .unwrap();
+    }
+    for i in 0..edits {
+        r.add_need(
+            &devs[i % 3].at(10 + i as i64),
+            &mut rng,
+            &format!("need {i}"),
+        )
+        .unwrap();
+    }
+    (devs, r)
+}
+
+/// A change on top of `r` made directly with Automerge under `actor` and "signed" by `signer`.
+fn forge(r: &Replica, actor: ActorId, signer: &DeviceKey, title: &str) -> SignedChange<Unverified> {
+    let mut doc = r.doc().clone();
+    doc.set_actor(actor);
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "title", title).unwrap();
+    let (h, _) = tx.commit();
+    let c = doc.get_change_by_hash(&h.unwrap()).unwrap();
+    let sig = signer.sign_change(&c.hash());
+    SignedChange::from_bytes(c.raw_bytes().to_vec(), &sig.to_bytes()).unwrap()
+}
+
+fn unverified(c: &SignedChange<alliance::core::Verified>) -> SignedChange<Unverified> {
+    SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes()).unwrap()
+}
+
+#[test]
+fn a_change_forged_under_another_members_author_is_caught_when_the_forger_builds_on_it() {
+    let (devs, r) = alliance(6);
+    let mut receiver = Replica::empty(r.id());
+    receiver.receive(wire(&r)).unwrap();
+    // Ben writes a change under Ada's actor (signing it with his own key), then a change of his
+    // own on top of it, validly signed. His signature must not vouch for the change he put
+    // under Ada's name.
+    let forged = forge(&r, devs[0].actor(), &devs[1].key, "Ada says: Ben decides");
+    let mut on_top = r.clone();
+    on_top
+        .receive(vec![
+            SignedChange::from_bytes(forged.raw_bytes().to_vec(), &forged.signature().to_bytes())
+                .unwrap(),
+        ])
+        .expect_err("the forged change alone is refused too");
+    // Build Ben's change on the forged one by hand, as a hostile client would.
+    let mut doc = r.doc().clone();
+    doc.apply_changes([forged.change().clone()]).unwrap();
+    doc.set_actor(devs[1].actor());
+    let mut tx = doc.transaction();
+    tx.put(ROOT, "title", "Ben's alliance").unwrap();
+    let (h, _) = tx.commit();
+    let bens = doc.get_change_by_hash(&h.unwrap()).unwrap();
+    let bens = SignedChange::from_bytes(
+        bens.raw_bytes().to_vec(),
+        &devs[1].key.sign_change(&bens.hash()).to_bytes(),
+    )
+    .unwrap();
+    let before = receiver.heads();
+    let err = receiver.receive(vec![forged, bens]).unwrap_err();
+    assert!(
+        matches!(err, ReceiveError::Change(ChangeError::BadSignature { .. })),
+        "{err}"
+    );
+    assert_eq!(receiver.heads(), before, "nothing of the batch is applied");
+    assert_eq!(receiver.view().title, "Team");
+}
+
+#[test]
+fn older_changes_are_vouched_for_by_the_authors_newest_and_audited_by_verify() {
+    let (_, r) = alliance(9);
+    let mut batch = wire(&r);
+    // Replace the signature of one of Ben's older changes with one over another change: the
+    // batch is still authentic (Ben's newest change covers it), so it is accepted...
+    let ben_old = batch
+        .iter()
+        .position(|c| c.change().message().is_some_and(|m| m.contains("need 1")))
+        .unwrap();
+    let other = batch[0].hash();
+    let bad = DeviceKey::from_seed([2; 32]).sign_change(&other);
+    batch[ben_old] =
+        SignedChange::from_bytes(batch[ben_old].raw_bytes().to_vec(), &bad.to_bytes()).unwrap();
+    let tampered = batch[ben_old].hash();
+    let mut receiver = Replica::empty(r.id());
+    let received = receiver.receive(batch).unwrap();
+    assert_eq!(received.new.len(), r.len());
+    assert_eq!(receiver.heads(), r.heads());
+    // ...and `verify`, which checks every stored signature, reports the one that was swapped.
+    let problems: Vec<_> = receiver
+        .verify_history()
+        .into_iter()
+        .filter(|c| c.problem.is_some())
+        .collect();
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].hash, tampered.to_string());
+}
+
+#[test]
+fn the_newest_change_of_each_author_must_carry_a_valid_signature() {
+    let (devs, r) = alliance(9);
+    for (who, dev) in devs.iter().enumerate() {
+        let mut batch = wire(&r);
+        let newest = batch
+            .iter()
+            .rposition(|c| c.change().actor_id() == &dev.actor())
+            .unwrap();
+        let bad = dev.key.sign_change(&batch[0].hash());
+        batch[newest] =
+            SignedChange::from_bytes(batch[newest].raw_bytes().to_vec(), &bad.to_bytes()).unwrap();
+        let mut receiver = Replica::empty(r.id());
+        assert!(receiver.receive(batch).is_err(), "author {who}");
+        assert!(receiver.is_empty());
+    }
+}
+
+#[test]
+fn a_live_edit_is_checked_and_applied_in_place() {
+    let (devs, r) = alliance(3);
+    let mut b = Replica::empty(r.id());
+    b.receive(wire(&r)).unwrap();
+    let mut a = r.clone();
+    let mut rng = SeededEntropy::new(9);
+    let edit = a
+        .add_need(&devs[2].at(100), &mut rng, "more walks")
+        .unwrap();
+    let received = b.receive(vec![unverified(&edit.change.unwrap())]).unwrap();
+    assert_eq!(received.new.len(), 1);
+    assert_eq!(b.heads(), a.heads());
+    // A non-member's change on the same heads is refused and leaves nothing behind.
+    let stranger = Dev::new(9);
+    let forged = forge(&b, stranger.actor(), &stranger.key, "mine now");
+    let before = b.heads();
+    assert!(matches!(
+        b.receive(vec![forged]),
+        Err(ReceiveError::NotAMember { .. })
+    ));
+    assert_eq!(b.heads(), before);
+    assert_eq!(b.view().title, "Team");
+}
+
+/// Runs a sync between `from` and a fresh device until both are quiet; returns the fresh
+/// replica, every message `from` sent, and how many changes arrived as a document.
+fn sync_fresh(from: &Replica) -> (Replica, Vec<SyncMessage>, usize) {
+    let mut a = from.clone();
+    let mut b = Replica::empty(from.id());
+    let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
+    let mut sent = Vec::new();
+    let mut loaded = 0;
+    for _ in 0..10 {
+        let m1 = sa.generate(&a);
+        if let Some(m) = m1.clone() {
+            sent.push(m.clone());
+            loaded += sb.receive(&mut b, m).unwrap().loaded;
+        }
+        let m2 = sb.generate(&b);
+        if let Some(m) = m2.clone() {
+            sa.receive(&mut a, m).unwrap();
+        }
+        if m1.is_none() && m2.is_none() {
+            return (b, sent, loaded);
+        }
+    }
+    panic!("sync did not settle");
+}
+
+#[test]
+fn a_fresh_device_receives_the_whole_history_as_one_document() {
+    let (_, r) = alliance(30);
+    let (b, sent, loaded) = sync_fresh(&r);
+    assert_eq!(loaded, r.len(), "the history came as one document");
+    assert_eq!(b.heads(), r.heads());
+    assert_eq!(b.view().needs.len(), 30);
+    assert!(b.verify_history().iter().all(|c| c.problem.is_none()));
+    let with_changes: Vec<_> = sent.iter().filter(|m| !m.signatures.is_empty()).collect();
+    assert_eq!(with_changes.len(), 1);
+    let m = automerge::sync::Message::decode(&with_changes[0].message).unwrap();
+    assert_eq!(m.changes.len(), 1, "one chunk: the document");
+    assert_eq!(with_changes[0].signatures.len(), r.len());
+}
+
+/// The message carrying the whole document from `from` to a fresh device.
+fn document_message(from: &Replica) -> SyncMessage {
+    let mut sa = PeerSync::new();
+    let mut sb = PeerSync::new();
+    let mut b = Replica::empty(from.id());
+    let hello = sb.generate(&b).unwrap();
+    sa.receive(&mut from.clone(), hello).unwrap();
+    let first = sa.generate(from).unwrap();
+    if !first.signatures.is_empty() {
+        return first;
+    }
+    sb.receive(&mut b, first).unwrap();
+    let reply = sb.generate(&b).unwrap();
+    sa.receive(&mut from.clone(), reply).unwrap();
+    sa.generate(from).unwrap()
+}
+
+#[test]
+fn a_whole_document_with_a_bad_signature_or_a_strangers_change_is_refused() {
+    let (devs, r) = alliance(12);
+    let good = document_message(&r);
+    assert_eq!(good.signatures.len(), r.len());
+    // Every signature swapped with its neighbour: the newest change of each author no longer
+    // verifies.
+    let mut swapped = good.clone();
+    swapped.signatures.rotate_left(1);
+    let mut b = Replica::empty(r.id());
+    assert!(PeerSync::new().receive(&mut b, swapped).is_err());
+    assert!(b.is_empty());
+    // One signature too few.
+    let mut short = good.clone();
+    short.signatures.pop();
+    assert!(PeerSync::new().receive(&mut b, short).is_err());
+    assert!(b.is_empty());
+    // A stranger's change inside the document, validly signed by the stranger.
+    let stranger = Dev::new(9);
+    let forged = forge(&r, stranger.actor(), &stranger.key, "mine now");
+    let mut poisoned = r.clone();
+    let mut doc = r.doc().clone();
+    doc.apply_changes([forged.change().clone()]).unwrap();
+    let mut signatures: Vec<(automerge::ChangeHash, Vec<u8>)> = r
+        .signatures()
+        .iter()
+        .map(|(h, s)| (*h, s.to_bytes().to_vec()))
+        .collect();
+    signatures.push((forged.hash(), forged.signature().to_bytes().to_vec()));
+    signatures.sort();
+    let mut msg = automerge::sync::Message::decode(&good.message).unwrap();
+    msg.changes = automerge::sync::ChunkList::from(vec![doc.save()]);
+    let strangers = SyncMessage {
+        message: msg.encode(),
+        signatures: signatures.into_iter().map(|(_, s)| s).collect(),
+    };
+    let err = PeerSync::new().receive(&mut b, strangers).unwrap_err();
+    assert!(err.to_string().contains("not a member"), "{err}");
+    assert!(b.is_empty());
+    // The honest document still goes through.
+    let applied = PeerSync::new().receive(&mut b, good).unwrap();
+    assert_eq!(applied.loaded, r.len());
+    assert_eq!(b.heads(), r.heads());
+    // And a replica that is no longer empty takes only what it lacks from a document.
+    let mut rng = SeededEntropy::new(1);
+    poisoned
+        .add_need(&devs[0].at(500), &mut rng, "one more")
+        .unwrap();
+    let more = document_message(&poisoned);
+    let applied = PeerSync::new().receive(&mut b, more).unwrap();
+    assert_eq!((applied.new.len(), applied.loaded), (1, 0));
+    assert_eq!(b.heads(), poisoned.heads());
+}
