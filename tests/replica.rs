@@ -284,3 +284,21 @@ fn excerpt_is_one_short_line() {
     assert_eq!(excerpt("two\nlines"), "two…");
     assert_eq!(excerpt(&"x".repeat(80)).chars().count(), 61);
 }
+
+#[test]
+fn the_vision_takes_keystroke_sized_splices_and_refuses_positions_past_its_end() {
+    let (mut a, _) = family();
+    a.act(2, |r, w, _| r.splice_vision(w, 0, 0, "We listen."))
+        .unwrap();
+    a.act(3, |r, w, _| r.splice_vision(w, 3, 6, "talk"))
+        .unwrap();
+    assert_eq!(a.replica().view().vision, "We talk.");
+    let before = a.replica().heads();
+    assert!(a.act(4, |r, w, _| r.splice_vision(w, 9, 0, "x")).is_err());
+    assert!(a.act(4, |r, w, _| r.splice_vision(w, 5, 4, "")).is_err());
+    assert_eq!(
+        a.replica().heads(),
+        before,
+        "a refused splice commits nothing"
+    );
+}

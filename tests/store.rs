@@ -111,3 +111,30 @@ fn a_long_running_process_sees_what_other_commands_wrote() {
     assert_eq!(server.replica().view().needs.len(), 5);
     assert!(server.relock(LockMode::Exclusive).unwrap().is_empty());
 }
+
+#[test]
+fn an_alliance_stored_from_a_replica_opens_with_every_change_and_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let (id, key) = founded(&home);
+    add_needs(&home, &id, &key, 5);
+    let replica = home.open(&id, LockMode::Shared).unwrap().replica().clone();
+    // A second device that received the whole history stores it as a snapshot.
+    let other = tempfile::tempdir().unwrap();
+    let home2 = Home::new(other.path());
+    home2.create_alliance_from(&replica, None).unwrap();
+    let opened = home2.open(&id, LockMode::Shared).unwrap();
+    assert_eq!(opened.replica().heads(), replica.heads());
+    assert_eq!(opened.replica().view().needs.len(), 5);
+    assert!(
+        opened
+            .replica()
+            .verify_history()
+            .iter()
+            .all(|c| c.problem.is_none())
+    );
+    assert!(
+        home2.create_alliance_from(&replica, None).is_err(),
+        "never overwrites"
+    );
+}

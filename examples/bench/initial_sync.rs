@@ -1,17 +1,24 @@
-//! Initial sync of a whole alliance to a fresh device, in memory (issue 5, measure 1 without
-//! the network): alliance's signed sync against Automerge's own sync of the same document (a),
-//! and against the limit (b): (a) plus batch-verifying every signature on every core.
+//! Initial sync of a whole alliance to a fresh device (issue 5, measure 1): alliance's signed
+//! sync, in memory and over iroh on 127.0.0.1, against (a) Automerge's own sync of the same
+//! document in memory, (b) the limit: (a) plus batch-verifying every signature on every core,
+//! and (c) samod syncing the same document, unsigned, over iroh on 127.0.0.1.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use alliance::core::identity::failing_signatures;
 use alliance::core::sync::PeerSync;
-use alliance::core::{DeviceId, Replica};
+use alliance::core::{AllianceId, DeviceId, DeviceKey, Replica, SeededEntropy, Timestamp};
+use alliance::net::endpoint::{NetConfig, addr_for, bind};
+use alliance::net::node::Node;
+use alliance::net::session::{self, Dial, MemoryTarget, SharedAlliance};
+use alliance::store::{Home, LockMode};
 use automerge::sync::{State, SyncDoc};
 use automerge::{Automerge, ChangeHash};
 use ed25519_dalek::Signature;
 
-use crate::{Row, ms, time, workload};
+use crate::measure::{time, time_and_peak};
+use crate::{Row, ms, workload};
 
 /// alliance's sync: both sides run `PeerSync` until neither has anything to say. Returns the
 /// bytes exchanged.
@@ -82,12 +89,82 @@ fn verify_all(items: &[(DeviceId, ChangeHash, Signature)], threads: usize) -> us
     })
 }
 
+/// A device with the whole alliance in a store on disk, serving it on an iroh endpoint bound to
+/// 127.0.0.1 (relays and mDNS off).
+pub struct Server {
+    pub node: Node,
+    pub shared: Arc<SharedAlliance>,
+    pub addr: iroh::EndpointAddr,
+    _home: tempfile::TempDir,
+}
+
+impl Server {
+    /// Stores `replica` in a fresh home as `person`'s device and starts serving it.
+    pub async fn start(replica: &Replica, person: &workload::Person, seed: u8) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = Home::new(dir.path());
+        home.init("bench", [seed; 32]).expect("identity");
+        home.create_alliance_from(replica, Some(person.tag))
+            .expect("store");
+        let open = home.open(&replica.id(), LockMode::Shared).expect("open");
+        let shared = SharedAlliance::new(open);
+        let node = Node::start(
+            DeviceKey::from_seed([seed; 32]),
+            &NetConfig::loopback(),
+            vec![shared.clone()],
+            Box::new(SeededEntropy::new(seed as u64)),
+            || Timestamp(workload::T0),
+        )
+        .await
+        .expect("endpoint on 127.0.0.1");
+        let addr = addr_for(&node.device(), &node.addrs(), None);
+        Server {
+            node,
+            shared,
+            addr,
+            _home: dir,
+        }
+    }
+}
+
+/// alliance's initial sync over iroh: a member device with nothing dials `server`, and the
+/// session ends when both sides have nothing more to say. Returns the fresh replica.
+async fn signed_sync_over_iroh(
+    endpoint: &iroh::Endpoint,
+    server: &Server,
+    id: AllianceId,
+) -> Replica {
+    let target = MemoryTarget::new(id);
+    let mut sync = PeerSync::new();
+    session::dial(
+        endpoint,
+        server.addr.clone(),
+        Dial {
+            alliance: id,
+            join: None,
+            live: false,
+            my_addrs: Vec::new(),
+            target: &target,
+            sync: &mut sync,
+            changed: None,
+        },
+    )
+    .await
+    .expect("initial sync over iroh");
+    target.0.into_inner().unwrap()
+}
+
 pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let mut rows = Vec::new();
     for &n in sizes {
-        eprintln!("initial sync of {n} signed changes, in memory...");
-        let w = workload::build(n);
+        eprintln!("initial sync of {n} signed changes...");
+        let w = workload::load_or_build(n);
         let r = &w.replica;
         let changes = r.len();
         let (signed, _) = r.changes_since(&[]);
@@ -102,31 +179,66 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         });
         let b = a + verify;
         let (_, ours_bytes) = signed_sync(r);
-        let ours = time(runs.min(3), || signed_sync(r));
-        let mut push = |measure: &'static str, d: Duration, note: String| {
+        let (ours, ours_peak) = time_and_peak(runs, || signed_sync(r));
+        // Over iroh: Ada's device serves the alliance from its store; Ben's device, empty,
+        // dials it (a reinstalled device; a joining one receives the same way).
+        let server = runtime.block_on(Server::start(r, &w.people[0], 1));
+        let client = runtime
+            .block_on(bind(&w.people[1].key, &NetConfig::loopback()))
+            .expect("endpoint on 127.0.0.1");
+        let (iroh_time, iroh_peak) = time_and_peak(runs, || {
+            let got = runtime.block_on(signed_sync_over_iroh(&client, &server, r.id()));
+            assert_eq!(got.heads(), r.heads(), "the fresh device caught up");
+        });
+        runtime.block_on(async {
+            client.close().await;
+            let Server { node, .. } = server;
+            node.shutdown().await;
+        });
+        let samod = crate::samod_sync::initial_sync(&r.save(), runs);
+        let mut push = |measure: &'static str, d: Duration, peak: Option<f64>, note: String| {
             rows.push(Row {
                 measure,
                 changes,
                 millis: ms(d),
                 vs_view: d.as_secs_f64() / b.as_secs_f64(),
+                peak_mib: peak,
                 note,
             })
         };
         push(
-            "(a) Automerge sync, unsigned",
+            "(a) Automerge sync, in memory",
             a,
-            format!("{baseline_bytes} bytes"),
+            None,
+            format!("unsigned; {baseline_bytes} bytes"),
         );
         push(
             "    batch-verify every signature",
             verify,
+            None,
             format!("{threads} threads"),
         );
-        push("(b) limit: (a) + batch verify", b, String::new());
+        push("(b) limit: (a) + batch verify", b, None, String::new());
         push(
-            "alliance signed sync",
+            "(c) samod over iroh",
+            samod.0,
+            None,
+            format!("unsigned; {} bytes", samod.1),
+        );
+        push(
+            "alliance sync, in memory",
             ours,
-            format!("{ours_bytes} bytes; every change verified"),
+            Some(ours_peak),
+            format!("{ours_bytes} bytes; every change's author established"),
+        );
+        push(
+            "alliance sync over iroh",
+            iroh_time,
+            Some(iroh_peak),
+            format!(
+                "store to memory; {:.2}x samod",
+                iroh_time.as_secs_f64() / samod.0.as_secs_f64()
+            ),
         );
     }
     rows

@@ -35,15 +35,220 @@ const WORDS: [&str; 12] = [
     "we", "listen", "first", "and", "show", "up", "for", "each", "other", "with", "care", "always",
 ];
 
-/// Builds an alliance of about `changes` changes.
-pub fn build(changes: usize) -> Workload {
+/// What the cache keeps of a workload (the people are derived from fixed seeds).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Cached {
+    id: String,
+    document: Vec<u8>,
+    signatures: Vec<([u8; 32], Vec<u8>)>,
+    hot: String,
+    typical: String,
+    cached_index: Vec<u8>,
+}
+
+/// An editing trace to replay instead of the synthetic workload (`--trace FILE`).
+static TRACE: std::sync::OnceLock<Trace> = std::sync::OnceLock::new();
+
+/// An editing trace in the automerge-perf format: a list of `[position, deleted, inserted...]`
+/// (the inserted text may be split over several strings), either the whole JSON document or
+/// its `edits` field. A `finalText` field, when present, is checked after a full replay.
+pub struct Trace {
+    pub name: String,
+    pub edits: Vec<(usize, usize, String)>,
+    pub final_text: Option<String>,
+}
+
+impl Trace {
+    pub fn read(path: &std::path::Path) -> Result<Trace, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let (list, final_text) = match &json {
+            serde_json::Value::Array(list) => (list, None),
+            serde_json::Value::Object(o) => (
+                o.get("edits")
+                    .and_then(|e| e.as_array())
+                    .ok_or("expected a list of edits or an object with `edits`")?,
+                o.get("finalText")
+                    .and_then(|t| t.as_str())
+                    .map(str::to_string),
+            ),
+            _ => return Err("expected a list of edits or an object with `edits`".into()),
+        };
+        let edits = list
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let e = e.as_array().ok_or(format!("edit {i} is not a list"))?;
+                let num = |j: usize| {
+                    e.get(j)
+                        .and_then(|v| v.as_u64())
+                        .map(|v| v as usize)
+                        .ok_or(format!("edit {i}: expected [position, deleted, text...]"))
+                };
+                let inserted: String = e[2.min(e.len())..]
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .collect();
+                Ok((num(0)?, num(1)?, inserted))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(Trace {
+            name: path.display().to_string(),
+            edits,
+            final_text,
+        })
+    }
+}
+
+/// Replays `trace` (`--trace FILE`) instead of building synthetic alliances.
+pub fn use_trace(trace: Trace) {
+    let _ = TRACE.set(trace);
+}
+
+/// The number of edits in the trace in use, if any.
+pub fn trace_len() -> Option<usize> {
+    TRACE.get().map(|t| t.edits.len())
+}
+
+/// An alliance whose vision is the first `edits` edits of `trace`, one signed change per edit
+/// (typed by Ada), after a founding, two members and two expectations.
+fn replay(trace: &Trace, edits: usize) -> Workload {
+    let people = people();
+    fn at(p: &Person, t: i64) -> Writer<'_> {
+        Writer {
+            key: &p.key,
+            actor_tag: p.tag,
+            now: Timestamp(T0 + t),
+        }
+    }
     let mut rng = SeededEntropy::new(7);
-    let people: Vec<Person> = (1..=3u8)
+    let (mut r, _, _) = Replica::create(
+        &at(&people[0], 0),
+        &mut rng,
+        "Trace family",
+        "Ada",
+        "parent",
+    )
+    .unwrap();
+    for (i, name) in [(1usize, "Ben"), (2, "Cy")] {
+        r.add_member(
+            &at(&people[0], 1),
+            &mut rng,
+            name,
+            "member",
+            Some(people[i].key.device_id()),
+        )
+        .unwrap();
+    }
+    let mut ids = Vec::new();
+    for text in ["we listen first", "we keep our promises"] {
+        let e = r
+            .add_expectation(&at(&people[1], 2), &mut rng, text, None, &[])
+            .unwrap();
+        ids.push(e.id.unwrap());
+    }
+    let n = edits.min(trace.edits.len());
+    let mut cached_index = Vec::new();
+    for (i, (pos, del, ins)) in trace.edits[..n].iter().enumerate() {
+        if i + 20 == n {
+            cached_index = alliance::core::index::ChangeIndex::build(&r).to_bytes();
+        }
+        r.splice_vision(&at(&people[0], 10 + i as i64), *pos, *del, ins)
+            .unwrap_or_else(|e| panic!("{}: edit {i} does not apply: {e}", trace.name));
+    }
+    if n == trace.edits.len()
+        && let Some(expected) = &trace.final_text
+    {
+        assert_eq!(
+            &r.view().vision,
+            expected,
+            "the replayed trace ends in its final text"
+        );
+    }
+    Workload {
+        replica: r,
+        people,
+        hot: ids[0].clone(),
+        typical: ids[1].clone(),
+        cached_index,
+    }
+}
+
+/// The workload of about `changes` changes, built once and then loaded from
+/// `target/bench-cache/` (building signs and applies every change in turn, as devices do:
+/// about a minute for 100,000 changes). The cache file is named after a hash of this source
+/// file, so any change to the builder builds afresh.
+pub fn load_or_build(changes: usize) -> Workload {
+    use sha2::Digest;
+    if let Some(trace) = TRACE.get() {
+        return replay(trace, changes);
+    }
+    let source = sha2::Sha256::digest(include_str!("workload.rs"));
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-cache");
+    let path = dir.join(format!(
+        "workload-{changes}-{}.bin",
+        hex::encode(&source[..6])
+    ));
+    if let Some(w) = std::fs::read(&path).ok().and_then(|b| from_cache(&b)) {
+        return w;
+    }
+    eprintln!("  (building the {changes}-change workload; cached for later runs)");
+    let w = build(changes);
+    let cached = Cached {
+        id: w.replica.id().to_string(),
+        document: w.replica.save(),
+        signatures: w
+            .replica
+            .signatures()
+            .iter()
+            .map(|(h, s)| (h.0, s.to_bytes().to_vec()))
+            .collect(),
+        hot: w.hot.as_str().to_string(),
+        typical: w.typical.as_str().to_string(),
+        cached_index: w.cached_index.clone(),
+    };
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(&path, postcard::to_allocvec(&cached).expect("serialises"));
+    w
+}
+
+fn from_cache(bytes: &[u8]) -> Option<Workload> {
+    let c: Cached = postcard::from_bytes(bytes).ok()?;
+    let signatures = c
+        .signatures
+        .iter()
+        .map(|(h, s)| {
+            Some((
+                automerge::ChangeHash(*h),
+                ed25519_dalek::Signature::from_slice(s).ok()?,
+            ))
+        })
+        .collect::<Option<_>>()?;
+    let replica =
+        Replica::from_store(c.id.parse().ok()?, Some(&c.document), signatures, vec![]).ok()?;
+    Some(Workload {
+        replica,
+        people: people(),
+        hot: c.hot.parse().ok()?,
+        typical: c.typical.parse().ok()?,
+        cached_index: c.cached_index,
+    })
+}
+
+fn people() -> Vec<Person> {
+    (1..=3u8)
         .map(|i| Person {
             key: DeviceKey::from_seed([i; 32]),
             tag: [i; 8],
         })
-        .collect();
+        .collect()
+}
+
+/// Builds an alliance of about `changes` changes.
+pub fn build(changes: usize) -> Workload {
+    let mut rng = SeededEntropy::new(7);
+    let people = people();
     fn at(p: &Person, t: i64) -> Writer<'_> {
         Writer {
             key: &p.key,
@@ -95,14 +300,20 @@ pub fn build(changes: usize) -> Workload {
                 }
                 e.map(|ed| ed.change.is_some())
             } else {
-                // Typing the vision, a few keystrokes per change; keep it a page long.
-                vision.push_str(word);
-                vision.push(' ');
-                if vision.chars().count() > 3000 {
+                // Typing the vision, a word per change at its end; once it is a page long,
+                // every other change deletes its first word instead.
+                if vision.chars().count() > 3000 && roll.is_multiple_of(2) {
                     let cut = vision.find(' ').unwrap_or(0) + 1;
                     vision.drain(..cut);
+                    r.splice_vision(&w, 0, cut, "")
+                        .map(|ed| ed.change.is_some())
+                } else {
+                    let at = vision.chars().count();
+                    vision.push_str(word);
+                    vision.push(' ');
+                    r.splice_vision(&w, at, 0, &format!("{word} "))
+                        .map(|ed| ed.change.is_some())
                 }
-                r.set_vision(&w, &vision).map(|ed| ed.change.is_some())
             }
         } else if roll < 65 {
             // The hot expectation gets reworded often; others now and then.

@@ -350,6 +350,43 @@ impl Replica {
         })
     }
 
+    /// Step 3: one keystroke-sized edit of the vision, as an editor sends it: delete `delete`
+    /// characters at `pos` and insert `insert` there, as one signed change. Positions count
+    /// Unicode code points of the vision as this replica has it now.
+    pub fn splice_vision(
+        &mut self,
+        writer: &Writer<'_>,
+        pos: usize,
+        delete: usize,
+        insert: &str,
+    ) -> Result<Edited, EditError> {
+        self.me(writer)?;
+        let existing = model::text_obj_at(self.doc(), &ROOT, keys::VISION);
+        let len = existing.as_ref().map_or(0, |t| self.doc().length(t));
+        if pos > len || delete > len - pos {
+            return Err(EditError::Invalid(format!(
+                "the vision has {len} characters: cannot delete {delete} at {pos}"
+            )));
+        }
+        if len - delete + insert.chars().count() > crate::protocol::MAX_TEXT_CHARS {
+            return Err(EditError::TooLong {
+                what: "vision",
+                len: len - delete + insert.chars().count(),
+                max: crate::protocol::MAX_TEXT_CHARS,
+            });
+        }
+        let summary = format!("edited the vision at {pos}: {}", excerpt(insert));
+        let insert = insert.to_string();
+        self.edited(writer, None, summary, move |tx| {
+            let t = match existing {
+                Some(t) => t,
+                None => tx.put_object(ROOT, keys::VISION, ObjType::Text)?,
+            };
+            tx.splice_text(&t, pos, delete as isize, &insert)?;
+            Ok(())
+        })
+    }
+
     /// Step 3: applies an edit of the vision that was made against an older version of it
     /// (`base_heads`), such as a session in `$EDITOR` during which other edits arrived. The
     /// difference between the text at `base_heads` and `edited` is applied as splices *at

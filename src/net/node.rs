@@ -284,7 +284,7 @@ pub async fn join(
     Ok((target, report, addrs))
 }
 
-/// Stores an alliance received by [`join`]: the verified changes, and the inviting device's
+/// Stores an alliance received by [`join`]: a snapshot of the verified replica, and the inviting device's
 /// addresses in the address book. Fails (writing nothing) if the alliance is already here.
 pub fn save_join(
     home: &crate::store::Home,
@@ -293,8 +293,11 @@ pub fn save_join(
     inviter_addrs: &[String],
     now: Timestamp,
 ) -> Result<crate::core::AllianceId, NetError> {
-    let id = target.0.lock().unwrap_or_else(|p| p.into_inner()).id();
-    home.create_alliance(&id, &target.changes(), None)?;
+    let id = {
+        let replica = target.0.lock().unwrap_or_else(|p| p.into_inner());
+        home.create_alliance_from(&replica, None)?;
+        replica.id()
+    };
     let open = home.open(&id, crate::store::LockMode::Exclusive)?;
     let mut book: crate::core::peers::PeerBook = open.local_json(session::PEERS_FILE)?;
     book.seen(&inviter.to_hex(), inviter_addrs, None, now);

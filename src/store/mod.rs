@@ -228,6 +228,36 @@ impl Home {
         changes: &[SignedChange<Verified>],
         actor_tag: Option<[u8; ACTOR_TAG_LEN]>,
     ) -> Result<(), StoreError> {
+        let mut log = format::log_header();
+        for c in changes {
+            log.extend(format::encode_record(c.signature(), c.raw_bytes()));
+        }
+        self.create_with(id, None, log, actor_tag)
+    }
+
+    /// Stores a new alliance as a snapshot of `replica` (a device that received a whole
+    /// history, for example when it joined). Atomic like [`Home::create_alliance`].
+    pub fn create_alliance_from(
+        &self,
+        replica: &Replica,
+        actor_tag: Option<[u8; ACTOR_TAG_LEN]>,
+    ) -> Result<(), StoreError> {
+        let snapshot = format::encode_snapshot(&replica.save(), replica.signatures());
+        self.create_with(
+            &replica.id(),
+            Some(snapshot),
+            format::log_header(),
+            actor_tag,
+        )
+    }
+
+    fn create_with(
+        &self,
+        id: &AllianceId,
+        snapshot: Option<Vec<u8>>,
+        log: Vec<u8>,
+        actor_tag: Option<[u8; ACTOR_TAG_LEN]>,
+    ) -> Result<(), StoreError> {
         let parent = self.alliances_dir();
         fs::create_dir_all(&parent).map_err(io(&parent))?;
         let dir = self.alliance_dir(id);
@@ -238,9 +268,8 @@ impl Home {
         let _ = fs::remove_dir_all(&staging);
         let result = (|| {
             fs::create_dir_all(&staging).map_err(io(&staging))?;
-            let mut log = format::log_header();
-            for c in changes {
-                log.extend(format::encode_record(c.signature(), c.raw_bytes()));
+            if let Some(snapshot) = &snapshot {
+                write_atomic(&staging.join("snapshot"), snapshot, 0o644)?;
             }
             write_atomic(&staging.join("changes.log"), &log, 0o644)?;
             let local = LocalState {

@@ -1,0 +1,141 @@
+//! The real binary end to end (process start to exit) on a stored alliance, against a bare
+//! Automerge load of the same document: `show`, `expect add` and the review commands.
+
+use std::time::Duration;
+
+use alliance::core::index::ChangeIndex;
+
+use crate::measure::{time, time_and_peak, time_cli};
+use crate::{Row, ms, workload};
+
+/// The review commands end to end on a stored alliance of `n` changes, as Ben's device: the
+/// real binary, its store on disk (compacted into a snapshot), the index cache warm.
+pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = std::process::Command::new(cargo)
+        .args(["build", "--release", "--quiet", "--bin", "alliance"])
+        .status()
+        .is_ok_and(|s| s.success());
+    let exe = std::env::current_exe().expect("own path");
+    let bin = exe
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("alliance"))
+        .filter(|b| built && b.exists());
+    let Some(bin) = bin else {
+        eprintln!("skipping the CLI section: could not build target/release/alliance");
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for &n in sizes {
+        eprintln!("storing an alliance of {n} signed changes...");
+        let w = workload::load_or_build(n);
+        let r = &w.replica;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = alliance::store::Home::new(dir.path());
+        home.init("Ben", [2; 32]).expect("identity");
+        home.create_alliance_from(r, Some(w.people[1].tag))
+            .expect("store");
+        let cache = dir
+            .path()
+            .join("alliances")
+            .join(r.id().to_string())
+            .join(alliance::store::INDEX_CACHE_FILE);
+        let show = time_cli(&bin, dir.path(), &["show"], runs);
+        let show = (show.0, Some(show.1));
+        let changes = r.len();
+        let mut push = |measure: &'static str, (d, peak): (Duration, Option<f64>), note: String| {
+            rows.push(Row {
+                measure,
+                changes,
+                millis: ms(d),
+                vs_view: d.as_secs_f64() / show.0.as_secs_f64(),
+                peak_mib: peak,
+                note,
+            })
+        };
+        push(
+            "baseline: alliance show",
+            show,
+            "process start to exit".into(),
+        );
+        // Issue 5's yardstick for the CLI: the bare Automerge work on the same document, in
+        // process (no process start, no signatures, no store).
+        let saved = r.save();
+        let load = time_and_peak(runs, || automerge::Automerge::load(&saved).expect("loads"));
+        let load = (load.0, Some(load.1));
+        push(
+            "bare Automerge::load",
+            load,
+            format!(
+                "in process; show = {:.2}x this",
+                show.0.as_secs_f64() / load.0.as_secs_f64()
+            ),
+        );
+        let load_commit_save = time_and_peak(runs, || {
+            let mut doc = automerge::Automerge::load(&saved).expect("loads");
+            let mut tx = doc.transaction();
+            automerge::transaction::Transactable::put(&mut tx, automerge::ROOT, "bench", 1)
+                .expect("put");
+            tx.commit();
+            doc.save()
+        });
+        let load_commit_save = (load_commit_save.0, Some(load_commit_save.1));
+        push(
+            "bare load + commit + save",
+            load_commit_save,
+            "in process".into(),
+        );
+        let add = time_cli(
+            &bin,
+            dir.path(),
+            &["expect", "add", "bench: a new expectation"],
+            runs,
+        );
+        let add = (add.0, Some(add.1));
+        push(
+            "alliance expect add",
+            add,
+            format!(
+                "process start to exit; {:.2}x load + commit + save",
+                add.0.as_secs_f64() / load_commit_save.0.as_secs_f64()
+            ),
+        );
+        let mut cold_peak = 0f64;
+        let cold = time(runs, || {
+            let _ = std::fs::remove_file(&cache);
+            let (d, peak) = time_cli(&bin, dir.path(), &["status"], 1);
+            cold_peak = cold_peak.max(peak);
+            d
+        });
+        push(
+            "alliance status (no cache)",
+            (cold, Some(cold_peak)),
+            "builds and writes the index".into(),
+        );
+        let since = {
+            let i = ChangeIndex::build(r);
+            let e = i.entries();
+            e[e.len().saturating_sub(101)].hash.to_string()
+        };
+        let cases: [(&'static str, Vec<&str>); 6] = [
+            ("alliance status", vec!["status"]),
+            (
+                "alliance history ID (typical)",
+                vec!["history", w.typical.as_str()],
+            ),
+            ("alliance history ID (hot)", vec!["history", w.hot.as_str()]),
+            ("alliance blame vision", vec!["blame", "vision"]),
+            (
+                "alliance diff (last 100 changes)",
+                vec!["diff", "--since", &since],
+            ),
+            ("alliance log -n 20", vec!["log", "-n", "20"]),
+        ];
+        for (measure, args) in cases {
+            let (d, peak) = time_cli(&bin, dir.path(), &args, runs);
+            push(measure, (d, Some(peak)), "index cache warm".into());
+        }
+    }
+    rows
+}

@@ -1,0 +1,101 @@
+//! How the harness measures: wall time (median of runs), peak memory, CPU time, and the real
+//! binary's run time and peak memory as a child process. Linux only (it reads `/proc`).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Median wall time of `runs` calls of `f`.
+pub fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
+    let mut samples: Vec<Duration> = (0..runs.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            std::hint::black_box(f());
+            start.elapsed()
+        })
+        .collect();
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+/// Median wall time of `runs` calls of `f`, and the most memory one call needed on top of what
+/// the process held before it (peak resident set during the call minus resident set before, in
+/// MiB; the kernel's peak counter is reset before each call through `/proc/self/clear_refs`).
+pub fn time_and_peak<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, f64) {
+    let mut peak: f64 = 0.0;
+    let median = time(runs, || {
+        let before = reset_peak();
+        let out = f();
+        peak = peak.max(kib("VmHWM").saturating_sub(before) as f64 / 1024.0);
+        out
+    });
+    (median, peak)
+}
+
+/// Resets the peak resident set to the current one and returns it (KiB).
+fn reset_peak() -> u64 {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    kib("VmRSS")
+}
+
+/// A `Vm*` line of `/proc/self/status`, in KiB (0 when unavailable).
+fn kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time (user + system) this process has used so far, all threads.
+pub fn cpu_time() -> Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Runs the real `alliance` binary `runs` times (process start to exit): median wall time and
+/// the largest peak resident set of one run, in MiB (from `wait4`).
+pub fn time_cli(bin: &Path, home: &Path, args: &[&str], runs: usize) -> (Duration, f64) {
+    let mut peak_kib = 0i64;
+    let median = time(runs, || {
+        // Reaped below with `wait4`, which also reports the child's peak memory.
+        #[allow(clippy::zombie_processes)]
+        let child = std::process::Command::new(bin)
+            .env("ALLIANCE_HOME", home)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("alliance runs");
+        let pid = child.id() as libc::pid_t;
+        let mut status = 0;
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: waits for our own child; the struct is filled by the kernel.
+        let usage = unsafe {
+            libc::wait4(pid, &mut status, 0, usage.as_mut_ptr());
+            usage.assume_init()
+        };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "alliance {args:?} failed (status {status})"
+        );
+        peak_kib = peak_kib.max(usage.ru_maxrss);
+    });
+    (median, peak_kib as f64 / 1024.0)
+}
+
+/// Percentile `p` (0..=100) of samples.
+pub fn percentile(samples: &mut [Duration], p: usize) -> Duration {
+    samples.sort();
+    let i = ((samples.len() - 1) * p).div_ceil(100);
+    samples[i.min(samples.len() - 1)]
+}

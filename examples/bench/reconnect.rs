@@ -1,0 +1,179 @@
+//! Reconnect after time apart (issue 5, measure 3): two devices that were in sync make 10 edits
+//! each while disconnected, then sync again. Bytes exchanged and time, with the sync state each
+//! kept from the last connection (as alliance stores it) and with a fresh state, against
+//! Automerge's sync protocol with its persisted state on the same document.
+
+use std::time::Duration;
+
+use alliance::core::sync::{PeerSync, SyncMessage};
+use alliance::core::{Replica, SeededEntropy, Timestamp, Writer};
+use automerge::sync::{State, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{Automerge, ROOT, ReadDoc};
+
+use crate::measure::time;
+use crate::{Row, ms, workload};
+
+const EDITS_EACH: usize = 10;
+
+fn bytes(m: &SyncMessage) -> usize {
+    m.message.len() + m.signatures.iter().map(Vec::len).sum::<usize>()
+}
+
+/// Syncs until quiet; returns the bytes exchanged.
+fn exchange(a: &mut Replica, sa: &mut PeerSync, b: &mut Replica, sb: &mut PeerSync) -> usize {
+    let mut total = 0;
+    loop {
+        let m1 = sa.generate(a);
+        if let Some(m) = m1.clone() {
+            total += bytes(&m);
+            sb.receive(b, m).expect("valid changes are accepted");
+        }
+        let m2 = sb.generate(b);
+        if let Some(m) = m2.clone() {
+            total += bytes(&m);
+            sa.receive(a, m).expect("valid changes are accepted");
+        }
+        if m1.is_none() && m2.is_none() {
+            return total;
+        }
+    }
+}
+
+fn automerge_exchange(
+    a: &mut Automerge,
+    sa: &mut State,
+    b: &mut Automerge,
+    sb: &mut State,
+) -> usize {
+    let mut total = 0;
+    loop {
+        let m1 = a.generate_sync_message(sa);
+        if let Some(m) = m1.clone() {
+            let m = m.encode();
+            total += m.len();
+            b.receive_sync_message(sb, automerge::sync::Message::decode(&m).unwrap())
+                .unwrap();
+        }
+        let m2 = b.generate_sync_message(sb);
+        if let Some(m) = m2.clone() {
+            let m = m.encode();
+            total += m.len();
+            a.receive_sync_message(sa, automerge::sync::Message::decode(&m).unwrap())
+                .unwrap();
+        }
+        if m1.is_none() && m2.is_none() {
+            return total;
+        }
+    }
+}
+
+/// Ten offline edits on each of Ada's and Ben's replicas (needs and words of the vision).
+fn offline_edits(w: &workload::Workload, a: &mut Replica, b: &mut Replica) {
+    let mut rng = SeededEntropy::new(99);
+    for i in 0..EDITS_EACH {
+        for (who, r) in [(0usize, &mut *a), (1, &mut *b)] {
+            let p = &w.people[who];
+            let writer = Writer {
+                key: &p.key,
+                actor_tag: p.tag,
+                now: Timestamp(workload::T0 + 200_000_000 + i as i64),
+            };
+            if i % 2 == 0 {
+                r.add_need(&writer, &mut rng, &format!("offline need {who} {i}"))
+                    .expect("edit");
+            } else {
+                r.splice_vision(&writer, 0, 0, "offline ").expect("edit");
+            }
+        }
+    }
+}
+
+fn automerge_offline_edits(a: &mut Automerge, b: &mut Automerge) {
+    for i in 0..EDITS_EACH {
+        for (who, d) in [(0, &mut *a), (1, &mut *b)] {
+            let mut tx = d.transaction();
+            if i % 2 == 0 {
+                tx.put(ROOT, format!("offline {who} {i}"), i as i64)
+                    .unwrap();
+            } else {
+                let (_, text) = tx.get(ROOT, "vision").unwrap().unwrap();
+                tx.splice_text(&text, 0, 0, "offline ").unwrap();
+            }
+            tx.commit();
+        }
+    }
+}
+
+pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for &n in sizes {
+        eprintln!("reconnect after offline edits, {n} changes of history...");
+        let w = workload::load_or_build(n);
+        let changes = w.replica.len();
+        // Two devices in sync, each keeping the sync state of their last connection.
+        let (mut a0, mut b0) = (w.replica.clone(), w.replica.clone());
+        let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
+        exchange(&mut a0, &mut sa, &mut b0, &mut sb);
+        let (kept_a, kept_b) = (sa.encode(), sb.encode());
+        offline_edits(&w, &mut a0, &mut b0);
+        let run = |keep: bool| {
+            let (mut a, mut b) = (a0.clone(), b0.clone());
+            let (mut sa, mut sb) = if keep {
+                (PeerSync::decode(&kept_a), PeerSync::decode(&kept_b))
+            } else {
+                (PeerSync::new(), PeerSync::new())
+            };
+            let bytes = exchange(&mut a, &mut sa, &mut b, &mut sb);
+            assert_eq!(a.heads(), b.heads(), "both sides have all 20 edits");
+            bytes
+        };
+        let kept_bytes = run(true);
+        let kept = time(runs, || run(true));
+        let fresh_bytes = run(false);
+        let fresh = time(runs, || run(false));
+        // Automerge with its persisted state, on the same document.
+        let (mut da, mut db) = (w.replica.doc().clone(), w.replica.doc().clone());
+        da.set_actor(automerge::ActorId::from(&[0xa; 16][..]));
+        db.set_actor(automerge::ActorId::from(&[0xb; 16][..]));
+        let (mut ta, mut tb) = (State::new(), State::new());
+        automerge_exchange(&mut da, &mut ta, &mut db, &mut tb);
+        let (kta, ktb) = (ta.encode(), tb.encode());
+        automerge_offline_edits(&mut da, &mut db);
+        let am_run = || {
+            let (mut a, mut b) = (da.clone(), db.clone());
+            let (mut sa, mut sb) = (State::decode(&kta).unwrap(), State::decode(&ktb).unwrap());
+            let bytes = automerge_exchange(&mut a, &mut sa, &mut b, &mut sb);
+            assert_eq!(a.get_heads(), b.get_heads());
+            bytes
+        };
+        let am_bytes = am_run();
+        let am = time(runs, am_run);
+        let mut push = |measure: &'static str, d: Duration, note: String| {
+            rows.push(Row {
+                measure,
+                changes,
+                millis: ms(d),
+                vs_view: d.as_secs_f64() / am.as_secs_f64(),
+                peak_mib: None,
+                note,
+            })
+        };
+        push(
+            "Automerge, persisted state",
+            am,
+            format!("{am_bytes} bytes, unsigned"),
+        );
+        push(
+            "alliance, persisted state",
+            kept,
+            format!("{kept_bytes} bytes, 20 signed changes"),
+        );
+        push(
+            "alliance, fresh state",
+            fresh,
+            format!("{fresh_bytes} bytes"),
+        );
+    }
+    rows
+}
