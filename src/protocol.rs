@@ -53,7 +53,7 @@ pub const BUNDLE_MAGIC: &[u8; 8] = b"ALLBNDL1";
 
 /// The ALPN of alliance connections. The version is part of it: a device that speaks another
 /// version refuses the connection during the QUIC handshake instead of misreading frames.
-pub const ALPN: &[u8] = b"alliance/1";
+pub const ALPN: &[u8] = b"alliance/2";
 
 /// The largest frame accepted from a peer: 64 MiB. The length prefix is checked before any
 /// buffer is allocated.

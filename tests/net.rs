@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use alliance::core::invite::Invite;
 use alliance::core::sync::{PeerSync, SyncMessage};
-use alliance::core::{AllianceId, DeviceKey, Replica, SeededEntropy, Timestamp, Writer};
+use alliance::core::{
+    AllianceId, DeviceId, DeviceKey, Replica, SeededEntropy, SignedChange, Timestamp, Unverified,
+    Writer,
+};
 use alliance::net::NetError;
 use alliance::net::endpoint::{NetConfig, addr_for};
 use alliance::net::node::{Node, add_invite, join, save_join};
@@ -250,7 +253,7 @@ async fn a_non_member_endpoint_is_refused_before_any_data() {
             my_addrs: vec![],
             target: &target,
             sync: &mut sync,
-            changed: None,
+            fresh: None,
         },
     )
     .await;
@@ -307,8 +310,15 @@ impl SyncTarget for Forger {
     fn generate(&self, _: &mut PeerSync) -> Result<Option<SyncMessage>, NetError> {
         Ok(Some(self.0.clone()))
     }
-    fn receive(&self, _: &mut PeerSync, _: SyncMessage, _: &str) -> Result<usize, NetError> {
+    fn receive(&self, _: &mut PeerSync, _: SyncMessage, _: &DeviceId) -> Result<usize, NetError> {
         Ok(0)
+    }
+    fn receive_pushed(
+        &self,
+        _: Vec<SignedChange<Unverified>>,
+        _: &DeviceId,
+    ) -> Result<bool, NetError> {
+        Ok(true)
     }
 }
 
@@ -400,7 +410,7 @@ async fn forged_changes_over_a_real_connection_are_rejected_and_nothing_is_store
                 my_addrs: vec![],
                 target: &Forger(msg),
                 sync: &mut sync,
-                changed: None,
+                fresh: None,
             },
         )
         .await;
@@ -545,4 +555,128 @@ async fn devices_that_know_each_other_only_through_a_relay_join_and_sync() {
     nb.shutdown().await;
     na.shutdown().await;
     drop(server);
+}
+
+/// Ben's device speaking the live protocol by hand: hello, then whatever frames the test sends.
+async fn raw_live_session(
+    from: &Node,
+    to: &Node,
+    alliance: AllianceId,
+) -> (iroh::endpoint::SendStream, iroh::endpoint::RecvStream) {
+    use alliance::net::wire::{Frame, read_frame, write_frame};
+    let conn = from
+        .endpoint
+        .connect(
+            addr_for(&to.device(), &to.addrs(), None),
+            alliance::protocol::ALPN,
+        )
+        .await
+        .unwrap();
+    let (mut send, mut recv) = conn.open_bi().await.unwrap();
+    write_frame(
+        &mut send,
+        &Frame::Hello {
+            alliance: alliance.0.0,
+            join: None,
+            live: true,
+            addrs: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        read_frame(&mut recv).await.unwrap(),
+        Frame::Welcome { .. }
+    ));
+    // Keep the connection open as long as the streams live.
+    std::mem::forget(conn);
+    (send, recv)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushed_changes_are_verified_like_synced_ones_and_a_forged_push_ends_the_session() {
+    use alliance::net::wire::{Frame, read_frame, write_frame};
+    use automerge::transaction::Transactable;
+    let (ada, ben, _chioma) = family().await;
+    sync_pair(&ada, &ben).await;
+    let node = ada.node().await;
+    let ben_node = ben.node().await;
+    let push = |changes: &[(Vec<u8>, Vec<u8>)]| Frame::Changes {
+        changes: changes.iter().map(|c| c.0.clone()).collect(),
+        signatures: changes.iter().map(|c| c.1.clone()).collect(),
+    };
+    // An honest push: Ben's new need arrives at Ada's store without a sync round.
+    let before = ben.heads();
+    ben.edit(|r, w, e| {
+        r.add_need(w, e, "pushed need").unwrap();
+    });
+    let honest: Vec<(Vec<u8>, Vec<u8>)> = {
+        let open = ben.home.open(&ben.id(), LockMode::Shared).unwrap();
+        open.replica()
+            .changes_since(&before)
+            .0
+            .iter()
+            .map(|c| (c.raw_bytes().to_vec(), c.signature().to_bytes().to_vec()))
+            .collect()
+    };
+    let (mut send, mut recv) = raw_live_session(&ben_node, &node, ada.id()).await;
+    write_frame(&mut send, &push(&honest)).await.unwrap();
+    let mut arrived = false;
+    for _ in 0..200 {
+        if ada.view().needs.iter().any(|n| n.text == "pushed need") {
+            arrived = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(arrived, "the honest push was applied and stored");
+    // A forged push: a change under Ada's actor, signed with Ben's key.
+    let heads = ada.heads();
+    let forged = {
+        let open = ben.home.open(&ben.id(), LockMode::Shared).unwrap();
+        let mut doc = open.replica().doc().clone();
+        let mut actor = ada.key().device_id().as_bytes().to_vec();
+        actor.extend_from_slice(&[7; 8]);
+        doc.set_actor(automerge::ActorId::from(actor));
+        let mut tx = doc.transaction();
+        tx.put(automerge::ROOT, "title", "Taken over").unwrap();
+        let (h, _) = tx.commit();
+        let c = automerge::ReadDoc::get_change_by_hash(&doc, &h.unwrap()).unwrap();
+        (
+            c.raw_bytes().to_vec(),
+            ben.key().sign_change(&c.hash()).to_bytes().to_vec(),
+        )
+    };
+    write_frame(&mut send, &push(&[forged])).await.unwrap();
+    let rejected = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match read_frame(&mut recv).await {
+                Ok(Frame::Rejected { reason }) => return Some(reason),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    })
+    .await
+    .expect("Ada answers");
+    assert!(
+        rejected.is_some_and(|r| r.contains("signature")),
+        "the forged push is refused with a reason"
+    );
+    assert_eq!(ada.heads(), heads, "nothing of the forged push is stored");
+    assert_eq!(ada.view().title, "The Okafor family");
+    // Ada's device is still up for honest peers.
+    ben.edit(|r, w, e| {
+        r.add_need(w, e, "after the forgery").unwrap();
+    });
+    introduce(&ben_node, &node);
+    sync_once_with(&ben_node, &ada).await;
+    assert!(
+        ada.view()
+            .needs
+            .iter()
+            .any(|n| n.text == "after the forgery")
+    );
+    ben_node.shutdown().await;
+    node.shutdown().await;
 }

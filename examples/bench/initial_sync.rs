@@ -146,7 +146,7 @@ async fn signed_sync_over_iroh(
             my_addrs: Vec::new(),
             target: &target,
             sync: &mut sync,
-            changed: None,
+            fresh: None,
         },
     )
     .await

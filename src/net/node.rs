@@ -234,7 +234,7 @@ async fn sync_with(
             my_addrs: listener.my_addrs.clone(),
             target: shared.as_ref(),
             sync: &mut sync,
-            changed: live.then(|| shared.subscribe()),
+            fresh: live.then(|| shared.fresh()),
         },
     )
     .await;
@@ -277,7 +277,7 @@ pub async fn join(
             my_addrs,
             target: &target,
             sync: &mut sync,
-            changed: None,
+            fresh: None,
         },
     )
     .await?;

@@ -8,30 +8,35 @@
 //!                                         carries a valid invite (then adds the member)
 //!                                   <-    Welcome{addrs}  |  Refused{reason} and close
 //!   one-shot: Sync(msg)|Done  ->  <- Sync(msg)|Done  ... until both say Done in one exchange
-//!   live:     Sync(msg) whenever there is something to say, both ways, until closed
+//!   live:     a sync round, then Changes(new changes) pushed both ways as they are made, a
+//!             sync round again when a push misses dependencies and once pushes settle
 //! ```
 //! No document data is sent before Welcome. Every received [`Frame::Sync`] goes through
-//! [`PeerSync::receive`] (verify, then apply, all or nothing) before it touches the replica or
-//! the disk; a failure sends `Rejected` and closes the connection.
+//! [`PeerSync::receive`] and every [`Frame::Changes`] through
+//! [`Replica::receive`](crate::core::Replica::receive) (verify, then apply, all or nothing)
+//! before it touches the replica or the disk; a failure sends `Rejected` and closes the
+//! connection.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use iroh::endpoint::{Connection, RecvStream, SendStream};
 use iroh::{Endpoint, EndpointAddr};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::timeout;
 
-use crate::core::sync::{PeerSync, SyncMessage};
+use crate::core::sync::{PeerSync, SyncError, SyncMessage};
 use crate::core::{
-    AllianceId, DeviceId, DeviceKey, Entropy, Replica, SignedChange, Timestamp, Verified, Writer,
+    AllianceId, DeviceId, DeviceKey, Entropy, ReceiveError, Replica, SignedChange, Timestamp,
+    Unverified, Verified, Writer,
 };
 use crate::core::{invite::Invites, peers::PeerBook};
 use crate::net::NetError;
 use crate::net::endpoint::device_of;
 use crate::net::wire::{Frame, JoinRequest, WireError, read_frame, write_frame};
 use crate::protocol::{
-    ALPN, CONNECT_TIMEOUT_SECS, FRAME_TIMEOUT_SECS, HANDSHAKE_TIMEOUT_SECS, MAX_NAME_CHARS,
+    ALPN, CONNECT_TIMEOUT_SECS, FRAME_TIMEOUT_SECS, HANDSHAKE_TIMEOUT_SECS, MAX_BATCH_CHANGES,
+    MAX_NAME_CHARS,
 };
 use crate::store::{LockMode, OpenAlliance};
 
@@ -59,9 +64,40 @@ pub trait SyncTarget: Send + Sync {
         &self,
         peer: &mut PeerSync,
         msg: SyncMessage,
-        peer_name: &str,
+        from: &DeviceId,
     ) -> Result<usize, NetError>;
+    /// Verifies and applies changes a peer pushed during a live session. `Ok(false)` when some
+    /// of their dependencies are missing here: nothing was applied, and a sync round will
+    /// fetch what is missing.
+    fn receive_pushed(
+        &self,
+        changes: Vec<SignedChange<Unverified>>,
+        from: &DeviceId,
+    ) -> Result<bool, NetError>;
 }
+
+/// What a running device tells its live sessions when its replica changed.
+#[derive(Debug, Clone)]
+pub enum Fresh {
+    /// Changes that entered the replica: a local edit, another command's edit read from the
+    /// store, or changes received from the device `from` (which need not get them back).
+    Changes {
+        from: Option<DeviceId>,
+        changes: Arc<Vec<SignedChange<Verified>>>,
+    },
+    /// The replica changed without a list of changes (a whole history arrived as one
+    /// document): sessions run a sync round instead.
+    Resync,
+}
+
+/// How many [`Fresh`] notices a slow session may fall behind before it catches up with a
+/// sync round instead.
+const FRESH_BACKLOG: usize = 1024;
+
+/// How long after the last pushed change a live session runs a sync round, which brings both
+/// sides' sync states up to date (so a later reconnect costs about what is new) and repairs
+/// anything a push missed.
+const SETTLE_AFTER: Duration = Duration::from_millis(500);
 
 /// An alliance in this device's store, shared by the sessions of a running device. The store
 /// lock is taken for each step and released in between, so other `alliance` commands can write
@@ -70,6 +106,7 @@ pub struct SharedAlliance {
     pub id: AllianceId,
     open: Mutex<OpenAlliance>,
     changed: watch::Sender<u64>,
+    fresh: broadcast::Sender<Fresh>,
 }
 
 impl SharedAlliance {
@@ -79,32 +116,67 @@ impl SharedAlliance {
             id: open.replica().id(),
             open: Mutex::new(open),
             changed: watch::channel(0).0,
+            fresh: broadcast::channel(FRESH_BACKLOG).0,
         })
     }
 
-    /// Runs `f` on the alliance with its store lock held and fresh from disk.
+    /// Runs `f` on the alliance with its store lock held and fresh from disk. Changes that
+    /// other commands wrote, and changes `f` persists, go out to the live sessions.
     pub fn with<T>(
         &self,
         mode: LockMode,
         f: impl FnOnce(&mut OpenAlliance) -> Result<T, NetError>,
     ) -> Result<T, NetError> {
+        self.with_from(mode, None, f)
+    }
+
+    /// [`SharedAlliance::with`] for changes received from the device `from`.
+    fn with_from<T>(
+        &self,
+        mode: LockMode,
+        from: Option<DeviceId>,
+        f: impl FnOnce(&mut OpenAlliance) -> Result<T, NetError>,
+    ) -> Result<T, NetError> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let external = open.relock(mode)?;
         let result = f(&mut open);
+        let persisted = open.take_persisted();
         open.unlock();
+        drop(open);
         if !external.is_empty() {
-            self.notify();
+            self.announce(Fresh::Changes {
+                from: None,
+                changes: Arc::new(external),
+            });
+        }
+        if !persisted.is_empty() {
+            self.announce(Fresh::Changes {
+                from,
+                changes: Arc::new(persisted),
+            });
         }
         result
     }
 
-    /// Tells live sessions that the alliance changed.
+    fn announce(&self, fresh: Fresh) {
+        // No live session listening is fine.
+        let _ = self.fresh.send(fresh);
+        self.notify();
+    }
+
+    /// Tells observers that the alliance changed.
     pub fn notify(&self) {
         self.changed.send_modify(|n| *n += 1);
     }
 
+    /// Wakes whenever the alliance changed (for observers: tests, benchmarks, status output).
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
+    }
+
+    /// Every change that enters the replica from now on, for a live session to pass on.
+    pub fn fresh(&self) -> broadcast::Receiver<Fresh> {
+        self.fresh.subscribe()
     }
 
     /// Picks up writes by other processes (cheap when there are none).
@@ -115,7 +187,6 @@ impl SharedAlliance {
         };
         if changed {
             self.with(LockMode::Shared, |_| Ok(()))?;
-            self.notify();
         }
         Ok(())
     }
@@ -236,10 +307,7 @@ impl SharedAlliance {
             Ok(())
         });
         match result {
-            Ok(()) => {
-                self.notify();
-                Ok(())
-            }
+            Ok(()) => Ok(()),
             Err(NetError::RefusedPeer { reason, .. }) => Err(reason),
             Err(e) => Err(e.to_string()),
         }
@@ -255,13 +323,13 @@ impl SyncTarget for SharedAlliance {
         &self,
         peer: &mut PeerSync,
         msg: SyncMessage,
-        peer_name: &str,
+        from: &DeviceId,
     ) -> Result<usize, NetError> {
-        let new = self.with(LockMode::Exclusive, |o| {
+        let (new, loaded) = self.with_from(LockMode::Exclusive, Some(*from), |o| {
             let applied =
                 peer.receive(o.replica_mut(), msg)
                     .map_err(|source| NetError::BadChanges {
-                        peer: peer_name.to_string(),
+                        peer: from.short(),
                         source,
                     })?;
             if applied.loaded > 0 {
@@ -270,12 +338,32 @@ impl SyncTarget for SharedAlliance {
             } else {
                 o.persist(&applied.new)?;
             }
-            Ok(applied.new.len() + applied.loaded)
+            Ok((applied.new.len(), applied.loaded))
         })?;
-        if new > 0 {
-            self.notify();
+        if loaded > 0 {
+            self.announce(Fresh::Resync);
         }
-        Ok(new)
+        Ok(new + loaded)
+    }
+
+    fn receive_pushed(
+        &self,
+        changes: Vec<SignedChange<Unverified>>,
+        from: &DeviceId,
+    ) -> Result<bool, NetError> {
+        self.with_from(LockMode::Exclusive, Some(*from), |o| {
+            match o.replica_mut().receive(changes) {
+                Ok(received) => {
+                    o.persist(&received.new)?;
+                    Ok(true)
+                }
+                Err(ReceiveError::MissingDependencies { .. }) => Ok(false),
+                Err(e) => Err(NetError::BadChanges {
+                    peer: from.short(),
+                    source: e.into(),
+                }),
+            }
+        })
     }
 }
 
@@ -306,16 +394,32 @@ impl SyncTarget for MemoryTarget {
         &self,
         peer: &mut PeerSync,
         msg: SyncMessage,
-        peer_name: &str,
+        from: &DeviceId,
     ) -> Result<usize, NetError> {
         let mut r = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let applied = peer
             .receive(&mut r, msg)
             .map_err(|source| NetError::BadChanges {
-                peer: peer_name.to_string(),
+                peer: from.short(),
                 source,
             })?;
         Ok(applied.new.len() + applied.loaded)
+    }
+
+    fn receive_pushed(
+        &self,
+        changes: Vec<SignedChange<Unverified>>,
+        from: &DeviceId,
+    ) -> Result<bool, NetError> {
+        let mut r = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match r.receive(changes) {
+            Ok(_) => Ok(true),
+            Err(ReceiveError::MissingDependencies { .. }) => Ok(false),
+            Err(e) => Err(NetError::BadChanges {
+                peer: from.short(),
+                source: e.into(),
+            }),
+        }
     }
 }
 
@@ -357,6 +461,22 @@ async fn write(send: &mut SendStream, peer: &str, frame: &Frame) -> Result<(), N
         .map_err(|e| wire_err(peer, e))
 }
 
+/// Tells the peer why what it sent was refused, and closes the connection.
+async fn reject(send: &mut SendStream, conn: &Connection, peer: &DeviceId, e: &NetError) {
+    tracing::warn!(peer = %peer.short(), error = %e, "rejected changes from peer; disconnecting");
+    let _ = write_frame(
+        send,
+        &Frame::Rejected {
+            reason: e.to_string(),
+        },
+    )
+    .await;
+    let _ = send.finish();
+    // Give the frame a moment to arrive (the peer closes when it reads it) before closing.
+    let _ = timeout(Duration::from_millis(200), conn.closed()).await;
+    conn.close(2u32.into(), b"rejected changes");
+}
+
 /// Receives a sync message; on a verification failure tells the peer and closes.
 async fn receive_or_reject(
     send: &mut SendStream,
@@ -364,21 +484,12 @@ async fn receive_or_reject(
     target: &dyn SyncTarget,
     sync: &mut PeerSync,
     msg: SyncMessage,
-    peer: &str,
+    peer: &DeviceId,
 ) -> Result<(), NetError> {
     match target.receive(sync, msg, peer) {
         Ok(_) => Ok(()),
         Err(e) => {
-            tracing::warn!(%peer, error = %e, "rejected changes from peer; disconnecting");
-            let _ = write_frame(
-                send,
-                &Frame::Rejected {
-                    reason: e.to_string(),
-                },
-            )
-            .await;
-            let _ = send.finish();
-            conn.close(2u32.into(), b"rejected changes");
+            reject(send, conn, peer, &e).await;
             Err(e)
         }
     }
@@ -392,8 +503,9 @@ async fn one_shot(
     target: &dyn SyncTarget,
     sync: &mut PeerSync,
     dialer: bool,
-    peer: &str,
+    peer_id: &DeviceId,
 ) -> Result<(), NetError> {
+    let peer = &peer_id.short();
     let protocol = |reason: &str| NetError::Protocol {
         peer: peer.to_string(),
         reason: reason.to_string(),
@@ -404,7 +516,7 @@ async fn one_shot(
             let said_done = mine.is_none();
             write(send, peer, &mine.map(Frame::Sync).unwrap_or(Frame::Done)).await?;
             match read_timed(recv, peer, FRAME_TIMEOUT_SECS, "sync").await? {
-                Frame::Sync(m) => receive_or_reject(send, conn, target, sync, m, peer).await?,
+                Frame::Sync(m) => receive_or_reject(send, conn, target, sync, m, peer_id).await?,
                 Frame::Done if said_done => return Ok(()),
                 Frame::Done => {}
                 Frame::Rejected { reason } => {
@@ -418,7 +530,7 @@ async fn one_shot(
         } else {
             let got_done = match read_timed(recv, peer, FRAME_TIMEOUT_SECS, "sync").await? {
                 Frame::Sync(m) => {
-                    receive_or_reject(send, conn, target, sync, m, peer).await?;
+                    receive_or_reject(send, conn, target, sync, m, peer_id).await?;
                     false
                 }
                 Frame::Done => true,
@@ -441,17 +553,61 @@ async fn one_shot(
     Err(protocol("sync did not settle"))
 }
 
-/// Stay connected: send whenever there is something new (local or from other peers), answer
-/// whatever arrives, until the connection closes.
+/// The frame that pushes `changes` to a peer.
+fn push_frame(changes: &[SignedChange<Verified>]) -> Frame {
+    Frame::Changes {
+        changes: changes.iter().map(|c| c.raw_bytes().to_vec()).collect(),
+        signatures: changes
+            .iter()
+            .map(|c| c.signature().to_bytes().to_vec())
+            .collect(),
+    }
+}
+
+/// Parses pushed changes; nothing is trusted yet.
+fn parse_pushed(
+    changes: Vec<Vec<u8>>,
+    signatures: Vec<Vec<u8>>,
+    peer: &DeviceId,
+) -> Result<Vec<SignedChange<Unverified>>, NetError> {
+    let bad = |source: SyncError| NetError::BadChanges {
+        peer: peer.short(),
+        source,
+    };
+    if changes.len() != signatures.len() {
+        return Err(bad(SyncError::SignatureCount {
+            changes: changes.len(),
+            signatures: signatures.len(),
+        }));
+    }
+    if changes.len() > MAX_BATCH_CHANGES {
+        return Err(bad(ReceiveError::TooMany(changes.len()).into()));
+    }
+    changes
+        .into_iter()
+        .zip(&signatures)
+        .map(|(bytes, sig)| {
+            SignedChange::from_bytes(bytes, sig).map_err(|e| bad(ReceiveError::Change(e).into()))
+        })
+        .collect()
+}
+
+/// Stay connected until the connection closes. Every change that enters this device's replica
+/// (a local edit, another command's, or one received from a third device) is pushed to the
+/// peer as it comes, and pushed changes from the peer are verified and applied as they come:
+/// no sync-protocol round per edit, whose cost grows with the history. Sync rounds still run
+/// when the session starts, when a push finds dependencies missing, when this session fell
+/// behind, and once the pushes settle (so both sync states stay current).
 async fn live(
     conn: &Connection,
     mut send: SendStream,
     mut recv: RecvStream,
     target: &dyn SyncTarget,
     sync: &mut PeerSync,
-    mut changed: watch::Receiver<u64>,
-    peer: &str,
+    mut fresh: Option<broadcast::Receiver<Fresh>>,
+    peer_id: &DeviceId,
 ) -> Result<(), NetError> {
+    let peer = &peer_id.short();
     let (tx, mut rx) = mpsc::channel::<Result<Frame, WireError>>(16);
     let reader = tokio::spawn(async move {
         loop {
@@ -463,14 +619,34 @@ async fn live(
         }
     });
     let result = async {
-        if let Some(m) = target.generate(sync)? {
-            write(&mut send, peer, &Frame::Sync(m)).await?;
-        }
+        let mut round = true;
+        let mut settle: Option<tokio::time::Instant> = None;
         loop {
+            if std::mem::take(&mut round)
+                && let Some(m) = target.generate(sync)?
+            {
+                write(&mut send, peer, &Frame::Sync(m)).await?;
+            }
+            let settle_at = settle.unwrap_or_else(|| tokio::time::Instant::now() + SETTLE_AFTER);
             tokio::select! {
                 frame = rx.recv() => match frame {
                     Some(Ok(Frame::Sync(m))) => {
-                        receive_or_reject(&mut send, conn, target, sync, m, peer).await?;
+                        receive_or_reject(&mut send, conn, target, sync, m, peer_id).await?;
+                        round = true;
+                    }
+                    Some(Ok(Frame::Changes { changes, signatures })) => {
+                        let applied = match parse_pushed(changes, signatures, peer_id)
+                            .and_then(|batch| target.receive_pushed(batch, peer_id))
+                        {
+                            Ok(applied) => applied,
+                            Err(e) => {
+                                reject(&mut send, conn, peer_id, &e).await;
+                                return Err(e);
+                            }
+                        };
+                        // Missing dependencies: a sync round fetches them.
+                        round = !applied;
+                        settle = Some(tokio::time::Instant::now() + SETTLE_AFTER);
                     }
                     Some(Ok(Frame::Done)) => {}
                     Some(Ok(Frame::Rejected { reason })) => {
@@ -485,14 +661,24 @@ async fn live(
                     Some(Err(WireError::Closed)) | None => return Ok(()),
                     Some(Err(e)) => return Err(wire_err(peer, e)),
                 },
-                r = changed.changed() => {
-                    if r.is_err() {
-                        return Ok(());
+                notice = async { fresh.as_mut().expect("guarded").recv().await }, if fresh.is_some() => {
+                    match notice {
+                        Ok(Fresh::Changes { from, changes }) if from != Some(*peer_id) => {
+                            write(&mut send, peer, &push_frame(&changes)).await?;
+                            sync.sent += changes.len();
+                            settle = Some(tokio::time::Instant::now() + SETTLE_AFTER);
+                        }
+                        Ok(Fresh::Changes { .. }) => {}
+                        Ok(Fresh::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                            round = true;
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return Ok(()),
                     }
                 }
-            }
-            if let Some(m) = target.generate(sync)? {
-                write(&mut send, peer, &Frame::Sync(m)).await?;
+                _ = tokio::time::sleep_until(settle_at), if settle.is_some() => {
+                    settle = None;
+                    round = true;
+                }
             }
         }
     }
@@ -511,8 +697,9 @@ pub struct Dial<'a> {
     pub target: &'a dyn SyncTarget,
     /// Persisted sync state with this peer, if any; updated in place.
     pub sync: &'a mut PeerSync,
-    /// For live sessions: wakes the session when the alliance changed.
-    pub changed: Option<watch::Receiver<u64>>,
+    /// For live sessions: the changes to push as they enter this device's replica
+    /// ([`SharedAlliance::fresh`]).
+    pub fresh: Option<broadcast::Receiver<Fresh>>,
 }
 
 /// Dials `addr`, runs the handshake and syncs. Returns the report and the peer's addresses.
@@ -571,8 +758,16 @@ pub async fn dial(
         };
     let before = (opts.sync.sent, opts.sync.received);
     if opts.live {
-        let changed = opts.changed.unwrap_or_else(|| watch::channel(0).1);
-        live(&conn, send, recv, opts.target, opts.sync, changed, &peer).await?;
+        live(
+            &conn,
+            send,
+            recv,
+            opts.target,
+            opts.sync,
+            opts.fresh,
+            &peer_id,
+        )
+        .await?;
     } else {
         one_shot(
             &conn,
@@ -581,7 +776,7 @@ pub async fn dial(
             opts.target,
             opts.sync,
             true,
-            &peer,
+            &peer_id,
         )
         .await?;
         let _ = send.finish();
@@ -736,8 +931,8 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
             recv,
             shared.as_ref(),
             &mut sync,
-            shared.subscribe(),
-            &peer,
+            Some(shared.fresh()),
+            &peer_id,
         )
         .await
     } else {
@@ -748,7 +943,7 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
             shared.as_ref(),
             &mut sync,
             false,
-            &peer,
+            &peer_id,
         )
         .await;
         let _ = send.finish();

@@ -41,6 +41,12 @@ pub enum Frame {
     Done,
     /// The sender refused what it received (a change failed verification) and closes.
     Rejected { reason: String },
+    /// Changes pushed during a live session as they are made (each change's bytes and its
+    /// signature, in causal order), without a sync-protocol round per edit.
+    Changes {
+        changes: Vec<Vec<u8>>,
+        signatures: Vec<Vec<u8>>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -365,6 +365,7 @@ impl Home {
             log_records: log.records.len(),
             log_valid_len: log.valid_len,
             log_torn_tail: log.torn_tail,
+            persisted: Vec::new(),
         })
     }
 }
@@ -382,9 +383,17 @@ pub struct OpenAlliance {
     log_records: usize,
     log_valid_len: u64,
     log_torn_tail: u64,
+    /// Changes made durable by [`OpenAlliance::persist`] since the last
+    /// [`OpenAlliance::take_persisted`], for a running device to pass on to its peers.
+    persisted: Vec<SignedChange<Verified>>,
 }
 
 impl OpenAlliance {
+    /// The changes [`OpenAlliance::persist`] wrote since the last call.
+    pub fn take_persisted(&mut self) -> Vec<SignedChange<Verified>> {
+        std::mem::take(&mut self.persisted)
+    }
+
     pub fn replica(&self) -> &Replica {
         &self.replica
     }
@@ -462,6 +471,7 @@ impl OpenAlliance {
         }
         self.log_valid_len += buf.len() as u64;
         self.log_records += changes.len();
+        self.persisted.extend_from_slice(changes);
         if self.log_records >= self.compact_after {
             self.compact()?;
         }
