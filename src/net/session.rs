@@ -79,15 +79,19 @@ pub trait SyncTarget: Send + Sync {
 /// What a running device tells its live sessions when its replica changed.
 #[derive(Debug, Clone)]
 pub enum Fresh {
-    /// Changes that entered the replica: a local edit, another command's edit read from the
-    /// store, or changes received from the device `from` (which need not get them back).
-    Changes {
-        from: Option<DeviceId>,
-        changes: Arc<Vec<SignedChange<Verified>>>,
-    },
+    /// Changes that entered the replica.
+    Changes(Arc<FreshChanges>),
     /// The replica changed without a list of changes (a whole history arrived as one
     /// document): sessions run a sync round instead.
     Resync,
+}
+
+/// Changes that entered a replica: a local edit, another command's edit read from the store,
+/// or changes received from the device `from` (which need not get them back).
+#[derive(Debug)]
+pub struct FreshChanges {
+    pub from: Option<DeviceId>,
+    pub changes: Vec<SignedChange<Verified>>,
 }
 
 /// How many [`Fresh`] notices a slow session may fall behind before it catches up with a
@@ -144,16 +148,16 @@ impl SharedAlliance {
         open.unlock();
         drop(open);
         if !external.is_empty() {
-            self.announce(Fresh::Changes {
+            self.announce(Fresh::Changes(Arc::new(FreshChanges {
                 from: None,
-                changes: Arc::new(external),
-            });
+                changes: external,
+            })));
         }
         if !persisted.is_empty() {
-            self.announce(Fresh::Changes {
+            self.announce(Fresh::Changes(Arc::new(FreshChanges {
                 from,
-                changes: Arc::new(persisted),
-            });
+                changes: persisted,
+            })));
         }
         result
     }
@@ -663,12 +667,12 @@ async fn live(
                 },
                 notice = async { fresh.as_mut().expect("guarded").recv().await }, if fresh.is_some() => {
                     match notice {
-                        Ok(Fresh::Changes { from, changes }) if from != Some(*peer_id) => {
-                            write(&mut send, peer, &push_frame(&changes)).await?;
-                            sync.sent += changes.len();
+                        Ok(Fresh::Changes(fresh)) if fresh.from != Some(*peer_id) => {
+                            write(&mut send, peer, &push_frame(&fresh.changes)).await?;
+                            sync.sent += fresh.changes.len();
                             settle = Some(tokio::time::Instant::now() + SETTLE_AFTER);
                         }
-                        Ok(Fresh::Changes { .. }) => {}
+                        Ok(Fresh::Changes(_)) => {}
                         Ok(Fresh::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
                             round = true;
                         }
