@@ -7,6 +7,7 @@
 //! cargo run --release --example bench                  # every section, full sizes
 //! cargo run --release --example bench -- --quick       # small sizes, fewer runs
 //! cargo run --release --example bench -- --json        # machine-readable rows
+//! cargo run --release --example bench -- --save FILE   # the tables, and the rows as JSON
 //! cargo run --release --example bench -- --only sync,live    # some sections
 //! cargo run --release --example bench -- --sizes 1000,50000  # other alliance sizes
 //! cargo run --release --example bench -- --trace FILE  # replay an automerge-perf trace
@@ -163,17 +164,22 @@ fn main() {
             (section, rows)
         })
         .collect();
-    if json {
-        let all: Vec<serde_json::Value> = sections
-            .iter()
-            .flat_map(|(s, rows)| {
-                rows.iter().map(|r| {
-                    let mut v = serde_json::to_value(r).expect("serialises");
-                    v["section"] = s.name.into();
-                    v
-                })
+    let all: Vec<serde_json::Value> = sections
+        .iter()
+        .flat_map(|(s, rows)| {
+            rows.iter().map(|r| {
+                let mut v = serde_json::to_value(r).expect("serialises");
+                v["section"] = s.name.into();
+                v
             })
-            .collect();
+        })
+        .collect();
+    // `--save FILE` also writes the rows as JSON (what `scripts/plot_benchmarks.py` reads).
+    if let Some(path) = value("--save") {
+        std::fs::write(path, serde_json::to_string_pretty(&all).unwrap())
+            .unwrap_or_else(|e| eprintln!("cannot write {path}: {e}"));
+    }
+    if json {
         println!("{}", serde_json::to_string_pretty(&all).unwrap());
         return;
     }

@@ -63,34 +63,39 @@ pub fn cpu_time() -> Duration {
 }
 
 /// Runs the real `alliance` binary `runs` times (process start to exit): median wall time and
-/// the largest peak resident set of one run, in MiB (from `wait4`).
-pub fn time_cli(bin: &Path, home: &Path, args: &[&str], runs: usize) -> (Duration, f64) {
-    let mut peak_kib = 0i64;
+/// the largest peak resident set of one run, in MiB. The peak comes from GNU time
+/// (`/usr/bin/time`, Debian package `time`), which starts the binary from a small process: a
+/// child forked from this harness would count the harness's own memory as its peak. Without
+/// GNU time the peak is `None`.
+pub fn time_cli(bin: &Path, home: &Path, args: &[&str], runs: usize) -> (Duration, Option<f64>) {
+    let gnu_time = Path::new("/usr/bin/time");
+    let report = tempfile::NamedTempFile::new().expect("temp file");
+    let mut peak_kib: Option<u64> = None;
     let median = time(runs, || {
-        // Reaped below with `wait4`, which also reports the child's peak memory.
-        #[allow(clippy::zombie_processes)]
-        let child = std::process::Command::new(bin)
+        let mut cmd = if gnu_time.exists() {
+            let mut c = std::process::Command::new(gnu_time);
+            c.arg("-f").arg("%M").arg("-o").arg(report.path()).arg(bin);
+            c
+        } else {
+            std::process::Command::new(bin)
+        };
+        let status = cmd
             .env("ALLIANCE_HOME", home)
             .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
-            .spawn()
+            .status()
             .expect("alliance runs");
-        let pid = child.id() as libc::pid_t;
-        let mut status = 0;
-        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-        // SAFETY: waits for our own child; the struct is filled by the kernel.
-        let usage = unsafe {
-            libc::wait4(pid, &mut status, 0, usage.as_mut_ptr());
-            usage.assume_init()
-        };
-        assert!(
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-            "alliance {args:?} failed (status {status})"
-        );
-        peak_kib = peak_kib.max(usage.ru_maxrss);
+        assert!(status.success(), "alliance {args:?} failed ({status})");
+        if gnu_time.exists()
+            && let Some(kib) = std::fs::read_to_string(report.path())
+                .ok()
+                .and_then(|s| s.trim().lines().last()?.trim().parse::<u64>().ok())
+        {
+            peak_kib = Some(peak_kib.unwrap_or(0).max(kib));
+        }
     });
-    (median, peak_kib as f64 / 1024.0)
+    (median, peak_kib.map(|k| k as f64 / 1024.0))
 }
 
 /// Percentile `p` (0..=100) of samples.

@@ -1,6 +1,9 @@
 //! A realistic alliance of a given number of signed changes, built in memory: three people on
-//! three devices, needs, a plan, expectations that get reworded and agreed to, check-ins with
-//! reflections, and the vision typed a few keystrokes per change. Deterministic (seeded).
+//! three devices, each change about a minute after the last; the vision typed a word per
+//! change (over half of all changes), kept about a page long; up to 60 expectations that get
+//! reworded and agreed to; a handful of needs per person, reworded more often than added; a
+//! check-in a week at most, with reflections. Deterministic (seeded). Or an editing trace
+//! replayed into the vision (`--trace`).
 
 use alliance::core::{
     DeviceKey, Entropy, ItemId, NewCheckIn, Replica, SeededEntropy, Timestamp, Writer,
@@ -30,6 +33,11 @@ fn next(rng: &mut SeededEntropy) -> u64 {
     rng.fill(&mut b);
     u64::from_le_bytes(b)
 }
+
+/// Needs each person keeps at a time (they reword them rather than pile up new ones).
+const MAX_NEEDS_EACH: usize = 8;
+/// A week of the family's time, in the workload's seconds (each change is a minute later).
+const WEEK: i64 = 7 * 24 * 3600;
 
 const WORDS: [&str; 12] = [
     "we", "listen", "first", "and", "show", "up", "for", "each", "other", "with", "care", "always",
@@ -280,6 +288,7 @@ pub fn build(changes: usize) -> Workload {
     let mut vision = String::new();
     let mut t = 10;
     let mut cached_index = Vec::new();
+    let mut last_checkin = 0;
     // Counted here: `Replica::len` walks the whole history.
     let mut len = r.len();
     while len < changes {
@@ -334,21 +343,26 @@ pub fn build(changes: usize) -> Workload {
             }
             e.map(|ed| ed.change.is_some())
         } else if roll < 90 {
-            match needs.iter().find(|(o, _)| *o == who) {
-                Some((_, n)) if roll.is_multiple_of(2) => {
-                    let n = n.clone();
-                    r.edit_need(&w, &n, &format!("need {word} {t}"))
-                        .map(|ed| ed.change.is_some())
+            // Each person keeps a handful of needs and rewords them; a new one now and then.
+            let mine: Vec<ItemId> = needs
+                .iter()
+                .filter(|(o, _)| *o == who)
+                .map(|(_, n)| n.clone())
+                .collect();
+            if mine.len() >= MAX_NEEDS_EACH || (!mine.is_empty() && roll.is_multiple_of(2)) {
+                let n = &mine[(next(&mut rng) as usize) % mine.len()];
+                r.edit_need(&w, n, &format!("need {word} {t}"))
+                    .map(|ed| ed.change.is_some())
+            } else {
+                let n = r.add_need(&w, &mut rng, &format!("need {word} {t}"));
+                if let Ok(ed) = &n {
+                    needs.push((who, ed.id.clone().unwrap()));
                 }
-                _ => {
-                    let n = r.add_need(&w, &mut rng, &format!("need {word} {t}"));
-                    if let Ok(ed) = &n {
-                        needs.push((who, ed.id.clone().unwrap()));
-                    }
-                    n.map(|ed| ed.change.is_some())
-                }
+                n.map(|ed| ed.change.is_some())
             }
-        } else if roll < 95 || checkins.is_empty() {
+        } else if checkins.is_empty() || (roll < 95 && t - last_checkin >= WEEK) {
+            // A check-in a week at most (a change is about a minute of the family's time).
+            last_checkin = t;
             let c = r.add_checkin(
                 &w,
                 &mut rng,

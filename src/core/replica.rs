@@ -30,7 +30,7 @@ use crate::core::identity::{DeviceId, DeviceKey};
 use crate::core::ids::{Entropy, ItemId, ItemKind, Timestamp};
 use crate::core::model::{self, AllianceView, keys};
 use crate::core::signed::{
-    ChangeError, SignedChange, Unverified, Verified, author_of, author_of_actor, verify_batch,
+    Authors, ChangeError, SignedChange, Unverified, Verified, author_of, verify_batch,
 };
 use crate::core::vouch::{Node, signatures_to_check};
 use crate::protocol::{ACTOR_ID_LEN, ACTOR_TAG_LEN, MAX_BATCH_CHANGES, SCHEMA_VERSION};
@@ -538,10 +538,12 @@ impl Replica {
             .into_iter()
             .zip(signatures.iter().copied())
             .collect();
+        let mut memo = Authors::default();
         let authors = metas
             .iter()
             .map(|m| {
-                author_of_actor(&m.actor).ok_or_else(|| ChangeError::BadAuthor(m.hash.to_string()))
+                memo.of(&m.actor)
+                    .ok_or_else(|| ChangeError::BadAuthor(m.hash.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let nodes: Vec<Node<'_>> = metas
@@ -613,8 +615,11 @@ impl Replica {
         doc: &Automerge,
         changes: &[SignedChange<Verified>],
     ) -> Result<(), ReceiveError> {
+        let mut memo = Authors::default();
         for c in changes {
-            let author = c.author();
+            let author = memo
+                .of(c.change().actor_id())
+                .expect("verified changes have a valid author");
             if !self.authorised(doc, &c.hash(), c.change().deps(), &author) {
                 return Err(ReceiveError::NotAMember {
                     hash: c.hash().to_string(),

@@ -108,9 +108,13 @@ impl SignedChange<Unverified> {
 pub fn verify_batch(
     batch: Vec<SignedChange<Unverified>>,
 ) -> Result<Vec<SignedChange<Verified>>, ChangeError> {
+    let mut memo = Authors::default();
     let authors = batch
         .iter()
-        .map(|c| author_of(&c.change))
+        .map(|c| {
+            memo.of(c.change.actor_id())
+                .ok_or_else(|| ChangeError::BadAuthor(c.hash().to_string()))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let deps: Vec<&[ChangeHash]> = batch.iter().map(|c| c.change.deps()).collect();
     let nodes: Vec<Node<'_>> = batch
@@ -211,6 +215,22 @@ impl<S> SignedChange<S> {
 pub fn author_of(change: &Change) -> Result<DeviceId, ChangeError> {
     author_of_actor(change.actor_id())
         .ok_or_else(|| ChangeError::BadAuthor(change.hash().to_string()))
+}
+
+/// The authors of many changes, each actor's key decoded once (decoding an ed25519 point costs
+/// about as much as hashing a change; a batch has thousands of changes and a few actors).
+#[derive(Default)]
+pub struct Authors(std::collections::HashMap<ActorId, Option<DeviceId>>);
+
+impl Authors {
+    pub fn of(&mut self, actor: &ActorId) -> Option<DeviceId> {
+        if let Some(known) = self.0.get(actor) {
+            return *known;
+        }
+        let author = author_of_actor(actor);
+        self.0.insert(actor.clone(), author);
+        author
+    }
 }
 
 /// The device key an actor ID names: its first 32 bytes, when it is an alliance actor ID.

@@ -61,6 +61,9 @@ pub struct Applied {
 #[derive(Debug, Default)]
 pub struct PeerSync {
     state: sync::State,
+    /// Whether the whole document went to this peer while it had nothing; it is not sent
+    /// again until the peer's heads say it has something (then changes travel one by one).
+    sent_document: bool,
     /// Changes sent and received in this session.
     pub sent: usize,
     pub received: usize,
@@ -93,7 +96,11 @@ impl PeerSync {
         // A peer known to have nothing gets the whole document in one chunk (Automerge's V2
         // message) with every signature, ordered by change hash. Anyone else gets each change
         // as its own chunk next to its signature.
-        let whole = (self.state.their_heads.as_deref() == Some(&[]) && !replica.is_empty())
+        let empty_peer = self.state.their_heads.as_deref() == Some(&[]);
+        if !empty_peer {
+            self.sent_document = false;
+        }
+        let whole = (empty_peer && !self.sent_document && !replica.is_empty())
             .then(|| all_signatures(replica))
             .flatten();
         self.state.their_capabilities = whole.is_some().then(|| vec![sync::Capability::MessageV2]);
@@ -104,6 +111,7 @@ impl PeerSync {
             && let Some(signatures) = whole
         {
             self.sent += signatures.len();
+            self.sent_document = true;
             return Some(SyncMessage {
                 message: msg.encode(),
                 signatures,
