@@ -59,6 +59,14 @@ pub const ALPN: &[u8] = b"alliance/2";
 /// buffer is allocated.
 pub const MAX_FRAME_BYTES: usize = 64 << 20;
 
+/// Frame bodies of at least this many bytes are deflated when that makes them smaller.
+pub const FRAME_DEFLATE_MIN: usize = 200;
+
+/// Frame bodies larger than this are sent as they are: a whole history (a document, compressed
+/// already, and its signatures, which do not compress) would cost more time to deflate than
+/// it saves.
+pub const FRAME_DEFLATE_MAX: usize = 256 << 10;
+
 /// How long a peer may take for the handshake (its first frame) before it is dropped.
 pub const HANDSHAKE_TIMEOUT_SECS: u64 = 10;
 

@@ -30,12 +30,14 @@ fn signed_sync(from: &Replica) -> (Replica, usize) {
     loop {
         let mut quiet = true;
         if let Some(m) = sa.generate(&a) {
-            bytes += m.message.len() + m.signatures.iter().map(Vec::len).sum::<usize>();
+            bytes +=
+                alliance::net::wire::encode(&alliance::net::wire::Frame::Sync(m.clone())).len();
             sb.receive(&mut b, m).expect("valid changes are accepted");
             quiet = false;
         }
         if let Some(m) = sb.generate(&b) {
-            bytes += m.message.len() + m.signatures.iter().map(Vec::len).sum::<usize>();
+            bytes +=
+                alliance::net::wire::encode(&alliance::net::wire::Frame::Sync(m.clone())).len();
             sa.receive(&mut a, m).expect("valid changes are accepted");
             quiet = false;
         }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use alliance::core::sync::{PeerSync, SyncMessage};
 use alliance::core::{Replica, SeededEntropy, Timestamp, Writer};
+use alliance::net::wire::{Frame, encode};
 use automerge::sync::{State, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ROOT, ReadDoc};
@@ -16,8 +17,9 @@ use crate::{Row, ms, workload};
 
 const EDITS_EACH: usize = 10;
 
+/// What a sync message costs on the wire: the whole frame (length, encoding, body).
 fn bytes(m: &SyncMessage) -> usize {
-    m.message.len() + m.signatures.iter().map(Vec::len).sum::<usize>()
+    encode(&Frame::Sync(m.clone())).len()
 }
 
 /// Syncs until quiet; returns the bytes exchanged.

@@ -1,11 +1,24 @@
-//! Frames on an alliance stream: a 4-byte big-endian length, then a postcard-encoded [`Frame`].
-//! The length is checked against [`MAX_FRAME_BYTES`] before anything is allocated.
+//! Frames on an alliance stream: a 4-byte big-endian length, then the body: one byte for its
+//! encoding (0: a postcard-encoded [`Frame`]; 1: the same, deflated), then the bytes. The
+//! length is checked against [`MAX_FRAME_BYTES`] before anything is allocated, and a deflated
+//! body is never inflated past that limit either.
+//!
+//! Bodies between [`FRAME_DEFLATE_MIN`] and [`FRAME_DEFLATE_MAX`] bytes are deflated when that
+//! makes them smaller: a batch of changes repeats actor IDs, keys and summaries. Larger frames
+//! (a whole document, already compressed, and its signatures, which do not compress) are sent
+//! as they are.
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use std::io::{Read, Write};
+
 use crate::core::sync::SyncMessage;
-use crate::protocol::MAX_FRAME_BYTES;
+use crate::protocol::{FRAME_DEFLATE_MAX, FRAME_DEFLATE_MIN, MAX_FRAME_BYTES};
+
+/// Body encodings.
+const PLAIN: u8 = 0;
+const DEFLATED: u8 = 1;
 
 /// What a joining device sends with its hello.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,16 +74,50 @@ pub enum WireError {
     Closed,
 }
 
+/// A frame as it goes on the stream: length, encoding byte, body.
 pub fn encode(frame: &Frame) -> Vec<u8> {
     let body = postcard::to_stdvec(frame).expect("frames serialise");
-    let mut out = Vec::with_capacity(4 + body.len());
-    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    let deflated = (FRAME_DEFLATE_MIN..=FRAME_DEFLATE_MAX)
+        .contains(&body.len())
+        .then(|| {
+            let mut z = flate2::write::DeflateEncoder::new(
+                Vec::with_capacity(body.len() / 2),
+                flate2::Compression::default(),
+            );
+            z.write_all(&body).expect("writing to memory");
+            z.finish().expect("writing to memory")
+        })
+        .filter(|z| z.len() < body.len());
+    let (encoding, body) = match deflated {
+        Some(z) => (DEFLATED, z),
+        None => (PLAIN, body),
+    };
+    let mut out = Vec::with_capacity(5 + body.len());
+    out.extend_from_slice(&(body.len() as u32 + 1).to_be_bytes());
+    out.push(encoding);
     out.extend_from_slice(&body);
     out
 }
 
+/// A frame from its body (the bytes after the length).
 pub fn decode(body: &[u8]) -> Result<Frame, WireError> {
-    postcard::from_bytes(body).map_err(|e| WireError::Malformed(e.to_string()))
+    let malformed = |e: &dyn std::fmt::Display| WireError::Malformed(e.to_string());
+    match body.split_first() {
+        Some((&PLAIN, rest)) => postcard::from_bytes(rest).map_err(|e| malformed(&e)),
+        Some((&DEFLATED, rest)) => {
+            let mut plain = Vec::new();
+            flate2::read::DeflateDecoder::new(rest)
+                .take(MAX_FRAME_BYTES as u64 + 1)
+                .read_to_end(&mut plain)
+                .map_err(|e| malformed(&e))?;
+            if plain.len() > MAX_FRAME_BYTES {
+                return Err(WireError::TooLarge(plain.len()));
+            }
+            postcard::from_bytes(&plain).map_err(|e| malformed(&e))
+        }
+        Some((other, _)) => Err(malformed(&format!("unknown body encoding {other}"))),
+        None => Err(malformed(&"empty frame")),
+    }
 }
 
 pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &Frame) -> Result<(), WireError> {
@@ -146,5 +193,34 @@ mod tests {
             read_frame(&mut &garbage[..]).await,
             Err(WireError::Malformed(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn batches_of_changes_travel_deflated_and_a_deflate_bomb_is_refused() {
+        // A batch whose bytes repeat (as actor IDs, keys and summaries do) is deflated.
+        let batch = Frame::Changes {
+            changes: vec![b"actor-of-ada-actor-of-ada added need: quiet mornings".to_vec(); 20],
+            signatures: vec![vec![9; 64]; 20],
+        };
+        let bytes = encode(&batch);
+        assert_eq!(bytes[4], DEFLATED);
+        assert!(bytes.len() < postcard::to_stdvec(&batch).unwrap().len() / 2);
+        let mut buf = Vec::new();
+        write_frame(&mut buf, &batch).await.unwrap();
+        assert_eq!(read_frame(&mut buf.as_slice()).await.unwrap(), batch);
+        // A small frame goes as it is.
+        assert_eq!(encode(&Frame::Done)[4], PLAIN);
+        // A deflated body that would inflate past the frame limit is refused, not inflated.
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        for _ in 0..=(MAX_FRAME_BYTES >> 20) {
+            z.write_all(&zeros).unwrap();
+        }
+        let mut bomb = vec![DEFLATED];
+        bomb.extend(z.finish().unwrap());
+        assert!(bomb.len() < 1 << 20, "a small frame on the wire");
+        assert!(matches!(decode(&bomb), Err(WireError::TooLarge(_))));
+        // An unknown body encoding is an error.
+        assert!(matches!(decode(&[7, 1, 2]), Err(WireError::Malformed(_))));
     }
 }
