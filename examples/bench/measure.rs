@@ -19,20 +19,31 @@ pub fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
 
 /// Median wall time of `runs` calls of `f`, and the most memory one call needed on top of what
 /// the process held before it (peak resident set during the call minus resident set before, in
-/// MiB; the kernel's peak counter is reset before each call through `/proc/self/clear_refs`).
+/// MiB). Before each call, freed memory is handed back to the system (`malloc_trim`), so the
+/// call cannot hide its needs in memory an earlier measure left behind, and the kernel's peak
+/// counter is reset (`/proc/self/clear_refs`).
 pub fn time_and_peak<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, f64) {
     let mut peak: f64 = 0.0;
-    let median = time(runs, || {
-        let before = reset_peak();
-        let out = f();
-        peak = peak.max(kib("VmHWM").saturating_sub(before) as f64 / 1024.0);
-        out
-    });
-    (median, peak)
+    let mut samples: Vec<Duration> = (0..runs.max(1))
+        .map(|_| {
+            let before = reset_peak();
+            let start = Instant::now();
+            std::hint::black_box(f());
+            let elapsed = start.elapsed();
+            peak = peak.max(kib("VmHWM").saturating_sub(before) as f64 / 1024.0);
+            elapsed
+        })
+        .collect();
+    samples.sort();
+    (samples[samples.len() / 2], peak)
 }
 
 /// Resets the peak resident set to the current one and returns it (KiB).
 fn reset_peak() -> u64 {
+    // SAFETY: malloc_trim only returns free heap memory to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     kib("VmRSS")
 }

@@ -12,7 +12,7 @@ use automerge::sync::{State, SyncDoc};
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ROOT, ReadDoc};
 
-use crate::measure::time;
+use crate::measure::{time, time_and_peak};
 use crate::{Row, ms, workload};
 
 const EDITS_EACH: usize = 10;
@@ -131,7 +131,7 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
             bytes
         };
         let kept_bytes = run(true);
-        let kept = time(runs, || run(true));
+        let (kept, kept_peak) = time_and_peak(runs, || run(true));
         let fresh_bytes = run(false);
         let fresh = time(runs, || run(false));
         // Automerge with its persisted state, on the same document.
@@ -151,29 +151,32 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         };
         let am_bytes = am_run();
         let am = time(runs, am_run);
-        let mut push = |measure: &'static str, d: Duration, note: String| {
+        let mut push = |measure: &'static str, d: Duration, peak: Option<f64>, note: String| {
             rows.push(Row {
                 measure,
                 changes,
                 millis: ms(d),
                 vs_view: d.as_secs_f64() / am.as_secs_f64(),
-                peak_mib: None,
+                peak_mib: peak,
                 note,
             })
         };
         push(
             "Automerge, persisted state",
             am,
+            None,
             format!("{am_bytes} bytes, unsigned"),
         );
         push(
             "alliance, persisted state",
             kept,
+            Some(kept_peak),
             format!("{kept_bytes} bytes, 20 signed changes"),
         );
         push(
             "alliance, fresh state",
             fresh,
+            None,
             format!("{fresh_bytes} bytes"),
         );
     }

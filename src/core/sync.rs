@@ -11,8 +11,9 @@
 //!   costs a fraction of applying its changes one by one.
 //! - Incoming: the changes are taken out of the message, paired with their signatures, and
 //!   go through [`Replica::receive`] (signature, author, membership at that point of the
-//!   history; all or nothing), or a whole document through [`Replica::receive_document`]. Only then is the message, with its changes stripped, given to
-//!   Automerge to update the sync state.
+//!   history; all or nothing), or a whole document through [`Replica::receive_document`].
+//!   Only then is the message, with its changes stripped, given to Automerge to update the
+//!   sync state.
 //!
 //! A transport moves [`SyncMessage`]s back and forth; see `net` for the one over iroh.
 

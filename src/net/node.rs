@@ -284,8 +284,9 @@ pub async fn join(
     Ok((target, report, addrs))
 }
 
-/// Stores an alliance received by [`join`]: a snapshot of the verified replica, and the inviting device's
-/// addresses in the address book. Fails (writing nothing) if the alliance is already here.
+/// Stores an alliance received by [`join`]: a snapshot of the verified replica, and the
+/// inviting device's addresses in the address book. Fails (writing nothing) if the alliance is
+/// already here.
 pub fn save_join(
     home: &crate::store::Home,
     target: &MemoryTarget,
