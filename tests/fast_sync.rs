@@ -303,3 +303,39 @@ fn a_whole_document_with_a_bad_signature_or_a_strangers_change_is_refused() {
     assert_eq!((applied.new.len(), applied.loaded), (1, 0));
     assert_eq!(b.heads(), poisoned.heads());
 }
+
+#[test]
+fn an_equivocating_change_is_refused_and_the_replica_keeps_working() {
+    let (devs, r) = alliance(3);
+    let mut b = Replica::empty(r.id());
+    b.receive(wire(&r)).unwrap();
+    // Ben makes a change; then, from the same point, a second change with the same actor and
+    // sequence number (a cloned device, a restored backup), validly signed by Ben's key.
+    let mut a = r.clone();
+    let mut rng = SeededEntropy::new(3);
+    let first = a
+        .add_need(&devs[1].at(50), &mut rng, "first")
+        .unwrap()
+        .change
+        .unwrap();
+    let mut fork = r.clone();
+    let second = fork
+        .add_need(&devs[1].at(51), &mut rng, "second")
+        .unwrap()
+        .change
+        .unwrap();
+    assert_eq!(first.change().seq(), second.change().seq());
+    assert_ne!(first.hash(), second.hash());
+    b.receive(vec![unverified(&first)]).unwrap();
+    let heads = b.heads();
+    assert!(b.receive(vec![unverified(&second)]).is_err());
+    assert_eq!(b.heads(), heads, "nothing of the refused change is applied");
+    // The replica still takes honest changes.
+    let next = a
+        .add_need(&devs[2].at(52), &mut rng, "after")
+        .unwrap()
+        .change
+        .unwrap();
+    b.receive(vec![unverified(&next)]).unwrap();
+    assert_eq!(b.heads(), a.heads());
+}

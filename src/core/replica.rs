@@ -128,6 +128,10 @@ pub enum ReceiveError {
     Automerge(String),
     #[error("peer sent {changes} changes with {signatures} signatures")]
     SignatureCount { changes: usize, signatures: usize },
+    /// A batch failed halfway and the replica could not be put back: load it again from the
+    /// store, which holds only what was verified and persisted.
+    #[error("the replica must be reloaded from the store: {0}")]
+    Poisoned(String),
 }
 
 /// What a successful receive did.
@@ -472,9 +476,9 @@ impl Replica {
             self.doc = staging;
         } else {
             self.check_authors(&self.doc, &verified)?;
+            let before = self.doc.get_heads();
             if let Err(e) = apply_all(&mut self.doc, &verified) {
-                self.rebuild_without(&fresh_hashes);
-                return Err(e);
+                return Err(self.undo(&before, &fresh_hashes, e));
             }
         }
         for c in &verified {
@@ -588,19 +592,22 @@ impl Replica {
             });
         }
         // Another session filled this replica meanwhile: take what it lacks, all of it checked.
-        let new: Vec<SignedChange<Verified>> = self
-            .doc
-            .get_changes_added(&loaded)
+        let added = guarded(|| self.doc.get_changes_added(&loaded)).ok_or_else(|| {
+            ReceiveError::Automerge("automerge panicked while comparing histories".into())
+        })?;
+        let new: Vec<SignedChange<Verified>> = added
             .into_iter()
             .map(|c| {
-                let sig = sig_of[&c.hash()];
-                SignedChange::from_trusted_store(c, sig)
+                let sig = sig_of.get(&c.hash()).copied().ok_or_else(|| {
+                    ReceiveError::Automerge(format!("change {} has no signature", c.hash()))
+                })?;
+                Ok(SignedChange::from_trusted_store(c, sig))
             })
-            .collect();
+            .collect::<Result<_, ReceiveError>>()?;
         let hashes: HashSet<ChangeHash> = new.iter().map(|c| c.hash()).collect();
+        let before = self.doc.get_heads();
         if let Err(e) = apply_all(&mut self.doc, &new) {
-            self.rebuild_without(&hashes);
-            return Err(e);
+            return Err(self.undo(&before, &hashes, e));
         }
         for c in &new {
             self.signatures.insert(c.hash(), *c.signature());
@@ -657,35 +664,56 @@ impl Replica {
             .map_or(1, |n| n.get())
             .min(claims.len() / PER_THREAD_MIN)
             .max(1);
+        // A panic inside Automerge while checking a part fails that part at its first claim.
         if threads == 1 {
-            return check(0, claims);
+            return guarded(|| check(0, claims)).unwrap_or(Some(0));
         }
         let per = claims.len().div_ceil(threads);
         std::thread::scope(|scope| {
             let parts: Vec<_> = claims
                 .chunks(per)
                 .enumerate()
-                .map(|(n, part)| scope.spawn(move || check(n * per, part)))
+                .map(|(n, part)| (n * per, scope.spawn(move || check(n * per, part))))
                 .collect();
             parts
                 .into_iter()
-                .filter_map(|p| p.join().unwrap_or(Some(0)))
+                .filter_map(|(offset, p)| p.join().unwrap_or(Some(offset)))
                 .min()
         })
     }
 
     /// Puts the document back as it was before a batch that failed while being applied in
-    /// place: every change except the batch's, applied to a fresh document. Only runs on a
-    /// failure Automerge reports after the checks passed, so its cost is not on any normal path.
-    fn rebuild_without(&mut self, batch: &HashSet<ChangeHash>) {
-        let kept: Vec<Change> = guarded(|| self.doc.get_changes(&[]))
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| !batch.contains(&c.hash()))
-            .collect();
-        let mut doc = Automerge::new();
-        if let Some(Ok(())) = guarded(|| doc.apply_changes(kept)) {
-            self.doc = doc;
+    /// place (heads `before`), and returns the error to report. Nothing to do when Automerge
+    /// refused before changing anything; otherwise every change but the batch's is applied to
+    /// a fresh document. If that fails too, [`ReceiveError::Poisoned`]: reload the replica.
+    fn undo(
+        &mut self,
+        before: &[ChangeHash],
+        batch: &HashSet<ChangeHash>,
+        error: ReceiveError,
+    ) -> ReceiveError {
+        // Usually Automerge refused before changing anything (a duplicate sequence number, say).
+        if guarded(|| self.doc.get_heads()).is_some_and(|heads| heads == before) {
+            return error;
+        }
+        let rebuilt = guarded(|| {
+            let kept: Vec<Change> = self
+                .doc
+                .get_changes(&[])
+                .into_iter()
+                .filter(|c| !batch.contains(&c.hash()))
+                .collect();
+            let mut doc = Automerge::new();
+            doc.apply_changes(kept).map(|()| doc)
+        });
+        match rebuilt {
+            Some(Ok(doc)) if doc.get_heads() == before => {
+                self.doc = doc;
+                error
+            }
+            // The replica can no longer be trusted: its owner must load it again from what
+            // was persisted (everything persisted was verified).
+            _ => ReceiveError::Poisoned(error.to_string()),
         }
     }
 

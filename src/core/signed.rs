@@ -217,8 +217,8 @@ pub fn author_of(change: &Change) -> Result<DeviceId, ChangeError> {
         .ok_or_else(|| ChangeError::BadAuthor(change.hash().to_string()))
 }
 
-/// The authors of many changes, each actor's key decoded once (decoding an ed25519 point costs
-/// about as much as hashing a change; a batch has thousands of changes and a few actors).
+/// The authors of many changes, each actor's key decoded once (a batch has thousands of
+/// changes and a few actors, and decoding an ed25519 point is not free).
 #[derive(Default)]
 pub struct Authors(std::collections::HashMap<ActorId, Option<DeviceId>>);
 

@@ -142,7 +142,9 @@ impl PeerSync {
     }
 
     /// Verifies and applies a message from the peer. On error nothing was applied and the
-    /// sync state is unchanged; the caller should disconnect.
+    /// sync state is unchanged; the caller should disconnect. (Changes that verified and were
+    /// applied are always returned for the caller to persist, even when the rest of the
+    /// message was bad; the sync state then starts afresh.)
     pub fn receive(
         &mut self,
         replica: &mut Replica,
@@ -197,10 +199,20 @@ impl PeerSync {
         msg.changes = ChunkList::empty();
         let doc = &mut replica.doc;
         let state = &mut self.state;
-        match catch_unwind(AssertUnwindSafe(|| doc.receive_sync_message(state, msg))) {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(SyncError::Malformed(e.to_string())),
-            Err(_) => return Err(SyncError::Malformed("automerge panicked".into())),
+        let negotiation =
+            match catch_unwind(AssertUnwindSafe(|| doc.receive_sync_message(state, msg))) {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(SyncError::Malformed(e.to_string())),
+                Err(_) => Err(SyncError::Malformed("automerge panicked".into())),
+            };
+        if let Err(e) = negotiation {
+            if applied.new.is_empty() && applied.loaded == 0 {
+                return Err(e);
+            }
+            // The changes were verified and are in the replica: the caller must persist them.
+            // Only the negotiation part was bad; it starts afresh next time.
+            tracing::warn!(error = %e, "peer's sync message did not update the sync state");
+            self.state = sync::State::new();
         }
         self.state.their_capabilities = None;
         Ok(applied)

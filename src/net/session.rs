@@ -98,6 +98,10 @@ pub struct FreshChanges {
 /// sync round instead.
 const FRESH_BACKLOG: usize = 1024;
 
+/// Changes per pushed frame (a large batch, say from a third device's catch-up, goes as several
+/// frames, each far below the frame limit).
+const PUSH_CHUNK: usize = 1000;
+
 /// How long after the last pushed change a live session runs a sync round, which brings both
 /// sides' sync states up to date (so a later reconnect costs about what is new) and repairs
 /// anything a push missed.
@@ -116,6 +120,7 @@ pub struct SharedAlliance {
 impl SharedAlliance {
     pub fn new(mut open: OpenAlliance) -> Arc<Self> {
         open.unlock();
+        open.track_persisted();
         Arc::new(SharedAlliance {
             id: open.replica().id(),
             open: Mutex::new(open),
@@ -144,9 +149,22 @@ impl SharedAlliance {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let external = open.relock(mode)?;
         let result = f(&mut open);
+        if let Err(NetError::BadChanges {
+            source: SyncError::Rejected(ReceiveError::Poisoned(reason)),
+            ..
+        }) = &result
+        {
+            // A batch failed halfway: what is in memory can no longer be trusted. Everything
+            // persisted was verified; load that again.
+            tracing::warn!(%reason, "reloading the alliance from the store");
+            if let Err(e) = open.reload() {
+                tracing::error!(error = %e, "cannot reload the alliance from the store");
+            }
+        }
         let persisted = open.take_persisted();
         open.unlock();
-        drop(open);
+        // Announced with the lock on this alliance still held, so that changes go out to the
+        // sessions in the order they entered the replica.
         if !external.is_empty() {
             self.announce(Fresh::Changes(Arc::new(FreshChanges {
                 from: None,
@@ -159,6 +177,7 @@ impl SharedAlliance {
                 changes: persisted,
             })));
         }
+        drop(open);
         result
     }
 
@@ -639,6 +658,7 @@ async fn live(
                         round = true;
                     }
                     Some(Ok(Frame::Changes { changes, signatures })) => {
+                        let count = changes.len();
                         let applied = match parse_pushed(changes, signatures, peer_id)
                             .and_then(|batch| target.receive_pushed(batch, peer_id))
                         {
@@ -648,9 +668,16 @@ async fn live(
                                 return Err(e);
                             }
                         };
-                        // Missing dependencies: a sync round fetches them.
-                        round = !applied;
-                        settle = Some(tokio::time::Instant::now() + SETTLE_AFTER);
+                        if applied {
+                            sync.received += count;
+                            settle = Some(tokio::time::Instant::now() + SETTLE_AFTER);
+                        } else {
+                            // Missing dependencies. The sync state may believe the peer has
+                            // nothing for us (pushes do not update it), so start it afresh:
+                            // the round then asks for everything this device lacks.
+                            *sync = PeerSync::new();
+                            round = true;
+                        }
                     }
                     Some(Ok(Frame::Done)) => {}
                     Some(Ok(Frame::Rejected { reason })) => {
@@ -668,7 +695,9 @@ async fn live(
                 notice = async { fresh.as_mut().expect("guarded").recv().await }, if fresh.is_some() => {
                     match notice {
                         Ok(Fresh::Changes(fresh)) if fresh.from != Some(*peer_id) => {
-                            write(&mut send, peer, &push_frame(&fresh.changes)).await?;
+                            for part in fresh.changes.chunks(PUSH_CHUNK) {
+                                write(&mut send, peer, &push_frame(part)).await?;
+                            }
                             sync.sent += fresh.changes.len();
                             settle = Some(tokio::time::Instant::now() + SETTLE_AFTER);
                         }

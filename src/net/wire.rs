@@ -1,7 +1,7 @@
 //! Frames on an alliance stream: a 4-byte big-endian length, then the body: one byte for its
 //! encoding (0: a postcard-encoded [`Frame`]; 1: the same, deflated), then the bytes. The
 //! length is checked against [`MAX_FRAME_BYTES`] before anything is allocated, and a deflated
-//! body is never inflated past that limit either.
+//! body is never inflated past [`FRAME_DEFLATE_MAX`] (no honest sender deflates more).
 //!
 //! Bodies between [`FRAME_DEFLATE_MIN`] and [`FRAME_DEFLATE_MAX`] bytes are deflated when that
 //! makes them smaller: a batch of changes repeats actor IDs, keys and summaries. Larger frames
@@ -105,12 +105,14 @@ pub fn decode(body: &[u8]) -> Result<Frame, WireError> {
     match body.split_first() {
         Some((&PLAIN, rest)) => postcard::from_bytes(rest).map_err(|e| malformed(&e)),
         Some((&DEFLATED, rest)) => {
+            // Honest senders deflate only bodies of at most FRAME_DEFLATE_MAX bytes, so nothing
+            // inflates past that: a small frame cannot make this device allocate much.
             let mut plain = Vec::new();
             flate2::read::DeflateDecoder::new(rest)
-                .take(MAX_FRAME_BYTES as u64 + 1)
+                .take(FRAME_DEFLATE_MAX as u64 + 1)
                 .read_to_end(&mut plain)
                 .map_err(|e| malformed(&e))?;
-            if plain.len() > MAX_FRAME_BYTES {
+            if plain.len() > FRAME_DEFLATE_MAX {
                 return Err(WireError::TooLarge(plain.len()));
             }
             postcard::from_bytes(&plain).map_err(|e| malformed(&e))
@@ -210,10 +212,10 @@ mod tests {
         assert_eq!(read_frame(&mut buf.as_slice()).await.unwrap(), batch);
         // A small frame goes as it is.
         assert_eq!(encode(&Frame::Done)[4], PLAIN);
-        // A deflated body that would inflate past the frame limit is refused, not inflated.
+        // A deflated body that would inflate past what any honest sender deflates is refused.
         let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
         let zeros = vec![0u8; 1 << 20];
-        for _ in 0..=(MAX_FRAME_BYTES >> 20) {
+        for _ in 0..=(FRAME_DEFLATE_MAX >> 20) {
             z.write_all(&zeros).unwrap();
         }
         let mut bomb = vec![DEFLATED];

@@ -366,6 +366,7 @@ impl Home {
             log_valid_len: log.valid_len,
             log_torn_tail: log.torn_tail,
             persisted: Vec::new(),
+            track_persisted: false,
         })
     }
 }
@@ -384,11 +385,19 @@ pub struct OpenAlliance {
     log_valid_len: u64,
     log_torn_tail: u64,
     /// Changes made durable by [`OpenAlliance::persist`] since the last
-    /// [`OpenAlliance::take_persisted`], for a running device to pass on to its peers.
+    /// [`OpenAlliance::take_persisted`], for a running device to pass on to its peers (kept
+    /// only after [`OpenAlliance::track_persisted`]).
     persisted: Vec<SignedChange<Verified>>,
+    track_persisted: bool,
 }
 
 impl OpenAlliance {
+    /// From now on, keep what [`OpenAlliance::persist`] writes for
+    /// [`OpenAlliance::take_persisted`] (a running device passes it on to its peers).
+    pub fn track_persisted(&mut self) {
+        self.track_persisted = true;
+    }
+
     /// The changes [`OpenAlliance::persist`] wrote since the last call.
     pub fn take_persisted(&mut self) -> Vec<SignedChange<Verified>> {
         std::mem::take(&mut self.persisted)
@@ -471,7 +480,9 @@ impl OpenAlliance {
         }
         self.log_valid_len += buf.len() as u64;
         self.log_records += changes.len();
-        self.persisted.extend_from_slice(changes);
+        if self.track_persisted {
+            self.persisted.extend_from_slice(changes);
+        }
         if self.log_records >= self.compact_after {
             self.compact()?;
         }
@@ -525,19 +536,7 @@ impl OpenAlliance {
             .map(|m| m.len());
         if snapshot_len != self.snapshot_len || log_len < self.log_valid_len {
             // Another process compacted: reload everything, keeping our lock.
-            let home = Home {
-                root: self
-                    .dir
-                    .parent()
-                    .and_then(Path::parent)
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default(),
-                compact_after: self.compact_after,
-            };
-            let mut reopened = home.open_unlocked(&self.replica.id())?;
-            reopened.lock = self.lock.take();
-            reopened.mode = self.mode;
-            *self = reopened;
+            self.reload()?;
             return Ok(self.changes_not_in(&before));
         }
         // Only appends: read the records past what we have.
@@ -567,6 +566,27 @@ impl OpenAlliance {
             .apply_trusted(new)
             .map_err(|e| StoreError::corrupt(&log_path, e))?;
         Ok(self.changes_not_in(&before))
+    }
+
+    /// Loads the alliance again from its files, keeping the lock: after another process
+    /// compacted, or when the replica in memory can no longer be trusted (a batch failed
+    /// halfway, [`ReceiveError::Poisoned`](crate::core::ReceiveError::Poisoned)).
+    pub fn reload(&mut self) -> Result<(), StoreError> {
+        let home = Home {
+            root: self
+                .dir
+                .parent()
+                .and_then(Path::parent)
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            compact_after: self.compact_after,
+        };
+        let mut reopened = home.open_unlocked(&self.replica.id())?;
+        reopened.lock = self.lock.take();
+        reopened.mode = self.mode;
+        reopened.track_persisted = self.track_persisted;
+        *self = reopened;
+        Ok(())
     }
 
     /// Changes in the replica that are not ancestors of (or equal to) `heads`.
