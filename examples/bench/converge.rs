@@ -9,26 +9,10 @@ use alliance::core::sync::PeerSync;
 use alliance::core::{DeviceKey, Entropy, ItemId, Replica, SeededEntropy, Timestamp, Writer};
 
 use crate::measure::time_and_peak;
+use crate::pair::exchange;
 use crate::{Row, ms};
 
 const EDITS_EACH: usize = 500;
-
-fn exchange(a: &mut Replica, b: &mut Replica) {
-    let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
-    loop {
-        let m1 = sa.generate(a);
-        if let Some(m) = m1.clone() {
-            sb.receive(b, m).expect("valid changes are accepted");
-        }
-        let m2 = sb.generate(b);
-        if let Some(m) = m2.clone() {
-            sa.receive(a, m).expect("valid changes are accepted");
-        }
-        if m1.is_none() && m2.is_none() {
-            return;
-        }
-    }
-}
 
 /// `devices` member devices holding the same alliance (founded by the first, with an
 /// expectation everyone will reword), each then editing offline.
@@ -100,7 +84,7 @@ fn converge(replicas: &mut [Replica]) {
     let (first, rest) = replicas.split_first_mut().expect("devices");
     for _ in 0..2 {
         for r in rest.iter_mut() {
-            exchange(first, r);
+            exchange(first, &mut PeerSync::new(), r, &mut PeerSync::new());
         }
     }
 }

@@ -13,38 +13,19 @@ use alliance::net::endpoint::{NetConfig, addr_for, bind};
 use alliance::net::node::Node;
 use alliance::net::session::{self, Dial, MemoryTarget, SharedAlliance};
 use alliance::store::{Home, LockMode};
-use automerge::sync::{State, SyncDoc};
+use automerge::sync::State;
 use automerge::{Automerge, ChangeHash};
 use ed25519_dalek::Signature;
 
 use crate::measure::{time, time_and_peak};
+use crate::pair::{automerge_exchange, exchange, runtime};
 use crate::{Row, ms, workload};
 
-/// alliance's sync: both sides run `PeerSync` until neither has anything to say. Returns the
-/// bytes exchanged.
+/// alliance's sync to a fresh device, in memory. Returns the bytes exchanged.
 fn signed_sync(from: &Replica) -> (Replica, usize) {
     let mut a = from.clone();
     let mut b = Replica::empty(from.id());
-    let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
-    let mut bytes = 0;
-    loop {
-        let mut quiet = true;
-        if let Some(m) = sa.generate(&a) {
-            bytes +=
-                alliance::net::wire::encode(&alliance::net::wire::Frame::Sync(m.clone())).len();
-            sb.receive(&mut b, m).expect("valid changes are accepted");
-            quiet = false;
-        }
-        if let Some(m) = sb.generate(&b) {
-            bytes +=
-                alliance::net::wire::encode(&alliance::net::wire::Frame::Sync(m.clone())).len();
-            sa.receive(&mut a, m).expect("valid changes are accepted");
-            quiet = false;
-        }
-        if quiet {
-            break;
-        }
-    }
+    let bytes = exchange(&mut a, &mut PeerSync::new(), &mut b, &mut PeerSync::new());
     assert_eq!(a.heads(), b.heads(), "the fresh device caught up");
     (b, bytes)
 }
@@ -53,28 +34,7 @@ fn signed_sync(from: &Replica) -> (Replica, usize) {
 fn automerge_sync(from: &Automerge) -> usize {
     let mut a = from.clone();
     let mut b = Automerge::new();
-    let (mut sa, mut sb) = (State::new(), State::new());
-    let mut bytes = 0;
-    loop {
-        let mut quiet = true;
-        if let Some(m) = a.generate_sync_message(&mut sa) {
-            let m = m.encode();
-            bytes += m.len();
-            b.receive_sync_message(&mut sb, automerge::sync::Message::decode(&m).unwrap())
-                .unwrap();
-            quiet = false;
-        }
-        if let Some(m) = b.generate_sync_message(&mut sb) {
-            let m = m.encode();
-            bytes += m.len();
-            a.receive_sync_message(&mut sa, automerge::sync::Message::decode(&m).unwrap())
-                .unwrap();
-            quiet = false;
-        }
-        if quiet {
-            break;
-        }
-    }
+    let bytes = automerge_exchange(&mut a, &mut State::new(), &mut b, &mut State::new());
     assert_eq!(a.get_heads(), b.get_heads());
     bytes
 }
@@ -158,11 +118,7 @@ async fn signed_sync_over_iroh(
 
 pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = runtime();
     let mut rows = Vec::new();
     for &n in sizes {
         eprintln!("initial sync of {n} signed changes...");

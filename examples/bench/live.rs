@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alliance::core::sync::PeerSync;
-use alliance::core::{DeviceKey, Replica, SignedChange, Timestamp, Writer};
+use alliance::core::{DeviceKey, SignedChange, Timestamp, Writer};
 use alliance::net::endpoint::{NetConfig, bind};
 use alliance::net::session::{self, Dial, SharedAlliance};
 use alliance::store::LockMode;
@@ -28,44 +28,12 @@ use tokio::io::AsyncReadExt;
 
 use crate::initial_sync::Server;
 use crate::measure::{cpu_time, percentile, time_and_peak};
+use crate::pair::{automerge_exchange, exchange, runtime};
 use crate::{Row, ms, workload};
 
 /// Edits measured per alliance size.
 const EDITS: usize = 60;
 const WORDS: [&str; 6] = ["we ", "care ", "and ", "listen ", "every ", "day "];
-
-/// Both replicas exchange sync messages until neither has anything to say.
-fn exchange(a: &mut Replica, sa: &mut PeerSync, b: &mut Replica, sb: &mut PeerSync) {
-    loop {
-        let m1 = sa.generate(a);
-        if let Some(m) = m1.clone() {
-            sb.receive(b, m).expect("valid changes are accepted");
-        }
-        let m2 = sb.generate(b);
-        if let Some(m) = m2.clone() {
-            sa.receive(a, m).expect("valid changes are accepted");
-        }
-        if m1.is_none() && m2.is_none() {
-            return;
-        }
-    }
-}
-
-fn automerge_exchange(a: &mut Automerge, sa: &mut State, b: &mut Automerge, sb: &mut State) {
-    loop {
-        let m1 = a.generate_sync_message(sa);
-        if let Some(m) = m1.clone() {
-            b.receive_sync_message(sb, m).unwrap();
-        }
-        let m2 = b.generate_sync_message(sb);
-        if let Some(m) = m2.clone() {
-            a.receive_sync_message(sa, m).unwrap();
-        }
-        if m1.is_none() && m2.is_none() {
-            return;
-        }
-    }
-}
 
 fn vision_len(doc: &Automerge) -> (automerge::ObjId, usize) {
     let (_, text) = doc.get(ROOT, "vision").unwrap().expect("a vision");
@@ -350,11 +318,7 @@ async fn read(recv: &mut iroh::endpoint::RecvStream) -> std::io::Result<Vec<u8>>
 }
 
 pub fn section(sizes: &[usize], _runs: usize) -> Vec<Row> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = runtime();
     let mut rows = Vec::new();
     for &n in sizes {
         eprintln!("live edits on an alliance of {n} changes...");

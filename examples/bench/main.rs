@@ -23,6 +23,7 @@ mod converge;
 mod initial_sync;
 mod live;
 mod measure;
+mod pair;
 mod reconnect;
 mod review;
 mod samod_sync;

@@ -5,70 +5,17 @@
 
 use std::time::Duration;
 
-use alliance::core::sync::{PeerSync, SyncMessage};
+use alliance::core::sync::PeerSync;
 use alliance::core::{Replica, SeededEntropy, Timestamp, Writer};
-use alliance::net::wire::{Frame, encode};
-use automerge::sync::{State, SyncDoc};
+use automerge::sync::State;
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ROOT, ReadDoc};
 
 use crate::measure::{time, time_and_peak};
+use crate::pair::{automerge_exchange, exchange};
 use crate::{Row, ms, workload};
 
 const EDITS_EACH: usize = 10;
-
-/// What a sync message costs on the wire: the whole frame (length, encoding, body).
-fn bytes(m: &SyncMessage) -> usize {
-    encode(&Frame::Sync(m.clone())).len()
-}
-
-/// Syncs until quiet; returns the bytes exchanged.
-fn exchange(a: &mut Replica, sa: &mut PeerSync, b: &mut Replica, sb: &mut PeerSync) -> usize {
-    let mut total = 0;
-    loop {
-        let m1 = sa.generate(a);
-        if let Some(m) = m1.clone() {
-            total += bytes(&m);
-            sb.receive(b, m).expect("valid changes are accepted");
-        }
-        let m2 = sb.generate(b);
-        if let Some(m) = m2.clone() {
-            total += bytes(&m);
-            sa.receive(a, m).expect("valid changes are accepted");
-        }
-        if m1.is_none() && m2.is_none() {
-            return total;
-        }
-    }
-}
-
-fn automerge_exchange(
-    a: &mut Automerge,
-    sa: &mut State,
-    b: &mut Automerge,
-    sb: &mut State,
-) -> usize {
-    let mut total = 0;
-    loop {
-        let m1 = a.generate_sync_message(sa);
-        if let Some(m) = m1.clone() {
-            let m = m.encode();
-            total += m.len();
-            b.receive_sync_message(sb, automerge::sync::Message::decode(&m).unwrap())
-                .unwrap();
-        }
-        let m2 = b.generate_sync_message(sb);
-        if let Some(m) = m2.clone() {
-            let m = m.encode();
-            total += m.len();
-            a.receive_sync_message(sa, automerge::sync::Message::decode(&m).unwrap())
-                .unwrap();
-        }
-        if m1.is_none() && m2.is_none() {
-            return total;
-        }
-    }
-}
 
 /// Ten offline edits on each of Ada's and Ben's replicas (needs and words of the vision).
 fn offline_edits(w: &workload::Workload, a: &mut Replica, b: &mut Replica) {

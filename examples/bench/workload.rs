@@ -123,32 +123,8 @@ pub fn trace_len() -> Option<usize> {
 /// (typed by Ada), after a founding, two members and two expectations.
 fn replay(trace: &Trace, edits: usize) -> Workload {
     let people = people();
-    fn at(p: &Person, t: i64) -> Writer<'_> {
-        Writer {
-            key: &p.key,
-            actor_tag: p.tag,
-            now: Timestamp(T0 + t),
-        }
-    }
     let mut rng = SeededEntropy::new(7);
-    let (mut r, _, _) = Replica::create(
-        &at(&people[0], 0),
-        &mut rng,
-        "Trace family",
-        "Ada",
-        "parent",
-    )
-    .unwrap();
-    for (i, name) in [(1usize, "Ben"), (2, "Cy")] {
-        r.add_member(
-            &at(&people[0], 1),
-            &mut rng,
-            name,
-            "member",
-            Some(people[i].key.device_id()),
-        )
-        .unwrap();
-    }
+    let mut r = founded("Trace family", &people, &mut rng);
     let mut ids = Vec::new();
     for text in ["we listen first", "we keep our promises"] {
         let e = r
@@ -253,35 +229,36 @@ fn people() -> Vec<Person> {
         .collect()
 }
 
-/// Builds an alliance of about `changes` changes.
-pub fn build(changes: usize) -> Workload {
-    let mut rng = SeededEntropy::new(7);
-    let people = people();
-    fn at(p: &Person, t: i64) -> Writer<'_> {
-        Writer {
-            key: &p.key,
-            actor_tag: p.tag,
-            now: Timestamp(T0 + t),
-        }
+/// `p`'s device writing `t` seconds after the workload's start.
+fn at(p: &Person, t: i64) -> Writer<'_> {
+    Writer {
+        key: &p.key,
+        actor_tag: p.tag,
+        now: Timestamp(T0 + t),
     }
-    let (mut r, _, _) = Replica::create(
-        &at(&people[0], 0),
-        &mut rng,
-        "Bench family",
-        "Ada",
-        "parent",
-    )
-    .unwrap();
+}
+
+/// An alliance founded by Ada's device, with Ben and Cy as members on theirs.
+fn founded(title: &str, people: &[Person], rng: &mut SeededEntropy) -> Replica {
+    let (mut r, _, _) = Replica::create(&at(&people[0], 0), rng, title, "Ada", "parent").unwrap();
     for (i, name) in [(1usize, "Ben"), (2, "Cy")] {
         r.add_member(
             &at(&people[0], 1),
-            &mut rng,
+            rng,
             name,
             "member",
             Some(people[i].key.device_id()),
         )
         .unwrap();
     }
+    r
+}
+
+/// Builds an alliance of about `changes` changes.
+pub fn build(changes: usize) -> Workload {
+    let mut rng = SeededEntropy::new(7);
+    let people = people();
+    let mut r = founded("Bench family", &people, &mut rng);
     let mut expectations: Vec<ItemId> = Vec::new();
     let mut needs: Vec<(usize, ItemId)> = Vec::new();
     let mut checkins: Vec<ItemId> = Vec::new();

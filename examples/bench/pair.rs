@@ -1,0 +1,67 @@
+//! Two replicas syncing in memory until both are quiet: alliance's `PeerSync` and Automerge's
+//! own sync protocol driven the same way, each message encoded as it would go on the wire. And
+//! the tokio runtime the network sections share.
+
+use alliance::core::Replica;
+use alliance::core::sync::PeerSync;
+use alliance::net::wire::{Frame, encode};
+use automerge::Automerge;
+use automerge::sync::{Message, State, SyncDoc};
+
+/// alliance's sync, both ways, until neither side has anything to say. Returns the bytes the
+/// messages take on the wire (whole frames).
+pub fn exchange(a: &mut Replica, sa: &mut PeerSync, b: &mut Replica, sb: &mut PeerSync) -> usize {
+    let mut bytes = 0;
+    loop {
+        let m1 = sa.generate(a);
+        if let Some(m) = m1.clone() {
+            bytes += encode(&Frame::Sync(m.clone())).len();
+            sb.receive(b, m).expect("valid changes are accepted");
+        }
+        let m2 = sb.generate(b);
+        if let Some(m) = m2.clone() {
+            bytes += encode(&Frame::Sync(m.clone())).len();
+            sa.receive(a, m).expect("valid changes are accepted");
+        }
+        if m1.is_none() && m2.is_none() {
+            return bytes;
+        }
+    }
+}
+
+/// Automerge's sync protocol the same way, unsigned and unverified. Returns the bytes of the
+/// encoded messages.
+pub fn automerge_exchange(
+    a: &mut Automerge,
+    sa: &mut State,
+    b: &mut Automerge,
+    sb: &mut State,
+) -> usize {
+    let mut bytes = 0;
+    loop {
+        let m1 = a.generate_sync_message(sa).map(|m| m.encode());
+        if let Some(m) = &m1 {
+            bytes += m.len();
+            b.receive_sync_message(sb, Message::decode(m).unwrap())
+                .unwrap();
+        }
+        let m2 = b.generate_sync_message(sb).map(|m| m.encode());
+        if let Some(m) = &m2 {
+            bytes += m.len();
+            a.receive_sync_message(sa, Message::decode(m).unwrap())
+                .unwrap();
+        }
+        if m1.is_none() && m2.is_none() {
+            return bytes;
+        }
+    }
+}
+
+/// The runtime for the sections that use iroh: two workers, one per core.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
