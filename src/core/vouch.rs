@@ -127,17 +127,17 @@ mod tests {
         DeviceKey::from_seed([i; 32]).device_id()
     }
 
+    fn node(hash: ChangeHash, author: DeviceId, deps: &[ChangeHash]) -> Node<'_> {
+        Node { hash, author, deps }
+    }
+
     #[test]
     fn a_chain_by_one_author_needs_only_its_newest_signature() {
         let deps: Vec<Vec<ChangeHash>> = (0..5u8)
             .map(|i| if i == 0 { vec![] } else { vec![h(i)] })
             .collect();
         let nodes: Vec<Node<'_>> = (0..5u8)
-            .map(|i| Node {
-                hash: h(i + 1),
-                author: key(1),
-                deps: &deps[i as usize],
-            })
+            .map(|i| node(h(i + 1), key(1), &deps[i as usize]))
             .collect();
         assert_eq!(signatures_to_check(&nodes), vec![4]);
     }
@@ -147,21 +147,9 @@ mod tests {
         // A1 <- B1 <- A2: A2's signature covers A1 (through B1); B1 is B's newest.
         let (d1, d2): (Vec<ChangeHash>, Vec<ChangeHash>) = (vec![h(1)], vec![h(2)]);
         let nodes = [
-            Node {
-                hash: h(1),
-                author: key(1),
-                deps: &[],
-            },
-            Node {
-                hash: h(2),
-                author: key(2),
-                deps: &d1,
-            },
-            Node {
-                hash: h(3),
-                author: key(1),
-                deps: &d2,
-            },
+            node(h(1), key(1), &[]),
+            node(h(2), key(2), &d1),
+            node(h(3), key(1), &d2),
         ];
         assert_eq!(signatures_to_check(&nodes), vec![1, 2]);
     }
@@ -170,21 +158,9 @@ mod tests {
     fn concurrent_changes_of_one_author_are_each_checked() {
         let d: Vec<ChangeHash> = vec![h(1)];
         let nodes = [
-            Node {
-                hash: h(1),
-                author: key(1),
-                deps: &[],
-            },
-            Node {
-                hash: h(2),
-                author: key(1),
-                deps: &d,
-            },
-            Node {
-                hash: h(3),
-                author: key(1),
-                deps: &d,
-            },
+            node(h(1), key(1), &[]),
+            node(h(2), key(1), &d),
+            node(h(3), key(1), &d),
         ];
         assert_eq!(signatures_to_check(&nodes), vec![1, 2]);
     }
@@ -193,18 +169,7 @@ mod tests {
     fn a_change_another_author_built_on_is_not_vouched_for_by_that_author() {
         // B builds on a change claiming A: B's signature says nothing about A's authorship.
         let d: Vec<ChangeHash> = vec![h(1)];
-        let nodes = [
-            Node {
-                hash: h(1),
-                author: key(1),
-                deps: &[],
-            },
-            Node {
-                hash: h(2),
-                author: key(2),
-                deps: &d,
-            },
-        ];
+        let nodes = [node(h(1), key(1), &[]), node(h(2), key(2), &d)];
         assert_eq!(signatures_to_check(&nodes), vec![0, 1]);
     }
 
@@ -212,44 +177,17 @@ mod tests {
     fn order_puts_dependencies_first_and_keeps_ties_in_batch_order() {
         let (d3, d1) = (vec![h(3)], vec![h(1)]);
         let nodes = [
-            Node {
-                hash: h(2),
-                author: key(1),
-                deps: &d3,
-            },
-            Node {
-                hash: h(3),
-                author: key(1),
-                deps: &d1,
-            },
-            Node {
-                hash: h(1),
-                author: key(1),
-                deps: &[],
-            },
-            Node {
-                hash: h(4),
-                author: key(2),
-                deps: &[],
-            },
+            node(h(2), key(1), &d3),
+            node(h(3), key(1), &d1),
+            node(h(1), key(1), &[]),
+            node(h(4), key(2), &[]),
         ];
         assert_eq!(causal_order(&nodes), Some(vec![2, 1, 0, 3]));
     }
 
     #[test]
     fn duplicate_hashes_make_every_signature_checked() {
-        let nodes = [
-            Node {
-                hash: h(1),
-                author: key(1),
-                deps: &[],
-            },
-            Node {
-                hash: h(1),
-                author: key(1),
-                deps: &[],
-            },
-        ];
+        let nodes = [node(h(1), key(1), &[]), node(h(1), key(1), &[])];
         assert_eq!(causal_order(&nodes), None);
         assert_eq!(signatures_to_check(&nodes), vec![0, 1]);
     }

@@ -487,17 +487,30 @@ async fn write(send: &mut SendStream, peer: &str, frame: &Frame) -> Result<(), N
 /// Tells the peer why what it sent was refused, and closes the connection.
 async fn reject(send: &mut SendStream, conn: &Connection, peer: &DeviceId, e: &NetError) {
     tracing::warn!(peer = %peer.short(), error = %e, "rejected changes from peer; disconnecting");
-    let _ = write_frame(
+    let reason = e.to_string();
+    last_frame(
+        conn,
         send,
-        &Frame::Rejected {
-            reason: e.to_string(),
-        },
+        &Frame::Rejected { reason },
+        2,
+        b"rejected changes",
     )
     .await;
+}
+
+/// Sends a last frame, gives it a moment to arrive (the peer closes when it reads it), then
+/// closes the connection with `code`.
+async fn last_frame(
+    conn: &Connection,
+    send: &mut SendStream,
+    frame: &Frame,
+    code: u32,
+    why: &[u8],
+) {
+    let _ = write_frame(send, frame).await;
     let _ = send.finish();
-    // Give the frame a moment to arrive (the peer closes when it reads it) before closing.
     let _ = timeout(Duration::from_millis(200), conn.closed()).await;
-    conn.close(2u32.into(), b"rejected changes");
+    conn.close(code.into(), why);
 }
 
 /// Receives a sync message; on a verification failure tells the peer and closes.
@@ -849,17 +862,10 @@ async fn refuse(
     reason: String,
 ) -> NetError {
     tracing::info!(peer = %peer.short(), %reason, "refused connection");
-    let _ = write_frame(
-        send,
-        &Frame::Refused {
-            reason: reason.clone(),
-        },
-    )
-    .await;
-    let _ = send.finish();
-    // Give the frame a moment to leave before closing.
-    let _ = timeout(Duration::from_millis(200), conn.closed()).await;
-    conn.close(1u32.into(), b"refused");
+    let frame = Frame::Refused {
+        reason: reason.clone(),
+    };
+    last_frame(conn, send, &frame, 1, b"refused").await;
     NetError::RefusedPeer {
         peer: peer.short(),
         reason,
