@@ -33,6 +33,21 @@ pub const MAX_CHANGE_BYTES: usize = 1 << 20;
 /// The largest number of changes accepted in one received batch.
 pub const MAX_BATCH_CHANGES: usize = 1_000_000;
 
+/// The most operations one change from outside may hold. A change's bytes do not bound its
+/// operations: run-length encoding lets a few bytes stand for millions of deletions. The
+/// largest honest edit (replacing a vision of [`MAX_TEXT_CHARS`] characters) is far below.
+pub const MAX_CHANGE_OPS: usize = 1 << 20;
+
+/// The most operations one received batch or document may hold in all (checked before the
+/// batch is applied; for a whole document, right after Automerge loaded it into a separate
+/// copy and before anything is kept).
+pub const MAX_BATCH_OPS: u64 = 16 << 20;
+
+/// The longest a received batch may keep its receiver busy before the work is abandoned (with
+/// nothing applied) and the peer told why. Checked between the steps of a receive; an honest
+/// history of 100,000 changes takes about 2 s on a 2-core machine.
+pub const MAX_BATCH_SECS: u64 = 60;
+
 /// Longest text accepted for one field from the command line (a need, an expectation, the vision).
 pub const MAX_TEXT_CHARS: usize = 100_000;
 
@@ -75,6 +90,10 @@ pub const FRAME_TIMEOUT_SECS: u64 = 30;
 
 /// How long `sync` waits for a connection to a peer before calling it unreachable.
 pub const CONNECT_TIMEOUT_SECS: u64 = 5;
+
+/// How long a peer whose data made Automerge panic is quarantined: its connections are
+/// refused and it is not dialled (24 hours).
+pub const PEER_QUARANTINE_SECS: u64 = 24 * 60 * 60;
 
 /// The kind prefix of invite tickets (`alliance` + base32).
 pub const TICKET_KIND: &str = "alliance";

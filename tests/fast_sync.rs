@@ -100,7 +100,8 @@ fn a_change_forged_under_another_members_author_is_caught_when_the_forger_builds
         .expect_err("the forged change alone is refused too");
     // Build Ben's change on the forged one by hand, as a hostile client would.
     let mut doc = r.doc().clone();
-    doc.apply_changes([forged.change().clone()]).unwrap();
+    doc.apply_changes([automerge::Change::from_bytes(forged.raw_bytes().to_vec()).unwrap()])
+        .unwrap();
     doc.set_actor(devs[1].actor());
     let mut tx = doc.transaction();
     tx.put(ROOT, "title", "Ben's alliance").unwrap();
@@ -129,7 +130,12 @@ fn older_changes_are_vouched_for_by_the_authors_newest_and_audited_by_verify() {
     // batch is still authentic (Ben's newest change covers it), so it is accepted...
     let ben_old = batch
         .iter()
-        .position(|c| c.change().message().is_some_and(|m| m.contains("need 1")))
+        .position(|c| {
+            automerge::Change::from_bytes(c.raw_bytes().to_vec())
+                .unwrap()
+                .message()
+                .is_some_and(|m| m.contains("need 1"))
+        })
         .unwrap();
     let other = batch[0].hash();
     let bad = DeviceKey::from_seed([2; 32]).sign_change(&other);
@@ -157,7 +163,7 @@ fn the_newest_change_of_each_author_must_carry_a_valid_signature() {
         let mut batch = wire(&r);
         let newest = batch
             .iter()
-            .rposition(|c| c.change().actor_id() == &dev.actor())
+            .rposition(|c| c.actor_id() == &dev.actor())
             .unwrap();
         let bad = dev.key.sign_change(&batch[0].hash());
         batch[newest] =
@@ -272,7 +278,8 @@ fn a_whole_document_with_a_bad_signature_or_a_strangers_change_is_refused() {
     let forged = forge(&r, stranger.actor(), &stranger.key, "mine now");
     let mut poisoned = r.clone();
     let mut doc = r.doc().clone();
-    doc.apply_changes([forged.change().clone()]).unwrap();
+    doc.apply_changes([automerge::Change::from_bytes(forged.raw_bytes().to_vec()).unwrap()])
+        .unwrap();
     let mut signatures: Vec<(automerge::ChangeHash, Vec<u8>)> = r
         .signatures()
         .iter()
@@ -305,7 +312,7 @@ fn a_whole_document_with_a_bad_signature_or_a_strangers_change_is_refused() {
 }
 
 #[test]
-fn an_equivocating_change_is_refused_and_the_replica_keeps_working() {
+fn an_equivocation_is_kept_as_a_proof_its_branch_is_left_out_and_honest_changes_go_on() {
     let (devs, r) = alliance(3);
     let mut b = Replica::empty(r.id());
     b.receive(wire(&r)).unwrap();
@@ -326,16 +333,147 @@ fn an_equivocating_change_is_refused_and_the_replica_keeps_working() {
         .unwrap();
     assert_eq!(first.change().seq(), second.change().seq());
     assert_ne!(first.hash(), second.hash());
-    b.receive(vec![unverified(&first)]).unwrap();
-    let heads = b.heads();
-    assert!(b.receive(vec![unverified(&second)]).is_err());
-    assert_eq!(b.heads(), heads, "nothing of the refused change is applied");
-    // The replica still takes honest changes.
-    let next = a
-        .add_need(&devs[2].at(52), &mut rng, "after")
+    // Ada builds on the second change on the fork.
+    let on_second = fork
+        .add_need(&devs[0].at(52), &mut rng, "built on the second")
         .unwrap()
         .change
         .unwrap();
-    b.receive(vec![unverified(&next)]).unwrap();
-    assert_eq!(b.heads(), a.heads());
+    b.receive(vec![unverified(&first)]).unwrap();
+    let heads = b.heads();
+    let got = b
+        .receive(vec![unverified(&second), unverified(&on_second)])
+        .unwrap();
+    assert_eq!((got.equivocations, got.dropped, got.new.len()), (1, 2, 0));
+    assert_eq!(b.heads(), heads, "nothing of the other branch is applied");
+    let proof = &b.quarantine().proofs[0];
+    assert!(proof.verify(), "the proof checks on its own");
+    assert_eq!(proof.kept.hash, first.hash().to_string());
+    assert_eq!(proof.other.hash, second.hash().to_string());
+    assert_eq!(proof.device, devs[1].key.device_id().to_hex());
+    // Offered again, the left-out changes cost nothing and change nothing.
+    let again = b.receive(vec![unverified(&on_second)]).unwrap();
+    assert_eq!((again.dropped, again.equivocations), (1, 0));
+    // Ben's actor is quarantined: its next change on the kept branch is left out too.
+    let ben_later = a
+        .add_need(&devs[1].at(53), &mut rng, "later")
+        .unwrap()
+        .change
+        .unwrap();
+    assert_eq!(b.receive(vec![unverified(&ben_later)]).unwrap().dropped, 1);
+    // The replica still takes honest changes that do not build on the left-out ones.
+    let honest = r
+        .clone()
+        .add_need(&devs[2].at(54), &mut rng, "honest")
+        .unwrap()
+        .change
+        .unwrap();
+    let got = b.receive(vec![unverified(&honest)]).unwrap();
+    assert_eq!(got.new.len(), 1);
+    assert!(b.verify_history().iter().all(|c| c.problem.is_none()));
+}
+
+#[test]
+fn two_changes_with_one_sequence_number_in_one_batch_are_both_left_out() {
+    let (devs, r) = alliance(3);
+    let mut b = Replica::empty(r.id());
+    b.receive(wire(&r)).unwrap();
+    let mut rng = SeededEntropy::new(4);
+    let one = r
+        .clone()
+        .add_need(&devs[1].at(60), &mut rng, "one")
+        .unwrap()
+        .change
+        .unwrap();
+    let two = r
+        .clone()
+        .add_need(&devs[1].at(61), &mut rng, "two")
+        .unwrap()
+        .change
+        .unwrap();
+    let heads = b.heads();
+    let got = b.receive(vec![unverified(&one), unverified(&two)]).unwrap();
+    assert_eq!((got.equivocations, got.dropped), (1, 2));
+    assert_eq!(b.heads(), heads);
+    assert!(b.quarantine().proofs[0].verify());
+}
+
+#[test]
+fn a_forged_change_that_reuses_a_sequence_number_is_a_forgery_not_a_proof() {
+    let (devs, r) = alliance(3);
+    let mut b = Replica::empty(r.id());
+    b.receive(wire(&r)).unwrap();
+    let mut rng = SeededEntropy::new(5);
+    let mut fork = r.clone();
+    let real = fork
+        .add_need(&devs[1].at(70), &mut rng, "real")
+        .unwrap()
+        .change
+        .unwrap();
+    b.receive(vec![unverified(&real)]).unwrap();
+    // Ada signs a change under Ben's actor that takes the number of Ben's real change.
+    let forged = forge(&r, devs[1].actor(), &devs[0].key, "forged");
+    let err = b.receive(vec![forged]).unwrap_err();
+    assert!(err.to_string().contains("signature"), "{err}");
+    assert!(b.quarantine().proofs.is_empty(), "no proof from a forgery");
+}
+
+/// `change` with its sequence number replaced by `seq` (both below 128), its checksum fixed
+/// and signed by `key`: a well-formed chunk that lies about its number.
+fn renumbered(change: &[u8], seq: u8, key: &DeviceKey) -> SignedChange<Unverified> {
+    use sha2::{Digest, Sha256};
+    let uleb = |b: &[u8]| {
+        let (mut v, mut i) = (0usize, 0);
+        loop {
+            v |= ((b[i] & 0x7f) as usize) << (7 * i);
+            i += 1;
+            if b[i - 1] & 0x80 == 0 {
+                return (v, i);
+            }
+        }
+    };
+    let (len, n) = uleb(&change[9..]);
+    let body_at = 9 + n;
+    let mut body = change[body_at..body_at + len].to_vec();
+    let (deps, n) = uleb(&body);
+    let actor_at = n + 32 * deps;
+    let (actor_len, n) = uleb(&body[actor_at..]);
+    let seq_at = actor_at + n + actor_len;
+    assert!(body[seq_at] < 0x80 && seq < 0x80);
+    body[seq_at] = seq;
+    let mut hasher = Sha256::new();
+    hasher.update(&change[8..body_at]);
+    hasher.update(&body);
+    let hash: [u8; 32] = hasher.finalize().into();
+    let mut bytes = change[..body_at].to_vec();
+    bytes[4..8].copy_from_slice(&hash[..4]);
+    bytes.extend_from_slice(&body);
+    let sig = key.sign_change(&automerge::ChangeHash(hash));
+    SignedChange::from_bytes(bytes, &sig.to_bytes()).unwrap()
+}
+
+#[test]
+fn a_change_that_skips_sequence_numbers_is_refused() {
+    let (devs, r) = alliance(3);
+    let mut b = Replica::empty(r.id());
+    b.receive(wire(&r)).unwrap();
+    let mut rng = SeededEntropy::new(6);
+    let next = r
+        .clone()
+        .add_need(&devs[1].at(80), &mut rng, "n1")
+        .unwrap()
+        .change
+        .unwrap();
+    let seq = next.change().seq() as u8;
+    let honest = renumbered(next.raw_bytes(), seq, &devs[1].key);
+    assert_eq!(
+        honest.hash(),
+        next.hash(),
+        "renumbering to the same number is a no-op"
+    );
+    let err = b
+        .receive(vec![renumbered(next.raw_bytes(), seq + 1, &devs[1].key)])
+        .unwrap_err();
+    assert!(err.to_string().contains("skip sequence numbers"), "{err}");
+    assert_eq!(b.heads(), r.heads());
 }

@@ -6,6 +6,7 @@
 pub mod conflicts;
 pub mod diff;
 pub mod edit;
+pub mod equivocation;
 pub mod history;
 pub mod identity;
 pub mod ids;
@@ -13,6 +14,7 @@ pub mod index;
 pub mod invite;
 pub mod model;
 pub mod peers;
+pub mod raw;
 pub mod replica;
 pub mod signed;
 pub mod status;

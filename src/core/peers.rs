@@ -16,6 +16,19 @@ pub struct PeerInfo {
     pub last_seen: Option<i64>,
     /// What went wrong the last time, if the last attempt failed.
     pub last_error: Option<String>,
+    /// Set while the peer is quarantined (its data made Automerge panic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<PeerQuarantine>,
+}
+
+/// Why and until when a peer is quarantined: its connections are refused and it is not
+/// dialled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerQuarantine {
+    pub reason: String,
+    pub since: i64,
+    /// Seconds since the Unix epoch, as [`Timestamp`].
+    pub until: i64,
 }
 
 /// Device key (hex) -> what is known about reaching it.
@@ -55,6 +68,26 @@ impl PeerBook {
         if p.relay.is_none() {
             p.relay = relay;
         }
+    }
+
+    /// Quarantines `device` for `secs` from `now`.
+    pub fn quarantine(&mut self, device: &str, reason: &str, now: Timestamp, secs: u64) {
+        self.peers.entry(device.to_string()).or_default().quarantine = Some(PeerQuarantine {
+            reason: reason.to_string(),
+            since: now.0,
+            until: now
+                .0
+                .saturating_add(i64::try_from(secs).unwrap_or(i64::MAX)),
+        });
+    }
+
+    /// The quarantine of `device`, if it is still in force at `now`.
+    pub fn quarantined(&self, device: &str, now: Timestamp) -> Option<&PeerQuarantine> {
+        self.peers
+            .get(device)?
+            .quarantine
+            .as_ref()
+            .filter(|q| now.0 < q.until)
     }
 
     pub fn failed(&mut self, device: &str, error: &str) {

@@ -26,14 +26,18 @@ use automerge::{
 use ed25519_dalek::Signature;
 use serde::Serialize;
 
+use crate::core::equivocation::{self, Held, Quarantine};
 use crate::core::identity::{DeviceId, DeviceKey};
 use crate::core::ids::{Entropy, ItemId, ItemKind, Timestamp};
 use crate::core::model::{self, AllianceView, keys};
 use crate::core::signed::{
-    Authors, ChangeError, SignedChange, Unverified, Verified, author_of, verify_batch,
+    Authenticated, Authors, ChangeError, Claim, SignedChange, Unverified, Verified,
+    authenticate_batch, author_of,
 };
 use crate::core::vouch::{Node, signatures_to_check};
-use crate::protocol::{ACTOR_ID_LEN, ACTOR_TAG_LEN, MAX_BATCH_CHANGES, SCHEMA_VERSION};
+use crate::protocol::{
+    ACTOR_ID_LEN, ACTOR_TAG_LEN, MAX_BATCH_CHANGES, MAX_BATCH_OPS, MAX_BATCH_SECS, SCHEMA_VERSION,
+};
 
 /// An alliance's ID: the hash of its genesis change. Self-certifying: whoever holds the genesis
 /// change can check that it is the alliance's first change, and who founded it.
@@ -132,6 +136,66 @@ pub enum ReceiveError {
     /// store, which holds only what was verified and persisted.
     #[error("the replica must be reloaded from the store: {0}")]
     Poisoned(String),
+    /// Automerge panicked on the peer's data: it is malformed in a way Automerge's own checks
+    /// miss. Nothing was kept; quarantine the sender. When `reload` is set the replica may have
+    /// been half-changed: load it again from the store.
+    #[error("the data made Automerge panic while {step}; nothing was kept")]
+    Panicked { step: &'static str, reload: bool },
+    #[error("{0}; nothing was applied")]
+    OverBudget(String),
+}
+
+impl ReceiveError {
+    /// Whether the sender should be quarantined: its data made Automerge panic.
+    pub fn is_hostile(&self) -> bool {
+        matches!(
+            self,
+            ReceiveError::Panicked { .. } | ReceiveError::Change(ChangeError::Panicked(_))
+        )
+    }
+
+    /// Whether the in-memory replica must be reloaded from the store.
+    pub fn needs_reload(&self) -> bool {
+        matches!(
+            self,
+            ReceiveError::Poisoned(_) | ReceiveError::Panicked { reload: true, .. }
+        )
+    }
+}
+
+/// Limits on the work one received batch may cause, besides the fixed ones in
+/// [`protocol`](crate::protocol). Time comes in from the caller (the core reads no clock):
+/// `out_of_time` says whether the batch's time is up, and is asked between steps.
+pub struct Budget<'a> {
+    out_of_time: Option<&'a (dyn Fn() -> bool + Sync)>,
+}
+
+impl<'a> Budget<'a> {
+    /// No time limit (tests, and a device's own bundle files).
+    pub fn unlimited() -> Budget<'static> {
+        Budget { out_of_time: None }
+    }
+
+    /// A time limit: `out_of_time()` turns true once the batch has taken
+    /// [`MAX_BATCH_SECS`] (see `net` for the clock).
+    pub fn until(out_of_time: &'a (dyn Fn() -> bool + Sync)) -> Budget<'a> {
+        Budget {
+            out_of_time: Some(out_of_time),
+        }
+    }
+
+    fn check(&self, step: &str) -> Result<(), ReceiveError> {
+        match self.out_of_time {
+            Some(f) if f() => Err(ReceiveError::OverBudget(format!(
+                "the batch took longer than {MAX_BATCH_SECS} s ({step})"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn expired(&self) -> bool {
+        self.out_of_time.is_some_and(|f| f())
+    }
 }
 
 /// What a successful receive did.
@@ -145,6 +209,11 @@ pub struct Received {
     /// ([`Replica::receive_document`]). They are in the replica but not in `new`: persist them
     /// with a snapshot of the replica.
     pub loaded: usize,
+    /// Equivocations found in this batch (the proofs are in [`Replica::quarantine`]).
+    pub equivocations: usize,
+    /// Changes of the batch left out because of an equivocation (see
+    /// [`equivocation`](crate::core::equivocation)).
+    pub dropped: usize,
 }
 
 /// The verdict on one change of the history.
@@ -179,6 +248,10 @@ pub struct Replica {
     id: AllianceId,
     pub(crate) doc: Automerge,
     signatures: HashMap<ChangeHash, Signature>,
+    /// How many changes of each actor the document holds, built when first needed and kept
+    /// up to date by every way in (`None`: not built yet).
+    seq_counts: Option<HashMap<ActorId, u64>>,
+    quarantine: Quarantine,
 }
 
 impl fmt::Debug for Replica {
@@ -227,6 +300,8 @@ impl Replica {
             id,
             doc,
             signatures: HashMap::new(),
+            seq_counts: None,
+            quarantine: Quarantine::default(),
         };
         replica
             .signatures
@@ -241,6 +316,8 @@ impl Replica {
             id,
             doc: Automerge::new(),
             signatures: HashMap::new(),
+            seq_counts: None,
+            quarantine: Quarantine::default(),
         }
     }
 
@@ -270,6 +347,8 @@ impl Replica {
             id,
             doc,
             signatures,
+            seq_counts: None,
+            quarantine: Quarantine::default(),
         })
     }
 
@@ -384,6 +463,7 @@ impl Replica {
         let change = commit_on(&mut self.doc, writer, summary, f)?;
         if let Some(c) = &change {
             self.signatures.insert(c.hash(), *c.signature());
+            self.note_seqs(std::slice::from_ref(c));
         }
         Ok(change)
     }
@@ -394,19 +474,46 @@ impl Replica {
         &mut self,
         changes: Vec<SignedChange<Verified>>,
     ) -> Result<(), AutomergeError> {
+        self.note_seqs(&changes);
         let mut plain = Vec::with_capacity(changes.len());
         for c in changes {
             self.signatures.insert(c.hash(), *c.signature());
             plain.push(c.into_change());
         }
-        guarded(|| self.doc.apply_changes(plain)).unwrap_or(Err(AutomergeError::Fail))
+        let result = guarded(|| self.doc.apply_changes(plain)).unwrap_or(Err(AutomergeError::Fail));
+        if result.is_err() {
+            self.seq_counts = None;
+        }
+        result
     }
 
     /// Applies a change this device made and signed on a fork of this replica.
     pub(crate) fn apply_local(&mut self, change: &SignedChange<Verified>) -> Result<(), EditError> {
         self.doc.apply_changes([change.change().clone()])?;
         self.signatures.insert(change.hash(), *change.signature());
+        self.note_seqs(std::slice::from_ref(change));
         Ok(())
+    }
+
+    /// Keeps the per-actor change counts up to date with changes that entered the document.
+    fn note_seqs(&mut self, changes: &[SignedChange<Verified>]) {
+        if let Some(counts) = &mut self.seq_counts {
+            for c in changes {
+                let n = counts.entry(c.actor_id().clone()).or_insert(0);
+                *n = (*n).max(c.change().seq());
+            }
+        }
+    }
+
+    /// Equivocation proofs and the changes left out because of them (persist with
+    /// [`Replica::restore_quarantine`]).
+    pub fn quarantine(&self) -> &Quarantine {
+        &self.quarantine
+    }
+
+    /// Restores what [`Replica::quarantine`] returned before (the store keeps it).
+    pub fn restore_quarantine(&mut self, quarantine: Quarantine) {
+        self.quarantine = quarantine.restored();
     }
 
     /// Whether the history holds the change `hash`.
@@ -414,47 +521,82 @@ impl Replica {
         self.doc.get_change_meta_by_hash(hash).is_some()
     }
 
-    /// Verifies a batch of changes from outside and applies it, all or nothing.
-    ///
-    /// Order of checks, all before the replica changes: size limits; every dependency is in the
-    /// batch or in the replica (nothing is left waiting in Automerge's queue); the alliance's
-    /// genesis change is there; authorship ([`verify_batch`]: each author's newest changes have
-    /// their signatures checked, and those vouch for the author's older changes in the batch);
-    /// and every change's author was a member device as of that change's dependencies.
-    ///
-    /// When every change of the batch depends only on changes the replica already holds (a
-    /// live edit), membership is checked on the replica as it is and the batch is applied in
-    /// place, in one call. Otherwise the batch is applied to a staging copy, checked there, and
-    /// the copy replaces the replica.
+    /// Verifies a batch of changes from outside and applies it, all or nothing, with no time
+    /// limit; see [`Replica::receive_within`].
     pub fn receive(
         &mut self,
         batch: Vec<SignedChange<Unverified>>,
+    ) -> Result<Received, ReceiveError> {
+        self.receive_within(batch, &Budget::unlimited())
+    }
+
+    /// Verifies a batch of changes from outside and applies it, all or nothing.
+    ///
+    /// Order of checks, all on the raw bytes and before Automerge parses anything it will keep:
+    /// size limits; equivocations and quarantined actors (see
+    /// [`equivocation`](crate::core::equivocation): such changes, and what depends on them,
+    /// are left out and reported, the rest goes on); every dependency is in the batch or in
+    /// the replica (nothing is left waiting in Automerge's queue); the alliance's genesis
+    /// change is there; authorship ([`authenticate_batch`]: each author's newest changes have
+    /// their signatures checked, and those vouch for the author's older changes in the
+    /// batch); and every change's author was a member device as of that change's
+    /// dependencies. Then Automerge decodes the changes (guarded against panics), and the
+    /// operation limits are checked.
+    ///
+    /// When every change of the batch depends only on changes the replica already holds (a
+    /// live edit), membership is checked on the replica as it is before decoding, and the
+    /// batch is applied in place, in one call. Otherwise the batch is applied to a staging
+    /// copy, membership is checked there, and the copy replaces the replica. `budget` bounds
+    /// the time; a batch over it is abandoned with nothing applied.
+    pub fn receive_within(
+        &mut self,
+        batch: Vec<SignedChange<Unverified>>,
+        budget: &Budget<'_>,
     ) -> Result<Received, ReceiveError> {
         if batch.len() > MAX_BATCH_CHANGES {
             return Err(ReceiveError::TooMany(batch.len()));
         }
         let mut duplicates = 0;
+        let mut dropped = 0;
         let mut fresh_hashes = HashSet::new();
         let mut fresh = Vec::with_capacity(batch.len());
         for c in batch {
-            if self.has(&c.hash()) || !fresh_hashes.insert(c.hash()) {
+            if self.quarantine.is_excluded(&c.hash()) {
+                dropped += 1;
+            } else if self.has(&c.hash()) || !fresh_hashes.insert(c.hash()) {
                 duplicates += 1;
             } else {
                 fresh.push(c);
             }
         }
+        let mut quarantine = self.quarantine.clone();
+        let screened = if fresh.is_empty() {
+            equivocation::Screened {
+                kept: fresh,
+                proofs: 0,
+                dropped: 0,
+            }
+        } else {
+            equivocation::screen(fresh, self, &mut quarantine)?
+        };
+        dropped += screened.dropped;
+        let fresh = screened.kept;
+        let mut received = Received {
+            new: Vec::new(),
+            duplicates,
+            loaded: 0,
+            equivocations: screened.proofs,
+            dropped,
+        };
         if fresh.is_empty() {
-            return Ok(Received {
-                new: Vec::new(),
-                duplicates,
-                loaded: 0,
-            });
+            self.quarantine = quarantine;
+            return Ok(received);
         }
+        let fresh_hashes: HashSet<ChangeHash> = fresh.iter().map(|c| c.hash()).collect();
         let missing = fresh
             .iter()
             .filter(|c| {
-                c.change()
-                    .deps()
+                c.deps()
                     .iter()
                     .any(|d| !fresh_hashes.contains(d) && !self.has(d))
             })
@@ -465,30 +607,52 @@ impl Replica {
         if !self.has(&self.id.0) && !fresh_hashes.contains(&self.id.0) {
             return Err(ReceiveError::WrongAlliance(self.id.short()));
         }
-        let verified = verify_batch(fresh)?;
-        let builds_on_batch = verified
+        budget.check("screening")?;
+        let authenticated = authenticate_batch(fresh)?;
+        budget.check("checking signatures")?;
+        let builds_on_batch = authenticated
+            .changes()
             .iter()
-            .any(|c| c.change().deps().iter().any(|d| fresh_hashes.contains(d)));
-        if builds_on_batch {
+            .any(|c| c.deps().iter().any(|d| fresh_hashes.contains(d)));
+        let verified = if builds_on_batch {
+            let verified = decode_within(authenticated, budget)?;
             let mut staging = self.doc.clone();
             apply_all(&mut staging, &verified)?;
-            self.check_authors(&staging, &verified)?;
+            budget.check("applying")?;
+            self.check_authors(&staging, &claims_of(&verified), budget)?;
             self.doc = staging;
+            verified
         } else {
-            self.check_authors(&self.doc, &verified)?;
+            self.check_authors(&self.doc, &authenticated.claims(), budget)?;
+            let verified = decode_within(authenticated, budget)?;
             let before = self.doc.get_heads();
-            if let Err(e) = apply_all(&mut self.doc, &verified) {
-                return Err(self.undo(&before, &fresh_hashes, e));
+            match apply_all(&mut self.doc, &verified) {
+                Ok(()) => {}
+                // Automerge's state after a panic cannot be trusted, whatever its heads say.
+                Err(ReceiveError::Panicked { step, .. }) => {
+                    self.seq_counts = None;
+                    return Err(ReceiveError::Panicked { step, reload: true });
+                }
+                Err(e) => return Err(self.undo(&before, &fresh_hashes, e)),
             }
-        }
+            verified
+        };
         for c in &verified {
             self.signatures.insert(c.hash(), *c.signature());
         }
-        Ok(Received {
-            new: verified,
-            duplicates,
-            loaded: 0,
-        })
+        self.note_seqs(&verified);
+        self.quarantine = quarantine;
+        received.new = verified;
+        Ok(received)
+    }
+
+    /// [`Replica::receive_document_within`] with no time limit.
+    pub fn receive_document(
+        &mut self,
+        bytes: &[u8],
+        signatures: &[Signature],
+    ) -> Result<Received, ReceiveError> {
+        self.receive_document_within(bytes, signatures, &Budget::unlimited())
     }
 
     /// Receives a whole history as one Automerge document with the signature of every change
@@ -498,25 +662,28 @@ impl Replica {
     /// The document is loaded into a separate copy (guarded against panics) and nothing of it
     /// is kept unless all of it passes: Automerge recomputes every change hash while loading
     /// and checks the document's heads against them; nothing may wait for missing
-    /// dependencies; the genesis change is this alliance's; authorship is checked as in
-    /// [`Replica::receive`]; and every author was a member as of each change's dependencies.
-    /// An empty replica takes the document as it is (persist it as a snapshot,
-    /// [`Received::loaded`]); a replica that meanwhile has changes of its own takes the
-    /// document's changes it lacks.
-    pub fn receive_document(
+    /// dependencies; the operation limits; the genesis change is this alliance's; authorship
+    /// is checked as in [`Replica::receive`]; and every author was a member as of each
+    /// change's dependencies. An empty replica takes the document as it is (persist it as a
+    /// snapshot, [`Received::loaded`]); a replica that meanwhile has changes of its own takes
+    /// the document's changes it lacks, through [`Replica::receive_within`].
+    pub fn receive_document_within(
         &mut self,
         bytes: &[u8],
         signatures: &[Signature],
+        budget: &Budget<'_>,
     ) -> Result<Received, ReceiveError> {
         let loaded = match guarded(|| Automerge::load(bytes)) {
             Some(Ok(doc)) => doc,
             Some(Err(e)) => return Err(ReceiveError::Automerge(e.to_string())),
             None => {
-                return Err(ReceiveError::Automerge(
-                    "automerge panicked while loading".into(),
-                ));
+                return Err(ReceiveError::Panicked {
+                    step: "loading a document",
+                    reload: false,
+                });
             }
         };
+        budget.check("loading the document")?;
         if !loaded.get_missing_deps(&[]).is_empty() {
             return Err(ReceiveError::MissingDependencies {
                 count: loaded.get_missing_deps(&[]).len(),
@@ -531,6 +698,23 @@ impl Replica {
                 changes: metas.len(),
                 signatures: signatures.len(),
             });
+        }
+        let mut ops: u64 = 0;
+        for m in &metas {
+            let n = (m.max_op + 1).saturating_sub(m.start_op);
+            if n > crate::protocol::MAX_CHANGE_OPS as u64 {
+                return Err(ChangeError::TooManyOps {
+                    hash: m.hash.to_string(),
+                    ops: n as usize,
+                }
+                .into());
+            }
+            ops += n;
+        }
+        if ops > MAX_BATCH_OPS {
+            return Err(ReceiveError::OverBudget(format!(
+                "the document holds {ops} operations, more than the limit of {MAX_BATCH_OPS}"
+            )));
         }
         match loaded.get_change_meta_by_hash(&self.id.0) {
             Some(genesis) if genesis.deps.is_empty() => {}
@@ -568,55 +752,50 @@ impl Replica {
                 .into());
             }
         }
-        let claims: Vec<(ChangeHash, &[ChangeHash], DeviceId)> = metas
+        budget.check("checking signatures")?;
+        let claims: Vec<Claim<'_>> = metas
             .iter()
             .zip(&authors)
             .map(|(m, a)| (m.hash, m.deps.as_slice(), *a))
             .collect();
-        if let Some(i) = self.first_unauthorised(&loaded, &claims) {
-            return Err(ReceiveError::NotAMember {
-                hash: claims[i].0.to_string(),
-                author: claims[i].2.short(),
-            });
-        }
+        self.check_authors(&loaded, &claims, budget)?;
         drop(claims);
         let total = metas.len();
         drop(metas);
         if self.is_empty() {
             self.doc = loaded;
             self.signatures = sig_of;
+            self.seq_counts = None;
             return Ok(Received {
                 new: Vec::new(),
                 duplicates: 0,
                 loaded: total,
+                equivocations: 0,
+                dropped: 0,
             });
         }
-        // Another session filled this replica meanwhile: take what it lacks, all of it checked.
-        let added = guarded(|| self.doc.get_changes_added(&loaded)).ok_or_else(|| {
-            ReceiveError::Automerge("automerge panicked while comparing histories".into())
-        })?;
-        let new: Vec<SignedChange<Verified>> = added
+        // Another session filled this replica meanwhile: take what it lacks, through the same
+        // checks as any batch (equivocations included).
+        let added =
+            guarded(|| self.doc.get_changes_added(&loaded)).ok_or(ReceiveError::Panicked {
+                step: "comparing histories",
+                reload: false,
+            })?;
+        let batch = added
             .into_iter()
             .map(|c| {
-                let sig = sig_of.get(&c.hash()).copied().ok_or_else(|| {
+                let sig = sig_of.get(&c.hash()).ok_or_else(|| {
                     ReceiveError::Automerge(format!("change {} has no signature", c.hash()))
                 })?;
-                Ok(SignedChange::from_trusted_store(c, sig))
+                Ok(SignedChange::from_bytes(
+                    c.raw_bytes().to_vec(),
+                    &sig.to_bytes(),
+                )?)
             })
-            .collect::<Result<_, ReceiveError>>()?;
-        let hashes: HashSet<ChangeHash> = new.iter().map(|c| c.hash()).collect();
-        let before = self.doc.get_heads();
-        if let Err(e) = apply_all(&mut self.doc, &new) {
-            return Err(self.undo(&before, &hashes, e));
-        }
-        for c in &new {
-            self.signatures.insert(c.hash(), *c.signature());
-        }
-        Ok(Received {
-            duplicates: total - new.len(),
-            new,
-            loaded: 0,
-        })
+            .collect::<Result<Vec<_>, ReceiveError>>()?;
+        let mut received = self.receive_within(batch, budget)?;
+        received.duplicates += total.saturating_sub(received.new.len() + received.dropped);
+        Ok(received)
     }
 
     /// Checks that the author of every change was a member device as of its dependencies, in
@@ -624,19 +803,17 @@ impl Replica {
     fn check_authors(
         &self,
         doc: &Automerge,
-        changes: &[SignedChange<Verified>],
+        claims: &[Claim<'_>],
+        budget: &Budget<'_>,
     ) -> Result<(), ReceiveError> {
-        let mut memo = Authors::default();
-        let claims: Vec<(ChangeHash, &[ChangeHash], DeviceId)> = changes
-            .iter()
-            .map(|c| {
-                let author = memo
-                    .of(c.change().actor_id())
-                    .expect("verified changes have a valid author");
-                (c.hash(), c.change().deps(), author)
-            })
-            .collect();
-        match self.first_unauthorised(doc, &claims) {
+        match self.first_unauthorised(doc, claims, budget) {
+            Some(i) if i == claims.len() => {
+                budget.check("checking membership")?;
+                Err(ReceiveError::Panicked {
+                    step: "checking membership",
+                    reload: false,
+                })
+            }
             Some(i) => Err(ReceiveError::NotAMember {
                 hash: claims[i].0.to_string(),
                 author: claims[i].2.short(),
@@ -646,38 +823,50 @@ impl Replica {
     }
 
     /// The first of `claims` (change, its dependencies, its author) whose author was not a
-    /// member device as of the change's dependencies in `doc`. Large lists are checked on
-    /// every core (each check is two historical reads; the answer does not depend on how the
-    /// list is split: the earliest failing position wins).
+    /// member device as of the change's dependencies in `doc`; `claims.len()` when the check
+    /// could not finish (Automerge panicked, or the budget's time ran out). Large lists are
+    /// checked on every core (each check is two historical reads; the answer does not depend
+    /// on how the list is split: the earliest failing position wins).
     fn first_unauthorised(
         &self,
         doc: &Automerge,
-        claims: &[(ChangeHash, &[ChangeHash], DeviceId)],
+        claims: &[Claim<'_>],
+        budget: &Budget<'_>,
     ) -> Option<usize> {
         const PER_THREAD_MIN: usize = 4096;
-        let check = |offset: usize, part: &[(ChangeHash, &[ChangeHash], DeviceId)]| {
-            part.iter()
-                .position(|(hash, deps, author)| !self.authorised(doc, hash, deps, author))
-                .map(|i| offset + i)
+        const STEP: usize = 1024;
+        let unfinished = claims.len();
+        let check = |offset: usize, part: &[Claim<'_>]| {
+            for (n, step) in part.chunks(STEP).enumerate() {
+                if budget.expired() {
+                    return Some(unfinished);
+                }
+                if let Some(i) = step
+                    .iter()
+                    .position(|(hash, deps, author)| !self.authorised(doc, hash, deps, author))
+                {
+                    return Some(offset + n * STEP + i);
+                }
+            }
+            None
         };
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(claims.len() / PER_THREAD_MIN)
             .max(1);
-        // A panic inside Automerge while checking a part fails that part at its first claim.
         if threads == 1 {
-            return guarded(|| check(0, claims)).unwrap_or(Some(0));
+            return guarded(|| check(0, claims)).unwrap_or(Some(unfinished));
         }
         let per = claims.len().div_ceil(threads);
         std::thread::scope(|scope| {
             let parts: Vec<_> = claims
                 .chunks(per)
                 .enumerate()
-                .map(|(n, part)| (n * per, scope.spawn(move || check(n * per, part))))
+                .map(|(n, part)| scope.spawn(move || check(n * per, part)))
                 .collect();
             parts
                 .into_iter()
-                .filter_map(|(offset, p)| p.join().unwrap_or(Some(offset)))
+                .filter_map(|p| p.join().unwrap_or(Some(unfinished)))
                 .min()
         })
     }
@@ -841,6 +1030,37 @@ impl Replica {
     }
 }
 
+impl Held for Replica {
+    fn seq_count(&mut self, actor: &ActorId) -> u64 {
+        let doc = &self.doc;
+        let counts = self.seq_counts.get_or_insert_with(|| {
+            let mut counts: HashMap<ActorId, u64> = HashMap::new();
+            for m in doc.get_changes_meta(&[]) {
+                let n = counts.entry(m.actor.into_owned()).or_insert(0);
+                *n = (*n).max(m.seq);
+            }
+            counts
+        });
+        counts.get(actor).copied().unwrap_or(0)
+    }
+
+    fn change_at(&self, actor: &ActorId, seq: u64) -> Option<(Vec<u8>, ChangeHash, Signature)> {
+        let hash = self
+            .doc
+            .get_changes_meta(&[])
+            .into_iter()
+            .find(|m| m.seq == seq && m.actor.as_ref() == actor)?
+            .hash;
+        let change = self.doc.get_change_by_hash(&hash)?;
+        let sig = self.signatures.get(&hash)?;
+        Some((change.raw_bytes().to_vec(), hash, *sig))
+    }
+
+    fn is_member(&self, device: &DeviceId) -> bool {
+        self.member_of(device).is_some()
+    }
+}
+
 /// Commits one transaction on `doc` as `writer` and signs the resulting change.
 pub(crate) fn commit_on<F>(
     doc: &mut Automerge,
@@ -927,8 +1147,42 @@ fn apply_all(doc: &mut Automerge, changes: &[SignedChange<Verified>]) -> Result<
     match guarded(|| doc.apply_changes(plain)) {
         Some(Ok(())) => Ok(()),
         Some(Err(e)) => Err(ReceiveError::Automerge(e.to_string())),
-        None => Err(ReceiveError::Automerge("automerge panicked".into())),
+        None => Err(ReceiveError::Panicked {
+            step: "applying the changes",
+            reload: false,
+        }),
     }
+}
+
+/// Decodes an authenticated batch (see [`Authenticated::decode`]) and holds it to
+/// [`MAX_BATCH_OPS`] and the budget's time.
+fn decode_within(
+    authenticated: Authenticated,
+    budget: &Budget<'_>,
+) -> Result<Vec<SignedChange<Verified>>, ReceiveError> {
+    let verified = authenticated.decode()?;
+    let ops: u64 = verified.iter().map(|c| c.change().len() as u64).sum();
+    if ops > MAX_BATCH_OPS {
+        return Err(ReceiveError::OverBudget(format!(
+            "the batch holds {ops} operations, more than the limit of {MAX_BATCH_OPS}"
+        )));
+    }
+    budget.check("decoding")?;
+    Ok(verified)
+}
+
+/// The membership claims of verified changes.
+fn claims_of(changes: &[SignedChange<Verified>]) -> Vec<Claim<'_>> {
+    let mut memo = Authors::default();
+    changes
+        .iter()
+        .map(|c| {
+            let author = memo
+                .of(c.actor_id())
+                .expect("verified changes have a valid author");
+            (c.hash(), c.deps(), author)
+        })
+        .collect()
 }
 
 /// Runs an Automerge call on data from outside; a panic inside Automerge becomes `None`.

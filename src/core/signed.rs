@@ -19,30 +19,99 @@
 //! Membership ("was the author a member device at that point of the history?") needs the
 //! document, so the replica checks it when it applies a batch.
 
-use std::marker::PhantomData;
+use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::{ActorId, Change, ChangeHash};
 use ed25519_dalek::Signature;
 
 use crate::core::identity::{DeviceId, DeviceKey};
+use crate::core::raw::{RawChange, RawError};
 use crate::core::vouch::{Node, causal_order, signatures_to_check};
-use crate::protocol::{ACTOR_ID_LEN, MAX_CHANGE_BYTES, SIGNATURE_LEN};
+use crate::protocol::{ACTOR_ID_LEN, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, SIGNATURE_LEN};
 
-/// Marker: not yet verified. Everything from outside starts here.
+/// Marker: not yet verified. Everything from outside starts here, held as its raw bytes and
+/// the header read from them ([`RawChange`]); Automerge has not parsed it.
 #[derive(Debug, Clone, Copy)]
 pub struct Unverified;
 
-/// Marker: signature and author binding checked.
+/// Marker: signature and author binding checked, then decoded by Automerge.
 #[derive(Debug, Clone, Copy)]
 pub struct Verified;
 
+/// What a change is held as at each stage of the trust boundary.
+pub trait Stage: sealed::Sealed {
+    type Body: Clone + fmt::Debug;
+    #[doc(hidden)]
+    fn hash(body: &Self::Body) -> ChangeHash;
+    #[doc(hidden)]
+    fn bytes(body: &Self::Body) -> &[u8];
+    #[doc(hidden)]
+    fn deps(body: &Self::Body) -> &[ChangeHash];
+    #[doc(hidden)]
+    fn actor(body: &Self::Body) -> &ActorId;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::Unverified {}
+    impl Sealed for super::Verified {}
+}
+
+impl Stage for Unverified {
+    type Body = RawChange;
+    fn hash(body: &RawChange) -> ChangeHash {
+        body.hash()
+    }
+    fn bytes(body: &RawChange) -> &[u8] {
+        body.bytes()
+    }
+    fn deps(body: &RawChange) -> &[ChangeHash] {
+        body.deps()
+    }
+    fn actor(body: &RawChange) -> &ActorId {
+        body.actor()
+    }
+}
+
+impl Stage for Verified {
+    type Body = Change;
+    fn hash(body: &Change) -> ChangeHash {
+        body.hash()
+    }
+    fn bytes(body: &Change) -> &[u8] {
+        body.raw_bytes()
+    }
+    fn deps(body: &Change) -> &[ChangeHash] {
+        body.deps()
+    }
+    fn actor(body: &Change) -> &ActorId {
+        body.actor_id()
+    }
+}
+
 /// An Automerge change with the ed25519 signature of its author.
-#[derive(Debug, Clone)]
-pub struct SignedChange<S = Unverified> {
-    change: Change,
+pub struct SignedChange<S: Stage = Unverified> {
+    body: S::Body,
     signature: Signature,
-    _state: PhantomData<S>,
+}
+
+impl<S: Stage> Clone for SignedChange<S> {
+    fn clone(&self) -> Self {
+        SignedChange {
+            body: self.body.clone(),
+            signature: self.signature,
+        }
+    }
+}
+
+impl<S: Stage> fmt::Debug for SignedChange<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedChange")
+            .field("hash", &self.hash())
+            .field("bytes", &self.raw_bytes().len())
+            .finish()
+    }
 }
 
 /// Why a change was refused.
@@ -58,73 +127,148 @@ pub enum ChangeError {
     BadAuthor(String),
     #[error("change {hash}: signature does not verify under author {author}")]
     BadSignature { hash: String, author: String },
+    #[error("change {hash} holds {ops} operations, more than the limit of {MAX_CHANGE_OPS}")]
+    TooManyOps { hash: String, ops: usize },
+    /// Automerge panicked on the bytes: they are malformed in a way its checks miss. The
+    /// sender is hostile or broken; quarantine it.
+    #[error("change {0} made Automerge panic while decoding it")]
+    Panicked(String),
+}
+
+impl From<RawError> for ChangeError {
+    fn from(e: RawError) -> Self {
+        match e {
+            RawError::TooLarge(n) => ChangeError::TooLarge(n),
+            other => ChangeError::Malformed(other.to_string()),
+        }
+    }
 }
 
 impl SignedChange<Unverified> {
-    /// Parses change bytes and a signature that came from outside. Nothing is trusted yet.
+    /// Reads change bytes and a signature that came from outside: the header is parsed by
+    /// [`RawChange::parse`] and the hash recomputed; Automerge has not seen the bytes.
     pub fn from_bytes(bytes: Vec<u8>, signature: &[u8]) -> Result<Self, ChangeError> {
-        if bytes.len() > MAX_CHANGE_BYTES {
-            return Err(ChangeError::TooLarge(bytes.len()));
-        }
         let signature =
             Signature::from_slice(signature).map_err(|_| ChangeError::BadSignatureLength)?;
-        // Automerge can panic on malformed-but-checksummed input; never let that take us down.
-        let change = catch_unwind(AssertUnwindSafe(|| Change::from_bytes(bytes)))
-            .map_err(|_| ChangeError::Malformed("automerge panicked while parsing".into()))?
-            .map_err(|e| ChangeError::Malformed(e.to_string()))?;
         Ok(SignedChange {
-            change,
+            body: RawChange::parse(bytes)?,
             signature,
-            _state: PhantomData,
         })
     }
 
-    /// Checks the author binding and the signature. See the module docs.
+    /// The header read from the bytes.
+    pub fn raw(&self) -> &RawChange {
+        &self.body
+    }
+
+    /// Checks the author binding and the signature on the raw bytes, then lets Automerge
+    /// decode the change (guarded). See the module docs.
     pub fn verify(self) -> Result<SignedChange<Verified>, ChangeError> {
-        let hash = self.change.hash();
-        let author = author_of(&self.change)?;
+        let hash = self.hash();
+        let author = author_of_actor(self.body.actor())
+            .ok_or_else(|| ChangeError::BadAuthor(hash.to_string()))?;
         if !author.verify_change(&hash, &self.signature) {
             return Err(ChangeError::BadSignature {
                 hash: hash.to_string(),
                 author: author.short(),
             });
         }
+        self.decode()
+    }
+
+    /// Automerge's decoding of a change whose signature was checked: guarded against panics,
+    /// checked to read the same header as [`RawChange`], and held to [`MAX_CHANGE_OPS`].
+    fn decode(self) -> Result<SignedChange<Verified>, ChangeError> {
+        let raw = self.body;
+        let hash = raw.hash();
+        let change = catch_unwind(AssertUnwindSafe(|| {
+            Change::from_bytes(raw.bytes().to_vec())
+        }))
+        .map_err(|_| ChangeError::Panicked(hash.to_string()))?
+        .map_err(|e| ChangeError::Malformed(e.to_string()))?;
+        if !raw.matches(&change) {
+            return Err(ChangeError::Malformed(format!(
+                "change {hash}: Automerge reads a different header"
+            )));
+        }
+        if change.len() > MAX_CHANGE_OPS {
+            return Err(ChangeError::TooManyOps {
+                hash: hash.to_string(),
+                ops: change.len(),
+            });
+        }
         Ok(SignedChange {
-            change: self.change,
+            body: change,
             signature: self.signature,
-            _state: PhantomData,
         })
     }
 }
 
-/// Verifies a batch of changes from outside and returns them in causal order (every change
-/// after the changes of the batch it depends on).
+/// A batch whose authorship is established (signatures checked, see [`authenticate_batch`]),
+/// in causal order, not yet decoded by Automerge. Membership can be checked on it
+/// ([`Authenticated::claims`]) before [`Authenticated::decode`] hands it to Automerge.
+#[derive(Debug)]
+pub struct Authenticated {
+    changes: Vec<SignedChange<Unverified>>,
+    authors: Vec<DeviceId>,
+}
+
+/// One change's claim to be authorised: its hash, its dependencies and its author.
+pub type Claim<'a> = (ChangeHash, &'a [ChangeHash], DeviceId);
+
+impl Authenticated {
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    pub fn changes(&self) -> &[SignedChange<Unverified>] {
+        &self.changes
+    }
+
+    pub fn claims(&self) -> Vec<Claim<'_>> {
+        self.changes
+            .iter()
+            .zip(&self.authors)
+            .map(|(c, a)| (c.hash(), c.deps(), *a))
+            .collect()
+    }
+
+    /// Decodes every change (see [`SignedChange::verify`]), refusing the batch when one fails.
+    pub fn decode(self) -> Result<Vec<SignedChange<Verified>>, ChangeError> {
+        self.changes.into_iter().map(|c| c.decode()).collect()
+    }
+}
+
+/// Establishes the authorship of a batch of changes from outside and puts it in causal order
+/// (every change after the changes of the batch it depends on), all on the raw bytes.
 ///
 /// Authorship is established for every change, but not every signature is checked: each
 /// author's newest changes in the batch are checked with `verify_strict`, and their signatures
 /// vouch for that author's older changes of the batch, which are their ancestors (see
 /// [`vouch`](crate::core::vouch)). Any failing signature rejects the whole batch. The batch
 /// must not hold the same change twice.
-pub fn verify_batch(
+pub fn authenticate_batch(
     batch: Vec<SignedChange<Unverified>>,
-) -> Result<Vec<SignedChange<Verified>>, ChangeError> {
+) -> Result<Authenticated, ChangeError> {
     let mut memo = Authors::default();
     let authors = batch
         .iter()
         .map(|c| {
-            memo.of(c.change.actor_id())
+            memo.of(c.actor_id())
                 .ok_or_else(|| ChangeError::BadAuthor(c.hash().to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let deps: Vec<&[ChangeHash]> = batch.iter().map(|c| c.change.deps()).collect();
     let nodes: Vec<Node<'_>> = batch
         .iter()
         .zip(&authors)
-        .zip(&deps)
-        .map(|((c, author), deps)| Node {
+        .map(|(c, author)| Node {
             hash: c.hash(),
             author: *author,
-            deps,
+            deps: c.deps(),
         })
         .collect();
     let order = causal_order(&nodes).ok_or_else(|| {
@@ -141,16 +285,18 @@ pub fn verify_batch(
             });
         }
     }
-    let mut slots: Vec<Option<SignedChange<Unverified>>> = batch.into_iter().map(Some).collect();
-    Ok(order
-        .into_iter()
-        .filter_map(|i| slots[i].take())
-        .map(|c| SignedChange {
-            change: c.change,
-            signature: c.signature,
-            _state: PhantomData,
-        })
-        .collect())
+    drop(nodes);
+    let mut slots: Vec<Option<(SignedChange<Unverified>, DeviceId)>> =
+        batch.into_iter().zip(authors).map(Some).collect();
+    let (changes, authors) = order.into_iter().filter_map(|i| slots[i].take()).unzip();
+    Ok(Authenticated { changes, authors })
+}
+
+/// [`authenticate_batch`], then Automerge's decoding of every change.
+pub fn verify_batch(
+    batch: Vec<SignedChange<Unverified>>,
+) -> Result<Vec<SignedChange<Verified>>, ChangeError> {
+    authenticate_batch(batch)?.decode()
 }
 
 impl SignedChange<Verified> {
@@ -159,9 +305,8 @@ impl SignedChange<Verified> {
         debug_assert_eq!(author_of(&change).ok(), Some(key.device_id()));
         let signature = key.sign_change(&change.hash());
         SignedChange {
-            change,
+            body: change,
             signature,
-            _state: PhantomData,
         }
     }
 
@@ -170,38 +315,46 @@ impl SignedChange<Verified> {
     /// `alliance verify` re-checks them all.
     pub(crate) fn from_trusted_store(change: Change, signature: Signature) -> Self {
         SignedChange {
-            change,
+            body: change,
             signature,
-            _state: PhantomData,
         }
     }
 
     /// The device that made (and signed) this change.
     pub fn author(&self) -> DeviceId {
-        author_of(&self.change).expect("verified changes have a valid author")
+        author_of(&self.body).expect("verified changes have a valid author")
+    }
+
+    pub fn change(&self) -> &Change {
+        &self.body
     }
 
     pub(crate) fn into_change(self) -> Change {
-        self.change
+        self.body
     }
 }
 
-impl<S> SignedChange<S> {
+impl<S: Stage> SignedChange<S> {
+    /// The change hash (recomputed from the bytes): what the author signed.
     pub fn hash(&self) -> ChangeHash {
-        self.change.hash()
+        S::hash(&self.body)
     }
 
     pub fn signature(&self) -> &Signature {
         &self.signature
     }
 
-    pub fn change(&self) -> &Change {
-        &self.change
+    pub fn deps(&self) -> &[ChangeHash] {
+        S::deps(&self.body)
+    }
+
+    pub fn actor_id(&self) -> &ActorId {
+        S::actor(&self.body)
     }
 
     /// The change's bytes as stored and sent (uncompressed chunk; the hash is over these).
     pub fn raw_bytes(&self) -> &[u8] {
-        self.change.raw_bytes()
+        S::bytes(&self.body)
     }
 }
 

@@ -23,7 +23,7 @@ use automerge::sync::{self, ChunkList, SyncDoc};
 use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
-use crate::core::replica::{ReceiveError, Replica};
+use crate::core::replica::{Budget, ReceiveError, Replica};
 use crate::core::signed::{SignedChange, Verified};
 use crate::protocol::{MAX_BATCH_CHANGES, SIGNATURE_LEN};
 
@@ -46,6 +46,18 @@ pub enum SyncError {
     Rejected(#[from] ReceiveError),
 }
 
+impl SyncError {
+    /// Whether the sender should be quarantined (its data made Automerge panic).
+    pub fn is_hostile(&self) -> bool {
+        matches!(self, SyncError::Rejected(e) if e.is_hostile())
+    }
+
+    /// Whether the in-memory replica must be reloaded from the store.
+    pub fn needs_reload(&self) -> bool {
+        matches!(self, SyncError::Rejected(e) if e.needs_reload())
+    }
+}
+
 /// What one received message did.
 #[derive(Debug, Default)]
 pub struct Applied {
@@ -55,6 +67,10 @@ pub struct Applied {
     /// Changes that came as a whole document into an empty replica: in the replica, not in
     /// `new`; persist them with a snapshot.
     pub loaded: usize,
+    /// Equivocations found (see [`Replica::quarantine`]).
+    pub equivocations: usize,
+    /// Changes left out because of an equivocation.
+    pub dropped: usize,
 }
 
 /// The sync state with one peer. Persist it between connections ([`PeerSync::encode`]) so a
@@ -150,10 +166,23 @@ impl PeerSync {
         replica: &mut Replica,
         incoming: SyncMessage,
     ) -> Result<Applied, SyncError> {
+        self.receive_within(replica, incoming, &Budget::unlimited())
+    }
+
+    /// [`PeerSync::receive`] within a time budget (see [`Budget`]).
+    pub fn receive_within(
+        &mut self,
+        replica: &mut Replica,
+        incoming: SyncMessage,
+        budget: &Budget<'_>,
+    ) -> Result<Applied, SyncError> {
         let mut msg = catch_unwind(AssertUnwindSafe(|| {
             sync::Message::decode(&incoming.message)
         }))
-        .map_err(|_| SyncError::Malformed("automerge panicked while decoding".into()))?
+        .map_err(|_| ReceiveError::Panicked {
+            step: "decoding a sync message",
+            reload: false,
+        })?
         .map_err(|e| SyncError::Malformed(e.to_string()))?;
         let chunks: Vec<Vec<u8>> = msg.changes.iter().map(|c| c.to_vec()).collect();
         let document = chunks.len() == 1 && is_document_chunk(&chunks[0]);
@@ -174,9 +203,11 @@ impl PeerSync {
                 .map(|s| Signature::from_slice(s))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|_| ReceiveError::Change(crate::core::ChangeError::BadSignatureLength))?;
-            let received = replica.receive_document(&chunks[0], &signatures)?;
+            let received = replica.receive_document_within(&chunks[0], &signatures, budget)?;
             applied.duplicates = received.duplicates;
             applied.loaded = received.loaded;
+            applied.equivocations = received.equivocations;
+            applied.dropped = received.dropped;
             applied.new = received.new;
         } else if !chunks.is_empty() {
             let batch = chunks
@@ -191,8 +222,10 @@ impl PeerSync {
                     Ok(SignedChange::from_bytes(bytes, sig)?)
                 })
                 .collect::<Result<Vec<_>, ReceiveError>>()?;
-            let received = replica.receive(batch)?;
+            let received = replica.receive_within(batch, budget)?;
             applied.duplicates = received.duplicates;
+            applied.equivocations = received.equivocations;
+            applied.dropped = received.dropped;
             applied.new = received.new;
         }
         self.received += applied.new.len() + applied.loaded;
@@ -203,10 +236,15 @@ impl PeerSync {
             match catch_unwind(AssertUnwindSafe(|| doc.receive_sync_message(state, msg))) {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(SyncError::Malformed(e.to_string())),
-                Err(_) => Err(SyncError::Malformed("automerge panicked".into())),
+                Err(_) => Err(SyncError::Rejected(ReceiveError::Panicked {
+                    step: "reading a sync message",
+                    reload: false,
+                })),
             };
         if let Err(e) = negotiation {
             if applied.new.is_empty() && applied.loaded == 0 {
+                // A state that Automerge panicked on half-way cannot be trusted either.
+                self.state = sync::State::new();
                 return Err(e);
             }
             // The changes were verified and are in the replica: the caller must persist them.

@@ -44,4 +44,17 @@ pub enum NetError {
     Connection { peer: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{peer} is quarantined until {until}: {reason}")]
+    Quarantined {
+        peer: String,
+        until: String,
+        reason: String,
+    },
+}
+
+impl NetError {
+    /// Whether the peer sent data that made Automerge panic (quarantine it).
+    pub fn is_hostile(&self) -> bool {
+        matches!(self, NetError::BadChanges { source, .. } if source.is_hostile())
+    }
 }

@@ -221,6 +221,13 @@ async fn sync_with(
             reason: "no known address (sync with it once it is on the same network, or join with a ticket)".into(),
         });
     }
+    if let Some(q) = book.quarantined(&device.to_hex(), (listener.now)()) {
+        return Err(NetError::Quarantined {
+            peer: device.short(),
+            until: crate::core::Timestamp(q.until).to_rfc3339(),
+            reason: q.reason.clone(),
+        });
+    }
     let addr = addr_for(device, &info.addrs, info.relay.as_deref());
     let mut sync = shared.load_peer_sync_pub(device);
     let now = (listener.now)();

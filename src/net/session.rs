@@ -25,6 +25,7 @@ use iroh::{Endpoint, EndpointAddr};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::time::timeout;
 
+use crate::core::replica::Budget;
 use crate::core::sync::{PeerSync, SyncError, SyncMessage};
 use crate::core::{
     AllianceId, DeviceId, DeviceKey, Entropy, ReceiveError, Replica, SignedChange, Timestamp,
@@ -36,7 +37,7 @@ use crate::net::endpoint::device_of;
 use crate::net::wire::{Frame, JoinRequest, WireError, read_frame, write_frame};
 use crate::protocol::{
     ALPN, CONNECT_TIMEOUT_SECS, FRAME_TIMEOUT_SECS, HANDSHAKE_TIMEOUT_SECS, MAX_BATCH_CHANGES,
-    MAX_NAME_CHARS,
+    MAX_BATCH_SECS, MAX_NAME_CHARS, PEER_QUARANTINE_SECS,
 };
 use crate::store::{LockMode, OpenAlliance};
 
@@ -74,6 +75,15 @@ pub trait SyncTarget: Send + Sync {
         changes: Vec<SignedChange<Unverified>>,
         from: &DeviceId,
     ) -> Result<bool, NetError>;
+    /// Quarantines a peer whose data made Automerge panic: its connections are refused and it
+    /// is not dialled for [`PEER_QUARANTINE_SECS`].
+    fn quarantine(&self, _peer: &DeviceId, _reason: &str) {}
+}
+
+/// The time budget of one received batch: out of time after [`MAX_BATCH_SECS`].
+fn batch_clock() -> impl Fn() -> bool + Sync {
+    let start = std::time::Instant::now();
+    move || start.elapsed() >= Duration::from_secs(MAX_BATCH_SECS)
 }
 
 /// What a running device tells its live sessions when its replica changed.
@@ -149,14 +159,12 @@ impl SharedAlliance {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let external = open.relock(mode)?;
         let result = f(&mut open);
-        if let Err(NetError::BadChanges {
-            source: SyncError::Rejected(ReceiveError::Poisoned(reason)),
-            ..
-        }) = &result
+        if let Err(NetError::BadChanges { source, .. }) = &result
+            && source.needs_reload()
         {
-            // A batch failed halfway: what is in memory can no longer be trusted. Everything
-            // persisted was verified; load that again.
-            tracing::warn!(%reason, "reloading the alliance from the store");
+            // A batch failed halfway or made Automerge panic: what is in memory can no longer
+            // be trusted. Everything persisted was verified; load that again.
+            tracing::warn!(reason = %source, "reloading the alliance from the store");
             if let Err(e) = open.reload() {
                 tracing::error!(error = %e, "cannot reload the alliance from the store");
             }
@@ -349,12 +357,13 @@ impl SyncTarget for SharedAlliance {
         from: &DeviceId,
     ) -> Result<usize, NetError> {
         let (new, loaded) = self.with_from(LockMode::Exclusive, Some(*from), |o| {
-            let applied =
-                peer.receive(o.replica_mut(), msg)
-                    .map_err(|source| NetError::BadChanges {
-                        peer: from.short(),
-                        source,
-                    })?;
+            let clock = batch_clock();
+            let applied = peer
+                .receive_within(o.replica_mut(), msg, &Budget::until(&clock))
+                .map_err(|source| NetError::BadChanges {
+                    peer: from.short(),
+                    source,
+                })?;
             if applied.loaded > 0 {
                 // A whole history arrived as one document: store it as the snapshot.
                 o.compact()?;
@@ -375,7 +384,11 @@ impl SyncTarget for SharedAlliance {
         from: &DeviceId,
     ) -> Result<bool, NetError> {
         self.with_from(LockMode::Exclusive, Some(*from), |o| {
-            match o.replica_mut().receive(changes) {
+            let clock = batch_clock();
+            match o
+                .replica_mut()
+                .receive_within(changes, &Budget::until(&clock))
+            {
                 Ok(received) => {
                     o.persist(&received.new)?;
                     Ok(true)
@@ -387,6 +400,18 @@ impl SyncTarget for SharedAlliance {
                 }),
             }
         })
+    }
+
+    fn quarantine(&self, peer: &DeviceId, reason: &str) {
+        let now = crate::system::now();
+        let result = self.with(LockMode::Exclusive, |o| {
+            let mut book: PeerBook = o.local_json(PEERS_FILE)?;
+            book.quarantine(&peer.to_hex(), reason, now, PEER_QUARANTINE_SECS);
+            Ok(o.save_local_json(PEERS_FILE, &book)?)
+        });
+        if let Err(e) = result {
+            tracing::error!(peer = %peer.short(), error = %e, "cannot record the quarantine");
+        }
     }
 }
 
@@ -478,16 +503,37 @@ async fn read_timed(
     }
 }
 
+/// Writes a frame, giving up after [`FRAME_TIMEOUT_SECS`] (a peer that stops reading must not
+/// hold a session, and the store lock it may wait for, forever).
 async fn write(send: &mut SendStream, peer: &str, frame: &Frame) -> Result<(), NetError> {
-    write_frame(send, frame)
-        .await
-        .map_err(|e| wire_err(peer, e))
+    match timeout(
+        Duration::from_secs(FRAME_TIMEOUT_SECS),
+        write_frame(send, frame),
+    )
+    .await
+    {
+        Ok(r) => r.map_err(|e| wire_err(peer, e)),
+        Err(_) => Err(NetError::Timeout {
+            peer: peer.to_string(),
+            what: "sending",
+        }),
+    }
 }
 
-/// Tells the peer why what it sent was refused, and closes the connection.
-async fn reject(send: &mut SendStream, conn: &Connection, peer: &DeviceId, e: &NetError) {
+/// Tells the peer why what it sent was refused, and closes the connection. A peer whose data
+/// made Automerge panic is quarantined as well.
+async fn reject(
+    send: &mut SendStream,
+    conn: &Connection,
+    target: &dyn SyncTarget,
+    peer: &DeviceId,
+    e: &NetError,
+) {
     tracing::warn!(peer = %peer.short(), error = %e, "rejected changes from peer; disconnecting");
     let reason = e.to_string();
+    if e.is_hostile() {
+        target.quarantine(peer, &reason);
+    }
     last_frame(
         conn,
         send,
@@ -525,7 +571,7 @@ async fn receive_or_reject(
     match target.receive(sync, msg, peer) {
         Ok(_) => Ok(()),
         Err(e) => {
-            reject(send, conn, peer, &e).await;
+            reject(send, conn, target, peer, &e).await;
             Err(e)
         }
     }
@@ -677,7 +723,7 @@ async fn live(
                         {
                             Ok(applied) => applied,
                             Err(e) => {
-                                reject(&mut send, conn, peer_id, &e).await;
+                                reject(&mut send, conn, target, peer_id, &e).await;
                                 return Err(e);
                             }
                         };
@@ -924,6 +970,20 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
         .await);
     };
     let now = (listener.now)();
+    if let Some(q) = shared.peer_book()?.quarantined(&peer_id.to_hex(), now) {
+        return Err(refuse(
+            &conn,
+            &mut send,
+            &peer_id,
+            format!(
+                "device {} is quarantined until {}: {}",
+                peer_id.short(),
+                Timestamp(q.until).to_rfc3339(),
+                q.reason
+            ),
+        )
+        .await);
+    }
     match &join {
         Some(request) => {
             let admitted = {

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
+use crate::core::equivocation::Quarantine;
 use crate::core::index::ChangeIndex;
 use crate::core::replica::guarded;
 use crate::core::{AllianceId, DeviceKey, Entropy, Replica, SignedChange, Verified};
@@ -98,6 +99,25 @@ struct Profile {
 struct LocalState {
     /// Hex of this device's actor tag for this alliance.
     actor_tag: Option<String>,
+    /// Which directory the tag was made in ([`dir_identity`]). A copy of the alliance's files
+    /// (a restored backup, a cloned device) lives in another directory, so it starts a fresh
+    /// actor instead of reusing the sequence numbers the original goes on using.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    actor_dir: Option<String>,
+}
+
+/// The identity of a directory on this machine: its inode number and creation time. Copying
+/// or restoring files makes a new directory, with a new identity; renaming keeps it.
+fn dir_identity(dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(dir).ok()?;
+    let born = meta
+        .created()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos().to_string())
+        .unwrap_or_default();
+    Some(format!("{}:{born}", meta.ino()))
 }
 
 /// Outcome of `init`.
@@ -272,8 +292,10 @@ impl Home {
                 write_atomic(&staging.join("snapshot"), snapshot, 0o644)?;
             }
             write_atomic(&staging.join("changes.log"), &log, 0o644)?;
+            // The rename below keeps the directory's identity.
             let local = LocalState {
                 actor_tag: actor_tag.map(hex::encode),
+                actor_dir: dir_identity(&staging),
             };
             write_atomic(
                 &staging.join("local.json"),
@@ -341,7 +363,7 @@ impl Home {
             Some(s) => (Some(s.doc), s.signatures),
             None => (None, Default::default()),
         };
-        let replica = Replica::from_store(*id, doc, signatures, changes).map_err(|e| {
+        let mut replica = Replica::from_store(*id, doc, signatures, changes).map_err(|e| {
             let path = if doc.is_some() {
                 &snapshot_path
             } else {
@@ -355,6 +377,13 @@ impl Home {
                 "the alliance's first (genesis) change is missing",
             ));
         }
+        let quarantine_path = dir.join(QUARANTINE_FILE);
+        if let Some(b) = read_optional(&quarantine_path)? {
+            let q: Quarantine =
+                serde_json::from_slice(&b).map_err(|e| StoreError::corrupt(&quarantine_path, e))?;
+            replica.restore_quarantine(q);
+        }
+        let quarantine_saved = quarantine_len(&replica);
         Ok(OpenAlliance {
             dir,
             compact_after: self.compact_after,
@@ -367,8 +396,18 @@ impl Home {
             log_torn_tail: log.torn_tail,
             persisted: Vec::new(),
             track_persisted: false,
+            quarantine_saved,
         })
     }
+}
+
+/// Device-local record of equivocations and the changes left out because of them (see
+/// [`crate::core::equivocation`]).
+pub const QUARANTINE_FILE: &str = "quarantine.json";
+
+fn quarantine_len(replica: &Replica) -> (usize, usize) {
+    let q = replica.quarantine();
+    (q.proofs.len(), q.excluded.len())
 }
 
 /// An alliance opened from the store, with its lock held.
@@ -389,6 +428,8 @@ pub struct OpenAlliance {
     /// only after [`OpenAlliance::track_persisted`]).
     persisted: Vec<SignedChange<Verified>>,
     track_persisted: bool,
+    /// Sizes of the replica's quarantine as last written (it only grows).
+    quarantine_saved: (usize, usize),
 }
 
 impl OpenAlliance {
@@ -425,17 +466,32 @@ impl OpenAlliance {
             Some(b) => serde_json::from_slice(&b).map_err(|e| StoreError::corrupt(&path, e))?,
             None => LocalState::default(),
         };
-        if let Some(tag) = local
+        let here = dir_identity(&self.dir);
+        let tag = local
             .actor_tag
             .as_deref()
             .and_then(|h| hex::decode(h).ok())
-            .and_then(|b| <[u8; ACTOR_TAG_LEN]>::try_from(b).ok())
-        {
-            return Ok(tag);
+            .and_then(|b| <[u8; ACTOR_TAG_LEN]>::try_from(b).ok());
+        match (tag, &local.actor_dir) {
+            (Some(tag), Some(dir)) if Some(dir) == here.as_ref() => return Ok(tag),
+            (Some(tag), _) if here.is_none() => return Ok(tag),
+            // A tag from before directories were recorded: this is its directory.
+            (Some(tag), None) => {
+                local.actor_dir = here;
+                write_atomic(
+                    &path,
+                    &serde_json::to_vec_pretty(&local).expect("serialises"),
+                    0o644,
+                )?;
+                return Ok(tag);
+            }
+            // No tag yet, or one made in another directory (a copy): a fresh actor.
+            _ => {}
         }
         let mut tag = [0u8; ACTOR_TAG_LEN];
         entropy.fill(&mut tag);
         local.actor_tag = Some(hex::encode(tag));
+        local.actor_dir = here;
         write_atomic(
             &path,
             &serde_json::to_vec_pretty(&local).expect("serialises"),
@@ -452,6 +508,10 @@ impl OpenAlliance {
             LockMode::Exclusive,
             "persist needs the write lock"
         );
+        if quarantine_len(&self.replica) != self.quarantine_saved {
+            self.save_local_json(QUARANTINE_FILE, self.replica.quarantine())?;
+            self.quarantine_saved = quarantine_len(&self.replica);
+        }
         if changes.is_empty() {
             return Ok(());
         }

@@ -1,0 +1,318 @@
+//! Equivocation: two validly signed changes with the same actor and sequence number.
+//!
+//! An Automerge actor numbers its changes 1, 2, 3, … and every replica indexes them that way,
+//! so two different changes both claiming (actor, 5) can never sit in one document: a replica
+//! that holds one refuses the other forever, and with it everything built on it. It happens
+//! when a device is cloned or restored from a backup and edits again, or when a member forges
+//! changes under one of their own actors.
+//!
+//! A replica therefore screens every batch on the raw headers, before anything else:
+//! - a change whose (actor, seq) is already taken by another change is an equivocation. When
+//!   its signature verifies under its author, both changes (bytes and signatures) are kept as
+//!   an [`Equivocation`], a proof anyone can check, and the actor is quarantined from that
+//!   sequence number on;
+//! - changes of a quarantined actor from that sequence number on, and every change that
+//!   depends on a change left out, are left out (their hashes are remembered, so a peer that
+//!   offers them again costs nothing);
+//! - everything else goes on through the usual checks, so honest peers keep syncing.
+//!
+//! The actor's earlier changes stay: both branches share them. Pure logic; the store persists
+//! the [`Quarantine`].
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::{ActorId, ChangeHash};
+use ed25519_dalek::Signature;
+use serde::{Deserialize, Serialize};
+
+use crate::core::identity::DeviceId;
+use crate::core::signed::{ChangeError, SignedChange, Unverified, author_of_actor};
+
+/// One change of a proof, as it was signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The change hash (hex).
+    pub hash: String,
+    /// The change's bytes (hex).
+    pub change: String,
+    /// The author's signature over the hash (hex).
+    pub signature: String,
+}
+
+/// A proof that an actor signed two different changes with one sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Equivocation {
+    /// The actor (hex): the author's device key, then its actor tag.
+    pub actor: String,
+    /// The author's device key (hex).
+    pub device: String,
+    pub seq: u64,
+    /// The change this replica held (or met first).
+    pub kept: Evidence,
+    /// The other change, which this replica left out.
+    pub other: Evidence,
+}
+
+impl Equivocation {
+    fn new(
+        author: &DeviceId,
+        seq: u64,
+        kept: (&[u8], ChangeHash, &Signature),
+        other: (&[u8], ChangeHash, &Signature),
+        actor: &ActorId,
+    ) -> Equivocation {
+        let evidence = |(bytes, hash, sig): (&[u8], ChangeHash, &Signature)| Evidence {
+            hash: hash.to_string(),
+            change: hex::encode(bytes),
+            signature: hex::encode(sig.to_bytes()),
+        };
+        Equivocation {
+            actor: actor.to_hex_string(),
+            device: author.to_hex(),
+            seq,
+            kept: evidence(kept),
+            other: evidence(other),
+        }
+    }
+
+    /// Checks the proof on its own: two different changes, each with the stated actor and
+    /// sequence number, each signed by the actor's device key.
+    pub fn verify(&self) -> bool {
+        let check = |e: &Evidence| -> Option<(ChangeHash, ActorId, u64)> {
+            let bytes = hex::decode(&e.change).ok()?;
+            let sig = hex::decode(&e.signature).ok()?;
+            let c = SignedChange::from_bytes(bytes, &sig).ok()?;
+            let author = author_of_actor(c.actor_id())?;
+            author
+                .verify_change(&c.hash(), c.signature())
+                .then(|| (c.hash(), c.actor_id().clone(), c.raw().seq()))
+        };
+        match (check(&self.kept), check(&self.other)) {
+            (Some((h1, a1, s1)), Some((h2, a2, s2))) => {
+                h1 != h2
+                    && a1 == a2
+                    && s1 == s2
+                    && s1 == self.seq
+                    && a1.to_hex_string() == self.actor
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What a replica remembers about equivocations: the proofs, and the changes it left out
+/// because of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantine {
+    pub proofs: Vec<Equivocation>,
+    /// Hashes (hex) of changes left out: the other sides of the proofs, later changes of the
+    /// quarantined actors, and everything built on them.
+    pub excluded: Vec<String>,
+    #[serde(skip)]
+    excluded_set: HashSet<ChangeHash>,
+    #[serde(skip)]
+    from_seq: HashMap<ActorId, u64>,
+}
+
+impl Quarantine {
+    /// Rebuilds the lookup tables after deserialising. Proofs that do not verify are dropped.
+    pub fn restored(mut self) -> Quarantine {
+        self.proofs.retain(Equivocation::verify);
+        self.excluded_set = self
+            .excluded
+            .iter()
+            .filter_map(|h| h.parse().ok())
+            .collect();
+        self.from_seq.clear();
+        for p in &self.proofs {
+            if let Ok(bytes) = hex::decode(&p.actor) {
+                let e = self.from_seq.entry(ActorId::from(bytes)).or_insert(p.seq);
+                *e = (*e).min(p.seq);
+            }
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.proofs.is_empty() && self.excluded.is_empty()
+    }
+
+    /// Whether `actor`'s change number `seq` is quarantined.
+    pub fn blocks(&self, actor: &ActorId, seq: u64) -> bool {
+        self.from_seq.get(actor).is_some_and(|from| seq >= *from)
+    }
+
+    pub fn is_excluded(&self, hash: &ChangeHash) -> bool {
+        self.excluded_set.contains(hash)
+    }
+
+    fn add_proof(&mut self, actor: &ActorId, proof: Equivocation) {
+        let e = self.from_seq.entry(actor.clone()).or_insert(proof.seq);
+        *e = (*e).min(proof.seq);
+        self.proofs.push(proof);
+    }
+
+    fn exclude(&mut self, hash: ChangeHash) {
+        if self.excluded_set.insert(hash) {
+            self.excluded.push(hash.to_string());
+        }
+    }
+
+    /// The proof about `actor`'s change `seq`, if one is known.
+    pub fn proof_for(&self, actor: &ActorId, seq: u64) -> Option<&Equivocation> {
+        let hex = actor.to_hex_string();
+        self.proofs.iter().find(|p| p.actor == hex && p.seq == seq)
+    }
+}
+
+/// What the replica knows that screening needs.
+pub(crate) trait Held {
+    /// How many changes of `actor` the replica holds (Automerge numbers them 1..=n).
+    fn seq_count(&mut self, actor: &ActorId) -> u64;
+    /// The bytes, hash and signature of the change the replica holds at (`actor`, `seq`).
+    fn change_at(&self, actor: &ActorId, seq: u64) -> Option<(Vec<u8>, ChangeHash, Signature)>;
+    /// Whether `device` is a member device now.
+    fn is_member(&self, device: &DeviceId) -> bool;
+}
+
+/// The outcome of screening a batch.
+pub(crate) struct Screened {
+    pub kept: Vec<SignedChange<Unverified>>,
+    pub proofs: usize,
+    pub dropped: usize,
+}
+
+/// Screens the fresh changes of a batch (none of them held by the replica, no hash twice) for
+/// equivocations and quarantined actors, updating `quarantine`; see the module docs. Refuses
+/// the batch when an equivocating change's signature does not verify (a forgery, not a proof)
+/// or when an actor's kept changes skip sequence numbers.
+pub(crate) fn screen(
+    fresh: Vec<SignedChange<Unverified>>,
+    held: &mut dyn Held,
+    quarantine: &mut Quarantine,
+) -> Result<Screened, ChangeError> {
+    let proofs_before = quarantine.proofs.len();
+    let mut counts: HashMap<ActorId, u64> = HashMap::new();
+    let mut first_at: HashMap<(ActorId, u64), usize> = HashMap::new();
+    let mut out = vec![false; fresh.len()];
+    let signed = |c: &SignedChange<Unverified>| -> Result<DeviceId, ChangeError> {
+        let author = author_of_actor(c.actor_id())
+            .ok_or_else(|| ChangeError::BadAuthor(c.hash().to_string()))?;
+        if author.verify_change(&c.hash(), c.signature()) {
+            Ok(author)
+        } else {
+            Err(ChangeError::BadSignature {
+                hash: c.hash().to_string(),
+                author: author.short(),
+            })
+        }
+    };
+    for (i, c) in fresh.iter().enumerate() {
+        let actor = c.actor_id();
+        let seq = c.raw().seq();
+        let count = *counts
+            .entry(actor.clone())
+            .or_insert_with(|| held.seq_count(actor));
+        if seq <= count {
+            let author = signed(c)?;
+            out[i] = true;
+            if quarantine.proof_for(actor, seq).is_none()
+                && let Some((bytes, hash, sig)) = held.change_at(actor, seq)
+            {
+                let proof = Equivocation::new(
+                    &author,
+                    seq,
+                    (&bytes, hash, &sig),
+                    (c.raw_bytes(), c.hash(), c.signature()),
+                    actor,
+                );
+                quarantine.add_proof(actor, proof);
+            }
+        } else if let Some(&j) = first_at.get(&(actor.clone(), seq)) {
+            let author = signed(c)?;
+            signed(&fresh[j])?;
+            if !held.is_member(&author) {
+                return Err(ChangeError::Malformed(format!(
+                    "two changes claim sequence number {seq} of one actor"
+                )));
+            }
+            out[i] = true;
+            out[j] = true;
+            if quarantine.proof_for(actor, seq).is_none() {
+                let a = &fresh[j];
+                let proof = Equivocation::new(
+                    &author,
+                    seq,
+                    (a.raw_bytes(), a.hash(), a.signature()),
+                    (c.raw_bytes(), c.hash(), c.signature()),
+                    actor,
+                );
+                quarantine.add_proof(actor, proof);
+            }
+        } else {
+            first_at.insert((actor.clone(), seq), i);
+        }
+    }
+    // Quarantined actors, and everything built on what is left out.
+    let index: HashMap<ChangeHash, usize> = fresh
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.hash(), i))
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); fresh.len()];
+    let mut stack = Vec::new();
+    for (i, c) in fresh.iter().enumerate() {
+        if quarantine.blocks(c.actor_id(), c.raw().seq())
+            || c.deps().iter().any(|d| quarantine.is_excluded(d))
+        {
+            out[i] = true;
+        }
+        for d in c.deps() {
+            if let Some(&j) = index.get(d) {
+                children[j].push(i);
+            }
+        }
+    }
+    stack.extend((0..fresh.len()).filter(|&i| out[i]));
+    while let Some(i) = stack.pop() {
+        for &c in &children[i] {
+            if !out[c] {
+                out[c] = true;
+                stack.push(c);
+            }
+        }
+    }
+    let mut kept = Vec::with_capacity(fresh.len());
+    let mut dropped = 0;
+    for (c, out) in fresh.into_iter().zip(out) {
+        if out {
+            quarantine.exclude(c.hash());
+            dropped += 1;
+        } else {
+            kept.push(c);
+        }
+    }
+    // What is kept must continue each actor's numbering without a gap: Automerge indexes an
+    // actor's changes by number, and a gap would make it misfile every later change.
+    let mut seqs: HashMap<&ActorId, Vec<u64>> = HashMap::new();
+    for c in &kept {
+        seqs.entry(c.actor_id()).or_default().push(c.raw().seq());
+    }
+    for (actor, mut s) in seqs {
+        s.sort_unstable();
+        let count = *counts
+            .entry(actor.clone())
+            .or_insert_with(|| held.seq_count(actor));
+        if s.iter().zip(count + 1..).any(|(a, b)| *a != b) {
+            return Err(ChangeError::Malformed(format!(
+                "the changes of actor {} skip sequence numbers",
+                &actor.to_hex_string()[..12]
+            )));
+        }
+    }
+    Ok(Screened {
+        kept,
+        proofs: quarantine.proofs.len() - proofs_before,
+        dropped,
+    })
+}
