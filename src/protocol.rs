@@ -74,6 +74,15 @@ pub const ALPN: &[u8] = b"alliance/2";
 /// buffer is allocated.
 pub const MAX_FRAME_BYTES: usize = 64 << 20;
 
+/// The largest frame accepted before the peer is known to be a member (its `Hello`, or the
+/// answer to ours): 64 KiB.
+pub const MAX_HANDSHAKE_FRAME_BYTES: usize = 64 << 10;
+
+/// Connections from devices that are not members of any alliance this device serves (joining
+/// devices, or strangers) that may be open at once; more are closed at once. Member devices
+/// are never counted, so a flood of strangers cannot keep the family out.
+pub const MAX_STRANGER_CONNECTIONS: usize = 32;
+
 /// Frame bodies of at least this many bytes are deflated when that makes them smaller.
 pub const FRAME_DEFLATE_MIN: usize = 200;
 

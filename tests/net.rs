@@ -1,178 +1,19 @@
 //! Real iroh endpoints on 127.0.0.1 with relays disabled, several devices in one process.
 
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use alliance::core::invite::Invite;
 use alliance::core::sync::{PeerSync, SyncMessage};
-use alliance::core::{
-    AllianceId, DeviceId, DeviceKey, Replica, SeededEntropy, SignedChange, Timestamp, Unverified,
-    Writer,
-};
+use alliance::core::{DeviceId, DeviceKey, SeededEntropy, SignedChange, Unverified};
 use alliance::net::NetError;
 use alliance::net::endpoint::{NetConfig, addr_for};
 use alliance::net::node::{Node, add_invite, join, save_join};
-use alliance::net::session::{self, Dial, MemoryTarget, SharedAlliance, SyncTarget};
+use alliance::net::session::{self, Dial, MemoryTarget, SyncTarget};
 use alliance::net::ticket::InviteTicket;
-use alliance::store::{Home, LockMode};
-
-fn now() -> Timestamp {
-    Timestamp(1_795_514_400)
-}
-
-struct Dev {
-    _dir: tempfile::TempDir,
-    home: Home,
-    seed: [u8; 32],
-    name: &'static str,
-}
-
-impl Dev {
-    fn new(seed: u8, name: &'static str) -> Dev {
-        let dir = tempfile::tempdir().unwrap();
-        let home = Home::new(dir.path());
-        Dev {
-            _dir: dir,
-            home,
-            seed: [seed; 32],
-            name,
-        }
-    }
-    fn key(&self) -> DeviceKey {
-        DeviceKey::from_seed(self.seed)
-    }
-    fn id(&self) -> AllianceId {
-        self.home.alliance_ids().unwrap()[0]
-    }
-    fn shared(&self) -> Arc<SharedAlliance> {
-        SharedAlliance::new(self.home.open(&self.id(), LockMode::Shared).unwrap())
-    }
-    async fn node(&self) -> Node {
-        let alliances = if self.home.alliance_ids().unwrap_or_default().is_empty() {
-            vec![]
-        } else {
-            vec![self.shared()]
-        };
-        Node::start(
-            self.key(),
-            &NetConfig::loopback(),
-            alliances,
-            Box::new(SeededEntropy::new(self.seed[0] as u64)),
-            now,
-        )
-        .await
-        .unwrap()
-    }
-    /// Founds an alliance on this device, with this device's person as its first member.
-    fn found(&self, title: &str) {
-        let key = self.key();
-        let w = Writer {
-            key: &key,
-            actor_tag: [self.seed[0]; 8],
-            now: now(),
-        };
-        let (replica, _, genesis) =
-            Replica::create(&w, &mut SeededEntropy::new(1), title, self.name, "parent").unwrap();
-        self.home
-            .create_alliance(&replica.id(), &[genesis], Some([self.seed[0]; 8]))
-            .unwrap();
-    }
-
-    /// One local edit, as an `alliance` command makes it (lock, edit, fsync).
-    fn edit(&self, f: impl FnOnce(&mut Replica, &Writer<'_>, &mut SeededEntropy)) {
-        let mut open = self.home.open(&self.id(), LockMode::Exclusive).unwrap();
-        let mut e = SeededEntropy::new(self.seed[0] as u64 * 7919 + open.replica().len() as u64);
-        let tag = open.actor_tag(&mut e).unwrap();
-        let key = self.key();
-        let w = Writer {
-            key: &key,
-            actor_tag: tag,
-            now: now(),
-        };
-        let before = open.replica().heads();
-        f(open.replica_mut(), &w, &mut e);
-        let (new, _) = open.replica().changes_since(&before);
-        open.persist(&new).unwrap();
-    }
-    fn view(&self) -> alliance::core::AllianceView {
-        self.home
-            .open(&self.id(), LockMode::Shared)
-            .unwrap()
-            .replica()
-            .view()
-    }
-    fn heads(&self) -> Vec<automerge::ChangeHash> {
-        self.home
-            .open(&self.id(), LockMode::Shared)
-            .unwrap()
-            .replica()
-            .heads()
-    }
-    fn invite(&self, node: &Node, secret: [u8; 32], valid_secs: i64) -> InviteTicket {
-        let open = self.home.open(&self.id(), LockMode::Exclusive).unwrap();
-        add_invite(&open, Invite::new(&secret, "member", now(), valid_secs)).unwrap();
-        InviteTicket {
-            alliance: self.id().0.0,
-            inviter: addr_for(&node.device(), &node.addrs(), None),
-            secret,
-        }
-    }
-    /// Joins with `ticket` through a temporary endpoint, then stores the alliance.
-    async fn join(&self, ticket: &InviteTicket) -> Result<(), NetError> {
-        let node = self.node().await;
-        let result = join(&node.endpoint, ticket, self.name, node.addrs()).await;
-        node.shutdown().await;
-        let (target, _, addrs) = result?;
-        let inviter = alliance::net::endpoint::device_of(&ticket.inviter.id);
-        save_join(&self.home, &target, &inviter, &addrs, now())?;
-        Ok(())
-    }
-}
-
-/// Ada founds the alliance; Ben and Chioma join with tickets while Ada's device serves.
-async fn family() -> (Dev, Dev, Dev) {
-    let ada = Dev::new(1, "Ada");
-    ada.found("The Okafor family");
-    let (ben, chioma) = (Dev::new(2, "Ben"), Dev::new(3, "Chioma"));
-    let node = ada.node().await;
-    ben.join(&ada.invite(&node, [21; 32], 3600)).await.unwrap();
-    chioma
-        .join(&ada.invite(&node, [22; 32], 3600))
-        .await
-        .unwrap();
-    node.shutdown().await;
-    (ada, ben, chioma)
-}
-
-/// Tells `from`'s node where `to`'s node listens now (as a ticket, mDNS or an earlier
-/// connection would): test nodes bind a new port each time.
-fn introduce(from: &Node, to: &Node) {
-    from.listener.alliances[0]
-        .record_contact(&to.device(), &to.addrs(), Ok(()), now())
-        .unwrap();
-}
-
-/// `node` syncs once with `other`'s device; every session must succeed.
-async fn sync_once_with(node: &Node, other: &Dev) {
-    let shared = node.listener.alliances[0].clone();
-    for o in node
-        .sync_once(&shared, Some(&[other.key().device_id()]))
-        .await
-        .unwrap()
-    {
-        o.result.unwrap();
-    }
-}
-
-async fn sync_pair(a: &Dev, b: &Dev) {
-    let (na, nb) = (a.node().await, b.node().await);
-    introduce(&na, &nb);
-    introduce(&nb, &na);
-    sync_once_with(&nb, a).await;
-    sync_once_with(&na, b).await;
-    na.shutdown().await;
-    nb.shutdown().await;
-}
+use alliance::store::LockMode;
+use common::net::{Dev, family, introduce, now, raw_live_session, sync_once_with, sync_pair};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joined_devices_hold_the_whole_alliance_and_are_members() {
@@ -555,42 +396,6 @@ async fn devices_that_know_each_other_only_through_a_relay_join_and_sync() {
     nb.shutdown().await;
     na.shutdown().await;
     drop(server);
-}
-
-/// Ben's device speaking the live protocol by hand: hello, then whatever frames the test sends.
-async fn raw_live_session(
-    from: &Node,
-    to: &Node,
-    alliance: AllianceId,
-) -> (iroh::endpoint::SendStream, iroh::endpoint::RecvStream) {
-    use alliance::net::wire::{Frame, read_frame, write_frame};
-    let conn = from
-        .endpoint
-        .connect(
-            addr_for(&to.device(), &to.addrs(), None),
-            alliance::protocol::ALPN,
-        )
-        .await
-        .unwrap();
-    let (mut send, mut recv) = conn.open_bi().await.unwrap();
-    write_frame(
-        &mut send,
-        &Frame::Hello {
-            alliance: alliance.0.0,
-            join: None,
-            live: true,
-            addrs: vec![],
-        },
-    )
-    .await
-    .unwrap();
-    assert!(matches!(
-        read_frame(&mut recv).await.unwrap(),
-        Frame::Welcome { .. }
-    ));
-    // Keep the connection open as long as the streams live.
-    std::mem::forget(conn);
-    (send, recv)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -138,3 +138,109 @@ fn an_alliance_stored_from_a_replica_opens_with_every_change_and_signature() {
         "never overwrites"
     );
 }
+
+/// Copies a directory tree (as restoring a backup or cloning a device does).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_restored_or_copied_alliance_starts_a_fresh_actor_and_a_renamed_one_keeps_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let (id, key) = founded(&home);
+    add_needs(&home, &id, &key, 2);
+    let tag = |home: &Home| {
+        home.open(&id, LockMode::Exclusive)
+            .unwrap()
+            .actor_tag(&mut SeededEntropy::new(77))
+            .unwrap()
+    };
+    let original = tag(&home);
+    assert_eq!(tag(&home), original, "one device keeps one actor");
+    // A backup taken now, more edits, then the backup restored over the alliance.
+    let adir = dir.path().join("alliances").join(id.to_string());
+    let backup = tempfile::tempdir().unwrap();
+    copy_tree(&adir, backup.path());
+    add_needs(&home, &id, &key, 1);
+    std::fs::remove_dir_all(&adir).unwrap();
+    copy_tree(backup.path(), &adir);
+    let restored = tag(&home);
+    assert_ne!(
+        restored, original,
+        "the restored copy must not reuse the actor"
+    );
+    assert_eq!(tag(&home), restored, "and keeps its new one");
+    // A moved directory (renamed, not copied) is the same device.
+    let aside = dir.path().join("aside");
+    std::fs::rename(&adir, &aside).unwrap();
+    std::fs::rename(&aside, &adir).unwrap();
+    assert_eq!(tag(&home), restored);
+    // The restored device's next edit does not collide with what the original made.
+    add_needs(&home, &id, &key, 1);
+    let open = home.open(&id, LockMode::Shared).unwrap();
+    assert!(open.replica().quarantine().proofs.is_empty());
+}
+
+#[test]
+fn equivocation_proofs_survive_a_restart_and_left_out_changes_stay_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let (id, key) = founded(&home);
+    let base = home.open(&id, LockMode::Shared).unwrap().replica().clone();
+    let w = |t: i64| Writer {
+        key: &key,
+        actor_tag: [9; 8],
+        now: Timestamp(1_800_000_000 + t),
+    };
+    let mut e = SeededEntropy::new(3);
+    let kept = base
+        .clone()
+        .add_need(&w(1), &mut e, "kept")
+        .unwrap()
+        .change
+        .unwrap();
+    let other = base
+        .clone()
+        .add_need(&w(2), &mut e, "other")
+        .unwrap()
+        .change
+        .unwrap();
+    let unverified = |c: &alliance::core::SignedChange<alliance::core::Verified>| {
+        alliance::core::SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes())
+            .unwrap()
+    };
+    {
+        let mut open = home.open(&id, LockMode::Exclusive).unwrap();
+        let got = open.replica_mut().receive(vec![unverified(&kept)]).unwrap();
+        open.persist(&got.new).unwrap();
+        let got = open
+            .replica_mut()
+            .receive(vec![unverified(&other)])
+            .unwrap();
+        assert_eq!((got.equivocations, got.dropped), (1, 1));
+        open.persist(&got.new).unwrap();
+    }
+    let mut open = home.open(&id, LockMode::Exclusive).unwrap();
+    let q = open.replica().quarantine().clone();
+    assert_eq!(q.proofs.len(), 1);
+    assert!(q.proofs[0].verify());
+    assert_eq!(q.excluded, vec![other.hash().to_string()]);
+    let again = open
+        .replica_mut()
+        .receive(vec![unverified(&other)])
+        .unwrap();
+    assert_eq!((again.dropped, again.new.len()), (1, 0));
+    let view = open.replica().view();
+    assert!(view.needs.iter().any(|n| n.text == "kept"));
+    assert!(!view.needs.iter().any(|n| n.text == "other"));
+}

@@ -1,85 +1,11 @@
 //! Many simulated devices syncing in memory with the real sync planner ([`PeerSync`]): any
 //! order of pairwise syncs converges, and forged changes inside sync messages are refused.
 
+mod common;
+
 use alliance::core::sync::{PeerSync, SyncMessage};
-use alliance::core::{DeviceKey, Replica, SeededEntropy, Timestamp, Writer};
-
-/// One sync session, turn by turn, as the network layer runs it. Returns (a_sent, b_sent).
-fn sync(a: &mut Replica, b: &mut Replica) -> (usize, usize) {
-    let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
-    for _ in 0..20 {
-        let m1 = sa.generate(a);
-        if let Some(m) = m1.clone() {
-            sb.receive(b, m).unwrap();
-        }
-        let m2 = sb.generate(b);
-        if let Some(m) = m2.clone() {
-            sa.receive(a, m).unwrap();
-        }
-        if m1.is_none() && m2.is_none() {
-            return (sa.sent, sb.sent);
-        }
-    }
-    panic!("sync did not settle");
-}
-
-struct Dev {
-    key: DeviceKey,
-    tag: [u8; 8],
-    replica: Replica,
-}
-
-impl Dev {
-    /// Runs one edit as this device.
-    fn edit<R>(&mut self, t: i64, f: impl FnOnce(&mut Replica, &Writer<'_>) -> R) -> R {
-        let w = Writer {
-            key: &self.key,
-            actor_tag: self.tag,
-            now: Timestamp(1_795_514_400 + t),
-        };
-        f(&mut self.replica, &w)
-    }
-}
-
-fn family(n: usize) -> Vec<Dev> {
-    let keys: Vec<DeviceKey> = (0..n)
-        .map(|i| DeviceKey::from_seed([i as u8 + 1; 32]))
-        .collect();
-    let mut rng = SeededEntropy::new(1);
-    let w0 = Writer {
-        key: &keys[0],
-        actor_tag: [1; 8],
-        now: Timestamp(1_795_514_400),
-    };
-    let (mut founder, _, _) = Replica::create(&w0, &mut rng, "Team", "P0", "lead").unwrap();
-    for (i, k) in keys.iter().enumerate().skip(1) {
-        founder
-            .add_member(
-                &w0,
-                &mut rng,
-                &format!("P{i}"),
-                "member",
-                Some(k.device_id()),
-            )
-            .unwrap();
-    }
-    keys.into_iter()
-        .enumerate()
-        .map(|(i, key)| {
-            let mut replica = Replica::empty(founder.id());
-            if i == 0 {
-                replica = founder.clone();
-            } else {
-                sync(&mut founder.clone(), &mut replica);
-            }
-            Dev {
-                key,
-                tag: [i as u8 + 1; 8],
-                replica,
-            }
-        })
-        .collect()
-}
+use alliance::core::{DeviceKey, SeededEntropy, Timestamp, Writer};
+use common::memory::{family, sync};
 
 #[test]
 fn any_order_of_pairwise_syncs_converges() {

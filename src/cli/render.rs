@@ -560,6 +560,31 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
         }
         s.push_str("  read them with `alliance diff`, then `alliance seen`\n");
     }
+    for e in &st.equivocations {
+        quiet = false;
+        let who = e
+            .member
+            .as_deref()
+            .map(crate::cli::output::one_line)
+            .map(|n| format!("{n}'s device"))
+            .unwrap_or_else(|| "a device that is not a member".to_string());
+        s.push_str(&format!(
+            "\nEquivocation: {who} {} signed two different changes numbered {}\n  kept {}, left out {} and everything built on it\n  its further changes are refused; was that device restored from a backup or copied?\n",
+            crate::core::history::short(&e.device),
+            e.seq,
+            &e.kept[..12.min(e.kept.len())],
+            &e.left_out[..12.min(e.left_out.len())],
+        ));
+    }
+    for p in &st.quarantined_peers {
+        quiet = false;
+        s.push_str(&format!(
+            "\nQuarantined until {}: device {} ({})\n",
+            p.until.short(),
+            crate::core::history::short(&p.device),
+            crate::cli::output::one_line(&p.reason)
+        ));
+    }
     if quiet {
         s.push_str("\nNothing needs your attention.\n");
     }

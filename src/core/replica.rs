@@ -240,6 +240,10 @@ pub struct LogEntry {
     pub summary: String,
     pub verified: bool,
     pub problem: Option<String>,
+    /// Set when the change's author also signed another change with the same actor and
+    /// number (an equivocation; see [`crate::core::equivocation`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub equivocation: Option<String>,
 }
 
 /// A replica of one alliance.
@@ -252,6 +256,9 @@ pub struct Replica {
     /// up to date by every way in (`None`: not built yet).
     seq_counts: Option<HashMap<ActorId, u64>>,
     quarantine: Quarantine,
+    /// Set when Automerge panicked while changing the document: nothing more goes in or out
+    /// until the replica is loaded again from the store.
+    poisoned: bool,
 }
 
 impl fmt::Debug for Replica {
@@ -302,6 +309,7 @@ impl Replica {
             signatures: HashMap::new(),
             seq_counts: None,
             quarantine: Quarantine::default(),
+            poisoned: false,
         };
         replica
             .signatures
@@ -318,6 +326,7 @@ impl Replica {
             signatures: HashMap::new(),
             seq_counts: None,
             quarantine: Quarantine::default(),
+            poisoned: false,
         }
     }
 
@@ -349,11 +358,18 @@ impl Replica {
             signatures,
             seq_counts: None,
             quarantine: Quarantine::default(),
+            poisoned: false,
         })
     }
 
     pub fn id(&self) -> AllianceId {
         self.id
+    }
+
+    /// Whether Automerge panicked while changing this replica: it refuses everything until it
+    /// is loaded again from the store (see [`ReceiveError::needs_reload`]).
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
     }
 
     pub fn doc(&self) -> &Automerge {
@@ -456,6 +472,11 @@ impl Replica {
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), EditError>,
     {
+        if self.poisoned {
+            return Err(EditError::Invalid(
+                "the alliance must be loaded again after a failed receive".into(),
+            ));
+        }
         let device = writer.key.device_id();
         if self.member_of(&device).is_none() {
             return Err(EditError::NotAMember(device.short()));
@@ -553,6 +574,11 @@ impl Replica {
         batch: Vec<SignedChange<Unverified>>,
         budget: &Budget<'_>,
     ) -> Result<Received, ReceiveError> {
+        if self.poisoned {
+            return Err(ReceiveError::Poisoned(
+                "Automerge panicked while changing this replica".into(),
+            ));
+        }
         if batch.len() > MAX_BATCH_CHANGES {
             return Err(ReceiveError::TooMany(batch.len()));
         }
@@ -619,6 +645,12 @@ impl Replica {
             let mut staging = self.doc.clone();
             apply_all(&mut staging, &verified)?;
             budget.check("applying")?;
+            if !comes_back_out(&staging, &self.doc.get_heads(), &verified) {
+                return Err(ReceiveError::Panicked {
+                    step: "reading the changes back",
+                    reload: false,
+                });
+            }
             self.check_authors(&staging, &claims_of(&verified), budget)?;
             self.doc = staging;
             verified
@@ -631,9 +663,18 @@ impl Replica {
                 // Automerge's state after a panic cannot be trusted, whatever its heads say.
                 Err(ReceiveError::Panicked { step, .. }) => {
                     self.seq_counts = None;
+                    self.poisoned = true;
                     return Err(ReceiveError::Panicked { step, reload: true });
                 }
                 Err(e) => return Err(self.undo(&before, &fresh_hashes, e)),
+            }
+            if !comes_back_out(&self.doc, &before, &verified) {
+                self.seq_counts = None;
+                self.poisoned = true;
+                return Err(ReceiveError::Panicked {
+                    step: "reading the changes back",
+                    reload: true,
+                });
             }
             verified
         };
@@ -1026,6 +1067,16 @@ impl Replica {
             summary: change.message().unwrap_or_default().to_string(),
             verified: problem.is_none(),
             problem,
+            equivocation: self
+                .quarantine
+                .proof_for(change.actor_id(), change.seq())
+                .map(|p| {
+                    format!(
+                        "its author also signed change {} with the same number {}; that one was left out",
+                        &p.other.hash[..12.min(p.other.hash.len())],
+                        p.seq
+                    )
+                }),
         }
     }
 }
@@ -1152,6 +1203,26 @@ fn apply_all(doc: &mut Automerge, changes: &[SignedChange<Verified>]) -> Result<
             reload: false,
         }),
     }
+}
+
+/// Whether the changes `doc` holds after `before` are exactly `changes`, byte for byte.
+/// Automerge can apply a change whose operations refer to what its history does not hold and
+/// only fail (panic) when it rebuilds the change later, for a sync or a save; such a change
+/// must never stay. Costs one pass over the new changes' operations.
+fn comes_back_out(
+    doc: &Automerge,
+    before: &[ChangeHash],
+    changes: &[SignedChange<Verified>],
+) -> bool {
+    let Some(out) = guarded(|| doc.get_changes(before)) else {
+        return false;
+    };
+    let sent: HashMap<ChangeHash, &[u8]> =
+        changes.iter().map(|c| (c.hash(), c.raw_bytes())).collect();
+    out.len() == sent.len()
+        && out
+            .iter()
+            .all(|c| sent.get(&c.hash()) == Some(&c.raw_bytes()))
 }
 
 /// Decodes an authenticated batch (see [`Authenticated::decode`]) and holds it to

@@ -36,6 +36,34 @@ pub struct Status {
     /// Members who have not shared any need yet.
     pub without_needs: Vec<MemberRef>,
     pub conflicts: Vec<Conflict>,
+    /// Devices that signed two different changes with one number (see
+    /// [`crate::core::equivocation`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub equivocations: Vec<EquivocationNote>,
+    /// Peers this device refuses for now (filled in by the caller from the device-local
+    /// address book).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quarantined_peers: Vec<QuarantinedPeer>,
+}
+
+/// One equivocation, for people.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EquivocationNote {
+    /// The name of the member whose device it is, when it is a member's.
+    pub member: Option<String>,
+    pub device: String,
+    pub seq: u64,
+    /// The change this device kept, and the one it left out (hashes).
+    pub kept: String,
+    pub left_out: String,
+}
+
+/// A peer whose data made Automerge panic, refused until `until`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QuarantinedPeer {
+    pub device: String,
+    pub until: Timestamp,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -191,6 +219,19 @@ impl Replica {
             checkin: checkin_due(&view, now),
             without_needs,
             conflicts: self.conflicts(Some(index)),
+            equivocations: self
+                .quarantine()
+                .proofs
+                .iter()
+                .map(|p| EquivocationNote {
+                    member: view.member_of_device(&p.device).map(|m| m.name.clone()),
+                    device: p.device.clone(),
+                    seq: p.seq,
+                    kept: p.kept.hash.clone(),
+                    left_out: p.other.hash.clone(),
+                })
+                .collect(),
+            quarantined_peers: Vec::new(),
         }
     }
 }

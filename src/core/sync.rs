@@ -81,6 +81,10 @@ pub struct PeerSync {
     /// Whether the whole document went to this peer while it had nothing; it is not sent
     /// again until the peer's heads say it has something (then changes travel one by one).
     sent_document: bool,
+    /// The last message sent that carried no changes. Saying it again would tell the peer
+    /// nothing: when two replicas can never reach equal heads (one left out an equivocating
+    /// branch the other holds), Automerge's protocol would repeat it forever.
+    last_bare: Option<Vec<u8>>,
     /// Changes sent and received in this session.
     pub sent: usize,
     pub received: usize,
@@ -110,6 +114,9 @@ impl PeerSync {
 
     /// The next message for the peer, or `None` when there is nothing to say.
     pub fn generate(&mut self, replica: &Replica) -> Option<SyncMessage> {
+        if replica.is_poisoned() {
+            return None;
+        }
         // A peer known to have nothing gets the whole document in one chunk (Automerge's V2
         // message) with every signature, ordered by change hash. Anyone else gets each change
         // as its own chunk next to its signature.
@@ -150,9 +157,19 @@ impl PeerSync {
             }
         }
         self.sent += chunks.len();
+        let bare = chunks.is_empty();
         msg.changes = ChunkList::from(chunks);
+        let message = msg.encode();
+        if bare {
+            if self.last_bare.as_ref() == Some(&message) {
+                return None;
+            }
+            self.last_bare = Some(message.clone());
+        } else {
+            self.last_bare = None;
+        }
         Some(SyncMessage {
-            message: msg.encode(),
+            message,
             signatures,
         })
     }

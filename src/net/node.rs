@@ -16,6 +16,7 @@ use crate::net::endpoint::{NetConfig, addr_for, bind, direct_addrs};
 use crate::net::session::{self, Dial, Listener, MemoryTarget, SessionReport, SharedAlliance};
 use crate::net::ticket::InviteTicket;
 use crate::net::wire::JoinRequest;
+use crate::protocol::MAX_STRANGER_CONNECTIONS;
 
 /// How often a running device checks the store for edits by other commands.
 pub const DISK_POLL: Duration = Duration::from_millis(10);
@@ -96,10 +97,12 @@ impl Node {
         let endpoint = self.endpoint.clone();
         let listener = self.listener.clone();
         let connected = self.connected.clone();
+        let strangers = Arc::new(tokio::sync::Semaphore::new(MAX_STRANGER_CONNECTIONS));
         self.tasks.spawn(async move {
             while let Some(incoming) = endpoint.accept().await {
                 let listener = listener.clone();
                 let connected = connected.clone();
+                let strangers = strangers.clone();
                 tokio::spawn(async move {
                     let conn = match incoming.await {
                         Ok(c) => c,
@@ -109,6 +112,19 @@ impl Node {
                         }
                     };
                     let peer = crate::net::endpoint::device_of(&conn.remote_id());
+                    // Member devices always get in; others share a few slots.
+                    let _slot = if listener.knows(&peer) {
+                        None
+                    } else {
+                        match strangers.try_acquire_owned() {
+                            Ok(slot) => Some(slot),
+                            Err(_) => {
+                                tracing::debug!(peer = %peer.short(), "too many connections from strangers");
+                                conn.close(4u32.into(), b"busy");
+                                return;
+                            }
+                        }
+                    };
                     connected.lock().unwrap_or_else(|p| p.into_inner()).insert(peer);
                     match session::accept(conn, listener).await {
                         Ok(r) => tracing::info!(peer = %peer.short(), sent = r.sent, received = r.received, "session ended"),

@@ -34,10 +34,11 @@ use crate::core::{
 use crate::core::{invite::Invites, peers::PeerBook};
 use crate::net::NetError;
 use crate::net::endpoint::device_of;
-use crate::net::wire::{Frame, JoinRequest, WireError, read_frame, write_frame};
+use crate::net::wire::{Frame, JoinRequest, WireError, read_frame, read_frame_within, write_frame};
 use crate::protocol::{
     ALPN, CONNECT_TIMEOUT_SECS, FRAME_TIMEOUT_SECS, HANDSHAKE_TIMEOUT_SECS, MAX_BATCH_CHANGES,
-    MAX_BATCH_SECS, MAX_NAME_CHARS, PEER_QUARANTINE_SECS,
+    MAX_BATCH_SECS, MAX_FRAME_BYTES, MAX_HANDSHAKE_FRAME_BYTES, MAX_NAME_CHARS,
+    PEER_QUARANTINE_SECS,
 };
 use crate::store::{LockMode, OpenAlliance};
 
@@ -45,6 +46,9 @@ use crate::store::{LockMode, OpenAlliance};
 pub const INVITES_FILE: &str = "invites.json";
 /// Device-local address book (see [`PeerBook`]).
 pub const PEERS_FILE: &str = "peers.json";
+
+/// What a handshake read is called in errors (and how [`read_timed`] knows its limit).
+const HANDSHAKE: &str = "handshake";
 
 /// Rounds after which a one-shot sync is considered stuck.
 const MAX_ROUNDS: usize = 1000;
@@ -488,13 +492,20 @@ fn wire_err(peer: &str, e: WireError) -> NetError {
     }
 }
 
+/// Reads one frame within `secs`. Handshake frames (`what == "handshake"`) may be at most
+/// [`MAX_HANDSHAKE_FRAME_BYTES`]: a peer not yet known to be a member gets no bigger buffer.
 async fn read_timed(
     recv: &mut RecvStream,
     peer: &str,
     secs: u64,
     what: &'static str,
 ) -> Result<Frame, NetError> {
-    match timeout(Duration::from_secs(secs), read_frame(recv)).await {
+    let max = if what == HANDSHAKE {
+        MAX_HANDSHAKE_FRAME_BYTES
+    } else {
+        MAX_FRAME_BYTES
+    };
+    match timeout(Duration::from_secs(secs), read_frame_within(recv, max)).await {
         Ok(r) => r.map_err(|e| wire_err(peer, e)),
         Err(_) => Err(NetError::Timeout {
             peer: peer.to_string(),
@@ -837,17 +848,16 @@ pub async fn dial(
         },
     )
     .await?;
-    let their_addrs =
-        match read_timed(&mut recv, &peer, HANDSHAKE_TIMEOUT_SECS, "handshake").await? {
-            Frame::Welcome { addrs } => addrs,
-            Frame::Refused { reason } => return Err(NetError::Refused { peer, reason }),
-            _ => {
-                return Err(NetError::Protocol {
-                    peer,
-                    reason: "expected Welcome".into(),
-                });
-            }
-        };
+    let their_addrs = match read_timed(&mut recv, &peer, HANDSHAKE_TIMEOUT_SECS, HANDSHAKE).await? {
+        Frame::Welcome { addrs } => addrs,
+        Frame::Refused { reason } => return Err(NetError::Refused { peer, reason }),
+        _ => {
+            return Err(NetError::Protocol {
+                peer,
+                reason: "expected Welcome".into(),
+            });
+        }
+    };
     let before = (opts.sync.sent, opts.sync.received);
     if opts.live {
         live(
@@ -899,6 +909,13 @@ impl Listener {
     fn alliance(&self, id: &AllianceId) -> Option<Arc<SharedAlliance>> {
         self.alliances.iter().find(|a| a.id == *id).cloned()
     }
+
+    /// Whether `device` is a member device of an alliance this device serves.
+    pub fn knows(&self, device: &DeviceId) -> bool {
+        self.alliances
+            .iter()
+            .any(|a| a.is_member(device).unwrap_or(false))
+    }
 }
 
 async fn refuse(
@@ -943,7 +960,7 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
             });
         }
     };
-    let hello = match read_timed(&mut recv, &peer, HANDSHAKE_TIMEOUT_SECS, "handshake").await {
+    let hello = match read_timed(&mut recv, &peer, HANDSHAKE_TIMEOUT_SECS, HANDSHAKE).await {
         Ok(f) => f,
         Err(e) => {
             conn.close(1u32.into(), b"bad handshake");

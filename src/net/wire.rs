@@ -64,8 +64,8 @@ pub enum Frame {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
-    #[error("peer sent a frame of {0} bytes, more than the limit of {MAX_FRAME_BYTES}")]
-    TooLarge(usize),
+    #[error("peer sent a frame of {0} bytes, more than the limit of {1}")]
+    TooLarge(usize, usize),
     #[error("peer sent a frame that does not decode: {0}")]
     Malformed(String),
     #[error("connection: {0}")]
@@ -113,7 +113,7 @@ pub fn decode(body: &[u8]) -> Result<Frame, WireError> {
                 .read_to_end(&mut plain)
                 .map_err(|e| malformed(&e))?;
             if plain.len() > FRAME_DEFLATE_MAX {
-                return Err(WireError::TooLarge(plain.len()));
+                return Err(WireError::TooLarge(plain.len(), FRAME_DEFLATE_MAX));
             }
             postcard::from_bytes(&plain).map_err(|e| malformed(&e))
         }
@@ -125,7 +125,7 @@ pub fn decode(body: &[u8]) -> Result<Frame, WireError> {
 pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &Frame) -> Result<(), WireError> {
     let bytes = encode(frame);
     if bytes.len() - 4 > MAX_FRAME_BYTES {
-        return Err(WireError::TooLarge(bytes.len() - 4));
+        return Err(WireError::TooLarge(bytes.len() - 4, MAX_FRAME_BYTES));
     }
     w.write_all(&bytes).await?;
     w.flush().await?;
@@ -133,6 +133,16 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &Frame) -> Res
 }
 
 pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Frame, WireError> {
+    read_frame_within(r, MAX_FRAME_BYTES).await
+}
+
+/// Reads one frame of at most `max` bytes. The length prefix is checked first, and the body's
+/// buffer grows with the bytes that actually arrive: a peer that announces a large frame and
+/// sends nothing costs nothing.
+pub async fn read_frame_within<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> Result<Frame, WireError> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -140,13 +150,19 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Frame, WireEr
         Err(e) => return Err(e.into()),
     }
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME_BYTES {
-        return Err(WireError::TooLarge(len));
+    if len > max {
+        return Err(WireError::TooLarge(len, max));
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await?;
+    let mut body = Vec::with_capacity(len.min(READ_CHUNK));
+    let got = r.take(len as u64).read_to_end(&mut body).await?;
+    if got < len {
+        return Err(WireError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
     decode(&body)
 }
+
+/// The buffer a frame's body starts with; it grows as the bytes arrive.
+const READ_CHUNK: usize = 64 << 10;
 
 #[cfg(test)]
 mod tests {
@@ -187,7 +203,7 @@ mod tests {
         let huge = [0xffu8, 0xff, 0xff, 0xff, 0];
         assert!(matches!(
             read_frame(&mut &huge[..]).await,
-            Err(WireError::TooLarge(_))
+            Err(WireError::TooLarge(..))
         ));
         // Garbage of a valid length is an error, not a panic.
         let garbage = [0u8, 0, 0, 3, 0xff, 0xff, 0xff];
@@ -221,7 +237,7 @@ mod tests {
         let mut bomb = vec![DEFLATED];
         bomb.extend(z.finish().unwrap());
         assert!(bomb.len() < 1 << 20, "a small frame on the wire");
-        assert!(matches!(decode(&bomb), Err(WireError::TooLarge(_))));
+        assert!(matches!(decode(&bomb), Err(WireError::TooLarge(..))));
         // An unknown body encoding is an error.
         assert!(matches!(decode(&[7, 1, 2]), Err(WireError::Malformed(_))));
     }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod memory;
+pub mod net;
 
 use std::path::{Path, PathBuf};
 
@@ -156,11 +157,17 @@ pub struct Serve {
 impl Device {
     /// Starts `alliance serve --json` on 127.0.0.1 and waits for its announcement.
     pub fn serve(&self) -> Serve {
+        self.serve_at("127.0.0.1:0")
+    }
+
+    /// Starts `alliance serve --json` bound to `bind` (a fixed port keeps the device's address
+    /// across restarts) and waits for its announcement.
+    pub fn serve_at(&self, bind: &str) -> Serve {
         use std::io::BufRead;
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("alliance"))
             .env("ALLIANCE_HOME", self.home())
             .env("ALLIANCE_TEST_NOW", NOW.to_string())
-            .env("ALLIANCE_BIND", "127.0.0.1:0")
+            .env("ALLIANCE_BIND", bind)
             .env("ALLIANCE_RELAY", "disabled")
             .args(["--json", "serve"])
             .stdout(std::process::Stdio::piped())

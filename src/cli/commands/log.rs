@@ -99,9 +99,10 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
                     } else {
                         "FAILED".into()
                     },
-                    match &e.problem {
-                        None => one_line(&e.summary),
-                        Some(p) => format!("{} [{p}]", one_line(&e.summary)),
+                    match (&e.problem, &e.equivocation) {
+                        (Some(p), _) => format!("{} [{p}]", one_line(&e.summary)),
+                        (None, Some(q)) => format!("{} [EQUIVOCATION: {q}]", one_line(&e.summary)),
+                        (None, None) => one_line(&e.summary),
                     },
                 ]
             })

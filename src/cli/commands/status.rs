@@ -21,7 +21,20 @@ pub fn run(ctx: &mut Context, _args: StatusArgs) -> Result<()> {
     })?;
     let seen = points::load_seen(&open)?.heads();
     let index = open.change_index();
-    let status = replica.status(&index, &me, seen.as_deref(), ctx.now);
+    let mut status = replica.status(&index, &me, seen.as_deref(), ctx.now);
+    let book: crate::core::peers::PeerBook = open.local_json(crate::net::session::PEERS_FILE)?;
+    status.quarantined_peers = book
+        .peers
+        .iter()
+        .filter_map(|(device, _)| {
+            let q = book.quarantined(device, ctx.now)?;
+            Some(crate::core::status::QuarantinedPeer {
+                device: device.clone(),
+                until: crate::core::Timestamp(q.until),
+                reason: q.reason.clone(),
+            })
+        })
+        .collect();
     ctx.out.emit(&status, || render::status_text(&status));
     Ok(())
 }

@@ -1,0 +1,427 @@
+//! Attacks on a running device over real iroh connections on 127.0.0.1 (relays disabled), with
+//! real stores in temp dirs. Each case checks what a family would: the attack is refused, the
+//! device stays up, honest devices keep syncing, and nothing of the attack is stored.
+//!
+//! Also covered elsewhere: a non-member endpoint, and forged, tampered and re-signed changes in
+//! sync messages (tests/net.rs); forged pushes (tests/net.rs).
+
+mod common;
+
+use std::time::Duration;
+
+use alliance::core::{SeededEntropy, SignedChange, Writer};
+use alliance::net::endpoint::addr_for;
+use alliance::net::wire::{Frame, read_frame, write_frame};
+use alliance::protocol::{
+    ALPN, HANDSHAKE_TIMEOUT_SECS, MAX_FRAME_BYTES, MAX_HANDSHAKE_FRAME_BYTES,
+    MAX_STRANGER_CONNECTIONS,
+};
+use alliance::store::LockMode;
+use common::net::{Dev, family, introduce, now, raw_live_session, sync_once_with, sync_pair};
+
+/// The signed changes `dev` made after `before`, as (bytes, signature) pairs for a frame.
+fn signed_since(dev: &Dev, before: &[automerge::ChangeHash]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let open = dev.home.open(&dev.id(), LockMode::Shared).unwrap();
+    open.replica()
+        .changes_since(before)
+        .0
+        .iter()
+        .map(|c| (c.raw_bytes().to_vec(), c.signature().to_bytes().to_vec()))
+        .collect()
+}
+
+fn push(changes: &[(Vec<u8>, Vec<u8>)]) -> Frame {
+    Frame::Changes {
+        changes: changes.iter().map(|c| c.0.clone()).collect(),
+        signatures: changes.iter().map(|c| c.1.clone()).collect(),
+    }
+}
+
+/// Waits (up to 10 s) until `f` holds.
+async fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..200 {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Reads frames until the peer rejects us (its reason) or closes (`None`), for up to 10 s.
+async fn rejection(recv: &mut iroh::endpoint::RecvStream) -> Option<String> {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match read_frame(recv).await {
+                Ok(Frame::Rejected { reason }) => return Some(reason),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    })
+    .await
+    .expect("the device answers within 10 s")
+}
+
+/// Recomputes the checksum of an Automerge chunk whose body was altered (the length prefix
+/// must be canonical, as Automerge writes it).
+fn rechecksum(mut chunk: Vec<u8>) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(&chunk[8..]);
+    chunk[4..8].copy_from_slice(&hash[..4]);
+    chunk
+}
+
+/// `chunk` with its last body byte cut off and its length and checksum fixed: a well-formed
+/// chunk whose operation columns no longer add up.
+fn truncated(chunk: &[u8]) -> Vec<u8> {
+    let (mut len, mut i, mut shift) = (0usize, 9, 0);
+    loop {
+        let b = chunk[i];
+        len |= ((b & 0x7f) as usize) << shift;
+        shift += 7;
+        i += 1;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    let body = &chunk[i..i + len - 1];
+    let mut out = chunk[..9].to_vec();
+    let mut rest = body.len();
+    loop {
+        let byte = (rest & 0x7f) as u8;
+        rest >>= 7;
+        if rest == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+    out.extend_from_slice(body);
+    rechecksum(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_old_change_is_a_harmless_duplicate() {
+    let (ada, ben, _chioma) = family().await;
+    sync_pair(&ada, &ben).await;
+    let node = ada.node().await;
+    let ben_node = ben.node().await;
+    let old = signed_since(&ben, &[]);
+    let heads = ada.heads();
+    let (mut send, _recv) = raw_live_session(&ben_node, &node, ada.id()).await;
+    write_frame(&mut send, &push(&old)).await.unwrap();
+    // An honest push after the replay, on the same session, shows the replay was taken in
+    // stride: the session goes on.
+    let before = ben.heads();
+    ben.edit(|r, w, e| {
+        r.add_need(w, e, "after the replay").unwrap();
+    });
+    write_frame(&mut send, &push(&signed_since(&ben, &before)))
+        .await
+        .unwrap();
+    assert!(
+        eventually(|| ada
+            .view()
+            .needs
+            .iter()
+            .any(|n| n.text == "after the replay"))
+        .await
+    );
+    let open = ada.home.open(&ada.id(), LockMode::Shared).unwrap();
+    assert_eq!(
+        open.replica().len(),
+        old.len() + 1,
+        "the replay added nothing"
+    );
+    assert!(!heads.is_empty());
+    ben_node.shutdown().await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_equivocating_member_is_caught_with_a_proof_and_honest_peers_keep_syncing() {
+    let (ada, ben, chioma) = family().await;
+    sync_pair(&ada, &ben).await;
+    // Ben's device (a cloned or restored one, or Ben himself) signs two different changes with
+    // one actor and number: "kept" reaches Ada first, then "equivocated".
+    let (tag, mut fork) = {
+        let mut open = ben.home.open(&ben.id(), LockMode::Exclusive).unwrap();
+        let tag = open.actor_tag(&mut SeededEntropy::new(1)).unwrap();
+        (tag, open.replica().clone())
+    };
+    ben.edit(|r, w, e| {
+        r.add_need(w, e, "kept").unwrap();
+    });
+    sync_pair(&ada, &ben).await;
+    let key = ben.key();
+    let writer = Writer {
+        key: &key,
+        actor_tag: tag,
+        now: now(),
+    };
+    let other = fork
+        .add_need(&writer, &mut SeededEntropy::new(99), "equivocated")
+        .unwrap()
+        .change
+        .unwrap();
+    let heads = ada.heads();
+    let node = ada.node().await;
+    let ben_node = ben.node().await;
+    let (mut send, _recv) = raw_live_session(&ben_node, &node, ada.id()).await;
+    write_frame(
+        &mut send,
+        &push(&[(
+            other.raw_bytes().to_vec(),
+            other.signature().to_bytes().to_vec(),
+        )]),
+    )
+    .await
+    .unwrap();
+    let quarantine = ada
+        .home
+        .root()
+        .join("alliances")
+        .join(ada.id().to_string())
+        .join("quarantine.json");
+    assert!(
+        eventually(|| quarantine.exists()).await,
+        "the proof is stored"
+    );
+    {
+        let open = ada.home.open(&ada.id(), LockMode::Shared).unwrap();
+        let r = open.replica();
+        assert_eq!(r.heads(), heads, "nothing of the other branch is stored");
+        let proof = &r.quarantine().proofs[0];
+        assert!(proof.verify());
+        assert_eq!(proof.other.hash, other.hash().to_string());
+        let noted = r.log().into_iter().filter(|e| e.equivocation.is_some());
+        assert_eq!(noted.count(), 1, "the log marks the kept change");
+    }
+    assert!(!ada.view().needs.iter().any(|n| n.text == "equivocated"));
+    node.shutdown().await;
+    ben_node.shutdown().await;
+    // Honest peers keep syncing, with Ada and through her.
+    chioma.edit(|r, w, e| {
+        r.add_need(w, e, "honest").unwrap();
+    });
+    sync_pair(&ada, &chioma).await;
+    assert!(ada.view().needs.iter().any(|n| n.text == "honest"));
+    assert!(chioma.view().needs.iter().any(|n| n.text == "kept"));
+    // Ben's actor is quarantined on Ada's device: a sync with Ben still completes, and takes
+    // everything but his quarantined actor's new change.
+    ben.edit(|r, w, e| {
+        r.add_need(w, e, "later by the same actor").unwrap();
+    });
+    sync_pair(&ada, &ben).await;
+    assert!(ben.view().needs.iter().any(|n| n.text == "honest"));
+    assert!(
+        !ada.view()
+            .needs
+            .iter()
+            .any(|n| n.text == "later by the same actor")
+    );
+}
+
+#[test]
+fn no_malformed_but_checksummed_change_gets_in_or_takes_the_replica_down() {
+    // Every single-byte change and a truncation of a member's change, each with its checksum
+    // fixed and signed by the member: whatever Automerge makes of it, `receive` returns, and
+    // the replica either refused it or took a valid change and still verifies.
+    use common::memory::{Dev as MemDev, family as mem_family};
+    let mut devs: Vec<MemDev> = mem_family(2);
+    let base = devs[0].replica.clone();
+    let mut rng = SeededEntropy::new(5);
+    let change = devs[1]
+        .edit(1, |r, w| r.add_need(w, &mut rng, "a need").unwrap())
+        .change
+        .unwrap();
+    let bytes = change.raw_bytes().to_vec();
+    let key = &devs[1].key;
+    let mut variants: Vec<Vec<u8>> = (9..bytes.len())
+        .map(|i| {
+            let mut b = bytes.clone();
+            b[i] ^= 0x5a;
+            rechecksum(b)
+        })
+        .collect();
+    variants.push(truncated(&bytes));
+    let (mut refused, mut taken, mut panicked) = (0, 0, 0);
+    for v in variants {
+        let Ok(raw) = alliance::core::raw::RawChange::parse(v.clone()) else {
+            refused += 1;
+            continue;
+        };
+        let sig = key.sign_change(&raw.hash());
+        let signed = SignedChange::from_bytes(v, &sig.to_bytes()).unwrap();
+        let mut r = base.clone();
+        match r.receive(vec![signed]) {
+            Ok(got) if !got.new.is_empty() => {
+                taken += 1;
+                // What got in can be read back and sent on.
+                assert_eq!(r.doc().get_changes(&[]).len(), base.len() + 1);
+                assert!(r.verify_history().iter().all(|c| c.problem.is_none()));
+            }
+            Ok(_) => refused += 1,
+            // Automerge panicked half-way through applying: the replica says so, refuses
+            // everything until it is loaded again (the store holds the last good state), and
+            // the sender is to be quarantined.
+            Err(e) if e.needs_reload() => {
+                refused += 1;
+                panicked += 1;
+                assert!(e.is_hostile(), "{e}");
+                let again = r.receive(vec![]).unwrap_err();
+                assert!(again.needs_reload(), "{again}");
+            }
+            Err(_) => {
+                refused += 1;
+                assert_eq!(
+                    r.heads(),
+                    base.heads(),
+                    "nothing of a refused change is kept"
+                );
+            }
+        }
+    }
+    assert!(refused > 0 && refused + taken == bytes.len() - 9 + 1);
+    eprintln!("{refused} refused ({panicked} made Automerge panic), {taken} taken");
+    devs.clear();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_but_checksummed_change_from_a_member_is_rejected_and_nothing_is_stored() {
+    let (ada, ben, _chioma) = family().await;
+    sync_pair(&ada, &ben).await;
+    let before = ben.heads();
+    ben.edit(|r, w, e| {
+        r.add_need(w, e, "x").unwrap();
+    });
+    let honest = signed_since(&ben, &before);
+    let bad = truncated(&honest[0].0);
+    let raw = alliance::core::raw::RawChange::parse(bad.clone()).expect("the header is intact");
+    let sig = ben.key().sign_change(&raw.hash()).to_bytes().to_vec();
+    let heads = ada.heads();
+    let node = ada.node().await;
+    let ben_node = ben.node().await;
+    let (mut send, mut recv) = raw_live_session(&ben_node, &node, ada.id()).await;
+    write_frame(&mut send, &push(&[(bad, sig)])).await.unwrap();
+    let reason = rejection(&mut recv).await.expect("rejected with a reason");
+    assert!(reason.contains("not a valid Automerge change"), "{reason}");
+    assert_eq!(ada.heads(), heads, "nothing is stored");
+    // Ada's device is still up, and the honest version goes through.
+    introduce(&ben_node, &node);
+    sync_once_with(&ben_node, &ada).await;
+    assert!(ada.view().needs.iter().any(|n| n.text == "x"));
+    ben_node.shutdown().await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_frames_are_refused_before_they_are_read() {
+    let (ada, ben, _chioma) = family().await;
+    sync_pair(&ada, &ben).await;
+    let node = ada.node().await;
+    let ben_node = ben.node().await;
+    let heads = ada.heads();
+    // A member announces a frame over the limit: the session ends, nothing is read.
+    let (mut send, mut recv) = raw_live_session(&ben_node, &node, ada.id()).await;
+    send.write_all(&((MAX_FRAME_BYTES as u32) + 1).to_be_bytes())
+        .await
+        .unwrap();
+    let _ = send.write_all(&[0u8; 1024]).await;
+    assert!(
+        rejection(&mut recv).await.is_none(),
+        "the session is closed"
+    );
+    // A stranger's first frame may be at most a few KiB.
+    let eve = Dev::new(66, "Eve");
+    let eve_node = eve.node().await;
+    let conn = eve_node
+        .endpoint
+        .connect(addr_for(&node.device(), &node.addrs(), None), ALPN)
+        .await
+        .unwrap();
+    let (mut s, mut r) = conn.open_bi().await.unwrap();
+    s.write_all(&((MAX_HANDSHAKE_FRAME_BYTES as u32) + 1).to_be_bytes())
+        .await
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(10), read_frame(&mut r))
+            .await
+            .expect("answered")
+            .is_err(),
+        "the stranger is disconnected"
+    );
+    assert_eq!(ada.heads(), heads);
+    // Honest sync goes on.
+    ben.edit(|r, w, e| {
+        r.add_need(w, e, "after the big frames").unwrap();
+    });
+    introduce(&ben_node, &node);
+    sync_once_with(&ben_node, &ada).await;
+    assert!(
+        ada.view()
+            .needs
+            .iter()
+            .any(|n| n.text == "after the big frames")
+    );
+    eve_node.shutdown().await;
+    ben_node.shutdown().await;
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_flooding_strangers_are_dropped_and_members_still_get_in() {
+    let (ada, ben, _chioma) = family().await;
+    sync_pair(&ada, &ben).await;
+    let node = ada.node().await;
+    let addr = addr_for(&node.device(), &node.addrs(), None);
+    // Strangers open many connections and send nothing (slow loris), more than the slots
+    // strangers share.
+    let mut strangers = Vec::new();
+    let mut conns = Vec::new();
+    for seed in 0..4u8 {
+        let eve = Dev::new(100 + seed, "Eve");
+        let eve_node = eve.node().await;
+        for _ in 0..(MAX_STRANGER_CONNECTIONS / 2) {
+            if let Ok(c) = eve_node.endpoint.connect(addr.clone(), ALPN).await {
+                conns.push(c);
+            }
+        }
+        strangers.push((eve, eve_node));
+    }
+    assert!(conns.len() > MAX_STRANGER_CONNECTIONS);
+    // A member gets in meanwhile, and syncs.
+    let ben_node = ben.node().await;
+    ben.edit(|r, w, e| {
+        r.add_need(w, e, "during the flood").unwrap();
+    });
+    introduce(&ben_node, &node);
+    sync_once_with(&ben_node, &ada).await;
+    assert!(
+        ada.view()
+            .needs
+            .iter()
+            .any(|n| n.text == "during the flood")
+    );
+    // Every silent connection is closed: the ones over the limit at once, the others when the
+    // handshake time is up.
+    let all_closed = tokio::time::timeout(
+        Duration::from_secs(HANDSHAKE_TIMEOUT_SECS + 10),
+        futures_join_all(conns.iter().map(|c| c.closed())),
+    )
+    .await;
+    assert!(all_closed.is_ok(), "silent connections are dropped");
+    ben_node.shutdown().await;
+    for (_, n) in strangers {
+        n.shutdown().await;
+    }
+    node.shutdown().await;
+}
+
+/// Awaits every future (a tiny join_all, to avoid a dependency).
+async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) {
+    for f in futures {
+        f.await;
+    }
+}
