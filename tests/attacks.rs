@@ -197,6 +197,10 @@ async fn an_equivocating_member_is_caught_with_a_proof_and_honest_peers_keep_syn
         assert_eq!(proof.other.hash, other.hash().to_string());
         let noted = r.log().into_iter().filter(|e| e.equivocation.is_some());
         assert_eq!(noted.count(), 1, "the log marks the kept change");
+        let me = r.member_of(&ada.key().device_id()).unwrap();
+        let status = r.status(&open.change_index(), &me, None, now());
+        assert_eq!(status.equivocations.len(), 1, "status reports it");
+        assert_eq!(status.equivocations[0].member.as_deref(), Some("Ben"));
     }
     assert!(!ada.view().needs.iter().any(|n| n.text == "equivocated"));
     node.shutdown().await;
@@ -424,4 +428,76 @@ async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = 
     for f in futures {
         f.await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_whose_change_makes_automerge_panic_is_quarantined_and_the_device_recovers() {
+    let (ada, ben, chioma) = family().await;
+    sync_pair(&ada, &ben).await;
+    sync_pair(&ada, &chioma).await;
+    let before = ben.heads();
+    ben.edit(|r, w, e| {
+        r.add_need(w, e, "a need with a few operations").unwrap();
+    });
+    let honest = signed_since(&ben, &before);
+    // Find a one-byte corruption of Ben's change (checksum fixed, signed by Ben) that makes
+    // Automerge panic on a copy of Ada's replica: malformed in a way its own checks miss.
+    let base = ada
+        .home
+        .open(&ada.id(), LockMode::Shared)
+        .unwrap()
+        .replica()
+        .clone();
+    let bytes = &honest[0].0;
+    let hostile = (9..bytes.len())
+        .find_map(|i| {
+            let mut b = bytes.clone();
+            b[i] ^= 0x5a;
+            let b = rechecksum(b);
+            let raw = alliance::core::raw::RawChange::parse(b.clone()).ok()?;
+            let sig = ben.key().sign_change(&raw.hash()).to_bytes().to_vec();
+            let c = SignedChange::from_bytes(b.clone(), &sig).ok()?;
+            match base.clone().receive(vec![c]) {
+                Err(e) if e.is_hostile() => Some((b, sig)),
+                _ => None,
+            }
+        })
+        .expect("some corruption makes Automerge 0.12 panic");
+    let heads = ada.heads();
+    let node = ada.node().await;
+    let ben_node = ben.node().await;
+    let (mut send, mut recv) = raw_live_session(&ben_node, &node, ada.id()).await;
+    write_frame(&mut send, &push(&[hostile])).await.unwrap();
+    let reason = rejection(&mut recv).await.expect("rejected with a reason");
+    assert!(reason.contains("panic"), "{reason}");
+    assert_eq!(ada.heads(), heads, "nothing is stored");
+    // Ben's device is refused from now on, with the reason.
+    introduce(&ben_node, &node);
+    let shared = ben_node.listener.alliances[0].clone();
+    let outcome = ben_node
+        .sync_once(&shared, Some(&[ada.key().device_id()]))
+        .await
+        .unwrap();
+    let err = outcome[0].result.as_ref().unwrap_err().to_string();
+    assert!(err.contains("quarantined"), "{err}");
+    // Ada's device recovered (its replica was loaded again) and honest peers sync on.
+    chioma.edit(|r, w, e| {
+        r.add_need(w, e, "still syncing").unwrap();
+    });
+    let chioma_node = chioma.node().await;
+    introduce(&chioma_node, &node);
+    sync_once_with(&chioma_node, &ada).await;
+    assert!(ada.view().needs.iter().any(|n| n.text == "still syncing"));
+    assert!(
+        ada.home
+            .open(&ada.id(), LockMode::Shared)
+            .unwrap()
+            .replica()
+            .verify_history()
+            .iter()
+            .all(|c| c.problem.is_none())
+    );
+    chioma_node.shutdown().await;
+    ben_node.shutdown().await;
+    node.shutdown().await;
 }
