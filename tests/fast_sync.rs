@@ -477,3 +477,48 @@ fn a_change_that_skips_sequence_numbers_is_refused() {
     assert!(err.to_string().contains("skip sequence numbers"), "{err}");
     assert_eq!(b.heads(), r.heads());
 }
+
+#[test]
+fn a_few_bytes_that_stand_for_millions_of_operations_are_refused_before_they_are_applied() {
+    use automerge::transaction::Transactable;
+    let ben = Dev::new(2);
+    let mut doc = automerge::AutoCommit::new().with_actor(ben.actor());
+    let text = doc.put_object(ROOT, "t", automerge::ObjType::Text).unwrap();
+    let n = alliance::protocol::MAX_CHANGE_OPS + 1000;
+    doc.splice_text(&text, 0, 0, &"a".repeat(n)).unwrap();
+    doc.commit();
+    doc.splice_text(&text, 0, n as isize, "").unwrap();
+    doc.commit();
+    let changes = doc.get_changes(&[]);
+    let deletion = changes.last().unwrap();
+    assert!(deletion.raw_bytes().len() < 64 << 10, "run-length encoded");
+    let sig = ben.key.sign_change(&deletion.hash());
+    let c = SignedChange::from_bytes(deletion.raw_bytes().to_vec(), &sig.to_bytes()).unwrap();
+    match c.verify() {
+        Err(alliance::core::ChangeError::TooManyOps { ops, .. }) => assert!(ops >= n),
+        other => panic!("expected TooManyOps, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_batch_over_its_time_budget_is_abandoned_with_nothing_applied() {
+    let (_, r) = alliance(5);
+    let mut b = Replica::empty(r.id());
+    let out_of_time = || true;
+    let err = b
+        .receive_within(
+            wire(&r),
+            &alliance::core::replica::Budget::until(&out_of_time),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, alliance::core::ReceiveError::OverBudget(_)),
+        "{err}"
+    );
+    assert!(b.is_empty());
+    // With time left, the same batch goes in.
+    let in_time = || false;
+    b.receive_within(wire(&r), &alliance::core::replica::Budget::until(&in_time))
+        .unwrap();
+    assert_eq!(b.heads(), r.heads());
+}
