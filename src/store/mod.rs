@@ -170,7 +170,12 @@ impl Home {
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let key_path = dir.join("device.key");
         let key = DeviceKey::from_seed(seed);
-        let text = format!("{KEY_FILE_HEADER}\n{}\n", hex::encode(key.to_seed()));
+        // The device ID on the third line lets a damaged key be told from another key.
+        let text = format!(
+            "{KEY_FILE_HEADER}\n{}\n{}\n",
+            hex::encode(key.to_seed()),
+            key.device_id().to_hex()
+        );
         let created = write_new(&key_path, text.as_bytes(), 0o600)?;
         let profile_path = dir.join("profile.json");
         if created || !profile_path.exists() {
@@ -207,6 +212,16 @@ impl Home {
             .and_then(|l| hex::decode(l.trim()).ok())
             .and_then(|b| b.try_into().ok())
             .ok_or_else(|| StoreError::corrupt(&key_path, "the key is not 64 hex characters"))?;
+        let key = DeviceKey::from_seed(seed);
+        // Files written before the device ID line was added have none.
+        if let Some(id) = lines.next().map(str::trim).filter(|l| !l.is_empty())
+            && id != key.device_id().to_hex()
+        {
+            return Err(StoreError::corrupt(
+                &key_path,
+                "the key does not match the device ID written beside it (the file is damaged; restore it from a backup)",
+            ));
+        }
         let profile_path = dir.join("profile.json");
         let profile: Profile = match read_optional(&profile_path)? {
             Some(bytes) => {
@@ -219,7 +234,7 @@ impl Home {
             }
         };
         Ok(Identity {
-            key: DeviceKey::from_seed(seed),
+            key,
             name: profile.name,
         })
     }
@@ -318,6 +333,9 @@ impl Home {
             return Err(StoreError::NotFound(id.short()));
         }
         let lock = AllianceLock::acquire(&dir.join("lock"), mode)?;
+        if mode == LockMode::Exclusive {
+            remove_stale_temporaries(&dir);
+        }
         let mut open = self.open_unlocked(id)?;
         open.lock = Some(lock);
         open.mode = mode;
@@ -398,6 +416,23 @@ impl Home {
             track_persisted: false,
             quarantine_saved,
         })
+    }
+}
+
+/// Removes snapshots that a writer killed mid-compaction left behind (`snapshot.tmp-PID`).
+/// Only called with the exclusive lock held, so no other writer is compacting.
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.starts_with("snapshot.tmp-"))
+        {
+            let _ = fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -543,8 +578,11 @@ impl OpenAlliance {
         if self.track_persisted {
             self.persisted.extend_from_slice(changes);
         }
-        if self.log_records >= self.compact_after {
-            self.compact()?;
+        if self.log_records >= self.compact_after
+            && let Err(e) = self.compact()
+        {
+            // The changes are durable in the log; compaction is retried after the next append.
+            tracing::warn!(error = %e, "could not fold the log into a snapshot; will retry");
         }
         Ok(())
     }
