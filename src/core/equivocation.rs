@@ -175,6 +175,28 @@ pub(crate) trait Held {
     fn is_member(&self, device: &DeviceId) -> bool;
 }
 
+/// The first actor whose changes in `kept` do not continue its numbering without a gap
+/// (checked once every dependency is known to be present: a batch that merely lacks an
+/// author's earlier change is missing dependencies, not malformed). Automerge indexes an
+/// actor's changes by number, and a gap would make it misfile every later change.
+pub(crate) fn numbering_gap(
+    kept: &[SignedChange<Unverified>],
+    held: &mut dyn Held,
+) -> Option<ActorId> {
+    let mut seqs: HashMap<&ActorId, Vec<u64>> = HashMap::new();
+    for c in kept {
+        seqs.entry(c.actor_id()).or_default().push(c.raw().seq());
+    }
+    seqs.into_iter().find_map(|(actor, mut s)| {
+        s.sort_unstable();
+        let count = held.seq_count(actor);
+        s.iter()
+            .zip(count + 1..)
+            .any(|(a, b)| *a != b)
+            .then(|| actor.clone())
+    })
+}
+
 /// The outcome of screening a batch.
 pub(crate) struct Screened {
     pub kept: Vec<SignedChange<Unverified>>,
@@ -184,8 +206,7 @@ pub(crate) struct Screened {
 
 /// Screens the fresh changes of a batch (none of them held by the replica, no hash twice) for
 /// equivocations and quarantined actors, updating `quarantine`; see the module docs. Refuses
-/// the batch when an equivocating change's signature does not verify (a forgery, not a proof)
-/// or when an actor's kept changes skip sequence numbers.
+/// the batch when an equivocating change's signature does not verify (a forgery, not a proof).
 pub(crate) fn screen(
     fresh: Vec<SignedChange<Unverified>>,
     held: &mut dyn Held,
@@ -290,24 +311,6 @@ pub(crate) fn screen(
             dropped += 1;
         } else {
             kept.push(c);
-        }
-    }
-    // What is kept must continue each actor's numbering without a gap: Automerge indexes an
-    // actor's changes by number, and a gap would make it misfile every later change.
-    let mut seqs: HashMap<&ActorId, Vec<u64>> = HashMap::new();
-    for c in &kept {
-        seqs.entry(c.actor_id()).or_default().push(c.raw().seq());
-    }
-    for (actor, mut s) in seqs {
-        s.sort_unstable();
-        let count = *counts
-            .entry(actor.clone())
-            .or_insert_with(|| held.seq_count(actor));
-        if s.iter().zip(count + 1..).any(|(a, b)| *a != b) {
-            return Err(ChangeError::Malformed(format!(
-                "the changes of actor {} skip sequence numbers",
-                &actor.to_hex_string()[..12]
-            )));
         }
     }
     Ok(Screened {

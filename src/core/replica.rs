@@ -633,6 +633,13 @@ impl Replica {
         if !self.has(&self.id.0) && !fresh_hashes.contains(&self.id.0) {
             return Err(ReceiveError::WrongAlliance(self.id.short()));
         }
+        if let Some(actor) = equivocation::numbering_gap(&fresh, self) {
+            return Err(ChangeError::Malformed(format!(
+                "the changes of actor {} skip sequence numbers",
+                &actor.to_hex_string()[..12]
+            ))
+            .into());
+        }
         budget.check("screening")?;
         let authenticated = authenticate_batch(fresh)?;
         budget.check("checking signatures")?;

@@ -24,7 +24,7 @@ use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
 use crate::core::replica::{Budget, ReceiveError, Replica};
-use crate::core::signed::{SignedChange, Verified};
+use crate::core::signed::{SignedChange, Unverified, Verified};
 use crate::protocol::{MAX_BATCH_CHANGES, SIGNATURE_LEN};
 
 /// One sync message on the wire: an Automerge sync message whose changes are V1 change chunks,
@@ -85,6 +85,12 @@ pub struct PeerSync {
     /// nothing: when two replicas can never reach equal heads (one left out an equivocating
     /// branch the other holds), Automerge's protocol would repeat it forever.
     last_bare: Option<Vec<u8>>,
+    /// Changes of this session that wait for dependencies the peer left out, and the hashes
+    /// asked for. Automerge's sync leaves out a change when the peer's Bloom filter wrongly
+    /// says the peer has it (a false positive) but still sends what builds on it; it would
+    /// queue those and ask for the missing one by hash, and so does this.
+    pending: Vec<SignedChange<Unverified>>,
+    asked: Vec<automerge::ChangeHash>,
     /// Changes sent and received in this session.
     pub sent: usize,
     pub received: usize,
@@ -128,8 +134,29 @@ impl PeerSync {
             .then(|| all_signatures(replica))
             .flatten();
         self.state.their_capabilities = whole.is_some().then(|| vec![sync::Capability::MessageV2]);
-        let mut msg = replica.doc.generate_sync_message(&mut self.state)?;
+        let generated = replica.doc.generate_sync_message(&mut self.state);
         self.state.their_capabilities = None;
+        self.asked.retain(|h| !replica.has(h));
+        let mut msg = match generated {
+            Some(msg) => msg,
+            // Nothing to say but what is still missing: ask for it.
+            None if !self.asked.is_empty() => sync::Message {
+                heads: replica.heads(),
+                need: Vec::new(),
+                have: Vec::new(),
+                changes: ChunkList::empty(),
+                flags: None,
+                version: sync::MessageVersion::V1,
+            },
+            None => return None,
+        };
+        for h in &self.asked {
+            if !msg.need.contains(h) {
+                msg.need.push(*h);
+            }
+        }
+        // The encoding requires sorted hashes.
+        msg.need.sort();
         if msg.changes.len() == 1
             && msg.changes.iter().all(is_document_chunk)
             && let Some(signatures) = whole
@@ -239,11 +266,24 @@ impl PeerSync {
                     Ok(SignedChange::from_bytes(bytes, sig)?)
                 })
                 .collect::<Result<Vec<_>, ReceiveError>>()?;
-            let received = replica.receive_within(batch, budget)?;
-            applied.duplicates = received.duplicates;
-            applied.equivocations = received.equivocations;
-            applied.dropped = received.dropped;
-            applied.new = received.new;
+            let mut batch = batch;
+            batch.append(&mut self.pending);
+            if batch.len() > MAX_BATCH_CHANGES {
+                return Err(ReceiveError::TooMany(batch.len()).into());
+            }
+            let missing = missing_deps(replica, &batch);
+            if missing.is_empty() {
+                let received = replica.receive_within(batch, budget)?;
+                applied.duplicates = received.duplicates;
+                applied.equivocations = received.equivocations;
+                applied.dropped = received.dropped;
+                applied.new = received.new;
+            } else {
+                // Keep the batch and ask for what it lacks in the next message (the checks
+                // run when it is complete).
+                self.asked = missing;
+                self.pending = batch;
+            }
         }
         self.received += applied.new.len() + applied.loaded;
         msg.changes = ChunkList::empty();
@@ -277,6 +317,22 @@ impl PeerSync {
     pub fn in_sync(&self, replica: &Replica) -> bool {
         self.state.their_heads.as_deref() == Some(replica.heads().as_slice())
     }
+}
+
+/// The dependencies of `batch` that are neither in it nor in the replica.
+fn missing_deps(
+    replica: &Replica,
+    batch: &[SignedChange<Unverified>],
+) -> Vec<automerge::ChangeHash> {
+    let inside: std::collections::HashSet<_> = batch.iter().map(|c| c.hash()).collect();
+    let mut missing: Vec<_> = batch
+        .iter()
+        .flat_map(|c| c.deps().iter().copied())
+        .filter(|d| !inside.contains(d) && !replica.has(d))
+        .collect();
+    missing.sort();
+    missing.dedup();
+    missing
 }
 
 /// Every change's signature ordered by change hash, or `None` when a change of the history
