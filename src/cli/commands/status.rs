@@ -25,8 +25,8 @@ pub fn run(ctx: &mut Context, _args: StatusArgs) -> Result<()> {
     let book: crate::core::peers::PeerBook = open.local_json(crate::net::session::PEERS_FILE)?;
     status.quarantined_peers = book
         .peers
-        .iter()
-        .filter_map(|(device, _)| {
+        .keys()
+        .filter_map(|device| {
             let q = book.quarantined(device, ctx.now)?;
             Some(crate::core::status::QuarantinedPeer {
                 device: device.clone(),
