@@ -17,7 +17,9 @@ use alliance::protocol::{
     MAX_STRANGER_CONNECTIONS,
 };
 use alliance::store::LockMode;
-use common::net::{Dev, family, introduce, now, raw_live_session, sync_once_with, sync_pair};
+use common::net::{
+    Dev, family, honest_need_arrives, introduce, now, raw_live_session, sync_once_with, sync_pair,
+};
 
 /// The signed changes `dev` made after `before`, as (bytes, signature) pairs for a frame.
 fn signed_since(dev: &Dev, before: &[automerge::ChangeHash]) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -358,17 +360,7 @@ async fn oversized_frames_are_refused_before_they_are_read() {
     );
     assert_eq!(ada.heads(), heads);
     // Honest sync goes on.
-    ben.edit(|r, w, e| {
-        r.add_need(w, e, "after the big frames").unwrap();
-    });
-    introduce(&ben_node, &node);
-    sync_once_with(&ben_node, &ada).await;
-    assert!(
-        ada.view()
-            .needs
-            .iter()
-            .any(|n| n.text == "after the big frames")
-    );
+    honest_need_arrives(&ben, &ben_node, &ada, &node, "after the big frames").await;
     eve_node.shutdown().await;
     ben_node.shutdown().await;
     node.shutdown().await;
@@ -397,17 +389,7 @@ async fn silent_and_flooding_strangers_are_dropped_and_members_still_get_in() {
     assert!(conns.len() > MAX_STRANGER_CONNECTIONS);
     // A member gets in meanwhile, and syncs.
     let ben_node = ben.node().await;
-    ben.edit(|r, w, e| {
-        r.add_need(w, e, "during the flood").unwrap();
-    });
-    introduce(&ben_node, &node);
-    sync_once_with(&ben_node, &ada).await;
-    assert!(
-        ada.view()
-            .needs
-            .iter()
-            .any(|n| n.text == "during the flood")
-    );
+    honest_need_arrives(&ben, &ben_node, &ada, &node, "during the flood").await;
     // Every silent connection is closed: the ones over the limit at once, the others when the
     // handshake time is up.
     let all_closed = tokio::time::timeout(

@@ -13,7 +13,9 @@ use alliance::net::node::{Node, add_invite, join, save_join};
 use alliance::net::session::{self, Dial, MemoryTarget, SyncTarget};
 use alliance::net::ticket::InviteTicket;
 use alliance::store::LockMode;
-use common::net::{Dev, family, introduce, now, raw_live_session, sync_once_with, sync_pair};
+use common::net::{
+    Dev, family, honest_need_arrives, introduce, now, raw_live_session, sync_once_with, sync_pair,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joined_devices_hold_the_whole_alliance_and_are_members() {
@@ -471,17 +473,7 @@ async fn pushed_changes_are_verified_like_synced_ones_and_a_forged_push_ends_the
     assert_eq!(ada.heads(), heads, "nothing of the forged push is stored");
     assert_eq!(ada.view().title, "The Okafor family");
     // Ada's device is still up for honest peers.
-    ben.edit(|r, w, e| {
-        r.add_need(w, e, "after the forgery").unwrap();
-    });
-    introduce(&ben_node, &node);
-    sync_once_with(&ben_node, &ada).await;
-    assert!(
-        ada.view()
-            .needs
-            .iter()
-            .any(|n| n.text == "after the forgery")
-    );
+    honest_need_arrives(&ben, &ben_node, &ada, &node, "after the forgery").await;
     ben_node.shutdown().await;
     node.shutdown().await;
 }

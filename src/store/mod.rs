@@ -507,24 +507,18 @@ impl OpenAlliance {
             .as_deref()
             .and_then(|h| hex::decode(h).ok())
             .and_then(|b| <[u8; ACTOR_TAG_LEN]>::try_from(b).ok());
-        match (tag, &local.actor_dir) {
+        let tag = match (tag, &local.actor_dir) {
             (Some(tag), Some(dir)) if Some(dir) == here.as_ref() => return Ok(tag),
             (Some(tag), _) if here.is_none() => return Ok(tag),
             // A tag from before directories were recorded: this is its directory.
-            (Some(tag), None) => {
-                local.actor_dir = here;
-                write_atomic(
-                    &path,
-                    &serde_json::to_vec_pretty(&local).expect("serialises"),
-                    0o644,
-                )?;
-                return Ok(tag);
-            }
+            (Some(tag), None) => tag,
             // No tag yet, or one made in another directory (a copy): a fresh actor.
-            _ => {}
-        }
-        let mut tag = [0u8; ACTOR_TAG_LEN];
-        entropy.fill(&mut tag);
+            _ => {
+                let mut fresh = [0u8; ACTOR_TAG_LEN];
+                entropy.fill(&mut fresh);
+                fresh
+            }
+        };
         local.actor_tag = Some(hex::encode(tag));
         local.actor_dir = here;
         write_atomic(

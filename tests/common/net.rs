@@ -205,3 +205,27 @@ pub async fn raw_live_session(
     std::mem::forget(conn);
     (send, recv)
 }
+
+impl Dev {
+    /// Whether this device's alliance holds a need with exactly `text`.
+    pub fn has_need(&self, text: &str) -> bool {
+        self.view().needs.iter().any(|n| n.text == text)
+    }
+}
+
+/// `from` adds a need `text` and syncs it to `to` through their running nodes: the check that
+/// honest devices still sync after an attack.
+pub async fn honest_need_arrives(
+    from: &Dev,
+    from_node: &Node,
+    to: &Dev,
+    to_node: &Node,
+    text: &str,
+) {
+    from.edit(|r, w, e| {
+        r.add_need(w, e, text).unwrap();
+    });
+    introduce(from_node, to_node);
+    sync_once_with(from_node, to).await;
+    assert!(to.has_need(text), "{text:?} did not arrive");
+}
