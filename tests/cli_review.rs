@@ -294,3 +294,56 @@ fn terminal_control_characters_from_the_document_are_shown_escaped() {
             .any(|m| m["name"] == sneaky)
     );
 }
+
+#[test]
+fn an_equivocating_device_is_shown_in_status_and_log_and_its_other_change_left_out() {
+    use alliance::core::{SeededEntropy, Timestamp, Writer};
+    use alliance::store::{Home, LockMode, format};
+    let (ada, ben, _cy) = three();
+    // Ben's device forks its own history (as a device cloned at the block level, or a
+    // tampered build, would): the same actor signs two different changes with one number.
+    let home = Home::new(ben.home());
+    let id = home.alliance_ids().unwrap()[0];
+    let key = home.identity().unwrap().key;
+    let (tag, mut fork) = {
+        let mut open = home.open(&id, LockMode::Exclusive).unwrap();
+        let tag = open.actor_tag(&mut SeededEntropy::new(1)).unwrap();
+        (tag, open.replica().clone())
+    };
+    ben.ok(&["need", "add", "the one Ada keeps"]);
+    let writer = Writer {
+        key: &key,
+        actor_tag: tag,
+        now: Timestamp(common::NOW + 60),
+    };
+    let other = fork
+        .add_need(&writer, &mut SeededEntropy::new(9), "the other one")
+        .unwrap()
+        .change
+        .unwrap();
+    carry(&ben, &ada);
+    let bundle = ben.home().join("other.bundle");
+    std::fs::write(
+        &bundle,
+        format::encode_bundle(&id.0, [(other.signature(), other.raw_bytes())]),
+    )
+    .unwrap();
+    let out = ada.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    assert!(out.contains("Left out 1 change(s)"), "{out}");
+    assert!(ada.needs().contains(&"the one Ada keeps".to_string()));
+    assert!(!ada.needs().contains(&"the other one".to_string()));
+    let status = ada.ok(&["status"]);
+    assert!(
+        status.contains("Equivocation: Ben's device")
+            && status.contains(&other.hash().to_string()[..12]),
+        "{status}"
+    );
+    let st = ada.json(&["status"]);
+    assert_eq!(st["equivocations"][0]["member"], "Ben");
+    assert_eq!(st["equivocations"][0]["left_out"], other.hash().to_string());
+    let log = ada.ok(&["log"]);
+    assert!(log.contains("EQUIVOCATION"), "{log}");
+    // Importing the other change again leaves it out again; verify stays clean.
+    ada.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    ada.ok(&["verify"]);
+}

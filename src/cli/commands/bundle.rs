@@ -28,6 +28,8 @@ struct Imported {
     alliance: String,
     new_changes: usize,
     already_had: usize,
+    /// Changes left out because their author equivocated (see `alliance status`).
+    left_out: usize,
     created: bool,
 }
 
@@ -84,15 +86,23 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
                 alliance: id.to_string(),
                 new_changes: received.new.len(),
                 already_had: received.duplicates,
+                left_out: received.dropped,
                 created,
             };
             ctx.out.emit(&out, || {
-                format!(
+                let mut text = format!(
                     "Verified and merged {} new change(s) into alliance {} ({} already here).",
                     out.new_changes,
                     id.short(),
                     out.already_had
-                )
+                );
+                if out.left_out > 0 {
+                    text.push_str(&format!(
+                        "\nLeft out {} change(s): their author signed two different changes with one number; `alliance status` shows the proof.",
+                        out.left_out
+                    ));
+                }
+                text
             });
         }
     }
