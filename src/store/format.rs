@@ -9,7 +9,8 @@
 //! A record that runs past the end of the file, or whose checksum fails while it is the last
 //! record, is a *torn tail*: a write that was cut short by a crash, whose command never
 //! returned. It is ignored and cut off before the next append. A bad record followed by more
-//! data is damage, and is reported, never repaired silently.
+//! data is damage, and is reported, never repaired silently; so is a record that runs past the
+//! end of the file while a whole record follows it (its length field is damaged).
 //!
 //! **Snapshot** (`snapshot`), replaced atomically:
 //! ```text
@@ -99,7 +100,14 @@ pub fn decode_log(bytes: &[u8]) -> Result<DecodedLog, FormatError> {
         let crc = u32::from_le_bytes(rest[4..8].try_into().unwrap());
         let end = RECORD_HEADER.saturating_add(len);
         if end > rest.len() {
-            break; // torn payload: runs past the end of the file
+            // Runs past the end of the file: a torn append, whose bytes are a prefix of this
+            // one record. If a whole record follows, this record's length is damaged instead,
+            // and taking the rest for a torn tail would drop (and the next append cut off)
+            // every record after it.
+            if whole_record_in(&rest[1..]) {
+                return Err(FormatError::BadRecord(pos as u64));
+            }
+            break;
         }
         let payload = &rest[RECORD_HEADER..end];
         if crc32fast::hash(payload) != crc {
@@ -121,6 +129,18 @@ pub fn decode_log(bytes: &[u8]) -> Result<DecodedLog, FormatError> {
         records,
         valid_len: pos as u64,
         torn_tail: (bytes.len() - pos) as u64,
+    })
+}
+
+/// Whether a whole, checksummed record starts anywhere in `bytes`.
+fn whole_record_in(bytes: &[u8]) -> bool {
+    (0..bytes.len().saturating_sub(RECORD_HEADER - 1)).any(|q| {
+        let rest = &bytes[q..];
+        let len = u32::from_le_bytes(rest[0..4].try_into().unwrap()) as usize;
+        let crc = u32::from_le_bytes(rest[4..8].try_into().unwrap());
+        len >= SIGNATURE_LEN
+            && RECORD_HEADER.saturating_add(len) <= rest.len()
+            && crc32fast::hash(&rest[RECORD_HEADER..RECORD_HEADER + len]) == crc
     })
 }
 
@@ -261,6 +281,15 @@ mod tests {
         let mut log = log_of(3);
         log[8 + 8 + 70] ^= 0xff; // inside the first record's payload
         assert!(matches!(decode_log(&log), Err(FormatError::BadRecord(8))));
+        // A damaged length that runs past the end is no torn tail while whole records follow.
+        for byte in 8..12 {
+            let mut log = log_of(3);
+            log[byte] ^= 0x80;
+            assert!(
+                matches!(decode_log(&log), Err(FormatError::BadRecord(8))),
+                "flip at {byte}"
+            );
+        }
         let mut log = log_of(1);
         log[0] = b'X';
         assert_eq!(decode_log(&log).unwrap_err(), FormatError::BadMagic);
