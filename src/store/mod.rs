@@ -419,8 +419,9 @@ impl Home {
     }
 }
 
-/// Removes snapshots that a writer killed mid-compaction left behind (`snapshot.tmp-PID`).
-/// Only called with the exclusive lock held, so no other writer is compacting.
+/// Removes the temporary files (`NAME.tmp-PID`) that a writer killed in the middle of an
+/// atomic replace left behind. Only called with the exclusive lock held: every write in the
+/// alliance directory happens under a lock, so nothing else is writing.
 fn remove_stale_temporaries(dir: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -429,7 +430,8 @@ fn remove_stale_temporaries(dir: &Path) {
         if entry
             .file_name()
             .to_str()
-            .is_some_and(|n| n.starts_with("snapshot.tmp-"))
+            .and_then(|n| n.rsplit_once(".tmp-"))
+            .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
         {
             let _ = fs::remove_file(entry.path());
         }
