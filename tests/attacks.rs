@@ -483,3 +483,28 @@ async fn a_member_whose_change_makes_automerge_panic_is_quarantined_and_the_devi
     ben_node.shutdown().await;
     node.shutdown().await;
 }
+
+#[test]
+fn a_step_that_panics_leaves_the_store_unlocked_and_the_device_up() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (ada, _ben, _chioma) = rt.block_on(family());
+    let shared = ada.shared();
+    let r = shared.with(LockMode::Exclusive, |_| -> Result<(), _> {
+        panic!("a bug in a step")
+    });
+    assert!(
+        matches!(r, Err(alliance::net::NetError::Internal(_))),
+        "{r:?}"
+    );
+    // Another command can take the write lock (it would wait forever if the lock leaked).
+    let (tx, rx) = std::sync::mpsc::channel();
+    let home = ada.home.clone();
+    let id = ada.id();
+    std::thread::spawn(move || {
+        let opened = home.open(&id, LockMode::Exclusive).is_ok();
+        let _ = tx.send(opened);
+    });
+    assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true));
+    // And the shared alliance still works.
+    assert!(shared.is_member(&ada.key().device_id()).unwrap());
+}

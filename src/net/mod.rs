@@ -44,6 +44,8 @@ pub enum NetError {
     Connection { peer: String, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{0}; the device goes on (please report this as a bug)")]
+    Internal(String),
     #[error("{peer} is quarantined until {until}: {reason}")]
     Quarantined {
         peer: String,

@@ -162,7 +162,20 @@ impl SharedAlliance {
     ) -> Result<T, NetError> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let external = open.relock(mode)?;
-        let result = f(&mut open);
+        // A panic in a step (a bug: nothing from outside should cause one) must neither take
+        // the device down nor leave the store locked against every other command.
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut open))) {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::error!("a step on the alliance panicked; reloading it from the store");
+                if let Err(e) = open.reload() {
+                    tracing::error!(error = %e, "cannot reload the alliance from the store");
+                }
+                Err(NetError::Internal(
+                    "a step on the alliance failed unexpectedly".into(),
+                ))
+            }
+        };
         if let Err(NetError::BadChanges { source, .. }) = &result
             && source.needs_reload()
         {
