@@ -68,6 +68,8 @@
 
 pub mod cli;
 pub mod core;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod net;
 pub mod protocol;
 pub mod store;

@@ -1,0 +1,9 @@
+#![no_main]
+//! Fuzz target `received_document`: see `alliance::fuzz::received_document`.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(
+    init: alliance_fuzz::init(),
+    |data: &[u8]| alliance_fuzz::run(alliance::fuzz::received_document, data)
+);

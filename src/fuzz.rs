@@ -1,0 +1,833 @@
+//! Fuzz targets: one function per target, each taking arbitrary bytes and driving the real
+//! public API the way bytes from outside reach it. Used by the cargo-fuzz crate in `fuzz/` and
+//! replayed on stable by `tests/fuzz_regressions.rs`. Not part of the supported API.
+//!
+//! Every function must return normally for every input: Automerge may panic on malformed input,
+//! but the library catches that (`core::replica::guarded`, `SignedChange::from_bytes`), so a
+//! panic that escapes one of these functions is a bug in alliance (a missing guard, or a
+//! round trip that does not hold). The functions therefore never catch panics of the library.
+//!
+//! Where the input is an Automerge chunk, the function first fixes the chunk's checksum (and,
+//! for a change, signs its hash with a member's device key): without that, nearly every mutated
+//! input would be refused at the checksum or the signature, and the fuzzer would never reach
+//! Automerge's parser and apply, which is where malformed input does damage.
+//!
+//! Each target returns whether the input was *accepted* (parsed, applied, loaded), which the
+//! regression tests use to check that the seed inputs ([`seeds`]) still reach the deep paths.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
+
+use automerge::{Automerge, ChangeHash};
+use ed25519_dalek::Signature;
+use sha2::{Digest, Sha256};
+
+use crate::core::index::ChangeIndex;
+use crate::core::invite::{Invite, Invites};
+use crate::core::peers::PeerBook;
+use crate::core::sync::{PeerSync, SyncMessage};
+use crate::core::{
+    AllianceId, DeviceId, DeviceKey, Replica, SeededEntropy, SignedChange, Timestamp, Verified,
+    Writer,
+};
+use crate::net::ticket::InviteTicket;
+use crate::net::wire::{self, Frame};
+use crate::protocol::{MAX_NAME_CHARS, SIGNATURE_LEN};
+use crate::store::{Home, LockMode, format};
+
+/// Automerge's chunk magic bytes.
+pub const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// Chunk types.
+pub const DOCUMENT: u8 = 0;
+pub const CHANGE: u8 = 1;
+pub const COMPRESSED_CHANGE: u8 = 2;
+
+const NOW: i64 = 1_795_514_400;
+/// The invite secret of the fixed alliance's one open invite.
+pub const OPEN_INVITE_SECRET: [u8; 32] = [7; 32];
+
+/// The fixed alliance every target works on: two member devices (Ada founded it, Ben was
+/// added), a few edits, and one more change of each device that is not in [`Fixture::base`].
+pub struct Fixture {
+    pub ada: DeviceKey,
+    pub ben: DeviceKey,
+    /// A device that is not a member.
+    pub eve: DeviceKey,
+    /// The alliance as both devices hold it.
+    pub base: Replica,
+    /// A change of Ada's on top of `base` (not in it).
+    pub next: SignedChange<Verified>,
+    /// A change of Ben's on top of `base` and `next`.
+    pub after_next: SignedChange<Verified>,
+}
+
+impl Fixture {
+    fn key_for(&self, author: &[u8]) -> Option<&DeviceKey> {
+        [&self.ada, &self.ben, &self.eve]
+            .into_iter()
+            .find(|k| author.starts_with(k.device_id().as_bytes()))
+    }
+
+    /// The member key whose public key appears first in `bytes` (the change's actor ID, when
+    /// the mutation left it alone); Ada's otherwise.
+    fn signer_in(&self, bytes: &[u8]) -> &DeviceKey {
+        let (a, b) = (self.ada.device_id(), self.ben.device_id());
+        let at = |k: &DeviceId| {
+            bytes
+                .windows(32)
+                .position(|w| w == k.as_bytes())
+                .unwrap_or(usize::MAX)
+        };
+        if at(&b) < at(&a) {
+            &self.ben
+        } else {
+            &self.ada
+        }
+    }
+}
+
+/// The fixed alliance, built once (deterministic: same keys, clock and randomness every time,
+/// so its ID and changes are the same in every process).
+pub fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let ada = DeviceKey::from_seed([1; 32]);
+        let ben = DeviceKey::from_seed([2; 32]);
+        let eve = DeviceKey::from_seed([6; 32]);
+        let wa = |t: i64| Writer {
+            key: &ada,
+            actor_tag: [1; 8],
+            now: Timestamp(NOW + t),
+        };
+        let wb = |t: i64| Writer {
+            key: &ben,
+            actor_tag: [2; 8],
+            now: Timestamp(NOW + t),
+        };
+        let mut rng = SeededEntropy::new(7);
+        let (mut base, _, _) =
+            Replica::create(&wa(0), &mut rng, "The fuzzed family", "Ada", "parent").unwrap();
+        base.add_member(&wa(1), &mut rng, "Ben", "teen", Some(ben.device_id()))
+            .unwrap();
+        base.set_vision(&wa(2), "We listen first.").unwrap();
+        base.add_need(&wb(3), &mut rng, "time alone after school")
+            .unwrap();
+        base.set_vision(&wb(4), "Together, we listen first.")
+            .unwrap();
+        let mut more = base.clone();
+        let next = more
+            .add_need(&wa(5), &mut rng, "quiet mornings")
+            .unwrap()
+            .change
+            .unwrap();
+        let after_next = more
+            .set_vision(&wb(6), "Together, we always listen first.")
+            .unwrap()
+            .change
+            .unwrap();
+        Fixture {
+            ada,
+            ben,
+            eve,
+            base,
+            next,
+            after_next,
+        }
+    })
+}
+
+/// An Automerge chunk of type `chunk_type` around `body`, with a correct length and checksum.
+/// For a compressed change, `body` is the *uncompressed* change body: the checksum is the
+/// uncompressed change's, and the body is deflated, as Automerge writes it.
+pub fn chunk(chunk_type: u8, body: &[u8]) -> Vec<u8> {
+    let hash = chunk_hash(
+        if chunk_type == COMPRESSED_CHANGE {
+            CHANGE
+        } else {
+            chunk_type
+        },
+        body,
+    );
+    let deflated;
+    let body = if chunk_type == COMPRESSED_CHANGE {
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(body).expect("writing to memory");
+        deflated = z.finish().expect("writing to memory");
+        &deflated[..]
+    } else {
+        body
+    };
+    let mut out = Vec::with_capacity(body.len() + 14);
+    out.extend_from_slice(&CHUNK_MAGIC);
+    out.extend_from_slice(&hash.0[..4]);
+    out.push(chunk_type);
+    uleb(&mut out, body.len() as u64);
+    out.extend_from_slice(body);
+    out
+}
+
+/// The hash Automerge gives a chunk: SHA-256 over the type byte, the uLEB128 body length and
+/// the body. For a change chunk this is the change hash; its first 4 bytes are the checksum.
+pub fn chunk_hash(chunk_type: u8, body: &[u8]) -> ChangeHash {
+    let mut header = vec![chunk_type];
+    uleb(&mut header, body.len() as u64);
+    let mut h = Sha256::new();
+    h.update(&header);
+    h.update(body);
+    ChangeHash(h.finalize().into())
+}
+
+/// The body of an (uncompressed) Automerge chunk, or `None` when `bytes` is not one.
+pub fn chunk_body(bytes: &[u8]) -> Option<(u8, &[u8])> {
+    if bytes.len() < 9 || bytes[..4] != CHUNK_MAGIC {
+        return None;
+    }
+    let chunk_type = bytes[8];
+    let mut len: u64 = 0;
+    let mut i = 9;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(i)?;
+        i += 1;
+        len |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    let end = i.checked_add(usize::try_from(len).ok()?)?;
+    Some((chunk_type, bytes.get(i..end)?))
+}
+
+fn uleb(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(b);
+            return;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// Everything a device does with a replica after it accepted something: read it, index it,
+/// review it, save it. A document Automerge accepted must not make any of these panic.
+fn use_replica(r: &Replica) {
+    let view = r.view();
+    let index = ChangeIndex::build(r);
+    let _ = r.conflicts(Some(&index));
+    let _ = r.blame_vision(&index);
+    let _ = r.diff(&index, &[]);
+    if let Some(member) = view.members.first() {
+        let _ = r.history(&index, &member.id);
+        let _ = r.status(&index, &member.id, None, Timestamp(NOW));
+    }
+    let _ = r.log();
+    let _ = r.verify_history();
+    let _ = r.save();
+    let _ = r.changes_since(&[]);
+}
+
+/// Target `ticket`: the bytes (as UTF-8, lossily) parsed as an invite ticket. A ticket that
+/// parses must print back to a string that parses to the same ticket.
+pub fn ticket(data: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(data);
+    match text.parse::<InviteTicket>() {
+        Ok(t) => {
+            let again: InviteTicket = t
+                .to_string()
+                .parse()
+                .expect("a printed ticket parses again");
+            assert_eq!(again, t, "a ticket survives printing and parsing");
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Target `wire_frame`: the bytes as a frame body (what follows the length prefix on the
+/// stream). A frame that decodes must encode and decode to the same frame. Then what a device
+/// does with the frame, without a network: a `Hello` goes through the listener's admission
+/// checks (membership, invite, name) and the address book; `Welcome` to the address book; a
+/// `Sync` through [`PeerSync::receive`] and a `Changes` through the push path
+/// ([`SignedChange::from_bytes`] + [`Replica::receive`]) on a copy of the fixed alliance.
+pub fn wire_frame(data: &[u8]) -> bool {
+    let Ok(frame) = wire::decode(data) else {
+        return false;
+    };
+    let bytes = wire::encode(&frame);
+    assert_eq!(
+        u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize,
+        bytes.len() - 4,
+        "the length prefix is the body's length"
+    );
+    let again = wire::decode(&bytes[4..]).expect("an encoded frame decodes");
+    assert_eq!(again, frame, "a frame survives encoding and decoding");
+    deliver(frame)
+}
+
+/// What a device does with a frame it received (as far as it can be done without iroh).
+fn deliver(frame: Frame) -> bool {
+    let fx = fixture();
+    let now = Timestamp(NOW);
+    match frame {
+        Frame::Hello {
+            alliance,
+            join,
+            live: _,
+            addrs,
+        } => {
+            // The listener (net::session::accept): which alliance, then member or invite.
+            let id = AllianceId(ChangeHash(alliance));
+            if id != fx.base.id() {
+                return false;
+            }
+            let peer = fx.eve.device_id();
+            let admitted = match &join {
+                Some(request) => {
+                    let name = request.name.trim();
+                    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+                        return false;
+                    }
+                    let mut invites = Invites {
+                        invites: vec![Invite::new(
+                            &OPEN_INVITE_SECRET,
+                            "member",
+                            Timestamp(NOW - 60),
+                            3600,
+                        )],
+                    };
+                    let Ok(role) = invites.redeem(&request.secret, &peer.to_hex(), now) else {
+                        return false;
+                    };
+                    let mut r = fx.base.clone();
+                    let ada = Writer {
+                        key: &fx.ada,
+                        actor_tag: [1; 8],
+                        now,
+                    };
+                    let mut rng = SeededEntropy::new(3);
+                    r.add_member(&ada, &mut rng, name, &role, Some(peer))
+                        .is_ok()
+                }
+                None => fx.base.member_of(&peer).is_some(),
+            };
+            let mut book = PeerBook::default();
+            book.seen(&peer.to_hex(), &addrs, None, now);
+            let _ = serde_json::to_vec(&book);
+            admitted
+        }
+        Frame::Welcome { addrs } => {
+            let mut book = PeerBook::default();
+            book.seen(&fx.ada.device_id().to_hex(), &addrs, None, now);
+            book.learn(&fx.ben.device_id().to_hex(), &addrs, None);
+            serde_json::to_vec(&book).is_ok()
+        }
+        Frame::Sync(msg) => sync_message(msg),
+        Frame::Changes {
+            changes,
+            signatures,
+        } => {
+            if changes.len() != signatures.len() {
+                return false;
+            }
+            let batch: Result<Vec<_>, _> = changes
+                .into_iter()
+                .zip(&signatures)
+                .map(|(c, s)| SignedChange::from_bytes(c, s))
+                .collect();
+            let Ok(batch) = batch else {
+                return false;
+            };
+            let mut r = fx.base.clone();
+            let ok = r.receive(batch).is_ok();
+            if ok {
+                use_replica(&r);
+            }
+            ok
+        }
+        Frame::Refused { reason } | Frame::Rejected { reason } => !reason.is_empty(),
+        Frame::Done => true,
+    }
+}
+
+/// A sync message from a peer, on a copy of the fixed alliance and on an empty replica of it
+/// (a joining device), each with a fresh sync state.
+fn sync_message(msg: SyncMessage) -> bool {
+    let fx = fixture();
+    let mut accepted = false;
+    for mut r in [fx.base.clone(), Replica::empty(fx.base.id())] {
+        let mut peer = PeerSync::new();
+        if peer.receive(&mut r, msg.clone()).is_ok() {
+            accepted = true;
+            use_replica(&r);
+            let _ = peer.generate(&r);
+            let _ = PeerSync::decode(&peer.encode());
+        }
+    }
+    accepted
+}
+
+/// Target `received_changes`: the bytes become one change that a member device signed and a
+/// peer sent, and the fixed alliance receives it.
+///
+/// Input: a flags byte, then the body of an Automerge change chunk. Flags: bits 0-1 the chunk
+/// type (1 change; 0 document, 2 compressed change and 3 bundle are there to be refused);
+/// bit 2: the batch also holds Ada's honest change [`Fixture::next`] first (so the fuzzed
+/// change can build on a change of the same batch, which takes the staging path); bit 3: the
+/// change arrives in a sync message (Automerge's V1 message with this one change) instead of
+/// a push. The chunk gets a correct length and checksum and its hash is signed by the member
+/// whose key appears first in the body (the actor ID), so it passes the checksum and the
+/// signature check and reaches Automerge's parse and apply.
+pub fn received_changes(data: &[u8]) -> bool {
+    let Some((&flags, body)) = data.split_first() else {
+        return false;
+    };
+    let fx = fixture();
+    let chunk_type = flags & 0b11;
+    let bytes = chunk(chunk_type, body);
+    let hash_type = if chunk_type == COMPRESSED_CHANGE {
+        CHANGE
+    } else {
+        chunk_type
+    };
+    let signature = fx
+        .signer_in(body)
+        .sign_change(&chunk_hash(hash_type, body))
+        .to_bytes();
+    let with_next = flags & 0b100 != 0;
+    if flags & 0b1000 != 0 {
+        let mut changes = Vec::new();
+        let mut signatures = Vec::new();
+        if with_next {
+            changes.push(fx.next.raw_bytes().to_vec());
+            signatures.push(fx.next.signature().to_bytes().to_vec());
+        }
+        changes.push(bytes);
+        signatures.push(signature.to_vec());
+        let message = automerge::sync::Message {
+            heads: fx.base.heads(),
+            need: Vec::new(),
+            have: Vec::new(),
+            changes: automerge::sync::ChunkList::from(changes),
+            flags: None,
+            version: automerge::sync::MessageVersion::V1,
+        };
+        return sync_message(SyncMessage {
+            message: message.encode(),
+            signatures,
+        });
+    }
+    let Ok(change) = SignedChange::from_bytes(bytes, &signature) else {
+        return false;
+    };
+    let mut batch = Vec::new();
+    if with_next {
+        batch.push(
+            SignedChange::from_bytes(
+                fx.next.raw_bytes().to_vec(),
+                &fx.next.signature().to_bytes(),
+            )
+            .expect("an honest change parses"),
+        );
+    }
+    batch.push(change);
+    let mut r = fx.base.clone();
+    let ok = r.receive(batch).is_ok();
+    if ok {
+        use_replica(&r);
+    }
+    ok
+}
+
+/// Target `received_document`: the bytes are the body of an Automerge document chunk (a whole
+/// history, what a device that has nothing receives); the chunk gets a correct checksum. When
+/// Automerge loads it, every change in it gets a signature by the device its actor ID names
+/// (when that is one of the fixture's keys), so the document passes the signature checks and
+/// reaches the membership checks. It is received by an empty replica of the fixed alliance
+/// (which takes the document as it is) and by a copy of the fixed alliance (which applies the
+/// changes it lacks).
+pub fn received_document(data: &[u8]) -> bool {
+    let fx = fixture();
+    let bytes = chunk(DOCUMENT, data);
+    let signatures = document_signatures(fx, &bytes);
+    let mut accepted = false;
+    for mut r in [Replica::empty(fx.base.id()), fx.base.clone()] {
+        if r.receive_document(&bytes, &signatures).is_ok() {
+            accepted = true;
+            use_replica(&r);
+        }
+    }
+    accepted
+}
+
+/// Signatures for every change of a document, ordered by change hash, as an honest sender
+/// would send them. Loading the document here to learn its changes is the harness's work, not
+/// the library's, so a panic of Automerge here is caught (and the document gets none).
+fn document_signatures(fx: &Fixture, bytes: &[u8]) -> Vec<Signature> {
+    let metas = catch_unwind(AssertUnwindSafe(|| {
+        let doc = Automerge::load(bytes).ok()?;
+        Some(
+            doc.get_changes_meta(&[])
+                .into_iter()
+                .map(|m| (m.hash, m.actor.to_bytes().to_vec()))
+                .collect::<Vec<_>>(),
+        )
+    }));
+    let Ok(Some(mut metas)) = metas else {
+        return Vec::new();
+    };
+    metas.sort();
+    metas
+        .iter()
+        .map(|(hash, actor)| match fx.key_for(actor) {
+            Some(k) => k.sign_change(hash),
+            None => Signature::from_bytes(&[0; SIGNATURE_LEN]),
+        })
+        .collect()
+}
+
+/// The fixed alliance's store files, as a device that holds it would have them.
+struct StoreFiles {
+    snapshot: Vec<u8>,
+    log: Vec<u8>,
+    index: Vec<u8>,
+}
+
+fn store_files() -> &'static StoreFiles {
+    static FILES: OnceLock<StoreFiles> = OnceLock::new();
+    FILES.get_or_init(|| {
+        let fx = fixture();
+        let snapshot = format::encode_snapshot(&fx.base.save(), fx.base.signatures());
+        let mut log = format::log_header();
+        for c in [&fx.next, &fx.after_next] {
+            log.extend(format::encode_record(c.signature(), c.raw_bytes()));
+        }
+        let mut full = fx.base.clone();
+        full.receive(vec![
+            SignedChange::from_bytes(
+                fx.next.raw_bytes().to_vec(),
+                &fx.next.signature().to_bytes(),
+            )
+            .unwrap(),
+            SignedChange::from_bytes(
+                fx.after_next.raw_bytes().to_vec(),
+                &fx.after_next.signature().to_bytes(),
+            )
+            .unwrap(),
+        ])
+        .unwrap();
+        let index = ChangeIndex::build(&full).to_bytes();
+        StoreFiles {
+            snapshot,
+            log,
+            index,
+        }
+    })
+}
+
+/// Rewrites a change log so that every record's CRC is right and every Automerge chunk in a
+/// record has a correct length and checksum: the records are read as `u32 LE length | u32 CRC
+/// | payload` as far as they go (a short last record takes what is left).
+fn fix_log(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 64);
+    let magic_len = format::log_header().len();
+    out.extend_from_slice(&bytes[..bytes.len().min(magic_len)]);
+    let mut rest = bytes.get(magic_len..).unwrap_or_default();
+    while rest.len() >= 8 {
+        let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+        let payload = &rest[8..8 + len.min(rest.len() - 8)];
+        rest = &rest[8 + payload.len()..];
+        let payload = fix_payload(payload);
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// A log record's payload (64-byte signature, change chunk) with its chunk's checksum fixed.
+fn fix_payload(payload: &[u8]) -> Vec<u8> {
+    if payload.len() < SIGNATURE_LEN {
+        return payload.to_vec();
+    }
+    let (sig, change) = payload.split_at(SIGNATURE_LEN);
+    let mut out = sig.to_vec();
+    match chunk_body(change) {
+        Some((t, body)) => out.extend(chunk(t, body)),
+        None if change.len() > 9 && change[..4] == CHUNK_MAGIC => {
+            // A length that runs past the end: the rest is the body.
+            let body = &change[10.min(change.len())..];
+            out.extend(chunk(change[8], body));
+        }
+        None => out.extend_from_slice(change),
+    }
+    out
+}
+
+thread_local! {
+    /// A home directory per thread (the regression tests run in parallel), reused by every
+    /// input of that thread.
+    static HOME: RefCell<Option<tempfile::TempDir>> = const { RefCell::new(None) };
+}
+
+/// Target `store_load`: the store's load path. The bytes are decoded as a change log, a
+/// snapshot and a bundle, then written as one file of the fixed alliance in a home (the other
+/// files as a device that holds the alliance has them) and the alliance is opened: an error is
+/// fine, a panic is not. When it opens, what commands do next runs too: read the document,
+/// bring the history index cache up to date, verify the history, read the device-local files
+/// (nothing is written back: each write is fsynced, which would make the target crawl).
+///
+/// Input: a mode byte, then the file. Mode (mod 8): 0 `changes.log` as it is; 1 `changes.log`
+/// with every record's CRC and every change chunk's checksum fixed; 2 `snapshot` as it is;
+/// 3 the body of the snapshot's Automerge document, wrapped in a snapshot with a correct
+/// chunk checksum and CRC and the real signatures; 4 `index.cache` as it is; 5 the body of
+/// `index.cache`, with the right magic and CRC; 6 `local.json`, `invites.json` and
+/// `peers.json` (all three these bytes); 7 a peer's persisted sync state.
+pub fn store_load(data: &[u8]) -> bool {
+    let _ = format::decode_log(data);
+    let _ = format::decode_snapshot(data);
+    let _ = format::decode_bundle(data);
+    let Some((&mode, file)) = data.split_first() else {
+        return false;
+    };
+    let fx = fixture();
+    let files = store_files();
+    let mut snapshot = files.snapshot.clone();
+    let mut log = files.log.clone();
+    let mut index = files.index.clone();
+    let mut local: Option<&[u8]> = None;
+    let mut sync_state: Option<&[u8]> = None;
+    match mode % 8 {
+        0 => log = file.to_vec(),
+        1 => log = fix_log(file),
+        2 => snapshot = file.to_vec(),
+        3 => {
+            let doc = chunk(DOCUMENT, file);
+            let sigs: HashMap<_, _> = fx.base.signatures().clone();
+            snapshot = format::encode_snapshot(&doc, &sigs);
+        }
+        4 => index = file.to_vec(),
+        5 => {
+            // "ALLIDX02" | u32 LE CRC-32 of the body | body
+            index = index[..8].to_vec();
+            index.extend_from_slice(&crc32fast::hash(file).to_le_bytes());
+            index.extend_from_slice(file);
+        }
+        6 => local = Some(file),
+        _ => sync_state = Some(file),
+    }
+    HOME.with(|home| {
+        let mut home = home.borrow_mut();
+        let root = home
+            .get_or_insert_with(|| tempfile::tempdir().expect("a temporary directory"))
+            .path()
+            .to_path_buf();
+        let id = fx.base.id();
+        let dir = root.join("alliances").join(id.to_string());
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("sync")).expect("creating the alliance directory");
+        let put = |name: &str, bytes: &[u8]| {
+            std::fs::write(dir.join(name), bytes).expect("writing a store file");
+        };
+        put("snapshot", &snapshot);
+        put("changes.log", &log);
+        put(crate::store::INDEX_CACHE_FILE, &index);
+        if let Some(local) = local {
+            put("local.json", local);
+            put(crate::net::session::INVITES_FILE, local);
+            put(crate::net::session::PEERS_FILE, local);
+        }
+        let peer = fx.ben.device_id().to_hex();
+        if let Some(state) = sync_state {
+            put(&format!("sync/{peer}"), state);
+        }
+        let Ok(open) = Home::new(&root).open(&id, LockMode::Shared) else {
+            return false;
+        };
+        // Lighter than `use_replica`: the store's own data is what is fuzzed here, and every
+        // signature check costs a lot under the fuzzer's instrumentation.
+        let _ = open.replica().view();
+        let _ = open.replica().log();
+        // What `OpenAlliance::change_index` does, without writing the cache back (an fsync
+        // per input would make this target a hundred times slower).
+        let mut index = ChangeIndex::from_bytes(&index).unwrap_or_default();
+        index.update(open.replica());
+        let _ = open.replica().blame_vision(&index);
+        let _ = open.replica().diff(&index, &[]);
+        let _ = open.local_json::<serde_json::Value>("local.json");
+        let _ = open.local_json::<Invites>(crate::net::session::INVITES_FILE);
+        let _ = open.local_json::<PeerBook>(crate::net::session::PEERS_FILE);
+        if let Ok(Some(state)) = open.sync_state(&peer) {
+            let mut sync = PeerSync::decode(&state);
+            let _ = sync.generate(open.replica());
+        }
+        true
+    })
+}
+
+/// Valid inputs for every target, built from the fixed alliance: the starting corpus
+/// (`fuzz/seeds/<target>/`), and what the regression tests check is still accepted.
+pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
+    let fx = fixture();
+    let mut out = Vec::new();
+    let mut add = |target: &'static str, name: &str, bytes: Vec<u8>| {
+        out.push((target, name.to_string(), bytes));
+    };
+
+    let t = InviteTicket {
+        alliance: fx.base.id().0.0,
+        inviter: iroh::EndpointAddr::new(iroh::SecretKey::from_bytes(&fx.ada.to_seed()).public())
+            .with_ip_addr("127.0.0.1:4242".parse().unwrap()),
+        secret: OPEN_INVITE_SECRET,
+    };
+    add("ticket", "ticket", t.to_string().into_bytes());
+
+    let body = |f: &Frame| wire::encode(f)[4..].to_vec();
+    let (changes, _) = fx.base.changes_since(&[]);
+    let hello_join = Frame::Hello {
+        alliance: fx.base.id().0.0,
+        join: Some(wire::JoinRequest {
+            secret: OPEN_INVITE_SECRET,
+            name: "Eve".into(),
+        }),
+        live: true,
+        addrs: vec!["127.0.0.1:4000".into(), "[::1]:4000".into()],
+    };
+    add("wire_frame", "hello_join", body(&hello_join));
+    add(
+        "wire_frame",
+        "welcome",
+        body(&Frame::Welcome {
+            addrs: vec!["192.168.1.20:51820".into()],
+        }),
+    );
+    let push = |cs: &[&SignedChange<Verified>]| Frame::Changes {
+        changes: cs.iter().map(|c| c.raw_bytes().to_vec()).collect(),
+        signatures: cs
+            .iter()
+            .map(|c| c.signature().to_bytes().to_vec())
+            .collect(),
+    };
+    add(
+        "wire_frame",
+        "changes_push",
+        body(&push(&[&fx.next, &fx.after_next])),
+    );
+    // A sync round from a device that has nothing, and the answer it gets (the whole document).
+    let mut empty = Replica::empty(fx.base.id());
+    let mut asker = PeerSync::new();
+    let first = asker.generate(&empty).expect("a first message");
+    add(
+        "wire_frame",
+        "sync_first",
+        body(&Frame::Sync(first.clone())),
+    );
+    let mut answerer = PeerSync::new();
+    let mut base = fx.base.clone();
+    answerer.receive(&mut base, first).expect("a first message");
+    let doc_msg = answerer.generate(&base).expect("an answer");
+    add(
+        "wire_frame",
+        "sync_document",
+        body(&Frame::Sync(doc_msg.clone())),
+    );
+    asker.receive(&mut empty, doc_msg).expect("the document");
+    // A sync message carrying two changes one by one.
+    let mut more = fx.base.clone();
+    more.receive(vec![
+        SignedChange::from_bytes(
+            fx.next.raw_bytes().to_vec(),
+            &fx.next.signature().to_bytes(),
+        )
+        .unwrap(),
+        SignedChange::from_bytes(
+            fx.after_next.raw_bytes().to_vec(),
+            &fx.after_next.signature().to_bytes(),
+        )
+        .unwrap(),
+    ])
+    .unwrap();
+    let (mut s1, mut s2) = (PeerSync::new(), PeerSync::new());
+    let m = s1.generate(&fx.base).unwrap();
+    s2.receive(&mut more, m).unwrap();
+    let changes_msg = s2.generate(&more).unwrap();
+    add(
+        "wire_frame",
+        "sync_changes",
+        body(&Frame::Sync(changes_msg)),
+    );
+    add("wire_frame", "done", body(&Frame::Done));
+
+    let change_body = |c: &SignedChange<Verified>| chunk_body(c.raw_bytes()).unwrap().1.to_vec();
+    let with = |flags: u8, b: Vec<u8>| [vec![flags], b].concat();
+    add(
+        "received_changes",
+        "push_next",
+        with(CHANGE, change_body(&fx.next)),
+    );
+    add(
+        "received_changes",
+        "push_after_next_in_batch",
+        with(CHANGE | 0b100, change_body(&fx.after_next)),
+    );
+    add(
+        "received_changes",
+        "sync_after_next_in_batch",
+        with(CHANGE | 0b1100, change_body(&fx.after_next)),
+    );
+    // A change the base already holds (a duplicate) and one of another alliance's genesis.
+    add(
+        "received_changes",
+        "push_duplicate",
+        with(CHANGE, change_body(&changes[changes.len() - 1])),
+    );
+
+    let doc_body = |doc: &[u8]| chunk_body(doc).unwrap().1.to_vec();
+    add("received_document", "saved", doc_body(&fx.base.save()));
+    add(
+        "received_document",
+        "saved_uncompressed",
+        doc_body(&fx.base.doc().save_nocompress()),
+    );
+
+    let files = store_files();
+    add("store_load", "log", with(0, files.log.clone()));
+    add("store_load", "log_fixed", with(1, files.log.clone()));
+    add("store_load", "snapshot", with(2, files.snapshot.clone()));
+    add(
+        "store_load",
+        "snapshot_doc",
+        with(3, doc_body(&fx.base.doc().save_nocompress())),
+    );
+    add("store_load", "index", with(4, files.index.clone()));
+    add(
+        "store_load",
+        "index_body",
+        with(5, files.index[12..].to_vec()),
+    );
+    add(
+        "store_load",
+        "local_json",
+        with(6, br#"{"actor_tag": "0101010101010101"}"#.to_vec()),
+    );
+    let mut sync = PeerSync::new();
+    let _ = sync.generate(&fx.base);
+    add("store_load", "sync_state", with(7, sync.encode()));
+    out
+}
+
+/// A fuzz target: returns whether the input was accepted; must never panic.
+pub type Target = fn(&[u8]) -> bool;
+
+/// The target functions by name.
+pub const TARGETS: &[(&str, Target)] = &[
+    ("ticket", ticket),
+    ("wire_frame", wire_frame),
+    ("received_changes", received_changes),
+    ("received_document", received_document),
+    ("store_load", store_load),
+];
