@@ -254,7 +254,7 @@ pub struct Replica {
     signatures: HashMap<ChangeHash, Signature>,
     /// How many changes of each actor the document holds, built when first needed and kept
     /// up to date by every way in (`None`: not built yet).
-    seq_counts: Option<HashMap<ActorId, u64>>,
+    seq_counts: Option<HashMap<ActorId, ActorTip>>,
     quarantine: Quarantine,
     /// Set when Automerge panicked while changing the document: nothing more goes in or out
     /// until the replica is loaded again from the store.
@@ -518,12 +518,65 @@ impl Replica {
 
     /// Keeps the per-actor change counts up to date with changes that entered the document.
     fn note_seqs(&mut self, changes: &[SignedChange<Verified>]) {
-        if let Some(counts) = &mut self.seq_counts {
+        if let Some(tips) = &mut self.seq_counts {
             for c in changes {
-                let n = counts.entry(c.actor_id().clone()).or_insert(0);
-                *n = (*n).max(c.change().seq());
+                tips.entry(c.actor_id().clone())
+                    .or_default()
+                    .note(c.change().seq(), c.change().max_op());
             }
         }
+    }
+
+    /// The newest change of `actor` in the document: its number and its last operation.
+    fn tip(&mut self, actor: &ActorId) -> ActorTip {
+        let doc = &self.doc;
+        let tips = self.seq_counts.get_or_insert_with(|| {
+            let mut tips: HashMap<ActorId, ActorTip> = HashMap::new();
+            for m in doc.get_changes_meta(&[]) {
+                tips.entry(m.actor.into_owned())
+                    .or_default()
+                    .note(m.seq, m.max_op);
+            }
+            tips
+        });
+        tips.get(actor).copied().unwrap_or_default()
+    }
+
+    /// Every change's operations must be numbered after everything in its past: after its
+    /// dependencies' and after its own actor's previous change. Automerge numbers an honest
+    /// change that way, but applies one that is not without complaint, and then cannot rebuild
+    /// the history (operation IDs collide).
+    fn check_op_ranges(&mut self, changes: &[SignedChange<Verified>]) -> Result<(), ChangeError> {
+        let mut in_batch: HashMap<ChangeHash, u64> = HashMap::new();
+        let mut tips: HashMap<ActorId, ActorTip> = HashMap::new();
+        for c in changes {
+            let change = c.change();
+            let start = change.start_op().get();
+            let mut past = 0;
+            for d in change.deps() {
+                let max = match in_batch.get(d) {
+                    Some(m) => *m,
+                    None => self.doc.get_change_meta_by_hash(d).map_or(0, |m| m.max_op),
+                };
+                past = past.max(max);
+            }
+            let actor = change.actor_id();
+            if !tips.contains_key(actor) {
+                let tip = self.tip(actor);
+                tips.insert(actor.clone(), tip);
+            }
+            let tip = tips.get_mut(actor).expect("inserted");
+            past = past.max(tip.max_op);
+            if start <= past || change.max_op() < start.saturating_sub(1) {
+                return Err(ChangeError::Malformed(format!(
+                    "change {} numbers its operations from {start}, inside its own past (up to {past})",
+                    c.hash()
+                )));
+            }
+            tip.note(change.seq(), change.max_op());
+            in_batch.insert(c.hash(), change.max_op());
+        }
+        Ok(())
     }
 
     /// Equivocation proofs and the changes left out because of them (persist with
@@ -649,6 +702,7 @@ impl Replica {
             .any(|c| c.deps().iter().any(|d| fresh_hashes.contains(d)));
         let verified = if builds_on_batch {
             let verified = decode_within(authenticated, budget)?;
+            self.check_op_ranges(&verified)?;
             let mut staging = self.doc.clone();
             apply_all(&mut staging, &verified)?;
             budget.check("applying")?;
@@ -664,6 +718,7 @@ impl Replica {
         } else {
             self.check_authors(&self.doc, &authenticated.claims(), budget)?;
             let verified = decode_within(authenticated, budget)?;
+            self.check_op_ranges(&verified)?;
             let before = self.doc.get_heads();
             match apply_all(&mut self.doc, &verified) {
                 Ok(()) => {}
@@ -1088,18 +1143,25 @@ impl Replica {
     }
 }
 
+/// The newest change of one actor: its number and its last operation's counter.
+#[derive(Debug, Clone, Copy, Default)]
+struct ActorTip {
+    seq: u64,
+    max_op: u64,
+}
+
+impl ActorTip {
+    fn note(&mut self, seq: u64, max_op: u64) {
+        if seq > self.seq {
+            self.seq = seq;
+            self.max_op = max_op;
+        }
+    }
+}
+
 impl Held for Replica {
     fn seq_count(&mut self, actor: &ActorId) -> u64 {
-        let doc = &self.doc;
-        let counts = self.seq_counts.get_or_insert_with(|| {
-            let mut counts: HashMap<ActorId, u64> = HashMap::new();
-            for m in doc.get_changes_meta(&[]) {
-                let n = counts.entry(m.actor.into_owned()).or_insert(0);
-                *n = (*n).max(m.seq);
-            }
-            counts
-        });
-        counts.get(actor).copied().unwrap_or(0)
+        self.tip(actor).seq
     }
 
     fn change_at(&self, actor: &ActorId, seq: u64) -> Option<(Vec<u8>, ChangeHash, Signature)> {
