@@ -243,4 +243,8 @@ fn equivocation_proofs_survive_a_restart_and_left_out_changes_stay_out() {
     let view = open.replica().view();
     assert!(view.needs.iter().any(|n| n.text == "kept"));
     assert!(!view.needs.iter().any(|n| n.text == "other"));
+    // The proof names this device's own actor: its next edit uses a fresh one.
+    let tag = open.actor_tag(&mut SeededEntropy::new(8)).unwrap();
+    assert_ne!(tag, [9; 8], "a proven actor is never used again");
+    assert_eq!(open.actor_tag(&mut SeededEntropy::new(9)).unwrap(), tag);
 }

@@ -112,6 +112,9 @@ pub struct Quarantine {
     excluded_set: HashSet<ChangeHash>,
     #[serde(skip)]
     from_seq: HashMap<ActorId, u64>,
+    /// Counts changes since loading, so the store knows when to write.
+    #[serde(skip)]
+    generation: u64,
 }
 
 impl Quarantine {
@@ -133,6 +136,11 @@ impl Quarantine {
         self
     }
 
+    /// Changes since this quarantine was loaded (the store writes it when this moved).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     pub fn is_empty(&self) -> bool {
         self.proofs.is_empty() && self.excluded.is_empty()
     }
@@ -146,15 +154,29 @@ impl Quarantine {
         self.excluded_set.contains(hash)
     }
 
+    /// Records a proof; one per actor is enough (the actor is quarantined from the lowest
+    /// number proven, and a proof at a lower number replaces it), so a cloned device's many
+    /// collisions cost one proof.
     fn add_proof(&mut self, actor: &ActorId, proof: Equivocation) {
-        let e = self.from_seq.entry(actor.clone()).or_insert(proof.seq);
-        *e = (*e).min(proof.seq);
-        self.proofs.push(proof);
+        self.generation += 1;
+        self.from_seq.insert(actor.clone(), proof.seq);
+        match self.proofs.iter_mut().find(|p| p.actor == proof.actor) {
+            Some(old) => *old = proof,
+            None => self.proofs.push(proof),
+        }
     }
 
+    /// Whether a proof at `seq` would quarantine `actor` from an earlier number than now.
+    fn would_lower(&self, actor: &ActorId, seq: u64) -> bool {
+        self.from_seq.get(actor).is_none_or(|from| seq < *from)
+    }
+
+    /// Remembers a left-out change, up to [`MAX_EXCLUDED`] of them (past that, a left-out
+    /// change offered again is screened again, which costs little).
     fn exclude(&mut self, hash: ChangeHash) {
-        if self.excluded_set.insert(hash) {
+        if self.excluded_set.len() < MAX_EXCLUDED && self.excluded_set.insert(hash) {
             self.excluded.push(hash.to_string());
+            self.generation += 1;
         }
     }
 
@@ -164,6 +186,9 @@ impl Quarantine {
         self.proofs.iter().find(|p| p.actor == hex && p.seq == seq)
     }
 }
+
+/// The most left-out change hashes a replica remembers.
+pub const MAX_EXCLUDED: usize = 100_000;
 
 /// What the replica knows that screening needs.
 pub(crate) trait Held {
@@ -212,7 +237,7 @@ pub(crate) fn screen(
     held: &mut dyn Held,
     quarantine: &mut Quarantine,
 ) -> Result<Screened, ChangeError> {
-    let proofs_before = quarantine.proofs.len();
+    let mut proofs = 0;
     let mut counts: HashMap<ActorId, u64> = HashMap::new();
     let mut first_at: HashMap<(ActorId, u64), usize> = HashMap::new();
     let mut out = vec![false; fresh.len()];
@@ -237,7 +262,7 @@ pub(crate) fn screen(
         if seq <= count {
             let author = signed(c)?;
             out[i] = true;
-            if quarantine.proof_for(actor, seq).is_none()
+            if quarantine.would_lower(actor, seq)
                 && let Some((bytes, hash, sig)) = held.change_at(actor, seq)
             {
                 let proof = Equivocation::new(
@@ -248,6 +273,7 @@ pub(crate) fn screen(
                     actor,
                 );
                 quarantine.add_proof(actor, proof);
+                proofs += 1;
             }
         } else if let Some(&j) = first_at.get(&(actor.clone(), seq)) {
             let author = signed(c)?;
@@ -259,7 +285,7 @@ pub(crate) fn screen(
             }
             out[i] = true;
             out[j] = true;
-            if quarantine.proof_for(actor, seq).is_none() {
+            if quarantine.would_lower(actor, seq) {
                 let a = &fresh[j];
                 let proof = Equivocation::new(
                     &author,
@@ -269,6 +295,7 @@ pub(crate) fn screen(
                     actor,
                 );
                 quarantine.add_proof(actor, proof);
+                proofs += 1;
             }
         } else {
             first_at.insert((actor.clone(), seq), i);
@@ -315,7 +342,7 @@ pub(crate) fn screen(
     }
     Ok(Screened {
         kept,
-        proofs: quarantine.proofs.len() - proofs_before,
+        proofs,
         dropped,
     })
 }

@@ -804,7 +804,7 @@ impl Replica {
         }
         let mut ops: u64 = 0;
         for m in &metas {
-            let n = (m.max_op + 1).saturating_sub(m.start_op);
+            let n = m.max_op.saturating_add(1).saturating_sub(m.start_op);
             if n > crate::protocol::MAX_CHANGE_OPS as u64 {
                 return Err(ChangeError::TooManyOps {
                     hash: m.hash.to_string(),
@@ -862,6 +862,12 @@ impl Replica {
             .map(|(m, a)| (m.hash, m.deps.as_slice(), *a))
             .collect();
         self.check_authors(&loaded, &claims, budget)?;
+        if let Some(hash) = first_misnumbered(&metas) {
+            return Err(ChangeError::Malformed(format!(
+                "change {hash} numbers its operations inside its own past"
+            ))
+            .into());
+        }
         drop(claims);
         let total = metas.len();
         drop(metas);
@@ -1272,6 +1278,39 @@ fn apply_all(doc: &mut Automerge, changes: &[SignedChange<Verified>]) -> Result<
             reload: false,
         }),
     }
+}
+
+/// The first change of a whole history (its metadata, as Automerge loaded it) whose operations
+/// are not numbered after everything in its past (see [`Replica::check_op_ranges`]).
+fn first_misnumbered(metas: &[automerge::ChangeMetadata<'_>]) -> Option<ChangeHash> {
+    let max_of: HashMap<ChangeHash, u64> = metas.iter().map(|m| (m.hash, m.max_op)).collect();
+    let mut by_actor: HashMap<&ActorId, Vec<(u64, u64, u64)>> = HashMap::new();
+    for m in metas {
+        let past = m
+            .deps
+            .iter()
+            .map(|d| max_of.get(d).copied().unwrap_or(0))
+            .max()
+            .unwrap_or(0);
+        if m.start_op <= past {
+            return Some(m.hash);
+        }
+        by_actor
+            .entry(m.actor.as_ref())
+            .or_default()
+            .push((m.seq, m.start_op, m.max_op));
+    }
+    for changes in by_actor.values_mut() {
+        changes.sort_unstable();
+        if changes.windows(2).any(|w| w[1].1 <= w[0].2) {
+            let (seq, start, _) = changes[changes.windows(2).position(|w| w[1].1 <= w[0].2)? + 1];
+            return metas
+                .iter()
+                .find(|m| m.seq == seq && m.start_op == start)
+                .map(|m| m.hash);
+        }
+    }
+    None
 }
 
 /// Whether the changes `doc` holds after `before` are exactly `changes`, byte for byte.

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::replica::{Budget, ReceiveError, Replica};
 use crate::core::signed::{SignedChange, Unverified, Verified};
-use crate::protocol::{MAX_BATCH_CHANGES, SIGNATURE_LEN};
+use crate::protocol::{MAX_BATCH_CHANGES, MAX_FRAME_BYTES, SIGNATURE_LEN};
 
 /// One sync message on the wire: an Automerge sync message whose changes are V1 change chunks,
 /// and the signature of each change, in order.
@@ -270,6 +270,13 @@ impl PeerSync {
             batch.append(&mut self.pending);
             if batch.len() > MAX_BATCH_CHANGES {
                 return Err(ReceiveError::TooMany(batch.len()).into());
+            }
+            let bytes: usize = batch.iter().map(|c| c.raw_bytes().len()).sum();
+            if bytes > MAX_FRAME_BYTES {
+                return Err(ReceiveError::OverBudget(format!(
+                    "{bytes} bytes of changes wait for their dependencies, more than {MAX_FRAME_BYTES}"
+                ))
+                .into());
             }
             let missing = missing_deps(replica, &batch);
             if missing.is_empty() {

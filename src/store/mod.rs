@@ -442,9 +442,8 @@ fn remove_stale_temporaries(dir: &Path) {
 /// [`crate::core::equivocation`]).
 pub const QUARANTINE_FILE: &str = "quarantine.json";
 
-fn quarantine_len(replica: &Replica) -> (usize, usize) {
-    let q = replica.quarantine();
-    (q.proofs.len(), q.excluded.len())
+fn quarantine_len(replica: &Replica) -> u64 {
+    replica.quarantine().generation()
 }
 
 /// An alliance opened from the store, with its lock held.
@@ -465,8 +464,8 @@ pub struct OpenAlliance {
     /// only after [`OpenAlliance::track_persisted`]).
     persisted: Vec<SignedChange<Verified>>,
     track_persisted: bool,
-    /// Sizes of the replica's quarantine as last written (it only grows).
-    quarantine_saved: (usize, usize),
+    /// The replica's quarantine generation as last written.
+    quarantine_saved: u64,
 }
 
 impl OpenAlliance {
@@ -509,7 +508,22 @@ impl OpenAlliance {
             .as_deref()
             .and_then(|h| hex::decode(h).ok())
             .and_then(|b| <[u8; ACTOR_TAG_LEN]>::try_from(b).ok());
+        // A device whose own actor was proven to equivocate (a copy of it edited too) starts
+        // a fresh one: its peers refuse the old one's new changes.
+        let proven = |tag: &[u8; ACTOR_TAG_LEN]| {
+            let tag = hex::encode(tag);
+            self.replica
+                .quarantine()
+                .proofs
+                .iter()
+                .any(|p| p.actor.ends_with(&tag))
+        };
         let tag = match (tag, &local.actor_dir) {
+            (Some(tag), _) if proven(&tag) => {
+                let mut fresh = [0u8; ACTOR_TAG_LEN];
+                entropy.fill(&mut fresh);
+                fresh
+            }
             (Some(tag), Some(dir)) if Some(dir) == here.as_ref() => return Ok(tag),
             (Some(tag), _) if here.is_none() => return Ok(tag),
             // A tag from before directories were recorded: this is its directory.
