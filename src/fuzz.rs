@@ -23,7 +23,6 @@ use std::sync::OnceLock;
 
 use automerge::{Automerge, ChangeHash};
 use ed25519_dalek::Signature;
-use sha2::{Digest, Sha256};
 
 use crate::core::index::ChangeIndex;
 use crate::core::invite::{Invite, Invites};
@@ -164,21 +163,12 @@ pub fn chunk(chunk_type: u8, body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&CHUNK_MAGIC);
     out.extend_from_slice(&hash.0[..4]);
     out.push(chunk_type);
-    uleb(&mut out, body.len() as u64);
+    crate::core::raw::write_uleb(&mut out, body.len() as u64);
     out.extend_from_slice(body);
     out
 }
 
-/// The hash Automerge gives a chunk: SHA-256 over the type byte, the uLEB128 body length and
-/// the body. For a change chunk this is the change hash; its first 4 bytes are the checksum.
-pub fn chunk_hash(chunk_type: u8, body: &[u8]) -> ChangeHash {
-    let mut header = vec![chunk_type];
-    uleb(&mut header, body.len() as u64);
-    let mut h = Sha256::new();
-    h.update(&header);
-    h.update(body);
-    ChangeHash(h.finalize().into())
-}
+pub use crate::core::raw::chunk_hash;
 
 /// The body of an (uncompressed) Automerge chunk, or `None` when `bytes` is not one.
 pub fn chunk_body(bytes: &[u8]) -> Option<(u8, &[u8])> {
@@ -198,18 +188,6 @@ pub fn chunk_body(bytes: &[u8]) -> Option<(u8, &[u8])> {
     }
     let end = i.checked_add(usize::try_from(len).ok()?)?;
     Some((chunk_type, bytes.get(i..end)?))
-}
-
-fn uleb(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
 }
 
 /// Everything a device does with a replica after it accepted something: read it, index it,

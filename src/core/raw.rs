@@ -146,23 +146,28 @@ impl RawChange {
     }
 }
 
-/// SHA-256 over `type || uLEB(len) || body`: Automerge's change hash.
-fn chunk_hash(chunk_type: u8, body: &[u8]) -> ChangeHash {
+/// SHA-256 over `type || uLEB(len) || body`: the hash Automerge gives a chunk (for a change,
+/// its change hash; the first 4 bytes are the chunk's checksum).
+pub fn chunk_hash(chunk_type: u8, body: &[u8]) -> ChangeHash {
     let mut prefix = vec![chunk_type];
-    let mut n = body.len() as u64;
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            prefix.push(byte);
-            break;
-        }
-        prefix.push(byte | 0x80);
-    }
+    write_uleb(&mut prefix, body.len() as u64);
     let mut hasher = Sha256::new();
     hasher.update(&prefix);
     hasher.update(body);
     ChangeHash(hasher.finalize().into())
+}
+
+/// Appends `v` as an unsigned LEB128 number (the shortest encoding, as Automerge writes it).
+pub fn write_uleb(out: &mut Vec<u8>, mut v: u64) {
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
 }
 
 struct Reader<'a>(&'a [u8]);
