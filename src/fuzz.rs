@@ -64,6 +64,20 @@ pub struct Fixture {
 }
 
 impl Fixture {
+    /// `base` with `next` and `after_next` received, as a peer would send them.
+    pub fn with_both(&self) -> Replica {
+        let sent = |c: &SignedChange<Verified>| {
+            SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes())
+                .expect("a change this process made")
+        };
+        let mut r = self.base.clone();
+        r.receive(vec![sent(&self.next), sent(&self.after_next)])
+            .expect("honest changes");
+        r
+    }
+}
+
+impl Fixture {
     fn key_for(&self, author: &[u8]) -> Option<&DeviceKey> {
         [&self.ada, &self.ben, &self.eve]
             .into_iter()
@@ -483,20 +497,7 @@ fn store_files() -> &'static StoreFiles {
         for c in [&fx.next, &fx.after_next] {
             log.extend(format::encode_record(c.signature(), c.raw_bytes()));
         }
-        let mut full = fx.base.clone();
-        full.receive(vec![
-            SignedChange::from_bytes(
-                fx.next.raw_bytes().to_vec(),
-                &fx.next.signature().to_bytes(),
-            )
-            .unwrap(),
-            SignedChange::from_bytes(
-                fx.after_next.raw_bytes().to_vec(),
-                &fx.after_next.signature().to_bytes(),
-            )
-            .unwrap(),
-        ])
-        .unwrap();
+        let full = fx.with_both();
         let index = ChangeIndex::build(&full).to_bytes();
         StoreFiles {
             snapshot,
@@ -715,20 +716,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     );
     asker.receive(&mut empty, doc_msg).expect("the document");
     // A sync message carrying two changes one by one.
-    let mut more = fx.base.clone();
-    more.receive(vec![
-        SignedChange::from_bytes(
-            fx.next.raw_bytes().to_vec(),
-            &fx.next.signature().to_bytes(),
-        )
-        .unwrap(),
-        SignedChange::from_bytes(
-            fx.after_next.raw_bytes().to_vec(),
-            &fx.after_next.signature().to_bytes(),
-        )
-        .unwrap(),
-    ])
-    .unwrap();
+    let mut more = fx.with_both();
     let (mut s1, mut s2) = (PeerSync::new(), PeerSync::new());
     let m = s1.generate(&fx.base).unwrap();
     s2.receive(&mut more, m).unwrap();
