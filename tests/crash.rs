@@ -803,19 +803,32 @@ impl Kept<'_> {
     }
 }
 
-#[test]
-fn a_full_disk_fails_edits_clearly_and_loses_nothing() {
+/// A 1 MiB disk: a tmpfs mounted in a private mount namespace, under a temporary directory
+/// (keep the returned `TempDir` alive). `None`, with a NOTE saying `skipped`, where mount
+/// namespaces are refused.
+fn small_disk(skipped: &str) -> Option<(tempfile::TempDir, std::path::PathBuf, Namespace)> {
     let root = tempfile::tempdir().unwrap();
     let mnt = root.path().join("small-disk");
     std::fs::create_dir(&mnt).unwrap();
-    let Some(ns) = Namespace::start(&format!(
+    match Namespace::start(&format!(
         "mount -t tmpfs -o size=1m tmpfs '{}'",
         mnt.display()
-    )) else {
-        eprintln!(
-            "NOTE: no mount namespace here (unshare -Urm and unshare -m both refused): the \
-             full-disk test did not run; the file-size-limit test covers a failing writer"
-        );
+    )) {
+        Some(ns) => Some((root, mnt, ns)),
+        None => {
+            eprintln!(
+                "NOTE: no mount namespace here (unshare -Urm and unshare -m both refused): {skipped}"
+            );
+            None
+        }
+    }
+}
+
+#[test]
+fn a_full_disk_fails_edits_clearly_and_loses_nothing() {
+    let Some((_root, mnt, ns)) = small_disk(
+        "the full-disk test did not run; the file-size-limit test covers a failing writer",
+    ) else {
         return;
     };
     // A home on a 1 MiB disk, with some edits, and a second one a record short of compaction.
@@ -1024,14 +1037,7 @@ fn a_file_size_limit_fails_the_edit_clearly_and_loses_nothing() {
 /// saved" although its edit was durable in the log (a retry would add it twice).
 #[test]
 fn a_compaction_that_fails_for_space_does_not_report_a_saved_edit_as_lost() {
-    let root = tempfile::tempdir().unwrap();
-    let mnt = root.path().join("small-disk");
-    std::fs::create_dir(&mnt).unwrap();
-    let Some(ns) = Namespace::start(&format!(
-        "mount -t tmpfs -o size=1m tmpfs '{}'",
-        mnt.display()
-    )) else {
-        eprintln!("NOTE: no mount namespace here: the full-disk compaction test did not run");
+    let Some((_root, mnt, ns)) = small_disk("the full-disk compaction test did not run") else {
         return;
     };
     let template = Device::founder(1, "Ben", "Other family", "parent");
