@@ -617,8 +617,8 @@ pub fn store_load(data: &[u8]) -> bool {
         put(crate::store::INDEX_CACHE_FILE, &index);
         if let Some(local) = local {
             put("local.json", local);
-            put(crate::net::session::INVITES_FILE, local);
-            put(crate::net::session::PEERS_FILE, local);
+            put(crate::net::shared::INVITES_FILE, local);
+            put(crate::net::shared::PEERS_FILE, local);
         }
         let peer = fx.ben.device_id().to_hex();
         if let Some(state) = sync_state {
@@ -638,8 +638,8 @@ pub fn store_load(data: &[u8]) -> bool {
         let _ = open.replica().blame_vision(&index);
         let _ = open.replica().diff(&index, &[]);
         let _ = open.local_json::<serde_json::Value>("local.json");
-        let _ = open.local_json::<Invites>(crate::net::session::INVITES_FILE);
-        let _ = open.local_json::<PeerBook>(crate::net::session::PEERS_FILE);
+        let _ = open.local_json::<Invites>(crate::net::shared::INVITES_FILE);
+        let _ = open.local_json::<PeerBook>(crate::net::shared::PEERS_FILE);
         if let Ok(Some(state)) = open.sync_state(&peer) {
             let mut sync = PeerSync::decode(&state);
             let _ = sync.generate(open.replica());

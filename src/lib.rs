@@ -71,6 +71,7 @@ pub mod core;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod net;
+pub mod proto;
 pub mod protocol;
 pub mod store;
 pub mod system;

@@ -97,6 +97,18 @@ pub const HANDSHAKE_TIMEOUT_SECS: u64 = 10;
 /// How long a one-shot sync waits for the peer's next frame.
 pub const FRAME_TIMEOUT_SECS: u64 = 30;
 
+/// Sync rounds after which a one-shot sync is considered stuck.
+pub const MAX_SYNC_ROUNDS: usize = 1000;
+
+/// Changes per pushed frame in a live session: a large batch (say a third device's catch-up)
+/// goes as several frames, each far below the frame limit.
+pub const PUSH_CHUNK: usize = 1000;
+
+/// How long after the last pushed change a live session runs a sync round, which brings both
+/// sides' sync states up to date (so a later reconnect costs about what is new) and repairs
+/// anything a push missed.
+pub const SETTLE_AFTER_MS: u64 = 500;
+
 /// How long `sync` waits for a connection to a peer before calling it unreachable.
 pub const CONNECT_TIMEOUT_SECS: u64 = 5;
 

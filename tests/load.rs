@@ -16,12 +16,14 @@ mod common;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use alliance::core::sync::{PeerSync, SyncError, SyncMessage};
-use alliance::core::{ItemId, NewCheckIn, ReceiveError, Replica, SignedChange, Unverified};
-use alliance::net::wire::{self, Frame};
+use alliance::core::sync::{PeerSync, SyncMessage};
+use alliance::core::{ItemId, NewCheckIn, Replica};
+use alliance::proto::frame::Frame;
+use alliance::proto::session::{Target, parse_pushed, push_frame};
+use alliance::proto::sim::{self, over_wire};
 use alliance::protocol::MAX_FRAME_BYTES;
 use automerge::{ChangeHash, ROOT, ReadDoc};
-use common::memory::{Dev, family_tree};
+use common::memory::{Dev, device_key, family_tree};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 
@@ -29,8 +31,6 @@ const DEVICES: usize = 8;
 /// Who admitted whom: devices 1 and 2 by the founder, 3 and 4 by device 1, 5 by 2, 6 by 3,
 /// 7 by 5. Each joined device starts out knowing only what its admitter knew.
 const ADMITTED_BY: [usize; DEVICES - 1] = [0, 0, 1, 1, 2, 3, 5];
-/// Frames one connection may exchange before it counts as not settling (as `net::session`).
-const MAX_ROUNDS: usize = 1000;
 /// Heal passes over all pairs before the replicas count as not converging.
 const MAX_HEAL_PASSES: usize = 4;
 /// How many past heads each device remembers, as bases of stale vision edits.
@@ -309,15 +309,6 @@ fn explain_missing(
     out
 }
 
-/// A frame as it crosses the wire: encoded, size-checked, decoded.
-fn over_wire(frame: &Frame) -> Frame {
-    let bytes = wire::encode(frame);
-    assert!(bytes.len() - 4 <= MAX_FRAME_BYTES, "frame too large");
-    let len = u32::from_be_bytes(bytes[..4].try_into().unwrap()) as usize;
-    assert_eq!(len, bytes.len() - 4);
-    wire::decode(&bytes[4..]).expect("an honest frame decodes")
-}
-
 fn two_mut<T>(v: &mut [T], a: usize, b: usize) -> (&mut T, &mut T) {
     assert_ne!(a, b);
     if a < b {
@@ -334,69 +325,46 @@ type Fail = String;
 /// One side of a connection: device number (for messages), replica, sync state with the peer.
 type Side<'a> = (usize, &'a mut Replica, &'a mut PeerSync);
 
-/// The one-shot sync of `net::session` between a dialer and a listener, turn by turn, every
-/// frame through the wire encoding: the dialer speaks first, each side answers with a sync
-/// message or "Done", and the connection ends when both say "Done" in one round. `cut: Some(n)`
-/// loses the connection after `n` frames (the next frame is lost in flight). `frames` counts
-/// the frames delivered. A refused message ends the connection, with an explanation.
+/// One one-shot connection, `a` dialing `b`, run by the protocol's own session state machine
+/// over the simulated wire ([`sim::one_shot`]): every frame encoded and decoded, the dialer
+/// first. `cut: Some(n)` loses the connection after `n` frames (the next frame is lost in
+/// flight). `frames` counts the frames delivered. A refused message ends the connection, with
+/// an explanation.
 fn session(
     (a, ra, sa): Side<'_>,
     (b, rb, sb): Side<'_>,
     cut: Option<usize>,
     frames: &mut usize,
 ) -> Result<Outcome, Fail> {
-    let mut deliver = |frame: Frame| -> Option<Frame> {
-        if cut == Some(*frames) {
-            return None;
+    let run = sim::one_shot(
+        (device_key(a).device_id(), &mut *ra, sa),
+        (device_key(b).device_id(), &mut *rb, sb),
+        cut,
+    );
+    *frames += run.frames;
+    match run.outcome {
+        sim::Outcome::Done => Ok(Outcome::Done),
+        sim::Outcome::Cut => Ok(Outcome::Cut),
+        sim::Outcome::Failed { end, error } => {
+            // The refusing end, the sender of the refused message, and their replicas.
+            let (who, from, receiver, sender) = if end == 0 {
+                (a, b, &*ra, &*rb)
+            } else {
+                (b, a, &*rb, &*ra)
+            };
+            let why = match &run.last_sync[1 - end] {
+                Some(m) => explain_missing(m, receiver, sender, run.last_sync[end].as_ref()),
+                None => String::new(),
+            };
+            if error.contains("did not settle") {
+                return Err(format!("sync between {a} and {b} did not settle"));
+            }
+            Ok(Outcome::Refused(format!(
+                "device {who} refused an honest sync message from device {from}: {error}\n{why}"
+            )))
         }
-        *frames += 1;
-        Some(over_wire(&frame))
-    };
-    let refused = |who: usize, from: usize, e: SyncError, why: String| {
-        format!("device {who} refused an honest sync message from device {from}: {e}\n{why}")
-    };
-    // The last message each side sent, to explain a refusal.
-    let (mut last_a, mut last_b): (Option<SyncMessage>, Option<SyncMessage>) = (None, None);
-    for _ in 0..MAX_ROUNDS {
-        let mine = sa.generate(ra);
-        let said_done = mine.is_none();
-        let Some(frame) = deliver(mine.map(Frame::Sync).unwrap_or(Frame::Done)) else {
-            return Ok(Outcome::Cut);
-        };
-        let got_done = match frame {
-            Frame::Sync(m) => {
-                if let Err(e) = sb.receive(rb, m.clone()) {
-                    let why = explain_missing(&m, rb, ra, last_b.as_ref());
-                    return Ok(Outcome::Refused(refused(b, a, e, why)));
-                }
-                last_a = Some(m);
-                false
-            }
-            Frame::Done => true,
-            other => unreachable!("{other:?}"),
-        };
-        let theirs = sb.generate(rb);
-        let done = theirs.is_none();
-        let Some(frame) = deliver(theirs.map(Frame::Sync).unwrap_or(Frame::Done)) else {
-            return Ok(Outcome::Cut);
-        };
-        match frame {
-            Frame::Sync(m) => {
-                if let Err(e) = sa.receive(ra, m.clone()) {
-                    let why = explain_missing(&m, ra, rb, last_a.as_ref());
-                    return Ok(Outcome::Refused(refused(a, b, e, why)));
-                }
-                last_b = Some(m);
-            }
-            Frame::Done if said_done => {
-                assert!(got_done && done);
-                return Ok(Outcome::Done);
-            }
-            Frame::Done => {}
-            other => unreachable!("{other:?}"),
-        }
+        sim::Outcome::Open => Err(format!("the session between {a} and {b} never ended")),
     }
-    Err(format!("sync between {a} and {b} did not settle"))
 }
 
 impl Sim {
@@ -714,13 +682,10 @@ impl Sim {
         let (all, unsigned) = self.devs[a].replica.changes_since(&[]);
         assert!(unsigned.is_empty());
         let newest = &all[all.len().saturating_sub(n)..];
-        let frame = over_wire(&Frame::Changes {
-            changes: newest.iter().map(|c| c.raw_bytes().to_vec()).collect(),
-            signatures: newest
-                .iter()
-                .map(|c| c.signature().to_bytes().to_vec())
-                .collect(),
-        });
+        // As a live session pushes them: the protocol's own push frame, over the wire, parsed
+        // and taken as the session takes it.
+        let (frame, bytes) = over_wire(&push_frame(newest));
+        assert!(bytes - 4 <= MAX_FRAME_BYTES, "frame too large");
         let Frame::Changes {
             changes,
             signatures,
@@ -728,14 +693,14 @@ impl Sim {
         else {
             unreachable!()
         };
-        let batch: Vec<SignedChange<Unverified>> = changes
-            .into_iter()
-            .zip(&signatures)
-            .map(|(c, s)| SignedChange::from_bytes(c, s).map_err(|e| e.to_string()))
-            .collect::<Result<_, _>>()?;
-        match self.devs[b].replica.receive(batch) {
-            Ok(_) => Ok(()),
-            Err(ReceiveError::MissingDependencies { .. }) => {
+        let batch = parse_pushed(changes, signatures).map_err(|e| e.to_string())?;
+        match Target::receive_pushed(
+            &mut self.devs[b].replica,
+            batch,
+            &device_key(a).device_id(),
+        ) {
+            Ok(true) => Ok(()),
+            Ok(false) => {
                 self.stats.pushes_refused += 1;
                 Ok(())
             }

@@ -10,7 +10,10 @@ use alliance::core::{DeviceId, DeviceKey, SeededEntropy, SignedChange, Unverifie
 use alliance::net::NetError;
 use alliance::net::endpoint::{NetConfig, addr_for};
 use alliance::net::node::{Node, add_invite, join, save_join};
-use alliance::net::session::{self, Dial, MemoryTarget, SyncTarget};
+use alliance::core::Replica;
+use alliance::net::session::{self, Dial};
+use alliance::net::shared::PEERS_FILE;
+use alliance::proto::session::{Failed, Target};
 use alliance::net::ticket::InviteTicket;
 use alliance::store::LockMode;
 use common::net::{
@@ -84,7 +87,7 @@ async fn a_non_member_endpoint_is_refused_before_any_data() {
     let node = ada.node().await;
     let eve = Dev::new(66, "Eve");
     let eve_node = eve.node().await;
-    let target = MemoryTarget::new(ada.id());
+    let mut target = Replica::empty(ada.id());
     let mut sync = PeerSync::new();
     let r = session::dial(
         &eve_node.endpoint,
@@ -94,7 +97,7 @@ async fn a_non_member_endpoint_is_refused_before_any_data() {
             join: None,
             live: false,
             my_addrs: vec![],
-            target: &target,
+            target: &mut target,
             sync: &mut sync,
             fresh: None,
         },
@@ -107,7 +110,7 @@ async fn a_non_member_endpoint_is_refused_before_any_data() {
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert!(
-        target.changes().is_empty(),
+        target.is_empty(),
         "no document data reached the stranger"
     );
     assert_eq!(sync.received, 0);
@@ -149,18 +152,24 @@ async fn used_and_expired_tickets_are_refused_and_change_nothing() {
 /// A member device that sends forged changes inside otherwise valid sync messages.
 struct Forger(SyncMessage);
 
-impl SyncTarget for Forger {
-    fn generate(&self, _: &mut PeerSync) -> Result<Option<SyncMessage>, NetError> {
+impl Target for Forger {
+    type Error = NetError;
+    fn generate(&mut self, _: &mut PeerSync) -> Result<Option<SyncMessage>, Failed<NetError>> {
         Ok(Some(self.0.clone()))
     }
-    fn receive(&self, _: &mut PeerSync, _: SyncMessage, _: &DeviceId) -> Result<usize, NetError> {
-        Ok(0)
+    fn receive(
+        &mut self,
+        _: &mut PeerSync,
+        _: SyncMessage,
+        _: &DeviceId,
+    ) -> Result<(), Failed<NetError>> {
+        Ok(())
     }
     fn receive_pushed(
-        &self,
+        &mut self,
         _: Vec<SignedChange<Unverified>>,
         _: &DeviceId,
-    ) -> Result<bool, NetError> {
+    ) -> Result<bool, Failed<NetError>> {
         Ok(true)
     }
 }
@@ -251,7 +260,7 @@ async fn forged_changes_over_a_real_connection_are_rejected_and_nothing_is_store
                 join: None,
                 live: false,
                 my_addrs: vec![],
-                target: &Forger(msg),
+                target: &mut Forger(msg),
                 sync: &mut sync,
                 fresh: None,
             },
@@ -375,7 +384,7 @@ async fn devices_that_know_each_other_only_through_a_relay_join_and_sync() {
         let open = ben.home.open(&ben.id(), LockMode::Exclusive).unwrap();
         let mut book = alliance::core::peers::PeerBook::default();
         book.learn(&na.device().to_hex(), &[], Some(relay_url.to_string()));
-        open.save_local_json(session::PEERS_FILE, &book).unwrap();
+        open.save_local_json(PEERS_FILE, &book).unwrap();
     }
     ben.edit(|r, w, e| {
         r.add_need(w, e, "letters by post").unwrap();

@@ -11,7 +11,8 @@ use alliance::core::sync::PeerSync;
 use alliance::core::{AllianceId, DeviceId, DeviceKey, Replica, SeededEntropy, Timestamp};
 use alliance::net::endpoint::{NetConfig, addr_for, bind};
 use alliance::net::node::Node;
-use alliance::net::session::{self, Dial, MemoryTarget, SharedAlliance};
+use alliance::net::session::{self, Dial};
+use alliance::net::shared::SharedAlliance;
 use alliance::store::{Home, LockMode};
 use automerge::sync::State;
 use automerge::{Automerge, ChangeHash};
@@ -96,7 +97,7 @@ async fn signed_sync_over_iroh(
     server: &Server,
     id: AllianceId,
 ) -> Replica {
-    let target = MemoryTarget::new(id);
+    let mut target = Replica::empty(id);
     let mut sync = PeerSync::new();
     session::dial(
         endpoint,
@@ -106,14 +107,14 @@ async fn signed_sync_over_iroh(
             join: None,
             live: false,
             my_addrs: Vec::new(),
-            target: &target,
+            target: &mut target,
             sync: &mut sync,
             fresh: None,
         },
     )
     .await
     .expect("initial sync over iroh");
-    target.0.into_inner().unwrap()
+    target
 }
 
 pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use alliance::core::sync::PeerSync;
 use alliance::core::{DeviceKey, SignedChange, Timestamp, Writer};
 use alliance::net::endpoint::{NetConfig, bind};
-use alliance::net::session::{self, Dial, SharedAlliance};
+use alliance::net::session::{self, Dial};
+use alliance::net::shared::SharedAlliance;
 use alliance::store::LockMode;
 use automerge::sync::{State, SyncDoc};
 use automerge::transaction::Transactable;
@@ -138,7 +139,7 @@ async fn over_iroh(w: &workload::Workload) -> (Duration, Duration, Duration) {
                 join: None,
                 live: true,
                 my_addrs: Vec::new(),
-                target: b_shared.as_ref(),
+                target: &mut b_shared.as_ref(),
                 sync: &mut sync,
                 fresh: Some(fresh),
             },

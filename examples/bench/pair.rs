@@ -2,31 +2,23 @@
 //! own sync protocol driven the same way, each message encoded as it would go on the wire. And
 //! the tokio runtime the network sections share.
 
-use alliance::core::Replica;
 use alliance::core::sync::PeerSync;
-use alliance::net::wire::{Frame, encode};
+use alliance::core::{DeviceKey, Replica};
+use alliance::proto::sim::{Outcome, one_shot};
 use automerge::Automerge;
 use automerge::sync::{Message, State, SyncDoc};
 
-/// alliance's sync, both ways, until neither side has anything to say. Returns the bytes the
-/// messages take on the wire (whole frames).
+/// alliance's sync, both ways, until neither side has anything to say: the protocol's own
+/// one-shot session state machine over the simulated wire. Returns the bytes the frames take
+/// on the wire.
 pub fn exchange(a: &mut Replica, sa: &mut PeerSync, b: &mut Replica, sb: &mut PeerSync) -> usize {
-    let mut bytes = 0;
-    loop {
-        let m1 = sa.generate(a);
-        if let Some(m) = m1.clone() {
-            bytes += encode(&Frame::Sync(m.clone())).len();
-            sb.receive(b, m).expect("valid changes are accepted");
-        }
-        let m2 = sb.generate(b);
-        if let Some(m) = m2.clone() {
-            bytes += encode(&Frame::Sync(m.clone())).len();
-            sa.receive(a, m).expect("valid changes are accepted");
-        }
-        if m1.is_none() && m2.is_none() {
-            return bytes;
-        }
-    }
+    let run = one_shot(
+        (DeviceKey::from_seed([0xa0; 32]).device_id(), a, sa),
+        (DeviceKey::from_seed([0xb0; 32]).device_id(), b, sb),
+        None,
+    );
+    assert_eq!(run.outcome, Outcome::Done, "valid changes are accepted");
+    run.bytes
 }
 
 /// Automerge's sync protocol the same way, unsigned and unverified. Returns the bytes of the

@@ -3,7 +3,10 @@
 //! - [`endpoint`]: the device's iroh endpoint (its device key is the endpoint key).
 //! - [`wire`]: length-prefixed frames with size limits.
 //! - [`ticket`]: invite tickets.
-//! - [`session`]: the handshake (who may connect, invites) and the sync loop, one-shot or live.
+//! - [`session`]: the driver of a connection: the handshake's reads and writes, then a
+//!   [`crate::proto::session::Session`] fed with frames, fresh changes and its timer.
+//! - [`shared`]: an alliance a running device holds (store lock per step, reload, the stream
+//!   of fresh changes); the target of its sessions.
 //! - [`node`]: a running device: accepts connections, dials peers, watches the store.
 //!
 //! See `docs/protocol.md` for the handshake and what is verified where.
@@ -11,6 +14,7 @@
 pub mod endpoint;
 pub mod node;
 pub mod session;
+pub mod shared;
 pub mod ticket;
 pub mod wire;
 
@@ -52,6 +56,13 @@ pub enum NetError {
         until: String,
         reason: String,
     },
+}
+
+/// A replica in memory never fails on its own (see [`crate::proto::session::Target`]).
+impl From<std::convert::Infallible> for NetError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
 }
 
 impl NetError {

@@ -13,7 +13,9 @@ use crate::core::sync::PeerSync;
 use crate::core::{DeviceId, DeviceKey, Entropy, Timestamp};
 use crate::net::NetError;
 use crate::net::endpoint::{NetConfig, addr_for, bind, direct_addrs};
-use crate::net::session::{self, Dial, Listener, MemoryTarget, SessionReport, SharedAlliance};
+use crate::core::Replica;
+use crate::net::session::{self, Dial, Listener, SessionReport};
+use crate::net::shared::{self as shared_alliance, SharedAlliance};
 use crate::net::ticket::InviteTicket;
 use crate::net::wire::JoinRequest;
 use crate::protocol::MAX_STRANGER_CONNECTIONS;
@@ -245,7 +247,7 @@ async fn sync_with(
         });
     }
     let addr = addr_for(device, &info.addrs, info.relay.as_deref());
-    let mut sync = shared.load_peer_sync_pub(device);
+    let mut sync = shared.load_peer_sync(device);
     let now = (listener.now)();
     let result = session::dial(
         endpoint,
@@ -255,13 +257,13 @@ async fn sync_with(
             join: None,
             live,
             my_addrs: listener.my_addrs.clone(),
-            target: shared.as_ref(),
+            target: &mut shared.as_ref(),
             sync: &mut sync,
             fresh: live.then(|| shared.fresh()),
         },
     )
     .await;
-    shared.save_peer_sync_pub(device, &sync);
+    shared.save_peer_sync(device, &sync);
     match &result {
         Ok((_, addrs)) => {
             let mut all = addrs.clone();
@@ -283,9 +285,9 @@ pub async fn join(
     ticket: &InviteTicket,
     name: &str,
     my_addrs: Vec<String>,
-) -> Result<(MemoryTarget, SessionReport, Vec<String>), NetError> {
+) -> Result<(Replica, SessionReport, Vec<String>), NetError> {
     let id = crate::core::AllianceId(automerge::ChangeHash(ticket.alliance));
-    let target = MemoryTarget::new(id);
+    let mut target = Replica::empty(id);
     let mut sync = PeerSync::new();
     let (report, addrs) = session::dial(
         endpoint,
@@ -298,7 +300,7 @@ pub async fn join(
             }),
             live: false,
             my_addrs,
-            target: &target,
+            target: &mut target,
             sync: &mut sync,
             fresh: None,
         },
@@ -312,20 +314,17 @@ pub async fn join(
 /// already here.
 pub fn save_join(
     home: &crate::store::Home,
-    target: &MemoryTarget,
+    replica: &Replica,
     inviter: &DeviceId,
     inviter_addrs: &[String],
     now: Timestamp,
 ) -> Result<crate::core::AllianceId, NetError> {
-    let id = {
-        let replica = target.0.lock().unwrap_or_else(|p| p.into_inner());
-        home.create_alliance_from(&replica, None)?;
-        replica.id()
-    };
+    home.create_alliance_from(replica, None)?;
+    let id = replica.id();
     let open = home.open(&id, crate::store::LockMode::Exclusive)?;
-    let mut book: crate::core::peers::PeerBook = open.local_json(session::PEERS_FILE)?;
+    let mut book: crate::core::peers::PeerBook = open.local_json(shared_alliance::PEERS_FILE)?;
     book.seen(&inviter.to_hex(), inviter_addrs, None, now);
-    open.save_local_json(session::PEERS_FILE, &book)?;
+    open.save_local_json(shared_alliance::PEERS_FILE, &book)?;
     Ok(id)
 }
 
@@ -334,7 +333,7 @@ pub fn add_invite(
     open: &crate::store::OpenAlliance,
     invite: crate::core::invite::Invite,
 ) -> Result<(), NetError> {
-    let mut invites: crate::core::invite::Invites = open.local_json(session::INVITES_FILE)?;
+    let mut invites: crate::core::invite::Invites = open.local_json(shared_alliance::INVITES_FILE)?;
     invites.invites.push(invite);
-    Ok(open.save_local_json(session::INVITES_FILE, &invites)?)
+    Ok(open.save_local_json(shared_alliance::INVITES_FILE, &invites)?)
 }

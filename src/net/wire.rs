@@ -1,126 +1,11 @@
-//! Frames on an alliance stream: a 4-byte big-endian length, then the body: one byte for its
-//! encoding (0: a postcard-encoded [`Frame`]; 1: the same, deflated), then the bytes. The
-//! length is checked against [`MAX_FRAME_BYTES`] before anything is allocated, and a deflated
-//! body is never inflated past [`FRAME_DEFLATE_MAX`] (no honest sender deflates more).
-//!
-//! Bodies between [`FRAME_DEFLATE_MIN`] and [`FRAME_DEFLATE_MAX`] bytes are deflated when that
-//! makes them smaller: a batch of changes repeats actor IDs, keys and summaries. Larger frames
-//! (a whole document, already compressed, and its signatures, which do not compress) are sent
-//! as they are.
+//! Frames on a stream (see [`crate::proto::frame`] for the format): the length is checked
+//! against a limit ([`MAX_FRAME_BYTES`], or less during the handshake) before anything is
+//! allocated, and the body's buffer grows with the bytes that actually arrive.
 
-use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use std::io::{Read, Write};
-
-use crate::core::sync::SyncMessage;
-use crate::protocol::{FRAME_DEFLATE_MAX, FRAME_DEFLATE_MIN, MAX_FRAME_BYTES};
-
-/// Body encodings.
-const PLAIN: u8 = 0;
-const DEFLATED: u8 = 1;
-
-/// What a joining device sends with its hello.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JoinRequest {
-    /// The invite secret from the ticket.
-    pub secret: [u8; 32],
-    /// The joining person's display name.
-    pub name: String,
-}
-
-/// Everything that travels on an alliance stream.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Frame {
-    /// Dialer's first frame: which alliance, whether this is a join, and whether to stay
-    /// connected for live updates.
-    Hello {
-        alliance: [u8; 32],
-        join: Option<JoinRequest>,
-        live: bool,
-        /// Direct addresses the dialer can be reached at (when it serves), for the address book.
-        addrs: Vec<String>,
-    },
-    /// The listener accepts; sync follows.
-    Welcome {
-        /// Direct addresses of the listener, for the address book.
-        addrs: Vec<String>,
-    },
-    /// The listener refuses (not a member, bad invite, unknown alliance); the connection closes.
-    Refused { reason: String },
-    /// An Automerge sync message with the signatures of its changes.
-    Sync(SyncMessage),
-    /// "Nothing more to send": ends a one-shot sync when both sides say it.
-    Done,
-    /// The sender refused what it received (a change failed verification) and closes.
-    Rejected { reason: String },
-    /// Changes pushed during a live session as they are made (each change's bytes and its
-    /// signature, in causal order), without a sync-protocol round per edit.
-    Changes {
-        changes: Vec<Vec<u8>>,
-        signatures: Vec<Vec<u8>>,
-    },
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum WireError {
-    #[error("peer sent a frame of {0} bytes, more than the limit of {1}")]
-    TooLarge(usize, usize),
-    #[error("peer sent a frame that does not decode: {0}")]
-    Malformed(String),
-    #[error("connection: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("the peer closed the stream")]
-    Closed,
-}
-
-/// A frame as it goes on the stream: length, encoding byte, body.
-pub fn encode(frame: &Frame) -> Vec<u8> {
-    let body = postcard::to_stdvec(frame).expect("frames serialise");
-    let deflated = (FRAME_DEFLATE_MIN..=FRAME_DEFLATE_MAX)
-        .contains(&body.len())
-        .then(|| {
-            let mut z = flate2::write::DeflateEncoder::new(
-                Vec::with_capacity(body.len() / 2),
-                flate2::Compression::default(),
-            );
-            z.write_all(&body).expect("writing to memory");
-            z.finish().expect("writing to memory")
-        })
-        .filter(|z| z.len() < body.len());
-    let (encoding, body) = match deflated {
-        Some(z) => (DEFLATED, z),
-        None => (PLAIN, body),
-    };
-    let mut out = Vec::with_capacity(5 + body.len());
-    out.extend_from_slice(&(body.len() as u32 + 1).to_be_bytes());
-    out.push(encoding);
-    out.extend_from_slice(&body);
-    out
-}
-
-/// A frame from its body (the bytes after the length).
-pub fn decode(body: &[u8]) -> Result<Frame, WireError> {
-    let malformed = |e: &dyn std::fmt::Display| WireError::Malformed(e.to_string());
-    match body.split_first() {
-        Some((&PLAIN, rest)) => postcard::from_bytes(rest).map_err(|e| malformed(&e)),
-        Some((&DEFLATED, rest)) => {
-            // Honest senders deflate only bodies of at most FRAME_DEFLATE_MAX bytes, so nothing
-            // inflates past that: a small frame cannot make this device allocate much.
-            let mut plain = Vec::new();
-            flate2::read::DeflateDecoder::new(rest)
-                .take(FRAME_DEFLATE_MAX as u64 + 1)
-                .read_to_end(&mut plain)
-                .map_err(|e| malformed(&e))?;
-            if plain.len() > FRAME_DEFLATE_MAX {
-                return Err(WireError::TooLarge(plain.len(), FRAME_DEFLATE_MAX));
-            }
-            postcard::from_bytes(&plain).map_err(|e| malformed(&e))
-        }
-        Some((other, _)) => Err(malformed(&format!("unknown body encoding {other}"))),
-        None => Err(malformed(&"empty frame")),
-    }
-}
+pub use crate::proto::frame::{Frame, JoinRequest, WireError, decode, encode};
+use crate::protocol::MAX_FRAME_BYTES;
 
 pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &Frame) -> Result<(), WireError> {
     let bytes = encode(frame);
@@ -167,6 +52,10 @@ const READ_CHUNK: usize = 64 << 10;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::sync::SyncMessage;
+    use crate::proto::frame::{DEFLATED, PLAIN};
+    use crate::protocol::FRAME_DEFLATE_MAX;
+    use std::io::Write;
 
     #[tokio::test]
     async fn frames_round_trip_and_oversized_frames_are_refused_before_allocation() {

@@ -15,29 +15,23 @@ pub fn wire(from: &Replica) -> Vec<SignedChange<Unverified>> {
 }
 
 use alliance::core::sync::PeerSync;
+use alliance::proto::sim::{Outcome, one_shot};
 use alliance::core::{DeviceKey, SeededEntropy, Timestamp, Writer};
 
 /// 2026-11-24 10:00:00 UTC, the clock of in-memory devices.
 pub const T0: i64 = 1_795_514_400;
 
-/// One sync session between two replicas, turn by turn as the network layer runs it, with
-/// fresh sync states, until neither side has anything to say. Returns (a_sent, b_sent).
+/// One one-shot sync session between two replicas, run by the protocol's own session state
+/// machine over the simulated wire, with fresh sync states, until neither side has anything to
+/// say. Returns the changes each side sent (a_sent, b_sent).
 pub fn sync(a: &mut Replica, b: &mut Replica) -> (usize, usize) {
-    let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
-    for _ in 0..20 {
-        let m1 = sa.generate(a);
-        if let Some(m) = m1.clone() {
-            sb.receive(b, m).unwrap();
-        }
-        let m2 = sb.generate(b);
-        if let Some(m) = m2.clone() {
-            sa.receive(a, m).unwrap();
-        }
-        if m1.is_none() && m2.is_none() {
-            return (sa.sent, sb.sent);
-        }
-    }
-    panic!("sync did not settle");
+    let run = one_shot(
+        (device_key(100).device_id(), a, &mut PeerSync::new()),
+        (device_key(101).device_id(), b, &mut PeerSync::new()),
+        None,
+    );
+    assert_eq!(run.outcome, Outcome::Done, "sync did not settle");
+    (run.reports[0].sent, run.reports[1].sent)
 }
 
 /// A device in memory: its key, its actor tag and its replica.

@@ -15,7 +15,7 @@ use crate::core::invite::Invite;
 use crate::core::{DeviceKey, Edited, Entropy, LogEntry, NewCheckIn, Replica, Writer};
 use crate::net::endpoint::{NetConfig, addr_for};
 use crate::net::node::{Node, add_invite, join, save_join};
-use crate::net::session::SharedAlliance;
+use crate::net::shared::SharedAlliance;
 use crate::net::ticket::InviteTicket;
 use crate::store::{Home, Identity, LockMode};
 

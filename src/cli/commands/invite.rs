@@ -8,7 +8,7 @@ use crate::core::Timestamp;
 use crate::core::invite::{Invite, Invites};
 use crate::net::endpoint::addr_for;
 use crate::net::node::add_invite;
-use crate::net::session::INVITES_FILE;
+use crate::net::shared::INVITES_FILE;
 use crate::net::ticket::InviteTicket;
 use crate::store::LockMode;
 

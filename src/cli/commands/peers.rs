@@ -6,7 +6,7 @@ use crate::cli::error::Result;
 use crate::cli::output::table;
 use crate::core::Timestamp;
 use crate::core::peers::PeerBook;
-use crate::net::session::PEERS_FILE;
+use crate::net::shared::PEERS_FILE;
 
 /// List the member devices: whose, last seen, and the addresses this device knows for them.
 #[derive(Debug, Args)]

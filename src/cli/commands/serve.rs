@@ -5,7 +5,7 @@ use crate::cli::context::{Context, SERVE_FILE, ServeInfo, block_on};
 use crate::cli::error::{CliError, Result};
 use crate::cli::output::write_stdout;
 use crate::net::node::Node;
-use crate::net::session::SharedAlliance;
+use crate::net::shared::SharedAlliance;
 use crate::store::LockMode;
 use crate::system;
 

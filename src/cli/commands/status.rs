@@ -22,7 +22,7 @@ pub fn run(ctx: &mut Context, _args: StatusArgs) -> Result<()> {
     let seen = points::load_seen(&open)?.heads();
     let index = open.change_index();
     let mut status = replica.status(&index, &me, seen.as_deref(), ctx.now);
-    let book: crate::core::peers::PeerBook = open.local_json(crate::net::session::PEERS_FILE)?;
+    let book: crate::core::peers::PeerBook = open.local_json(crate::net::shared::PEERS_FILE)?;
     status.quarantined_peers = book
         .peers
         .keys()

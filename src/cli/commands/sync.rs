@@ -7,7 +7,7 @@ use crate::cli::output::table;
 use crate::core::DeviceId;
 use crate::net::NetError;
 use crate::net::node::Node;
-use crate::net::session::SharedAlliance;
+use crate::net::shared::SharedAlliance;
 use crate::store::LockMode;
 use crate::system;
 

@@ -1,0 +1,363 @@
+//! An alliance in this device's store, shared by the sessions of a running device: the store
+//! lock per step, panic recovery and reload, and the stream of fresh changes live sessions push.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, watch};
+
+use crate::core::replica::Budget;
+use crate::core::sync::{PeerSync, SyncMessage};
+use crate::core::{
+    AllianceId, DeviceId, DeviceKey, Entropy, ReceiveError, SignedChange, Timestamp, Unverified,
+    Writer,
+};
+use crate::core::{invite::Invites, peers::PeerBook};
+use crate::net::NetError;
+pub use crate::proto::session::FreshChanges;
+use crate::proto::session::{Failed, Target};
+use crate::protocol::{MAX_BATCH_SECS, PEER_QUARANTINE_SECS};
+use crate::store::{LockMode, OpenAlliance};
+
+/// Device-local file of invites (see [`Invites`]).
+pub const INVITES_FILE: &str = "invites.json";
+/// Device-local address book (see [`PeerBook`]).
+pub const PEERS_FILE: &str = "peers.json";
+
+/// The time budget of one received batch: out of time after [`MAX_BATCH_SECS`].
+fn batch_clock() -> impl Fn() -> bool + Sync {
+    let start = std::time::Instant::now();
+    move || start.elapsed() >= Duration::from_secs(MAX_BATCH_SECS)
+}
+
+/// What a running device tells its live sessions when its replica changed.
+#[derive(Debug, Clone)]
+pub enum Fresh {
+    /// Changes that entered the replica.
+    Changes(Arc<FreshChanges>),
+    /// The replica changed without a list of changes (a whole history arrived as one
+    /// document): sessions run a sync round instead.
+    Resync,
+}
+
+/// How many [`Fresh`] notices a slow session may fall behind before it catches up with a
+/// sync round instead.
+const FRESH_BACKLOG: usize = 1024;
+
+/// An alliance in this device's store, shared by the sessions of a running device. The store
+/// lock is taken for each step and released in between, so other `alliance` commands can write
+/// while `serve` runs; their writes are picked up at the next step.
+pub struct SharedAlliance {
+    pub id: AllianceId,
+    open: Mutex<OpenAlliance>,
+    changed: watch::Sender<u64>,
+    fresh: broadcast::Sender<Fresh>,
+}
+
+impl SharedAlliance {
+    pub fn new(mut open: OpenAlliance) -> Arc<Self> {
+        open.unlock();
+        open.track_persisted();
+        Arc::new(SharedAlliance {
+            id: open.replica().id(),
+            open: Mutex::new(open),
+            changed: watch::channel(0).0,
+            fresh: broadcast::channel(FRESH_BACKLOG).0,
+        })
+    }
+
+    /// Runs `f` on the alliance with its store lock held and fresh from disk. Changes that
+    /// other commands wrote, and changes `f` persists, go out to the live sessions.
+    pub fn with<T>(
+        &self,
+        mode: LockMode,
+        f: impl FnOnce(&mut OpenAlliance) -> Result<T, NetError>,
+    ) -> Result<T, NetError> {
+        self.with_from(mode, None, f)
+    }
+
+    /// [`SharedAlliance::with`] for changes received from the device `from`.
+    fn with_from<T>(
+        &self,
+        mode: LockMode,
+        from: Option<DeviceId>,
+        f: impl FnOnce(&mut OpenAlliance) -> Result<T, NetError>,
+    ) -> Result<T, NetError> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let external = open.relock(mode)?;
+        // A panic in a step (a bug: nothing from outside should cause one) must neither take
+        // the device down nor leave the store locked against every other command.
+        let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut open))) {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::error!("a step on the alliance panicked; reloading it from the store");
+                if let Err(e) = open.reload() {
+                    tracing::error!(error = %e, "cannot reload the alliance from the store");
+                }
+                Err(NetError::Internal(
+                    "a step on the alliance failed unexpectedly".into(),
+                ))
+            }
+        };
+        if let Err(NetError::BadChanges { source, .. }) = &result
+            && source.needs_reload()
+        {
+            // A batch failed halfway or made Automerge panic: what is in memory can no longer
+            // be trusted. Everything persisted was verified; load that again.
+            tracing::warn!(reason = %source, "reloading the alliance from the store");
+            if let Err(e) = open.reload() {
+                tracing::error!(error = %e, "cannot reload the alliance from the store");
+            }
+        }
+        let persisted = open.take_persisted();
+        open.unlock();
+        // Announced with the lock on this alliance still held, so that changes go out to the
+        // sessions in the order they entered the replica.
+        if !external.is_empty() {
+            self.announce(Fresh::Changes(Arc::new(FreshChanges {
+                from: None,
+                changes: external,
+            })));
+        }
+        if !persisted.is_empty() {
+            self.announce(Fresh::Changes(Arc::new(FreshChanges {
+                from,
+                changes: persisted,
+            })));
+        }
+        drop(open);
+        result
+    }
+
+    fn announce(&self, fresh: Fresh) {
+        // No live session listening is fine.
+        let _ = self.fresh.send(fresh);
+        self.notify();
+    }
+
+    /// Tells observers that the alliance changed.
+    pub fn notify(&self) {
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Wakes whenever the alliance changed (for observers: tests, benchmarks, status output).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Every change that enters the replica from now on, for a live session to pass on.
+    pub fn fresh(&self) -> broadcast::Receiver<Fresh> {
+        self.fresh.subscribe()
+    }
+
+    /// Picks up writes by other processes (cheap when there are none).
+    pub fn poll_disk(&self) -> Result<(), NetError> {
+        let changed = {
+            let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+            open.changed_on_disk()
+        };
+        if changed {
+            self.with(LockMode::Shared, |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
+    pub fn is_member(&self, device: &DeviceId) -> Result<bool, NetError> {
+        self.with(LockMode::Shared, |o| {
+            Ok(o.replica().member_of(device).is_some())
+        })
+    }
+
+    /// Member devices other than `me`.
+    pub fn member_devices(&self, me: &DeviceId) -> Result<Vec<DeviceId>, NetError> {
+        self.with(LockMode::Shared, |o| {
+            Ok(o.replica()
+                .view()
+                .devices
+                .iter()
+                .filter_map(|d| d.key.parse::<DeviceId>().ok())
+                .filter(|d| d != me)
+                .collect())
+        })
+    }
+
+    pub fn peer_book(&self) -> Result<PeerBook, NetError> {
+        self.with(LockMode::Shared, |o| Ok(o.local_json(PEERS_FILE)?))
+    }
+
+    /// Updates the address book after contact with `peer` (or a failure).
+    pub fn record_contact(
+        &self,
+        peer: &DeviceId,
+        addrs: &[String],
+        result: Result<(), &str>,
+        now: Timestamp,
+    ) -> Result<(), NetError> {
+        self.with(LockMode::Exclusive, |o| {
+            let mut book: PeerBook = o.local_json(PEERS_FILE)?;
+            match result {
+                Ok(()) => book.seen(&peer.to_hex(), addrs, None, now),
+                Err(e) => book.failed(&peer.to_hex(), e),
+            }
+            Ok(o.save_local_json(PEERS_FILE, &book)?)
+        })
+    }
+
+    /// The persisted sync state with `peer` (fresh if none).
+    pub fn load_peer_sync(&self, peer: &DeviceId) -> PeerSync {
+        self.with(LockMode::Shared, |o| {
+            Ok(o.sync_state(&peer.to_hex())?
+                .map(|b| PeerSync::decode(&b))
+                .unwrap_or_default())
+        })
+        .unwrap_or_default()
+    }
+
+    /// Persists the sync state with `peer`.
+    pub fn save_peer_sync(&self, peer: &DeviceId, sync: &PeerSync) {
+        let bytes = sync.encode();
+        let _ = self.with(LockMode::Exclusive, |o| {
+            Ok(o.save_sync_state(&peer.to_hex(), &bytes)?)
+        });
+    }
+
+    /// Quarantines a peer whose data made Automerge panic: its connections are refused and it
+    /// is not dialled for [`PEER_QUARANTINE_SECS`].
+    pub fn quarantine(&self, peer: &DeviceId, reason: &str) {
+        let now = crate::system::now();
+        let result = self.with(LockMode::Exclusive, |o| {
+            let mut book: PeerBook = o.local_json(PEERS_FILE)?;
+            book.quarantine(&peer.to_hex(), reason, now, PEER_QUARANTINE_SECS);
+            Ok(o.save_local_json(PEERS_FILE, &book)?)
+        });
+        if let Err(e) = result {
+            tracing::error!(peer = %peer.short(), error = %e, "cannot record the quarantine");
+        }
+    }
+
+    /// Admits a device that presents an invite: uses up the invite (persisted first, so it can
+    /// never be used twice), then adds the person and their device with a change this device
+    /// signs. Returns the refusal reason on failure; nothing is written then.
+    pub fn admit(
+        &self,
+        peer: &DeviceId,
+        name: &str,
+        secret: &[u8; 32],
+        key: &DeviceKey,
+        entropy: &mut dyn Entropy,
+        now: Timestamp,
+    ) -> Result<(), String> {
+        let result = self.with(LockMode::Exclusive, |o| {
+            if o.replica().member_of(peer).is_some() {
+                return Err(NetError::RefusedPeer {
+                    peer: peer.short(),
+                    reason: "this device is already a member; use `alliance sync`".into(),
+                });
+            }
+            let mut invites: Invites = o.local_json(INVITES_FILE)?;
+            let role = invites
+                .redeem(secret, &peer.to_hex(), now)
+                .map_err(|e| NetError::RefusedPeer {
+                    peer: peer.short(),
+                    reason: e.to_string(),
+                })?;
+            o.save_local_json(INVITES_FILE, &invites)?;
+            let tag = o.actor_tag(entropy)?;
+            let writer = Writer {
+                key,
+                actor_tag: tag,
+                now,
+            };
+            let edited = o
+                .replica_mut()
+                .add_member(&writer, entropy, name, &role, Some(*peer))
+                .map_err(|e| NetError::RefusedPeer {
+                    peer: peer.short(),
+                    reason: e.to_string(),
+                })?;
+            if let Some(c) = &edited.change {
+                o.persist(std::slice::from_ref(c))?;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(NetError::RefusedPeer { reason, .. }) => Err(reason),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// The device's store is a session's target: each step takes the store lock, picks up other
+/// commands' writes, and persists what verified before the lock is released.
+impl Target for &SharedAlliance {
+    type Error = NetError;
+
+    fn generate(&mut self, peer: &mut PeerSync) -> Result<Option<SyncMessage>, Failed<NetError>> {
+        self.with(LockMode::Shared, |o| Ok(peer.generate(o.replica())))
+            .map_err(Failed::Local)
+    }
+
+    fn receive(
+        &mut self,
+        peer: &mut PeerSync,
+        msg: SyncMessage,
+        from: &DeviceId,
+    ) -> Result<(), Failed<NetError>> {
+        let loaded = self
+            .with_from(LockMode::Exclusive, Some(*from), |o| {
+                let clock = batch_clock();
+                let applied = peer
+                    .receive_within(o.replica_mut(), msg, &Budget::until(&clock))
+                    .map_err(|source| NetError::BadChanges {
+                        peer: from.short(),
+                        source,
+                    })?;
+                if applied.loaded > 0 {
+                    // A whole history arrived as one document: store it as the snapshot.
+                    o.compact()?;
+                } else {
+                    o.persist(&applied.new)?;
+                }
+                Ok(applied.loaded)
+            })
+            .map_err(failed)?;
+        if loaded > 0 {
+            self.announce(Fresh::Resync);
+        }
+        Ok(())
+    }
+
+    fn receive_pushed(
+        &mut self,
+        changes: Vec<SignedChange<Unverified>>,
+        from: &DeviceId,
+    ) -> Result<bool, Failed<NetError>> {
+        self.with_from(LockMode::Exclusive, Some(*from), |o| {
+            let clock = batch_clock();
+            match o
+                .replica_mut()
+                .receive_within(changes, &Budget::until(&clock))
+            {
+                Ok(received) => {
+                    o.persist(&received.new)?;
+                    Ok(true)
+                }
+                Err(ReceiveError::MissingDependencies { .. }) => Ok(false),
+                Err(e) => Err(NetError::BadChanges {
+                    peer: from.short(),
+                    source: e.into(),
+                }),
+            }
+        })
+        .map_err(failed)
+    }
+}
+
+/// Tells the peer's bad data from this device's own failures.
+fn failed(e: NetError) -> Failed<NetError> {
+    match e {
+        NetError::BadChanges { source, .. } => Failed::Bad(source),
+        e => Failed::Local(e),
+    }
+}

@@ -1,0 +1,217 @@
+//! The handshake, decided without I/O.
+//!
+//! ```text
+//! dialer                                   listener
+//!   Hello{alliance, join?, live, addrs} ->
+//!                                         decide(): holds the alliance; the dialer (its key
+//!                                         proven by QUIC) is not quarantined; it is a member
+//!                                         device, or its join request names itself and
+//!                                         carries an invite (redeemed by the edge, which then
+//!                                         adds the member)
+//!                                   <-    Welcome{addrs}  |  Refused{reason} and close
+//! ```
+//! No document data is sent before `Welcome`. What the listener knows of the dialer
+//! ([`Standing`]) is read by the edge from the alliance it holds; the decision is a pure
+//! function of that and the hello, so every device answers the same hello the same way.
+
+use crate::core::peers::PeerQuarantine;
+use crate::core::{AllianceId, DeviceId, Timestamp};
+use crate::proto::frame::{Frame, JoinRequest};
+use crate::proto::session::Mode;
+use crate::protocol::MAX_NAME_CHARS;
+
+/// Why a hello for an alliance this device does not serve is refused.
+pub const NOT_SERVED: &str = "this device does not hold that alliance (or does not serve it)";
+
+/// A dialer's first frame, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    pub alliance: AllianceId,
+    pub join: Option<JoinRequest>,
+    pub mode: Mode,
+    /// Where the dialer can be reached (when it serves), for the address book.
+    pub addrs: Vec<String>,
+}
+
+impl Hello {
+    /// The frame that says it.
+    pub fn frame(&self) -> Frame {
+        Frame::Hello {
+            alliance: self.alliance.0.0,
+            join: self.join.clone(),
+            live: self.mode == Mode::Live,
+            addrs: self.addrs.clone(),
+        }
+    }
+
+    /// Reads the dialer's first frame; anything but a hello is refused.
+    pub fn read(frame: Frame) -> Result<Hello, String> {
+        match frame {
+            Frame::Hello {
+                alliance,
+                join,
+                live,
+                addrs,
+            } => Ok(Hello {
+                alliance: AllianceId(automerge::ChangeHash(alliance)),
+                join,
+                mode: if live { Mode::Live } else { Mode::OneShot },
+                addrs,
+            }),
+            _ => Err("expected Hello".into()),
+        }
+    }
+}
+
+/// What the listener knows of the dialer in the alliance it asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct Standing<'a> {
+    /// The dialer's key is a member device of the alliance.
+    pub member: bool,
+    /// The dialer's quarantine here, if one is in force (its data made Automerge panic).
+    pub quarantine: Option<&'a PeerQuarantine>,
+}
+
+/// The listener's answer to a hello.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// A member device: welcome it.
+    Welcome,
+    /// A device that asks to join: redeem the invite and add the person named (trimmed) with
+    /// this device, then welcome it; refuse if the invite does not redeem.
+    Admit { name: String },
+    /// Refuse, with the reason the dialer is told.
+    Refuse(String),
+}
+
+/// Decides the answer to `hello` from `peer`. `standing` is `None` when this device does not
+/// hold (or does not serve) the alliance asked for.
+pub fn decide(
+    peer: &DeviceId,
+    hello: &Hello,
+    standing: Option<Standing<'_>>,
+) -> Decision {
+    let Some(standing) = standing else {
+        return Decision::Refuse(NOT_SERVED.into());
+    };
+    if let Some(q) = standing.quarantine {
+        return Decision::Refuse(format!(
+            "device {} is quarantined until {}: {}",
+            peer.short(),
+            Timestamp(q.until).to_rfc3339(),
+            q.reason
+        ));
+    }
+    match &hello.join {
+        Some(request) => {
+            let name = request.name.trim();
+            if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+                return Decision::Refuse(format!(
+                    "the name must be 1 to {MAX_NAME_CHARS} characters"
+                ));
+            }
+            Decision::Admit {
+                name: name.to_string(),
+            }
+        }
+        None if standing.member => Decision::Welcome,
+        None => Decision::Refuse(format!(
+            "device {} is not a member of this alliance; ask a member for an invite",
+            peer.short()
+        )),
+    }
+}
+
+/// How the dialer's handshake ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// Welcomed; the listener's addresses.
+    Welcome(Vec<String>),
+    /// Refused, with the reason.
+    Refused(String),
+    /// Something else arrived.
+    Unexpected,
+}
+
+/// Reads the listener's answer to our hello.
+pub fn answer(frame: Frame) -> Answer {
+    match frame {
+        Frame::Welcome { addrs } => Answer::Welcome(addrs),
+        Frame::Refused { reason } => Answer::Refused(reason),
+        _ => Answer::Unexpected,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::DeviceKey;
+
+    fn hello(join: Option<&str>) -> Hello {
+        Hello {
+            alliance: AllianceId(automerge::ChangeHash([3; 32])),
+            join: join.map(|name| JoinRequest {
+                secret: [1; 32],
+                name: name.into(),
+            }),
+            mode: Mode::Live,
+            addrs: vec![],
+        }
+    }
+
+    #[test]
+    fn a_member_is_welcomed_a_stranger_refused_and_a_joiner_admitted_by_name() {
+        let peer = DeviceKey::from_seed([9; 32]).device_id();
+        let member = Standing {
+            member: true,
+            quarantine: None,
+        };
+        let stranger = Standing {
+            member: false,
+            quarantine: None,
+        };
+        assert_eq!(
+            decide(&peer, &hello(None), Some(member)),
+            Decision::Welcome
+        );
+        assert!(matches!(
+            decide(&peer, &hello(None), Some(stranger)),
+            Decision::Refuse(r) if r.contains("not a member")
+        ));
+        assert!(matches!(
+            decide(&peer, &hello(None), None),
+            Decision::Refuse(r) if r.contains("does not hold that alliance")
+        ));
+        assert_eq!(
+            decide(&peer, &hello(Some("  Ben ")), Some(stranger)),
+            Decision::Admit { name: "Ben".into() }
+        );
+        assert!(matches!(
+            decide(&peer, &hello(Some("   ")), Some(stranger)),
+            Decision::Refuse(r) if r.contains("name")
+        ));
+        let long = "x".repeat(MAX_NAME_CHARS + 1);
+        assert!(matches!(
+            decide(&peer, &hello(Some(&long)), Some(stranger)),
+            Decision::Refuse(_)
+        ));
+        // A quarantine refuses even a member.
+        let q = PeerQuarantine {
+            reason: "made Automerge panic".into(),
+            since: 500,
+            until: 2_000,
+        };
+        let quarantined = Standing {
+            member: true,
+            quarantine: Some(&q),
+        };
+        assert!(matches!(
+            decide(&peer, &hello(None), Some(quarantined)),
+            Decision::Refuse(r) if r.contains("quarantined")
+        ));
+        // The hello survives its frame.
+        let h = hello(Some("Ben"));
+        assert_eq!(Hello::read(h.frame()), Ok(h));
+        assert!(Hello::read(Frame::Done).is_err());
+    }
+}

@@ -1,0 +1,575 @@
+//! One session between two devices, after the handshake, as a state machine without I/O.
+//!
+//! A [`Session`] takes [`Event`]s (a frame arrived, changes entered this device's replica, the
+//! timer fired, the peer closed) with the time as an argument, and returns [`Action`]s (send
+//! this frame, schedule the timer, quarantine the peer, close with this code, finished with this
+//! report). It reads and writes the alliance through a [`Target`]: a [`Replica`] in memory, or,
+//! at the edge, the device's store (`net::shared`). The tokio driver (`net::session`) only reads,
+//! writes, sleeps and selects; the simulator ([`crate::proto::sim`]), the load test and the
+//! benchmark drive this same machine.
+//!
+//! ```text
+//! one-shot:  the dialer speaks first; each side answers a frame with Sync(msg) or Done; the
+//!            session ends when a side says Done after the other said Done in the same round.
+//!            Every wait for the peer's frame has a deadline (FRAME_TIMEOUT_SECS).
+//! live:      a sync round at the start; then every change that enters this device's replica
+//!            is pushed (Changes) as it comes, and the peer's pushes are verified and applied.
+//!            A sync round runs again when a push misses dependencies, when this session fell
+//!            behind (Resync), and SETTLE_AFTER_MS after the last push (the settle timer).
+//! ```
+//!
+//! Whatever the peer sends goes through [`PeerSync::receive`] or [`Replica::receive`] (via the
+//! target: verify, then apply, all or nothing) before it touches the replica; a failure sends
+//! `Rejected` with the reason and closes ([`CloseCode::Rejected`]); a peer whose data made
+//! Automerge panic is quarantined too.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::core::sync::{PeerSync, SyncError, SyncMessage};
+use crate::core::{DeviceId, ReceiveError, Replica, SignedChange, Unverified, Verified};
+use crate::proto::frame::{CloseCode, Frame};
+use crate::protocol::{
+    FRAME_TIMEOUT_SECS, MAX_BATCH_CHANGES, MAX_SYNC_ROUNDS, PUSH_CHUNK, SETTLE_AFTER_MS,
+};
+
+/// How long a one-shot session waits for the peer's next frame.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(FRAME_TIMEOUT_SECS);
+/// How long after the last push a live session runs a sync round.
+pub const SETTLE_AFTER: Duration = Duration::from_millis(SETTLE_AFTER_MS);
+/// How long a listener waits, after its last frame of a one-shot sync, for the dialer to close.
+pub const LINGER_DONE: Duration = Duration::from_secs(2);
+/// How long a last `Rejected` frame is given to arrive before the connection closes.
+pub const LINGER_REJECTED: Duration = Duration::from_millis(200);
+
+/// Where a session reads and writes the alliance.
+pub trait Target {
+    /// A local failure (the store), as opposed to bad data from the peer.
+    type Error: fmt::Display;
+
+    /// The next sync message for the peer, or `None` when there is nothing to say.
+    fn generate(&mut self, sync: &mut PeerSync) -> Result<Option<SyncMessage>, Failed<Self::Error>>;
+
+    /// Verifies and applies a sync message from `from` (and persists what it brought).
+    fn receive(
+        &mut self,
+        sync: &mut PeerSync,
+        msg: SyncMessage,
+        from: &DeviceId,
+    ) -> Result<(), Failed<Self::Error>>;
+
+    /// Verifies and applies changes `from` pushed during a live session. `Ok(false)` when some
+    /// of their dependencies are missing here: nothing was applied, and a sync round fetches
+    /// what is missing.
+    fn receive_pushed(
+        &mut self,
+        changes: Vec<SignedChange<Unverified>>,
+        from: &DeviceId,
+    ) -> Result<bool, Failed<Self::Error>>;
+}
+
+/// Why a target could not take what the peer sent.
+#[derive(Debug)]
+pub enum Failed<E> {
+    /// The peer's data failed verification: nothing of it was applied.
+    Bad(SyncError),
+    /// This device failed (its store); nothing of the peer's data was kept.
+    Local(E),
+}
+
+impl<E: fmt::Display> fmt::Display for Failed<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failed::Bad(e) => e.fmt(f),
+            Failed::Local(e) => e.fmt(f),
+        }
+    }
+}
+
+/// A replica in memory is a target: a joining device before its join is stored, the simulator,
+/// the tests and the benchmark.
+impl Target for Replica {
+    type Error = Infallible;
+
+    fn generate(&mut self, sync: &mut PeerSync) -> Result<Option<SyncMessage>, Failed<Infallible>> {
+        Ok(sync.generate(self))
+    }
+
+    fn receive(
+        &mut self,
+        sync: &mut PeerSync,
+        msg: SyncMessage,
+        _from: &DeviceId,
+    ) -> Result<(), Failed<Infallible>> {
+        sync.receive(self, msg).map(|_| ()).map_err(Failed::Bad)
+    }
+
+    fn receive_pushed(
+        &mut self,
+        changes: Vec<SignedChange<Unverified>>,
+        _from: &DeviceId,
+    ) -> Result<bool, Failed<Infallible>> {
+        match Replica::receive(self, changes) {
+            Ok(_) => Ok(true),
+            Err(ReceiveError::MissingDependencies { .. }) => Ok(false),
+            Err(e) => Err(Failed::Bad(e.into())),
+        }
+    }
+}
+
+/// Which end of the connection this session is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Dialer,
+    Listener,
+}
+
+/// What the dialer asked for in its hello.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Sync until both sides have nothing more to say, then close.
+    OneShot,
+    /// Stay connected and push changes both ways as they are made.
+    Live,
+}
+
+/// Changes that entered this device's replica: a local edit, another command's edit read from
+/// the store, or changes received from the device `from` (which need not get them back).
+#[derive(Debug)]
+pub struct FreshChanges {
+    pub from: Option<DeviceId>,
+    pub changes: Vec<SignedChange<Verified>>,
+}
+
+/// What happened, for a session to react to.
+#[derive(Debug)]
+pub enum Event {
+    /// A frame arrived from the peer.
+    Frame(Frame),
+    /// Changes entered this device's replica (live sessions push them).
+    Fresh(Arc<FreshChanges>),
+    /// This device's replica changed without a list of changes (a whole history arrived as one
+    /// document), or this session fell behind the stream of fresh changes: run a sync round.
+    Resync,
+    /// The timer the session asked for ([`Action::ScheduleTimer`]) fired.
+    Timer,
+    /// The peer closed its stream.
+    Closed,
+    /// This device stops the session (it shuts down).
+    Stop,
+}
+
+/// What the driver should do, in order.
+#[derive(Debug)]
+pub enum Action<E> {
+    /// Write this frame to the peer.
+    Send(Frame),
+    /// Deliver [`Event::Timer`] at this instant; replaces any earlier timer. `None` cancels.
+    ScheduleTimer(Option<Instant>),
+    /// The peer sent data that made Automerge panic: refuse its connections for a while.
+    Quarantine { reason: String },
+    /// Finish the stream, give the peer `linger` to close first, then close the connection.
+    Close { code: CloseCode, linger: Duration },
+    /// The session is over. Nothing follows.
+    Finished(Result<Report, SessionError<E>>),
+}
+
+/// What one session did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Report {
+    /// Changes sent to the peer.
+    pub sent: usize,
+    /// Changes received from the peer and applied.
+    pub received: usize,
+}
+
+/// Why a session ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError<E> {
+    /// The peer sent changes that failed verification (it was told why, and disconnected).
+    #[error("sent changes that failed verification and was disconnected: {0}")]
+    Bad(SyncError),
+    /// This device failed while taking the peer's data.
+    #[error("{0}")]
+    Local(E),
+    /// The peer refused what this device sent.
+    #[error("rejected our changes: {0}")]
+    PeerRejected(String),
+    /// The peer sent something the protocol does not allow here.
+    #[error("broke the protocol: {0}")]
+    Protocol(String),
+    /// The peer did not answer in time.
+    #[error("did not answer in time ({0})")]
+    Timeout(&'static str),
+    /// The peer closed the connection before the sync was over.
+    #[error("closed the connection")]
+    Closed,
+}
+
+impl<E> From<Failed<E>> for SessionError<E> {
+    fn from(f: Failed<E>) -> Self {
+        match f {
+            Failed::Bad(e) => SessionError::Bad(e),
+            Failed::Local(e) => SessionError::Local(e),
+        }
+    }
+}
+
+/// One session with one peer. Create it once the handshake succeeded, call [`Session::start`],
+/// then [`Session::handle`] for every event until it returns [`Action::Finished`].
+#[derive(Debug)]
+pub struct Session {
+    peer: DeviceId,
+    side: Side,
+    mode: Mode,
+    sync: PeerSync,
+    /// Counters of `sync` when the session started.
+    base: (usize, usize),
+    /// One-shot: rounds so far; this side said Done in its last frame.
+    rounds: usize,
+    said_done: bool,
+    /// Live: a sync round is due; the settle timer.
+    round_due: bool,
+    settle: Option<Instant>,
+    /// The timer the driver holds for us.
+    timer: Option<Instant>,
+    finished: bool,
+}
+
+impl Session {
+    /// A session with `peer`, continuing from the sync state kept for it (or a fresh one).
+    pub fn new(peer: DeviceId, side: Side, mode: Mode, sync: PeerSync) -> Session {
+        Session {
+            peer,
+            side,
+            mode,
+            base: (sync.sent, sync.received),
+            sync,
+            rounds: 0,
+            said_done: false,
+            round_due: true,
+            settle: None,
+            timer: None,
+            finished: false,
+        }
+    }
+
+    pub fn peer(&self) -> &DeviceId {
+        &self.peer
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Whether the session has finished (no event changes anything any more).
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The sync state with the peer, to keep for the next connection.
+    pub fn sync(&self) -> &PeerSync {
+        &self.sync
+    }
+
+    pub fn into_sync(self) -> PeerSync {
+        self.sync
+    }
+
+    /// What the session did so far.
+    pub fn report(&self) -> Report {
+        Report {
+            sent: self.sync.sent - self.base.0,
+            received: self.sync.received - self.base.1,
+        }
+    }
+
+    /// Starts the session: the dialer of a one-shot sync speaks first; a one-shot listener
+    /// waits for it; a live session runs a sync round.
+    pub fn start<T: Target>(&mut self, target: &mut T, now: Instant) -> Vec<Action<T::Error>> {
+        let mut out = Vec::new();
+        let result = match (self.mode, self.side) {
+            (Mode::OneShot, Side::Dialer) => self.speak(target, now, &mut out),
+            (Mode::OneShot, Side::Listener) => {
+                self.wait_for_peer(now, &mut out);
+                Ok(false)
+            }
+            (Mode::Live, _) => self.live_round(target, now, &mut out),
+        };
+        self.conclude(result, &mut out);
+        out
+    }
+
+    /// Reacts to one event at `now`.
+    pub fn handle<T: Target>(
+        &mut self,
+        event: Event,
+        target: &mut T,
+        now: Instant,
+    ) -> Vec<Action<T::Error>> {
+        let mut out = Vec::new();
+        if self.finished {
+            return out;
+        }
+        let result = match self.mode {
+            Mode::OneShot => self.one_shot(event, target, now, &mut out),
+            Mode::Live => self.live(event, target, now, &mut out),
+        };
+        self.conclude(result, &mut out);
+        out
+    }
+
+    /// `Ok(true)`: the session is over, successfully.
+    fn conclude<E>(&mut self, result: Result<bool, SessionError<E>>, out: &mut Vec<Action<E>>) {
+        let finished = match result {
+            Ok(false) => return,
+            Ok(true) => Ok(self.report()),
+            Err(e) => {
+                if !out.iter().any(|a| matches!(a, Action::Close { .. })) {
+                    let code = match &e {
+                        SessionError::Closed => CloseCode::Done,
+                        _ => CloseCode::Broken,
+                    };
+                    out.push(Action::Close {
+                        code,
+                        linger: Duration::ZERO,
+                    });
+                }
+                Err(e)
+            }
+        };
+        if self.timer.take().is_some() {
+            out.push(Action::ScheduleTimer(None));
+        }
+        self.finished = true;
+        out.push(Action::Finished(finished));
+    }
+
+    fn set_timer<E>(&mut self, at: Option<Instant>, out: &mut Vec<Action<E>>) {
+        if self.timer != at {
+            self.timer = at;
+            out.push(Action::ScheduleTimer(at));
+        }
+    }
+
+    fn wait_for_peer<E>(&mut self, now: Instant, out: &mut Vec<Action<E>>) {
+        self.set_timer(Some(now + FRAME_TIMEOUT), out);
+    }
+
+    /// One-shot: say what this side has (a sync message or Done) and wait for the answer.
+    fn speak<T: Target>(
+        &mut self,
+        target: &mut T,
+        now: Instant,
+        out: &mut Vec<Action<T::Error>>,
+    ) -> Result<bool, SessionError<T::Error>> {
+        self.rounds += 1;
+        if self.rounds > MAX_SYNC_ROUNDS {
+            return Err(SessionError::Protocol("sync did not settle".into()));
+        }
+        let mine = target.generate(&mut self.sync)?;
+        self.said_done = mine.is_none();
+        out.push(Action::Send(mine.map(Frame::Sync).unwrap_or(Frame::Done)));
+        self.wait_for_peer(now, out);
+        Ok(false)
+    }
+
+    fn one_shot<T: Target>(
+        &mut self,
+        event: Event,
+        target: &mut T,
+        now: Instant,
+        out: &mut Vec<Action<T::Error>>,
+    ) -> Result<bool, SessionError<T::Error>> {
+        let frame = match event {
+            Event::Frame(frame) => frame,
+            Event::Timer if self.timer.is_some_and(|t| now >= t) => {
+                return Err(SessionError::Timeout("sync"));
+            }
+            Event::Closed => return Err(SessionError::Closed),
+            Event::Stop => return Ok(true),
+            Event::Timer | Event::Fresh(_) | Event::Resync => return Ok(false),
+        };
+        let peer_done = match frame {
+            Frame::Sync(m) => {
+                self.receive_or_reject(target, m, out)?;
+                false
+            }
+            Frame::Done => true,
+            Frame::Rejected { reason } => return Err(SessionError::PeerRejected(reason)),
+            _ => return Err(SessionError::Protocol("unexpected frame during sync".into())),
+        };
+        match self.side {
+            // The dialer spoke, the listener answered: done when both said Done.
+            Side::Dialer if peer_done && self.said_done => {
+                out.push(Action::Close {
+                    code: CloseCode::Done,
+                    linger: Duration::ZERO,
+                });
+                Ok(true)
+            }
+            Side::Dialer => self.speak(target, now, out),
+            // The listener answers; done when the dialer's Done is answered with Done.
+            Side::Listener => {
+                self.speak(target, now, out)?;
+                if peer_done && self.said_done {
+                    out.push(Action::Close {
+                        code: CloseCode::Done,
+                        linger: LINGER_DONE,
+                    });
+                    return Ok(true);
+                }
+                Ok(false)
+            }
+        }
+    }
+
+    fn live<T: Target>(
+        &mut self,
+        event: Event,
+        target: &mut T,
+        now: Instant,
+        out: &mut Vec<Action<T::Error>>,
+    ) -> Result<bool, SessionError<T::Error>> {
+        match event {
+            Event::Frame(Frame::Sync(m)) => {
+                self.receive_or_reject(target, m, out)?;
+                self.round_due = true;
+            }
+            Event::Frame(Frame::Changes {
+                changes,
+                signatures,
+            }) => {
+                let count = changes.len();
+                let applied = parse_pushed(changes, signatures)
+                    .map_err(Failed::Bad)
+                    .and_then(|batch| target.receive_pushed(batch, &self.peer));
+                match applied {
+                    Ok(true) => {
+                        self.sync.received += count;
+                        self.settle = Some(now + SETTLE_AFTER);
+                    }
+                    Ok(false) => {
+                        // Missing dependencies. The sync state may believe the peer has
+                        // nothing for us (pushes do not update it), so start it afresh: the
+                        // round then asks for everything this device lacks.
+                        let (sent, received) = (self.sync.sent, self.sync.received);
+                        self.sync = PeerSync::new();
+                        self.sync.sent = sent;
+                        self.sync.received = received;
+                        self.round_due = true;
+                    }
+                    Err(e) => return Err(self.reject(e, out)),
+                }
+            }
+            Event::Frame(Frame::Done) => {}
+            Event::Frame(Frame::Rejected { reason }) => {
+                return Err(SessionError::PeerRejected(reason));
+            }
+            Event::Frame(_) => return Err(SessionError::Protocol("unexpected frame".into())),
+            Event::Fresh(fresh) => {
+                if fresh.from != Some(self.peer) && !fresh.changes.is_empty() {
+                    for part in fresh.changes.chunks(PUSH_CHUNK) {
+                        out.push(Action::Send(push_frame(part)));
+                    }
+                    self.sync.sent += fresh.changes.len();
+                    self.settle = Some(now + SETTLE_AFTER);
+                }
+            }
+            Event::Resync => self.round_due = true,
+            Event::Timer => {
+                if self.settle.is_some_and(|t| now >= t) {
+                    self.settle = None;
+                    self.round_due = true;
+                }
+            }
+            Event::Closed | Event::Stop => return Ok(true),
+        }
+        self.live_round(target, now, out)
+    }
+
+    /// Live: runs a sync round if one is due, and keeps the settle timer.
+    fn live_round<T: Target>(
+        &mut self,
+        target: &mut T,
+        _now: Instant,
+        out: &mut Vec<Action<T::Error>>,
+    ) -> Result<bool, SessionError<T::Error>> {
+        if std::mem::take(&mut self.round_due)
+            && let Some(m) = target.generate(&mut self.sync)?
+        {
+            out.push(Action::Send(Frame::Sync(m)));
+        }
+        self.set_timer(self.settle, out);
+        Ok(false)
+    }
+
+    /// Receives a sync message; on a failure tells the peer why and closes.
+    fn receive_or_reject<T: Target>(
+        &mut self,
+        target: &mut T,
+        msg: SyncMessage,
+        out: &mut Vec<Action<T::Error>>,
+    ) -> Result<(), SessionError<T::Error>> {
+        target
+            .receive(&mut self.sync, msg, &self.peer)
+            .map_err(|e| self.reject(e, out))
+    }
+
+    /// Tells the peer why what it sent was refused and closes; a peer whose data made
+    /// Automerge panic is quarantined as well.
+    fn reject<E: fmt::Display>(
+        &mut self,
+        failed: Failed<E>,
+        out: &mut Vec<Action<E>>,
+    ) -> SessionError<E> {
+        let reason = failed.to_string();
+        out.push(Action::Send(Frame::Rejected {
+            reason: reason.clone(),
+        }));
+        if let Failed::Bad(e) = &failed
+            && e.is_hostile()
+        {
+            out.push(Action::Quarantine { reason });
+        }
+        out.push(Action::Close {
+            code: CloseCode::Rejected,
+            linger: LINGER_REJECTED,
+        });
+        failed.into()
+    }
+}
+
+/// The frame that pushes `changes` to a peer.
+pub fn push_frame(changes: &[SignedChange<Verified>]) -> Frame {
+    Frame::Changes {
+        changes: changes.iter().map(|c| c.raw_bytes().to_vec()).collect(),
+        signatures: changes
+            .iter()
+            .map(|c| c.signature().to_bytes().to_vec())
+            .collect(),
+    }
+}
+
+/// Parses pushed changes; nothing is trusted yet.
+pub fn parse_pushed(
+    changes: Vec<Vec<u8>>,
+    signatures: Vec<Vec<u8>>,
+) -> Result<Vec<SignedChange<Unverified>>, SyncError> {
+    if changes.len() != signatures.len() {
+        return Err(SyncError::SignatureCount {
+            changes: changes.len(),
+            signatures: signatures.len(),
+        });
+    }
+    if changes.len() > MAX_BATCH_CHANGES {
+        return Err(ReceiveError::TooMany(changes.len()).into());
+    }
+    changes
+        .into_iter()
+        .zip(&signatures)
+        .map(|(bytes, sig)| SignedChange::from_bytes(bytes, sig).map_err(|e| ReceiveError::Change(e).into()))
+        .collect()
+}
