@@ -17,7 +17,7 @@ secs="${1:-10}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(ticket wire_frame received_changes received_document store_load)
+    targets=(ticket wire_frame session_frames received_changes received_document store_load)
 fi
 export RUSTC_BOOTSTRAP=1
 

@@ -21,7 +21,7 @@ use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 
-use automerge::{Automerge, ChangeHash};
+use automerge::Automerge;
 use ed25519_dalek::Signature;
 
 use crate::core::index::ChangeIndex;
@@ -29,12 +29,13 @@ use crate::core::invite::{Invite, Invites};
 use crate::core::peers::PeerBook;
 use crate::core::sync::{PeerSync, SyncMessage};
 use crate::core::{
-    AllianceId, DeviceId, DeviceKey, Replica, SeededEntropy, SignedChange, Timestamp, Verified,
-    Writer,
+    DeviceId, DeviceKey, Replica, SeededEntropy, SignedChange, Timestamp, Verified, Writer,
 };
 use crate::net::ticket::InviteTicket;
 use crate::net::wire::{self, Frame};
-use crate::protocol::{MAX_NAME_CHARS, SIGNATURE_LEN};
+use crate::proto::handshake::{self, Decision, Hello, Standing};
+use crate::proto::session::{Action, Event as SessionEvent, Mode, Session, Side};
+use crate::protocol::{MAX_FRAME_BYTES, SIGNATURE_LEN};
 use crate::store::{Home, LockMode, format};
 
 /// Automerge's chunk magic bytes.
@@ -268,21 +269,27 @@ fn deliver(frame: Frame) -> bool {
         Frame::Hello {
             alliance,
             join,
-            live: _,
+            live,
             addrs,
         } => {
-            // The listener (net::session::accept): which alliance, then member or invite.
-            let id = AllianceId(ChangeHash(alliance));
-            if id != fx.base.id() {
+            // The listener (net::session::accept): the protocol's own decision, then the
+            // invite, as the edge redeems it.
+            let Ok(hello) = Hello::read(Frame::Hello {
+                alliance,
+                join: join.clone(),
+                live,
+                addrs: addrs.clone(),
+            }) else {
                 return false;
-            }
+            };
             let peer = fx.eve.device_id();
-            let admitted = match &join {
-                Some(request) => {
-                    let name = request.name.trim();
-                    if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-                        return false;
-                    }
+            let standing = (hello.alliance == fx.base.id()).then_some(Standing {
+                member: fx.base.member_of(&peer).is_some(),
+                quarantine: None,
+            });
+            let admitted = match (handshake::decide(&peer, &hello, standing), &join) {
+                (Decision::Welcome, _) => true,
+                (Decision::Admit { name }, Some(request)) => {
                     let mut invites = Invites {
                         invites: vec![Invite::new(
                             &OPEN_INVITE_SECRET,
@@ -301,10 +308,10 @@ fn deliver(frame: Frame) -> bool {
                         now,
                     };
                     let mut rng = SeededEntropy::new(3);
-                    r.add_member(&ada, &mut rng, name, &role, Some(peer))
+                    r.add_member(&ada, &mut rng, &name, &role, Some(peer))
                         .is_ok()
                 }
-                None => fx.base.member_of(&peer).is_some(),
+                _ => return false,
             };
             let mut book = PeerBook::default();
             book.seen(&peer.to_hex(), &addrs, None, now);
@@ -318,23 +325,17 @@ fn deliver(frame: Frame) -> bool {
             serde_json::to_vec(&book).is_ok()
         }
         Frame::Sync(msg) => sync_message(msg),
-        Frame::Changes {
-            changes,
-            signatures,
-        } => {
-            if changes.len() != signatures.len() {
-                return false;
-            }
-            let batch: Result<Vec<_>, _> = changes
-                .into_iter()
-                .zip(&signatures)
-                .map(|(c, s)| SignedChange::from_bytes(c, s))
-                .collect();
-            let Ok(batch) = batch else {
-                return false;
-            };
+        frame @ Frame::Changes { .. } => {
+            // A live session takes the push (parse, verify, apply), as devices do.
             let mut r = fx.base.clone();
-            let ok = r.receive(batch).is_ok();
+            let peer = fx.ben.device_id();
+            let mut session = Session::new(peer, Side::Listener, Mode::Live, PeerSync::new());
+            let t = std::time::Instant::now();
+            let _ = session.start(&mut r, t);
+            let actions = session.handle(SessionEvent::Frame(frame), &mut r, t);
+            let ok = !actions
+                .iter()
+                .any(|a| matches!(a, Action::Finished(Err(_))));
             if ok {
                 use_replica(&r);
             }
@@ -343,6 +344,105 @@ fn deliver(frame: Frame) -> bool {
         Frame::Refused { reason } | Frame::Rejected { reason } => !reason.is_empty(),
         Frame::Done => true,
     }
+}
+
+/// Target `session_frames`: a sequence of events into one session on a copy of the fixed
+/// alliance, as the tokio driver feeds it: frames from the peer, timers, fresh local changes,
+/// a lagging notice stream, the peer closing.
+///
+/// Input: a byte choosing the session (bit 0: listener, else dialer; bit 1: live, else
+/// one-shot), then records: a tag byte, and for tag 0 a 2-byte big-endian length and that many
+/// bytes of a frame body (a body that does not decode ends the input, as a wire error ends the
+/// connection). Tags 1 to 5: the timer fires (at its deadline), Ada's next change enters the
+/// replica, the session lagged, the peer closed, the device stops. Every frame the session sends
+/// must encode within the frame limit; once it finished it must do nothing more. Returns
+/// whether the session is still healthy (open, or finished without an error).
+pub fn session_frames(data: &[u8]) -> bool {
+    let fx = fixture();
+    let Some((&first, mut rest)) = data.split_first() else {
+        return false;
+    };
+    let side = if first & 1 == 1 {
+        Side::Listener
+    } else {
+        Side::Dialer
+    };
+    let mode = if first & 2 == 2 {
+        Mode::Live
+    } else {
+        Mode::OneShot
+    };
+    let mut r = fx.base.clone();
+    let mut session = Session::new(fx.ben.device_id(), side, mode, PeerSync::new());
+    let mut now = std::time::Instant::now();
+    let mut timer = None;
+    let mut healthy = true;
+    let mut check = |actions: Vec<Action<std::convert::Infallible>>,
+                     timer: &mut Option<std::time::Instant>,
+                     finished: bool| {
+        assert!(!finished || actions.is_empty(), "a finished session acts");
+        for a in actions {
+            match a {
+                Action::Send(f) => {
+                    let bytes = wire::encode(&f);
+                    assert!(bytes.len() - 4 <= MAX_FRAME_BYTES, "a frame over the limit");
+                }
+                Action::ScheduleTimer(at) => *timer = at,
+                Action::Finished(Err(_)) => healthy = false,
+                _ => {}
+            }
+        }
+    };
+    let actions = session.start(&mut r, now);
+    check(actions, &mut timer, false);
+    let mut fresh_sent = false;
+    while let Some((&tag, tail)) = rest.split_first() {
+        rest = tail;
+        let event = match tag % 6 {
+            0 => {
+                if rest.len() < 2 {
+                    break;
+                }
+                let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+                let body = &rest[2..(2 + len).min(rest.len())];
+                rest = &rest[(2 + len).min(rest.len())..];
+                match wire::decode(body) {
+                    Ok(frame) => SessionEvent::Frame(frame),
+                    Err(_) => break,
+                }
+            }
+            1 => {
+                now = timer.unwrap_or(now).max(now);
+                SessionEvent::Timer
+            }
+            2 if !fresh_sent => {
+                fresh_sent = true;
+                let mut with_next = r.clone();
+                let Ok(received) = with_next.receive(vec![as_received(&fx.next)]) else {
+                    continue;
+                };
+                r = with_next;
+                SessionEvent::Fresh(std::sync::Arc::new(crate::proto::session::FreshChanges {
+                    from: None,
+                    changes: received.new,
+                }))
+            }
+            2 | 3 => SessionEvent::Resync,
+            4 => SessionEvent::Closed,
+            _ => SessionEvent::Stop,
+        };
+        let finished = session.is_finished();
+        let actions = session.handle(event, &mut r, now);
+        check(actions, &mut timer, finished);
+    }
+    use_replica(&r);
+    healthy
+}
+
+/// A verified change as a peer sends it: bytes and signature, untrusted again.
+fn as_received(c: &SignedChange<Verified>) -> SignedChange<crate::core::Unverified> {
+    SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes())
+        .expect("a verified change parses")
 }
 
 /// A sync message from a peer, on a copy of the fixed alliance and on an empty replica of it
@@ -724,9 +824,40 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     add(
         "wire_frame",
         "sync_changes",
-        body(&Frame::Sync(changes_msg)),
+        body(&Frame::Sync(changes_msg.clone())),
     );
     add("wire_frame", "done", body(&Frame::Done));
+    // Sessions: a one-shot listener answering an empty device's round, then Done; a live
+    // listener taking a push and a sync round, its settle timer, a fresh change and a close.
+    let record = |f: &Frame| {
+        let b = body(f);
+        [vec![0], (b.len() as u16).to_be_bytes().to_vec(), b].concat()
+    };
+    let asking = PeerSync::new()
+        .generate(&Replica::empty(fx.base.id()))
+        .unwrap();
+    add(
+        "session_frames",
+        "one_shot_listener",
+        [
+            vec![0b01],
+            record(&Frame::Sync(asking)),
+            record(&Frame::Done),
+            vec![1],
+        ]
+        .concat(),
+    );
+    add(
+        "session_frames",
+        "live_listener",
+        [
+            vec![0b11],
+            record(&push(&[&fx.next])),
+            record(&Frame::Sync(changes_msg.clone())),
+            vec![1, 2, 3, 1, 4],
+        ]
+        .concat(),
+    );
 
     let change_body = |c: &SignedChange<Verified>| chunk_body(c.raw_bytes()).unwrap().1.to_vec();
     let with = |flags: u8, b: Vec<u8>| [vec![flags], b].concat();
@@ -793,6 +924,7 @@ pub type Target = fn(&[u8]) -> bool;
 pub const TARGETS: &[(&str, Target)] = &[
     ("ticket", ticket),
     ("wire_frame", wire_frame),
+    ("session_frames", session_frames),
     ("received_changes", received_changes),
     ("received_document", received_document),
     ("store_load", store_load),

@@ -694,11 +694,7 @@ impl Sim {
             unreachable!()
         };
         let batch = parse_pushed(changes, signatures).map_err(|e| e.to_string())?;
-        match Target::receive_pushed(
-            &mut self.devs[b].replica,
-            batch,
-            &device_key(a).device_id(),
-        ) {
+        match Target::receive_pushed(&mut self.devs[b].replica, batch, &device_key(a).device_id()) {
             Ok(true) => Ok(()),
             Ok(false) => {
                 self.stats.pushes_refused += 1;

@@ -150,7 +150,11 @@ fn add_need(net: &mut Network, d: usize, text: &str) -> SignedChange<Verified> {
     };
     net.devices[d]
         .replica
-        .add_need(&w, &mut SeededEntropy::new(SEED.fetch_add(1, Ordering::Relaxed)), text)
+        .add_need(
+            &w,
+            &mut SeededEntropy::new(SEED.fetch_add(1, Ordering::Relaxed)),
+            text,
+        )
         .unwrap()
         .change
         .unwrap()
@@ -273,12 +277,19 @@ fn a_forged_push_is_rejected_with_the_reason_and_the_connection_closed() {
         &mut replica,
         now,
     );
-    assert_eq!(replica.heads(), heads, "nothing of a refused push is applied");
+    assert_eq!(
+        replica.heads(),
+        heads,
+        "nothing of a refused push is applied"
+    );
     let rejected = actions.iter().find_map(|a| match a {
         Action::Send(alliance::proto::frame::Frame::Rejected { reason }) => Some(reason.clone()),
         _ => None,
     });
-    assert!(rejected.is_some_and(|r| r.contains("signature")), "{actions:?}");
+    assert!(
+        rejected.is_some_and(|r| r.contains("signature")),
+        "{actions:?}"
+    );
     assert!(actions.iter().any(|a| matches!(
         a,
         Action::Close { code: alliance::proto::frame::CloseCode::Rejected, linger } if *linger == LINGER_REJECTED

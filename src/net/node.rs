@@ -9,11 +9,11 @@ use std::time::Duration;
 use iroh::Endpoint;
 use tokio::task::JoinSet;
 
+use crate::core::Replica;
 use crate::core::sync::PeerSync;
 use crate::core::{DeviceId, DeviceKey, Entropy, Timestamp};
 use crate::net::NetError;
 use crate::net::endpoint::{NetConfig, addr_for, bind, direct_addrs};
-use crate::core::Replica;
 use crate::net::session::{self, Dial, Listener, SessionReport};
 use crate::net::shared::{self as shared_alliance, SharedAlliance};
 use crate::net::ticket::InviteTicket;
@@ -333,7 +333,8 @@ pub fn add_invite(
     open: &crate::store::OpenAlliance,
     invite: crate::core::invite::Invite,
 ) -> Result<(), NetError> {
-    let mut invites: crate::core::invite::Invites = open.local_json(shared_alliance::INVITES_FILE)?;
+    let mut invites: crate::core::invite::Invites =
+        open.local_json(shared_alliance::INVITES_FILE)?;
     invites.invites.push(invite);
     Ok(open.save_local_json(shared_alliance::INVITES_FILE, &invites)?)
 }

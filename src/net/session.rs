@@ -240,7 +240,14 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
             let admitted = match request {
                 Some(secret) => {
                     let mut entropy = listener.entropy.lock().unwrap_or_else(|p| p.into_inner());
-                    shared.admit(&peer_id, &name, secret, &listener.key, entropy.as_mut(), now)
+                    shared.admit(
+                        &peer_id,
+                        &name,
+                        secret,
+                        &listener.key,
+                        entropy.as_mut(),
+                        now,
+                    )
                 }
                 None => Err("expected a join request".to_string()),
             };

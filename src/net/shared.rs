@@ -255,12 +255,13 @@ impl SharedAlliance {
                 });
             }
             let mut invites: Invites = o.local_json(INVITES_FILE)?;
-            let role = invites
-                .redeem(secret, &peer.to_hex(), now)
-                .map_err(|e| NetError::RefusedPeer {
-                    peer: peer.short(),
-                    reason: e.to_string(),
-                })?;
+            let role =
+                invites
+                    .redeem(secret, &peer.to_hex(), now)
+                    .map_err(|e| NetError::RefusedPeer {
+                        peer: peer.short(),
+                        reason: e.to_string(),
+                    })?;
             o.save_local_json(INVITES_FILE, &invites)?;
             let tag = o.actor_tag(entropy)?;
             let writer = Writer {

@@ -121,7 +121,6 @@ pub fn decode(body: &[u8]) -> Result<Frame, WireError> {
     }
 }
 
-
 /// Why a connection was closed: the QUIC application close code, so the peer (and a packet
 /// capture) can tell a finished sync from a refusal without reading the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -86,11 +86,7 @@ pub enum Decision {
 
 /// Decides the answer to `hello` from `peer`. `standing` is `None` when this device does not
 /// hold (or does not serve) the alliance asked for.
-pub fn decide(
-    peer: &DeviceId,
-    hello: &Hello,
-    standing: Option<Standing<'_>>,
-) -> Decision {
+pub fn decide(peer: &DeviceId, hello: &Hello, standing: Option<Standing<'_>>) -> Decision {
     let Some(standing) = standing else {
         return Decision::Refuse(NOT_SERVED.into());
     };
@@ -170,10 +166,7 @@ mod tests {
             member: false,
             quarantine: None,
         };
-        assert_eq!(
-            decide(&peer, &hello(None), Some(member)),
-            Decision::Welcome
-        );
+        assert_eq!(decide(&peer, &hello(None), Some(member)), Decision::Welcome);
         assert!(matches!(
             decide(&peer, &hello(None), Some(stranger)),
             Decision::Refuse(r) if r.contains("not a member")

@@ -50,7 +50,8 @@ pub trait Target {
     type Error: fmt::Display;
 
     /// The next sync message for the peer, or `None` when there is nothing to say.
-    fn generate(&mut self, sync: &mut PeerSync) -> Result<Option<SyncMessage>, Failed<Self::Error>>;
+    fn generate(&mut self, sync: &mut PeerSync)
+    -> Result<Option<SyncMessage>, Failed<Self::Error>>;
 
     /// Verifies and applies a sync message from `from` (and persists what it brought).
     fn receive(
@@ -399,7 +400,11 @@ impl Session {
             }
             Frame::Done => true,
             Frame::Rejected { reason } => return Err(SessionError::PeerRejected(reason)),
-            _ => return Err(SessionError::Protocol("unexpected frame during sync".into())),
+            _ => {
+                return Err(SessionError::Protocol(
+                    "unexpected frame during sync".into(),
+                ));
+            }
         };
         match self.side {
             // The dialer spoke, the listener answered: done when both said Done.
@@ -570,6 +575,8 @@ pub fn parse_pushed(
     changes
         .into_iter()
         .zip(&signatures)
-        .map(|(bytes, sig)| SignedChange::from_bytes(bytes, sig).map_err(|e| ReceiveError::Change(e).into()))
+        .map(|(bytes, sig)| {
+            SignedChange::from_bytes(bytes, sig).map_err(|e| ReceiveError::Change(e).into())
+        })
         .collect()
 }

@@ -487,9 +487,7 @@ impl Network {
 
     fn has_event(&self, l: usize) -> bool {
         let link = &self.links[l].2;
-        (0..2).any(|i| {
-            link.results[i].is_none() && (!link.inbox[i].is_empty() || link.closing[i])
-        })
+        (0..2).any(|i| link.results[i].is_none() && (!link.inbox[i].is_empty() || link.closing[i]))
     }
 
     fn step(&mut self, link: LinkId) {

@@ -15,8 +15,8 @@ pub fn wire(from: &Replica) -> Vec<SignedChange<Unverified>> {
 }
 
 use alliance::core::sync::PeerSync;
-use alliance::proto::sim::{Outcome, one_shot};
 use alliance::core::{DeviceKey, SeededEntropy, Timestamp, Writer};
+use alliance::proto::sim::{Outcome, one_shot};
 
 /// 2026-11-24 10:00:00 UTC, the clock of in-memory devices.
 pub const T0: i64 = 1_795_514_400;
