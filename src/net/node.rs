@@ -122,7 +122,8 @@ impl Node {
                             Ok(slot) => Some(slot),
                             Err(_) => {
                                 tracing::debug!(peer = %peer.short(), "too many connections from strangers");
-                                conn.close(4u32.into(), b"busy");
+                                let busy = crate::proto::frame::CloseCode::Busy;
+                                conn.close(busy.code().into(), busy.reason());
                                 return;
                             }
                         }

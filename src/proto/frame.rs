@@ -135,6 +135,8 @@ pub enum CloseCode {
     Rejected = 2,
     /// The peer broke the protocol or stopped answering.
     Broken = 3,
+    /// Too many devices that are not members are connected at once.
+    Busy = 4,
 }
 
 impl CloseCode {
@@ -150,6 +152,7 @@ impl CloseCode {
             CloseCode::Refused => b"refused",
             CloseCode::Rejected => b"rejected changes",
             CloseCode::Broken => b"protocol error",
+            CloseCode::Busy => b"busy",
         }
     }
 }
