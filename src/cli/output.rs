@@ -24,20 +24,19 @@ impl Output {
 }
 
 /// Makes text from the document safe to show on a terminal: control characters other than
-/// newline and tab (escape sequences, carriage returns that redraw a line) are shown escaped.
+/// newline and tab (escape sequences, carriage returns that redraw a line) and bidirectional
+/// controls (which can make a line read backwards) are shown escaped, visibly, as `\u{202e}`.
 /// Any member can write any text, so a name or summary must not be able to restyle or overwrite
 /// what is printed around it (a "verified" beside a change that failed, say).
 pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
+    use crate::core::text::is_unsafe;
+    if !text.chars().any(is_unsafe) {
         return std::borrow::Cow::Borrowed(text);
     }
     std::borrow::Cow::Owned(
         text.chars()
             .map(|c| {
-                if c.is_control() && c != '\n' && c != '\t' {
+                if is_unsafe(c) {
                     c.escape_unicode().to_string()
                 } else {
                     c.to_string()
@@ -45,6 +44,12 @@ pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
             })
             .collect(),
     )
+}
+
+/// How many terminal columns `text` takes once sanitized (a wide character such as an emoji or
+/// a CJK character takes two).
+pub fn width(text: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(sanitize(text).as_ref())
 }
 
 /// One line of document text for a table cell or a list line: line breaks shown as spaces.
@@ -62,13 +67,13 @@ pub fn write_stdout(text: &str) {
     let _ = out.flush();
 }
 
-/// A plain-text table with aligned columns (widths in characters).
+/// A plain-text table with aligned columns (widths in terminal columns, as displayed).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| width(h)).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
             if i < widths.len() {
-                widths[i] = widths[i].max(cell.chars().count());
+                widths[i] = widths[i].max(width(cell));
             }
         }
     }
@@ -78,7 +83,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         for (i, cell) in cells.into_iter().enumerate() {
             out.push_str(cell);
             if i + 1 < n {
-                let pad = widths[i] - cell.chars().count() + 2;
+                let pad = widths[i] - width(cell) + 2;
                 out.extend(std::iter::repeat_n(' ', pad));
             }
         }

@@ -40,10 +40,15 @@ pub fn save_seen(open: &OpenAlliance, heads: &[ChangeHash], now: Timestamp) -> R
     Ok(open.save_local_json(SEEN_FILE, &seen)?)
 }
 
-/// Resolves `--since DATE|HASH` to the heads of that point: for a date (YYYY-MM-DD, UTC), the
-/// history as it stood at the start of that day; for a hash (or a unique prefix of at least
-/// six characters), that change.
+/// Resolves `--since DATE|HASH` to the heads of that point (see [`point`]).
 pub fn since(index: &ChangeIndex, since: &str) -> Result<Vec<ChangeHash>> {
+    point(index, "--since", since)
+}
+
+/// Resolves a point the person names with `option` (`--since`, `--at`) to the heads of that
+/// point: for a date (YYYY-MM-DD, UTC), the history as it stood at the start of that day; for a
+/// hash (or a unique prefix of at least six characters), that change.
+pub fn point(index: &ChangeIndex, option: &str, since: &str) -> Result<Vec<ChangeHash>> {
     let since = since.trim();
     if let Ok(date) = crate::core::edit::parse_date(since) {
         let fmt = time::macros::format_description!("[year]-[month]-[day]");
@@ -62,10 +67,10 @@ pub fn since(index: &ChangeIndex, since: &str) -> Result<Vec<ChangeHash>> {
     match (lower.len() >= 6, matches.as_slice()) {
         (true, [one]) => Ok(vec![*one]),
         (true, [_, _, ..]) => Err(CliError::user(format!(
-            "--since '{since}' matches several changes; give more of the hash"
+            "{option} '{since}' matches several changes; give more of the hash"
         ))),
         _ => Err(CliError::user(format!(
-            "--since '{since}' is neither a date (YYYY-MM-DD) nor the hash of one change in `alliance log`"
+            "{option} '{since}' is neither a date (YYYY-MM-DD) nor the hash of one change in `alliance log`"
         ))),
     }
 }

@@ -430,8 +430,11 @@ pub fn history_text(
                 ));
             }
         }
-        for line in told {
-            s.push_str(&format!("    {line}\n"));
+        for words in told {
+            for (i, line) in words.lines().enumerate() {
+                let indent = if i == 0 { "    " } else { "      " };
+                s.push_str(&format!("{indent}{line}\n"));
+            }
         }
     }
     if !conflicts.is_empty() {
@@ -466,7 +469,10 @@ pub fn diff_text(diff: &crate::core::diff::Diff) -> String {
             ));
             if item.what != "added" || item.item.is_none() {
                 for f in item.fields.iter().filter_map(|f| f.words.as_ref()) {
-                    s.push_str(&format!("    {f}\n"));
+                    for (i, line) in f.lines().enumerate() {
+                        let indent = if i == 0 { "    " } else { "      " };
+                        s.push_str(&format!("{indent}{line}\n"));
+                    }
                 }
             }
         }
@@ -591,8 +597,53 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
     s
 }
 
-/// `alliance blame vision`: each run of text with its author.
-pub fn blame_text(spans: &[crate::core::history::BlameSpan]) -> String {
+/// `alliance blame vision`: who wrote most of it, then each line with its authors, most first.
+pub fn blame_text(blame: &crate::core::history::Blame) -> String {
+    if blame.lines.is_empty() {
+        return "The vision is not written yet.".into();
+    }
+    let total: usize = blame.authors.iter().map(|s| s.chars).sum::<usize>().max(1);
+    let name = |s: &crate::core::history::Share| {
+        if s.verified {
+            crate::cli::output::one_line(&s.author)
+        } else {
+            "UNVERIFIED".to_string()
+        }
+    };
+    let shares: Vec<String> = blame
+        .authors
+        .iter()
+        .map(|s| format!("{} ({}%)", name(s), s.chars * 100 / total))
+        .collect();
+    let mut out = match shares.split_first() {
+        Some((first, [])) => format!("Written by {first}.\n\n"),
+        Some((first, rest)) => format!("Mostly written by {first}, with {}.\n\n", rest.join(", ")),
+        None => String::new(),
+    };
+    let who: Vec<String> = blame
+        .lines
+        .iter()
+        .map(|l| l.authors.iter().map(name).collect::<Vec<_>>().join(", "))
+        .collect();
+    let width = who
+        .iter()
+        .map(|w| crate::cli::output::width(w))
+        .max()
+        .unwrap_or(0);
+    for (l, w) in blame.lines.iter().zip(&who) {
+        out.push_str(&format!(
+            "{}{} | {}\n",
+            w,
+            " ".repeat(width - crate::cli::output::width(w)),
+            crate::cli::output::one_line(&l.text)
+        ));
+    }
+    out.push_str("\n(`alliance blame vision --detail` shows who wrote each part of a line)\n");
+    out
+}
+
+/// `alliance blame vision --detail`: each run of text with its author.
+pub fn blame_spans_text(spans: &[crate::core::history::BlameSpan]) -> String {
     if spans.is_empty() {
         return "The vision is not written yet.".into();
     }

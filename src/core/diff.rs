@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::{ChangeHash, ObjType, ROOT, ReadDoc, Value};
+use automerge::ChangeHash;
 use serde::Serialize;
 
 use crate::core::history::{Attributor, FieldChange, field_changes, item_at};
@@ -91,18 +91,7 @@ fn root_field_diff(
     now: &[ChangeHash],
     view: &crate::core::AllianceView,
 ) -> Option<ItemDiff> {
-    let read = |heads: &[ChangeHash]| -> String {
-        if heads.is_empty() {
-            return String::new();
-        }
-        match doc.get_at(ROOT, key, heads) {
-            Ok(Some((Value::Object(ObjType::Text), t))) => {
-                doc.text_at(&t, heads).unwrap_or_default()
-            }
-            Ok(Some((Value::Scalar(s), _))) => s.as_str().unwrap_or_default().to_string(),
-            _ => String::new(),
-        }
-    };
+    let read = |heads: &[ChangeHash]| crate::core::text::root_text_at(doc, key, heads);
     let (old, new) = (read(before), read(now));
     if old == new {
         return None;

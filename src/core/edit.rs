@@ -117,7 +117,7 @@ impl Replica {
         device: Option<DeviceId>,
     ) -> Result<Edited, EditError> {
         let me = self.me(writer)?;
-        let name = non_empty("name", name)?;
+        let name = crate::core::text::check_name(name).map_err(EditError::Invalid)?;
         if let Some(d) = &device
             && self.member_of(d).is_some()
         {
@@ -328,6 +328,44 @@ impl Replica {
     /// Step 3: sets the shared vision. The difference from the current text is applied as
     /// character splices, so concurrent edits by others merge instead of being overwritten.
     pub fn set_vision(&mut self, writer: &Writer<'_>, text: &str) -> Result<Edited, EditError> {
+        let old = self.view_vision();
+        let summary = format!(
+            "edited the vision: {}",
+            crate::core::text::edit_in_words(&old, text)
+        );
+        self.replace_vision(writer, text, summary)
+    }
+
+    /// Step 3: brings back the vision as it was at `heads` (an earlier point of the history,
+    /// named `label` in the summary) as one new signed change; the history keeps every
+    /// version, the restored one and the one it replaces.
+    pub fn restore_vision(
+        &mut self,
+        writer: &Writer<'_>,
+        heads: &[automerge::ChangeHash],
+        label: &str,
+    ) -> Result<Edited, EditError> {
+        let text = crate::core::text::root_text_at(self.doc(), keys::VISION, heads);
+        let summary = format!(
+            "restored the vision as of {label}: {}",
+            crate::core::text::edit_in_words(&self.view_vision(), &text)
+        );
+        self.replace_vision(writer, &text, summary)
+    }
+
+    /// The vision as this replica has it now.
+    fn view_vision(&self) -> String {
+        crate::core::text::root_text_at(self.doc(), keys::VISION, &self.heads())
+    }
+
+    /// Replaces the vision with `text`, applied as character edits (so concurrent edits of
+    /// other parts still merge).
+    fn replace_vision(
+        &mut self,
+        writer: &Writer<'_>,
+        text: &str,
+        summary: String,
+    ) -> Result<Edited, EditError> {
         self.me(writer)?;
         let len = text.chars().count();
         if len > crate::protocol::MAX_TEXT_CHARS {
@@ -338,7 +376,6 @@ impl Replica {
             });
         }
         let existing = model::text_obj_at(self.doc(), &ROOT, keys::VISION);
-        let summary = format!("edited the vision: {}", excerpt(text));
         let text = text.to_string();
         self.edited(writer, None, summary, move |tx| {
             let t = match existing {
@@ -415,7 +452,11 @@ impl Replica {
             now: writer.now,
         };
         let existing = model::text_obj_at(&fork, &ROOT, keys::VISION);
-        let summary = format!("edited the vision: {}", excerpt(edited));
+        let base = crate::core::text::root_text_at(self.doc(), keys::VISION, base_heads);
+        let summary = format!(
+            "edited the vision: {}",
+            crate::core::text::edit_in_words(&base, edited)
+        );
         let text = edited.to_string();
         let change = crate::core::replica::commit_on(
             &mut fork,

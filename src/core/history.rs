@@ -303,6 +303,13 @@ fn words(
         (["attendees"], _, Some(v)) => Some(format!("attendees: {}", names(view, v))),
         ([_], None, Some(v)) if v.is_empty() => None,
         ([f], None, Some(v)) if !f.ends_with("_at") => Some(format!("{f}: {}", quoted(v))),
+        // A long text (the vision, or any text of several lines): the lines that changed.
+        ([f], Some(o), Some(v))
+            if !f.ends_with("_at") && (o.contains('\n') || v.contains('\n') || *f == "vision") =>
+        {
+            let lines = crate::core::text::line_changes(o, v);
+            (!lines.is_empty()).then(|| format!("{f}: {}", lines.join("\n")))
+        }
         ([f], Some(o), Some(v)) if !f.ends_with("_at") => {
             Some(format!("{f}: {} → {}", quoted(o), quoted(v)))
         }
@@ -416,6 +423,91 @@ impl Replica {
             }
         }
         spans
+    }
+}
+
+/// Who wrote how much of a text: a person (or `unknown`, for characters whose change does not
+/// verify) and the characters they wrote, not counting line breaks.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Share {
+    pub author: String,
+    pub verified: bool,
+    pub chars: usize,
+}
+
+/// One line of the vision and who wrote it, most first.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BlameLine {
+    /// 1-based.
+    pub line: usize,
+    pub text: String,
+    pub authors: Vec<Share>,
+}
+
+/// The vision's blame by line: who wrote most of the whole text, each line with its authors,
+/// and the runs of characters underneath (`blame vision --detail`).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Blame {
+    pub authors: Vec<Share>,
+    pub lines: Vec<BlameLine>,
+    pub spans: Vec<BlameSpan>,
+}
+
+impl Blame {
+    /// Groups runs of characters by line, and counts each person's share.
+    pub fn by_line(spans: Vec<BlameSpan>) -> Blame {
+        fn add(shares: &mut Vec<Share>, span: &BlameSpan, chars: usize) {
+            if chars == 0 {
+                return;
+            }
+            match shares
+                .iter_mut()
+                .find(|s| s.author == span.author && s.verified == span.verified)
+            {
+                Some(s) => s.chars += chars,
+                None => shares.push(Share {
+                    author: span.author.clone(),
+                    verified: span.verified,
+                    chars,
+                }),
+            }
+        }
+        let most_first = |shares: &mut Vec<Share>| {
+            shares.sort_by(|a, b| b.chars.cmp(&a.chars).then(a.author.cmp(&b.author)))
+        };
+        let mut authors = Vec::new();
+        let mut lines = vec![BlameLine {
+            line: 1,
+            text: String::new(),
+            authors: Vec::new(),
+        }];
+        for span in &spans {
+            for (i, part) in span.text.split('\n').enumerate() {
+                if i > 0 {
+                    let line = lines.len() + 1;
+                    lines.push(BlameLine {
+                        line,
+                        text: String::new(),
+                        authors: Vec::new(),
+                    });
+                }
+                let current = lines.last_mut().expect("one line at least");
+                current.text.push_str(part);
+                let n = part.chars().count();
+                add(&mut current.authors, span, n);
+                add(&mut authors, span, n);
+            }
+        }
+        for l in &mut lines {
+            most_first(&mut l.authors);
+        }
+        lines.retain(|l| !l.text.trim().is_empty());
+        most_first(&mut authors);
+        Blame {
+            authors,
+            lines,
+            spans,
+        }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod replica;
 pub mod signed;
 pub mod status;
 pub mod sync;
+pub mod text;
 pub mod vouch;
 
 pub use edit::{Edited, NewCheckIn};

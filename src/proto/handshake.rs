@@ -18,7 +18,6 @@ use crate::core::peers::PeerQuarantine;
 use crate::core::{AllianceId, DeviceId, Timestamp};
 use crate::proto::frame::{Frame, JoinRequest};
 use crate::proto::session::Mode;
-use crate::protocol::MAX_NAME_CHARS;
 
 /// Why a hello for an alliance this device does not serve is refused.
 pub const NOT_SERVED: &str = "this device does not hold that alliance (or does not serve it)";
@@ -99,17 +98,10 @@ pub fn decide(peer: &DeviceId, hello: &Hello, standing: Option<Standing<'_>>) ->
         ));
     }
     match &hello.join {
-        Some(request) => {
-            let name = request.name.trim();
-            if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-                return Decision::Refuse(format!(
-                    "the name must be 1 to {MAX_NAME_CHARS} characters"
-                ));
-            }
-            Decision::Admit {
-                name: name.to_string(),
-            }
-        }
+        Some(request) => match crate::core::text::check_name(&request.name) {
+            Ok(name) => Decision::Admit { name },
+            Err(why) => Decision::Refuse(why),
+        },
         None if standing.member => Decision::Welcome,
         None => Decision::Refuse(format!(
             "device {} is not a member of this alliance; ask a member for an invite",
@@ -183,7 +175,7 @@ mod tests {
             decide(&peer, &hello(Some("   ")), Some(stranger)),
             Decision::Refuse(r) if r.contains("name")
         ));
-        let long = "x".repeat(MAX_NAME_CHARS + 1);
+        let long = "x".repeat(crate::protocol::MAX_NAME_CHARS + 1);
         assert!(matches!(
             decide(&peer, &hello(Some(&long)), Some(stranger)),
             Decision::Refuse(_)

@@ -374,7 +374,9 @@ async fn demo(ctx: &mut Context, root: &std::path::Path, keep: Option<&PathBuf>)
             ));
         }
         s.push_str("\nWho wrote which part of the vision (`alliance blame vision`):\n");
-        s.push_str(&render::blame_text(&out.blame));
+        s.push_str(&render::blame_text(&crate::core::history::Blame::by_line(
+            out.blame.clone(),
+        )));
         match &out.homes {
             Some(h) => s.push_str(&format!(
                 "\nThe devices' homes are in {h}; try `alliance --home {h}/ada show`.\n"

@@ -1,4 +1,4 @@
-use std::io::Read;
+use std::io::{IsTerminal, Read};
 use std::process::Command;
 
 use clap::{Args, Subcommand};
@@ -16,16 +16,65 @@ pub struct VisionArgs {
 #[derive(Debug, Subcommand)]
 pub enum VisionCommand {
     /// Replace the vision with TEXT (`-` reads standard input); applied as character edits.
-    Set { text: String },
+    Set {
+        text: String,
+        /// Do not ask before emptying or replacing most of the vision (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Edit the vision in $EDITOR; your changes are merged with anyone else's.
-    Edit,
+    Edit {
+        /// Do not ask before emptying or replacing most of the vision (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Bring back the vision as it was at an earlier point, as a new change (the history
+    /// keeps both versions).
+    Restore {
+        /// The point: a change's hash (or a unique prefix, from `alliance log`) or a date
+        /// (YYYY-MM-DD: the vision as it was at the start of that day, UTC).
+        #[arg(long, value_name = "HASH|DATE")]
+        at: String,
+        /// Do not ask before replacing most of the vision (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Print the vision.
     Show,
 }
 
+/// Asks before an edit that empties the shared vision or replaces most of it: it reaches every
+/// device. `--yes` answers for scripts; without a terminal to ask on, the edit is refused.
+fn confirm_replacing(ctx: &Context, old: &str, new: &str, yes: bool) -> Result<()> {
+    if yes || !crate::core::text::removes_most(old, new) {
+        return Ok(());
+    }
+    let (gone, total) = crate::core::text::removed(old, new);
+    let what = if new.trim().is_empty() {
+        "empties the shared vision".to_string()
+    } else {
+        format!("replaces {gone} of the vision's {total} characters")
+    };
+    let question = format!("This {what} on every member's device.");
+    if ctx.out.json || !std::io::stdin().is_terminal() {
+        return Err(CliError::user(format!(
+            "{question} Nothing was changed; pass --yes to do it anyway (`alliance vision restore` can bring the old text back)"
+        )));
+    }
+    eprint!("{question} Continue? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| CliError::user(format!("cannot read the answer: {e}")))?;
+    match answer.trim().to_lowercase().as_str() {
+        "y" | "yes" => Ok(()),
+        _ => Err(CliError::user("the vision was not changed")),
+    }
+}
+
 pub fn run(ctx: &mut Context, args: VisionArgs) -> Result<()> {
     match args.command {
-        VisionCommand::Set { text } => {
+        VisionCommand::Set { text, yes } => {
             let text = if text == "-" {
                 let mut s = String::new();
                 std::io::stdin()
@@ -35,10 +84,37 @@ pub fn run(ctx: &mut Context, args: VisionArgs) -> Result<()> {
             } else {
                 text
             };
+            let current = ctx.read()?.replica().view().vision;
+            confirm_replacing(ctx, &current, &text, yes)?;
             let edited = edit(ctx, |r, w, _| Ok(r.set_vision(w, &text)?))?;
             report(ctx, &edited);
         }
-        VisionCommand::Edit => {
+        VisionCommand::Restore { at, yes } => {
+            let (heads, then, current) = {
+                let open = ctx.read()?;
+                let index = open.change_index();
+                let heads = crate::cli::points::point(&index, "--at", &at)?;
+                let then = crate::core::text::root_text_at(
+                    open.replica().doc(),
+                    crate::core::model::keys::VISION,
+                    &heads,
+                );
+                (heads, then, open.replica().view().vision)
+            };
+            if then == current {
+                let r = crate::core::Edited {
+                    id: None,
+                    change: None,
+                    summary: format!("the vision is already as it was at {at}"),
+                };
+                report(ctx, &r);
+                return Ok(());
+            }
+            confirm_replacing(ctx, &current, &then, yes)?;
+            let edited = edit(ctx, |r, w, _| Ok(r.restore_vision(w, &heads, &at)?))?;
+            report(ctx, &edited);
+        }
+        VisionCommand::Edit { yes } => {
             // Read the current text without holding the lock while the editor is open.
             let (base_heads, base) = {
                 let open = ctx.read()?;
@@ -54,6 +130,7 @@ pub fn run(ctx: &mut Context, args: VisionArgs) -> Result<()> {
                 report(ctx, &r);
                 return Ok(());
             }
+            confirm_replacing(ctx, &base, &edited_text, yes)?;
             let edited = edit(ctx, |r, w, e| {
                 Ok(r.edit_vision_since(w, e, &base_heads, &edited_text)?)
             })?;
