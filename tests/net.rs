@@ -4,17 +4,16 @@ mod common;
 
 use std::time::Duration;
 
+use alliance::core::Replica;
 use alliance::core::invite::Invite;
 use alliance::core::sync::{PeerSync, SyncMessage};
 use alliance::core::{DeviceId, DeviceKey, SeededEntropy, SignedChange, Unverified};
 use alliance::net::NetError;
 use alliance::net::endpoint::{NetConfig, addr_for};
 use alliance::net::node::{Node, add_invite, join, save_join};
-use alliance::core::Replica;
 use alliance::net::session::{self, Dial};
-use alliance::net::shared::PEERS_FILE;
-use alliance::proto::session::{Failed, Target};
 use alliance::net::ticket::InviteTicket;
+use alliance::proto::session::{Failed, Target};
 use alliance::store::LockMode;
 use common::net::{
     Dev, family, honest_need_arrives, introduce, now, raw_live_session, sync_once_with, sync_pair,
@@ -109,10 +108,7 @@ async fn a_non_member_endpoint_is_refused_before_any_data() {
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
-    assert!(
-        target.is_empty(),
-        "no document data reached the stranger"
-    );
+    assert!(target.is_empty(), "no document data reached the stranger");
     assert_eq!(sync.received, 0);
     eve_node.shutdown().await;
     node.shutdown().await;
@@ -382,9 +378,11 @@ async fn devices_that_know_each_other_only_through_a_relay_join_and_sync() {
     // Ben's address book knows Ada only through the relay.
     {
         let open = ben.home.open(&ben.id(), LockMode::Exclusive).unwrap();
-        let mut book = alliance::core::peers::PeerBook::default();
-        book.learn(&na.device().to_hex(), &[], Some(relay_url.to_string()));
-        open.save_local_json(PEERS_FILE, &book).unwrap();
+        open.update_peer_book(|book| {
+            *book = alliance::core::peers::PeerBook::default();
+            book.learn(&na.device().to_hex(), &[], Some(relay_url.to_string()));
+        })
+        .unwrap();
     }
     ben.edit(|r, w, e| {
         r.add_need(w, e, "letters by post").unwrap();
