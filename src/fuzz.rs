@@ -36,7 +36,7 @@ use crate::net::wire::{self, Frame};
 use crate::proto::handshake::{self, Decision, Hello, Standing};
 use crate::proto::session::{Action, Event as SessionEvent, Mode, Session, Side};
 use crate::protocol::{MAX_FRAME_BYTES, SIGNATURE_LEN};
-use crate::store::{Home, LockMode, format};
+use crate::store::{Home, LockMode, format, layout};
 
 /// Automerge's chunk magic bytes.
 pub const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
@@ -664,8 +664,8 @@ thread_local! {
 /// with every record's CRC and every change chunk's checksum fixed; 2 `snapshot` as it is;
 /// 3 the body of the snapshot's Automerge document, wrapped in a snapshot with a correct
 /// chunk checksum and CRC and the real signatures; 4 `index.cache` as it is; 5 the body of
-/// `index.cache`, with the right magic and CRC; 6 `local.json`, `invites.json` and
-/// `peers.json` (all three these bytes); 7 a peer's persisted sync state.
+/// `index.cache`, with the right magic and CRC; 6 `local.json`, `invites.json`, `peers.json`
+/// and `seen.json` (all four these bytes); 7 a peer's persisted sync state.
 pub fn store_load(data: &[u8]) -> bool {
     let _ = format::decode_log(data);
     let _ = format::decode_snapshot(data);
@@ -706,23 +706,30 @@ pub fn store_load(data: &[u8]) -> bool {
             .path()
             .to_path_buf();
         let id = fx.base.id();
-        let dir = root.join("alliances").join(id.to_string());
+        let dir = root.join(layout::ALLIANCES_DIR).join(id.to_string());
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("sync")).expect("creating the alliance directory");
+        std::fs::create_dir_all(dir.join(layout::SYNC_DIR))
+            .expect("creating the alliance directory");
         let put = |name: &str, bytes: &[u8]| {
             std::fs::write(dir.join(name), bytes).expect("writing a store file");
         };
-        put("snapshot", &snapshot);
-        put("changes.log", &log);
-        put(crate::store::INDEX_CACHE_FILE, &index);
+        put(layout::SNAPSHOT, &snapshot);
+        put(layout::CHANGES_LOG, &log);
+        put(layout::INDEX_CACHE, &index);
         if let Some(local) = local {
-            put("local.json", local);
-            put(crate::net::shared::INVITES_FILE, local);
-            put(crate::net::shared::PEERS_FILE, local);
+            for name in [
+                layout::LOCAL_STATE,
+                layout::INVITES,
+                layout::PEER_BOOK,
+                layout::SEEN,
+            ] {
+                put(name, local);
+            }
         }
         let peer = fx.ben.device_id().to_hex();
         if let Some(state) = sync_state {
-            put(&format!("sync/{peer}"), state);
+            std::fs::write(dir.join(layout::SYNC_DIR).join(&peer), state)
+                .expect("writing a store file");
         }
         let Ok(open) = Home::new(&root).open(&id, LockMode::Shared) else {
             return false;
@@ -737,9 +744,10 @@ pub fn store_load(data: &[u8]) -> bool {
         index.update(open.replica());
         let _ = open.replica().blame_vision(&index);
         let _ = open.replica().diff(&index, &[]);
-        let _ = open.local_json::<serde_json::Value>("local.json");
-        let _ = open.local_json::<Invites>(crate::net::shared::INVITES_FILE);
-        let _ = open.local_json::<PeerBook>(crate::net::shared::PEERS_FILE);
+        let _ = open.local_state();
+        let _ = open.invites();
+        let _ = open.peer_book();
+        let _ = open.seen();
         if let Ok(Some(state)) = open.sync_state(&peer) {
             let mut sync = PeerSync::decode(&state);
             let _ = sync.generate(open.replica());

@@ -16,7 +16,7 @@ use alliance::protocol::{
     ALPN, HANDSHAKE_TIMEOUT_SECS, MAX_FRAME_BYTES, MAX_HANDSHAKE_FRAME_BYTES,
     MAX_STRANGER_CONNECTIONS,
 };
-use alliance::store::LockMode;
+use alliance::store::{LockMode, layout};
 use common::net::{
     Dev, family, honest_need_arrives, introduce, now, raw_live_session, sync_once_with, sync_pair,
 };
@@ -161,9 +161,9 @@ async fn an_equivocating_member_is_caught_with_a_proof_and_honest_peers_keep_syn
     let quarantine = ada
         .home
         .root()
-        .join("alliances")
+        .join(layout::ALLIANCES_DIR)
         .join(ada.id().to_string())
-        .join("quarantine.json");
+        .join(layout::QUARANTINE);
     assert!(
         eventually(|| quarantine.exists()).await,
         "the proof is stored"

@@ -2,6 +2,7 @@
 
 mod common;
 
+use alliance::store::layout;
 use common::{Device, snapshot_tree};
 
 fn family() -> (Device, String) {
@@ -16,7 +17,7 @@ fn init_twice_says_so_and_changes_nothing() {
     let d = Device::new(7);
     let first = d.json(&["init", "--name", "Ada"]);
     assert_eq!(first["created"], true);
-    let key_file = d.home().join("identity/device.key");
+    let key_file = d.home().join(layout::IDENTITY_DIR).join(layout::DEVICE_KEY);
     let before = std::fs::read(&key_file).unwrap();
     let again = d.ok(&["init", "--name", "Someone else"]);
     assert!(again.contains("already set up for Ada"), "{again}");

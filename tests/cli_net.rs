@@ -2,6 +2,7 @@
 
 mod common;
 
+use alliance::store::layout;
 use common::{Device, NOW, eventually};
 
 #[test]
@@ -36,7 +37,7 @@ fn invite_join_sync_and_live_edits_between_processes() {
     let carl = Device::new(3);
     let err = carl.fails(&["join", &ticket, "--name", "Carl"], 1);
     assert!(err.contains("already used"), "{err}");
-    assert!(!carl.home().join("identity").exists());
+    assert!(!carl.home().join(layout::IDENTITY_DIR).exists());
     let err = carl.fails(&["join", "alliancegarbage", "--name", "Carl"], 1);
     assert!(err.contains("not a valid alliance invite ticket"), "{err}");
 
@@ -102,7 +103,7 @@ fn expired_and_revoked_tickets_are_refused_and_change_nothing() {
         1,
     );
     assert!(err.contains("revoked"), "{err}");
-    assert!(!ben.home().join("identity").exists());
+    assert!(!ben.home().join(layout::IDENTITY_DIR).exists());
     let after = common::snapshot_tree(&ada.alliance_dir());
     let changed: Vec<_> = after
         .iter()
@@ -110,7 +111,7 @@ fn expired_and_revoked_tickets_are_refused_and_change_nothing() {
         .map(|(p, _)| p.file_name().unwrap().to_string_lossy().to_string())
         .collect();
     assert!(
-        changed.iter().all(|f| f == "peers.json"),
+        changed.iter().all(|f| f == layout::PEER_BOOK),
         "a refused join changed {changed:?}"
     );
     assert_eq!(ada.json(&["member", "list"]).as_array().unwrap().len(), 1);
@@ -183,7 +184,7 @@ fn a_non_member_device_is_refused() {
     eve.ok(&["bundle", "import", bundle.to_str().unwrap()]);
     // Eve learns Ada's address and tries to sync.
     let ada_key = ada.device_key();
-    let peers_file = eve.alliance_dir().join("peers.json");
+    let peers_file = eve.alliance_dir().join(layout::PEER_BOOK);
     std::fs::write(
         &peers_file,
         serde_json::json!({ "peers": { ada_key: { "addrs": serve.addrs, "relay": null, "last_seen": null, "last_error": null } } }).to_string(),

@@ -253,7 +253,9 @@ fn a_damaged_or_missing_index_cache_is_rebuilt_and_answers_the_same() {
     ben.ok(&["expect", "edit", &e, "dishes right after dinner"]);
     carry(&ben, &ada);
     let expected = ada.json(&["history", &e]);
-    let cache = ada.alliance_dir().join("index.cache");
+    let cache = ada
+        .alliance_dir()
+        .join(alliance::store::layout::INDEX_CACHE);
     assert!(cache.exists(), "the first review command writes the cache");
     std::fs::write(&cache, b"ALLIDX01 not really an index").unwrap();
     assert_eq!(ada.json(&["history", &e]), expected);

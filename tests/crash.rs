@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use alliance::core::{SeededEntropy, Timestamp, Writer};
-use alliance::store::{COMPACT_AFTER, Home, LockMode, format};
+use alliance::store::{COMPACT_AFTER, Home, LockMode, format, layout};
 use common::{Device, NOW, snapshot_tree};
 
 // ---------------------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ fn missing(home: &Path, returned: &[Returned]) -> Vec<String> {
 }
 
 fn alliance_dir(home: &Path) -> PathBuf {
-    let dir = home.join("alliances");
+    let dir = home.join(layout::ALLIANCES_DIR);
     std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok())
@@ -275,7 +275,7 @@ fn restore_tree(from: &Path, to: &Path) {
 
 /// Records in the change log, and whether it ends in a torn tail.
 fn log_state(dir: &Path) -> (usize, bool) {
-    let bytes = std::fs::read(dir.join("changes.log")).unwrap_or_default();
+    let bytes = std::fs::read(dir.join(layout::CHANGES_LOG)).unwrap_or_default();
     match format::decode_log(&bytes) {
         Ok(l) => (l.records.len(), l.torn_tail > 0),
         Err(e) => panic!("changes.log is damaged after a kill: {e}"),
@@ -288,7 +288,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().to_string())
-        .filter(|n| n.contains(".tmp-"))
+        .filter(|n| n.contains(layout::TEMP_MARK))
         .collect()
 }
 
@@ -430,7 +430,7 @@ fn random_kills_during_compaction_lose_no_edit() {
     ok(&home, &["need", "add", "calibration"]);
     let per_edit = start.elapsed();
     assert!(
-        std::fs::metadata(alliance_dir(&home).join("snapshot")).is_ok(),
+        std::fs::metadata(alliance_dir(&home).join(layout::SNAPSHOT)).is_ok(),
         "the 1000th record compacts"
     );
     std::fs::remove_dir_all(&home).unwrap();
@@ -466,7 +466,7 @@ fn random_kills_during_compaction_lose_no_edit() {
                 String::from_utf8_lossy(&out.stderr)
             ),
         };
-        let snapshot = dir.join("snapshot").exists();
+        let snapshot = dir.join(layout::SNAPSHOT).exists();
         let (records, torn) = log_state(&dir);
         let phase = match (snapshot, records, torn) {
             (false, _, true) => "torn append",
@@ -502,7 +502,11 @@ fn random_kills_during_compaction_lose_no_edit() {
         ok(&home, &["need", "add", "<next>"]);
         let left = leftovers(&dir);
         assert!(
-            !left.iter().any(|n| n.starts_with("snapshot.tmp-")),
+            !left.iter().any(|n| n.starts_with(&format!(
+                "{}{}",
+                layout::SNAPSHOT,
+                layout::TEMP_MARK
+            ))),
             "run {i} ({phase}): a half-written snapshot stays: {left:?}"
         );
         small_left += left.len();
@@ -871,7 +875,7 @@ fn a_full_disk_fails_edits_clearly_and_loses_nothing() {
     let kept = Kept {
         ns: &ns,
         home: &home,
-        log: dir.join("changes.log"),
+        log: dir.join(layout::CHANGES_LOG),
     };
     // Fill the disk.
     ns.sh(&format!(
@@ -959,7 +963,7 @@ fn a_full_disk_fails_edits_clearly_and_loses_nothing() {
     );
     let tmp = ns.sh(&format!("ls -a '{}'", dir2.display()));
     assert!(
-        !String::from_utf8_lossy(&tmp.stdout).contains(".tmp-"),
+        !String::from_utf8_lossy(&tmp.stdout).contains(layout::TEMP_MARK),
         "a failed compaction left its temporary file"
     );
     // Space comes back: the next edit works and nothing is missing.
@@ -986,7 +990,7 @@ fn a_file_size_limit_fails_the_edit_clearly_and_loses_nothing() {
     for i in 0..3 {
         ada.ok(&["need", "add", &format!("<kept {i}>")]);
     }
-    let log = ada.alliance_dir().join("changes.log");
+    let log = ada.alliance_dir().join(layout::CHANGES_LOG);
     let limited = |limit: u64| {
         let mut c = alliance(ada.home());
         unsafe {
@@ -1015,7 +1019,7 @@ fn a_file_size_limit_fails_the_edit_clearly_and_loses_nothing() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("changes.log") && stderr.contains("File too large"),
+        stderr.contains(layout::CHANGES_LOG) && stderr.contains("File too large"),
         "{stderr}"
     );
     assert_eq!(
@@ -1219,7 +1223,7 @@ fn a_read_only_mount_reads_and_refuses_writes_without_changing_a_byte() {
 #[test]
 fn a_log_cut_at_any_byte_keeps_every_record_before_the_cut() {
     let ada = Device::founder(1, "Ada", "Family", "parent");
-    let log_path = ada.alliance_dir().join("changes.log");
+    let log_path = ada.alliance_dir().join(layout::CHANGES_LOG);
     // Record boundaries, and the needs each one completes.
     let mut ends = vec![std::fs::read(&log_path).unwrap().len()];
     let mut needs = Vec::new();
@@ -1247,7 +1251,7 @@ fn a_log_cut_at_any_byte_keeps_every_record_before_the_cut() {
             assert_eq!(out.status.code(), Some(4), "cut at {cut}: {stderr}");
             assert!(stderr.contains("damaged"), "cut at {cut}: {stderr}");
             assert!(
-                stderr.contains("changes.log") || stderr.contains("genesis"),
+                stderr.contains(layout::CHANGES_LOG) || stderr.contains("genesis"),
                 "cut at {cut}: {stderr}"
             );
             refused += 1;
@@ -1325,19 +1329,21 @@ fn a_flipped_byte_in_any_stored_file_is_named_never_panics_and_is_not_made_worse
     let pristine = tempfile::tempdir().unwrap();
     copy_tree(ada.home(), pristine.path());
     let all_needs = ada.needs();
-    let log_len = std::fs::read(dir.join("changes.log")).unwrap().len();
+    let log_len = std::fs::read(dir.join(layout::CHANGES_LOG)).unwrap().len();
     let last_record = {
-        let decoded = format::decode_log(&std::fs::read(dir.join("changes.log")).unwrap()).unwrap();
+        let decoded =
+            format::decode_log(&std::fs::read(dir.join(layout::CHANGES_LOG)).unwrap()).unwrap();
         log_len - (8 + 64 + decoded.records.last().unwrap().change.len())
     };
+    let identity = |name: &str| format!("../../{}/{name}", layout::IDENTITY_DIR);
     let files = [
-        "snapshot",
-        "changes.log",
-        "local.json",
-        "seen.json",
-        "index.cache",
-        "../../identity/device.key",
-        "../../identity/profile.json",
+        layout::SNAPSHOT.to_string(),
+        layout::CHANGES_LOG.to_string(),
+        layout::LOCAL_STATE.to_string(),
+        layout::SEEN.to_string(),
+        layout::INDEX_CACHE.to_string(),
+        identity(layout::DEVICE_KEY),
+        identity(layout::PROFILE),
     ];
     let commands: &[&[&str]] = &[
         &["--json", "need", "list"],
@@ -1348,13 +1354,13 @@ fn a_flipped_byte_in_any_stored_file_is_named_never_panics_and_is_not_made_worse
         &["whoami"],
     ];
     let mut tally = std::collections::BTreeMap::<String, [usize; 3]>::new();
-    for file in files {
+    for file in &files {
         let path = dir.join(file);
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         let original = std::fs::read(&path).unwrap_or_else(|_| panic!("{file} exists"));
         let mut positions: Vec<usize> = vec![0, original.len() - 1, original.len() / 2];
         positions.extend((0..5).map(|_| rng.below(original.len() as u64) as usize));
-        if name == "changes.log" {
+        if name == layout::CHANGES_LOG {
             // Every byte of every record header: a damaged length must not pass for a torn tail.
             let header = format::log_header().len();
             positions.extend(header..header + 8);
@@ -1374,7 +1380,7 @@ fn a_flipped_byte_in_any_stored_file_is_named_never_panics_and_is_not_made_worse
             let what = format!("{name} with byte {pos} flipped");
             // The log's documented repair: a last record that fails its checksum is a torn
             // append, and the next write cuts it off.
-            let torn_tail = name == "changes.log" && pos >= last_record;
+            let torn_tail = name == layout::CHANGES_LOG && pos >= last_record;
             for args in commands {
                 let out = ada.cmd().args(*args).output().unwrap();
                 assert_no_panic(&format!("{args:?} with {what}"), &out);
@@ -1413,10 +1419,10 @@ fn a_flipped_byte_in_any_stored_file_is_named_never_panics_and_is_not_made_worse
                 // Never made worse: the damaged bytes stay as they were (derived caches are
                 // rebuilt; a torn tail is cut off on the next write).
                 let now = std::fs::read(&path).unwrap_or_default();
-                if name == "index.cache" {
+                if name == layout::INDEX_CACHE {
                     continue; // a cache: rebuilt when damaged
                 }
-                if name == "local.json" && now != damaged {
+                if name == layout::LOCAL_STATE && now != damaged {
                     // An actor tag that no longer reads as one is replaced by a fresh one.
                     let v: serde_json::Value = serde_json::from_slice(&now).unwrap();
                     assert_eq!(v["actor_tag"].as_str().unwrap().len(), 16, "{what}");
@@ -1450,7 +1456,10 @@ fn a_flipped_byte_in_any_stored_file_is_named_never_panics_and_is_not_made_worse
 fn a_damaged_key_file_is_named_not_taken_for_another_device() {
     let ada = Device::founder(1, "Ada", "Family", "parent");
     let key = ada.device_key();
-    let path = ada.home().join("identity/device.key");
+    let path = ada
+        .home()
+        .join(layout::IDENTITY_DIR)
+        .join(layout::DEVICE_KEY);
     let mut bytes = std::fs::read(&path).unwrap();
     let at = "alliance device key v1\n".len() + 5;
     bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
@@ -1458,7 +1467,7 @@ fn a_damaged_key_file_is_named_not_taken_for_another_device() {
     let out = ada.cmd().args(["--json", "whoami"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && stderr.contains("device.key"),
+        !out.status.success() && stderr.contains(layout::DEVICE_KEY),
         "a damaged key file was read as device {} (was {key})",
         String::from_utf8_lossy(&out.stdout)
     );

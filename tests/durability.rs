@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use alliance::core::{DeviceKey, SignedChange, Timestamp, Writer};
-use alliance::store::{Home, LockMode, format};
+use alliance::store::{Home, LockMode, format, layout};
 use common::{Device, snapshot_tree};
 
 #[test]
@@ -105,7 +105,7 @@ fn signature_tampered_on_disk_is_caught_by_verify() {
     let ada = Device::founder(1, "Ada", "Family", "parent");
     ada.add(&["need", "add", "sleep"]);
     ada.add(&["need", "add", "sunlight"]);
-    let log_path = ada.alliance_dir().join("changes.log");
+    let log_path = ada.alliance_dir().join(layout::CHANGES_LOG);
     let log = std::fs::read(&log_path).unwrap();
     let tampered = rewrite_record(&log, 1, |p| p[10] ^= 0x01);
     std::fs::write(&log_path, tampered).unwrap();
@@ -129,7 +129,7 @@ fn damaged_file_is_named_and_never_made_worse() {
     let ada = Device::founder(1, "Ada", "Family", "parent");
     ada.add(&["need", "add", "sleep"]);
     ada.add(&["need", "add", "sunlight"]);
-    let log_path = ada.alliance_dir().join("changes.log");
+    let log_path = ada.alliance_dir().join(layout::CHANGES_LOG);
     let mut log = std::fs::read(&log_path).unwrap();
     log[20] ^= 0xff; // inside the first record; not the last, so not a torn tail
     std::fs::write(&log_path, &log).unwrap();
@@ -141,21 +141,25 @@ fn damaged_file_is_named_and_never_made_worse() {
         &["log"],
     ] {
         let err = ada.fails(args, 4);
-        assert!(err.contains("changes.log"), "{err}");
+        assert!(err.contains(layout::CHANGES_LOG), "{err}");
         assert!(err.contains("damaged"), "{err}");
     }
     assert_eq!(snapshot_tree(ada.home()), before);
     // A damaged key file, too.
-    std::fs::write(ada.home().join("identity/device.key"), "garbage").unwrap();
+    let key_file = ada
+        .home()
+        .join(layout::IDENTITY_DIR)
+        .join(layout::DEVICE_KEY);
+    std::fs::write(key_file, "garbage").unwrap();
     let err = ada.fails(&["whoami"], 4);
-    assert!(err.contains("device.key"), "{err}");
+    assert!(err.contains(layout::DEVICE_KEY), "{err}");
 }
 
 #[test]
 fn torn_tail_from_a_crash_is_dropped_and_writing_goes_on() {
     let ada = Device::founder(1, "Ada", "Family", "parent");
     ada.add(&["need", "add", "sleep"]);
-    let log_path = ada.alliance_dir().join("changes.log");
+    let log_path = ada.alliance_dir().join(layout::CHANGES_LOG);
     let good = std::fs::read(&log_path).unwrap();
     ada.add(&["need", "add", "half written"]);
     let full = std::fs::read(&log_path).unwrap();
@@ -256,7 +260,7 @@ fn change_by_a_key_that_is_not_a_member_is_rejected() {
     let eve = Device::new(9);
     eve.fails(&["bundle", "import", path.to_str().unwrap()], 1);
     assert!(
-        !eve.home().join("alliances").exists()
+        !eve.home().join(layout::ALLIANCES_DIR).exists()
             || eve.json(&["list"]).as_array().unwrap().is_empty()
     );
     // Sanity: the untampered bundle imports.

@@ -12,7 +12,6 @@ use alliance::net::NetError;
 use alliance::net::endpoint::{NetConfig, addr_for};
 use alliance::net::node::{Node, add_invite, join, save_join};
 use alliance::net::session::{self, Dial};
-use alliance::net::shared::PEERS_FILE;
 use alliance::net::ticket::InviteTicket;
 use alliance::proto::session::{Failed, Target};
 use alliance::store::LockMode;
@@ -379,9 +378,11 @@ async fn devices_that_know_each_other_only_through_a_relay_join_and_sync() {
     // Ben's address book knows Ada only through the relay.
     {
         let open = ben.home.open(&ben.id(), LockMode::Exclusive).unwrap();
-        let mut book = alliance::core::peers::PeerBook::default();
-        book.learn(&na.device().to_hex(), &[], Some(relay_url.to_string()));
-        open.save_local_json(PEERS_FILE, &book).unwrap();
+        open.update_peer_book(|book| {
+            *book = alliance::core::peers::PeerBook::default();
+            book.learn(&na.device().to_hex(), &[], Some(relay_url.to_string()));
+        })
+        .unwrap();
     }
     ben.edit(|r, w, e| {
         r.add_need(w, e, "letters by post").unwrap();

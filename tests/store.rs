@@ -1,7 +1,7 @@
 //! The store through the library: compaction, and a crash at every byte of an append.
 
 use alliance::core::{DeviceKey, Replica, SeededEntropy, Timestamp, Writer};
-use alliance::store::{Home, LockMode};
+use alliance::store::{Home, LockMode, layout};
 
 fn founded(home: &Home) -> (alliance::core::AllianceId, DeviceKey) {
     let key = DeviceKey::from_seed([4; 32]);
@@ -41,8 +41,8 @@ fn compaction_folds_the_log_into_a_snapshot_and_loses_nothing() {
     let home = Home::new(dir.path()).with_compact_after(5);
     let (id, key) = founded(&home);
     add_needs(&home, &id, &key, 12);
-    let adir = dir.path().join("alliances").join(id.to_string());
-    assert!(adir.join("snapshot").exists());
+    let adir = dir.path().join(layout::ALLIANCES_DIR).join(id.to_string());
+    assert!(adir.join(layout::SNAPSHOT).exists());
     let open = home.open(&id, LockMode::Shared).unwrap();
     assert_eq!(open.replica().view().needs.len(), 12);
     assert_eq!(open.replica().len(), 13);
@@ -60,14 +60,14 @@ fn crash_between_snapshot_and_log_reset_duplicates_nothing() {
     let home = Home::new(dir.path());
     let (id, key) = founded(&home);
     add_needs(&home, &id, &key, 4);
-    let adir = dir.path().join("alliances").join(id.to_string());
-    let log = std::fs::read(adir.join("changes.log")).unwrap();
+    let adir = dir.path().join(layout::ALLIANCES_DIR).join(id.to_string());
+    let log = std::fs::read(adir.join(layout::CHANGES_LOG)).unwrap();
     home.open(&id, LockMode::Exclusive)
         .unwrap()
         .compact()
         .unwrap();
     // As if the process died after writing the snapshot, before emptying the log.
-    std::fs::write(adir.join("changes.log"), &log).unwrap();
+    std::fs::write(adir.join(layout::CHANGES_LOG), &log).unwrap();
     let open = home.open(&id, LockMode::Shared).unwrap();
     assert_eq!(open.replica().view().needs.len(), 4);
     assert_eq!(open.replica().len(), 5);
@@ -79,12 +79,12 @@ fn a_crash_at_any_byte_of_an_append_leaves_a_loadable_prefix() {
     let home = Home::new(dir.path());
     let (id, key) = founded(&home);
     add_needs(&home, &id, &key, 2);
-    let adir = dir.path().join("alliances").join(id.to_string());
-    let before = std::fs::read(adir.join("changes.log")).unwrap();
+    let adir = dir.path().join(layout::ALLIANCES_DIR).join(id.to_string());
+    let before = std::fs::read(adir.join(layout::CHANGES_LOG)).unwrap();
     add_needs(&home, &id, &key, 1);
-    let after = std::fs::read(adir.join("changes.log")).unwrap();
+    let after = std::fs::read(adir.join(layout::CHANGES_LOG)).unwrap();
     for cut in before.len()..=after.len() {
-        std::fs::write(adir.join("changes.log"), &after[..cut]).unwrap();
+        std::fs::write(adir.join(layout::CHANGES_LOG), &after[..cut]).unwrap();
         let open = home.open(&id, LockMode::Shared).unwrap();
         let needs = open.replica().view().needs.len();
         let expected = if cut == after.len() { 3 } else { 2 };
@@ -168,7 +168,7 @@ fn a_restored_or_copied_alliance_starts_a_fresh_actor_and_a_renamed_one_keeps_it
     let original = tag(&home);
     assert_eq!(tag(&home), original, "one device keeps one actor");
     // A backup taken now, more edits, then the backup restored over the alliance.
-    let adir = dir.path().join("alliances").join(id.to_string());
+    let adir = dir.path().join(layout::ALLIANCES_DIR).join(id.to_string());
     let backup = tempfile::tempdir().unwrap();
     copy_tree(&adir, backup.path());
     add_needs(&home, &id, &key, 1);
@@ -247,4 +247,148 @@ fn equivocation_proofs_survive_a_restart_and_left_out_changes_stay_out() {
     let tag = open.actor_tag(&mut SeededEntropy::new(8)).unwrap();
     assert_ne!(tag, [9; 8], "a proven actor is never used again");
     assert_eq!(open.actor_tag(&mut SeededEntropy::new(9)).unwrap(), tag);
+}
+
+#[test]
+fn every_device_local_file_round_trips_under_its_name() {
+    use alliance::core::invite::{Invite, Invites};
+    use alliance::core::peers::PeerBook;
+    use alliance::store::{Seen, StoreError};
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let (id, _) = founded(&home);
+    let adir = dir.path().join(layout::ALLIANCES_DIR).join(id.to_string());
+    let now = Timestamp(1_800_000_100);
+    let peer = "ab".repeat(32);
+
+    let open = home.open(&id, LockMode::Exclusive).unwrap();
+    // Nothing written yet: every file reads as empty.
+    assert_eq!(open.peer_book().unwrap(), PeerBook::default());
+    assert_eq!(open.invites().unwrap(), Invites::default());
+    assert_eq!(open.seen().unwrap().heads(), None);
+    assert_eq!(open.sync_state(&peer).unwrap(), None);
+
+    let mut book = PeerBook::default();
+    book.seen(&peer, &["192.168.1.20:51820".into()], None, now);
+    let returned = open
+        .update_peer_book(|b| {
+            b.seen(&peer, &["192.168.1.20:51820".into()], None, now);
+            b.peers.len()
+        })
+        .unwrap();
+    assert_eq!(returned, 1, "the closure's result comes back");
+    let invite = Invite::new(&[3; 32], "teen", now, 3600);
+    open.update_invites(|i| {
+        i.invites.push(invite.clone());
+        Ok::<_, StoreError>(())
+    })
+    .unwrap();
+    let refused = open.update_invites(|i| {
+        i.invites.clear();
+        Err::<(), _>(StoreError::NotFound("refused".into()))
+    });
+    assert!(refused.is_err());
+    let heads = open.replica().heads();
+    open.save_seen(&Seen::new(&heads, now)).unwrap();
+    open.save_sync_state(&peer, b"sync state").unwrap();
+    drop(open);
+
+    // Read back by another opening, from the files.
+    let open = home.open(&id, LockMode::Shared).unwrap();
+    assert_eq!(open.peer_book().unwrap(), book);
+    assert_eq!(
+        open.invites().unwrap().invites,
+        vec![invite],
+        "a refused update wrote nothing"
+    );
+    assert_eq!(open.seen().unwrap().heads(), Some(heads.clone()));
+    assert_eq!(
+        open.sync_state(&peer).unwrap().as_deref(),
+        Some(&b"sync state"[..])
+    );
+    for name in [layout::PEER_BOOK, layout::INVITES, layout::SEEN] {
+        assert!(adir.join(name).is_file(), "{name} is where it always was");
+    }
+    assert!(adir.join(layout::SYNC_DIR).join(&peer).is_file());
+    // The seen marker's format is the documented one (docs/protocol.md).
+    let seen: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(adir.join(layout::SEEN)).unwrap()).unwrap();
+    assert_eq!(seen["at"], now.0);
+    assert_eq!(seen["heads"][0], heads[0].to_string());
+    // No temporary file stays behind.
+    let names: Vec<String> = std::fs::read_dir(&adir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.contains(layout::TEMP_MARK)),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn the_serve_announcement_is_replaced_by_a_rename_never_rewritten_in_place() {
+    use alliance::store::ServeInfo;
+    use std::io::Read;
+
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let path = dir.path().join(layout::SERVE_ANNOUNCEMENT);
+    assert_eq!(home.serve_announcement(), None);
+    let first = ServeInfo {
+        device: "ab".repeat(32),
+        addrs: vec!["192.168.1.20:51820".into()],
+        pid: 41,
+    };
+    home.announce_serve(&first).unwrap();
+    assert_eq!(home.serve_announcement(), Some(first.clone()));
+
+    // A reader that opened the announcement keeps reading the whole old one: the new one is a
+    // new file renamed over it, not the old file truncated and rewritten.
+    let mut held = std::fs::File::open(&path).unwrap();
+    let second = ServeInfo {
+        addrs: vec!["192.168.1.20:51821".into()],
+        pid: 42,
+        ..first.clone()
+    };
+    home.announce_serve(&second).unwrap();
+    let mut old = String::new();
+    held.read_to_string(&mut old).unwrap();
+    assert_eq!(serde_json::from_str::<ServeInfo>(&old).unwrap(), first);
+    assert_eq!(home.serve_announcement(), Some(second.clone()));
+
+    // The new one is written to the store's temporary sibling first: when that cannot be
+    // made, the announcement fails and the old one stays whole.
+    let temp = dir.path().join(format!(
+        "{}{}{}",
+        layout::SERVE_ANNOUNCEMENT,
+        layout::TEMP_MARK,
+        std::process::id()
+    ));
+    std::fs::create_dir(&temp).unwrap();
+    let third = ServeInfo {
+        pid: 43,
+        ..first.clone()
+    };
+    assert!(home.announce_serve(&third).is_err());
+    assert_eq!(home.serve_announcement(), Some(second));
+    std::fs::remove_dir(&temp).unwrap();
+    home.announce_serve(&third).unwrap();
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [layout::SERVE_ANNOUNCEMENT],
+        "no temporary file stays"
+    );
+
+    // A damaged announcement is no announcement (it is only a hint); stopping removes it.
+    std::fs::write(&path, b"{\"device\": ").unwrap();
+    assert_eq!(home.serve_announcement(), None);
+    home.clear_serve_announcement().unwrap();
+    assert!(!path.exists());
+    home.clear_serve_announcement().unwrap();
 }

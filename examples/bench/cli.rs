@@ -38,9 +38,9 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
             .expect("store");
         let cache = dir
             .path()
-            .join("alliances")
+            .join(alliance::store::layout::ALLIANCES_DIR)
             .join(r.id().to_string())
-            .join(alliance::store::INDEX_CACHE_FILE);
+            .join(alliance::store::layout::INDEX_CACHE);
         let show = time_cli(&bin, dir.path(), &["show"], runs);
         let changes = r.len();
         let mut push = |measure: &'static str, (d, peak): (Duration, Option<f64>), note: String| {

@@ -138,31 +138,15 @@ pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
     Ok(rt.block_on(f))
 }
 
-/// Where a running `serve` announces its addresses, so `invite` can put them in tickets.
-pub const SERVE_FILE: &str = "serve.json";
-
-/// What `serve` announces in [`SERVE_FILE`].
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct ServeInfo {
-    pub device: String,
-    pub addrs: Vec<String>,
-    pub pid: u32,
-}
-
 impl Context {
-    /// The addresses of this device's running `serve`, if one announced itself.
-    pub fn serve_info(&self) -> Option<ServeInfo> {
-        let bytes = std::fs::read(self.home.root().join(SERVE_FILE)).ok()?;
-        serde_json::from_slice(&bytes).ok()
-    }
-
     /// The network configuration for `serve`: the port it used last when none was chosen, so a
     /// device keeps its address across restarts.
     pub fn serve_config(&self) -> crate::net::endpoint::NetConfig {
         let mut config = self.net.clone();
         if config.bind.is_none()
             && let Some(port) = self
-                .serve_info()
+                .home
+                .serve_announcement()
                 .and_then(|s| {
                     s.addrs
                         .first()

@@ -1,44 +1,12 @@
-//! Points in the history a person can name: `--since DATE|HASH`, and this device's local
-//! "seen" marker (`alliance seen`), which is not synced: each device remembers what its
-//! person has looked at.
+//! Points in the history a person can name: `--since DATE|HASH`. The other point, this
+//! device's "seen" marker (`alliance seen`), is a device-local file of the store
+//! ([`crate::store::Seen`]).
 
 use automerge::ChangeHash;
-use serde::{Deserialize, Serialize};
 
 use crate::cli::error::{CliError, Result};
 use crate::core::Timestamp;
 use crate::core::index::ChangeIndex;
-use crate::store::OpenAlliance;
-
-/// The file in the alliance's directory that holds this device's seen marker.
-pub const SEEN_FILE: &str = "seen.json";
-
-/// Where this device's person last looked: the heads then, and when.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Seen {
-    pub heads: Vec<String>,
-    pub at: Option<i64>,
-}
-
-impl Seen {
-    /// The marked heads, or `None` when nothing was ever marked.
-    pub fn heads(&self) -> Option<Vec<ChangeHash>> {
-        self.at?;
-        Some(self.heads.iter().filter_map(|h| h.parse().ok()).collect())
-    }
-}
-
-pub fn load_seen(open: &OpenAlliance) -> Result<Seen> {
-    Ok(open.local_json::<Seen>(SEEN_FILE)?)
-}
-
-pub fn save_seen(open: &OpenAlliance, heads: &[ChangeHash], now: Timestamp) -> Result<()> {
-    let seen = Seen {
-        heads: heads.iter().map(ToString::to_string).collect(),
-        at: Some(now.0),
-    };
-    Ok(open.save_local_json(SEEN_FILE, &seen)?)
-}
 
 /// Resolves `--since DATE|HASH` to the heads of that point (see [`point`]).
 pub fn since(index: &ChangeIndex, since: &str) -> Result<Vec<ChangeHash>> {

@@ -15,7 +15,7 @@ use crate::core::{DeviceId, DeviceKey, Entropy, Timestamp};
 use crate::net::NetError;
 use crate::net::endpoint::{NetConfig, addr_for, bind, direct_addrs};
 use crate::net::session::{self, Dial, Listener, SessionReport};
-use crate::net::shared::{self as shared_alliance, SharedAlliance};
+use crate::net::shared::SharedAlliance;
 use crate::net::ticket::InviteTicket;
 use crate::net::wire::JoinRequest;
 use crate::protocol::MAX_STRANGER_CONNECTIONS;
@@ -323,9 +323,7 @@ pub fn save_join(
     home.create_alliance_from(replica, None)?;
     let id = replica.id();
     let open = home.open(&id, crate::store::LockMode::Exclusive)?;
-    let mut book: crate::core::peers::PeerBook = open.local_json(shared_alliance::PEERS_FILE)?;
-    book.seen(&inviter.to_hex(), inviter_addrs, None, now);
-    open.save_local_json(shared_alliance::PEERS_FILE, &book)?;
+    open.update_peer_book(|book| book.seen(&inviter.to_hex(), inviter_addrs, None, now))?;
     Ok(id)
 }
 
@@ -334,8 +332,8 @@ pub fn add_invite(
     open: &crate::store::OpenAlliance,
     invite: crate::core::invite::Invite,
 ) -> Result<(), NetError> {
-    let mut invites: crate::core::invite::Invites =
-        open.local_json(shared_alliance::INVITES_FILE)?;
-    invites.invites.push(invite);
-    Ok(open.save_local_json(shared_alliance::INVITES_FILE, &invites)?)
+    open.update_invites(|invites| {
+        invites.invites.push(invite);
+        Ok::<_, NetError>(())
+    })
 }

@@ -6,23 +6,18 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
+use crate::core::peers::PeerBook;
 use crate::core::replica::Budget;
 use crate::core::sync::{PeerSync, SyncMessage};
 use crate::core::{
     AllianceId, DeviceId, DeviceKey, Entropy, ReceiveError, SignedChange, Timestamp, Unverified,
     Writer,
 };
-use crate::core::{invite::Invites, peers::PeerBook};
 use crate::net::NetError;
 pub use crate::proto::session::FreshChanges;
 use crate::proto::session::{Failed, Target};
 use crate::protocol::{MAX_BATCH_SECS, PEER_QUARANTINE_SECS};
 use crate::store::{LockMode, OpenAlliance};
-
-/// Device-local file of invites (see [`Invites`]).
-pub const INVITES_FILE: &str = "invites.json";
-/// Device-local address book (see [`PeerBook`]).
-pub const PEERS_FILE: &str = "peers.json";
 
 /// The time budget of one received batch: out of time after [`MAX_BATCH_SECS`].
 fn batch_clock() -> impl Fn() -> bool + Sync {
@@ -182,7 +177,7 @@ impl SharedAlliance {
     }
 
     pub fn peer_book(&self) -> Result<PeerBook, NetError> {
-        self.with(LockMode::Shared, |o| Ok(o.local_json(PEERS_FILE)?))
+        self.with(LockMode::Shared, |o| Ok(o.peer_book()?))
     }
 
     /// Updates the address book after contact with `peer` (or a failure).
@@ -194,12 +189,10 @@ impl SharedAlliance {
         now: Timestamp,
     ) -> Result<(), NetError> {
         self.with(LockMode::Exclusive, |o| {
-            let mut book: PeerBook = o.local_json(PEERS_FILE)?;
-            match result {
+            Ok(o.update_peer_book(|book| match result {
                 Ok(()) => book.seen(&peer.to_hex(), addrs, None, now),
                 Err(e) => book.failed(&peer.to_hex(), e),
-            }
-            Ok(o.save_local_json(PEERS_FILE, &book)?)
+            })?)
         })
     }
 
@@ -226,9 +219,9 @@ impl SharedAlliance {
     pub fn quarantine(&self, peer: &DeviceId, reason: &str) {
         let now = crate::system::now();
         let result = self.with(LockMode::Exclusive, |o| {
-            let mut book: PeerBook = o.local_json(PEERS_FILE)?;
-            book.quarantine(&peer.to_hex(), reason, now, PEER_QUARANTINE_SECS);
-            Ok(o.save_local_json(PEERS_FILE, &book)?)
+            Ok(o.update_peer_book(|book| {
+                book.quarantine(&peer.to_hex(), reason, now, PEER_QUARANTINE_SECS)
+            })?)
         });
         if let Err(e) = result {
             tracing::error!(peer = %peer.short(), error = %e, "cannot record the quarantine");
@@ -254,15 +247,14 @@ impl SharedAlliance {
                     reason: "this device is already a member; use `alliance sync`".into(),
                 });
             }
-            let mut invites: Invites = o.local_json(INVITES_FILE)?;
-            let role =
+            let role = o.update_invites(|invites| {
                 invites
                     .redeem(secret, &peer.to_hex(), now)
                     .map_err(|e| NetError::RefusedPeer {
                         peer: peer.short(),
                         reason: e.to_string(),
-                    })?;
-            o.save_local_json(INVITES_FILE, &invites)?;
+                    })
+            })?;
             let tag = o.actor_tag(entropy)?;
             let writer = Writer {
                 key,

@@ -22,7 +22,11 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
 /// A temporary sibling of `path`, unique to this process.
 pub(crate) fn temp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
+    name.push(format!(
+        "{}{}",
+        super::layout::TEMP_MARK,
+        std::process::id()
+    ));
     path.with_file_name(name)
 }
 

@@ -1,15 +1,7 @@
-//! Storage on this device: the identity, and one directory per alliance.
-//!
-//! ```text
-//! HOME/
-//!   identity/device.key      this device's secret key (mode 0600; never printed)
-//!   identity/profile.json    the person's display name
-//!   alliances/<alliance-id>/
-//!     lock                   held by every command on this alliance (see `lock`)
-//!     changes.log            append-only, checksummed signed changes (see `format`)
-//!     snapshot               compacted document + signatures, replaced atomically
-//!     local.json             device-local state, never synced (this device's actor tag)
-//! ```
+//! Storage on this device: the identity, and one directory per alliance. Which files a home
+//! holds, and their names, are listed once, in [`layout`]; the device-local files beside the
+//! history (address book, invites, seen marker, sync states, the `serve` announcement) are read
+//! and written through typed methods of [`Home`] and [`OpenAlliance`] (in `local.rs`).
 //!
 //! Durability: an edit is appended to `changes.log` and fsynced before the command returns.
 //! When the log grows past [`COMPACT_AFTER`] records it is folded into a new snapshot (written
@@ -18,6 +10,8 @@
 
 pub mod format;
 mod fsutil;
+pub mod layout;
+mod local;
 pub mod lock;
 
 use std::fs;
@@ -34,13 +28,12 @@ use crate::core::{AllianceId, DeviceKey, Entropy, Replica, SignedChange, Verifie
 use crate::protocol::{ACTOR_TAG_LEN, SIGNATURE_LEN};
 use format::FormatError;
 use fsutil::{io, read_optional, sync_dir, write_atomic, write_cache, write_new};
+pub use local::{Seen, ServeInfo};
+use local::{load_json, save_json};
 pub use lock::{AllianceLock, LockMode};
 
 /// Log records after which the log is folded into a new snapshot.
 pub const COMPACT_AFTER: usize = 1000;
-
-/// The local cache of the history index, in each alliance's directory.
-pub const INDEX_CACHE_FILE: &str = "index.cache";
 
 const KEY_FILE_HEADER: &str = "alliance device key v1";
 
@@ -95,8 +88,9 @@ struct Profile {
     name: String,
 }
 
+/// This device's own state for one alliance ([`layout::LOCAL_STATE`]).
 #[derive(Serialize, Deserialize, Default)]
-struct LocalState {
+pub(crate) struct LocalState {
     /// Hex of this device's actor tag for this alliance.
     actor_tag: Option<String>,
     /// Which directory the tag was made in ([`dir_identity`]). A copy of the alliance's files
@@ -152,11 +146,11 @@ impl Home {
     }
 
     fn identity_dir(&self) -> PathBuf {
-        self.root.join("identity")
+        self.root.join(layout::IDENTITY_DIR)
     }
 
     fn alliances_dir(&self) -> PathBuf {
-        self.root.join("alliances")
+        self.root.join(layout::ALLIANCES_DIR)
     }
 
     fn alliance_dir(&self, id: &AllianceId) -> PathBuf {
@@ -168,7 +162,7 @@ impl Home {
     pub fn init(&self, name: &str, seed: [u8; 32]) -> Result<InitOutcome, StoreError> {
         let dir = self.identity_dir();
         fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let key_path = dir.join("device.key");
+        let key_path = dir.join(layout::DEVICE_KEY);
         let key = DeviceKey::from_seed(seed);
         // The device ID on the third line lets a damaged key be told from another key.
         let text = format!(
@@ -177,13 +171,12 @@ impl Home {
             key.device_id().to_hex()
         );
         let created = write_new(&key_path, text.as_bytes(), 0o600)?;
-        let profile_path = dir.join("profile.json");
+        let profile_path = dir.join(layout::PROFILE);
         if created || !profile_path.exists() {
-            let profile = serde_json::to_vec_pretty(&Profile {
+            let profile = Profile {
                 name: name.trim().to_string(),
-            })
-            .expect("profile serialises");
-            write_atomic(&profile_path, &profile, 0o644)?;
+            };
+            save_json(&profile_path, &profile)?;
         }
         let identity = self.identity()?;
         Ok(if created {
@@ -196,7 +189,7 @@ impl Home {
     /// Loads this device's identity.
     pub fn identity(&self) -> Result<Identity, StoreError> {
         let dir = self.identity_dir();
-        let key_path = dir.join("device.key");
+        let key_path = dir.join(layout::DEVICE_KEY);
         let Some(text) = read_optional(&key_path)? else {
             return Err(StoreError::NoIdentity {
                 home: self.root.clone(),
@@ -222,16 +215,10 @@ impl Home {
                 "the key does not match the device ID written beside it (the file is damaged; restore it from a backup)",
             ));
         }
-        let profile_path = dir.join("profile.json");
-        let profile: Profile = match read_optional(&profile_path)? {
-            Some(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| StoreError::corrupt(&profile_path, e))?
-            }
-            None => {
-                return Err(StoreError::NoIdentity {
-                    home: self.root.clone(),
-                });
-            }
+        let Some(profile) = load_json::<Profile>(&dir.join(layout::PROFILE))? else {
+            return Err(StoreError::NoIdentity {
+                home: self.root.clone(),
+            });
         };
         Ok(Identity {
             key,
@@ -299,24 +286,25 @@ impl Home {
         if dir.exists() {
             return Err(StoreError::AlreadyExists(id.short()));
         }
-        let staging = parent.join(format!(".new-{}-{}", id.short(), std::process::id()));
+        let staging = parent.join(format!(
+            "{}{}-{}",
+            layout::STAGING_PREFIX,
+            id.short(),
+            std::process::id()
+        ));
         let _ = fs::remove_dir_all(&staging);
         let result = (|| {
             fs::create_dir_all(&staging).map_err(io(&staging))?;
             if let Some(snapshot) = &snapshot {
-                write_atomic(&staging.join("snapshot"), snapshot, 0o644)?;
+                write_atomic(&staging.join(layout::SNAPSHOT), snapshot, 0o644)?;
             }
-            write_atomic(&staging.join("changes.log"), &log, 0o644)?;
+            write_atomic(&staging.join(layout::CHANGES_LOG), &log, 0o644)?;
             // The rename below keeps the directory's identity.
             let local = LocalState {
                 actor_tag: actor_tag.map(hex::encode),
                 actor_dir: dir_identity(&staging),
             };
-            write_atomic(
-                &staging.join("local.json"),
-                &serde_json::to_vec_pretty(&local).expect("serialises"),
-                0o644,
-            )?;
+            save_json(&staging.join(layout::LOCAL_STATE), &local)?;
             fs::rename(&staging, &dir).map_err(io(&dir))?;
             sync_dir(&parent)
         })();
@@ -332,7 +320,7 @@ impl Home {
         if !dir.is_dir() {
             return Err(StoreError::NotFound(id.short()));
         }
-        let lock = AllianceLock::acquire(&dir.join("lock"), mode)?;
+        let lock = AllianceLock::acquire(&dir.join(layout::LOCK), mode)?;
         if mode == LockMode::Exclusive {
             remove_stale_temporaries(&dir);
         }
@@ -348,7 +336,7 @@ impl Home {
         if !dir.is_dir() {
             return Err(StoreError::NotFound(id.short()));
         }
-        let snapshot_path = dir.join("snapshot");
+        let snapshot_path = dir.join(layout::SNAPSHOT);
         let snapshot_bytes = read_optional(&snapshot_path)?;
         let snapshot = match &snapshot_bytes {
             Some(b) => Some(
@@ -356,7 +344,7 @@ impl Home {
             ),
             None => None,
         };
-        let log_path = dir.join("changes.log");
+        let log_path = dir.join(layout::CHANGES_LOG);
         let log_bytes = read_optional(&log_path)?.unwrap_or_default();
         let log = format::decode_log(&log_bytes).map_err(|e| match e {
             FormatError::BadMagic if log_bytes.is_empty() => {
@@ -395,10 +383,7 @@ impl Home {
                 "the alliance's first (genesis) change is missing",
             ));
         }
-        let quarantine_path = dir.join(QUARANTINE_FILE);
-        if let Some(b) = read_optional(&quarantine_path)? {
-            let q: Quarantine =
-                serde_json::from_slice(&b).map_err(|e| StoreError::corrupt(&quarantine_path, e))?;
+        if let Some(q) = load_json::<Quarantine>(&dir.join(layout::QUARANTINE))? {
             replica.restore_quarantine(q);
         }
         let quarantine_saved = quarantine_len(&replica);
@@ -419,7 +404,7 @@ impl Home {
     }
 }
 
-/// Removes the temporary files (`NAME.tmp-PID`) that a writer killed in the middle of an
+/// Removes the temporary files (`NAME.tmp-PID`, see [`layout::TEMP_MARK`]) that a writer killed in the middle of an
 /// atomic replace left behind. Only called with the exclusive lock held: every write in the
 /// alliance directory happens under a lock, so nothing else is writing.
 fn remove_stale_temporaries(dir: &Path) {
@@ -430,17 +415,13 @@ fn remove_stale_temporaries(dir: &Path) {
         if entry
             .file_name()
             .to_str()
-            .and_then(|n| n.rsplit_once(".tmp-"))
+            .and_then(|n| n.rsplit_once(layout::TEMP_MARK))
             .is_some_and(|(_, pid)| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
         {
             let _ = fs::remove_file(entry.path());
         }
     }
 }
-
-/// Device-local record of equivocations and the changes left out because of them (see
-/// [`crate::core::equivocation`]).
-pub const QUARANTINE_FILE: &str = "quarantine.json";
 
 fn quarantine_len(replica: &Replica) -> u64 {
     replica.quarantine().generation()
@@ -497,11 +478,7 @@ impl OpenAlliance {
         &mut self,
         entropy: &mut dyn Entropy,
     ) -> Result<[u8; ACTOR_TAG_LEN], StoreError> {
-        let path = self.dir.join("local.json");
-        let mut local: LocalState = match read_optional(&path)? {
-            Some(b) => serde_json::from_slice(&b).map_err(|e| StoreError::corrupt(&path, e))?,
-            None => LocalState::default(),
-        };
+        let mut local = self.local_state()?;
         let here = dir_identity(&self.dir);
         let tag = local
             .actor_tag
@@ -537,12 +514,13 @@ impl OpenAlliance {
         };
         local.actor_tag = Some(hex::encode(tag));
         local.actor_dir = here;
-        write_atomic(
-            &path,
-            &serde_json::to_vec_pretty(&local).expect("serialises"),
-            0o644,
-        )?;
+        save_json(&self.dir.join(layout::LOCAL_STATE), &local)?;
         Ok(tag)
+    }
+
+    /// This device's own state for this alliance, as written (the default if none was).
+    pub(crate) fn local_state(&self) -> Result<LocalState, StoreError> {
+        Ok(load_json(&self.dir.join(layout::LOCAL_STATE))?.unwrap_or_default())
     }
 
     /// Makes `changes` durable: appends them to the log and fsyncs before returning. A torn tail
@@ -554,13 +532,16 @@ impl OpenAlliance {
             "persist needs the write lock"
         );
         if quarantine_len(&self.replica) != self.quarantine_saved {
-            self.save_local_json(QUARANTINE_FILE, self.replica.quarantine())?;
+            save_json(
+                &self.dir.join(layout::QUARANTINE),
+                self.replica.quarantine(),
+            )?;
             self.quarantine_saved = quarantine_len(&self.replica);
         }
         if changes.is_empty() {
             return Ok(());
         }
-        let path = self.dir.join("changes.log");
+        let path = self.dir.join(layout::CHANGES_LOG);
         let mut file = fs::OpenOptions::new()
             .write(true)
             .open(&path)
@@ -605,8 +586,12 @@ impl OpenAlliance {
             "compact needs the write lock"
         );
         let snapshot = format::encode_snapshot(&self.replica.save(), self.replica.signatures());
-        write_atomic(&self.dir.join("snapshot"), &snapshot, 0o644)?;
-        write_atomic(&self.dir.join("changes.log"), &format::log_header(), 0o644)?;
+        write_atomic(&self.dir.join(layout::SNAPSHOT), &snapshot, 0o644)?;
+        write_atomic(
+            &self.dir.join(layout::CHANGES_LOG),
+            &format::log_header(),
+            0o644,
+        )?;
         self.log_records = 0;
         self.log_valid_len = format::log_header().len() as u64;
         self.log_torn_tail = 0;
@@ -624,7 +609,7 @@ impl OpenAlliance {
     /// that are new to this replica (for example local edits made by other commands).
     pub fn relock(&mut self, mode: LockMode) -> Result<Vec<SignedChange<Verified>>, StoreError> {
         if self.lock.is_none() {
-            self.lock = Some(AllianceLock::acquire(&self.dir.join("lock"), mode)?);
+            self.lock = Some(AllianceLock::acquire(&self.dir.join(layout::LOCK), mode)?);
         }
         self.mode = mode;
         self.refresh()
@@ -637,9 +622,9 @@ impl OpenAlliance {
             return Ok(Vec::new());
         }
         let before: std::collections::HashSet<_> = self.replica.heads().into_iter().collect();
-        let log_path = self.dir.join("changes.log");
+        let log_path = self.dir.join(layout::CHANGES_LOG);
         let log_len = fs::metadata(&log_path).map_err(io(&log_path))?.len();
-        let snapshot_len = fs::metadata(self.dir.join("snapshot"))
+        let snapshot_len = fs::metadata(self.dir.join(layout::SNAPSHOT))
             .ok()
             .map(|m| m.len());
         if snapshot_len != self.snapshot_len || log_len < self.log_valid_len {
@@ -715,10 +700,10 @@ impl OpenAlliance {
     /// Whether another process changed this alliance's files since they were last read (a cheap
     /// check: two `stat`s, no lock).
     pub fn changed_on_disk(&self) -> bool {
-        let snapshot_len = fs::metadata(self.dir.join("snapshot"))
+        let snapshot_len = fs::metadata(self.dir.join(layout::SNAPSHOT))
             .ok()
             .map(|m| m.len());
-        let log_len = fs::metadata(self.dir.join("changes.log"))
+        let log_len = fs::metadata(self.dir.join(layout::CHANGES_LOG))
             .ok()
             .map(|m| m.len());
         snapshot_len != self.snapshot_len
@@ -730,7 +715,7 @@ impl OpenAlliance {
     /// data: a missing, damaged or foreign one is rebuilt, and failing to write it (a read-only
     /// home, a full disk) only costs time on the next command.
     pub fn change_index(&self) -> ChangeIndex {
-        let path = self.dir.join(INDEX_CACHE_FILE);
+        let path = self.dir.join(layout::INDEX_CACHE);
         let cached = read_optional(&path)
             .ok()
             .flatten()
@@ -744,35 +729,5 @@ impl OpenAlliance {
             tracing::debug!("could not write the history index cache: {e}");
         }
         index
-    }
-
-    /// Reads a device-local JSON file of this alliance (peers, invites, ...), or the default.
-    pub fn local_json<T: serde::de::DeserializeOwned + Default>(
-        &self,
-        name: &str,
-    ) -> Result<T, StoreError> {
-        let path = self.dir.join(name);
-        match read_optional(&path)? {
-            Some(b) => serde_json::from_slice(&b).map_err(|e| StoreError::corrupt(&path, e)),
-            None => Ok(T::default()),
-        }
-    }
-
-    /// Writes a device-local JSON file of this alliance atomically.
-    pub fn save_local_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec_pretty(value).expect("local state serialises");
-        write_atomic(&self.dir.join(name), &bytes, 0o644)
-    }
-
-    /// The persisted sync state with a peer device, if any.
-    pub fn sync_state(&self, peer_hex: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        read_optional(&self.dir.join("sync").join(peer_hex))
-    }
-
-    /// Persists the sync state with a peer device.
-    pub fn save_sync_state(&self, peer_hex: &str, state: &[u8]) -> Result<(), StoreError> {
-        let dir = self.dir.join("sync");
-        fs::create_dir_all(&dir).map_err(io(&dir))?;
-        write_atomic(&dir.join(peer_hex), state, 0o644)
     }
 }

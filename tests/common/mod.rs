@@ -81,7 +81,7 @@ impl Device {
 
     /// The one alliance directory of this device.
     pub fn alliance_dir(&self) -> PathBuf {
-        let dir = self.home().join("alliances");
+        let dir = self.home().join(alliance::store::layout::ALLIANCES_DIR);
         let mut entries: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
             .filter_map(|e| e.ok())

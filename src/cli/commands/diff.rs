@@ -19,7 +19,7 @@ pub fn run(ctx: &mut Context, args: DiffArgs) -> Result<()> {
     let index = open.change_index();
     let before = match &args.since {
         Some(s) => points::since(&index, s)?,
-        None => points::load_seen(&open)?.heads().unwrap_or_default(),
+        None => open.seen()?.heads().unwrap_or_default(),
     };
     let diff = open.replica().diff(&index, &before);
     ctx.out.emit(&diff, || render::diff_text(&diff));

@@ -5,10 +5,9 @@ use crate::cli::context::Context;
 use crate::cli::error::{CliError, Result};
 use crate::cli::output::table;
 use crate::core::Timestamp;
-use crate::core::invite::{Invite, Invites};
+use crate::core::invite::Invite;
 use crate::net::endpoint::addr_for;
 use crate::net::node::add_invite;
-use crate::net::shared::INVITES_FILE;
 use crate::net::ticket::InviteTicket;
 use crate::store::LockMode;
 
@@ -94,7 +93,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
             ctx.entropy.fill(&mut secret);
             let invite = Invite::new(&secret, args.role.trim(), ctx.now, valid);
             add_invite(&open, invite.clone())?;
-            let serve = ctx.serve_info();
+            let serve = ctx.home.serve_announcement();
             let addrs = serve.as_ref().map(|s| s.addrs.clone()).unwrap_or_default();
             let ticket = InviteTicket {
                 alliance: id.0.0,
@@ -125,7 +124,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
         }
         Some(InviteCommand::List) => {
             let open = ctx.read()?;
-            let invites: Invites = open.local_json(INVITES_FILE)?;
+            let invites = open.invites()?;
             let rows: Vec<Row> = invites
                 .invites
                 .iter()
@@ -164,14 +163,15 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
         Some(InviteCommand::Revoke { id }) => {
             let aid = ctx.alliance_id()?;
             let open = ctx.home.open(&aid, LockMode::Exclusive)?;
-            let mut invites: Invites = open.local_json(INVITES_FILE)?;
             let id = id.trim().to_lowercase();
-            if id.len() < 4 || !invites.revoke(&id) {
-                return Err(CliError::user(format!(
-                    "no invite '{id}' on this device; `alliance invite list` shows them"
-                )));
-            }
-            open.save_local_json(INVITES_FILE, &invites)?;
+            open.update_invites(|invites| {
+                if id.len() < 4 || !invites.revoke(&id) {
+                    return Err(CliError::user(format!(
+                        "no invite '{id}' on this device; `alliance invite list` shows them"
+                    )));
+                }
+                Ok(())
+            })?;
             ctx.out
                 .emit(&serde_json::json!({ "id": id, "revoked": true }), || {
                     format!("Revoked invite {id}; its ticket no longer works.")

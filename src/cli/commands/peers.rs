@@ -5,8 +5,6 @@ use crate::cli::context::Context;
 use crate::cli::error::Result;
 use crate::cli::output::table;
 use crate::core::Timestamp;
-use crate::core::peers::PeerBook;
-use crate::net::shared::PEERS_FILE;
 
 /// List the member devices: whose, last seen, and the addresses this device knows for them.
 #[derive(Debug, Args)]
@@ -26,7 +24,7 @@ pub fn run(ctx: &mut Context, _args: PeersArgs) -> Result<()> {
     let me = ctx.home.identity().ok().map(|i| i.key.device_id().to_hex());
     let open = ctx.read()?;
     let view = open.replica().view();
-    let book: PeerBook = open.local_json(PEERS_FILE)?;
+    let book = open.peer_book()?;
     let rows: Vec<Row> = view
         .devices
         .iter()

@@ -2,7 +2,7 @@ use clap::Args;
 
 use crate::cli::context::Context;
 use crate::cli::error::Result;
-use crate::cli::points;
+use crate::store::Seen;
 
 /// Mark everything this device holds now as seen: `status` and `diff` then count from here.
 /// The marker is kept on this device only.
@@ -12,7 +12,7 @@ pub struct SeenArgs {}
 pub fn run(ctx: &mut Context, _args: SeenArgs) -> Result<()> {
     let open = ctx.read()?;
     let heads = open.replica().heads();
-    points::save_seen(&open, &heads, ctx.now)?;
+    open.save_seen(&Seen::new(&heads, ctx.now))?;
     let changes = open.replica().len();
     ctx.out.emit(
         &serde_json::json!({

@@ -1,12 +1,12 @@
 use clap::Args;
 use serde::Serialize;
 
-use crate::cli::context::{Context, SERVE_FILE, ServeInfo, block_on};
+use crate::cli::context::{Context, block_on};
 use crate::cli::error::{CliError, Result};
 use crate::cli::output::write_stdout;
 use crate::net::node::Node;
 use crate::net::shared::SharedAlliance;
-use crate::store::LockMode;
+use crate::store::{LockMode, ServeInfo};
 use crate::system;
 
 /// Stay online: accept members, keep connected devices live, until Ctrl-C (or SIGTERM).
@@ -37,7 +37,7 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
     }
     let mut config = ctx.serve_config();
     let json = ctx.out.json;
-    let serve_file = ctx.home.root().join(SERVE_FILE);
+    let home = ctx.home.clone();
     let name = identity.name.clone();
     let key_seed = identity.key.to_seed();
     block_on(async move {
@@ -70,10 +70,8 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
             addrs: node.addrs(),
             pid: std::process::id(),
         };
-        let _ = std::fs::write(
-            &serve_file,
-            serde_json::to_vec_pretty(&info).expect("serialises"),
-        );
+        // Without it `invite` makes tickets without addresses; serving goes on regardless.
+        let _ = home.announce_serve(&info);
         for s in node.listener.alliances.clone() {
             node.keep_live(s);
         }
@@ -98,7 +96,7 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
         }
         wait_for_signal().await;
         node.shutdown().await;
-        let _ = std::fs::remove_file(&serve_file);
+        let _ = home.clear_serve_announcement();
         if !json {
             write_stdout("Stopped. Everything received was already saved.");
         }

@@ -2,7 +2,6 @@ use clap::Args;
 
 use crate::cli::context::Context;
 use crate::cli::error::{CliError, Result};
-use crate::cli::points;
 use crate::cli::render;
 
 /// What needs your attention: conflicts, expectations to agree to, a due check-in, members
@@ -19,10 +18,10 @@ pub fn run(ctx: &mut Context, _args: StatusArgs) -> Result<()> {
             "this device is not a member of the alliance; `alliance join TICKET` with an invite from a member",
         )
     })?;
-    let seen = points::load_seen(&open)?.heads();
+    let seen = open.seen()?.heads();
     let index = open.change_index();
     let mut status = replica.status(&index, &me, seen.as_deref(), ctx.now);
-    let book: crate::core::peers::PeerBook = open.local_json(crate::net::shared::PEERS_FILE)?;
+    let book = open.peer_book()?;
     status.quarantined_peers = book
         .peers
         .keys()

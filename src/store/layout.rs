@@ -1,0 +1,75 @@
+//! The names of this device's files: the one place they are spelled. Every other module reaches
+//! a file through [`Home`](super::Home) and [`OpenAlliance`](super::OpenAlliance); tests that
+//! damage a file on purpose name it with these constants.
+//!
+//! ```text
+//! HOME/
+//!   identity/
+//!     device.key             this device's secret key and its device ID (mode 0600; never
+//!                            printed); written once, never replaced
+//!     profile.json           the person's display name
+//!   serve.json               what a running `alliance serve` announces (its device, addresses
+//!                            and pid), for `invite` and for the next `serve` to reuse its port;
+//!                            removed when it stops
+//!   alliances/
+//!     .new-<short id>-<pid>/ an alliance being created, renamed to its ID once complete
+//!     <alliance id>/
+//!       lock                 flocked by every command on this alliance (see `lock`)
+//!       snapshot             compacted document + signatures, replaced atomically (absent
+//!                            until the first compaction when the alliance was created from
+//!                            its changes: founded here, or imported from a bundle)
+//!       changes.log          append-only, checksummed signed changes since the snapshot
+//!       local.json           this device's actor tag and the directory it was made in
+//!       quarantine.json      equivocation proofs and the changes left out because of them
+//!       index.cache          the history index; derived data, rebuilt when missing or damaged
+//!       peers.json           the address book: addresses, last contact, quarantined peers
+//!       invites.json         the invites made on this device (only their secrets' hashes)
+//!       seen.json            the heads this device's person last marked as seen
+//!       sync/<device hex>    the sync state with each peer device
+//! ```
+//!
+//! Everything under `alliances/<alliance id>/` is written under the alliance's lock (shared or
+//! exclusive). A file is written as a temporary sibling `NAME.tmp-<pid>` and renamed over the
+//! old one (`device.key`, written once, is hard-linked instead), so a reader never sees a
+//! partial file; a writer killed in between leaves the temporary behind, and the next command
+//! that takes an alliance's exclusive lock removes those in the alliance's directory.
+//! `changes.log` is the one file that is appended to in place. Nothing here is synced: other
+//! devices only ever see signed changes.
+
+/// Home: this device's identity.
+pub const IDENTITY_DIR: &str = "identity";
+/// `identity/`: the device's secret key.
+pub const DEVICE_KEY: &str = "device.key";
+/// `identity/`: the person's display name.
+pub const PROFILE: &str = "profile.json";
+/// Home: the announcement of a running `serve`.
+pub const SERVE_ANNOUNCEMENT: &str = "serve.json";
+/// Home: one directory per alliance, named by its ID.
+pub const ALLIANCES_DIR: &str = "alliances";
+/// `alliances/`: the prefix of an alliance directory being created.
+pub const STAGING_PREFIX: &str = ".new-";
+
+/// Alliance: the lock file.
+pub const LOCK: &str = "lock";
+/// Alliance: the compacted document and its signatures.
+pub const SNAPSHOT: &str = "snapshot";
+/// Alliance: the append-only log of signed changes since the snapshot.
+pub const CHANGES_LOG: &str = "changes.log";
+/// Alliance: this device's actor tag.
+pub const LOCAL_STATE: &str = "local.json";
+/// Alliance: equivocation proofs (see [`crate::core::equivocation`]).
+pub const QUARANTINE: &str = "quarantine.json";
+/// Alliance: the history index cache (see [`crate::core::index::ChangeIndex`]).
+pub const INDEX_CACHE: &str = "index.cache";
+/// Alliance: the address book (see [`crate::core::peers::PeerBook`]).
+pub const PEER_BOOK: &str = "peers.json";
+/// Alliance: the invites made here (see [`crate::core::invite::Invites`]).
+pub const INVITES: &str = "invites.json";
+/// Alliance: the seen marker (see [`super::Seen`]).
+pub const SEEN: &str = "seen.json";
+/// Alliance: one sync state file per peer device, named by the device's hex key.
+pub const SYNC_DIR: &str = "sync";
+
+/// What a temporary file's name adds to the name of the file it will replace, before the
+/// writer's process ID.
+pub const TEMP_MARK: &str = ".tmp-";

@@ -1,0 +1,158 @@
+//! The device-local files (never synced), each read and written through a typed method of
+//! [`Home`] or [`OpenAlliance`]: the address book, the invites, the seen marker, the sync
+//! states, and the announcement of a running `serve`. Their names are in [`layout`]. JSON
+//! files are replaced atomically ([`write_atomic`]); a missing one reads as its default.
+
+use std::fs;
+use std::path::Path;
+
+use automerge::ChangeHash;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::fsutil::{io, read_optional, write_atomic};
+use super::{Home, LockMode, OpenAlliance, StoreError, layout};
+use crate::core::Timestamp;
+use crate::core::invite::Invites;
+use crate::core::peers::PeerBook;
+
+/// Where this device's person last looked (`alliance seen`): the heads then, and when. Kept on
+/// this device only: each device remembers what its person has looked at.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    pub heads: Vec<String>,
+    pub at: Option<i64>,
+}
+
+impl Seen {
+    /// A marker at `heads`, set at `now`.
+    pub fn new(heads: &[ChangeHash], now: Timestamp) -> Self {
+        Seen {
+            heads: heads.iter().map(ToString::to_string).collect(),
+            at: Some(now.0),
+        }
+    }
+
+    /// The marked heads, or `None` when nothing was ever marked.
+    pub fn heads(&self) -> Option<Vec<ChangeHash>> {
+        self.at?;
+        Some(self.heads.iter().filter_map(|h| h.parse().ok()).collect())
+    }
+}
+
+/// What a running `serve` announces in the home ([`layout::SERVE_ANNOUNCEMENT`]): `invite` puts
+/// the addresses in tickets, and the next `serve` binds the same port again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServeInfo {
+    pub device: String,
+    pub addrs: Vec<String>,
+    pub pid: u32,
+}
+
+impl Home {
+    /// What a running `serve` announced, if anything. The announcement is a hint (a `serve`
+    /// that was killed leaves it behind), so a missing, unreadable or damaged one is `None`.
+    pub fn serve_announcement(&self) -> Option<ServeInfo> {
+        load_json(&self.root.join(layout::SERVE_ANNOUNCEMENT))
+            .ok()
+            .flatten()
+    }
+
+    /// Announces a running `serve`, replacing any earlier announcement atomically.
+    pub fn announce_serve(&self, info: &ServeInfo) -> Result<(), StoreError> {
+        save_json(&self.root.join(layout::SERVE_ANNOUNCEMENT), info)
+    }
+
+    /// Removes the announcement of `serve` (it stopped).
+    pub fn clear_serve_announcement(&self) -> Result<(), StoreError> {
+        let path = self.root.join(layout::SERVE_ANNOUNCEMENT);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(e)),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl OpenAlliance {
+    /// This device's address book for this alliance (empty if none was written yet).
+    pub fn peer_book(&self) -> Result<PeerBook, StoreError> {
+        Ok(load_json(&self.dir.join(layout::PEER_BOOK))?.unwrap_or_default())
+    }
+
+    /// Changes the address book with `f` and writes it back. Needs the write lock, so that no
+    /// other process updates the book in between.
+    pub fn update_peer_book<T>(&self, f: impl FnOnce(&mut PeerBook) -> T) -> Result<T, StoreError> {
+        self.assert_write_lock("update_peer_book");
+        let path = self.dir.join(layout::PEER_BOOK);
+        let mut book: PeerBook = load_json(&path)?.unwrap_or_default();
+        let out = f(&mut book);
+        save_json(&path, &book)?;
+        Ok(out)
+    }
+
+    /// The invites made on this device for this alliance.
+    pub fn invites(&self) -> Result<Invites, StoreError> {
+        Ok(load_json(&self.dir.join(layout::INVITES))?.unwrap_or_default())
+    }
+
+    /// Changes the invites with `f` and writes them back, before returning (a used invite is
+    /// durable before the person it admits is added). When `f` fails, nothing is written.
+    /// Needs the write lock.
+    pub fn update_invites<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&mut Invites) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.assert_write_lock("update_invites");
+        let path = self.dir.join(layout::INVITES);
+        let mut invites: Invites = load_json(&path)?.unwrap_or_default();
+        let out = f(&mut invites)?;
+        save_json(&path, &invites)?;
+        Ok(out)
+    }
+
+    /// This device's seen marker (the default, unmarked, if `alliance seen` never ran).
+    pub fn seen(&self) -> Result<Seen, StoreError> {
+        Ok(load_json(&self.dir.join(layout::SEEN))?.unwrap_or_default())
+    }
+
+    /// Replaces the seen marker. A whole replacement, not an update: a read lock is enough.
+    pub fn save_seen(&self, seen: &Seen) -> Result<(), StoreError> {
+        save_json(&self.dir.join(layout::SEEN), seen)
+    }
+
+    /// The persisted sync state with a peer device, if any.
+    pub fn sync_state(&self, peer_hex: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        read_optional(&self.dir.join(layout::SYNC_DIR).join(peer_hex))
+    }
+
+    /// Persists the sync state with a peer device.
+    pub fn save_sync_state(&self, peer_hex: &str, state: &[u8]) -> Result<(), StoreError> {
+        let dir = self.dir.join(layout::SYNC_DIR);
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        write_atomic(&dir.join(peer_hex), state, 0o644)
+    }
+
+    fn assert_write_lock(&self, what: &str) {
+        assert_eq!(
+            self.mode,
+            LockMode::Exclusive,
+            "{what} needs the write lock"
+        );
+    }
+}
+
+/// Reads a JSON file, `None` if it does not exist; a file that does not parse is damaged.
+pub(super) fn load_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, StoreError> {
+    match read_optional(path)? {
+        Some(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| StoreError::corrupt(path, e)),
+        None => Ok(None),
+    }
+}
+
+/// Writes a JSON file atomically (pretty-printed, as every device-local JSON file is).
+pub(super) fn save_json<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+    let bytes = serde_json::to_vec_pretty(value).expect("local state serialises");
+    write_atomic(path, &bytes, 0o644)
+}
