@@ -191,12 +191,7 @@ impl SignedChange<Unverified> {
                 "change {hash}: Automerge reads a different header"
             )));
         }
-        if change.len() > MAX_CHANGE_OPS {
-            return Err(ChangeError::TooManyOps {
-                hash: hash.to_string(),
-                ops: change.len(),
-            });
-        }
+        within_change_ops(&hash, change.len() as u64)?;
         Ok(SignedChange {
             body: change,
             signature: self.signature,
@@ -254,42 +249,68 @@ impl Authenticated {
 pub fn authenticate_batch(
     batch: Vec<SignedChange<Unverified>>,
 ) -> Result<Authenticated, ChangeError> {
-    let mut memo = Authors::default();
-    let authors = batch
-        .iter()
-        .map(|c| {
-            memo.of(c.actor_id())
-                .ok_or_else(|| ChangeError::BadAuthor(c.hash().to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let nodes: Vec<Node<'_>> = batch
-        .iter()
-        .zip(&authors)
-        .map(|(c, author)| Node {
-            hash: c.hash(),
-            author: *author,
-            deps: c.deps(),
-        })
-        .collect();
+    let nodes = authored(batch.iter().map(|c| (c.hash(), c.actor_id(), c.deps())))?;
     let order = causal_order(&nodes).ok_or_else(|| {
         ChangeError::Malformed(
             "the batch holds a change twice or its dependencies form a cycle".into(),
         )
     })?;
-    for i in signatures_to_check(&nodes) {
-        let c = &batch[i];
-        if !authors[i].verify_change(&c.hash(), &c.signature) {
-            return Err(ChangeError::BadSignature {
-                hash: c.hash().to_string(),
-                author: authors[i].short(),
-            });
-        }
-    }
+    check_vouching_signatures(&nodes, |i| &batch[i].signature)?;
+    let authors: Vec<DeviceId> = nodes.iter().map(|n| n.author).collect();
     drop(nodes);
     let mut slots: Vec<Option<(SignedChange<Unverified>, DeviceId)>> =
         batch.into_iter().zip(authors).map(Some).collect();
     let (changes, authors) = order.into_iter().filter_map(|i| slots[i].take()).unzip();
     Ok(Authenticated { changes, authors })
+}
+
+/// The first half of establishing authorship, for a batch ([`authenticate_batch`]) and for a
+/// whole history (`Replica::receive_document`): every change, given as (hash, actor ID,
+/// dependencies), with the device its actor ID names as author (each actor decoded once).
+/// [`ChangeError::BadAuthor`] for the first change whose actor ID names no device key.
+pub(crate) fn authored<'a>(
+    changes: impl Iterator<Item = (ChangeHash, &'a ActorId, &'a [ChangeHash])>,
+) -> Result<Vec<Node<'a>>, ChangeError> {
+    let mut memo = Authors::default();
+    changes
+        .map(|(hash, actor, deps)| {
+            let author = memo
+                .of(actor)
+                .ok_or_else(|| ChangeError::BadAuthor(hash.to_string()))?;
+            Ok(Node { hash, author, deps })
+        })
+        .collect()
+}
+
+/// The second half: the signatures that vouch for the rest (each author's newest changes, see
+/// [`signatures_to_check`]) must verify under their author. `signature(i)` is the signature
+/// sent with `nodes[i]`. Any failing signature refuses the whole batch.
+pub(crate) fn check_vouching_signatures<'s>(
+    nodes: &[Node<'_>],
+    signature: impl Fn(usize) -> &'s Signature,
+) -> Result<(), ChangeError> {
+    for i in signatures_to_check(nodes) {
+        let n = &nodes[i];
+        if !n.author.verify_change(&n.hash, signature(i)) {
+            return Err(ChangeError::BadSignature {
+                hash: n.hash.to_string(),
+                author: n.author.short(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Holds one change to [`MAX_CHANGE_OPS`], whether Automerge decoded it alone or loaded it in a
+/// whole document.
+pub(crate) fn within_change_ops(hash: &ChangeHash, ops: u64) -> Result<(), ChangeError> {
+    if ops > MAX_CHANGE_OPS as u64 {
+        return Err(ChangeError::TooManyOps {
+            hash: hash.to_string(),
+            ops: ops as usize,
+        });
+    }
+    Ok(())
 }
 
 /// [`authenticate_batch`], then Automerge's decoding of every change.

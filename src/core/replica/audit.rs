@@ -1,0 +1,184 @@
+//! Auditing what a replica holds, without changing it: every change re-checked
+//! ([`Replica::verify_history`]), the history with verdicts and authors' names
+//! ([`Replica::log`], [`Replica::attribute`]), signatures re-checked for claimed authors
+//! ([`Replica::unsigned_by`]), and the signed changes after a point ([`Replica::changes_since`]).
+//!
+//! A change is named after its author only when it verifies: its signature is present and valid
+//! under the device its actor ID names, and that device was a member as of the change's
+//! dependencies (the membership check of `receive`, [`Replica::authorised`]).
+
+use std::collections::HashSet;
+
+use automerge::{Change, ChangeHash, ReadDoc};
+use serde::Serialize;
+
+use super::Replica;
+use crate::core::identity::DeviceId;
+use crate::core::ids::{ItemId, Timestamp};
+use crate::core::model::AllianceView;
+use crate::core::signed::{SignedChange, Verified, author_of};
+
+/// The verdict on one change of the history.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeCheck {
+    pub hash: String,
+    /// The device key the change names as author, if it names a valid one.
+    pub device: Option<String>,
+    /// `None` when the change verified; otherwise what is wrong with it.
+    pub problem: Option<String>,
+}
+
+/// One entry of `alliance log`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    pub hash: String,
+    /// The author's display name (or `unknown` when the device is not a member).
+    pub author: String,
+    /// The author's member ID, when known.
+    pub member: Option<ItemId>,
+    /// The author's device key (hex).
+    pub device: String,
+    pub time: Timestamp,
+    pub summary: String,
+    pub verified: bool,
+    pub problem: Option<String>,
+    /// Set when the change's author also signed another change with the same actor and
+    /// number (an equivocation; see [`crate::core::equivocation`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub equivocation: Option<String>,
+}
+
+impl Replica {
+    /// Every change after `heads` (all of them for `&[]`), with its signature, in causal order.
+    /// A change whose signature is missing is left out and its hash returned in the error list.
+    pub fn changes_since(
+        &self,
+        heads: &[ChangeHash],
+    ) -> (Vec<SignedChange<Verified>>, Vec<ChangeHash>) {
+        let mut out = Vec::new();
+        let mut unsigned = Vec::new();
+        for change in self.doc.get_changes(heads) {
+            match self.signatures.get(&change.hash()) {
+                Some(sig) => out.push(SignedChange::from_trusted_store(change, *sig)),
+                None => unsigned.push(change.hash()),
+            }
+        }
+        (out, unsigned)
+    }
+
+    /// What is wrong with one change of this replica's history, if anything: signature present
+    /// and valid under the change's author, and author a member device as of its dependencies.
+    fn check(&self, change: &Change) -> Option<String> {
+        let hash = change.hash();
+        match (author_of(change), self.signatures.get(&hash)) {
+            (Err(e), _) => Some(e.to_string()),
+            (Ok(_), None) => Some("signature is missing".to_string()),
+            (Ok(a), Some(sig)) if !a.verify_change(&hash, sig) => Some(format!(
+                "signature does not verify under author {}",
+                a.short()
+            )),
+            (Ok(a), Some(_)) if !self.authorised(&self.doc, &hash, change.deps(), &a) => {
+                Some(format!(
+                    "author {} was not a member device at that point of the history",
+                    a.short()
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// Of changes each claimed to be signed by a device, the ones whose stored signature is
+    /// missing or does not verify under that device (checked in batches, see
+    /// [`failing_signatures`](crate::core::identity::failing_signatures)).
+    pub fn unsigned_by(&self, claims: &[(ChangeHash, DeviceId)]) -> HashSet<ChangeHash> {
+        let mut bad: HashSet<ChangeHash> = HashSet::new();
+        let mut signed = Vec::with_capacity(claims.len());
+        for (hash, device) in claims {
+            match self.signatures.get(hash) {
+                Some(sig) => signed.push((*device, *hash, *sig)),
+                None => {
+                    bad.insert(*hash);
+                }
+            }
+        }
+        for i in crate::core::identity::failing_signatures(&signed) {
+            bad.insert(signed[i].1);
+        }
+        bad
+    }
+
+    /// Re-checks every change of the history (see [`Replica::check`]), in causal order, and
+    /// that the alliance's genesis change is there.
+    pub fn verify_history(&self) -> Vec<ChangeCheck> {
+        let changes = self.doc.get_changes(&[]);
+        let mut checks: Vec<ChangeCheck> = changes
+            .iter()
+            .map(|change| ChangeCheck {
+                hash: change.hash().to_string(),
+                device: author_of(change).ok().map(|a| a.to_hex()),
+                problem: self.check(change),
+            })
+            .collect();
+        if !changes.is_empty() && !changes.iter().any(|c| c.hash() == self.id.0) {
+            checks.push(ChangeCheck {
+                hash: self.id.to_string(),
+                device: None,
+                problem: Some("the alliance's genesis change is missing".to_string()),
+            });
+        }
+        checks
+    }
+
+    /// The history, newest first, with authors' names and each change's verification verdict.
+    /// A change that fails verification is never attributed to the person it claims.
+    pub fn log(&self) -> Vec<LogEntry> {
+        let view = self.roster();
+        let mut entries: Vec<LogEntry> = self
+            .doc
+            .get_changes(&[])
+            .iter()
+            .map(|change| self.entry(&view, change))
+            .collect();
+        entries.reverse();
+        entries
+    }
+
+    /// One change of the history with its verdict and, only when it verifies, its author's
+    /// name (from `view`). `None` when the history does not hold `hash`.
+    pub fn attribute(&self, view: &AllianceView, hash: &ChangeHash) -> Option<LogEntry> {
+        let change = self.doc.get_change_by_hash(hash)?;
+        Some(self.entry(view, &change))
+    }
+
+    fn entry(&self, view: &AllianceView, change: &Change) -> LogEntry {
+        let problem = self.check(change);
+        let device = author_of(change).map(|a| a.to_hex()).unwrap_or_default();
+        let member = if problem.is_none() {
+            view.member_of_device(&device)
+        } else {
+            None
+        };
+        LogEntry {
+            hash: change.hash().to_string(),
+            author: member
+                .map(|m| m.name.clone())
+                .unwrap_or_else(|| "unknown".to_string()),
+            member: member.map(|m| m.id.clone()),
+            device,
+            time: Timestamp(change.timestamp()),
+            summary: change.message().unwrap_or_default().to_string(),
+            verified: problem.is_none(),
+            problem,
+            equivocation: self
+                .quarantine
+                .proof_for(change.actor_id(), change.seq())
+                .map(|p| {
+                    format!(
+                        "its author also signed change {} with the same number {}; that one was left out",
+                        &p.other.hash[..12.min(p.other.hash.len())],
+                        p.seq
+                    )
+                }),
+        }
+    }
+}

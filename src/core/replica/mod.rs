@@ -1,0 +1,595 @@
+//! A replica of one alliance: the Automerge document plus the signature of every change in it.
+//!
+//! The replica is the only place where changes enter a document, and it enforces the two rules
+//! of the alliance on every way in:
+//! 1. every change carries a valid signature of its author (checked by
+//!    [`SignedChange::verify`](crate::core::SignedChange::verify));
+//! 2. the author's device was a member of the alliance at that point of the history: the
+//!    device is listed in `ROOT.devices` in the document *as of the change's dependencies*.
+//!    The one exception is the genesis change, whose hash is the alliance ID.
+//!
+//! Local edits pass both by construction (this device must be a member now, and its change
+//! depends on "now"); they are committed and signed here (`Replica::commit`, `commit_on`). A
+//! received batch is checked before the replica changes and applied all or nothing, in one
+//! Automerge call (see [`Replica::receive`], in `receive`); a whole history sent as one
+//! document is loaded and checked on a separate copy ([`Replica::receive_document`], in
+//! `document`). Both ways in run the same checks, each written once in `receive`. Nothing from
+//! a failed batch is kept. What a replica holds can be re-checked at any time (`audit`:
+//! [`Replica::verify_history`], [`Replica::log`]).
+//!
+//! The rooms of this module:
+//! - here: the type, its construction and accessors, the errors ([`EditError`],
+//!   [`ReceiveError`]), the [`Budget`] of a received batch, committing and signing local edits;
+//! - `receive`: receiving a batch, and the checks every received change goes through;
+//! - `document`: receiving a whole document, through the same checks;
+//! - `audit`: [`Replica::verify_history`], [`Replica::log`], [`Replica::attribute`],
+//!   [`Replica::unsigned_by`], [`Replica::changes_since`].
+//!
+//! The writers of parts of the schema (a member, a device) live in
+//! [`edit`](crate::core::edit), beside the edits.
+
+mod audit;
+mod document;
+mod receive;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::str::FromStr;
+
+use automerge::{
+    ActorId, Automerge, AutomergeError, ChangeHash, ObjType, ROOT, ReadDoc,
+    transaction::{CommitOptions, Transactable, Transaction},
+};
+use ed25519_dalek::Signature;
+
+pub use audit::{ChangeCheck, LogEntry};
+
+use crate::core::edit::{non_empty, put_device, put_member};
+use crate::core::equivocation::{Held, Quarantine};
+use crate::core::identity::{DeviceId, DeviceKey};
+use crate::core::ids::{Entropy, ItemId, ItemKind, Timestamp};
+use crate::core::model::{self, AllianceView, keys};
+use crate::core::signed::{ChangeError, SignedChange, Verified};
+use crate::protocol::{
+    ACTOR_ID_LEN, ACTOR_TAG_LEN, MAX_BATCH_CHANGES, MAX_BATCH_SECS, SCHEMA_VERSION,
+};
+
+/// An alliance's ID: the hash of its genesis change. Self-certifying: whoever holds the genesis
+/// change can check that it is the alliance's first change, and who founded it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AllianceId(pub ChangeHash);
+
+impl AllianceId {
+    /// The first 12 hex characters, enough to tell a device's alliances apart.
+    pub fn short(&self) -> String {
+        self.to_string()[..12].to_string()
+    }
+}
+
+impl fmt::Display for AllianceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl fmt::Debug for AllianceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AllianceId({})", self.short())
+    }
+}
+
+impl FromStr for AllianceId {
+    type Err = automerge::ParseChangeHashError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(AllianceId(ChangeHash::from_str(s.trim())?))
+    }
+}
+
+/// Who is writing, with what, and when. Built at the edge from the device key, this device's
+/// actor tag for this alliance (kept in the store, so one device keeps one actor), and the clock.
+pub struct Writer<'a> {
+    pub key: &'a DeviceKey,
+    pub actor_tag: [u8; ACTOR_TAG_LEN],
+    pub now: Timestamp,
+}
+
+impl Writer<'_> {
+    /// The Automerge actor ID of this writer: device key, then actor tag.
+    pub fn actor(&self) -> ActorId {
+        let mut bytes = Vec::with_capacity(ACTOR_ID_LEN);
+        bytes.extend_from_slice(self.key.device_id().as_bytes());
+        bytes.extend_from_slice(&self.actor_tag);
+        ActorId::from(bytes)
+    }
+}
+
+/// Why a local edit was refused. Nothing is committed when one of these is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("this device ({0}) is not a member of the alliance")]
+    NotAMember(String),
+    #[error("no {kind} with ID {id}; `alliance show` lists the IDs")]
+    UnknownItem { kind: &'static str, id: String },
+    #[error("{0} must not be empty")]
+    Empty(&'static str),
+    #[error("{what} is too long ({len} characters, at most {max})")]
+    TooLong {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
+    #[error("rating must be between 1 and 5, not {0}")]
+    RatingOutOfRange(i64),
+    #[error("only {owner} can change their own need {id}")]
+    NotOwner { id: String, owner: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("automerge refused the edit: {0}")]
+    Automerge(#[from] AutomergeError),
+}
+
+/// Why a received batch of changes was refused. Nothing from the batch was applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    #[error("rejected change: {0}")]
+    Change(#[from] ChangeError),
+    #[error(
+        "rejected change {hash}: its author {author} was not a member device at that point of the history"
+    )]
+    NotAMember { hash: String, author: String },
+    #[error("{count} change(s) depend on changes that were not sent; nothing was applied")]
+    MissingDependencies { count: usize },
+    #[error("these changes do not belong to alliance {0} (its genesis change is missing)")]
+    WrongAlliance(String),
+    #[error("batch of {0} changes is larger than the limit of {MAX_BATCH_CHANGES}")]
+    TooMany(usize),
+    #[error("automerge could not apply the changes: {0}")]
+    Automerge(String),
+    #[error("peer sent {changes} changes with {signatures} signatures")]
+    SignatureCount { changes: usize, signatures: usize },
+    /// A batch failed halfway and the replica could not be put back: load it again from the
+    /// store, which holds only what was verified and persisted.
+    #[error("the replica must be reloaded from the store: {0}")]
+    Poisoned(String),
+    /// Automerge panicked on the peer's data: it is malformed in a way Automerge's own checks
+    /// miss. Nothing was kept; quarantine the sender. When `reload` is set the replica may have
+    /// been half-changed: load it again from the store.
+    #[error("the data made Automerge panic while {step}; nothing was kept")]
+    Panicked { step: &'static str, reload: bool },
+    #[error("{0}; nothing was applied")]
+    OverBudget(String),
+}
+
+impl ReceiveError {
+    /// Whether the sender should be quarantined: its data made Automerge panic.
+    pub fn is_hostile(&self) -> bool {
+        matches!(
+            self,
+            ReceiveError::Panicked { .. } | ReceiveError::Change(ChangeError::Panicked(_))
+        )
+    }
+
+    /// Whether the in-memory replica must be reloaded from the store.
+    pub fn needs_reload(&self) -> bool {
+        matches!(
+            self,
+            ReceiveError::Poisoned(_) | ReceiveError::Panicked { reload: true, .. }
+        )
+    }
+}
+
+/// Limits on the work one received batch may cause, besides the fixed ones in
+/// [`protocol`](crate::protocol). Time comes in from the caller (the core reads no clock):
+/// `out_of_time` says whether the batch's time is up, and is asked between steps.
+pub struct Budget<'a> {
+    out_of_time: Option<&'a (dyn Fn() -> bool + Sync)>,
+}
+
+impl<'a> Budget<'a> {
+    /// No time limit (tests, and a device's own bundle files).
+    pub fn unlimited() -> Budget<'static> {
+        Budget { out_of_time: None }
+    }
+
+    /// A time limit: `out_of_time()` turns true once the batch has taken
+    /// [`MAX_BATCH_SECS`] (see `net` for the clock).
+    pub fn until(out_of_time: &'a (dyn Fn() -> bool + Sync)) -> Budget<'a> {
+        Budget {
+            out_of_time: Some(out_of_time),
+        }
+    }
+
+    fn check(&self, step: &str) -> Result<(), ReceiveError> {
+        match self.out_of_time {
+            Some(f) if f() => Err(ReceiveError::OverBudget(format!(
+                "the batch took longer than {MAX_BATCH_SECS} s ({step})"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn expired(&self) -> bool {
+        self.out_of_time.is_some_and(|f| f())
+    }
+}
+
+/// What a successful receive did.
+#[derive(Debug)]
+pub struct Received {
+    /// The changes that were new to this replica, verified, in causal order: persist these.
+    pub new: Vec<SignedChange<Verified>>,
+    /// How many changes of the batch this replica already had.
+    pub duplicates: usize,
+    /// How many changes arrived as a whole document into an empty replica
+    /// ([`Replica::receive_document`]). They are in the replica but not in `new`: persist them
+    /// with a snapshot of the replica.
+    pub loaded: usize,
+    /// Equivocations found in this batch (the proofs are in [`Replica::quarantine`]).
+    pub equivocations: usize,
+    /// Changes of the batch left out because of an equivocation (see
+    /// [`equivocation`](crate::core::equivocation)).
+    pub dropped: usize,
+}
+
+/// A replica of one alliance.
+#[derive(Clone)]
+pub struct Replica {
+    id: AllianceId,
+    pub(crate) doc: Automerge,
+    signatures: HashMap<ChangeHash, Signature>,
+    /// How many changes of each actor the document holds, built when first needed and kept
+    /// up to date by every way in (`None`: not built yet).
+    seq_counts: Option<HashMap<ActorId, ActorTip>>,
+    quarantine: Quarantine,
+    /// Set when Automerge panicked while changing the document: nothing more goes in or out
+    /// until the replica is loaded again from the store.
+    poisoned: bool,
+}
+
+impl fmt::Debug for Replica {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Replica")
+            .field("id", &self.id)
+            .field("heads", &self.doc.get_heads())
+            .finish()
+    }
+}
+
+impl Replica {
+    /// Founds a new alliance. The genesis change creates the document's structure and makes this
+    /// device's person (`name`, `role`) its first member. Returns the replica, the founder's
+    /// member ID and the signed genesis change (to persist).
+    pub fn create(
+        writer: &Writer<'_>,
+        entropy: &mut dyn Entropy,
+        title: &str,
+        name: &str,
+        role: &str,
+    ) -> Result<(Replica, ItemId, SignedChange<Verified>), EditError> {
+        let title = non_empty("title", title)?;
+        let name = non_empty("name", name)?;
+        let member = ItemId::random(ItemKind::Member, entropy);
+        let device = writer.key.device_id().to_hex();
+        let summary = format!("founded alliance \"{title}\" with {name}");
+        let mut doc = Automerge::new();
+        let change = commit_on(&mut doc, writer, summary, |tx| {
+            tx.put(ROOT, keys::SCHEMA, SCHEMA_VERSION)?;
+            tx.put(ROOT, keys::TITLE, title.as_str())?;
+            tx.put(ROOT, keys::CREATED_AT, writer.now.0)?;
+            let devices = tx.put_object(ROOT, keys::DEVICES, ObjType::Map)?;
+            let members = tx.put_object(ROOT, keys::MEMBERS, ObjType::Map)?;
+            for k in [keys::NEEDS, keys::PLAN, keys::EXPECTATIONS, keys::CHECKINS] {
+                tx.put_object(ROOT, k, ObjType::Map)?;
+            }
+            tx.put_object(ROOT, keys::VISION, ObjType::Text)?;
+            put_member(tx, &members, &member, &name, role, None, writer.now)?;
+            put_device(tx, &devices, &device, &member, &device, writer.now)?;
+            Ok(())
+        })?
+        .expect("genesis change is never empty");
+        let id = AllianceId(change.hash());
+        let mut replica = Replica {
+            id,
+            doc,
+            signatures: HashMap::new(),
+            seq_counts: None,
+            quarantine: Quarantine::default(),
+            poisoned: false,
+        };
+        replica
+            .signatures
+            .insert(change.hash(), *change.signature());
+        Ok((replica, member, change))
+    }
+
+    /// An empty replica of alliance `id`, to be filled by [`Replica::receive`] (a device that
+    /// joins receives the genesis change and everything after it).
+    pub fn empty(id: AllianceId) -> Replica {
+        Replica {
+            id,
+            doc: Automerge::new(),
+            signatures: HashMap::new(),
+            seq_counts: None,
+            quarantine: Quarantine::default(),
+            poisoned: false,
+        }
+    }
+
+    /// Rebuilds a replica from this device's own store: an Automerge snapshot (if any), the
+    /// signatures of its changes, and the signed changes appended since. All of it was verified
+    /// before it was written; `verify_history` re-checks on demand.
+    pub fn from_store(
+        id: AllianceId,
+        snapshot: Option<&[u8]>,
+        signatures: HashMap<ChangeHash, Signature>,
+        changes: Vec<SignedChange<Verified>>,
+    ) -> Result<Replica, AutomergeError> {
+        let mut doc = match snapshot {
+            Some(bytes) => {
+                guarded(|| Automerge::load(bytes)).unwrap_or_else(|| Err(AutomergeError::Fail))?
+            }
+            None => Automerge::new(),
+        };
+        let mut signatures = signatures;
+        let mut plain = Vec::with_capacity(changes.len());
+        for c in changes {
+            signatures.insert(c.hash(), *c.signature());
+            plain.push(c.into_change());
+        }
+        guarded(|| doc.apply_changes(plain)).unwrap_or(Err(AutomergeError::Fail))?;
+        Ok(Replica {
+            id,
+            doc,
+            signatures,
+            seq_counts: None,
+            quarantine: Quarantine::default(),
+            poisoned: false,
+        })
+    }
+
+    pub fn id(&self) -> AllianceId {
+        self.id
+    }
+
+    /// Whether Automerge panicked while changing this replica: it refuses everything until it
+    /// is loaded again from the store (see [`ReceiveError::needs_reload`]).
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    pub fn doc(&self) -> &Automerge {
+        &self.doc
+    }
+
+    pub fn heads(&self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The number of changes in the history.
+    pub fn len(&self) -> usize {
+        self.doc.get_changes_meta(&[]).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.doc.get_heads().is_empty()
+    }
+
+    /// Every signature this replica holds, for the store's snapshot.
+    pub fn signatures(&self) -> &HashMap<ChangeHash, Signature> {
+        &self.signatures
+    }
+
+    /// The compact Automerge encoding of the whole document, for the store's snapshot.
+    pub fn save(&self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// The alliance as it reads now.
+    pub fn view(&self) -> AllianceView {
+        model::read_view(&self.doc, &self.id.0)
+    }
+
+    /// Who is in the alliance now (members and devices only; see [`model::read_roster`]).
+    pub fn roster(&self) -> AllianceView {
+        model::read_roster(&self.doc, &self.id.0)
+    }
+
+    /// The member ID of a device, if the device is a member now.
+    pub fn member_of(&self, device: &DeviceId) -> Option<ItemId> {
+        let devices = model::map_at(&self.doc, &ROOT, keys::DEVICES)?;
+        let entry = model::map_at(&self.doc, &devices, &device.to_hex())?;
+        let member = model::string_at(&self.doc, &entry, "member");
+        (!member.is_empty()).then(|| ItemId::from_doc_key(&member))
+    }
+
+    /// A fresh item ID of `kind` that no item in the document uses yet.
+    pub fn fresh_id(&self, kind: ItemKind, entropy: &mut dyn Entropy) -> ItemId {
+        let collection = model::map_at(&self.doc, &ROOT, kind.collection());
+        loop {
+            let id = ItemId::random(kind, entropy);
+            let taken = collection
+                .as_ref()
+                .is_some_and(|c| matches!(self.doc.get(c, id.as_str()), Ok(Some(_))));
+            if !taken {
+                return id;
+            }
+        }
+    }
+
+    /// Runs `f` in one transaction as `writer`, commits it with `summary` as the change message,
+    /// signs it and records the signature. `Ok(None)` when `f` changed nothing.
+    pub(crate) fn commit<F>(
+        &mut self,
+        writer: &Writer<'_>,
+        summary: String,
+        f: F,
+    ) -> Result<Option<SignedChange<Verified>>, EditError>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<(), EditError>,
+    {
+        if self.poisoned {
+            return Err(EditError::Invalid(
+                "the alliance must be loaded again after a failed receive".into(),
+            ));
+        }
+        let device = writer.key.device_id();
+        if self.member_of(&device).is_none() {
+            return Err(EditError::NotAMember(device.short()));
+        }
+        let change = commit_on(&mut self.doc, writer, summary, f)?;
+        if let Some(c) = &change {
+            self.signatures.insert(c.hash(), *c.signature());
+            self.note_seqs(std::slice::from_ref(c));
+        }
+        Ok(change)
+    }
+
+    /// Applies changes read back from this device's own store (written by another process on
+    /// this device, which verified them first).
+    pub(crate) fn apply_trusted(
+        &mut self,
+        changes: Vec<SignedChange<Verified>>,
+    ) -> Result<(), AutomergeError> {
+        self.note_seqs(&changes);
+        let mut plain = Vec::with_capacity(changes.len());
+        for c in changes {
+            self.signatures.insert(c.hash(), *c.signature());
+            plain.push(c.into_change());
+        }
+        let result = guarded(|| self.doc.apply_changes(plain)).unwrap_or(Err(AutomergeError::Fail));
+        if result.is_err() {
+            self.seq_counts = None;
+        }
+        result
+    }
+
+    /// Applies a change this device made and signed on a fork of this replica.
+    pub(crate) fn apply_local(&mut self, change: &SignedChange<Verified>) -> Result<(), EditError> {
+        self.doc.apply_changes([change.change().clone()])?;
+        self.signatures.insert(change.hash(), *change.signature());
+        self.note_seqs(std::slice::from_ref(change));
+        Ok(())
+    }
+
+    /// Keeps the per-actor change counts up to date with changes that entered the document.
+    fn note_seqs(&mut self, changes: &[SignedChange<Verified>]) {
+        if let Some(tips) = &mut self.seq_counts {
+            for c in changes {
+                tips.entry(c.actor_id().clone())
+                    .or_default()
+                    .note(c.change().seq(), c.change().max_op());
+            }
+        }
+    }
+
+    /// The newest change of `actor` in the document: its number and its last operation.
+    fn tip(&mut self, actor: &ActorId) -> ActorTip {
+        let doc = &self.doc;
+        let tips = self.seq_counts.get_or_insert_with(|| {
+            let mut tips: HashMap<ActorId, ActorTip> = HashMap::new();
+            for m in doc.get_changes_meta(&[]) {
+                tips.entry(m.actor.into_owned())
+                    .or_default()
+                    .note(m.seq, m.max_op);
+            }
+            tips
+        });
+        tips.get(actor).copied().unwrap_or_default()
+    }
+
+    /// Equivocation proofs and the changes left out because of them (persist with
+    /// [`Replica::restore_quarantine`]).
+    pub fn quarantine(&self) -> &Quarantine {
+        &self.quarantine
+    }
+
+    /// Restores what [`Replica::quarantine`] returned before (the store keeps it).
+    pub fn restore_quarantine(&mut self, quarantine: Quarantine) {
+        self.quarantine = quarantine.restored();
+    }
+
+    /// Whether the history holds the change `hash`.
+    pub fn has(&self, hash: &ChangeHash) -> bool {
+        self.doc.get_change_meta_by_hash(hash).is_some()
+    }
+}
+
+/// The newest change of one actor: its number and its last operation's counter.
+#[derive(Debug, Clone, Copy, Default)]
+struct ActorTip {
+    seq: u64,
+    max_op: u64,
+}
+
+impl ActorTip {
+    fn note(&mut self, seq: u64, max_op: u64) {
+        if seq > self.seq {
+            self.seq = seq;
+            self.max_op = max_op;
+        }
+    }
+}
+
+impl Held for Replica {
+    fn seq_count(&mut self, actor: &ActorId) -> u64 {
+        self.tip(actor).seq
+    }
+
+    fn change_at(&self, actor: &ActorId, seq: u64) -> Option<(Vec<u8>, ChangeHash, Signature)> {
+        let hash = self
+            .doc
+            .get_changes_meta(&[])
+            .into_iter()
+            .find(|m| m.seq == seq && m.actor.as_ref() == actor)?
+            .hash;
+        let change = self.doc.get_change_by_hash(&hash)?;
+        let sig = self.signatures.get(&hash)?;
+        Some((change.raw_bytes().to_vec(), hash, *sig))
+    }
+
+    fn is_member(&self, device: &DeviceId) -> bool {
+        self.member_of(device).is_some()
+    }
+}
+
+/// Commits one transaction on `doc` as `writer` and signs the resulting change.
+pub(crate) fn commit_on<F>(
+    doc: &mut Automerge,
+    writer: &Writer<'_>,
+    summary: String,
+    f: F,
+) -> Result<Option<SignedChange<Verified>>, EditError>
+where
+    F: FnOnce(&mut Transaction<'_>) -> Result<(), EditError>,
+{
+    doc.set_actor(writer.actor());
+    let mut tx = doc.transaction();
+    if let Err(e) = f(&mut tx) {
+        tx.rollback();
+        return Err(e);
+    }
+    let (hash, _) = tx.commit_with(
+        CommitOptions::default()
+            .with_message(summary)
+            .with_time(writer.now.0),
+    );
+    let Some(hash) = hash else {
+        return Ok(None);
+    };
+    let change = doc
+        .get_change_by_hash(&hash)
+        .ok_or(EditError::Automerge(AutomergeError::Fail))?;
+    Ok(Some(SignedChange::sign_local(change, writer.key)))
+}
+
+/// Runs an Automerge call on data from outside; a panic inside Automerge becomes `None`.
+pub(crate) fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    catch_unwind(AssertUnwindSafe(f)).ok()
+}
+
+impl From<EditError> for ReceiveError {
+    fn from(e: EditError) -> Self {
+        ReceiveError::Automerge(e.to_string())
+    }
+}

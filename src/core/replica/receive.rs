@@ -1,0 +1,519 @@
+//! Receiving a batch of changes ([`Replica::receive`]), and the checks every received change
+//! goes through on either way in (a batch here, a whole document in `document`). Each check is
+//! written once and both ways in call it:
+//! - authorship: [`authenticate_batch`] for a batch; a document's metadata goes through the
+//!   same two steps ([`authored`](crate::core::signed::authored), then
+//!   [`check_vouching_signatures`](crate::core::signed::check_vouching_signatures));
+//! - membership as of each change's dependencies: [`Replica::check_authors`] (on the replica,
+//!   on a staging copy, or on the loaded document: whichever holds the changes' whole past);
+//! - operation numbering: [`check_op_ranges`];
+//! - operation limits: [`within_change_ops`](crate::core::signed::within_change_ops) per
+//!   change and [`within_batch_ops`] per batch, checked after [`decode_within`] for a batch
+//!   and on Automerge's metadata for a document.
+//!
+//! Only a batch needs the dependency check before decoding
+//! ([`Replica::check_dependencies`]: a document's changes with missing dependencies wait in
+//! Automerge's queue, which `document` asks) and the read-back check ([`comes_back_out`]: a
+//! loaded document is taken as Automerge rebuilt it).
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::{
+    ActorId, Automerge, Change, ChangeHash, ChangeMetadata, ObjType, ROOT, ReadDoc, Value,
+};
+
+use super::{ActorTip, Budget, ReceiveError, Received, Replica, guarded};
+use crate::core::equivocation;
+use crate::core::identity::DeviceId;
+use crate::core::model::keys;
+use crate::core::signed::{
+    Authenticated, Authors, ChangeError, Claim, SignedChange, Unverified, Verified,
+    authenticate_batch,
+};
+use crate::protocol::{MAX_BATCH_CHANGES, MAX_BATCH_OPS};
+
+impl Replica {
+    /// Verifies a batch of changes from outside and applies it, all or nothing, with no time
+    /// limit; see [`Replica::receive_within`].
+    pub fn receive(
+        &mut self,
+        batch: Vec<SignedChange<Unverified>>,
+    ) -> Result<Received, ReceiveError> {
+        self.receive_within(batch, &Budget::unlimited())
+    }
+
+    /// Verifies a batch of changes from outside and applies it, all or nothing.
+    ///
+    /// Order of checks, all on the raw bytes and before Automerge parses anything it will keep:
+    /// size limits; equivocations and quarantined actors (see
+    /// [`equivocation`](crate::core::equivocation): such changes, and what depends on them,
+    /// are left out and reported, the rest goes on); every dependency is in the batch or in
+    /// the replica (nothing is left waiting in Automerge's queue); the alliance's genesis
+    /// change is there; authorship ([`authenticate_batch`]: each author's newest changes have
+    /// their signatures checked, and those vouch for the author's older changes in the
+    /// batch); and every change's author was a member device as of that change's
+    /// dependencies. Then Automerge decodes the changes (guarded against panics), and the
+    /// operation limits are checked.
+    ///
+    /// When every change of the batch depends only on changes the replica already holds (a
+    /// live edit), membership is checked on the replica as it is before decoding, and the
+    /// batch is applied in place, in one call. Otherwise the batch is applied to a staging
+    /// copy, membership is checked there, and the copy replaces the replica. `budget` bounds
+    /// the time; a batch over it is abandoned with nothing applied.
+    pub fn receive_within(
+        &mut self,
+        batch: Vec<SignedChange<Unverified>>,
+        budget: &Budget<'_>,
+    ) -> Result<Received, ReceiveError> {
+        if self.poisoned {
+            return Err(ReceiveError::Poisoned(
+                "Automerge panicked while changing this replica".into(),
+            ));
+        }
+        if batch.len() > MAX_BATCH_CHANGES {
+            return Err(ReceiveError::TooMany(batch.len()));
+        }
+        let mut duplicates = 0;
+        let mut dropped = 0;
+        let mut fresh_hashes = HashSet::new();
+        let mut fresh = Vec::with_capacity(batch.len());
+        for c in batch {
+            if self.quarantine.is_excluded(&c.hash()) {
+                dropped += 1;
+            } else if self.has(&c.hash()) || !fresh_hashes.insert(c.hash()) {
+                duplicates += 1;
+            } else {
+                fresh.push(c);
+            }
+        }
+        let mut quarantine = self.quarantine.clone();
+        let screened = if fresh.is_empty() {
+            equivocation::Screened {
+                kept: fresh,
+                proofs: 0,
+                dropped: 0,
+            }
+        } else {
+            equivocation::screen(fresh, self, &mut quarantine)?
+        };
+        dropped += screened.dropped;
+        let fresh = screened.kept;
+        let mut received = Received {
+            new: Vec::new(),
+            duplicates,
+            loaded: 0,
+            equivocations: screened.proofs,
+            dropped,
+        };
+        if fresh.is_empty() {
+            self.quarantine = quarantine;
+            return Ok(received);
+        }
+        let fresh_hashes: HashSet<ChangeHash> = fresh.iter().map(|c| c.hash()).collect();
+        self.check_dependencies(&fresh, &fresh_hashes)?;
+        if !self.has(&self.id.0) && !fresh_hashes.contains(&self.id.0) {
+            return Err(ReceiveError::WrongAlliance(self.id.short()));
+        }
+        if let Some(actor) = equivocation::numbering_gap(&fresh, self) {
+            return Err(ChangeError::Malformed(format!(
+                "the changes of actor {} skip sequence numbers",
+                &actor.to_hex_string()[..12]
+            ))
+            .into());
+        }
+        budget.check("screening")?;
+        let authenticated = authenticate_batch(fresh)?;
+        budget.check("checking signatures")?;
+        let builds_on_batch = authenticated
+            .changes()
+            .iter()
+            .any(|c| c.deps().iter().any(|d| fresh_hashes.contains(d)));
+        let verified = if builds_on_batch {
+            let verified = decode_within(authenticated, budget)?;
+            check_op_ranges(verified.iter().map(Numbering::from), Past::Replica(self))?;
+            let mut staging = self.doc.clone();
+            apply_all(&mut staging, &verified)?;
+            budget.check("applying")?;
+            if !comes_back_out(&staging, &self.doc.get_heads(), &verified) {
+                return Err(ReceiveError::Panicked {
+                    step: "reading the changes back",
+                    reload: false,
+                });
+            }
+            self.check_authors(&staging, &claims_of(&verified), budget)?;
+            self.doc = staging;
+            verified
+        } else {
+            self.check_authors(&self.doc, &authenticated.claims(), budget)?;
+            let verified = decode_within(authenticated, budget)?;
+            check_op_ranges(verified.iter().map(Numbering::from), Past::Replica(self))?;
+            let before = self.doc.get_heads();
+            match apply_all(&mut self.doc, &verified) {
+                Ok(()) => {}
+                // Automerge's state after a panic cannot be trusted, whatever its heads say.
+                Err(ReceiveError::Panicked { step, .. }) => {
+                    self.seq_counts = None;
+                    self.poisoned = true;
+                    return Err(ReceiveError::Panicked { step, reload: true });
+                }
+                Err(e) => return Err(self.undo(&before, &fresh_hashes, e)),
+            }
+            if !comes_back_out(&self.doc, &before, &verified) {
+                self.seq_counts = None;
+                self.poisoned = true;
+                return Err(ReceiveError::Panicked {
+                    step: "reading the changes back",
+                    reload: true,
+                });
+            }
+            verified
+        };
+        for c in &verified {
+            self.signatures.insert(c.hash(), *c.signature());
+        }
+        self.note_seqs(&verified);
+        self.quarantine = quarantine;
+        received.new = verified;
+        Ok(received)
+    }
+
+    /// The dependency check of a batch: every dependency of a fresh change is in the batch
+    /// (`fresh_hashes`) or in the replica, so nothing is left waiting in Automerge's queue.
+    fn check_dependencies(
+        &self,
+        fresh: &[SignedChange<Unverified>],
+        fresh_hashes: &HashSet<ChangeHash>,
+    ) -> Result<(), ReceiveError> {
+        let missing = fresh
+            .iter()
+            .filter(|c| {
+                c.deps()
+                    .iter()
+                    .any(|d| !fresh_hashes.contains(d) && !self.has(d))
+            })
+            .count();
+        if missing > 0 {
+            return Err(ReceiveError::MissingDependencies { count: missing });
+        }
+        Ok(())
+    }
+
+    /// Whether `device` was a member device in the document as of `deps`.
+    fn member_at(&self, doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> bool {
+        if deps.is_empty() {
+            return false;
+        }
+        let devices = match doc.get_at(ROOT, keys::DEVICES, deps) {
+            Ok(Some((Value::Object(ObjType::Map), id))) => id,
+            _ => return false,
+        };
+        matches!(
+            doc.get_at(&devices, device.to_hex(), deps),
+            Ok(Some((Value::Object(ObjType::Map), _)))
+        )
+    }
+
+    /// Whether a change is authorised: the genesis change of this alliance, or a change whose
+    /// author device was a member as of its dependencies.
+    pub(super) fn authorised(
+        &self,
+        doc: &Automerge,
+        change_hash: &ChangeHash,
+        deps: &[ChangeHash],
+        author: &DeviceId,
+    ) -> bool {
+        if *change_hash == self.id.0 {
+            return deps.is_empty();
+        }
+        self.member_at(doc, author, deps)
+    }
+
+    /// Checks that the author of every change was a member device as of its dependencies, in
+    /// `doc` (which holds the changes' whole past).
+    pub(super) fn check_authors(
+        &self,
+        doc: &Automerge,
+        claims: &[Claim<'_>],
+        budget: &Budget<'_>,
+    ) -> Result<(), ReceiveError> {
+        match self.first_unauthorised(doc, claims, budget) {
+            Some(i) if i == claims.len() => {
+                budget.check("checking membership")?;
+                Err(ReceiveError::Panicked {
+                    step: "checking membership",
+                    reload: false,
+                })
+            }
+            Some(i) => Err(ReceiveError::NotAMember {
+                hash: claims[i].0.to_string(),
+                author: claims[i].2.short(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The first of `claims` (change, its dependencies, its author) whose author was not a
+    /// member device as of the change's dependencies in `doc`; `claims.len()` when the check
+    /// could not finish (Automerge panicked, or the budget's time ran out). Large lists are
+    /// checked on every core (each check is two historical reads; the answer does not depend
+    /// on how the list is split: the earliest failing position wins).
+    fn first_unauthorised(
+        &self,
+        doc: &Automerge,
+        claims: &[Claim<'_>],
+        budget: &Budget<'_>,
+    ) -> Option<usize> {
+        const PER_THREAD_MIN: usize = 4096;
+        const STEP: usize = 1024;
+        let unfinished = claims.len();
+        let check = |offset: usize, part: &[Claim<'_>]| {
+            for (n, step) in part.chunks(STEP).enumerate() {
+                if budget.expired() {
+                    return Some(unfinished);
+                }
+                if let Some(i) = step
+                    .iter()
+                    .position(|(hash, deps, author)| !self.authorised(doc, hash, deps, author))
+                {
+                    return Some(offset + n * STEP + i);
+                }
+            }
+            None
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(claims.len() / PER_THREAD_MIN)
+            .max(1);
+        if threads == 1 {
+            return guarded(|| check(0, claims)).unwrap_or(Some(unfinished));
+        }
+        let per = claims.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = claims
+                .chunks(per)
+                .enumerate()
+                .map(|(n, part)| scope.spawn(move || check(n * per, part)))
+                .collect();
+            parts
+                .into_iter()
+                .filter_map(|p| p.join().unwrap_or(Some(unfinished)))
+                .min()
+        })
+    }
+
+    /// Puts the document back as it was before a batch that failed while being applied in
+    /// place (heads `before`), and returns the error to report. Nothing to do when Automerge
+    /// refused before changing anything; otherwise every change but the batch's is applied to
+    /// a fresh document. If that fails too, [`ReceiveError::Poisoned`]: reload the replica.
+    fn undo(
+        &mut self,
+        before: &[ChangeHash],
+        batch: &HashSet<ChangeHash>,
+        error: ReceiveError,
+    ) -> ReceiveError {
+        // Usually Automerge refused before changing anything (a duplicate sequence number, say).
+        if guarded(|| self.doc.get_heads()).is_some_and(|heads| heads == before) {
+            return error;
+        }
+        let rebuilt = guarded(|| {
+            let kept: Vec<Change> = self
+                .doc
+                .get_changes(&[])
+                .into_iter()
+                .filter(|c| !batch.contains(&c.hash()))
+                .collect();
+            let mut doc = Automerge::new();
+            doc.apply_changes(kept).map(|()| doc)
+        });
+        match rebuilt {
+            Some(Ok(doc)) if doc.get_heads() == before => {
+                self.doc = doc;
+                error
+            }
+            // The replica can no longer be trusted: its owner must load it again from what
+            // was persisted (everything persisted was verified).
+            _ => ReceiveError::Poisoned(error.to_string()),
+        }
+    }
+}
+
+/// The past that received changes are numbered against: the replica they join, or, for a
+/// whole history, the document they came in.
+pub(super) enum Past<'r> {
+    Replica(&'r mut Replica),
+    Document(&'r Automerge),
+}
+
+impl Past<'_> {
+    /// The last operation of change `hash` of the past (0 when it holds no such change).
+    fn max_op_of(&self, hash: &ChangeHash) -> u64 {
+        let doc = match self {
+            Past::Replica(replica) => &replica.doc,
+            Past::Document(doc) => *doc,
+        };
+        doc.get_change_meta_by_hash(hash).map_or(0, |m| m.max_op)
+    }
+
+    /// The newest change of `actor` before the changes being checked (none for a whole
+    /// history: its own changes are all being checked).
+    fn tip(&mut self, actor: &ActorId) -> ActorTip {
+        match self {
+            Past::Replica(replica) => replica.tip(actor),
+            Past::Document(_) => ActorTip::default(),
+        }
+    }
+}
+
+/// How one change numbers its operations, as [`check_op_ranges`] reads it: from a decoded
+/// change of a batch, or from Automerge's metadata of a loaded document.
+pub(super) struct Numbering<'a> {
+    hash: ChangeHash,
+    actor: &'a ActorId,
+    seq: u64,
+    start_op: u64,
+    max_op: u64,
+    deps: &'a [ChangeHash],
+}
+
+impl<'a> From<&'a SignedChange<Verified>> for Numbering<'a> {
+    fn from(c: &'a SignedChange<Verified>) -> Self {
+        let change = c.change();
+        Numbering {
+            hash: c.hash(),
+            actor: change.actor_id(),
+            seq: change.seq(),
+            start_op: change.start_op().get(),
+            max_op: change.max_op(),
+            deps: change.deps(),
+        }
+    }
+}
+
+impl<'a> From<&'a ChangeMetadata<'_>> for Numbering<'a> {
+    fn from(m: &'a ChangeMetadata<'_>) -> Self {
+        Numbering {
+            hash: m.hash,
+            actor: m.actor.as_ref(),
+            seq: m.seq,
+            start_op: m.start_op,
+            max_op: m.max_op,
+            deps: &m.deps,
+        }
+    }
+}
+
+/// Every change's operations must be numbered after everything in its past: after its
+/// dependencies' and after its own actor's previous change. Automerge numbers an honest
+/// change that way, but applies one that is not without complaint, and then cannot rebuild
+/// the history (operation IDs collide).
+///
+/// `changes` come in causal order: a batch as [`authenticate_batch`] orders it, a loaded
+/// document as Automerge lists it (each actor's changes by number: it refuses to load a
+/// document whose changes of one actor are out of order). A change's past is the changes
+/// before it and `past`; its actor's previous change is the actor's highest-numbered one so
+/// far.
+pub(super) fn check_op_ranges<'a>(
+    changes: impl IntoIterator<Item = Numbering<'a>>,
+    mut past: Past<'_>,
+) -> Result<(), ChangeError> {
+    let mut in_batch: HashMap<ChangeHash, u64> = HashMap::new();
+    let mut tips: HashMap<ActorId, ActorTip> = HashMap::new();
+    for c in changes {
+        let start = c.start_op;
+        let mut before = 0;
+        for d in c.deps {
+            let max = match in_batch.get(d) {
+                Some(m) => *m,
+                None => past.max_op_of(d),
+            };
+            before = before.max(max);
+        }
+        if !tips.contains_key(c.actor) {
+            let tip = past.tip(c.actor);
+            tips.insert(c.actor.clone(), tip);
+        }
+        let tip = tips.get_mut(c.actor).expect("inserted");
+        before = before.max(tip.max_op);
+        if start <= before || c.max_op < start.saturating_sub(1) {
+            return Err(ChangeError::Malformed(format!(
+                "change {} numbers its operations from {start}, inside its own past (up to {before})",
+                c.hash
+            )));
+        }
+        tip.note(c.seq, c.max_op);
+        in_batch.insert(c.hash, c.max_op);
+    }
+    Ok(())
+}
+
+/// Holds a batch (or a whole document: `what`) to [`MAX_BATCH_OPS`] operations.
+pub(super) fn within_batch_ops(ops: u64, what: &str) -> Result<(), ReceiveError> {
+    if ops > MAX_BATCH_OPS {
+        return Err(ReceiveError::OverBudget(format!(
+            "the {what} holds {ops} operations, more than the limit of {MAX_BATCH_OPS}"
+        )));
+    }
+    Ok(())
+}
+
+/// Applies verified changes in one call (never one call per change: each call costs about
+/// what the history costs).
+fn apply_all(doc: &mut Automerge, changes: &[SignedChange<Verified>]) -> Result<(), ReceiveError> {
+    let plain: Vec<Change> = changes.iter().map(|c| c.change().clone()).collect();
+    match guarded(|| doc.apply_changes(plain)) {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(ReceiveError::Automerge(e.to_string())),
+        None => Err(ReceiveError::Panicked {
+            step: "applying the changes",
+            reload: false,
+        }),
+    }
+}
+
+/// Whether the changes `doc` holds after `before` are exactly `changes`, byte for byte.
+/// Automerge can apply a change whose operations refer to what its history does not hold and
+/// only fail (panic) when it rebuilds the change later, for a sync or a save; such a change
+/// must never stay. Costs one pass over the new changes' operations.
+fn comes_back_out(
+    doc: &Automerge,
+    before: &[ChangeHash],
+    changes: &[SignedChange<Verified>],
+) -> bool {
+    let Some(out) = guarded(|| doc.get_changes(before)) else {
+        return false;
+    };
+    let sent: HashMap<ChangeHash, &[u8]> =
+        changes.iter().map(|c| (c.hash(), c.raw_bytes())).collect();
+    out.len() == sent.len()
+        && out
+            .iter()
+            .all(|c| sent.get(&c.hash()) == Some(&c.raw_bytes()))
+}
+
+/// Decodes an authenticated batch (see [`Authenticated::decode`], which holds each change to
+/// [`MAX_CHANGE_OPS`](crate::protocol::MAX_CHANGE_OPS)) and holds it to [`MAX_BATCH_OPS`] and
+/// the budget's time.
+fn decode_within(
+    authenticated: Authenticated,
+    budget: &Budget<'_>,
+) -> Result<Vec<SignedChange<Verified>>, ReceiveError> {
+    let verified = authenticated.decode()?;
+    let ops: u64 = verified.iter().map(|c| c.change().len() as u64).sum();
+    within_batch_ops(ops, "batch")?;
+    budget.check("decoding")?;
+    Ok(verified)
+}
+
+/// The membership claims of verified changes.
+fn claims_of(changes: &[SignedChange<Verified>]) -> Vec<Claim<'_>> {
+    let mut memo = Authors::default();
+    changes
+        .iter()
+        .map(|c| {
+            let author = memo
+                .of(c.actor_id())
+                .expect("verified changes have a valid author");
+            (c.hash(), c.deps(), author)
+        })
+        .collect()
+}
