@@ -461,10 +461,15 @@ pub fn diff_text(diff: &crate::core::diff::Diff) -> String {
                 None if step.step == "Alliance" => "the title".into(),
                 None => "the vision".into(),
             };
+            // The vision's changed lines follow; its first line says nothing.
+            let title = if label == "the vision" {
+                String::new()
+            } else {
+                format!(" \"{}\"", item.title)
+            };
             s.push_str(&format!(
-                "  {} {label} \"{}\" (by {})\n",
+                "  {} {label}{title} (by {})\n",
                 item.what,
-                item.title,
                 crate::cli::output::one_line(&item.authors.join(", "))
             ));
             if item.what != "added" || item.item.is_none() {

@@ -21,12 +21,11 @@ struct Out {
 }
 
 pub fn run(ctx: &mut Context, args: InitArgs) -> Result<()> {
-    if args.name.trim().is_empty() {
-        return Err(CliError::user("--name must not be empty"));
-    }
+    let name = crate::core::text::check_name(&args.name)
+        .map_err(|why| CliError::user(format!("--name: {why}")))?;
     let mut seed = [0u8; 32];
     ctx.entropy.fill(&mut seed);
-    let (identity, created) = match ctx.home.init(&args.name, seed)? {
+    let (identity, created) = match ctx.home.init(&name, seed)? {
         InitOutcome::Created(i) => (i, true),
         InitOutcome::AlreadySetUp(i) => (i, false),
     };

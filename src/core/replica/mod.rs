@@ -268,7 +268,7 @@ impl Replica {
         role: &str,
     ) -> Result<(Replica, ItemId, SignedChange<Verified>), EditError> {
         let title = non_empty("title", title)?;
-        let name = non_empty("name", name)?;
+        let name = crate::core::text::check_name(name).map_err(EditError::Invalid)?;
         let member = ItemId::random(ItemKind::Member, entropy);
         let device = writer.key.device_id().to_hex();
         let summary = format!("founded alliance \"{title}\" with {name}");
