@@ -68,6 +68,9 @@
 
 pub mod cli;
 pub mod core;
+/// The fuzz targets' bodies: built for the library's own tests and, with the `fuzz` feature,
+/// for cargo-fuzz (`fuzz/`); not in a normal build.
+#[cfg(any(test, feature = "fuzz"))]
 #[doc(hidden)]
 pub mod fuzz;
 pub mod net;

@@ -1,5 +1,5 @@
 //! The command-line reference (`docs/cli.md`), generated from the clap definitions so it cannot
-//! drift: `tests/cli_reference.rs` fails when the file differs from what this produces, and
+//! drift: `tests/suite/cli_reference.rs` fails when the file differs from what this produces, and
 //! rewrites it when run with `UPDATE_CLI_DOCS=1`.
 
 use clap::{Command, CommandFactory};

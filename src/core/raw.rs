@@ -18,6 +18,8 @@
 //! Only uncompressed change chunks are accepted: alliance always sends and stores a change as
 //! the bytes its hash covers.
 
+use std::io::Write;
+
 use automerge::{ActorId, Change, ChangeHash};
 use sha2::{Digest, Sha256};
 
@@ -144,6 +146,63 @@ impl RawChange {
             && change.actor_id() == &self.actor
             && change.seq() == self.seq
     }
+}
+
+/// Automerge's chunk magic bytes.
+pub const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+/// Chunk types.
+pub const DOCUMENT: u8 = 0;
+pub const CHANGE: u8 = 1;
+pub const COMPRESSED_CHANGE: u8 = 2;
+
+/// An Automerge chunk of type `chunk_type` around `body`, with a correct length and checksum.
+/// For a compressed change, `body` is the *uncompressed* change body: the checksum is the
+/// uncompressed change's, and the body is deflated, as Automerge writes it.
+pub fn chunk(chunk_type: u8, body: &[u8]) -> Vec<u8> {
+    let hash = chunk_hash(
+        if chunk_type == COMPRESSED_CHANGE {
+            CHANGE
+        } else {
+            chunk_type
+        },
+        body,
+    );
+    let deflated;
+    let body = if chunk_type == COMPRESSED_CHANGE {
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        z.write_all(body).expect("writing to memory");
+        deflated = z.finish().expect("writing to memory");
+        &deflated[..]
+    } else {
+        body
+    };
+    let mut out = Vec::with_capacity(body.len() + 14);
+    out.extend_from_slice(&CHUNK_MAGIC);
+    out.extend_from_slice(&hash.0[..4]);
+    out.push(chunk_type);
+    write_uleb(&mut out, body.len() as u64);
+    out.extend_from_slice(body);
+    out
+}
+
+/// The body of an (uncompressed) Automerge chunk, or `None` when `bytes` is not one.
+pub fn chunk_body(bytes: &[u8]) -> Option<(u8, &[u8])> {
+    if bytes.len() < 9 || bytes[..4] != CHUNK_MAGIC {
+        return None;
+    }
+    let chunk_type = bytes[8];
+    let mut len: u64 = 0;
+    let mut i = 9;
+    for shift in (0..64).step_by(7) {
+        let b = *bytes.get(i)?;
+        i += 1;
+        len |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    let end = i.checked_add(usize::try_from(len).ok()?)?;
+    Some((chunk_type, bytes.get(i..end)?))
 }
 
 /// SHA-256 over `type || uLEB(len) || body`: the hash Automerge gives a chunk (for a change,

@@ -143,7 +143,7 @@ mod tests {
         for i in TICKET_KIND.len()..s.len() {
             for c in alphabet
                 .chars()
-                .filter(|&c| Some(c) != s[i..].chars().next())
+                .filter(|&c| !s[i..].starts_with(c))
             {
                 let typo = format!("{}{c}{}", &s[..i], &s[i + 1..]);
                 assert_eq!(

@@ -1,9 +1,7 @@
 //! A family's first evening (issue 18), through the real binary in temporary homes: what broke
 //! when a family of three and a coach followed the README, each item as the person met it.
 
-mod common;
-
-use common::Device;
+use crate::kit::Device;
 
 #[test]
 fn a_mistyped_ticket_says_to_copy_the_whole_line_again() {

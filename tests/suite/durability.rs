@@ -1,14 +1,12 @@
 //! Nothing lost, nothing forged: concurrent writers, kill -9, damaged files, tampered
 //! signatures, changes from non-members, and two devices exchanging signed bundles.
 
-mod common;
-
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
+use crate::kit::{Device, snapshot_tree};
 use alliance::core::{DeviceKey, SignedChange, Timestamp, Writer};
 use alliance::store::{Home, LockMode, format, layout};
-use common::{Device, snapshot_tree};
 
 #[test]
 fn two_concurrent_writer_processes_lose_nothing() {
@@ -18,8 +16,8 @@ fn two_concurrent_writer_processes_lose_nothing() {
             let home = ada.home().to_path_buf();
             std::thread::spawn(move || {
                 for i in 0..10 {
-                    let out = Command::new(assert_cmd::cargo::cargo_bin("alliance"))
-                        .env("ALLIANCE_HOME", &home)
+                    // Each writer process its own seed, as real processes draw their own.
+                    let out = crate::kit::alliance(&home, 100 * t + i)
                         .args(["need", "add", &format!("writer {t} need {i}")])
                         .output()
                         .unwrap();
@@ -50,23 +48,18 @@ fn two_concurrent_writer_processes_lose_nothing() {
 #[test]
 fn killed_mid_burst_loses_no_returned_edit() {
     let ada = Device::founder(1, "Ada", "Family", "parent");
-    let bin = assert_cmd::cargo::cargo_bin("alliance");
     let mut returned = Vec::new();
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut rng = alliance::core::SeededEntropy::new(0x2545_f491_4f6c_dd1d);
     for i in 0..80 {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
         let text = format!("burst {i}");
-        let mut child = Command::new(&bin)
-            .env("ALLIANCE_HOME", ada.home())
+        let mut child = crate::kit::alliance(ada.home(), 1000 + i)
             .args(["need", "add", &text])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         // Kill at a random moment, from before the process starts work to after it returns.
-        std::thread::sleep(Duration::from_micros(rng % 12_000));
+        std::thread::sleep(Duration::from_micros(rng.below(12_000)));
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
         if status.success() {

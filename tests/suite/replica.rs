@@ -1,102 +1,39 @@
 //! The core in memory: signed edits, verification and membership, with several simulated
 //! devices exchanging changes by hand (no I/O).
 
-mod common;
+use crate::kit::memory::{Dev as Device, founded, wire};
+use alliance::core::{AllianceId, NewCheckIn, ReceiveError, Replica, SignedChange, edit::excerpt};
 
-use alliance::core::{
-    AllianceId, DeviceKey, Entropy, NewCheckIn, ReceiveError, Replica, SeededEntropy, SignedChange,
-    Timestamp, Writer, edit::excerpt,
-};
-use common::memory::wire;
-
-struct Device {
-    key: DeviceKey,
-    actor_tag: [u8; 8],
-    replica: Option<Replica>,
-    entropy: SeededEntropy,
-}
-
-impl Device {
-    fn new(seed: u8) -> Self {
-        let mut entropy = SeededEntropy::new(seed as u64);
-        let mut actor_tag = [0u8; 8];
-        entropy.fill(&mut actor_tag);
-        Device {
-            key: DeviceKey::from_seed([seed; 32]),
-            actor_tag,
-            replica: None,
-            entropy,
-        }
-    }
-    fn writer(&self, t: i64) -> Writer<'_> {
-        Writer {
-            key: &self.key,
-            actor_tag: self.actor_tag,
-            now: Timestamp(1_700_000_000 + t),
-        }
-    }
-    fn replica(&mut self) -> &mut Replica {
-        self.replica.as_mut().unwrap()
-    }
-    /// Runs one edit as this device at time `t`.
-    fn act<R>(
-        &mut self,
-        t: i64,
-        f: impl FnOnce(&mut Replica, &Writer<'_>, &mut SeededEntropy) -> R,
-    ) -> R {
-        let w = Writer {
-            key: &self.key,
-            actor_tag: self.actor_tag,
-            now: Timestamp(1_700_000_000 + t),
-        };
-        f(self.replica.as_mut().unwrap(), &w, &mut self.entropy)
-    }
-}
-
+/// Ada (a parent) founds the alliance and adds Ben (a teen) with his device; Ben's device has
+/// not synced yet.
 fn family() -> (Device, Device) {
-    let mut a = Device::new(1);
-    let b = Device::new(2);
-    let (replica, _, _) = {
-        let w = a.writer(0);
-        let mut e = SeededEntropy::new(10);
-        Replica::create(&w, &mut e, "The Okafor family", "Ada", "parent").unwrap()
-    };
-    a.replica = Some(replica);
-    let b_id = b.key.device_id();
-    let w = Writer {
-        key: &a.key,
-        actor_tag: a.actor_tag,
-        now: Timestamp(1_700_000_001),
-    };
-    a.replica
-        .as_mut()
-        .unwrap()
-        .add_member(&w, &mut a.entropy, "Ben", "teen", Some(b_id))
-        .unwrap();
+    let mut devs = founded("The Okafor family", &["parent", "teen"]);
+    let b = devs.pop().unwrap();
+    let a = devs.pop().unwrap();
     (a, b)
 }
 
+/// `b` joins: it receives everything `from` holds, as a fresh replica.
 fn join(b: &mut Device, from: &Replica) {
-    let mut r = Replica::empty(from.id());
-    r.receive(wire(from)).unwrap();
-    b.replica = Some(r);
+    b.replica = Replica::empty(from.id());
+    b.receive_all(from);
 }
 
 #[test]
 fn genesis_hash_is_the_alliance_id_and_founder_is_member() {
-    let (mut a, _) = family();
-    let view = a.replica().view();
+    let (a, _) = family();
+    let view = a.replica.view();
     assert_eq!(view.title, "The Okafor family");
     assert_eq!(view.members.len(), 2);
     assert_eq!(view.members[0].name, "Ada");
     assert!(
-        a.replica()
+        a.replica
             .verify_history()
             .iter()
             .all(|c| c.problem.is_none())
     );
     let id: AllianceId = view.id.parse().unwrap();
-    assert_eq!(id, a.replica().id());
+    assert_eq!(id, a.replica.id());
 }
 
 #[test]
@@ -113,7 +50,7 @@ fn local_changes_carry_device_author_and_stable_actor() {
         &change.change().actor_id().to_bytes()[..32],
         a.key.device_id().as_bytes()
     );
-    assert_eq!(&change.change().actor_id().to_bytes()[32..], &a.actor_tag);
+    assert_eq!(&change.change().actor_id().to_bytes()[32..], &a.tag);
     assert_eq!(
         change.change().seq(),
         3,
@@ -127,7 +64,7 @@ fn devices_converge_and_vision_merges_character_by_character() {
     let (mut a, mut b) = family();
     a.act(2, |r, w, _e| r.set_vision(w, "We listen first."))
         .unwrap();
-    join(&mut b, a.replica());
+    join(&mut b, &a.replica);
     // Concurrent, offline edits of the same vision.
     a.act(3, |r, w, _e| r.set_vision(w, "We listen first, always."))
         .unwrap();
@@ -136,29 +73,29 @@ fn devices_converge_and_vision_merges_character_by_character() {
     b.act(4, |r, w, e| r.add_need(w, e, "time alone after school"))
         .unwrap();
 
-    let to_a = wire(b.replica());
-    let to_b = wire(a.replica());
-    a.replica().receive(to_a).unwrap();
-    b.replica().receive(to_b).unwrap();
-    let (va, vb) = (a.replica().view(), b.replica().view());
+    let to_a = wire(&b.replica);
+    let to_b = wire(&a.replica);
+    a.replica.receive(to_a).unwrap();
+    b.replica.receive(to_b).unwrap();
+    let (va, vb) = (a.replica.view(), b.replica.view());
     assert_eq!(va, vb);
     assert_eq!(va.vision, "Together, we listen first, always.");
     assert_eq!(va.needs.len(), 1);
     assert_eq!(va.name_of(&va.needs[0].owner), "Ben");
-    assert_eq!(a.replica().heads(), b.replica().heads());
+    assert_eq!(a.replica.heads(), b.replica.heads());
 }
 
 #[test]
 fn change_by_non_member_is_rejected_and_nothing_applied() {
     let (mut a, _) = family();
-    let mut stranger = Device::new(7);
+    let mut stranger = Device::new(6, Replica::empty(a.replica.id()));
     // The stranger takes a copy of the alliance (say, a leaked bundle) and edits it.
-    join(&mut stranger, a.replica());
+    join(&mut stranger, &a.replica);
     // Their replica refuses local edits: they are not a member...
     assert!(stranger.act(9, |r, w, e| r.add_need(w, e, "x")).is_err());
     // ...so they forge the change directly with automerge and sign it with their own key.
     let forged = {
-        let r = stranger.replica.as_ref().unwrap();
+        let r = &stranger.replica;
         let mut doc = r.doc().clone();
         let mut actor = stranger.key.device_id().as_bytes().to_vec();
         actor.extend_from_slice(&[0; 8]);
@@ -171,17 +108,17 @@ fn change_by_non_member_is_rejected_and_nothing_applied() {
         let sig = stranger.key.sign_change(&c.hash());
         SignedChange::from_bytes(c.raw_bytes().to_vec(), &sig.to_bytes()).unwrap()
     };
-    let before = a.replica().heads();
-    let err = a.replica().receive(vec![forged]).unwrap_err();
+    let before = a.replica.heads();
+    let err = a.replica.receive(vec![forged]).unwrap_err();
     assert!(matches!(err, ReceiveError::NotAMember { .. }), "{err}");
-    assert_eq!(a.replica().heads(), before);
-    assert_eq!(a.replica().view().title, "The Okafor family");
+    assert_eq!(a.replica.heads(), before);
+    assert_eq!(a.replica.view().title, "The Okafor family");
 }
 
 #[test]
 fn tampered_bytes_and_moved_signatures_are_rejected() {
     let (mut a, mut b) = family();
-    join(&mut b, a.replica());
+    join(&mut b, &a.replica);
     let need = b
         .act(5, |r, w, e| r.add_need(w, e, "quiet mornings"))
         .unwrap();
@@ -195,7 +132,7 @@ fn tampered_bytes_and_moved_signatures_are_rejected() {
     let moved =
         SignedChange::from_bytes(other.raw_bytes().to_vec(), &signed.signature().to_bytes())
             .unwrap();
-    let mut fresh = b.replica.clone().unwrap();
+    let mut fresh = b.replica.clone();
     assert!(matches!(
         fresh.receive(vec![moved]),
         Err(ReceiveError::Change(_))
@@ -207,11 +144,11 @@ fn tampered_bytes_and_moved_signatures_are_rejected() {
     bytes[n - 3] ^= 0x01;
     match SignedChange::from_bytes(bytes, &signed.signature().to_bytes()) {
         Err(_) => {}
-        Ok(t) => assert!(a.replica().receive(vec![t]).is_err()),
+        Ok(t) => assert!(a.replica.receive(vec![t]).is_err()),
     }
     // Missing dependencies: a change whose parents are not sent is not applied.
-    let mut empty = Replica::empty(a.replica().id());
-    let only_last = wire(a.replica()).pop().unwrap();
+    let mut empty = Replica::empty(a.replica.id());
+    let only_last = wire(&a.replica).pop().unwrap();
     assert!(empty.receive(vec![only_last]).is_err());
     assert!(empty.is_empty());
 }
@@ -219,7 +156,7 @@ fn tampered_bytes_and_moved_signatures_are_rejected() {
 #[test]
 fn expectations_agreements_go_stale_when_text_changes() {
     let (mut a, mut b) = family();
-    join(&mut b, a.replica());
+    join(&mut b, &a.replica);
     let id = a
         .act(2, |r, w, e| {
             r.add_expectation(w, e, "no screens after 8pm", None, &[])
@@ -228,20 +165,20 @@ fn expectations_agreements_go_stale_when_text_changes() {
         .id
         .unwrap();
     a.act(3, |r, w, _e| r.agree(w, &id)).unwrap();
-    b.replica().receive(wire(a.replica())).unwrap();
+    b.replica.receive(wire(&a.replica)).unwrap();
     b.act(4, |r, w, _e| r.agree(w, &id)).unwrap();
-    let ex = b.replica().view().expectation(&id).unwrap().clone();
+    let ex = b.replica.view().expectation(&id).unwrap().clone();
     assert_eq!(ex.status.as_str(), "agreed");
     b.act(5, |r, w, _e| {
         r.edit_expectation(w, &id, "no screens after 9pm")
     })
     .unwrap();
-    let ex = b.replica().view().expectation(&id).unwrap().clone();
+    let ex = b.replica.view().expectation(&id).unwrap().clone();
     assert_eq!(ex.status.as_str(), "proposed");
     assert!(ex.agreements.iter().all(|a| !a.current));
     b.act(6, |r, w, _e| r.retire(w, &id)).unwrap();
     assert_eq!(
-        b.replica().view().expectation(&id).unwrap().status.as_str(),
+        b.replica.view().expectation(&id).unwrap().status.as_str(),
         "retired"
     );
 }
@@ -272,7 +209,7 @@ fn checkins_validate_rating_and_date() {
         .unwrap()
         .id
         .unwrap();
-    let v = a.replica().view();
+    let v = a.replica.view();
     assert_eq!(v.checkins[0].id, id);
     assert_eq!(v.checkins[0].reflections[0].rating, 4);
     assert_eq!(v.checkins[0].next_in_days, 14);
@@ -292,12 +229,12 @@ fn the_vision_takes_keystroke_sized_splices_and_refuses_positions_past_its_end()
         .unwrap();
     a.act(3, |r, w, _| r.splice_vision(w, 3, 6, "talk"))
         .unwrap();
-    assert_eq!(a.replica().view().vision, "We talk.");
-    let before = a.replica().heads();
+    assert_eq!(a.replica.view().vision, "We talk.");
+    let before = a.replica.heads();
     assert!(a.act(4, |r, w, _| r.splice_vision(w, 9, 0, "x")).is_err());
     assert!(a.act(4, |r, w, _| r.splice_vision(w, 5, 4, "")).is_err());
     assert_eq!(
-        a.replica().heads(),
+        a.replica.heads(),
         before,
         "a refused splice commits nothing"
     );

@@ -1,9 +1,10 @@
 //! Real iroh endpoints on 127.0.0.1 with relays disabled, several devices in one process.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::kit::net::{
+    Dev, family, honest_need_arrives, introduce, now, raw_live_session, sync_once_with, sync_pair,
+};
 use alliance::core::Replica;
 use alliance::core::invite::Invite;
 use alliance::core::sync::{PeerSync, SyncMessage};
@@ -15,9 +16,6 @@ use alliance::net::session::{self, Dial};
 use alliance::net::ticket::InviteTicket;
 use alliance::proto::session::{Failed, Target};
 use alliance::store::LockMode;
-use common::net::{
-    Dev, family, honest_need_arrives, introduce, now, raw_live_session, sync_once_with, sync_pair,
-};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joined_devices_hold_the_whole_alliance_and_are_members() {

@@ -5,10 +5,12 @@
 //! Also covered elsewhere: a non-member endpoint, and forged, tampered and re-signed changes in
 //! sync messages (tests/net.rs); forged pushes (tests/net.rs).
 
-mod common;
-
 use std::time::Duration;
 
+use crate::kit::eventually_async;
+use crate::kit::net::{
+    Dev, family, honest_need_arrives, introduce, now, raw_live_session, sync_once_with, sync_pair,
+};
 use alliance::core::{SeededEntropy, SignedChange, Writer};
 use alliance::net::endpoint::addr_for;
 use alliance::net::wire::{Frame, read_frame, write_frame};
@@ -17,9 +19,6 @@ use alliance::protocol::{
     MAX_STRANGER_CONNECTIONS,
 };
 use alliance::store::{LockMode, layout};
-use common::net::{
-    Dev, family, honest_need_arrives, introduce, now, raw_live_session, sync_once_with, sync_pair,
-};
 
 /// The signed changes `dev` made after `before`, as (bytes, signature) pairs for a frame.
 fn signed_since(dev: &Dev, before: &[automerge::ChangeHash]) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -37,17 +36,6 @@ fn push(changes: &[(Vec<u8>, Vec<u8>)]) -> Frame {
         changes: changes.iter().map(|c| c.0.clone()).collect(),
         signatures: changes.iter().map(|c| c.1.clone()).collect(),
     }
-}
-
-/// Waits (up to 10 s) until `f` holds.
-async fn eventually(mut f: impl FnMut() -> bool) -> bool {
-    for _ in 0..200 {
-        if f() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
 }
 
 /// Reads frames until the peer rejects us (its reason) or closes (`None`), for up to 10 s.
@@ -77,8 +65,8 @@ fn rechecksum(mut chunk: Vec<u8>) -> Vec<u8> {
 /// `chunk` with its last body byte cut off and its length and checksum fixed: a well-formed
 /// chunk whose operation columns no longer add up.
 fn truncated(chunk: &[u8]) -> Vec<u8> {
-    let (kind, body) = alliance::fuzz::chunk_body(chunk).expect("a chunk");
-    alliance::fuzz::chunk(kind, &body[..body.len() - 1])
+    let (kind, body) = alliance::core::raw::chunk_body(chunk).expect("a chunk");
+    alliance::core::raw::chunk(kind, &body[..body.len() - 1])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,7 +89,7 @@ async fn a_replayed_old_change_is_a_harmless_duplicate() {
         .await
         .unwrap();
     assert!(
-        eventually(|| ada
+        eventually_async(10, || ada
             .view()
             .needs
             .iter()
@@ -165,7 +153,7 @@ async fn an_equivocating_member_is_caught_with_a_proof_and_honest_peers_keep_syn
         .join(ada.id().to_string())
         .join(layout::QUARANTINE);
     assert!(
-        eventually(|| quarantine.exists()).await,
+        eventually_async(10, || quarantine.exists()).await,
         "the proof is stored"
     );
     {
@@ -212,7 +200,7 @@ fn no_malformed_but_checksummed_change_gets_in_or_takes_the_replica_down() {
     // Every single-byte change and a truncation of a member's change, each with its checksum
     // fixed and signed by the member: whatever Automerge makes of it, `receive` returns, and
     // the replica either refused it or took a valid change and still verifies.
-    use common::memory::{Dev as MemDev, family as mem_family};
+    use crate::kit::memory::{Dev as MemDev, family as mem_family};
     let mut devs: Vec<MemDev> = mem_family(2);
     let base = devs[0].replica.clone();
     let mut rng = SeededEntropy::new(5);

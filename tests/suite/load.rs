@@ -11,11 +11,10 @@
 //! kept in `tests/load.proptest-regressions` and replayed first. With `--nocapture` the test
 //! prints what the run did (cases, steps, edits, syncs, cuts, disconnects, pushes).
 
-mod common;
-
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::kit::memory::{Dev, device_key, family_tree};
 use alliance::core::sync::{PeerSync, SyncMessage};
 use alliance::core::{ItemId, NewCheckIn, Replica};
 use alliance::proto::frame::Frame;
@@ -23,7 +22,6 @@ use alliance::proto::session::{Target, parse_pushed, push_frame};
 use alliance::proto::sim::{self, over_wire};
 use alliance::protocol::MAX_FRAME_BYTES;
 use automerge::{ChangeHash, ROOT, ReadDoc};
-use common::memory::{Dev, device_key, family_tree};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
 
@@ -457,12 +455,14 @@ impl Sim {
     /// One edit by device `d`; step `n` makes its marker `k{n}x`.
     fn edit(&mut self, n: usize, d: usize, kind: &Kind) -> Result<(), Fail> {
         let marker = format!("k{n}x");
-        let Dev { key, tag, replica } = &mut self.devs[d];
+        let Dev {
+            key, tag, replica, ..
+        } = &mut self.devs[d];
         let rng = &mut self.rngs[d];
         let w = alliance::core::Writer {
             key,
             actor_tag: *tag,
-            now: alliance::core::Timestamp(common::memory::T0 + 100 + n as i64),
+            now: alliance::core::Timestamp(crate::kit::memory::T0 + 100 + n as i64),
         };
         let me = replica
             .member_of(&key.device_id())
@@ -1178,7 +1178,7 @@ fn regression_a_device_whose_filter_has_a_false_positive_is_cut_off_from_every_p
 fn regression_a_bloom_false_positive_stops_two_devices_converging() {
     let mut stuck = Vec::new();
     for n in 0..REGRESSION_ATTEMPTS {
-        let mut devs = common::memory::family(2);
+        let mut devs = crate::kit::memory::family(2);
         let mut rng = alliance::core::SeededEntropy::new(n);
         for i in 0..20 {
             devs[0]

@@ -2,9 +2,7 @@
 //! status and the seen marker, diff, blame, conflicts with `resolve`, log filters and the
 //! export appendix, with snapshots of what a person reads.
 
-mod common;
-
-use common::Device;
+use crate::kit::Device;
 
 /// Sends everything `from` has to `to` through a bundle file.
 fn carry(from: &Device, to: &Device) {
@@ -180,7 +178,8 @@ fn blame_shows_who_wrote_which_part_of_the_vision() {
     cy.ok(&["vision", "set", "We listen first. Always."]);
     exchange(&[&ada, &ben, &cy]);
     insta::assert_snapshot!("blame", ada.ok(&["blame", "vision"]));
-    let spans = ada.json(&["blame", "vision"]);
+    let blame = ada.json(&["blame", "vision"]);
+    let spans = &blame["spans"];
     let by: Vec<(&str, &str)> = spans
         .as_array()
         .unwrap()
@@ -195,7 +194,9 @@ fn blame_shows_who_wrote_which_part_of_the_vision() {
             ("Cy", " Always.")
         ]
     );
-    assert_eq!(ben.json(&["blame", "vision"]), spans);
+    assert_eq!(blame["authors"][0]["author"], "Ada");
+    assert_eq!(blame["lines"].as_array().unwrap().len(), 1);
+    assert_eq!(ben.json(&["blame", "vision"]), blame);
     let err = ada.fails(&["history", "vision"], 1);
     assert!(err.contains("blame vision"), "{err}");
 }
@@ -264,12 +265,53 @@ fn a_damaged_or_missing_index_cache_is_rebuilt_and_answers_the_same() {
     assert_eq!(ada.json(&["verify"])["ok"], true);
 }
 
+/// A change a member's modified client makes straight with Automerge (`edit` returns its hash),
+/// signed with that device's key and stored on it as a received change would be.
+fn signed_raw_edit(
+    d: &Device,
+    edit: impl FnOnce(&mut automerge::Automerge) -> automerge::ChangeHash,
+) {
+    use alliance::core::{SeededEntropy, SignedChange};
+    use alliance::store::{Home, LockMode};
+    let home = Home::new(d.home());
+    let id = home.alliance_ids().unwrap()[0];
+    let key = home.identity().unwrap().key;
+    let mut open = home.open(&id, LockMode::Exclusive).unwrap();
+    let tag = open.actor_tag(&mut SeededEntropy::new(1)).unwrap();
+    let mut doc = open.replica().doc().clone();
+    let mut actor = key.device_id().as_bytes().to_vec();
+    actor.extend_from_slice(&tag);
+    doc.set_actor(automerge::ActorId::from(actor));
+    let hash = edit(&mut doc);
+    let change = automerge::ReadDoc::get_change_by_hash(&doc, &hash).unwrap();
+    let signed = SignedChange::from_bytes(
+        change.raw_bytes().to_vec(),
+        &key.sign_change(&hash).to_bytes(),
+    )
+    .unwrap();
+    let received = open.replica_mut().receive(vec![signed]).unwrap();
+    open.persist(&received.new).unwrap();
+}
+
 #[test]
 fn terminal_control_characters_from_the_document_are_shown_escaped() {
-    let (ada, ben, _cy) = three();
-    // Any member can write any text; a name that tries to hide or redraw what follows it.
+    let (ada, ben, cy) = three();
+    // `alliance` refuses such a name, but a member's modified client can sign one; a name that
+    // tries to hide or redraw what follows it, and a text with an escape sequence.
     let sneaky = "Eve\u{1b}[8m\rAda";
-    ada.ok(&["member", "add", sneaky, "--role", "guest"]);
+    let err = ada.fails(&["member", "add", sneaky, "--role", "guest"], 1);
+    assert!(err.contains("invisible character"), "{err}");
+    signed_raw_edit(&cy, |doc| {
+        use automerge::transaction::Transactable;
+        use automerge::{ROOT, ReadDoc};
+        let (_, members) = doc.get(ROOT, "members").unwrap().unwrap();
+        let first = doc.keys(&members).next().unwrap();
+        let (_, member) = doc.get(&members, &first).unwrap().unwrap();
+        let mut tx = doc.transaction();
+        tx.put(&member, "name", sneaky).unwrap();
+        tx.commit().0.unwrap()
+    });
+    carry(&cy, &ben);
     ada.ok(&["need", "add", "quiet\u{1b}[2K mornings"]);
     carry(&ada, &ben);
     for args in [
@@ -316,7 +358,7 @@ fn an_equivocating_device_is_shown_in_status_and_log_and_its_other_change_left_o
     let writer = Writer {
         key: &key,
         actor_tag: tag,
-        now: Timestamp(common::NOW + 60),
+        now: Timestamp(crate::kit::NOW + 60),
     };
     let other = fork
         .add_need(&writer, &mut SeededEntropy::new(9), "the other one")

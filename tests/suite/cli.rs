@@ -1,9 +1,7 @@
 //! The real binary in temporary homes: the four steps, output, bad input, durability.
 
-mod common;
-
+use crate::kit::{Device, snapshot_tree};
 use alliance::store::layout;
-use common::{Device, snapshot_tree};
 
 fn family() -> (Device, String) {
     let ada = Device::founder(1, "Ada", "The Okafor family", "parent");

@@ -2,15 +2,13 @@
 //! diff and status, across three simulated devices that exchange signed changes by hand (the
 //! network is not the point here; `cli_net.rs` does the same over iroh).
 
-mod common;
-
+use crate::kit::memory::wire;
 use alliance::core::conflicts::{Resolution, Target};
 use alliance::core::index::{ChangeIndex, Touch};
 use alliance::core::{
     DeviceKey, Entropy, ItemId, NewCheckIn, Replica, SeededEntropy, SignedChange, Timestamp,
     Unverified, Writer,
 };
-use common::memory::wire;
 
 const T0: i64 = 1_790_000_000;
 

@@ -1,11 +1,9 @@
 //! Many simulated devices syncing in memory with the real sync planner ([`PeerSync`]): any
 //! order of pairwise syncs converges, and forged changes inside sync messages are refused.
 
-mod common;
-
+use crate::kit::memory::{family, sync};
 use alliance::core::sync::{PeerSync, SyncMessage};
 use alliance::core::{DeviceKey, SeededEntropy, Timestamp, Writer};
-use common::memory::{family, sync};
 
 #[test]
 fn any_order_of_pairwise_syncs_converges() {
@@ -142,11 +140,11 @@ static SEED: AtomicU64 = AtomicU64::new(40);
 
 /// Device `d` adds a need (as person P`d`), signed with its key; returns the change.
 fn add_need(net: &mut Network, d: usize, text: &str) -> SignedChange<Verified> {
-    let key = common::memory::device_key(d);
+    let key = crate::kit::memory::device_key(d);
     let w = Writer {
         key: &key,
         actor_tag: [d as u8 + 1; 8],
-        now: Timestamp(common::memory::T0 + 10),
+        now: Timestamp(crate::kit::memory::T0 + 10),
     };
     net.devices[d]
         .replica

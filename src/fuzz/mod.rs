@@ -1,6 +1,6 @@
 //! Fuzz targets: one function per target, each taking arbitrary bytes and driving the real
 //! public API the way bytes from outside reach it. Used by the cargo-fuzz crate in `fuzz/` and
-//! replayed on stable by `tests/fuzz_regressions.rs`. Not part of the supported API.
+//! replayed on stable by the unit tests of `fuzz::regressions`. Not part of the supported API.
 //!
 //! Every function must return normally for every input: Automerge may panic on malformed input,
 //! but the library catches that (`core::replica::guarded`, `SignedChange::from_bytes`), so a
@@ -17,7 +17,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::io::Write;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::OnceLock;
 
@@ -38,12 +38,7 @@ use crate::proto::session::{Action, Event as SessionEvent, Mode, Session, Side};
 use crate::protocol::{MAX_FRAME_BYTES, SIGNATURE_LEN};
 use crate::store::{Home, LockMode, format, layout};
 
-/// Automerge's chunk magic bytes.
-pub const CHUNK_MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-/// Chunk types.
-pub const DOCUMENT: u8 = 0;
-pub const CHANGE: u8 = 1;
-pub const COMPRESSED_CHANGE: u8 = 2;
+pub use crate::core::raw::{CHANGE, CHUNK_MAGIC, COMPRESSED_CHANGE, DOCUMENT};
 
 const NOW: i64 = 1_795_514_400;
 /// The invite secret of the fixed alliance's one open invite.
@@ -153,57 +148,7 @@ pub fn fixture() -> &'static Fixture {
     })
 }
 
-/// An Automerge chunk of type `chunk_type` around `body`, with a correct length and checksum.
-/// For a compressed change, `body` is the *uncompressed* change body: the checksum is the
-/// uncompressed change's, and the body is deflated, as Automerge writes it.
-pub fn chunk(chunk_type: u8, body: &[u8]) -> Vec<u8> {
-    let hash = chunk_hash(
-        if chunk_type == COMPRESSED_CHANGE {
-            CHANGE
-        } else {
-            chunk_type
-        },
-        body,
-    );
-    let deflated;
-    let body = if chunk_type == COMPRESSED_CHANGE {
-        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-        z.write_all(body).expect("writing to memory");
-        deflated = z.finish().expect("writing to memory");
-        &deflated[..]
-    } else {
-        body
-    };
-    let mut out = Vec::with_capacity(body.len() + 14);
-    out.extend_from_slice(&CHUNK_MAGIC);
-    out.extend_from_slice(&hash.0[..4]);
-    out.push(chunk_type);
-    crate::core::raw::write_uleb(&mut out, body.len() as u64);
-    out.extend_from_slice(body);
-    out
-}
-
-pub use crate::core::raw::chunk_hash;
-
-/// The body of an (uncompressed) Automerge chunk, or `None` when `bytes` is not one.
-pub fn chunk_body(bytes: &[u8]) -> Option<(u8, &[u8])> {
-    if bytes.len() < 9 || bytes[..4] != CHUNK_MAGIC {
-        return None;
-    }
-    let chunk_type = bytes[8];
-    let mut len: u64 = 0;
-    let mut i = 9;
-    for shift in (0..64).step_by(7) {
-        let b = *bytes.get(i)?;
-        i += 1;
-        len |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-    }
-    let end = i.checked_add(usize::try_from(len).ok()?)?;
-    Some((chunk_type, bytes.get(i..end)?))
-}
+pub use crate::core::raw::{chunk, chunk_body, chunk_hash};
 
 /// Everything a device does with a replica after it accepted something: read it, index it,
 /// review it, save it. A document Automerge accepted must not make any of these panic.
@@ -937,3 +882,6 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("received_document", received_document),
     ("store_load", store_load),
 ];
+
+#[cfg(test)]
+mod regressions;

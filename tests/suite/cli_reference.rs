@@ -1,5 +1,5 @@
 //! `docs/cli.md` is generated from the clap definitions; this test keeps it from drifting.
-//! Regenerate with `UPDATE_CLI_DOCS=1 cargo test --test cli_reference`.
+//! Regenerate with `UPDATE_CLI_DOCS=1 cargo test --test suite cli_reference`.
 
 #[test]
 fn docs_cli_md_matches_the_commands() {
@@ -11,7 +11,7 @@ fn docs_cli_md_matches_the_commands() {
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         on_disk == generated,
-        "docs/cli.md is out of date; run UPDATE_CLI_DOCS=1 cargo test --test cli_reference"
+        "docs/cli.md is out of date; run UPDATE_CLI_DOCS=1 cargo test --test suite cli_reference"
     );
     for cmd in [
         "init",

@@ -1,6 +1,6 @@
-//! Helpers for tests that run the real `alliance` binary in temporary homes, with the clock and
-//! randomness pinned so output is reproducible.
-#![allow(dead_code)]
+//! The one test kit: the pinned clock, devices at each level (in memory: [`memory`]; real
+//! stores and iroh endpoints: [`net`]; the real binary in temporary homes: [`Device`]), the
+//! families they form, and waiting for something to happen ([`eventually`]).
 
 pub mod memory;
 pub mod net;
@@ -9,8 +9,32 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-/// 2026-11-24 10:00:00 UTC.
+/// The one pinned clock of every test: 2026-11-24 10:00:00 UTC.
 pub const NOW: i64 = 1_795_514_400;
+
+/// `alliance` on `home` as every test runs it: see [`pin`].
+pub fn alliance(home: &Path, seed: u64) -> std::process::Command {
+    let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("alliance"));
+    pin(&mut c, home, seed);
+    c
+}
+
+/// Sets what every test's `alliance` process runs with: `home`, the clock pinned to [`NOW`],
+/// randomness pinned to `seed` (give each process that runs at the same time its own),
+/// loopback only, no relays, no editor.
+pub fn pin<'c>(
+    c: &'c mut std::process::Command,
+    home: &Path,
+    seed: u64,
+) -> &'c mut std::process::Command {
+    c.env("ALLIANCE_HOME", home)
+        .env("ALLIANCE_TEST_NOW", NOW.to_string())
+        .env("ALLIANCE_TEST_SEED", seed.to_string())
+        .env("ALLIANCE_BIND", "127.0.0.1:0")
+        .env("ALLIANCE_RELAY", "disabled")
+        .env_remove("EDITOR")
+        .env_remove("VISUAL")
+}
 
 /// One device: a temporary home with its own pinned random seed.
 pub struct Device {
@@ -32,15 +56,7 @@ impl Device {
 
     /// `alliance` with this device's home, a pinned clock and pinned randomness.
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("alliance").unwrap();
-        c.env("ALLIANCE_HOME", self.home())
-            .env("ALLIANCE_TEST_NOW", NOW.to_string())
-            .env("ALLIANCE_TEST_SEED", self.seed.to_string())
-            .env("ALLIANCE_BIND", "127.0.0.1:0")
-            .env("ALLIANCE_RELAY", "disabled")
-            .env_remove("EDITOR")
-            .env_remove("VISUAL");
-        c
+        Command::from_std(alliance(self.home(), self.seed))
     }
 
     /// Runs `alliance ARGS`, asserts success, returns stdout.
@@ -164,11 +180,8 @@ impl Device {
     /// across restarts) and waits for its announcement.
     pub fn serve_at(&self, bind: &str) -> Serve {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("alliance"))
-            .env("ALLIANCE_HOME", self.home())
-            .env("ALLIANCE_TEST_NOW", NOW.to_string())
+        let mut child = alliance(self.home(), self.seed)
             .env("ALLIANCE_BIND", bind)
-            .env("ALLIANCE_RELAY", "disabled")
             .args(["--json", "serve"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
@@ -213,14 +226,29 @@ fn unsafe_kill(pid: i32, sig: i32) {
         .status();
 }
 
-/// Polls `f` until it is true or `secs` pass.
+/// Polls `f` every 20 ms until it holds or `secs` pass; returns whether it held.
 pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while std::time::Instant::now() < deadline {
         if f() {
             return true;
         }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::thread::sleep(POLL);
     }
     f()
 }
+
+/// [`eventually`] for async tests: waits without blocking a runtime thread.
+pub async fn eventually_async(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    f()
+}
+
+/// How often [`eventually`] looks.
+const POLL: std::time::Duration = std::time::Duration::from_millis(20);

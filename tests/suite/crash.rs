@@ -14,8 +14,6 @@
 //! ALLIANCE_KILL_RUNS=1000 cargo test --release --test crash -- --nocapture
 //! ```
 
-mod common;
-
 use std::collections::HashSet;
 use std::io::BufRead;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -24,33 +22,19 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::kit::{Device, NOW, snapshot_tree};
 use alliance::core::{SeededEntropy, Timestamp, Writer};
 use alliance::store::{COMPACT_AFTER, Home, LockMode, format, layout};
-use common::{Device, NOW, snapshot_tree};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/// SplitMix64: small, seeded, good enough for kill delays.
-struct Rng(u64);
+/// The project's seeded generator (SplitMix64) draws the kill delays.
+type Rng = SeededEntropy;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-
-    /// A delay drawn uniformly from `[0, max)`.
-    fn delay(&mut self, max: Duration) -> Duration {
-        Duration::from_micros(self.below(max.as_micros() as u64))
-    }
+/// A delay drawn uniformly from `[0, max)`.
+fn delay(rng: &mut Rng, max: Duration) -> Duration {
+    Duration::from_micros(rng.below(max.as_micros() as u64))
 }
 
 /// The seed of a test's kill delays: `ALLIANCE_CRASH_SEED`, or the clock. Printed, so a failure
@@ -78,17 +62,12 @@ fn kill_runs() -> usize {
         .unwrap_or(200)
 }
 
-/// `alliance` on `home` with nothing pinned: OS randomness, so every process draws fresh IDs.
+/// `alliance` on `home` with the kit's pinned clock, and randomness pinned to a seed of its own
+/// (every process draws fresh IDs, as real processes do, and a run can still be repeated).
 fn alliance(home: &Path) -> Command {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin("alliance"));
-    c.env("ALLIANCE_HOME", home)
-        .env("ALLIANCE_BIND", "127.0.0.1:0")
-        .env("ALLIANCE_RELAY", "disabled")
-        .env_remove("ALLIANCE_TEST_SEED")
-        .env_remove("ALLIANCE_TEST_NOW")
-        .env_remove("EDITOR")
-        .env_remove("VISUAL");
-    c
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let seed = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    crate::kit::alliance(home, 0x00c0_ffee_0000_0000 | seed)
 }
 
 /// How a command that was sent SIGKILL ended.
@@ -329,12 +308,14 @@ fn random_kills_of_concurrent_writers_lose_no_returned_edit() {
                 .map(|w| {
                     let home = &home;
                     s.spawn(move || {
-                        let mut rng = Rng(seed ^ ((round * WRITERS + w) as u64).wrapping_mul(0x51));
+                        let mut rng = SeededEntropy::new(
+                            seed ^ ((round * WRITERS + w) as u64).wrapping_mul(0x51),
+                        );
                         (0..PER_ROUND)
                             .map(|j| {
                                 let tag = format!("<r{round} w{w} e{j}>");
-                                let (args, in_show) = edit_args(rng.next(), &tag);
-                                let delay = rng.delay(max_delay);
+                                let (args, in_show) = edit_args(rng.next_u64(), &tag);
+                                let delay = delay(&mut rng, max_delay);
                                 let ended = kill_after(alliance(home).args(&args), delay);
                                 let r = Returned {
                                     change: String::new(),
@@ -413,7 +394,7 @@ fn random_kills_of_concurrent_writers_lose_no_returned_edit() {
 fn random_kills_during_compaction_lose_no_edit() {
     let seed = crash_seed("compaction");
     let runs = (kill_runs() / 4).max(8);
-    let mut rng = Rng(seed);
+    let mut rng = SeededEntropy::new(seed);
     // A store one record short of compaction: the next edit appends, then folds the log into a
     // new snapshot (temporary file, fsync, rename) and empties the log.
     let template = Device::founder(1, "Ada", "Family", "parent");
@@ -544,7 +525,7 @@ fn free_udp_port() -> u16 {
 fn random_kills_during_sync_lose_no_returned_edit_on_either_device() {
     let seed = crash_seed("sync");
     let runs = (kill_runs() / 8).max(6);
-    let mut rng = Rng(seed);
+    let mut rng = SeededEntropy::new(seed);
     let ada = Device::founder(1, "Ada", "Family", "parent");
     // A fixed port, so Ben's device finds Ada's again after her `serve` is killed and restarted.
     let bind = format!("127.0.0.1:{}", free_udp_port());
@@ -590,7 +571,7 @@ fn random_kills_during_sync_lose_no_returned_edit_on_either_device() {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        std::thread::sleep(rng.delay(max_delay));
+        std::thread::sleep(delay(&mut rng, max_delay));
         let kill_sync = victim < 7 || victim == 9;
         let kill_serve = victim >= 7;
         match (kill_sync, kill_serve) {
@@ -731,13 +712,16 @@ impl Namespace {
 
     /// `alliance ARGS` on `home` inside the namespace.
     fn alliance(&self, home: &Path, args: &[&str]) -> Output {
-        self.cmd(&assert_cmd::cargo::cargo_bin("alliance"))
-            .env("ALLIANCE_HOME", home)
-            .env("ALLIANCE_RELAY", "disabled")
-            .env_remove("ALLIANCE_TEST_SEED")
-            .args(args)
-            .output()
-            .unwrap()
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let seed = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crate::kit::pin(
+            &mut self.cmd(&assert_cmd::cargo::cargo_bin("alliance")),
+            home,
+            0x0001_0000_0000 | seed,
+        )
+        .args(args)
+        .output()
+        .unwrap()
     }
 
     fn ok(&self, home: &Path, args: &[&str]) -> String {
@@ -1309,7 +1293,7 @@ fn a_log_cut_at_any_byte_keeps_every_record_before_the_cut() {
 #[test]
 fn a_flipped_byte_in_any_stored_file_is_named_never_panics_and_is_not_made_worse() {
     let seed = crash_seed("flip");
-    let mut rng = Rng(seed);
+    let mut rng = SeededEntropy::new(seed);
     // A home with a snapshot (compacted through the store), a log after it, an index cache, a
     // seen marker, and the identity files.
     let ada = lived_in_home();

@@ -12,8 +12,9 @@ use alliance::net::shared::SharedAlliance;
 use alliance::net::ticket::InviteTicket;
 use alliance::store::{Home, LockMode};
 
+/// The kit's one pinned clock.
 pub fn now() -> Timestamp {
-    Timestamp(1_795_514_400)
+    Timestamp(super::NOW)
 }
 
 pub struct Dev {

@@ -2,52 +2,29 @@
 //! author's older changes in a batch, and a fresh device receives the whole history as one
 //! document. Neither may let through anything the slow path would refuse.
 
-mod common;
-
+use crate::kit::memory::{Dev, wire};
 use alliance::core::sync::{PeerSync, SyncMessage};
 use alliance::core::{
-    ChangeError, DeviceKey, ReceiveError, Replica, SeededEntropy, SignedChange, Timestamp,
-    Unverified, Writer,
+    ChangeError, DeviceKey, ReceiveError, Replica, SeededEntropy, SignedChange, Unverified,
 };
 use automerge::transaction::Transactable;
 use automerge::{ActorId, ROOT, ReadDoc};
-use common::memory::wire;
 
-const T0: i64 = 1_795_000_000;
-
-struct Dev {
-    key: DeviceKey,
-    tag: [u8; 8],
-}
-
-impl Dev {
-    fn new(i: u8) -> Self {
-        Dev {
-            key: DeviceKey::from_seed([i; 32]),
-            tag: [i; 8],
-        }
-    }
-    fn at(&self, t: i64) -> Writer<'_> {
-        Writer {
-            key: &self.key,
-            actor_tag: self.tag,
-            now: Timestamp(T0 + t),
-        }
-    }
-    fn actor(&self) -> ActorId {
-        self.at(0).actor()
-    }
+/// In-memory device `i` (1-based here: device 1 founds the alliance).
+fn dev(i: u8) -> Dev {
+    Dev::unjoined(i as usize - 1)
 }
 
 /// An alliance founded by device 1 with devices 2 and 3 as members, and `edits` needs added
 /// by the three in turn.
 fn alliance(edits: usize) -> (Vec<Dev>, Replica) {
-    let devs: Vec<Dev> = (1..=3).map(Dev::new).collect();
+    let devs: Vec<Dev> = (1..=3).map(dev).collect();
     let mut rng = SeededEntropy::new(4);
-    let (mut r, _, _) = Replica::create(&devs[0].at(0), &mut rng, "Team", "Ada", "lead").unwrap();
+    let (mut r, _, _) =
+        Replica::create(&devs[0].writer(0), &mut rng, "Team", "Ada", "lead").unwrap();
     for (i, name) in [(1usize, "Ben"), (2, "Cy")] {
         r.add_member(
-            &devs[0].at(1),
+            &devs[0].writer(1),
             &mut rng,
             name,
             "member",
@@ -57,7 +34,7 @@ fn alliance(edits: usize) -> (Vec<Dev>, Replica) {
     }
     for i in 0..edits {
         r.add_need(
-            &devs[i % 3].at(10 + i as i64),
+            &devs[i % 3].writer(10 + i as i64),
             &mut rng,
             &format!("need {i}"),
         )
@@ -182,13 +159,13 @@ fn a_live_edit_is_checked_and_applied_in_place() {
     let mut a = r.clone();
     let mut rng = SeededEntropy::new(9);
     let edit = a
-        .add_need(&devs[2].at(100), &mut rng, "more walks")
+        .add_need(&devs[2].writer(100), &mut rng, "more walks")
         .unwrap();
     let received = b.receive(vec![unverified(&edit.change.unwrap())]).unwrap();
     assert_eq!(received.new.len(), 1);
     assert_eq!(b.heads(), a.heads());
     // A non-member's change on the same heads is refused and leaves nothing behind.
-    let stranger = Dev::new(9);
+    let stranger = dev(9);
     let forged = forge(&b, stranger.actor(), &stranger.key, "mine now");
     let before = b.heads();
     assert!(matches!(
@@ -274,7 +251,7 @@ fn a_whole_document_with_a_bad_signature_or_a_strangers_change_is_refused() {
     assert!(PeerSync::new().receive(&mut b, short).is_err());
     assert!(b.is_empty());
     // A stranger's change inside the document, validly signed by the stranger.
-    let stranger = Dev::new(9);
+    let stranger = dev(9);
     let forged = forge(&r, stranger.actor(), &stranger.key, "mine now");
     let mut poisoned = r.clone();
     let mut doc = r.doc().clone();
@@ -303,7 +280,7 @@ fn a_whole_document_with_a_bad_signature_or_a_strangers_change_is_refused() {
     // And a replica that is no longer empty takes only what it lacks from a document.
     let mut rng = SeededEntropy::new(1);
     poisoned
-        .add_need(&devs[0].at(500), &mut rng, "one more")
+        .add_need(&devs[0].writer(500), &mut rng, "one more")
         .unwrap();
     let more = document_message(&poisoned);
     let applied = PeerSync::new().receive(&mut b, more).unwrap();
@@ -321,13 +298,13 @@ fn an_equivocation_is_kept_as_a_proof_its_branch_is_left_out_and_honest_changes_
     let mut a = r.clone();
     let mut rng = SeededEntropy::new(3);
     let first = a
-        .add_need(&devs[1].at(50), &mut rng, "first")
+        .add_need(&devs[1].writer(50), &mut rng, "first")
         .unwrap()
         .change
         .unwrap();
     let mut fork = r.clone();
     let second = fork
-        .add_need(&devs[1].at(51), &mut rng, "second")
+        .add_need(&devs[1].writer(51), &mut rng, "second")
         .unwrap()
         .change
         .unwrap();
@@ -335,7 +312,7 @@ fn an_equivocation_is_kept_as_a_proof_its_branch_is_left_out_and_honest_changes_
     assert_ne!(first.hash(), second.hash());
     // Ada builds on the second change on the fork.
     let on_second = fork
-        .add_need(&devs[0].at(52), &mut rng, "built on the second")
+        .add_need(&devs[0].writer(52), &mut rng, "built on the second")
         .unwrap()
         .change
         .unwrap();
@@ -356,7 +333,7 @@ fn an_equivocation_is_kept_as_a_proof_its_branch_is_left_out_and_honest_changes_
     assert_eq!((again.dropped, again.equivocations), (1, 0));
     // Ben's actor is quarantined: its next change on the kept branch is left out too.
     let ben_later = a
-        .add_need(&devs[1].at(53), &mut rng, "later")
+        .add_need(&devs[1].writer(53), &mut rng, "later")
         .unwrap()
         .change
         .unwrap();
@@ -364,7 +341,7 @@ fn an_equivocation_is_kept_as_a_proof_its_branch_is_left_out_and_honest_changes_
     // The replica still takes honest changes that do not build on the left-out ones.
     let honest = r
         .clone()
-        .add_need(&devs[2].at(54), &mut rng, "honest")
+        .add_need(&devs[2].writer(54), &mut rng, "honest")
         .unwrap()
         .change
         .unwrap();
@@ -381,13 +358,13 @@ fn two_changes_with_one_sequence_number_in_one_batch_are_both_left_out() {
     let mut rng = SeededEntropy::new(4);
     let one = r
         .clone()
-        .add_need(&devs[1].at(60), &mut rng, "one")
+        .add_need(&devs[1].writer(60), &mut rng, "one")
         .unwrap()
         .change
         .unwrap();
     let two = r
         .clone()
-        .add_need(&devs[1].at(61), &mut rng, "two")
+        .add_need(&devs[1].writer(61), &mut rng, "two")
         .unwrap()
         .change
         .unwrap();
@@ -406,7 +383,7 @@ fn a_forged_change_that_reuses_a_sequence_number_is_a_forgery_not_a_proof() {
     let mut rng = SeededEntropy::new(5);
     let mut fork = r.clone();
     let real = fork
-        .add_need(&devs[1].at(70), &mut rng, "real")
+        .add_need(&devs[1].writer(70), &mut rng, "real")
         .unwrap()
         .change
         .unwrap();
@@ -460,7 +437,7 @@ fn a_change_that_skips_sequence_numbers_is_refused() {
     let mut rng = SeededEntropy::new(6);
     let next = r
         .clone()
-        .add_need(&devs[1].at(80), &mut rng, "n1")
+        .add_need(&devs[1].writer(80), &mut rng, "n1")
         .unwrap()
         .change
         .unwrap();
@@ -481,7 +458,7 @@ fn a_change_that_skips_sequence_numbers_is_refused() {
 #[test]
 fn a_few_bytes_that_stand_for_millions_of_operations_are_refused_before_they_are_applied() {
     use automerge::transaction::Transactable;
-    let ben = Dev::new(2);
+    let ben = dev(2);
     let mut doc = automerge::AutoCommit::new().with_actor(ben.actor());
     let text = doc.put_object(ROOT, "t", automerge::ObjType::Text).unwrap();
     let n = alliance::protocol::MAX_CHANGE_OPS + 1000;
