@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod context;
+pub mod duration;
 pub mod error;
 pub mod output;
 pub mod points;
@@ -86,7 +87,10 @@ pub enum Command {
 
 /// Parses the command line, runs the command, prints any error, and returns the exit code.
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     init_logging(matches!(cli.command, Command::Serve(_)));
     let json = cli.json;
     match dispatch(cli) {
@@ -101,6 +105,43 @@ pub fn run() -> ExitCode {
             e.exit_code()
         }
     }
+}
+
+/// Prints a command-line error (or help, or the version) and returns its exit code. clap's
+/// usage line lists every option that has a value, and options set through the environment
+/// (`ALLIANCE_HOME`, `ALLIANCE_RELAY`, ...) always have one, so the line would read as if they
+/// were required: it is replaced by the command's own usage.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let mut cmd = Cli::command();
+    cmd.build();
+    // The subcommand the person typed, as deep as it goes.
+    let mut sub = &mut cmd;
+    for arg in std::env::args().skip(1) {
+        if sub.find_subcommand(&arg).is_none() {
+            continue;
+        }
+        sub = sub.find_subcommand_mut(&arg).expect("found above");
+    }
+    let usage = sub.render_usage().to_string();
+    let text = e.render().to_string();
+    let fixed: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("Usage: ") {
+                usage.lines().next().unwrap_or(l).to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    eprintln!("{}", fixed.join("\n"));
+    ExitCode::from(2)
 }
 
 /// Diagnostics go to stderr: warnings by default, connection events too while serving.

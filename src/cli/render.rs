@@ -214,7 +214,7 @@ pub fn markdown_history(log: &[crate::core::LogEntry]) -> String {
             "| {} | {} | {} | `{}` | {} |\n",
             e.time.short(),
             e.author,
-            e.summary.replace('|', "\\|").replace('\n', " "),
+            e.what().replace('|', "\\|").replace('\n', " "),
             &e.hash[..8.min(e.hash.len())],
             if e.verified {
                 format!(
@@ -279,15 +279,21 @@ pub fn markdown(view: &AllianceView, exported: Timestamp) -> String {
             md.push_str(&format!("  - Agenda: {}\n", p.agenda.trim()));
         }
     }
-    md.push_str("\n## 3. Our shared vision\n\n");
+    md.push_str("\n## 3. Our vision and what we expect of each other\n\n### The vision\n\n");
     if view.vision.trim().is_empty() {
         md.push_str("*Not written yet.*\n");
     } else {
-        for line in view.vision.trim_end().lines() {
-            md.push_str(&format!("> {line}\n"));
-        }
+        // Each line of the vision its own paragraph (Markdown would join them into one).
+        let paragraphs: Vec<String> = view
+            .vision
+            .trim_end()
+            .lines()
+            .map(|line| format!("> {}", line.trim_end()))
+            .collect();
+        md.push_str(&paragraphs.join("\n>\n"));
+        md.push('\n');
     }
-    md.push_str("\n## 3. What we expect of each other\n\n");
+    md.push_str("\n### What we expect of each other\n\n");
     let live: Vec<_> = view
         .expectations
         .iter()
@@ -555,7 +561,7 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
                 &e.hash[..8],
                 e.time.short(),
                 crate::cli::output::one_line(&e.author),
-                crate::cli::output::one_line(&e.summary),
+                crate::cli::output::one_line(e.what()),
                 if e.verified {
                     ""
                 } else {

@@ -321,14 +321,39 @@ impl Replica {
         how: Option<&str>,
         agenda: Option<&str>,
     ) -> Result<Edited, EditError> {
+        self.edit_plan_with(writer, id, when, how, agenda, None)
+    }
+
+    /// [`Replica::edit_plan`], and who attends (`attendees`: the whole new list; empty means
+    /// every member), all in one change.
+    pub fn edit_plan_with(
+        &mut self,
+        writer: &Writer<'_>,
+        id: &ItemId,
+        when: Option<&str>,
+        how: Option<&str>,
+        agenda: Option<&str>,
+        attendees: Option<&[ItemId]>,
+    ) -> Result<Edited, EditError> {
         self.me(writer)?;
         let p = self.item(ItemKind::Plan, id)?;
         let when = when.map(|w| non_empty("when", w)).transpose()?;
         let how = how.map(|h| non_empty("where or how", h)).transpose()?;
         let agenda = agenda.map(|a| a.trim().to_string());
-        if when.is_none() && how.is_none() && agenda.is_none() {
+        let attendees: Option<Vec<ItemId>> = match attendees {
+            None => None,
+            Some(list) => {
+                self.check_members(list)?;
+                Some(if list.is_empty() {
+                    self.roster().members.into_iter().map(|m| m.id).collect()
+                } else {
+                    list.to_vec()
+                })
+            }
+        };
+        if when.is_none() && how.is_none() && agenda.is_none() && attendees.is_none() {
             return Err(EditError::Invalid(
-                "say what to change: --when, --how or --agenda".into(),
+                "say what to change: --when, --how, --agenda or --with".into(),
             ));
         }
         let mut what = Vec::new();
@@ -341,6 +366,17 @@ impl Replica {
         if agenda.is_some() {
             what.push("agenda".to_string());
         }
+        let view = self.roster();
+        if let Some(list) = &attendees {
+            let names: Vec<String> = list.iter().map(|m| view.name_of(m)).collect();
+            what.push(format!("with {}", names.join(", ")));
+        }
+        let current_attendees = view
+            .plan
+            .iter()
+            .find(|s| &s.id == id)
+            .map(|s| s.attendees.clone())
+            .unwrap_or_default();
         let summary = format!("changed design session {id}: {}", what.join(", "));
         let doc = self.doc();
         let unchanged = when
@@ -351,7 +387,8 @@ impl Replica {
                 .is_none_or(|h| model::string_at(doc, &p, "how") == *h)
             && agenda
                 .as_ref()
-                .is_none_or(|a| model::string_at(doc, &p, "agenda") == *a);
+                .is_none_or(|a| model::string_at(doc, &p, "agenda") == *a)
+            && attendees.as_ref().is_none_or(|a| *a == current_attendees);
         if unchanged {
             return Ok(Edited {
                 id: Some(id.clone()),
@@ -368,6 +405,12 @@ impl Replica {
             }
             if let Some(h) = how.filter(|h| *h != current_how) {
                 tx.put(&p, "how", h.as_str())?;
+            }
+            if let Some(list) = attendees.filter(|a| *a != current_attendees) {
+                let l = tx.put_object(&p, "attendees", ObjType::List)?;
+                for (i, m) in list.iter().enumerate() {
+                    tx.insert(&l, i, m.as_str())?;
+                }
             }
             if let Some(a) = agenda {
                 let t = match existing {

@@ -77,6 +77,17 @@ pub enum ExpectationStatus {
     Retired,
 }
 
+impl AllianceView {
+    /// The expectations in force that are of everyone (no `of` list): a person who joins is
+    /// asked to agree to each of them, and until they do it counts as proposed again.
+    pub fn of_everyone(&self) -> Vec<&Expectation> {
+        self.expectations
+            .iter()
+            .filter(|e| e.of.is_empty() && e.status != ExpectationStatus::Retired)
+            .collect()
+    }
+}
+
 impl ExpectationStatus {
     pub fn as_str(self) -> &'static str {
         match self {

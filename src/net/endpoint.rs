@@ -98,10 +98,13 @@ pub async fn bind(key: &DeviceKey, config: &NetConfig) -> Result<Endpoint, NetEr
     if config.mdns && !loopback {
         builder = builder.address_lookup(iroh_mdns_address_lookup::MdnsAddressLookup::builder());
     }
-    builder
-        .bind()
-        .await
-        .map_err(|e| NetError::Bind(e.to_string()))
+    builder.bind().await.map_err(|e| match config.bind {
+        Some(addr) => NetError::Bind(format!(
+            "{addr}: {e} (is another program using port {}? choose another with --bind, or 127.0.0.1:0 for any)",
+            addr.port()
+        )),
+        None => NetError::Bind(e.to_string()),
+    })
 }
 
 /// The direct addresses an endpoint can be reached at, as strings for tickets and address books.

@@ -141,10 +141,7 @@ mod tests {
         let s = t.to_string();
         let alphabet = "abcdefghijklmnopqrstuvwxyz234567";
         for i in TICKET_KIND.len()..s.len() {
-            for c in alphabet
-                .chars()
-                .filter(|&c| !s[i..].starts_with(c))
-            {
+            for c in alphabet.chars().filter(|&c| !s[i..].starts_with(c)) {
                 let typo = format!("{}{c}{}", &s[..i], &s[i + 1..]);
                 assert_eq!(
                     typo.parse::<InviteTicket>(),

@@ -8,6 +8,8 @@
 //!     device.key             this device's secret key and its device ID (mode 0600; never
 //!                            printed); written once, never replaced
 //!     profile.json           the person's display name
+//!   serve.lock               flocked (exclusively) by the one process that serves this home
+//!                            for as long as it runs: one node per home
 //!   serve.json               what a running `alliance serve` announces (its device, addresses
 //!                            and pid), for `invite` and for the next `serve` to reuse its port;
 //!                            removed when it stops
@@ -43,6 +45,8 @@ pub const DEVICE_KEY: &str = "device.key";
 /// `identity/`: the person's display name.
 pub const PROFILE: &str = "profile.json";
 /// Home: the announcement of a running `serve`.
+/// Home: held by the process that serves this home (see [`super::Home::claim_serving`]).
+pub const SERVE_LOCK: &str = "serve.lock";
 pub const SERVE_ANNOUNCEMENT: &str = "serve.json";
 /// Home: one directory per alliance, named by its ID.
 pub const ALLIANCES_DIR: &str = "alliances";

@@ -49,7 +49,47 @@ pub struct ServeInfo {
     pub pid: u32,
 }
 
+/// This process serves the home: held for as long as it runs (the OS releases it if the process
+/// dies), so a home has one node at a time.
+#[derive(Debug)]
+pub struct Serving {
+    _lock: std::fs::File,
+}
+
 impl Home {
+    /// Claims this home for a serving process (`serve`, `app`). `Ok(None)` when another process
+    /// serves it already (its announcement says which, see [`Home::running_serve`]).
+    pub fn claim_serving(&self) -> Result<Option<Serving>, StoreError> {
+        let path = self.root.join(layout::SERVE_LOCK);
+        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Serving { _lock: file })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(e)) => Err(io(&path)(e)),
+        }
+    }
+
+    /// The announcement of the process serving this home right now, if one is: an
+    /// announcement a killed process left behind does not count.
+    pub fn running_serve(&self) -> Option<ServeInfo> {
+        let info = self.serve_announcement()?;
+        let path = self.root.join(layout::SERVE_LOCK);
+        let file = fs::File::open(&path).ok()?;
+        match file.try_lock_shared() {
+            // Nobody holds it: nothing serves.
+            Ok(()) => None,
+            Err(fs::TryLockError::WouldBlock) => Some(info),
+            Err(fs::TryLockError::Error(_)) => None,
+        }
+    }
+
     /// What a running `serve` announced, if anything. The announcement is a hint (a `serve`
     /// that was killed leaves it behind), so a missing, unreadable or damaged one is `None`.
     pub fn serve_announcement(&self) -> Option<ServeInfo> {

@@ -6,6 +6,7 @@ use crate::kit::Device;
 #[test]
 fn a_mistyped_ticket_says_to_copy_the_whole_line_again() {
     let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let _serve = ada.serve();
     let ticket = ada.invite_ticket();
     let ben = Device::new(2);
     // One character changed, one dropped, the line cut short: each is recognised as mistyped
@@ -178,4 +179,185 @@ fn names_refuse_invisible_characters_and_texts_show_them_visibly() {
         .collect();
     assert_eq!(starts.len(), 2, "{members}");
     assert_eq!(starts[0], starts[1], "{members}");
+}
+
+#[test]
+fn one_node_per_home_a_second_serve_says_which_process_serves_and_the_first_goes_on() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let first = ada.serve();
+    let err = ada.fails(&["serve"], 1);
+    assert!(err.contains("already serving (process"), "{err}");
+    assert!(err.contains(&first.addrs[0]), "{err}");
+    // The first still serves, and its announcement was not taken down by the second.
+    let ticket = ada.invite_ticket();
+    let ben = Device::new(2);
+    ben.ok(&["join", &ticket, "--name", "Ben"]);
+    assert!(first.stop(), "the first serve stops cleanly");
+}
+
+#[test]
+fn invite_without_serve_refuses_and_join_without_the_inviter_says_it_must_serve() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let err = ada.fails(&["invite"], 1);
+    assert!(err.contains("nothing is serving on this device"), "{err}");
+    assert!(err.contains("alliance serve"), "{err}");
+    assert_eq!(
+        ada.json(&["invite", "list"]).as_array().unwrap().len(),
+        0,
+        "nothing written"
+    );
+    // A ticket made while serving, used after the inviter stopped.
+    let serve = ada.serve();
+    let ticket = ada.invite_ticket();
+    assert!(serve.stop());
+    let ben = Device::new(2);
+    let err = ben.fails(&["join", &ticket, "--name", "Ben"], 1);
+    assert!(err.contains("could not reach the inviting device"), "{err}");
+    assert!(err.contains("must be running `alliance serve`"), "{err}");
+    // A stale announcement (a serve killed without cleaning up) does not count as serving.
+    let serve = ada.serve();
+    drop(serve); // SIGKILL: serve.json stays behind
+    let err = ada.fails(&["invite"], 1);
+    assert!(err.contains("nothing is serving"), "{err}");
+}
+
+#[test]
+fn a_taken_port_is_named_in_the_error() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let err = ada
+        .cmd()
+        .env("ALLIANCE_BIND", format!("127.0.0.1:{port}"))
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert_eq!(err.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&err.stderr);
+    assert!(err.contains(&format!("port {port}")), "{err}");
+}
+
+#[test]
+fn one_duration_syntax_everywhere_with_units_required() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let _serve = ada.serve();
+    let err = ada.fails(&["invite", "--expires", "30"], 1);
+    assert!(err.contains("the unit is missing"), "{err}");
+    let two_weeks = ada.json(&["invite", "--expires", "2w"]);
+    assert_eq!(
+        two_weeks["expires"],
+        serde_json::to_value(alliance::core::Timestamp(crate::kit::NOW + 14 * 86_400)).unwrap()
+    );
+    let err = ada.fails(&["checkin", "add", "--rating", "4", "--next", "1m"], 1);
+    assert!(err.contains("minutes or months"), "{err}");
+    ada.ok(&["checkin", "add", "--rating", "4", "--next", "1mo"]);
+}
+
+#[test]
+fn a_second_checkin_on_the_same_day_points_to_reflect() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let first = ada.add(&["checkin", "add", "--rating", "4"]);
+    let err = ada.fails(&["checkin", "add", "--rating", "3"], 1);
+    assert!(
+        err.contains(&format!("alliance checkin reflect {first}")),
+        "{err}"
+    );
+    ada.ok(&["checkin", "add", "--rating", "3", "--date", "2026-11-25"]);
+}
+
+#[test]
+fn the_export_has_one_heading_a_step_and_the_vision_in_paragraphs() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    ada.ok(&["vision", "set", VISION]);
+    let md = ada.ok(&["export", "--format", "md"]);
+    for step in ["## 1.", "## 2.", "## 3.", "## 4."] {
+        assert_eq!(md.matches(step).count(), 1, "{step} in {md}");
+    }
+    assert!(
+        md.contains("> We listen first.\n>\n> We say sorry.\n>\n"),
+        "{md}"
+    );
+}
+
+#[test]
+fn log_names_an_unknown_person_as_an_error_takes_ids_and_says_each_name_once() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let e = ada.add(&["expect", "add", "no screens after 8pm"]);
+    ada.ok(&["expect", "agree", &e]);
+    let err = ada.fails(&["log", "--who", "Nobody"], 1);
+    assert!(err.contains("no member has that name or ID"), "{err}");
+    assert!(err.contains("Ada"), "{err}");
+    let me = ada.json(&["member", "list"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_id = ada.json(&["log", "--who", &me]);
+    assert_eq!(by_id.as_array().unwrap().len(), 3);
+    let log = ada.ok(&["log"]);
+    assert!(!log.contains("Ada agreed"), "{log}");
+    assert!(log.contains("agreed to expectation"), "{log}");
+}
+
+#[test]
+fn a_plan_can_change_who_attends() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    ada.ok(&["member", "add", "Ben", "--role", "teen"]);
+    let p = ada.add(&[
+        "plan",
+        "add",
+        "--when",
+        "Sunday 7pm",
+        "--how",
+        "kitchen",
+        "--with",
+        "Ada",
+    ]);
+    assert!(ada.ok(&["export", "--format", "md"]).contains("with Ada\n"));
+    ada.ok(&["plan", "edit", &p, "--with", "Ada", "--with", "Ben"]);
+    assert!(
+        ada.ok(&["export", "--format", "md"])
+            .contains("with Ada, Ben")
+    );
+    let err = ada.fails(&["plan", "edit", &p, "--with", "Zed"], 1);
+    assert!(err.contains("Zed"), "{err}");
+}
+
+#[test]
+fn adding_a_member_says_which_expectations_of_everyone_will_wait_for_them() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let e = ada.add(&["expect", "add", "no screens after 8pm"]);
+    ada.ok(&["expect", "agree", &e]);
+    let out = ada
+        .cmd()
+        .args(["member", "add", "Coach Rivera", "--role", "coach"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "1 expectation(s) of everyone ({e}) now wait for Coach Rivera's agreement"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--of"), "{err}");
+    // Named expectations do not wait for a newcomer.
+    ada.ok(&["expect", "add", "Ada cooks on Sundays", "--of", "Ada"]);
+}
+
+#[test]
+fn usage_lines_do_not_list_the_global_network_options() {
+    let d = Device::new(1);
+    let out = d
+        .cmd()
+        .args(["need", "add"])
+        .env_remove("ALLIANCE_RELAY")
+        .env_remove("ALLIANCE_BIND")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let usage = err
+        .lines()
+        .find(|l| l.starts_with("Usage:"))
+        .unwrap_or_default();
+    assert_eq!(usage, "Usage: alliance need add [OPTIONS] <TEXT>", "{err}");
 }

@@ -130,7 +130,29 @@ fn edit_args(kind: u64, tag: &str) -> (Vec<String>, bool) {
             "--how",
             "at the kitchen table",
         ],
-        _ => vec!["checkin", "add", "--rating", "4", "--reflection", tag],
+        _ => {
+            // One check-in a day: each of the burst's on a day of its own.
+            static DAY: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+            let day = DAY.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let date = Timestamp(NOW + day * 86_400).date();
+            return (
+                [
+                    "--json",
+                    "checkin",
+                    "add",
+                    "--rating",
+                    "4",
+                    "--reflection",
+                    tag,
+                    "--date",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .chain([date])
+                .collect(),
+                true,
+            );
+        }
     };
     let mut all = vec!["--json".to_string()];
     all.extend(args.iter().map(|s| s.to_string()));

@@ -28,7 +28,7 @@ pub enum CheckinCommand {
         /// A change you propose to the alliance (repeat for several).
         #[arg(long = "propose")]
         propose: Vec<String>,
-        /// When to check in next: 10d, 2w, 1m (days, weeks, months of 30 days).
+        /// When to check in next: 10d, 2w, 1mo (days, weeks, months of 30 days).
         #[arg(long, default_value = "2w")]
         next: String,
     },
@@ -48,7 +48,7 @@ pub enum CheckinCommand {
         /// The date of the check-in, YYYY-MM-DD.
         #[arg(long)]
         date: Option<String>,
-        /// When to check in next: 10d, 2w, 1m.
+        /// When to check in next: 10d, 2w, 1mo.
         #[arg(long)]
         next: Option<String>,
     },
@@ -56,28 +56,9 @@ pub enum CheckinCommand {
     List,
 }
 
-/// Parses a cadence: `10d`, `2w`, `1m` (30 days), or a plain number of days.
+/// Parses a cadence in days (10d, 2w, 1mo), at most 10 years.
 pub fn parse_cadence(s: &str) -> Result<u32> {
-    let s = s.trim().to_lowercase();
-    let (num, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => s.split_at(i),
-        None => (s.as_str(), "d"),
-    };
-    let n: u32 =
-        num.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-            CliError::user(format!("'{s}' is not a cadence; use e.g. 10d, 2w or 1m"))
-        })?;
-    let days = match unit {
-        "d" | "day" | "days" => Some(n),
-        "w" | "week" | "weeks" => n.checked_mul(7),
-        "m" | "month" | "months" => n.checked_mul(30),
-        _ => None,
-    };
-    days.filter(|d| *d <= 3660).ok_or_else(|| {
-        CliError::user(format!(
-            "'{s}' is not a cadence; use e.g. 10d, 2w or 1m (at most 10 years)"
-        ))
-    })
+    crate::cli::duration::parse_days("--next", s, 3660)
 }
 
 pub fn run(ctx: &mut Context, args: CheckinArgs) -> Result<()> {
@@ -91,6 +72,20 @@ pub fn run(ctx: &mut Context, args: CheckinArgs) -> Result<()> {
         } => {
             let next_in_days = parse_cadence(&next)?;
             let date = date.unwrap_or_else(|| ctx.now.date());
+            // One check-in a day: a second person's reflection belongs on the same one.
+            let same_day = ctx
+                .read()?
+                .replica()
+                .view()
+                .checkins
+                .iter()
+                .find(|c| c.date == date)
+                .map(|c| c.id.clone());
+            if let Some(existing) = same_day {
+                return Err(CliError::user(format!(
+                    "there is already a check-in on {date} ({existing}); add your reflection to it with `alliance checkin reflect {existing} --rating N --reflection TEXT`, or pass --date for another day"
+                )));
+            }
             let new = NewCheckIn {
                 date,
                 rating,
@@ -128,20 +123,4 @@ pub fn run(ctx: &mut Context, args: CheckinArgs) -> Result<()> {
     };
     report(ctx, &edited);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_cadence;
-
-    #[test]
-    fn cadences() {
-        assert_eq!(parse_cadence("2w").unwrap(), 14);
-        assert_eq!(parse_cadence("10d").unwrap(), 10);
-        assert_eq!(parse_cadence("1m").unwrap(), 30);
-        assert_eq!(parse_cadence("21").unwrap(), 21);
-        assert!(parse_cadence("0d").is_err());
-        assert!(parse_cadence("soon").is_err());
-        assert!(parse_cadence("99999w").is_err());
-    }
 }

@@ -19,7 +19,8 @@ pub enum ExpectCommand {
         /// Whose expectation it is (name or ID). Default: yours.
         #[arg(long)]
         holder: Option<String>,
-        /// Of whom it is expected (name or ID; repeat). Default: everyone.
+        /// Of whom it is expected (name or ID; repeat); they are the ones asked to agree.
+        /// Default: everyone, including people who join later.
         #[arg(long)]
         of: Vec<String>,
     },

@@ -15,7 +15,7 @@ use crate::store::LockMode;
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct InviteArgs {
-    /// How long the ticket stays valid: 30m, 24h, 7d.
+    /// How long the ticket stays valid: 30min, 24h, 7d, 2w (at most a year).
     #[arg(long, default_value = "24h")]
     pub expires: String,
     /// The new member's role: parent, teen, coach, client...
@@ -31,28 +31,6 @@ pub enum InviteCommand {
     List,
     /// Revoke an open invite by its ID (from `invite list`).
     Revoke { id: String },
-}
-
-/// Parses `30m`, `24h`, `7d` into seconds.
-pub fn parse_duration(s: &str) -> Result<i64> {
-    let s = s.trim().to_lowercase();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: i64 = num.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
-        CliError::user(format!("'{s}' is not a duration; use e.g. 30m, 24h or 7d"))
-    })?;
-    let secs = match unit {
-        "s" => Some(n),
-        "m" | "min" => n.checked_mul(60),
-        "h" | "" => n.checked_mul(3600),
-        "d" => n.checked_mul(86_400),
-        _ => None,
-    };
-    secs.filter(|s| *s <= 365 * 86_400).ok_or_else(|| {
-        CliError::user(format!(
-            "'{s}' is not a duration; use e.g. 30m, 24h or 7d (at most a year)"
-        ))
-    })
 }
 
 #[derive(Serialize)]
@@ -76,7 +54,11 @@ struct Row {
 pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
     match args.command {
         None => {
-            let valid = parse_duration(&args.expires)?;
+            let valid = crate::cli::duration::parse(
+                "--expires",
+                &args.expires,
+                365 * crate::cli::duration::DAY,
+            )?;
             let identity = ctx.identity()?;
             let id = ctx.alliance_id()?;
             let open = ctx.home.open(&id, LockMode::Exclusive)?;
@@ -89,28 +71,34 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                     "this device is not a member of the alliance, so it cannot invite",
                 ));
             }
+            // A ticket carries the addresses this device serves on, and works only while it
+            // serves: without a running `serve` there is nothing to put in it.
+            let Some(serve) = ctx.home.running_serve() else {
+                return Err(CliError::user(
+                    "nothing is serving on this device, so a ticket would have no address to reach it at; start `alliance serve` (or `alliance app`) and leave it running, then invite again",
+                ));
+            };
             let mut secret = [0u8; 32];
             ctx.entropy.fill(&mut secret);
             let invite = Invite::new(&secret, args.role.trim(), ctx.now, valid);
             add_invite(&open, invite.clone())?;
-            let serve = ctx.home.serve_announcement();
-            let addrs = serve.as_ref().map(|s| s.addrs.clone()).unwrap_or_default();
             let ticket = InviteTicket {
                 alliance: id.0.0,
-                inviter: addr_for(&identity.key.device_id(), &addrs, None),
+                inviter: addr_for(&identity.key.device_id(), &serve.addrs, None),
                 secret,
             };
-            if serve.is_none() {
-                eprintln!(
-                    "note: no `alliance serve` is running on this device; start it, or the invite cannot be used"
-                );
-            }
+            crate::cli::commands::member::note_expectations_of_everyone(
+                ctx,
+                &open.replica().view(),
+                "the invited person's",
+                "will wait",
+            );
             let out = Created {
                 ticket: ticket.to_string(),
                 id: invite.id.clone(),
                 expires: Timestamp(invite.expires_at),
                 role: invite.role.clone(),
-                serving: serve.is_some(),
+                serving: true,
             };
             ctx.out.emit(&out, || {
                 format!(
@@ -179,19 +167,4 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_duration;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("24h").unwrap(), 86_400);
-        assert_eq!(parse_duration("30m").unwrap(), 1_800);
-        assert_eq!(parse_duration("7d").unwrap(), 604_800);
-        assert!(parse_duration("0h").is_err());
-        assert!(parse_duration("forever").is_err());
-        assert!(parse_duration("9999d").is_err());
-    }
 }

@@ -56,16 +56,25 @@ pub fn run(ctx: &mut Context, args: JoinArgs) -> Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
-    if name.trim().is_empty() {
-        return Err(CliError::user("--name must not be empty"));
-    }
+    let name = crate::core::text::check_name(&name)
+        .map_err(|why| CliError::user(format!("--name: {why}")))?;
     let net = ctx.net.clone();
-    let (target, report, addrs) = block_on(async {
+    let joined = block_on(async {
         let endpoint = bind(&key, &net).await?;
-        let r = join(&endpoint, &ticket, name.trim(), direct_addrs(&endpoint)).await;
+        let r = join(&endpoint, &ticket, &name, direct_addrs(&endpoint)).await;
         endpoint.close().await;
         r
-    })??;
+    })?;
+    let (target, report, addrs) = match joined {
+        Ok(j) => j,
+        // The inviting device is not there: the most common reason a join fails.
+        Err(crate::net::NetError::Unreachable { reason, .. }) => {
+            return Err(CliError::user(format!(
+                "could not reach the inviting device ({reason}); it must be running `alliance serve` (or `alliance app`) and be reachable from here (the same network, or relays on both devices); ask them to check, then run this again: the ticket stays good until it expires"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(seed) = seed_to_save {
         ctx.home.init(&name, seed)?;
     }

@@ -13,8 +13,8 @@ pub struct LogArgs {
     /// Show at most this many changes.
     #[arg(long, short = 'n')]
     pub limit: Option<usize>,
-    /// Only changes by this person (their name as shown in `alliance show`).
-    #[arg(long)]
+    /// Only changes by this person: their name as shown in `alliance show`, or their member ID.
+    #[arg(long, value_name = "NAME|ID")]
     pub who: Option<String>,
     /// Only changes after a date (YYYY-MM-DD, UTC) or after a change (its hash or a prefix of it).
     #[arg(long, value_name = "DATE|HASH")]
@@ -69,6 +69,27 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
         candidates.retain(|e| e.touched.iter().any(|t| kind.matches(t)));
     }
     let roster = replica.roster();
+    // The person asked for, by name or member ID: an unknown one is an error, not an empty list.
+    let who = match &args.who {
+        None => None,
+        Some(who) => {
+            let w = who.trim();
+            let found = roster
+                .members
+                .iter()
+                .find(|m| m.id.as_str() == w || m.name.eq_ignore_ascii_case(w));
+            match found {
+                Some(m) => Some(m.id.clone()),
+                None => {
+                    let names: Vec<&str> = roster.members.iter().map(|m| m.name.as_str()).collect();
+                    return Err(crate::cli::error::CliError::user(format!(
+                        "--who '{w}': no member has that name or ID; the members are {}",
+                        names.join(", ")
+                    )));
+                }
+            }
+        }
+    };
     let mut entries = Vec::new();
     for e in candidates.iter().rev() {
         if args.limit.is_some_and(|n| entries.len() >= n) {
@@ -78,8 +99,8 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
             continue;
         };
         // Only verified changes carry a name, so a forged change never matches a person.
-        if let Some(who) = &args.who
-            && !(entry.verified && entry.author.eq_ignore_ascii_case(who.trim()))
+        if let Some(who) = &who
+            && !(entry.verified && entry.member.as_ref() == Some(who))
         {
             continue;
         }
@@ -100,9 +121,9 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
                         "FAILED".into()
                     },
                     match (&e.problem, &e.equivocation) {
-                        (Some(p), _) => format!("{} [{p}]", one_line(&e.summary)),
-                        (None, Some(q)) => format!("{} [EQUIVOCATION: {q}]", one_line(&e.summary)),
-                        (None, None) => one_line(&e.summary),
+                        (Some(p), _) => format!("{} [{p}]", one_line(e.what())),
+                        (None, Some(q)) => format!("{} [EQUIVOCATION: {q}]", one_line(e.what())),
+                        (None, None) => one_line(e.what()),
                     },
                 ]
             })

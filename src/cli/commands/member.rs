@@ -39,6 +39,8 @@ pub fn run(ctx: &mut Context, args: MemberArgs) -> Result<()> {
                 .transpose()?;
             let edited = edit(ctx, |r, w, e| Ok(r.add_member(w, e, &name, &role, device)?))?;
             report(ctx, &edited);
+            let view = ctx.read()?.replica().view();
+            note_expectations_of_everyone(ctx, &view, &format!("{}'s", name.trim()), "now wait");
         }
         MemberCommand::List => {
             let open = ctx.read()?;
@@ -47,4 +49,26 @@ pub fn run(ctx: &mut Context, args: MemberArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Tells the person adding someone which expectations of everyone that person will be asked
+/// to agree to (each counts as proposed again until they do). `whose`: "Ben's"; `when` says
+/// if it happened ("now wait") or will ("will wait").
+pub fn note_expectations_of_everyone(
+    ctx: &Context,
+    view: &crate::core::AllianceView,
+    whose: &str,
+    when: &str,
+) {
+    let waiting = view.of_everyone();
+    if waiting.is_empty() || ctx.out.json {
+        return;
+    }
+    let ids: Vec<String> = waiting.iter().map(|e| e.id.to_string()).collect();
+    eprintln!(
+        "note: {} expectation(s) of everyone ({}) {when} for {} agreement too; an expectation can name whom it asks with `alliance expect add --of NAME`",
+        waiting.len(),
+        ids.join(", "),
+        crate::cli::output::sanitize(whose)
+    );
 }

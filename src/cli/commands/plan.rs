@@ -41,6 +41,10 @@ pub enum PlanCommand {
         /// New agenda.
         #[arg(long)]
         agenda: Option<String>,
+        /// Who attends (name or ID; repeat): replaces the list. `--with everyone` for every
+        /// member.
+        #[arg(long = "with")]
+        with: Vec<String>,
     },
     /// List the planned design sessions.
     List,
@@ -69,10 +73,30 @@ pub fn run(ctx: &mut Context, args: PlanArgs) -> Result<()> {
             when,
             how,
             agenda,
+            with,
         } => {
             let id = context::item_id(&id)?;
             let edited = edit(ctx, |r, w, _| {
-                Ok(r.edit_plan(w, &id, when.as_deref(), how.as_deref(), agenda.as_deref())?)
+                let attendees = if with.is_empty() {
+                    None
+                } else if with.iter().any(|m| m.eq_ignore_ascii_case("everyone")) {
+                    Some(Vec::new())
+                } else {
+                    let view = r.view();
+                    Some(
+                        with.iter()
+                            .map(|m| context::member(&view, m))
+                            .collect::<Result<Vec<_>>>()?,
+                    )
+                };
+                Ok(r.edit_plan_with(
+                    w,
+                    &id,
+                    when.as_deref(),
+                    how.as_deref(),
+                    agenda.as_deref(),
+                    attendees.as_deref(),
+                )?)
             })?;
             report(ctx, &edited);
         }

@@ -31,6 +31,11 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
             "there is no alliance on this device to serve; create one with `alliance new TITLE`",
         ));
     }
+    // One node per home: a second `serve` (or `app`) would fight the first over the port, the
+    // announcement and the live sessions.
+    let Some(serving) = ctx.home.claim_serving()? else {
+        return Err(already_serving(&ctx.home));
+    };
     let mut shared = Vec::new();
     for id in &ids {
         shared.push(SharedAlliance::new(ctx.home.open(id, LockMode::Shared)?));
@@ -97,12 +102,31 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
         wait_for_signal().await;
         node.shutdown().await;
         let _ = home.clear_serve_announcement();
+        drop(serving);
         if !json {
             write_stdout("Stopped. Everything received was already saved.");
         }
         Ok::<(), CliError>(())
     })??;
     Ok(())
+}
+
+/// The error of a second serving process: which process serves this home already.
+pub fn already_serving(home: &crate::store::Home) -> CliError {
+    match home.running_serve() {
+        Some(info) => CliError::user(format!(
+            "this device is already serving (process {}, on {}); stop it first (Ctrl-C where it runs), or leave it running: other commands and devices use it",
+            info.pid,
+            if info.addrs.is_empty() {
+                "no direct address".to_string()
+            } else {
+                info.addrs.join(", ")
+            }
+        )),
+        None => CliError::user(
+            "another process is starting to serve this device; wait for it, or stop it first",
+        ),
+    }
 }
 
 fn ctx_bind_was_remembered(config: &crate::net::endpoint::NetConfig) -> bool {

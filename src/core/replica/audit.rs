@@ -48,6 +48,18 @@ pub struct LogEntry {
     pub equivocation: Option<String>,
 }
 
+impl LogEntry {
+    /// What the change did, for a line that names its author already: the summary without a
+    /// leading "NAME " (`Ada agreed to …` beside "Ada" reads `agreed to …`).
+    pub fn what(&self) -> &str {
+        self.summary
+            .strip_prefix(self.author.as_str())
+            .and_then(|rest| rest.strip_prefix(' '))
+            .filter(|_| self.verified)
+            .unwrap_or(&self.summary)
+    }
+}
+
 impl Replica {
     /// Every change after `heads` (all of them for `&[]`), with its signature, in causal order.
     /// A change whose signature is missing is left out and its hash returned in the error list.
