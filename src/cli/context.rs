@@ -57,21 +57,65 @@ impl Context {
 
     /// Resolves `--alliance` (an ID prefix or a title) or the only alliance on this device.
     pub fn alliance_id(&self) -> Result<AllianceId> {
+        match self.alliance.as_deref() {
+            Some(sel) => self.select(sel),
+            None => self.default_alliance(),
+        }
+    }
+
+    /// The alliance to use when none is named: the only one, or the default (`alliance use`, or
+    /// the last one created or joined here).
+    fn default_alliance(&self) -> Result<AllianceId> {
         let ids = self.home.alliance_ids()?;
-        let Some(sel) = self.alliance.as_deref() else {
-            return match ids.as_slice() {
-                [] => Err(CliError::user(
-                    "there is no alliance on this device yet; create one with `alliance new TITLE`",
-                )),
-                [one] => Ok(*one),
-                _ => Err(CliError::user(format!(
-                    "this device holds {} alliances; choose one with --alliance ID|TITLE (see `alliance list`)",
-                    ids.len()
-                ))),
-            };
-        };
+        match ids.as_slice() {
+            [] => Err(CliError::user(
+                "there is no alliance on this device yet; create one with `alliance new TITLE`",
+            )),
+            [one] => Ok(*one),
+            _ => self.home.default_alliance().ok_or_else(|| {
+                CliError::user(format!(
+                    "this device holds {} alliances ({}); choose one for this command with --alliance ID|TITLE, or for every command with `alliance use ID|TITLE`",
+                    ids.len(),
+                    self.titles(&ids).join(", ")
+                ))
+            }),
+        }
+    }
+
+    /// Every alliance here (the default first), for the commands that act on all of them
+    /// when none is named (`status`, `sync`); just the named one with `--alliance`.
+    pub fn alliances_for_all(&self) -> Result<Vec<AllianceId>> {
+        if self.alliance.is_some() {
+            return Ok(vec![self.alliance_id()?]);
+        }
+        let mut ids = self.home.alliance_ids()?;
+        if let Some(d) = self.home.default_alliance() {
+            ids.retain(|i| *i != d);
+            ids.insert(0, d);
+        }
+        Ok(ids)
+    }
+
+    /// "Title (id)" of each alliance, for messages.
+    fn titles(&self, ids: &[AllianceId]) -> Vec<String> {
+        ids.iter()
+            .map(|id| {
+                let title = self
+                    .home
+                    .open(id, LockMode::Shared)
+                    .map(|o| o.replica().view().title)
+                    .unwrap_or_default();
+                format!("\"{}\" {}", title, id.short())
+            })
+            .collect()
+    }
+
+    /// The alliance `sel` names: an ID (or a prefix of at least 4 characters), or a title.
+    pub fn select(&self, sel: &str) -> Result<AllianceId> {
+        let ids = self.home.alliance_ids()?;
         let sel_lower = sel.trim().to_lowercase();
-        if sel_lower.len() >= 4 && sel_lower.chars().all(|c| c.is_ascii_hexdigit()) {
+        let hex = !sel_lower.is_empty() && sel_lower.chars().all(|c| c.is_ascii_hexdigit());
+        if hex && sel_lower.len() >= 4 {
             let matches: Vec<_> = ids
                 .iter()
                 .filter(|id| id.to_string().starts_with(&sel_lower))
@@ -95,8 +139,17 @@ impl Context {
         }
         match by_title.as_slice() {
             [one] => Ok(*one),
+            [] if hex && sel_lower.len() < 4 => Err(CliError::user(format!(
+                "'{sel}' is too short to pick an alliance by its ID: give at least 4 characters (here: {})",
+                self.titles(&ids).join(", ")
+            ))),
             [] => Err(CliError::user(format!(
-                "no alliance '{sel}' on this device; `alliance list` shows the ones here"
+                "no alliance '{sel}' on this device; the ones here: {}",
+                if ids.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.titles(&ids).join(", ")
+                }
             ))),
             _ => Err(CliError::user(format!(
                 "several alliances are titled '{sel}'; use the ID instead (see `alliance list`)"

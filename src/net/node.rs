@@ -151,20 +151,30 @@ impl Node {
         if let Some(only) = only {
             devices.retain(|d| only.contains(d));
         }
-        let mut outcomes = Vec::new();
-        for device in devices {
-            let result = sync_with(
-                &self.endpoint,
-                &self.listener,
-                shared,
-                &device,
-                &book,
-                false,
-            )
-            .await;
-            outcomes.push(PeerOutcome { device, result });
+        // All at once: an unreachable device costs its connect timeout once, not once per
+        // device before it.
+        let mut tasks = JoinSet::new();
+        for (i, device) in devices.into_iter().enumerate() {
+            let (endpoint, listener, shared, book) = (
+                self.endpoint.clone(),
+                self.listener.clone(),
+                shared.clone(),
+                book.clone(),
+            );
+            tasks.spawn(async move {
+                let result = sync_with(&endpoint, &listener, &shared, &device, &book, false).await;
+                (i, PeerOutcome { device, result })
+            });
         }
-        Ok(outcomes)
+        let mut outcomes = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok(o) => outcomes.push(o),
+                Err(e) => tracing::error!(error = %e, "a sync task failed"),
+            }
+        }
+        outcomes.sort_by_key(|(i, _)| *i);
+        Ok(outcomes.into_iter().map(|(_, o)| o).collect())
     }
 
     /// Keeps a live session with every member device of `shared` that is not connected already,

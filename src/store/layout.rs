@@ -8,6 +8,8 @@
 //!     device.key             this device's secret key and its device ID (mode 0600; never
 //!                            printed); written once, never replaced
 //!     profile.json           the person's display name
+//!   default.json             the alliance commands use when several are here and none is
+//!                            named (`alliance use`, or the last one created or joined)
 //!   serve.lock               flocked (exclusively) by the one process that serves this home
 //!                            for as long as it runs: one node per home
 //!   serve.json               what a running `alliance serve` announces (its device, addresses
@@ -15,6 +17,7 @@
 //!                            removed when it stops
 //!   alliances/
 //!     .new-<short id>-<pid>/ an alliance being created, renamed to its ID once complete
+//!     .gone-<short id>-<pid>/ an alliance being removed from this device (`alliance forget`)
 //!     <alliance id>/
 //!       lock                 flocked by every command on this alliance (see `lock`)
 //!       snapshot             compacted document + signatures, replaced atomically (absent
@@ -45,6 +48,8 @@ pub const DEVICE_KEY: &str = "device.key";
 /// `identity/`: the person's display name.
 pub const PROFILE: &str = "profile.json";
 /// Home: the announcement of a running `serve`.
+/// Home: the alliance commands use by default (see [`super::Home::default_alliance`]).
+pub const DEFAULT_ALLIANCE: &str = "default.json";
 /// Home: held by the process that serves this home (see [`super::Home::claim_serving`]).
 pub const SERVE_LOCK: &str = "serve.lock";
 pub const SERVE_ANNOUNCEMENT: &str = "serve.json";
@@ -52,6 +57,8 @@ pub const SERVE_ANNOUNCEMENT: &str = "serve.json";
 pub const ALLIANCES_DIR: &str = "alliances";
 /// `alliances/`: the prefix of an alliance directory being created.
 pub const STAGING_PREFIX: &str = ".new-";
+/// Alliances: an alliance being removed from this device.
+pub const FORGOTTEN_PREFIX: &str = ".gone-";
 
 /// Alliance: the lock file.
 pub const LOCK: &str = "lock";

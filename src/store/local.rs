@@ -90,6 +90,43 @@ impl Home {
         }
     }
 
+    /// The alliance commands use when several are here and none is named, if it is still here.
+    pub fn default_alliance(&self) -> Option<crate::core::AllianceId> {
+        #[derive(Deserialize)]
+        struct Default {
+            alliance: String,
+        }
+        let d: Default = load_json(&self.root.join(layout::DEFAULT_ALLIANCE))
+            .ok()
+            .flatten()?;
+        let id: crate::core::AllianceId = d.alliance.parse().ok()?;
+        self.alliance_ids().ok()?.contains(&id).then_some(id)
+    }
+
+    /// Makes `id` the alliance commands use when none is named.
+    pub fn set_default_alliance(&self, id: &crate::core::AllianceId) -> Result<(), StoreError> {
+        save_json(
+            &self.root.join(layout::DEFAULT_ALLIANCE),
+            &serde_json::json!({ "alliance": id.to_string() }),
+        )
+    }
+
+    /// Removes an alliance from this device (the other members keep theirs): its directory is
+    /// renamed out of the way under the alliance's exclusive lock, then deleted.
+    pub fn forget_alliance(&self, id: &crate::core::AllianceId) -> Result<(), StoreError> {
+        let open = self.open(id, LockMode::Exclusive)?;
+        let dir = self.alliances_dir().join(id.to_string());
+        let gone = self.alliances_dir().join(format!(
+            "{}{}-{}",
+            layout::FORGOTTEN_PREFIX,
+            id.short(),
+            std::process::id()
+        ));
+        fs::rename(&dir, &gone).map_err(io(&dir))?;
+        drop(open);
+        fs::remove_dir_all(&gone).map_err(io(&gone))
+    }
+
     /// What a running `serve` announced, if anything. The announcement is a hint (a `serve`
     /// that was killed leaves it behind), so a missing, unreadable or damaged one is `None`.
     pub fn serve_announcement(&self) -> Option<ServeInfo> {

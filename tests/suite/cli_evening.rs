@@ -361,3 +361,53 @@ fn usage_lines_do_not_list_the_global_network_options() {
         .unwrap_or_default();
     assert_eq!(usage, "Usage: alliance need add [OPTIONS] <TEXT>", "{err}");
 }
+
+#[test]
+fn several_alliances_have_a_default_and_status_covers_them_all() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    ada.ok(&["new", "Coaching: Sam", "--role", "coach"]);
+    // The last one created is the default: no --alliance needed.
+    ada.ok(&["need", "add", "an hour to prepare"]);
+    let coaching = ada.json(&["--alliance", "Coaching: Sam", "need", "list"]);
+    assert_eq!(coaching.as_array().unwrap().len(), 1);
+    ada.ok(&["use", "The Okafor family"]);
+    ada.ok(&["need", "add", "a walk every morning"]);
+    assert_eq!(
+        ada.json(&["need", "list"])[0]["text"],
+        "a walk every morning"
+    );
+    // status covers every alliance, the default first.
+    let status = ada.ok(&["status"]);
+    let family = status.find("== \"The Okafor family\"").expect(&status);
+    let coach = status.find("== \"Coaching: Sam\"").expect(&status);
+    assert!(family < coach, "{status}");
+    // A title that exists already is refused; a short or unknown name says what is here.
+    let err = ada.fails(&["new", "the okafor family"], 1);
+    assert!(err.contains("already holds an alliance titled"), "{err}");
+    let err = ada.fails(&["--alliance", "99", "show"], 1);
+    assert!(err.contains("too short"), "{err}");
+    assert!(err.contains("The Okafor family"), "{err}");
+    let err = ada.fails(&["--alliance", "Nope", "show"], 1);
+    assert!(err.contains("the ones here"), "{err}");
+    // Forgetting one on this device asks first; then it is gone from here.
+    let err = ada.fails(&["forget", "Coaching: Sam"], 1);
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(ada.json(&["list"]).as_array().unwrap().len(), 2);
+    ada.ok(&["forget", "Coaching: Sam", "--yes"]);
+    assert_eq!(ada.json(&["list"]).as_array().unwrap().len(), 1);
+    ada.ok(&["show"]);
+}
+
+#[test]
+fn a_bundle_of_an_alliance_this_device_is_not_in_is_refused_saying_whose_it_is() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let bundle = ada.home().join("family.bundle");
+    ada.ok(&["bundle", "export", bundle.to_str().unwrap()]);
+    let ben = Device::new(2);
+    ben.ok(&["init", "--name", "Ben"]);
+    let err = ben.fails(&["bundle", "import", bundle.to_str().unwrap()], 1);
+    assert!(err.contains("The Okafor family"), "{err}");
+    assert!(err.contains("Ada"), "{err}");
+    assert!(err.contains("not a member"), "{err}");
+    assert_eq!(ben.json(&["list"]).as_array().unwrap().len(), 0);
+}

@@ -79,6 +79,20 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
             } else {
                 let mut replica = Replica::empty(id);
                 let received = replica.receive(batch)?;
+                // An alliance this device is not a member of would only sit here, and force
+                // `--alliance` on every command: refuse it, saying whose it is.
+                let me = ctx.identity()?.key.device_id();
+                if replica.member_of(&me).is_none() {
+                    let view = replica.view();
+                    let names: Vec<&str> = view.members.iter().map(|m| m.name.as_str()).collect();
+                    return Err(CliError::user(format!(
+                        "{} holds \"{}\", an alliance of {} that this device is not a member of; nothing was imported. Ask one of them to add this device (`alliance member add YOUR_NAME --device {}`) and send the bundle again",
+                        file.display(),
+                        view.title,
+                        names.join(", "),
+                        me.to_hex()
+                    )));
+                }
                 ctx.home.create_alliance(&id, &received.new, None)?;
                 (received, true)
             };

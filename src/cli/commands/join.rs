@@ -82,6 +82,7 @@ pub fn run(ctx: &mut Context, args: JoinArgs) -> Result<()> {
     let mut all_addrs = addrs;
     all_addrs.extend(ticket.inviter.ip_addrs().map(|a| a.to_string()));
     save_join(&ctx.home, &target, &inviter, &all_addrs, ctx.now)?;
+    ctx.home.set_default_alliance(&id)?;
     let title = ctx.home.open(&id, LockMode::Shared)?.replica().view().title;
     let out = Out {
         alliance: id.to_string(),

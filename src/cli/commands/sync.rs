@@ -11,7 +11,8 @@ use crate::net::shared::SharedAlliance;
 use crate::store::LockMode;
 use crate::system;
 
-/// Sync once with every reachable member device (or one), then exit.
+/// Sync once with every reachable member device (or one), then exit. With several alliances
+/// here and none named, each of them.
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// Only this device (its key, from `alliance peers`).
@@ -21,6 +22,9 @@ pub struct SyncArgs {
 
 #[derive(Serialize)]
 struct Row {
+    /// The alliance's title, when several were synced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alliance: Option<String>,
     name: String,
     device: String,
     ok: bool,
@@ -31,7 +35,7 @@ struct Row {
 
 pub fn run(ctx: &mut Context, args: SyncArgs) -> Result<()> {
     let identity = ctx.identity()?;
-    let id = ctx.alliance_id()?;
+    let ids = ctx.alliances_for_all()?;
     let only: Option<Vec<DeviceId>> = args
         .peer
         .as_deref()
@@ -41,33 +45,43 @@ pub fn run(ctx: &mut Context, args: SyncArgs) -> Result<()> {
                 .map_err(|e| CliError::user(format!("--peer: {e}")))
         })
         .transpose()?;
-    let shared = SharedAlliance::new(ctx.home.open(&id, LockMode::Shared)?);
-    let view = shared.with(LockMode::Shared, |o| Ok(o.replica().view()))?;
+    let mut shared = Vec::new();
+    for id in &ids {
+        shared.push(SharedAlliance::new(ctx.home.open(id, LockMode::Shared)?));
+    }
     let net = ctx.net.clone();
     let entropy = system::entropy("sync").map_err(CliError::user)?;
-    let outcomes = block_on(async {
-        let node = Node::start(
-            identity.key,
-            &net,
-            vec![shared.clone()],
-            entropy,
-            system::now,
-        )
-        .await?;
-        let r = node.sync_once(&shared, only.as_deref()).await;
+    // One node, every alliance (the default first), each synced with its reachable members.
+    let per_alliance = block_on(async {
+        let node = Node::start(identity.key, &net, shared.clone(), entropy, system::now).await?;
+        let mut all = Vec::new();
+        for s in &shared {
+            let view = s.with(LockMode::Shared, |o| Ok(o.replica().view()))?;
+            match node.sync_once(s, only.as_deref()).await {
+                Ok(outcomes) => all.push((view, outcomes)),
+                Err(e) => {
+                    node.shutdown().await;
+                    return Err(e);
+                }
+            }
+        }
         node.shutdown().await;
-        r
+        Ok::<_, NetError>(all)
     })??;
-    let rows: Vec<Row> = outcomes
-        .iter()
-        .map(|o| {
+    let several = per_alliance.len() > 1;
+    let mut rows = Vec::new();
+    let mut outcomes = Vec::new();
+    for (view, outs) in per_alliance {
+        for o in outs {
             let hex = o.device.to_hex();
             let name = view
                 .member_of_device(&hex)
                 .map(|m| m.name.clone())
                 .unwrap_or_else(|| "?".into());
-            match &o.result {
+            let alliance = several.then(|| view.title.clone());
+            rows.push(match &o.result {
                 Ok(r) => Row {
+                    alliance,
                     name,
                     device: hex,
                     ok: true,
@@ -76,6 +90,7 @@ pub fn run(ctx: &mut Context, args: SyncArgs) -> Result<()> {
                     error: None,
                 },
                 Err(e) => Row {
+                    alliance,
                     name,
                     device: hex,
                     ok: false,
@@ -83,9 +98,10 @@ pub fn run(ctx: &mut Context, args: SyncArgs) -> Result<()> {
                     received: 0,
                     error: Some(e.to_string()),
                 },
-            }
-        })
-        .collect();
+            });
+            outcomes.push(o);
+        }
+    }
     let reached = outcomes
         .iter()
         .filter(|o| !matches!(o.result, Err(NetError::Unreachable { .. })))
@@ -95,13 +111,17 @@ pub fn run(ctx: &mut Context, args: SyncArgs) -> Result<()> {
         if rows.is_empty() {
             return "There are no other member devices to sync with yet; invite someone with `alliance invite`.".into();
         }
+        let who = |r: &Row| match &r.alliance {
+            Some(a) => format!("{} ({a})", r.name),
+            None => r.name.clone(),
+        };
         table(
             &["WHO", "DEVICE", "RESULT"],
             &rows
                 .iter()
                 .map(|r| {
                     vec![
-                        r.name.clone(),
+                        who(r),
                         r.device[..10].to_string(),
                         match &r.error {
                             None => format!("synced: sent {}, received {}", r.sent, r.received),
