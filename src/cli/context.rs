@@ -68,8 +68,11 @@ impl Context {
     fn default_alliance(&self) -> Result<AllianceId> {
         let ids = self.home.alliance_ids()?;
         match ids.as_slice() {
+            [] if self.home.identity().is_err() => Err(CliError::user(
+                "this device is not set up yet: run `alliance init --name YOUR_NAME`, then `alliance new TITLE` or `alliance join TICKET`",
+            )),
             [] => Err(CliError::user(
-                "there is no alliance on this device yet; create one with `alliance new TITLE`",
+                "there is no alliance on this device yet; create one with `alliance new TITLE`, or join one with `alliance join TICKET`",
             )),
             [one] => Ok(*one),
             _ => self.home.default_alliance().ok_or_else(|| {

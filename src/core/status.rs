@@ -154,7 +154,15 @@ impl Replica {
                     .collect()
             })
             .unwrap_or_default();
-        let after = index.after(seen.unwrap_or(&[]));
+        // Never marked seen: news is what came after the person joined (the change that added
+        // them), not the history they joined into.
+        let me_touch = crate::core::index::Touch::Item(me.clone());
+        let joined: Vec<ChangeHash> = index
+            .touching(&me_touch)
+            .next()
+            .map(|e| vec![e.hash])
+            .unwrap_or_default();
+        let after = index.after(seen.unwrap_or(&joined));
         // A change naming one of this person's devices is theirs only if its signature says so;
         // one that fails is news (and shows as unverified). Checked in batches.
         let claimed: Vec<(ChangeHash, DeviceId)> = after

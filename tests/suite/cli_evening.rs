@@ -411,3 +411,36 @@ fn a_bundle_of_an_alliance_this_device_is_not_in_is_refused_saying_whose_it_is()
     assert!(err.contains("not a member"), "{err}");
     assert_eq!(ben.json(&["list"]).as_array().unwrap().len(), 0);
 }
+
+#[test]
+fn a_new_device_is_pointed_to_init_and_status_news_start_at_the_join() {
+    let fresh = Device::new(9);
+    let err = fresh.fails(&["show"], 1);
+    assert!(err.contains("alliance init --name"), "{err}");
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    ada.ok(&["need", "add", "before Ben joined"]);
+    let ben = Device::new(2);
+    ben.ok(&["init", "--name", "Ben"]);
+    ada.ok(&[
+        "member",
+        "add",
+        "Ben",
+        "--role",
+        "teen",
+        "--device",
+        &ben.device_key(),
+    ]);
+    ada.ok(&["need", "add", "after Ben joined"]);
+    let bundle = ada.home().join("family.bundle");
+    ada.ok(&["bundle", "export", bundle.to_str().unwrap()]);
+    ben.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    let status = ben.json(&["status"]);
+    let news: Vec<&str> = status["news"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["summary"].as_str().unwrap())
+        .collect();
+    assert_eq!(news.len(), 1, "{news:?}");
+    assert!(news[0].contains("after Ben joined"), "{news:?}");
+}
