@@ -110,6 +110,7 @@ async fn signed_sync_over_iroh(
             target: &mut target,
             sync: &mut sync,
             fresh: None,
+            events: None,
         },
     )
     .await

@@ -142,6 +142,7 @@ async fn over_iroh(w: &workload::Workload) -> (Duration, Duration, Duration) {
                 target: &mut b_shared.as_ref(),
                 sync: &mut sync,
                 fresh: Some(fresh),
+                events: None,
             },
         )
         .await

@@ -93,7 +93,7 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    init_logging(matches!(cli.command, Command::Serve(_)));
+    init_logging(matches!(&cli.command, Command::Serve(a) if a.verbose));
     let json = cli.json;
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -146,7 +146,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Diagnostics go to stderr: warnings by default, connection events too while serving.
+/// Diagnostics go to stderr: warnings by default, connection events too with `serve -v`.
 /// `ALLIANCE_LOG` takes a tracing filter (e.g. `alliance=debug`).
 fn init_logging(serving: bool) {
     let default = if serving {

@@ -52,6 +52,7 @@ impl Node {
     ) -> Result<Node, NetError> {
         let endpoint = bind(&key, config).await?;
         let listener = Arc::new(Listener {
+            events: tokio::sync::broadcast::channel(session::EVENT_BACKLOG).0,
             lookup: config.mdns || config.relay != crate::net::endpoint::Relay::Disabled,
             key,
             alliances,
@@ -221,6 +222,11 @@ impl Node {
         }
     }
 
+    /// What happens to this device's connections from now on, in a person's terms.
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<session::NodeEvent> {
+        self.listener.events.subscribe()
+    }
+
     /// Stops every task and closes the endpoint.
     pub async fn shutdown(mut self) {
         self.tasks.abort_all();
@@ -271,9 +277,17 @@ async fn sync_with(
             target: &mut shared.as_ref(),
             sync: &mut sync,
             fresh: live.then(|| shared.fresh()),
+            events: Some(listener.events.clone()),
         },
     )
     .await;
+    if live && !matches!(result, Err(NetError::Unreachable { .. })) {
+        let _ = listener.events.send(session::NodeEvent::Ended {
+            alliance: shared.id,
+            device: *device,
+            error: result.as_ref().err().map(|e| e.to_string()),
+        });
+    }
     shared.save_peer_sync(device, &sync);
     match &result {
         Ok((_, addrs)) => {
@@ -314,6 +328,7 @@ pub async fn join(
             target: &mut target,
             sync: &mut sync,
             fresh: None,
+            events: None,
         },
     )
     .await?;

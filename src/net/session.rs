@@ -28,6 +28,26 @@ use crate::protocol::{
     MAX_HANDSHAKE_FRAME_BYTES,
 };
 
+/// What happens to a running device's connections, in terms a person cares about.
+#[derive(Debug, Clone)]
+pub enum NodeEvent {
+    /// A member device connected (either direction); `joined`: it was admitted by an invite.
+    Connected {
+        alliance: AllianceId,
+        device: DeviceId,
+        joined: bool,
+    },
+    /// A session with a member device ended (`error` says why, when it failed).
+    Ended {
+        alliance: AllianceId,
+        device: DeviceId,
+        error: Option<String>,
+    },
+}
+
+/// How many [`NodeEvent`]s a slow watcher may fall behind.
+pub const EVENT_BACKLOG: usize = 256;
+
 /// What one session did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SessionReport {
@@ -49,6 +69,8 @@ pub struct Dial<'a, T> {
     /// For live sessions: the changes to push as they enter this device's replica
     /// ([`SharedAlliance::fresh`]).
     pub fresh: Option<broadcast::Receiver<Fresh>>,
+    /// Where to say that the peer welcomed us, if anyone watches.
+    pub events: Option<broadcast::Sender<NodeEvent>>,
 }
 
 /// Dials `addr`, runs the handshake and syncs. Returns the report and the peer's addresses.
@@ -104,6 +126,13 @@ where
             });
         }
     };
+    if let Some(events) = &opts.events {
+        let _ = events.send(NodeEvent::Connected {
+            alliance: opts.alliance,
+            device: peer_id,
+            joined: false,
+        });
+    }
     let mut session = Session::new(peer_id, Side::Dialer, mode, std::mem::take(opts.sync));
     let result = drive(
         &conn,
@@ -130,6 +159,8 @@ where
 
 /// What a listening device needs to answer connections.
 pub struct Listener {
+    /// What happens to this device's connections, for a person watching (`serve`).
+    pub events: broadcast::Sender<NodeEvent>,
     pub key: DeviceKey,
     /// Whether the endpoint can find peers without a known address (mDNS or relays).
     pub lookup: bool,
@@ -259,6 +290,11 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
         (Decision::Welcome, Some(shared)) => shared,
     };
     let _ = shared.record_contact(&peer_id, &hello.addrs, Ok(()), now);
+    let _ = listener.events.send(NodeEvent::Connected {
+        alliance: shared.id,
+        device: peer_id,
+        joined: hello.join.is_some(),
+    });
     write(
         &mut send,
         &peer,
@@ -289,6 +325,11 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
     if let Err(e) = &result {
         let _ = shared.record_contact(&peer_id, &[], Err(&e.to_string()), now);
     }
+    let _ = listener.events.send(NodeEvent::Ended {
+        alliance: shared.id,
+        device: peer_id,
+        error: result.as_ref().err().map(|e| e.to_string()),
+    });
     result.map(|()| SessionReport {
         peer: peer_id.to_hex(),
         sent: report.sent,

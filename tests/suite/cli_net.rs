@@ -175,7 +175,23 @@ fn a_non_member_device_is_refused() {
     ada.ok(&["bundle", "export", bundle.to_str().unwrap()]);
     let eve = Device::new(9);
     eve.ok(&["init", "--name", "Eve"]);
-    eve.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    // `bundle import` refuses an alliance this device is not in; a modified client keeps it
+    // anyway.
+    let err = eve.fails(&["bundle", "import", bundle.to_str().unwrap()], 1);
+    assert!(err.contains("not a member"), "{err}");
+    {
+        let (id, records) =
+            alliance::store::format::decode_bundle(&std::fs::read(&bundle).unwrap()).unwrap();
+        let batch = records
+            .into_iter()
+            .map(|r| alliance::core::SignedChange::from_bytes(r.change, &r.signature).unwrap())
+            .collect();
+        let mut replica = alliance::core::Replica::empty(alliance::core::AllianceId(id));
+        let received = replica.receive(batch).unwrap();
+        alliance::store::Home::new(eve.home())
+            .create_alliance(&replica.id(), &received.new, None)
+            .unwrap();
+    }
     // Eve learns Ada's address and tries to sync.
     let ada_key = ada.device_key();
     let peers_file = eve.alliance_dir().join(layout::PEER_BOOK);

@@ -1092,7 +1092,7 @@ const WRITES: &[&[&str]] = &[
     &["need", "add", "written on a read-only home"],
     &["vision", "set", "We listen first, read-only or not."],
     &["expect", "add", "no screens after 8pm"],
-    &["checkin", "add", "--rating", "3"],
+    &["checkin", "add", "--rating", "3", "--date", "2026-11-25"],
     &["seen"],
     &["new", "Another family", "--role", "parent"],
 ];

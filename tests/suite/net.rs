@@ -97,6 +97,7 @@ async fn a_non_member_endpoint_is_refused_before_any_data() {
             target: &mut target,
             sync: &mut sync,
             fresh: None,
+            events: None,
         },
     )
     .await;
@@ -257,6 +258,7 @@ async fn forged_changes_over_a_real_connection_are_rejected_and_nothing_is_store
                 target: &mut Forger(msg),
                 sync: &mut sync,
                 fresh: None,
+                events: None,
             },
         )
         .await;

@@ -485,13 +485,16 @@ fn status_lists_what_needs_each_persons_attention() {
     assert_eq!(no_needs, ["Cy"]);
     assert!(st.conflicts.is_empty());
 
-    // Never marked seen: everything by others counts.
+    // Never marked seen: everything by others since Ben joined counts (not the history he
+    // joined into).
     let st = ben.replica.status(&ben.index(), &ben_me, None, now);
     assert!(!st.seen_marked);
-    let by_others = ben
-        .index()
-        .entries()
-        .iter()
+    let index = ben.index();
+    let me = alliance::core::index::Touch::Item(ben_me.clone());
+    let joined = index.touching(&me).next().unwrap().hash;
+    let by_others = index
+        .after(&[joined])
+        .into_iter()
         .filter(|e| {
             !e.actor
                 .to_bytes()

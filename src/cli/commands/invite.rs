@@ -48,7 +48,9 @@ struct Row {
     role: String,
     status: &'static str,
     expires: Timestamp,
+    /// The device that used it (hex), and its person's name once the alliance knows it.
     used_by: Option<String>,
+    used_by_name: Option<String>,
 }
 
 pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
@@ -113,6 +115,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
         Some(InviteCommand::List) => {
             let open = ctx.read()?;
             let invites = open.invites()?;
+            let view = open.replica().view();
             let rows: Vec<Row> = invites
                 .invites
                 .iter()
@@ -121,6 +124,11 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                     role: i.role.clone(),
                     status: i.status(ctx.now),
                     expires: Timestamp(i.expires_at),
+                    used_by_name: i
+                        .used_by
+                        .as_deref()
+                        .and_then(|d| view.member_of_device(d))
+                        .map(|m| m.name.clone()),
                     used_by: i.used_by.clone(),
                 })
                 .collect();
@@ -138,10 +146,11 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                                 r.role.clone(),
                                 r.status.to_string(),
                                 r.expires.short(),
-                                r.used_by
-                                    .as_deref()
-                                    .map(|d| d[..10].to_string())
-                                    .unwrap_or_default(),
+                                match (&r.used_by_name, r.used_by.as_deref()) {
+                                    (Some(name), Some(d)) => format!("{name} ({})", &d[..10]),
+                                    (None, Some(d)) => format!("device {}", &d[..10]),
+                                    _ => String::new(),
+                                },
                             ]
                         })
                         .collect::<Vec<_>>(),

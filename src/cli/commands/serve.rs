@@ -11,7 +11,12 @@ use crate::system;
 
 /// Stay online: accept members, keep connected devices live, until Ctrl-C (or SIGTERM).
 #[derive(Debug, Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Also print the technical log lines (connections, sessions, addresses); ALLIANCE_LOG
+    /// takes a finer filter.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
 
 #[derive(Serialize)]
 struct Started {
@@ -21,6 +26,7 @@ struct Started {
 }
 
 pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
+    // (`--verbose` is read where logging starts: `cli::run`.)
     let identity = ctx.identity()?;
     let ids = match &ctx.alliance {
         Some(_) => vec![ctx.alliance_id()?],
@@ -99,7 +105,40 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
                 }
             ));
         }
+        // What happens, in plain words: who connected, joined, sent changes, left.
+        let mut watching = tokio::task::JoinSet::new();
+        if !json {
+            let alliances = node.listener.alliances.clone();
+            let mut events = node.events();
+            let by_id = alliances.clone();
+            watching.spawn(async move {
+                while let Ok(event) = events.recv().await {
+                    if let Some(line) = event_in_words(&by_id, &event) {
+                        write_stdout(&line);
+                    }
+                }
+            });
+            let several = alliances.len() > 1;
+            for shared in alliances {
+                let mut fresh = shared.fresh();
+                watching.spawn(async move {
+                    while let Ok(notice) = fresh.recv().await {
+                        if let crate::net::shared::Fresh::Changes(c) = notice
+                            && let Some(from) = c.from
+                        {
+                            let who = name_of(&shared, &from);
+                            write_stdout(&format!(
+                                "{} change(s) from {who}{}",
+                                c.changes.len(),
+                                title_of(&shared, several)
+                            ));
+                        }
+                    }
+                });
+            }
+        }
         wait_for_signal().await;
+        watching.abort_all();
         node.shutdown().await;
         let _ = home.clear_serve_announcement();
         drop(serving);
@@ -109,6 +148,56 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
         Ok::<(), CliError>(())
     })??;
     Ok(())
+}
+
+/// A person's name for a device of `shared` (its member's name), or the device's short key.
+fn name_of(shared: &SharedAlliance, device: &crate::core::DeviceId) -> String {
+    shared
+        .with(LockMode::Shared, |o| {
+            Ok(o.replica()
+                .view()
+                .member_of_device(&device.to_hex())
+                .map(|m| m.name.clone()))
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| format!("device {}", device.short()))
+}
+
+/// ` ("Title")` when several alliances are served (the line must say which), else nothing.
+fn title_of(shared: &SharedAlliance, several: bool) -> String {
+    if !several {
+        return String::new();
+    }
+    let title = shared
+        .with(LockMode::Shared, |o| Ok(o.replica().view().title))
+        .unwrap_or_default();
+    format!(" (\"{title}\")")
+}
+
+/// A node event as a line a person reads, or `None` when it says nothing worth reading.
+fn event_in_words(
+    alliances: &[std::sync::Arc<SharedAlliance>],
+    event: &crate::net::session::NodeEvent,
+) -> Option<String> {
+    use crate::net::session::NodeEvent;
+    let (alliance, device) = match event {
+        NodeEvent::Connected {
+            alliance, device, ..
+        }
+        | NodeEvent::Ended {
+            alliance, device, ..
+        } => (alliance, device),
+    };
+    let shared = alliances.iter().find(|a| a.id == *alliance)?;
+    let who = name_of(shared, device);
+    let title = title_of(shared, alliances.len() > 1);
+    Some(match event {
+        NodeEvent::Connected { joined: true, .. } => format!("{who} joined{title}"),
+        NodeEvent::Connected { .. } => format!("{who} connected{title}"),
+        NodeEvent::Ended { error: None, .. } => format!("{who} disconnected{title}"),
+        NodeEvent::Ended { error: Some(e), .. } => format!("{who} disconnected{title}: {e}"),
+    })
 }
 
 /// The error of a second serving process: which process serves this home already.
