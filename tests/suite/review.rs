@@ -2,62 +2,32 @@
 //! diff and status, across three simulated devices that exchange signed changes by hand (the
 //! network is not the point here; `cli_net.rs` does the same over iroh).
 
-use crate::kit::memory::wire;
+use crate::kit::memory::{Dev as Device, T0, founded, wire};
 use alliance::core::conflicts::{Resolution, Target};
 use alliance::core::index::{ChangeIndex, Touch};
 use alliance::core::{
-    DeviceKey, Entropy, ItemId, NewCheckIn, Replica, SeededEntropy, SignedChange, Timestamp,
-    Unverified, Writer,
+    DeviceKey, ItemId, NewCheckIn, Replica, SeededEntropy, SignedChange, Timestamp, Unverified,
+    Writer,
 };
 
-const T0: i64 = 1_790_000_000;
-
-struct Device {
-    key: DeviceKey,
-    tag: [u8; 8],
-    replica: Replica,
-    entropy: SeededEntropy,
+/// What these tests ask of an in-memory device besides editing.
+trait Reviewing {
+    /// Proposes an expectation as this device and returns its ID.
+    fn expect(&mut self, t: i64, text: &str) -> ItemId;
+    fn me(&self) -> ItemId;
+    fn index(&self) -> ChangeIndex;
 }
 
-impl Device {
-    fn new(seed: u8, replica: Replica) -> Self {
-        let mut entropy = SeededEntropy::new(u64::from(seed) * 1000);
-        let mut tag = [0u8; 8];
-        entropy.fill(&mut tag);
-        Device {
-            key: DeviceKey::from_seed([seed; 32]),
-            tag,
-            replica,
-            entropy,
-        }
-    }
-
-    /// Runs one edit as this device, `t` seconds after `T0`.
-    fn act<R>(
-        &mut self,
-        t: i64,
-        f: impl FnOnce(&mut Replica, &Writer<'_>, &mut SeededEntropy) -> R,
-    ) -> R {
-        let w = Writer {
-            key: &self.key,
-            actor_tag: self.tag,
-            now: Timestamp(T0 + t),
-        };
-        f(&mut self.replica, &w, &mut self.entropy)
-    }
-
-    /// Proposes an expectation as this device and returns its ID.
+impl Reviewing for Device {
     fn expect(&mut self, t: i64, text: &str) -> ItemId {
         self.act(t, |r, w, e| r.add_expectation(w, e, text, None, &[]))
             .unwrap()
             .id
             .unwrap()
     }
-
     fn me(&self) -> ItemId {
         self.replica.member_of(&self.key.device_id()).unwrap()
     }
-
     fn index(&self) -> ChangeIndex {
         ChangeIndex::build(&self.replica)
     }
@@ -76,38 +46,15 @@ fn sync(devices: &mut [&mut Device]) {
     assert!(devices.iter().all(|d| d.replica.heads() == heads));
 }
 
-/// Ada founds the alliance on device 1 and adds Ben (device 2) and Cy, their coach (device 3).
+/// Ada founds the alliance on device 0 and adds Ben (device 1) and Cy, their coach (device 2);
+/// then every device has everything.
 fn three() -> (Device, Device, Device) {
-    let key = DeviceKey::from_seed([1; 32]);
-    let mut entropy = SeededEntropy::new(1);
-    let mut tag = [0u8; 8];
-    entropy.fill(&mut tag);
-    let w = Writer {
-        key: &key,
-        actor_tag: tag,
-        now: Timestamp(T0),
-    };
-    let (replica, _, _) = Replica::create(
-        &w,
-        &mut SeededEntropy::new(2),
-        "The Okafor family",
-        "Ada",
-        "parent",
-    )
-    .unwrap();
-    let mut ada = Device::new(1, replica);
-    let (b, c) = (DeviceKey::from_seed([2; 32]), DeviceKey::from_seed([3; 32]));
-    ada.act(1, |r, w, e| {
-        r.add_member(w, e, "Ben", "teen", Some(b.device_id()))
-    })
-    .unwrap();
-    ada.act(2, |r, w, e| {
-        r.add_member(w, e, "Cy", "coach", Some(c.device_id()))
-    })
-    .unwrap();
-    let ben = Device::new(2, Replica::empty(ada.replica.id()));
-    let cy = Device::new(3, Replica::empty(ada.replica.id()));
-    let (mut ada, mut ben, mut cy) = (ada, ben, cy);
+    let mut devs = founded("The Okafor family", &["parent", "teen", "coach"]);
+    let (mut cy, mut ben, mut ada) = (
+        devs.pop().unwrap(),
+        devs.pop().unwrap(),
+        devs.pop().unwrap(),
+    );
     sync(&mut [&mut ada, &mut ben, &mut cy]);
     (ada, ben, cy)
 }
