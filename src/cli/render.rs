@@ -602,6 +602,23 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
             crate::cli::output::one_line(&p.reason)
         ));
     }
+    // Only what this device knows: members it synced with, who still lack some of yours
+    // (`--json` also lists the members it never synced with).
+    let behind: Vec<(String, usize)> = st
+        .unshared
+        .iter()
+        .filter_map(|u| Some((crate::cli::output::one_line(&u.member), u.changes?)))
+        .collect();
+    if !behind.is_empty() {
+        quiet = false;
+        s.push_str("\nNot yet shared, as far as this device knows:\n");
+        for (who, n) in &behind {
+            s.push_str(&format!(
+                "  {n} of your change(s) have not reached {who} yet\n"
+            ));
+        }
+        s.push_str("  `alliance sync` shares them with whoever is reachable now\n");
+    }
     if quiet {
         s.push_str("\nNothing needs your attention.\n");
     }

@@ -44,6 +44,20 @@ pub struct Status {
     /// address book).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub quarantined_peers: Vec<QuarantinedPeer>,
+    /// Other members whose devices this one has not yet given all of this person's changes,
+    /// as far as this device knows (filled in by the caller from the kept sync states; a
+    /// change may have reached them through a third device meanwhile).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unshared: Vec<Unshared>,
+}
+
+/// Changes of this person that have not reached another member, as far as this device knows.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Unshared {
+    pub member: String,
+    /// How many of this person's changes that member's devices lack; `None` when this device
+    /// never synced with any of them.
+    pub changes: Option<usize>,
 }
 
 /// One equivocation, for people.
@@ -134,6 +148,60 @@ pub fn checkin_due(view: &crate::core::AllianceView, today: Timestamp) -> Checki
 }
 
 impl Replica {
+    /// Which other members lack some of `me`'s changes: `shared` holds, for each device this
+    /// device kept a sync state with, the heads both were known to have. A member counts as
+    /// reached by a change when any of their devices has it in the past of those heads.
+    pub fn unshared(
+        &self,
+        index: &ChangeIndex,
+        me: &ItemId,
+        shared: &[(DeviceId, Vec<ChangeHash>)],
+    ) -> Vec<Unshared> {
+        let view = self.view();
+        let devices_of = |m: &crate::core::model::Member| -> Vec<DeviceId> {
+            m.devices
+                .iter()
+                .filter_map(|d| DeviceId::from_bytes(&hex::decode(d).ok()?).ok())
+                .collect()
+        };
+        let mine: Vec<DeviceId> = view.member(me).map(devices_of).unwrap_or_default();
+        let is_mine = |e: &&crate::core::index::IndexEntry| {
+            let actor = e.actor.to_bytes();
+            mine.iter().any(|d| actor.starts_with(d.as_bytes()))
+        };
+        let mut out = Vec::new();
+        for m in view.members.iter().filter(|m| &m.id != me) {
+            let theirs = devices_of(m);
+            let known: Vec<&Vec<ChangeHash>> = shared
+                .iter()
+                .filter(|(d, _)| theirs.contains(d))
+                .map(|(_, h)| h)
+                .collect();
+            let changes = if known.is_empty() {
+                None
+            } else {
+                // The fewest of my changes any of their devices lacks.
+                known
+                    .iter()
+                    .map(|heads| {
+                        index
+                            .after(heads)
+                            .into_iter()
+                            .filter(|e| is_mine(&e))
+                            .count()
+                    })
+                    .min()
+            };
+            if changes != Some(0) {
+                out.push(Unshared {
+                    member: m.name.clone(),
+                    changes,
+                });
+            }
+        }
+        out
+    }
+
     /// What needs `me`'s attention as of `now`. `seen` is the heads this device last marked as
     /// seen (`None`: never). A change whose signature shows it was made on one of this
     /// person's own devices is not news; the others are counted, and the listed ones verified.
@@ -240,6 +308,7 @@ impl Replica {
                 })
                 .collect(),
             quarantined_peers: Vec::new(),
+            unshared: Vec::new(),
         }
     }
 }

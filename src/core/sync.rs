@@ -118,6 +118,12 @@ impl PeerSync {
         self.state.encode()
     }
 
+    /// The heads both sides were known to have when the state was last updated: everything in
+    /// their past has reached the peer.
+    pub fn shared_heads(&self) -> &[automerge::ChangeHash] {
+        &self.state.shared_heads
+    }
+
     /// The next message for the peer, or `None` when there is nothing to say.
     pub fn generate(&mut self, replica: &Replica) -> Option<SyncMessage> {
         if replica.is_poisoned() {
@@ -294,6 +300,13 @@ impl PeerSync {
         }
         self.received += applied.new.len() + applied.loaded;
         msg.changes = ChunkList::empty();
+        // Automerge sees a message without changes whose heads are already ours (we applied
+        // the changes ourselves), and concludes that it has told the peer our heads: it would
+        // then say nothing more, and the peer would never learn that its changes arrived (its
+        // kept state, and `status`'s "not yet shared", would lag). What we last told the peer
+        // is still what it was.
+        let told = (!applied.new.is_empty() || applied.loaded > 0)
+            .then(|| self.state.last_sent_heads.clone());
         let doc = &mut replica.doc;
         let state = &mut self.state;
         let negotiation =
@@ -317,6 +330,9 @@ impl PeerSync {
             self.state = sync::State::new();
         }
         self.state.their_capabilities = None;
+        if let Some(told) = told {
+            self.state.last_sent_heads = told;
+        }
         Ok(applied)
     }
 

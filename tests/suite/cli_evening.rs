@@ -496,3 +496,26 @@ fn serve_says_in_plain_words_who_joined_connected_and_sent_changes_and_invite_li
     let list = ada.ok(&["invite", "list"]);
     assert!(list.contains("Ben ("), "{list}");
 }
+
+#[test]
+fn status_says_which_of_my_changes_have_not_reached_whom() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let serve = ada.serve();
+    let ben = Device::new(2);
+    ben.ok(&["join", &ada.invite_ticket(), "--name", "Ben"]);
+    ben.ok(&["sync"]);
+    ben.ok(&["need", "add", "rides to practice"]);
+    ben.ok(&["need", "add", "quiet evenings"]);
+    let status = ben.ok(&["status"]);
+    assert!(
+        status.contains("2 of your change(s) have not reached Ada yet"),
+        "{status}"
+    );
+    let json = ben.json(&["status"]);
+    assert_eq!(json["unshared"][0]["member"], "Ada");
+    assert_eq!(json["unshared"][0]["changes"], 2);
+    let synced = ben.ok(&["sync"]);
+    let status = ben.ok(&["status"]);
+    assert!(!status.contains("have not reached"), "{synced}\n{status}");
+    drop(serve);
+}

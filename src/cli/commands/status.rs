@@ -75,5 +75,19 @@ fn status_of(ctx: &Context, id: &crate::core::AllianceId) -> Result<crate::core:
             })
         })
         .collect();
+    // What this device knows the others have: the heads kept with each peer device.
+    let mut shared = Vec::new();
+    for device in replica.view().devices {
+        let Ok(id) = device.key.parse::<crate::core::DeviceId>() else {
+            continue;
+        };
+        if let Some(bytes) = open.sync_state(&device.key)? {
+            let heads = crate::core::sync::PeerSync::decode(&bytes)
+                .shared_heads()
+                .to_vec();
+            shared.push((id, heads));
+        }
+    }
+    status.unshared = replica.unshared(&index, &me, &shared);
     Ok(status)
 }
