@@ -346,7 +346,7 @@ impl Replica {
                 Owned::read(doc, value, source)
             }
             Resolution::Value(text) => {
-                let text = crate::core::edit::non_empty("value", &text)?;
+                let text = crate::core::replica::non_empty("value", &text)?;
                 let winner = doc.get(&obj, *last)?.map(|(v, _)| v);
                 let value = match winner {
                     Some(Value::Scalar(s)) => match s.as_ref() {

@@ -2,10 +2,9 @@
 //! current document, then makes exactly one signed change whose message is a one-line summary
 //! in words ("added expectation e7kq2: no screens after 8pm").
 
-use automerge::{
-    AutomergeError, ObjId, ObjType, ROOT, ReadDoc, ScalarValue,
-    transaction::{Transactable, Transaction},
-};
+use crate::core::model::{put_device, put_member};
+use crate::core::replica::non_empty;
+use automerge::{ObjId, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
 
 use crate::core::identity::DeviceId;
 use crate::core::ids::{Entropy, ItemId, ItemKind, Timestamp};
@@ -57,58 +56,6 @@ fn rating(r: i64) -> Result<i64, EditError> {
     } else {
         Err(EditError::RatingOutOfRange(r))
     }
-}
-
-/// Writes a member (`ROOT.members[id]`, see docs/schema.md) in `tx`.
-pub(crate) fn put_member(
-    tx: &mut Transaction<'_>,
-    members: &ObjId,
-    id: &ItemId,
-    name: &str,
-    role: &str,
-    added_by: Option<&ItemId>,
-    now: Timestamp,
-) -> Result<(), AutomergeError> {
-    let m = tx.put_object(members, id.as_str(), ObjType::Map)?;
-    tx.put(&m, "name", name)?;
-    tx.put(&m, "role", role)?;
-    tx.put(&m, "added_by", added_by.map(|a| a.as_str()).unwrap_or(""))?;
-    tx.put(&m, "added_at", now.0)?;
-    Ok(())
-}
-
-/// Writes a device of a member (`ROOT.devices[key_hex]`, see docs/schema.md) in `tx`; from
-/// then on the device may write.
-pub(crate) fn put_device(
-    tx: &mut Transaction<'_>,
-    devices: &ObjId,
-    key_hex: &str,
-    member: &ItemId,
-    added_by: &str,
-    now: Timestamp,
-) -> Result<(), AutomergeError> {
-    let d = tx.put_object(devices, key_hex, ObjType::Map)?;
-    tx.put(&d, "member", member.as_str())?;
-    tx.put(&d, "added_by", added_by)?;
-    tx.put(&d, "added_at", now.0)?;
-    Ok(())
-}
-
-/// Trims `s` and refuses an empty result.
-pub(crate) fn non_empty(what: &'static str, s: &str) -> Result<String, EditError> {
-    let t = s.trim();
-    if t.is_empty() {
-        return Err(EditError::Empty(what));
-    }
-    let len = t.chars().count();
-    if len > crate::protocol::MAX_TEXT_CHARS {
-        return Err(EditError::TooLong {
-            what,
-            len,
-            max: crate::protocol::MAX_TEXT_CHARS,
-        });
-    }
-    Ok(t.to_string())
 }
 
 impl Replica {

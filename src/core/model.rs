@@ -4,7 +4,8 @@
 //! newer or buggy version. A field with an unexpected type reads as missing instead of making the
 //! whole alliance unreadable; a missing item field shows as empty.
 
-use automerge::{ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::transaction::{Transactable, Transaction};
+use automerge::{AutomergeError, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -445,4 +446,42 @@ pub fn read_view<D: ReadDoc>(doc: &D, alliance_id: &ChangeHash) -> AllianceView 
         expectations,
         checkins,
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writers of the schema's parts that more than one edit writes.
+
+/// Writes a member (`ROOT.members[id]`, see docs/schema.md) in `tx`.
+pub(crate) fn put_member(
+    tx: &mut Transaction<'_>,
+    members: &ObjId,
+    id: &ItemId,
+    name: &str,
+    role: &str,
+    added_by: Option<&ItemId>,
+    now: Timestamp,
+) -> Result<(), AutomergeError> {
+    let m = tx.put_object(members, id.as_str(), ObjType::Map)?;
+    tx.put(&m, "name", name)?;
+    tx.put(&m, "role", role)?;
+    tx.put(&m, "added_by", added_by.map(|a| a.as_str()).unwrap_or(""))?;
+    tx.put(&m, "added_at", now.0)?;
+    Ok(())
+}
+
+/// Writes a device of a member (`ROOT.devices[key_hex]`, see docs/schema.md) in `tx`; from
+/// then on the device may write.
+pub(crate) fn put_device(
+    tx: &mut Transaction<'_>,
+    devices: &ObjId,
+    key_hex: &str,
+    member: &ItemId,
+    added_by: &str,
+    now: Timestamp,
+) -> Result<(), AutomergeError> {
+    let d = tx.put_object(devices, key_hex, ObjType::Map)?;
+    tx.put(&d, "member", member.as_str())?;
+    tx.put(&d, "added_by", added_by)?;
+    tx.put(&d, "added_at", now.0)?;
+    Ok(())
 }

@@ -45,11 +45,11 @@ use ed25519_dalek::Signature;
 
 pub use audit::{ChangeCheck, LogEntry};
 
-use crate::core::edit::{non_empty, put_device, put_member};
 use crate::core::equivocation::{Held, Quarantine};
 use crate::core::identity::{DeviceId, DeviceKey};
 use crate::core::ids::{Entropy, ItemId, ItemKind, Timestamp};
 use crate::core::model::{self, AllianceView, keys};
+use crate::core::model::{put_device, put_member};
 use crate::core::signed::{ChangeError, SignedChange, Verified};
 use crate::protocol::{
     ACTOR_ID_LEN, ACTOR_TAG_LEN, MAX_BATCH_CHANGES, MAX_BATCH_SECS, SCHEMA_VERSION,
@@ -592,4 +592,21 @@ impl From<EditError> for ReceiveError {
     fn from(e: EditError) -> Self {
         ReceiveError::Automerge(e.to_string())
     }
+}
+
+/// Trims `s` and refuses an empty result.
+pub(crate) fn non_empty(what: &'static str, s: &str) -> Result<String, EditError> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err(EditError::Empty(what));
+    }
+    let len = t.chars().count();
+    if len > crate::protocol::MAX_TEXT_CHARS {
+        return Err(EditError::TooLong {
+            what,
+            len,
+            max: crate::protocol::MAX_TEXT_CHARS,
+        });
+    }
+    Ok(t.to_string())
 }
