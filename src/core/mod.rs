@@ -21,7 +21,7 @@ pub mod status;
 pub mod sync;
 pub mod vouch;
 
-pub use edit::{Edited, NewCheckIn};
+pub use edit::{Edited, NewCheckIn, Splice};
 pub use identity::{DeviceId, DeviceKey};
 pub use ids::{Entropy, ItemId, ItemKind, SeededEntropy, Timestamp};
 pub use model::AllianceView;
