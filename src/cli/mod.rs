@@ -56,6 +56,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Demo(demo::DemoArgs),
+    App(app::AppArgs),
     Init(init::InitArgs),
     Whoami(whoami::WhoamiArgs),
     New(new::NewArgs),
@@ -87,7 +88,7 @@ pub enum Command {
 /// Parses the command line, runs the command, prints any error, and returns the exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve(_)));
+    init_logging(matches!(cli.command, Command::Serve(_) | Command::App(_)));
     let json = cli.json;
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -129,6 +130,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
     };
     match cli.command {
         Command::Demo(a) => demo::run(&mut ctx, a),
+        Command::App(a) => app::run(&mut ctx, a),
         Command::Init(a) => init::run(&mut ctx, a),
         Command::Whoami(a) => whoami::run(&mut ctx, a),
         Command::New(a) => new::run(&mut ctx, a),

@@ -906,8 +906,12 @@ mod splice_tests {
         let (mut r, a, _) = two();
         r.set_vision(&writer(&a, 1), "abc").unwrap();
         let base = r.heads();
-        r.splice_vision_at(&writer(&a, 1), &base, &[splice(1, 1, "XY"), splice(3, 0, "!")])
-            .unwrap();
+        r.splice_vision_at(
+            &writer(&a, 1),
+            &base,
+            &[splice(1, 1, "XY"), splice(3, 0, "!")],
+        )
+        .unwrap();
         assert_eq!(r.view().vision, "aXYc!");
         let base = r.heads();
         r.splice_vision_at(&writer(&a, 1), &base, &[splice(0, 5, "")])

@@ -3,7 +3,6 @@ use serde::Serialize;
 
 use crate::cli::context::Context;
 use crate::cli::error::{CliError, Result};
-use crate::store::InitOutcome;
 
 /// Set up this device: create its key and record your name.
 #[derive(Debug, Args)]
@@ -24,12 +23,7 @@ pub fn run(ctx: &mut Context, args: InitArgs) -> Result<()> {
     if args.name.trim().is_empty() {
         return Err(CliError::user("--name must not be empty"));
     }
-    let mut seed = [0u8; 32];
-    ctx.entropy.fill(&mut seed);
-    let (identity, created) = match ctx.home.init(&args.name, seed)? {
-        InitOutcome::Created(i) => (i, true),
-        InitOutcome::AlreadySetUp(i) => (i, false),
-    };
+    let (identity, created) = crate::ops::init(&ctx.home, &args.name, ctx.entropy.as_mut())?;
     let out = Out {
         name: identity.name.clone(),
         device: identity.key.device_id().to_hex(),

@@ -5,11 +5,6 @@ use crate::cli::context::Context;
 use crate::cli::error::{CliError, Result};
 use crate::cli::output::table;
 use crate::core::Timestamp;
-use crate::core::invite::{Invite, Invites};
-use crate::net::endpoint::addr_for;
-use crate::net::node::add_invite;
-use crate::net::shared::INVITES_FILE;
-use crate::net::ticket::InviteTicket;
 use crate::store::LockMode;
 
 /// Invite someone: print a one-line ticket for `alliance join` (this device must be serving).
@@ -81,26 +76,17 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
             let identity = ctx.identity()?;
             let id = ctx.alliance_id()?;
             let open = ctx.home.open(&id, LockMode::Exclusive)?;
-            if open
-                .replica()
-                .member_of(&identity.key.device_id())
-                .is_none()
-            {
-                return Err(CliError::user(
-                    "this device is not a member of the alliance, so it cannot invite",
-                ));
-            }
-            let mut secret = [0u8; 32];
-            ctx.entropy.fill(&mut secret);
-            let invite = Invite::new(&secret, args.role.trim(), ctx.now, valid);
-            add_invite(&open, invite.clone())?;
             let serve = ctx.serve_info();
             let addrs = serve.as_ref().map(|s| s.addrs.clone()).unwrap_or_default();
-            let ticket = InviteTicket {
-                alliance: id.0.0,
-                inviter: addr_for(&identity.key.device_id(), &addrs, None),
-                secret,
-            };
+            let (invite, ticket) = crate::ops::create_invite(
+                &open,
+                &identity,
+                ctx.entropy.as_mut(),
+                ctx.now,
+                &args.role,
+                valid,
+                &addrs,
+            )?;
             if serve.is_none() {
                 eprintln!(
                     "note: no `alliance serve` is running on this device; start it, or the invite cannot be used"
@@ -125,7 +111,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
         }
         Some(InviteCommand::List) => {
             let open = ctx.read()?;
-            let invites: Invites = open.local_json(INVITES_FILE)?;
+            let invites = crate::ops::invites(&open)?;
             let rows: Vec<Row> = invites
                 .invites
                 .iter()
@@ -164,14 +150,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
         Some(InviteCommand::Revoke { id }) => {
             let aid = ctx.alliance_id()?;
             let open = ctx.home.open(&aid, LockMode::Exclusive)?;
-            let mut invites: Invites = open.local_json(INVITES_FILE)?;
-            let id = id.trim().to_lowercase();
-            if id.len() < 4 || !invites.revoke(&id) {
-                return Err(CliError::user(format!(
-                    "no invite '{id}' on this device; `alliance invite list` shows them"
-                )));
-            }
-            open.save_local_json(INVITES_FILE, &invites)?;
+            let id = crate::ops::revoke_invite(&open, &id)?;
             ctx.out
                 .emit(&serde_json::json!({ "id": id, "revoked": true }), || {
                     format!("Revoked invite {id}; its ticket no longer works.")

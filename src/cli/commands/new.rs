@@ -3,7 +3,6 @@ use serde::Serialize;
 
 use crate::cli::context::Context;
 use crate::cli::error::Result;
-use crate::core::Replica;
 
 /// Create a new alliance; you are its first member.
 #[derive(Debug, Args)]
@@ -24,20 +23,16 @@ struct Out {
 
 pub fn run(ctx: &mut Context, args: NewArgs) -> Result<()> {
     let identity = ctx.identity()?;
-    let mut tag = [0u8; 8];
-    ctx.entropy.fill(&mut tag);
-    let writer = ctx.writer(&identity, tag);
-    let (replica, member, genesis) = Replica::create(
-        &writer,
+    let (id, member) = crate::ops::create_alliance(
+        &ctx.home,
+        &identity,
         ctx.entropy.as_mut(),
+        ctx.now,
         &args.title,
-        &identity.name,
         &args.role,
     )?;
-    ctx.home
-        .create_alliance(&replica.id(), std::slice::from_ref(&genesis), Some(tag))?;
     let out = Out {
-        id: replica.id().to_string(),
+        id: id.to_string(),
         title: args.title.trim().to_string(),
         member: member.to_string(),
     };

@@ -1,13 +1,10 @@
 use clap::Args;
 use serde::Serialize;
 
-use crate::cli::context::{Context, SERVE_FILE, ServeInfo, block_on};
+use crate::app::device::Device;
+use crate::cli::context::{Context, block_on};
 use crate::cli::error::{CliError, Result};
 use crate::cli::output::write_stdout;
-use crate::net::node::Node;
-use crate::net::shared::SharedAlliance;
-use crate::store::LockMode;
-use crate::system;
 
 /// Stay online: accept members, keep connected devices live, until Ctrl-C (or SIGTERM).
 #[derive(Debug, Args)]
@@ -31,52 +28,23 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
             "there is no alliance on this device to serve; create one with `alliance new TITLE`",
         ));
     }
-    let mut shared = Vec::new();
-    for id in &ids {
-        shared.push(SharedAlliance::new(ctx.home.open(id, LockMode::Shared)?));
-    }
-    let mut config = ctx.serve_config();
+    let only = ctx.alliance.as_ref().map(|_| ids[0]);
+    let config = ctx.serve_config();
     let json = ctx.out.json;
-    let serve_file = ctx.home.root().join(SERVE_FILE);
+    let home = ctx.home.clone();
     let name = identity.name.clone();
-    let key_seed = identity.key.to_seed();
     block_on(async move {
-        let start = |config: crate::net::endpoint::NetConfig| {
-            let shared = shared.clone();
-            async move {
-                let entropy = system::entropy("serve").map_err(CliError::user)?;
-                Node::start(
-                    crate::core::DeviceKey::from_seed(key_seed),
-                    &config,
-                    shared,
-                    entropy,
-                    system::now,
-                )
-                .await
-                .map_err(CliError::from)
+        let device = Device::start(home, config, only).await?;
+        let info = device.info().unwrap_or_default();
+        // The family's page runs here too (one node per home): `alliance app` asks this
+        // process for a link instead of starting a second node.
+        let page = match crate::app::start(device.clone(), None).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e.message(), "the page is not served");
+                None
             }
         };
-        let mut node = match start(config.clone()).await {
-            Ok(n) => n,
-            // The port used last time is taken: take any.
-            Err(_) if ctx_bind_was_remembered(&config) => {
-                config.bind = None;
-                start(config.clone()).await?
-            }
-            Err(e) => return Err(e),
-        };
-        let info = ServeInfo {
-            device: node.device().to_hex(),
-            addrs: node.addrs(),
-            pid: std::process::id(),
-        };
-        let _ = std::fs::write(
-            &serve_file,
-            serde_json::to_vec_pretty(&info).expect("serialises"),
-        );
-        for s in node.listener.alliances.clone() {
-            node.keep_live(s);
-        }
         let started = Started {
             device: info.device.clone(),
             addrs: info.addrs.clone(),
@@ -88,7 +56,7 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
             write_stdout(&format!(
                 "Serving {} alliance(s) as {name} (device {}) on {}.\nPress Ctrl-C to stop.",
                 started.alliances.len(),
-                &started.device[..10],
+                &started.device[..10.min(started.device.len())],
                 if started.addrs.is_empty() {
                     "no direct address".to_string()
                 } else {
@@ -97,8 +65,10 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
             ));
         }
         wait_for_signal().await;
-        node.shutdown().await;
-        let _ = std::fs::remove_file(&serve_file);
+        if let Some(p) = page {
+            p.stop();
+        }
+        device.stop().await;
         if !json {
             write_stdout("Stopped. Everything received was already saved.");
         }
@@ -107,11 +77,8 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-fn ctx_bind_was_remembered(config: &crate::net::endpoint::NetConfig) -> bool {
-    config.bind.is_some_and(|b| b.ip().is_unspecified())
-}
-
-async fn wait_for_signal() {
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
