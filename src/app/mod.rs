@@ -423,11 +423,7 @@ fn answer(result: Result<Answer, PageError>) -> Response {
     match result {
         Ok(a) => axum::Json(a).into_response(),
         Err(e) => (
-            if e.status == StatusCode::INTERNAL_SERVER_ERROR {
-                e.status
-            } else {
-                StatusCode::BAD_REQUEST
-            },
+            e.status,
             axum::Json(Answer {
                 ok: false,
                 message: e.message,
