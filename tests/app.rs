@@ -163,7 +163,13 @@ fn attacks_over_plain_http_are_refused_and_write_nothing() {
     let add = format!("/a/{id}/do/need-add");
     let (s, _, _) = http(
         port,
-        &req("POST", &add, &host, &[origin.clone()], "text=pwned"),
+        &req(
+            "POST",
+            &add,
+            &host,
+            std::slice::from_ref(&origin),
+            "text=pwned",
+        ),
     );
     assert_eq!(s, 401);
 
@@ -200,7 +206,13 @@ fn attacks_over_plain_http_are_refused_and_write_nothing() {
     // The page, with its safety headers and its CSRF token.
     let (s, head, page) = http(
         port,
-        &req("GET", &format!("/a/{id}/"), &host, &[cookie.clone()], ""),
+        &req(
+            "GET",
+            &format!("/a/{id}/"),
+            &host,
+            std::slice::from_ref(&cookie),
+            "",
+        ),
     );
     assert_eq!(s, 200);
     for h in [
@@ -369,7 +381,13 @@ fn attacks_over_plain_http_are_refused_and_write_nothing() {
     assert_eq!(s, 404);
     let (s, _, body) = http(
         port,
-        &req("GET", "/a/nonsense/", &host, &[cookie.clone()], ""),
+        &req(
+            "GET",
+            "/a/nonsense/",
+            &host,
+            std::slice::from_ref(&cookie),
+            "",
+        ),
     );
     assert_eq!(s, 404);
     assert!(body.contains("No such alliance"));
@@ -593,9 +611,21 @@ fn shots_dir() -> Option<PathBuf> {
 
 /// A screenshot of the page at a laptop's and a phone's width.
 async fn shoot(c: &Client, name: &str) {
+    shoot_at(c, name, None).await
+}
+
+/// A screenshot with the element `css` scrolled into view.
+async fn shoot_at(c: &Client, name: &str, css: Option<&str>) {
     let Some(dir) = shots_dir() else { return };
     for (w, h) in [(1280u32, 1100u32), (390, 1400)] {
         c.set_window_size(w, h).await.unwrap();
+        if let Some(css) = css {
+            let js = format!(
+                "document.querySelector({}).scrollIntoView(); return 1",
+                serde_json::to_string(css).unwrap()
+            );
+            c.execute(&js, vec![]).await.unwrap();
+        }
         tokio::time::sleep(Duration::from_millis(150)).await;
         let png = c.screenshot().await.unwrap();
         std::fs::write(dir.join(format!("{name}-{w}.png")), png).unwrap();
@@ -650,7 +680,7 @@ async fn two_devices_in_two_browsers_design_an_alliance_live() {
         "return !!document.querySelector('.qr svg')",
     )
     .await;
-    shoot(&a, "invite").await;
+    shoot_at(&a, "invite", Some(".ticket")).await;
 
     // Ben's page: a new device; he joins from the page with the pasted ticket.
     b.goto(&ben_app.url).await.unwrap();

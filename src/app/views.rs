@@ -303,10 +303,9 @@ pub fn page(p: Page, c: &Ctx<'_>, csrf: &str) -> Markup {
             (parts)
         },
         Page::People => html! {
-            (parts)
             @if me_member {
                 h2 { "Invite someone" }
-                p { "The ticket works once, until it expires, while this page (or `alliance serve`) runs on this device." }
+                p { "The ticket works once, until it expires, while this device stays online (this page open, or the device serving)." }
                 (form(&format!("{a}/invite"), "Make a ticket", html! {
                     label for="invite-role" { "Their role" }
                     input #invite-role name="role" type="text" value="member" required;
@@ -314,6 +313,7 @@ pub fn page(p: Page, c: &Ctx<'_>, csrf: &str) -> Markup {
                     input #invite-expires name="expires" type="text" value="24h" required;
                 }))
             }
+            (parts)
         },
     };
     let heading = match p {
@@ -833,9 +833,10 @@ pub fn history(c: &Ctx<'_>, id: &ItemId, csrf: &str) -> Markup {
 /// `/a/ID/print`: the Markdown export (`alliance export --format md`) as HTML, every bit of
 /// document text escaped (raw HTML in it is shown as text, never interpreted).
 pub fn print(c: &Ctx<'_>) -> Markup {
-    use pulldown_cmark::{Event, Parser, html::push_html};
+    use pulldown_cmark::{Event, Options, Parser, html::push_html};
     let md = crate::cli::render::markdown(&c.view, c.now);
-    let events = Parser::new(&md).map(|e| match e {
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let events = Parser::new_ext(&md, options).map(|e| match e {
         Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
         e => e,
     });

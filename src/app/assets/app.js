@@ -57,7 +57,8 @@
       out.textContent = data.message || '';
       out.classList.toggle('error', !data.ok);
     }
-    say(data.message, data.ok);
+    // A form inside a live part is redrawn with it: say it at the top instead.
+    if (form.closest('[data-part]')) say(data.message, data.ok);
     if (!data.ok) return;
     if (data.go) { location.href = data.go; return; }
     if (data.html) {
