@@ -127,6 +127,9 @@ fn alliance_id(home: &Path) -> String {
 fn attacks_over_plain_http_are_refused_and_write_nothing() {
     let ada = Device::founder(1, "Ada", "Family", "parent");
     let need = ada.add(&["need", "add", "a walk"]);
+    // Text other people's devices wrote is shown, never run.
+    let xss = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+    ada.ok(&["expect", "add", xss]);
     let app = App::start(ada.home());
     let (port, token, id) = (app.port, app.token(), alliance_id(ada.home()));
     let host = format!("127.0.0.1:{port}");
@@ -226,6 +229,21 @@ fn attacks_over_plain_http_are_refused_and_write_nothing() {
     }
     assert!(!head.contains("access-control-allow-origin"));
     assert!(!page.contains("<script>"), "no inline script");
+    for path in [format!("/a/{id}/expectations"), format!("/a/{id}/print")] {
+        let (s, _, page) = http(
+            port,
+            &req("GET", &path, &host, std::slice::from_ref(&cookie), ""),
+        );
+        assert_eq!(s, 200, "{path}");
+        assert!(
+            !page.contains("<script>alert") && !page.contains("<img src=x"),
+            "{path}"
+        );
+        assert!(
+            page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{path}"
+        );
+    }
     let csrf = page
         .split("name=\"alliance-csrf\" content=\"")
         .nth(1)
@@ -718,6 +736,10 @@ async fn two_devices_in_two_browsers_design_an_alliance_live() {
     click(&b, "form[action$='/do/need-add'] button[type=submit]").await;
     until_text(&a, "[data-part=needs]", "time alone after school").await;
     shoot(&a, "needs").await;
+    // "What changed since I last looked": Ada marks it all read; from then on it counts.
+    a.goto(&base(&ada_app, "")).await.unwrap();
+    click(&a, "[data-part=changes] form[action$='/do/seen'] button").await;
+    until_text(&a, "[data-part=changes]", "Nothing new").await;
 
     // The vision: both type at once; both pages end with the same text, nothing lost, and
     // each caret where its person left it.
@@ -888,6 +910,7 @@ async fn two_devices_in_two_browsers_design_an_alliance_live() {
     ben_app = App::start(ben.home());
     b.goto(&ben_app.url).await.unwrap();
     a.goto(&base(&ada_app, "")).await.unwrap();
+    until_text(&a, "[data-part=changes]", "no screens after 8pm").await;
     for c in [&a, &b] {
         until_text(c, "[data-part=status]", "Monday 6pm").await;
         until_text(c, "[data-part=status]", "Saturday 10am").await;

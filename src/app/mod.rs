@@ -873,6 +873,13 @@ async fn run_action(
             let when = changed(when, view.as_ref().map(|p| &p.when));
             let how = changed(how, view.as_ref().map(|p| &p.how));
             let agenda = changed(agenda, view.as_ref().map(|p| &p.agenda));
+            if view.is_some() && when.is_none() && how.is_none() && agenda.is_none() {
+                return Ok(Answer {
+                    ok: true,
+                    message: "Nothing changed.".into(),
+                    ..Answer::default()
+                });
+            }
             done(
                 app.edit(aid, move |r, w, _| {
                     Ok(r.edit_plan(w, &id, when.as_deref(), how.as_deref(), agenda.as_deref())?)
@@ -962,6 +969,10 @@ async fn run_action(
                     Ok(open.replica().len())
                 })
                 .await?;
+            // The seen marker is device-local: tell this device's pages ourselves.
+            if let Ok(s) = app.shared(aid) {
+                s.notify();
+            }
             Answer {
                 ok: true,
                 message: format!("Marked all {n} changes as read."),
@@ -986,6 +997,9 @@ async fn run_action(
                 })
                 .await?;
             let ticket = ticket.to_string();
+            if let Ok(s) = app.shared(aid) {
+                s.notify();
+            }
             Answer {
                 ok: true,
                 message: format!("Invite {} made.", invite.id),

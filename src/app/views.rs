@@ -135,7 +135,10 @@ pub fn layout(
                     div #flash role="status" aria-live="polite" {}
                     (body)
                 }
-                footer { p { "Served by this device only, for you. Every name shown comes from a verified signature." } }
+                footer {
+                    p { "Served by this device only, for you. Every name shown comes from a verified signature." }
+                    @if nav.is_some() { p { a href="/start" { "All alliances on this device, or start or join another" } } }
+                }
             }
         }
     }
@@ -478,13 +481,21 @@ fn conflicts(aid: &str, list: &[Conflict], a: &str) -> Markup {
 }
 
 fn changes(c: &Ctx<'_>) -> Markup {
-    let before = crate::cli::points::load_seen(c.open)
+    let a = format!("/a/{}/do", c.aid);
+    let seen = crate::cli::points::load_seen(c.open)
         .ok()
-        .and_then(|s| s.heads())
-        .unwrap_or_default();
+        .and_then(|s| s.heads());
+    // Never marked: everything is new here, and the whole history is not worth reading item
+    // by item (the news above lists the newest); marking starts the count.
+    let Some(before) = seen else {
+        return html! {
+            h2 { "What changed since I last looked" }
+            p { "Nothing is marked as read on this device yet, so everything in the alliance is new here. Mark it as read, and from then on this shows what changed since." }
+            (button(&format!("{a}/seen"), "Mark as read", &[], "Mark everything as read"))
+        };
+    };
     let index = c.open.change_index();
     let diff = c.open.replica().diff(&index, &before);
-    let a = format!("/a/{}/do", c.aid);
     html! {
         h2 { "What changed since I last looked" }
         @if diff.steps.is_empty() {

@@ -288,7 +288,8 @@
       } else {
         this.show(data.message || 'Not saved.', true);
         this.pending = false;
-        this.stale = true;
+        // Start again from the text as it is now (the typing is kept, rebased onto it).
+        this.pull();
         return;
       }
       if (this.pending || this.ta.value !== this.base) {
