@@ -574,19 +574,33 @@ async fn until_text(c: &Client, css: &str, needle: &str) {
     until(c, &format!("'{needle}' in {css}"), &script).await;
 }
 
+/// Types `text` into the field `css`. A live part may be redrawn between finding the field and
+/// typing (the page leaves a part alone only once the focus is in it): then it is found again.
 async fn fill(c: &Client, css: &str, text: &str) {
-    let e = c.find(Locator::Css(css)).await.unwrap();
-    e.clear().await.unwrap();
-    e.send_keys(text).await.unwrap();
+    for attempt in 0.. {
+        let e = c.find(Locator::Css(css)).await.unwrap();
+        let r = async {
+            e.clear().await?;
+            e.send_keys(text).await
+        }
+        .await;
+        match r {
+            Ok(()) => return,
+            Err(e) if attempt < 5 && e.to_string().contains("stale") => continue,
+            Err(e) => panic!("typing into {css}: {e}"),
+        }
+    }
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    for attempt in 0.. {
+        let r = c.find(Locator::Css(css)).await.unwrap().click().await;
+        match r {
+            Ok(()) => return,
+            Err(e) if attempt < 5 && e.to_string().contains("stale") => continue,
+            Err(e) => panic!("clicking {css}: {e}"),
+        }
+    }
 }
 
 /// Sets a marker on the page's window; if it survives, the page was never reloaded.
@@ -735,6 +749,10 @@ async fn two_devices_in_two_browsers_design_an_alliance_live() {
     fill(&b, "#need-text", "time alone after school").await;
     click(&b, "form[action$='/do/need-add'] button[type=submit]").await;
     until_text(&a, "[data-part=needs]", "time alone after school").await;
+    // Another command on Ada's device shows up on her open page too.
+    ada.ok(&["need", "add", "lights out by ten"]);
+    until_text(&a, "[data-part=needs]", "lights out by ten").await;
+    until_text(&b, "[data-part=needs]", "lights out by ten").await;
     shoot(&a, "needs").await;
     // "What changed since I last looked": Ada marks it all read; from then on it counts.
     a.goto(&base(&ada_app, "")).await.unwrap();
@@ -892,6 +910,7 @@ async fn two_devices_in_two_browsers_design_an_alliance_live() {
         .to_string();
     b.goto(&base(&ben_app, "plan")).await.unwrap();
     until_text(&b, "[data-part=plan]", "Sunday 7pm").await;
+    shoot(&a, "plan").await;
     ben_app.stop();
     a.execute(
         &format!("document.querySelector('#item-{plan_id} details').open = true; return 1"),
