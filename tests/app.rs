@@ -772,6 +772,22 @@ async fn two_devices_in_two_browsers_design_an_alliance_live() {
         .await;
         mark(c).await;
     }
+    // The editor's three-way merge (others' edits and unsent typing, both kept), in the page.
+    let merged = a
+        .execute(
+            "return [allianceMerge('Hello world', 'Hello big world', 'Hello world!'),
+                     allianceMerge('ab', 'aXb', 'aYb'),
+                     allianceMerge('abcdef', 'abcXdef', 'af'),
+                     allianceMerge('héllo 👋', 'héllo 👋 you', 'oh héllo 👋')]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        merged,
+        serde_json::json!(["Hello big world!", "aYXb", "aXf", "oh héllo 👋 you"]),
+        "theirs first where both typed at one place; nothing of mine is lost"
+    );
     let start = "We listen first.";
     a.find(Locator::Css("#vision"))
         .await
