@@ -870,6 +870,12 @@ async fn two_devices_in_two_browsers_design_an_alliance_live() {
         "Ada's caret stays after hers"
     );
     assert_eq!(vision_show(&ada), expected);
+    a.execute(
+        "document.querySelector('#blame-box').open = true; return 1",
+        vec![],
+    )
+    .await
+    .unwrap();
     until(
         &a,
         "the blame",

@@ -130,10 +130,14 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         let app = App::start(&bin, dir.path());
         let cookie = app.login();
         let id = r.id().to_string();
-        let pages: [(&'static str, String); 5] = [
+        let pages: [(&'static str, String); 6] = [
             ("page: what needs me (status+diff)", format!("/a/{id}/")),
             ("page: needs", format!("/a/{id}/needs")),
-            ("page: vision (with blame)", format!("/a/{id}/vision")),
+            ("page: vision", format!("/a/{id}/vision")),
+            (
+                "part: who wrote which part (blame)",
+                format!("/a/{id}/part/blame"),
+            ),
             ("page: expectations", format!("/a/{id}/expectations")),
             ("page: printable", format!("/a/{id}/print")),
         ];

@@ -81,7 +81,8 @@ impl Page {
             Page::Overview => &["status", "changes"],
             Page::Needs => &["needs"],
             Page::Plan => &["plan"],
-            Page::Vision => &["blame"],
+            // The blame part is inside the editor's view, drawn when opened.
+            Page::Vision => &[],
             Page::Expectations => &["expectations"],
             Page::Checkins => &["checkins"],
             Page::People => &["devices", "members", "invites"],
@@ -371,8 +372,14 @@ fn vision_editor(c: &Ctx<'_>, _a: &str) -> Markup {
         } @else {
             blockquote.vision { (c.view.vision) }
         }
-        h2 { "Who wrote which part" }
-        (wrap_part(&c.aid, "blame", blame(c)))
+        // Drawn when opened (and then kept live): working out who wrote each character costs
+        // more than the rest of the page, so typing does not redraw it on closed pages.
+        details #blame-box {
+            summary { h2.inline { "Who wrote which part" } }
+            section.part data-part="blame" data-lazy="1" data-src={"/a/" (c.aid) "/part/blame"} {
+                p.quiet { "Loading…" }
+            }
+        }
     }
 }
 

@@ -84,7 +84,9 @@
   async function refresh() {
     if (busy) { again = true; return; }
     busy = true;
-    const parts = [...document.querySelectorAll('[data-part]')];
+    // A part inside a closed <details> is drawn when it is opened.
+    const parts = [...document.querySelectorAll('[data-part]')]
+      .filter((p) => !p.closest('details:not([open])'));
     await Promise.all(parts.map(async (part) => {
       if (editing(part)) { part.dataset.stale = '1'; return; }
       let r;
@@ -111,6 +113,9 @@
     busy = false;
     if (again) { again = false; refresh(); }
   }
+  document.addEventListener('toggle', (ev) => {
+    if (ev.target.open && ev.target.querySelector('[data-part]')) refresh();
+  }, true);
   document.addEventListener('focusout', (ev) => {
     const part = ev.target.closest && ev.target.closest('[data-part][data-stale]');
     if (part) setTimeout(() => { if (!editing(part)) refresh(); }, 0);
