@@ -453,12 +453,28 @@ impl Replica {
         }
         // Where each splice lands in the text as it is now.
         enum Op {
-            Delete(usize),
+            /// Delete this many characters at the index.
+            Delete(usize, usize),
             /// The index, the splice's number (later ones go first at one index) and the text.
             Insert(usize, usize, String),
         }
         let mut ops = Vec::new();
+        let mut now_heads = self.heads();
+        now_heads.sort();
+        let mut base_sorted = base_heads.to_vec();
+        base_sorted.sort();
         match (&existing, base_len) {
+            // Nothing happened since the base (the usual case): the splices as they are.
+            (Some(_), n) if n > 0 && now_heads == base_sorted => {
+                for (k, s) in splices.iter().enumerate() {
+                    if s.delete > 0 {
+                        ops.push(Op::Delete(s.pos, s.delete));
+                    }
+                    if !s.insert.is_empty() {
+                        ops.push(Op::Insert(s.pos, k, s.insert.clone()));
+                    }
+                }
+            }
             (Some(t), n) if n > 0 => {
                 let doc = self.doc();
                 let cursor = |i: usize| doc.get_cursor(t, i, Some(base_heads));
@@ -472,7 +488,7 @@ impl Replica {
                     for k in s.pos..s.pos + s.delete {
                         let (i, visible) = now(&cursor(k)?)?;
                         if visible {
-                            ops.push(Op::Delete(i));
+                            ops.push(Op::Delete(i, 1));
                         }
                     }
                     if !s.insert.is_empty() {
@@ -507,7 +523,7 @@ impl Replica {
         // two insertions at one position the later splice goes in first, to end up after.
         use std::cmp::Reverse;
         ops.sort_by_key(|op| match op {
-            Op::Delete(i) => (Reverse(*i), 0, Reverse(0)),
+            Op::Delete(i, _) => (Reverse(*i), 0, Reverse(0)),
             Op::Insert(i, n, _) => (Reverse(*i), 1, Reverse(*n)),
         });
         let first = splices.first().map_or(0, |s| s.pos);
@@ -520,7 +536,7 @@ impl Replica {
             };
             for op in ops {
                 match op {
-                    Op::Delete(i) => tx.splice_text(&t, i, 1, "")?,
+                    Op::Delete(i, n) => tx.splice_text(&t, i, n as isize, "")?,
                     Op::Insert(i, _, s) => tx.splice_text(&t, i, 0, &s)?,
                 }
             }
