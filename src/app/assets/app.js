@@ -36,7 +36,9 @@
         ok: false,
         message: r.status === 413
           ? 'That is far too long; nothing was saved.'
-          : 'That did not work and nothing was saved. Please reload the page.',
+          : r.status === 401 || r.status === 403
+            ? 'This page\'s session has ended (was `alliance app` restarted?); nothing was saved. Run `alliance app` for a fresh link.'
+            : 'That did not work and nothing was saved. Please reload the page.',
       };
     }
     return data;
