@@ -13,7 +13,8 @@
 //!   authored by a member device.
 //! - [`store`]: this device's files: the identity, and per alliance a checksummed append-only
 //!   change log plus an atomically replaced snapshot, under a lock.
-//! - [`cli`]: the `alliance` command.
+//! - [`cli`]: the `alliance` command; [`app`]: the family's page (`alliance app`), a second
+//!   door onto the same calls ([`ops`]).
 //! - [`protocol`]: constants other devices must agree on (signature domain, limits, formats).
 //!
 //! ## Two devices, in memory
@@ -66,6 +67,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod app;
 pub mod cli;
 pub mod core;
 /// The fuzz targets' bodies: built for the library's own tests and, with the `fuzz` feature,
@@ -74,6 +76,7 @@ pub mod core;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod net;
+pub mod ops;
 pub mod proto;
 pub mod protocol;
 pub mod store;

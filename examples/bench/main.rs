@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Sections: `sync` (initial sync), `live` (live edits), `reconnect`, `cli`, `converge`,
-//! `review`. Every figure is a median of several runs; ratios compare against a baseline
+//! `review`, `page` (the family's page), `typing` (a keystroke burst between two pages). Every figure is a median of several runs; ratios compare against a baseline
 //! measured in the same process on the same alliance; growth compares the largest size with
 //! the smallest. Workloads are cached under `target/bench-cache/`. See `docs/benchmarks.md`.
 
@@ -23,6 +23,7 @@ mod converge;
 mod initial_sync;
 mod live;
 mod measure;
+mod page;
 mod pair;
 mod reconnect;
 mod review;
@@ -58,7 +59,7 @@ struct Section {
     unit: &'static str,
 }
 
-const SECTIONS: [Section; 6] = [
+const SECTIONS: [Section; 8] = [
     Section {
         name: "sync",
         title: "Initial sync to a fresh device (median of {runs} runs; ms)",
@@ -106,6 +107,22 @@ const SECTIONS: [Section; 6] = [
         sizes: &[1_000, 10_000],
         quick: &[1_000, 3_000],
         unit: "changes",
+    },
+    Section {
+        name: "page",
+        title: "The family's page (`alliance app`): request to HTML received (median of {runs} runs; ms)",
+        ratio: "x show",
+        sizes: &[1_000, 10_000],
+        quick: &[1_000, 3_000],
+        unit: "changes",
+    },
+    Section {
+        name: "typing",
+        title: "A keystroke burst in one page until the other page shows it, two devices (ms)",
+        ratio: "x 300 ms",
+        sizes: &[2],
+        quick: &[2],
+        unit: "devices",
     },
 ];
 
@@ -160,6 +177,8 @@ fn main() {
                 "reconnect" => reconnect::section(&sizes, runs),
                 "cli" => cli::section(&sizes, runs),
                 "converge" => converge::section(&sizes, runs),
+                "page" => page::section(&sizes, runs),
+                "typing" => page::typing_section(if quick { 10 } else { 40 }),
                 _ => review::section(&sizes, runs, 10_000),
             };
             (section, rows)

@@ -253,13 +253,10 @@ pub fn edit<F>(ctx: &mut Context, f: F) -> Result<Edited>
 where
     F: FnOnce(&mut Replica, &Writer<'_>, &mut dyn Entropy) -> Result<Edited>,
 {
-    let (mut open, identity, tag) = ctx.write()?;
-    let writer = ctx.writer(&identity, tag);
-    let edited = f(open.replica_mut(), &writer, ctx.entropy.as_mut())?;
-    if let Some(change) = &edited.change {
-        open.persist(std::slice::from_ref(change))?;
-    }
-    Ok(edited)
+    let identity = ctx.identity()?;
+    let id = ctx.alliance_id()?;
+    let mut open = ctx.home.open(&id, LockMode::Exclusive)?;
+    crate::ops::edit_on(&mut open, &identity, ctx.entropy.as_mut(), ctx.now, f)
 }
 
 /// Prints the result of an edit: `{"id", "change", "summary"}` as JSON, or the summary.

@@ -57,6 +57,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Demo(demo::DemoArgs),
+    App(app::AppArgs),
     Init(init::InitArgs),
     Whoami(whoami::WhoamiArgs),
     New(new::NewArgs),
@@ -172,6 +173,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
     };
     match cli.command {
         Command::Demo(a) => demo::run(&mut ctx, a),
+        Command::App(a) => app::run(&mut ctx, a),
         Command::Init(a) => init::run(&mut ctx, a),
         Command::Whoami(a) => whoami::run(&mut ctx, a),
         Command::New(a) => new::run(&mut ctx, a),

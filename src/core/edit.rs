@@ -21,6 +21,15 @@ pub struct Edited {
     pub summary: String,
 }
 
+/// One splice of a text: delete `delete` characters at `pos`, then insert `insert` there.
+/// Positions count Unicode code points.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub struct Splice {
+    pub pos: usize,
+    pub delete: usize,
+    pub insert: String,
+}
+
 /// A proposed check-in.
 #[derive(Debug, Clone)]
 pub struct NewCheckIn {
@@ -469,6 +478,154 @@ impl Replica {
         })
     }
 
+    /// Step 3: an editor's edit of the vision made against the version it last saw
+    /// (`base_heads`), as one signed change: `splices` (sorted, not overlapping) are positions
+    /// in the text *at `base_heads`*. Each is carried over to the text as it is now the way
+    /// Automerge merges concurrent edits: an insertion goes right after the character that
+    /// preceded it in the base text (wherever that character is now), and a deletion removes
+    /// only those base characters nobody removed meanwhile, never text others inserted in
+    /// between. Made under this device's own actor, so a page typing into the vision costs one
+    /// small change per pause, like `splice_vision`.
+    pub fn splice_vision_at(
+        &mut self,
+        writer: &Writer<'_>,
+        base_heads: &[automerge::ChangeHash],
+        splices: &[Splice],
+    ) -> Result<Edited, EditError> {
+        use automerge::{Cursor, ReadDoc};
+        self.me(writer)?;
+        if let Some(h) = base_heads.iter().find(|h| !self.has(h)) {
+            return Err(EditError::Invalid(format!(
+                "the version {} of the vision is not known here; reload the page",
+                &h.to_string()[..8]
+            )));
+        }
+        let existing = model::text_obj_at(self.doc(), &ROOT, keys::VISION);
+        // The base text's length (zero when the vision did not exist yet at the base, or was
+        // made concurrently by someone else: then every splice must be an insertion at 0).
+        let base_len = match &existing {
+            Some(t) => match self.doc().get_cursor(t, 0, Some(base_heads)) {
+                Ok(_) => self.doc().length_at(t, base_heads),
+                Err(_) => 0,
+            },
+            None => 0,
+        };
+        let mut end = 0;
+        let mut inserted = 0;
+        let mut deleted = 0;
+        for s in splices {
+            if s.pos < end || s.delete > base_len.saturating_sub(s.pos) || s.pos > base_len {
+                return Err(EditError::Invalid(format!(
+                    "the vision had {base_len} characters: cannot delete {} at {}",
+                    s.delete, s.pos
+                )));
+            }
+            end = s.pos + s.delete.max(1);
+            inserted += s.insert.chars().count();
+            deleted += s.delete;
+        }
+        let len = existing.as_ref().map_or(0, |t| self.doc().length(t));
+        let new_len = (len + inserted).saturating_sub(deleted);
+        if new_len > crate::protocol::MAX_TEXT_CHARS {
+            return Err(EditError::TooLong {
+                what: "vision",
+                len: new_len,
+                max: crate::protocol::MAX_TEXT_CHARS,
+            });
+        }
+        // Where each splice lands in the text as it is now.
+        enum Op {
+            /// Delete this many characters at the index.
+            Delete(usize, usize),
+            /// The index, the splice's number (later ones go first at one index) and the text.
+            Insert(usize, usize, String),
+        }
+        let mut ops = Vec::new();
+        let mut now_heads = self.heads();
+        now_heads.sort();
+        let mut base_sorted = base_heads.to_vec();
+        base_sorted.sort();
+        match (&existing, base_len) {
+            // Nothing happened since the base (the usual case): the splices as they are.
+            (Some(_), n) if n > 0 && now_heads == base_sorted => {
+                for (k, s) in splices.iter().enumerate() {
+                    if s.delete > 0 {
+                        ops.push(Op::Delete(s.pos, s.delete));
+                    }
+                    if !s.insert.is_empty() {
+                        ops.push(Op::Insert(s.pos, k, s.insert.clone()));
+                    }
+                }
+            }
+            (Some(t), n) if n > 0 => {
+                let doc = self.doc();
+                let cursor = |i: usize| doc.get_cursor(t, i, Some(base_heads));
+                // The current index of a base character, and whether it is still there.
+                let now = |c: &Cursor| -> Result<(usize, bool), EditError> {
+                    let i = doc.get_cursor_position(t, c, None)?;
+                    let visible = i < len && doc.get_cursor(t, i, None).ok().as_ref() == Some(c);
+                    Ok((i, visible))
+                };
+                for (n, s) in splices.iter().enumerate() {
+                    for k in s.pos..s.pos + s.delete {
+                        let (i, visible) = now(&cursor(k)?)?;
+                        if visible {
+                            ops.push(Op::Delete(i, 1));
+                        }
+                    }
+                    if !s.insert.is_empty() {
+                        let at = if s.pos == 0 {
+                            0
+                        } else {
+                            match now(&cursor(s.pos - 1)?)? {
+                                (i, true) => i + 1,
+                                (i, false) => i,
+                            }
+                        };
+                        ops.push(Op::Insert(at, n, s.insert.clone()));
+                    }
+                }
+            }
+            _ => {
+                for (n, s) in splices.iter().enumerate() {
+                    if !s.insert.is_empty() {
+                        ops.push(Op::Insert(0, n, s.insert.clone()));
+                    }
+                }
+            }
+        }
+        if ops.is_empty() {
+            return Ok(Edited {
+                id: None,
+                change: None,
+                summary: "the vision was left as it was".into(),
+            });
+        }
+        // From the end, deletions before insertions at one position, so no index moves; of
+        // two insertions at one position the later splice goes in first, to end up after.
+        use std::cmp::Reverse;
+        ops.sort_by_key(|op| match op {
+            Op::Delete(i, _) => (Reverse(*i), 0, Reverse(0)),
+            Op::Insert(i, n, _) => (Reverse(*i), 1, Reverse(*n)),
+        });
+        let first = splices.first().map_or(0, |s| s.pos);
+        let words: String = splices.iter().map(|s| s.insert.as_str()).collect();
+        let summary = format!("edited the vision at {first}: {}", excerpt(&words));
+        self.edited(writer, None, summary, move |tx| {
+            let t = match existing {
+                Some(t) => t,
+                None => tx.put_object(ROOT, keys::VISION, ObjType::Text)?,
+            };
+            for op in ops {
+                match op {
+                    Op::Delete(i, n) => tx.splice_text(&t, i, n as isize, "")?,
+                    Op::Insert(i, _, s) => tx.splice_text(&t, i, 0, &s)?,
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Step 3: applies an edit of the vision that was made against an older version of it
     /// (`base_heads`), such as a session in `$EDITOR` during which other edits arrived. The
     /// difference between the text at `base_heads` and `edited` is applied as splices *at
@@ -783,4 +940,130 @@ fn put_reflection(
     tx.put(&r, "rating", rating)?;
     tx.put(&r, "at", now.0)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod splice_tests {
+    use super::Splice;
+    use crate::core::{DeviceKey, Replica, SeededEntropy, Timestamp, Writer};
+
+    fn splice(pos: usize, delete: usize, insert: &str) -> Splice {
+        Splice {
+            pos,
+            delete,
+            insert: insert.into(),
+        }
+    }
+
+    /// Ada's replica with Ben as a member, and Ben's writer.
+    fn two() -> (Replica, DeviceKey, DeviceKey) {
+        let (a, b) = (DeviceKey::from_seed([1; 32]), DeviceKey::from_seed([2; 32]));
+        let ada = Writer {
+            key: &a,
+            actor_tag: [1; 8],
+            now: Timestamp(1_795_514_400),
+        };
+        let mut rng = SeededEntropy::new(3);
+        let (mut r, _, _) = Replica::create(&ada, &mut rng, "T", "Ada", "parent").unwrap();
+        r.add_member(&ada, &mut rng, "Ben", "teen", Some(b.device_id()))
+            .unwrap();
+        (r, a, b)
+    }
+
+    fn writer(key: &DeviceKey, tag: u8) -> Writer<'_> {
+        Writer {
+            key,
+            actor_tag: [tag; 8],
+            now: Timestamp(1_795_514_460),
+        }
+    }
+
+    #[test]
+    fn splices_at_the_base_merge_with_edits_made_since() {
+        let (mut r, a, b) = two();
+        r.set_vision(&writer(&a, 1), "Hello world").unwrap();
+        let base = r.heads();
+        // Ben (through the same replica, as a received change would) inserts in the middle
+        // and deletes part of what Ada is about to delete.
+        r.splice_vision(&writer(&b, 2), 6, 0, "big ").unwrap();
+        r.splice_vision(&writer(&b, 2), 0, 1, "J").unwrap();
+        assert_eq!(r.view().vision, "Jello big world");
+        // Ada saw "Hello world": she appends "!" and replaces "Hello" with "Hi".
+        let e = r
+            .splice_vision_at(
+                &writer(&a, 1),
+                &base,
+                &[splice(0, 5, "Hi"), splice(11, 0, "!")],
+            )
+            .unwrap();
+        assert!(e.change.is_some());
+        // Ben's "J" replaced the "H" Ada deleted too: both insertions at the start survive (the
+        // newer first, as Automerge orders concurrent insertions at one place), and so does
+        // his "big ".
+        assert_eq!(r.view().vision, "HiJ big world!");
+    }
+
+    #[test]
+    fn splices_at_the_current_heads_are_plain_splices() {
+        let (mut r, a, _) = two();
+        r.set_vision(&writer(&a, 1), "abc").unwrap();
+        let base = r.heads();
+        r.splice_vision_at(
+            &writer(&a, 1),
+            &base,
+            &[splice(1, 1, "XY"), splice(3, 0, "!")],
+        )
+        .unwrap();
+        assert_eq!(r.view().vision, "aXYc!");
+        let base = r.heads();
+        r.splice_vision_at(&writer(&a, 1), &base, &[splice(0, 5, "")])
+            .unwrap();
+        assert_eq!(r.view().vision, "");
+    }
+
+    #[test]
+    fn insertion_after_a_character_deleted_meanwhile_lands_where_it_was() {
+        let (mut r, a, b) = two();
+        r.set_vision(&writer(&a, 1), "one two three").unwrap();
+        let base = r.heads();
+        r.splice_vision(&writer(&b, 2), 3, 4, "").unwrap(); // "one three"
+        r.splice_vision_at(&writer(&a, 1), &base, &[splice(7, 0, "!")])
+            .unwrap();
+        assert_eq!(r.view().vision, "one! three");
+    }
+
+    #[test]
+    fn bad_splices_and_unknown_bases_change_nothing() {
+        let (mut r, a, _) = two();
+        r.set_vision(&writer(&a, 1), "abc").unwrap();
+        let base = r.heads();
+        let before = r.heads();
+        for bad in [
+            vec![splice(4, 0, "x")],
+            vec![splice(2, 2, "")],
+            vec![splice(2, 0, "x"), splice(1, 0, "y")],
+        ] {
+            assert!(r.splice_vision_at(&writer(&a, 1), &base, &bad).is_err());
+        }
+        let unknown = [automerge::ChangeHash([7; 32])];
+        assert!(
+            r.splice_vision_at(&writer(&a, 1), &unknown, &[splice(0, 0, "x")])
+                .is_err()
+        );
+        let huge = "x".repeat(crate::protocol::MAX_TEXT_CHARS);
+        assert!(
+            r.splice_vision_at(&writer(&a, 1), &base, &[splice(0, 0, &huge)])
+                .is_err()
+        );
+        assert_eq!(r.heads(), before);
+    }
+
+    #[test]
+    fn the_first_words_of_a_vision() {
+        let (mut r, a, _) = two();
+        let base = r.heads();
+        r.splice_vision_at(&writer(&a, 1), &base, &[splice(0, 0, "We")])
+            .unwrap();
+        assert_eq!(r.view().vision, "We");
+    }
 }

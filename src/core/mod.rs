@@ -22,7 +22,7 @@ pub mod sync;
 pub mod text;
 pub mod vouch;
 
-pub use edit::{Edited, NewCheckIn};
+pub use edit::{Edited, NewCheckIn, Splice};
 pub use identity::{DeviceId, DeviceKey};
 pub use ids::{Entropy, ItemId, ItemKind, SeededEntropy, Timestamp};
 pub use model::AllianceView;

@@ -187,7 +187,7 @@ impl Replica {
                         index
                             .after(heads)
                             .into_iter()
-                            .filter(|e| is_mine(&e))
+                            .filter(|e| is_mine(e))
                             .count()
                     })
                     .min()

@@ -78,6 +78,16 @@ impl Node {
         self.listener.my_addrs.clone()
     }
 
+    /// The devices with a session running right now (either direction).
+    pub fn connected(&self) -> Vec<DeviceId> {
+        self.connected
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .copied()
+            .collect()
+    }
+
     /// Waits (at most `limit`) until the endpoint has a home relay, so it can be reached through
     /// it. Returns whether it has one.
     pub async fn wait_for_relay(&self, limit: Duration) -> bool {

@@ -519,3 +519,49 @@ fn status_says_which_of_my_changes_have_not_reached_whom() {
     assert!(!status.contains("have not reached"), "{synced}\n{status}");
     drop(serve);
 }
+
+#[test]
+fn serve_picks_up_an_alliance_created_while_it_runs() {
+    use std::io::BufRead;
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let mut child = crate::kit::alliance(ada.home(), ada.seed)
+        .arg("serve")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(l) if l.contains(what) => return,
+                Ok(_) => {}
+                Err(_) => panic!("serve never said '{what}'"),
+            }
+        }
+    };
+    wait_for("Press Ctrl-C to stop.");
+    ada.ok(&["new", "Coaching: Sam", "--role", "coach"]);
+    wait_for("Now also serving \"Coaching: Sam\"");
+    // Someone can join it through the running serve.
+    let ticket = ada.json(&["--alliance", "Coaching: Sam", "invite"])["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sam = Device::new(5);
+    let joined = sam.json(&["join", &ticket, "--name", "Sam"]);
+    assert_eq!(joined["title"], "Coaching: Sam");
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -6,10 +6,11 @@
 //! - real iroh endpoints on 127.0.0.1 and real stores in temporary directories: `net`, `attacks`,
 //!   `store`;
 //! - the real binary in temporary homes, with the clock and randomness pinned: `cli*`,
-//!   `durability`, `crash`.
+//!   `durability`, `crash`; the family's page in a real headless Chromium: `app`.
 
 mod kit;
 
+mod app;
 mod attacks;
 mod cli;
 mod cli_evening;

@@ -2,8 +2,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::context::Context;
-use crate::cli::error::{CliError, Result};
-use crate::store::InitOutcome;
+use crate::cli::error::Result;
 
 /// Set up this device: create its key and record your name.
 #[derive(Debug, Args)]
@@ -21,14 +20,7 @@ struct Out {
 }
 
 pub fn run(ctx: &mut Context, args: InitArgs) -> Result<()> {
-    let name = crate::core::text::check_name(&args.name)
-        .map_err(|why| CliError::user(format!("--name: {why}")))?;
-    let mut seed = [0u8; 32];
-    ctx.entropy.fill(&mut seed);
-    let (identity, created) = match ctx.home.init(&name, seed)? {
-        InitOutcome::Created(i) => (i, true),
-        InitOutcome::AlreadySetUp(i) => (i, false),
-    };
+    let (identity, created) = crate::ops::init(&ctx.home, &args.name, ctx.entropy.as_mut())?;
     let out = Out {
         name: identity.name.clone(),
         device: identity.key.device_id().to_hex(),

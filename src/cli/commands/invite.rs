@@ -5,10 +5,6 @@ use crate::cli::context::Context;
 use crate::cli::error::{CliError, Result};
 use crate::cli::output::table;
 use crate::core::Timestamp;
-use crate::core::invite::Invite;
-use crate::net::endpoint::addr_for;
-use crate::net::node::add_invite;
-use crate::net::ticket::InviteTicket;
 use crate::store::LockMode;
 
 /// Invite someone: print a one-line ticket for `alliance join` (this device must be serving).
@@ -64,15 +60,6 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
             let identity = ctx.identity()?;
             let id = ctx.alliance_id()?;
             let open = ctx.home.open(&id, LockMode::Exclusive)?;
-            if open
-                .replica()
-                .member_of(&identity.key.device_id())
-                .is_none()
-            {
-                return Err(CliError::user(
-                    "this device is not a member of the alliance, so it cannot invite",
-                ));
-            }
             // A ticket carries the addresses this device serves on, and works only while it
             // serves: without a running `serve` there is nothing to put in it.
             let Some(serve) = ctx.home.running_serve() else {
@@ -80,15 +67,15 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                     "nothing is serving on this device, so a ticket would have no address to reach it at; start `alliance serve` (or `alliance app`) and leave it running, then invite again",
                 ));
             };
-            let mut secret = [0u8; 32];
-            ctx.entropy.fill(&mut secret);
-            let invite = Invite::new(&secret, args.role.trim(), ctx.now, valid);
-            add_invite(&open, invite.clone())?;
-            let ticket = InviteTicket {
-                alliance: id.0.0,
-                inviter: addr_for(&identity.key.device_id(), &serve.addrs, None),
-                secret,
-            };
+            let (invite, ticket) = crate::ops::create_invite(
+                &open,
+                &identity,
+                ctx.entropy.as_mut(),
+                ctx.now,
+                &args.role,
+                valid,
+                &serve.addrs,
+            )?;
             crate::cli::commands::member::note_expectations_of_everyone(
                 ctx,
                 &open.replica().view(),
@@ -114,7 +101,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
         }
         Some(InviteCommand::List) => {
             let open = ctx.read()?;
-            let invites = open.invites()?;
+            let invites = crate::ops::invites(&open)?;
             let view = open.replica().view();
             let rows: Vec<Row> = invites
                 .invites
@@ -160,15 +147,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
         Some(InviteCommand::Revoke { id }) => {
             let aid = ctx.alliance_id()?;
             let open = ctx.home.open(&aid, LockMode::Exclusive)?;
-            let id = id.trim().to_lowercase();
-            open.update_invites(|invites| {
-                if id.len() < 4 || !invites.revoke(&id) {
-                    return Err(CliError::user(format!(
-                        "no invite '{id}' on this device; `alliance invite list` shows them"
-                    )));
-                }
-                Ok(())
-            })?;
+            let id = crate::ops::revoke_invite(&open, &id)?;
             ctx.out
                 .emit(&serde_json::json!({ "id": id, "revoked": true }), || {
                     format!("Revoked invite {id}; its ticket no longer works.")

@@ -1,5 +1,6 @@
 //! One file per subcommand: a `///` help line, an `Args` struct, one `run` function.
 
+pub mod app;
 pub mod blame;
 pub mod bundle;
 pub mod checkin;

@@ -3,7 +3,6 @@ use serde::Serialize;
 
 use crate::cli::context::Context;
 use crate::cli::error::Result;
-use crate::core::Replica;
 
 /// Create a new alliance; you are its first member.
 #[derive(Debug, Args)]
@@ -24,38 +23,16 @@ struct Out {
 
 pub fn run(ctx: &mut Context, args: NewArgs) -> Result<()> {
     let identity = ctx.identity()?;
-    // Titles pick alliances (`--alliance TITLE`, `alliance use TITLE`): two alike could not be
-    // told apart.
-    let title = args.title.trim();
-    for id in ctx.home.alliance_ids()? {
-        let existing = ctx
-            .home
-            .open(&id, crate::store::LockMode::Shared)?
-            .replica()
-            .view()
-            .title;
-        if existing.trim().eq_ignore_ascii_case(title) {
-            return Err(crate::cli::error::CliError::user(format!(
-                "this device already holds an alliance titled \"{existing}\" ({}); choose another title",
-                id.short()
-            )));
-        }
-    }
-    let mut tag = [0u8; 8];
-    ctx.entropy.fill(&mut tag);
-    let writer = ctx.writer(&identity, tag);
-    let (replica, member, genesis) = Replica::create(
-        &writer,
+    let (id, member) = crate::ops::create_alliance(
+        &ctx.home,
+        &identity,
         ctx.entropy.as_mut(),
+        ctx.now,
         &args.title,
-        &identity.name,
         &args.role,
     )?;
-    ctx.home
-        .create_alliance(&replica.id(), std::slice::from_ref(&genesis), Some(tag))?;
-    ctx.home.set_default_alliance(&replica.id())?;
     let out = Out {
-        id: replica.id().to_string(),
+        id: id.to_string(),
         title: args.title.trim().to_string(),
         member: member.to_string(),
     };

@@ -1,13 +1,12 @@
 use clap::Args;
 use serde::Serialize;
 
+use crate::app::device::Device;
 use crate::cli::context::{Context, block_on};
 use crate::cli::error::{CliError, Result};
 use crate::cli::output::write_stdout;
-use crate::net::node::Node;
 use crate::net::shared::SharedAlliance;
-use crate::store::{LockMode, ServeInfo};
-use crate::system;
+use crate::store::LockMode;
 
 /// Stay online: accept members, keep connected devices live, until Ctrl-C (or SIGTERM).
 #[derive(Debug, Args)]
@@ -17,6 +16,9 @@ pub struct ServeArgs {
     #[arg(long, short = 'v')]
     pub verbose: bool,
 }
+
+/// How often a running `serve` looks for alliances created or joined since it started.
+const PICK_UP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Serialize)]
 struct Started {
@@ -42,50 +44,23 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
     let Some(serving) = ctx.home.claim_serving()? else {
         return Err(already_serving(&ctx.home));
     };
-    let mut shared = Vec::new();
-    for id in &ids {
-        shared.push(SharedAlliance::new(ctx.home.open(id, LockMode::Shared)?));
-    }
-    let mut config = ctx.serve_config();
+    let only = ctx.alliance.as_ref().map(|_| ids[0]);
+    let config = ctx.serve_config();
     let json = ctx.out.json;
     let home = ctx.home.clone();
     let name = identity.name.clone();
-    let key_seed = identity.key.to_seed();
     block_on(async move {
-        let start = |config: crate::net::endpoint::NetConfig| {
-            let shared = shared.clone();
-            async move {
-                let entropy = system::entropy("serve").map_err(CliError::user)?;
-                Node::start(
-                    crate::core::DeviceKey::from_seed(key_seed),
-                    &config,
-                    shared,
-                    entropy,
-                    system::now,
-                )
-                .await
-                .map_err(CliError::from)
+        let device = Device::start(home, config, only).await?;
+        let info = device.info().unwrap_or_default();
+        // The family's page runs here too (one node per home): `alliance app` asks this
+        // process for a link instead of starting a second node.
+        let page = match crate::app::start(device.clone(), None).await {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::warn!(error = %e.message(), "the page is not served");
+                None
             }
         };
-        let mut node = match start(config.clone()).await {
-            Ok(n) => n,
-            // The port used last time is taken: take any.
-            Err(_) if ctx_bind_was_remembered(&config) => {
-                config.bind = None;
-                start(config.clone()).await?
-            }
-            Err(e) => return Err(e),
-        };
-        let info = ServeInfo {
-            device: node.device().to_hex(),
-            addrs: node.addrs(),
-            pid: std::process::id(),
-        };
-        // Without it `invite` makes tickets without addresses; serving goes on regardless.
-        let _ = home.announce_serve(&info);
-        for s in node.listener.alliances.clone() {
-            node.keep_live(s);
-        }
         let started = Started {
             device: info.device.clone(),
             addrs: info.addrs.clone(),
@@ -97,7 +72,7 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
             write_stdout(&format!(
                 "Serving {} alliance(s) as {name} (device {}) on {}.\nPress Ctrl-C to stop.",
                 started.alliances.len(),
-                &started.device[..10],
+                &started.device[..10.min(started.device.len())],
                 if started.addrs.is_empty() {
                     "no direct address".to_string()
                 } else {
@@ -108,16 +83,17 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
         // What happens, in plain words: who connected, joined, sent changes, left.
         let mut watching = tokio::task::JoinSet::new();
         if !json {
-            let alliances = node.listener.alliances.clone();
-            let mut events = node.events();
-            let by_id = alliances.clone();
-            watching.spawn(async move {
-                while let Ok(event) = events.recv().await {
-                    if let Some(line) = event_in_words(&by_id, &event) {
-                        write_stdout(&line);
+            let alliances = device.alliances();
+            if let Some(mut events) = device.events().await {
+                let by_id = alliances.clone();
+                watching.spawn(async move {
+                    while let Ok(event) = events.recv().await {
+                        if let Some(line) = event_in_words(&by_id, &event) {
+                            write_stdout(&line);
+                        }
                     }
-                }
-            });
+                });
+            }
             let several = alliances.len() > 1;
             for shared in alliances {
                 let mut fresh = shared.fresh();
@@ -137,10 +113,36 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
                 });
             }
         }
+        // An alliance created or joined on this device while it serves (by another command)
+        // is picked up: the node starts again with it.
+        let picking_up = {
+            let device = device.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(PICK_UP_EVERY).await;
+                    let before: Vec<_> = device.alliances().iter().map(|a| a.id).collect();
+                    if let Err(e) = device.refresh().await {
+                        tracing::warn!(error = %e.message(), "cannot pick up new alliances");
+                        continue;
+                    }
+                    for shared in device.alliances() {
+                        if !before.contains(&shared.id) && !json {
+                            let title = shared
+                                .with(LockMode::Shared, |o| Ok(o.replica().view().title))
+                                .unwrap_or_default();
+                            write_stdout(&format!("Now also serving \"{title}\"."));
+                        }
+                    }
+                }
+            })
+        };
         wait_for_signal().await;
+        picking_up.abort();
         watching.abort_all();
-        node.shutdown().await;
-        let _ = home.clear_serve_announcement();
+        if let Some(p) = page {
+            p.stop();
+        }
+        device.stop().await;
         drop(serving);
         if !json {
             write_stdout("Stopped. Everything received was already saved.");
@@ -218,11 +220,8 @@ pub fn already_serving(home: &crate::store::Home) -> CliError {
     }
 }
 
-fn ctx_bind_was_remembered(config: &crate::net::endpoint::NetConfig) -> bool {
-    config.bind.is_some_and(|b| b.ip().is_unspecified())
-}
-
-async fn wait_for_signal() {
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn wait_for_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -1,7 +1,7 @@
 use clap::Args;
 
 use crate::cli::context::Context;
-use crate::cli::error::{CliError, Result};
+use crate::cli::error::Result;
 use crate::cli::render;
 use crate::store::LockMode;
 
@@ -53,41 +53,6 @@ pub fn run(ctx: &mut Context, _args: StatusArgs) -> Result<()> {
 fn status_of(ctx: &Context, id: &crate::core::AllianceId) -> Result<crate::core::status::Status> {
     let identity = ctx.identity()?;
     let open = ctx.home.open(id, LockMode::Shared)?;
-    let replica = open.replica();
-    let me = replica.member_of(&identity.key.device_id()).ok_or_else(|| {
-        CliError::user(
-            "this device is not a member of the alliance; `alliance join TICKET` with an invite from a member",
-        )
-    })?;
-    let seen = open.seen()?.heads();
-    let index = open.change_index();
-    let mut status = replica.status(&index, &me, seen.as_deref(), ctx.now);
-    let book = open.peer_book()?;
-    status.quarantined_peers = book
-        .peers
-        .keys()
-        .filter_map(|device| {
-            let q = book.quarantined(device, ctx.now)?;
-            Some(crate::core::status::QuarantinedPeer {
-                device: device.clone(),
-                until: crate::core::Timestamp(q.until),
-                reason: q.reason.clone(),
-            })
-        })
-        .collect();
-    // What this device knows the others have: the heads kept with each peer device.
-    let mut shared = Vec::new();
-    for device in replica.view().devices {
-        let Ok(id) = device.key.parse::<crate::core::DeviceId>() else {
-            continue;
-        };
-        if let Some(bytes) = open.sync_state(&device.key)? {
-            let heads = crate::core::sync::PeerSync::decode(&bytes)
-                .shared_heads()
-                .to_vec();
-            shared.push((id, heads));
-        }
-    }
-    status.unshared = replica.unshared(&index, &me, &shared);
-    Ok(status)
+    let me = crate::ops::me(&open, &identity)?;
+    crate::ops::status(&open, &me, ctx.now)
 }

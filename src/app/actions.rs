@@ -1,0 +1,462 @@
+//! The page's forms: each answers with what happened in words (the edit's summary, as the CLI
+//! prints it) or a clear message, as JSON the script shows next to the form. Every edit is one
+//! call of the core, through [`App::edit`] (the CLI's edit-then-persist path).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::app::{App, PageError, views};
+use crate::cli::error::CliError;
+use crate::core::conflicts::{Resolution, Target};
+use crate::core::{Edited, ItemId, NewCheckIn};
+use crate::store::LockMode;
+
+/// The answer to a form: what happened, in words, and where to go next, or a bit of HTML to
+/// show (a new invite's ticket).
+#[derive(Serialize, Default)]
+struct Answer {
+    ok: bool,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    go: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    html: Option<String>,
+}
+
+fn answer(result: Result<Answer, PageError>) -> Response {
+    match result {
+        Ok(a) => axum::Json(a).into_response(),
+        Err(e) => (
+            e.status,
+            axum::Json(Answer {
+                ok: false,
+                message: e.message,
+                ..Answer::default()
+            }),
+        )
+            .into_response(),
+    }
+}
+
+/// A form's fields (a field may repeat: checkboxes).
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// A text field, checked: line breaks made `\n`, no other control characters.
+    fn text(&self, name: &str) -> Result<String, PageError> {
+        let v = self.all(name).first().copied().unwrap_or("");
+        clean(name, v)
+    }
+
+    fn id(&self, name: &str) -> Result<ItemId, PageError> {
+        let v = self.text(name)?;
+        v.trim()
+            .parse()
+            .map_err(|e: crate::core::ids::InvalidItemId| {
+                PageError::new(StatusCode::BAD_REQUEST, e.to_string())
+            })
+    }
+
+    fn ids(&self, name: &str) -> Result<Vec<ItemId>, PageError> {
+        self.all(name)
+            .into_iter()
+            .map(|v| {
+                v.trim()
+                    .parse()
+                    .map_err(|e: crate::core::ids::InvalidItemId| {
+                        PageError::new(StatusCode::BAD_REQUEST, e.to_string())
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Text from the page: `\r\n` becomes `\n`; other control characters than newline and tab are
+/// refused (no keyboard types them; a forged form might).
+pub fn clean(field: &str, v: &str) -> Result<String, PageError> {
+    let v = v.replace("\r\n", "\n");
+    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            format!("the {field} contains a control character; please type plain text"),
+        ));
+    }
+    Ok(v)
+}
+
+fn form_fields(body: &axum::body::Bytes) -> Result<Fields, PageError> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .map(Fields)
+        .map_err(|_| {
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                "The form could not be read; please reload the page.",
+            )
+        })
+}
+
+pub(crate) async fn setup(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    answer(
+        async {
+            let f = form_fields(&body)?;
+            let name = f.text("name")?;
+            let mut entropy = crate::system::entropy("app-setup").map_err(CliError::user)?;
+            let (identity, _) = crate::ops::init(&app.device.home, &name, entropy.as_mut())?;
+            app.device.refresh().await?;
+            Ok(Answer {
+                ok: true,
+                message: format!("This device is set up for {}.", identity.name),
+                go: Some("/".into()),
+                html: None,
+            })
+        }
+        .await,
+    )
+}
+
+pub(crate) async fn create(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    answer(
+        async {
+            let f = form_fields(&body)?;
+            let (title, role) = (f.text("title")?, f.text("role")?);
+            let home = app.device.home.clone();
+            let identity = home.identity().map_err(CliError::from)?;
+            let mut entropy = crate::system::entropy("app-create").map_err(CliError::user)?;
+            let (id, _) = crate::ops::create_alliance(
+                &home,
+                &identity,
+                entropy.as_mut(),
+                crate::system::now(),
+                &title,
+                &role,
+            )?;
+            app.device.refresh().await?;
+            Ok(Answer {
+                ok: true,
+                message: format!("Created \"{}\".", title.trim()),
+                go: Some(format!("/a/{id}/")),
+                html: None,
+            })
+        }
+        .await,
+    )
+}
+
+pub(crate) async fn join(State(app): State<Arc<App>>, body: axum::body::Bytes) -> Response {
+    answer(
+        async {
+            let f = form_fields(&body)?;
+            let ticket = f.text("ticket")?;
+            let name = f.text("name")?;
+            let name = (!name.trim().is_empty()).then_some(name);
+            let mut entropy = crate::system::entropy("app-join").map_err(CliError::user)?;
+            let mut net = app.device.config.clone();
+            // The join dials out from a fresh socket; the node keeps its own port.
+            if net.bind.is_some_and(|b| b.port() != 0) {
+                net.bind = net.bind.map(|b| SocketAddr::new(b.ip(), 0));
+            }
+            let joined = crate::ops::join(
+                &app.device.home,
+                &net,
+                &ticket,
+                name.as_deref(),
+                entropy.as_mut(),
+                crate::system::now(),
+            )
+            .await?;
+            app.device.refresh().await?;
+            Ok(Answer {
+                ok: true,
+                message: format!(
+                    "Joined \"{}\" as {}; received {} verified changes.",
+                    joined.title, joined.name, joined.received
+                ),
+                go: Some(format!("/a/{}/", joined.alliance)),
+                html: None,
+            })
+        }
+        .await,
+    )
+}
+
+/// What an edit did, as the CLI reports it: its summary, capitalised.
+fn said(edited: &Edited) -> String {
+    if edited.change.is_none() {
+        return format!("Nothing changed: {}", edited.summary);
+    }
+    let mut s = edited.summary.clone();
+    if let Some(first) = s.get(0..1) {
+        s.replace_range(0..1, &first.to_uppercase());
+    }
+    s
+}
+
+fn done(edited: Edited) -> Answer {
+    Answer {
+        ok: true,
+        message: said(&edited),
+        ..Answer::default()
+    }
+}
+
+pub(crate) async fn action(
+    State(app): State<Arc<App>>,
+    UrlPath((aid, what)): UrlPath<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    answer(run_action(&app, &aid, &what, &body).await)
+}
+
+async fn run_action(
+    app: &Arc<App>,
+    aid: &str,
+    what: &str,
+    body: &axum::body::Bytes,
+) -> Result<Answer, PageError> {
+    let f = form_fields(body)?;
+    Ok(match what {
+        "need-add" => {
+            let text = f.text("text")?;
+            done(
+                app.edit(aid, move |r, w, e| Ok(r.add_need(w, e, &text)?))
+                    .await?,
+            )
+        }
+        "need-edit" => {
+            let (id, text) = (f.id("id")?, f.text("text")?);
+            done(
+                app.edit(aid, move |r, w, _| Ok(r.edit_need(w, &id, &text)?))
+                    .await?,
+            )
+        }
+        "need-remove" => {
+            let id = f.id("id")?;
+            done(
+                app.edit(aid, move |r, w, _| Ok(r.remove_need(w, &id)?))
+                    .await?,
+            )
+        }
+        "plan-add" => {
+            let (when, how, agenda) = (f.text("when")?, f.text("how")?, f.text("agenda")?);
+            let who = f.ids("with")?;
+            done(
+                app.edit(aid, move |r, w, e| {
+                    Ok(r.add_plan(w, e, &when, &how, &agenda, &who)?)
+                })
+                .await?,
+            )
+        }
+        "plan-edit" => {
+            let id = f.id("id")?;
+            let opt = |name: &str| -> Result<Option<String>, PageError> {
+                if f.all(name).is_empty() {
+                    Ok(None)
+                } else {
+                    f.text(name).map(Some)
+                }
+            };
+            let (when, how, agenda) = (opt("when")?, opt("how")?, opt("agenda")?);
+            // Only the fields that differ from what is there now, as `plan edit --when` does:
+            // a reschedule must not also rewrite the place and agenda.
+            let view = app
+                .read(aid, {
+                    let id = id.clone();
+                    move |c| c.view.plan.iter().find(|p| p.id == id).cloned()
+                })
+                .await?;
+            let changed =
+                |new: Option<String>, old: Option<&String>| new.filter(|n| Some(n) != old);
+            let when = changed(when, view.as_ref().map(|p| &p.when));
+            let how = changed(how, view.as_ref().map(|p| &p.how));
+            let agenda = changed(agenda, view.as_ref().map(|p| &p.agenda));
+            if view.is_some() && when.is_none() && how.is_none() && agenda.is_none() {
+                return Ok(Answer {
+                    ok: true,
+                    message: "Nothing changed.".into(),
+                    ..Answer::default()
+                });
+            }
+            done(
+                app.edit(aid, move |r, w, _| {
+                    Ok(r.edit_plan(w, &id, when.as_deref(), how.as_deref(), agenda.as_deref())?)
+                })
+                .await?,
+            )
+        }
+        "expect-add" => {
+            let text = f.text("text")?;
+            let holder = f.ids("holder")?.into_iter().next();
+            let of = f.ids("of")?;
+            done(
+                app.edit(aid, move |r, w, e| {
+                    Ok(r.add_expectation(w, e, &text, holder.as_ref(), &of)?)
+                })
+                .await?,
+            )
+        }
+        "expect-edit" => {
+            let (id, text) = (f.id("id")?, f.text("text")?);
+            done(
+                app.edit(aid, move |r, w, _| Ok(r.edit_expectation(w, &id, &text)?))
+                    .await?,
+            )
+        }
+        "expect-agree" => {
+            let id = f.id("id")?;
+            done(app.edit(aid, move |r, w, _| Ok(r.agree(w, &id)?)).await?)
+        }
+        "expect-retire" => {
+            let id = f.id("id")?;
+            done(app.edit(aid, move |r, w, _| Ok(r.retire(w, &id)?)).await?)
+        }
+        "checkin-add" => {
+            let rating = rating(&f)?;
+            let reflection = f.text("reflection")?;
+            let proposed_changes = lines(&f.text("propose")?);
+            let next_in_days = crate::cli::commands::checkin::parse_cadence(&f.text("next")?)?;
+            let new = NewCheckIn {
+                date: crate::system::now().date(),
+                rating,
+                reflection,
+                proposed_changes,
+                next_in_days,
+            };
+            done(
+                app.edit(aid, move |r, w, e| Ok(r.add_checkin(w, e, new)?))
+                    .await?,
+            )
+        }
+        "checkin-reflect" => {
+            let id = f.id("id")?;
+            let rating = rating(&f)?;
+            let reflection = f.text("reflection")?;
+            let propose = lines(&f.text("propose")?);
+            done(
+                app.edit(aid, move |r, w, _| {
+                    Ok(r.reflect(w, &id, rating, &reflection, &propose)?)
+                })
+                .await?,
+            )
+        }
+        "resolve" => {
+            let id = f.text("id")?;
+            let target = if id.trim().eq_ignore_ascii_case("alliance") {
+                Target::Alliance
+            } else {
+                Target::Item(f.id("id")?)
+            };
+            let field = f.text("field")?;
+            let pick: usize =
+                f.text("pick")?.trim().parse().map_err(|_| {
+                    PageError::new(StatusCode::BAD_REQUEST, "choose one of the values")
+                })?;
+            done(
+                app.edit(aid, move |r, w, _| {
+                    Ok(r.resolve(w, &target, &field, Resolution::Pick(pick))?)
+                })
+                .await?,
+            )
+        }
+        "seen" => {
+            let n = app
+                .with_open(aid, LockMode::Shared, |open, _, _| {
+                    let heads = open.replica().heads();
+                    open.save_seen(&crate::store::Seen::new(&heads, crate::system::now()))?;
+                    Ok(open.replica().len())
+                })
+                .await?;
+            // The seen marker is device-local: tell this device's pages ourselves.
+            if let Ok(s) = app.shared(aid) {
+                s.notify();
+            }
+            Answer {
+                ok: true,
+                message: format!("Marked all {n} changes as read."),
+                ..Answer::default()
+            }
+        }
+        "invite" => {
+            let valid = crate::cli::duration::parse(
+                "expires",
+                &f.text("expires")?,
+                365 * crate::cli::duration::DAY,
+            )?;
+            let role = f.text("role")?;
+            let addrs = app.device.info().map(|i| i.addrs).unwrap_or_default();
+            let (invite, ticket) = app
+                .with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
+                    crate::ops::create_invite(
+                        open,
+                        identity,
+                        entropy,
+                        crate::system::now(),
+                        &role,
+                        valid,
+                        &addrs,
+                    )
+                })
+                .await?;
+            let ticket = ticket.to_string();
+            if let Ok(s) = app.shared(aid) {
+                s.notify();
+            }
+            Answer {
+                ok: true,
+                message: format!("Invite {} made.", invite.id),
+                html: Some(views::ticket(&ticket, &invite).into_string()),
+                ..Answer::default()
+            }
+        }
+        "invite-revoke" => {
+            let id = f.text("id")?;
+            let id = app
+                .with_open(aid, LockMode::Exclusive, move |open, _, _| {
+                    crate::ops::revoke_invite(open, &id)
+                })
+                .await?;
+            // Invites are device-local: tell this page's parts ourselves.
+            if let Ok(s) = app.shared(aid) {
+                s.notify();
+            }
+            Answer {
+                ok: true,
+                message: format!("Revoked invite {id}; its ticket no longer works."),
+                ..Answer::default()
+            }
+        }
+        _ => {
+            return Err(PageError::new(
+                StatusCode::NOT_FOUND,
+                "That is not something this page does.",
+            ));
+        }
+    })
+}
+
+fn rating(f: &Fields) -> Result<i64, PageError> {
+    f.text("rating")?
+        .trim()
+        .parse()
+        .map_err(|_| PageError::new(StatusCode::BAD_REQUEST, "choose a rating from 1 to 5"))
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}

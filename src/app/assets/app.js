@@ -1,0 +1,362 @@
+// The family's page: forms sent with the CSRF header, live refresh from server-sent events,
+// and the shared vision editor. No build step, no dependencies. Licence: the project's.
+(() => {
+  'use strict';
+
+  const meta = (n) => {
+    const m = document.querySelector(`meta[name="${n}"]`);
+    return m ? m.content : '';
+  };
+  const csrf = meta('alliance-csrf');
+  const aid = meta('alliance-id');
+  const flash = document.getElementById('flash');
+
+  function say(message, ok) {
+    if (!flash) return;
+    flash.textContent = message || '';
+    flash.classList.toggle('error', !ok);
+  }
+
+  async function post(url, body, type) {
+    let r;
+    try {
+      r = await fetch(url, {
+        method: 'POST',
+        headers: { 'X-Alliance-CSRF': csrf, 'Content-Type': type },
+        body,
+        credentials: 'same-origin',
+      });
+    } catch (_) {
+      return { ok: false, message: 'The page cannot reach this device; is `alliance app` still running?' };
+    }
+    let data = null;
+    try { data = await r.json(); } catch (_) { data = null; }
+    if (!data) {
+      data = {
+        ok: false,
+        message: r.status === 413
+          ? 'That is far too long; nothing was saved.'
+          : r.status === 401 || r.status === 403
+            ? 'This page\'s session has ended (was `alliance app` restarted?); nothing was saved. Run `alliance app` for a fresh link.'
+            : 'That did not work and nothing was saved. Please reload the page.',
+      };
+    }
+    return data;
+  }
+
+  // ---- forms ----
+  document.addEventListener('submit', async (ev) => {
+    const form = ev.target.closest('form.act');
+    if (!form) return;
+    ev.preventDefault();
+    const out = form.querySelector('.result');
+    const button = form.querySelector('button[type=submit]');
+    if (button) button.disabled = true;
+    const body = new URLSearchParams(new FormData(form)).toString();
+    const data = await post(form.action, body, 'application/x-www-form-urlencoded');
+    if (button) button.disabled = false;
+    if (out) {
+      out.textContent = data.message || '';
+      out.classList.toggle('error', !data.ok);
+    }
+    // A form inside a live part is redrawn with it: say it at the top instead.
+    if (form.closest('[data-part]')) say(data.message, data.ok);
+    if (!data.ok) return;
+    if (data.go) { location.href = data.go; return; }
+    if (data.html) {
+      let box = form.nextElementSibling;
+      if (!box || !box.classList.contains('answer')) {
+        box = document.createElement('div');
+        box.className = 'answer';
+        form.after(box);
+      }
+      box.innerHTML = data.html;
+    }
+    if (!form.closest('[data-part]')) form.reset();
+    refresh();
+  });
+
+  // ---- live parts ----
+  const editing = (part) => {
+    const a = document.activeElement;
+    return a && part.contains(a) && /^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName) && a.type !== 'hidden';
+  };
+  let busy = false;
+  let again = false;
+  async function refresh() {
+    if (busy) { again = true; return; }
+    busy = true;
+    // A part inside a closed <details> is drawn when it is opened.
+    const parts = [...document.querySelectorAll('[data-part]')]
+      .filter((p) => !p.closest('details:not([open])'));
+    await Promise.all(parts.map(async (part) => {
+      if (editing(part)) { part.dataset.stale = '1'; return; }
+      let r;
+      try { r = await fetch(part.dataset.src, { credentials: 'same-origin' }); } catch (_) { return; }
+      if (!r.ok) return;
+      const html = await r.text();
+      if (editing(part)) { part.dataset.stale = '1'; return; }
+      const open = [...part.querySelectorAll('details[open]')]
+        .map((d) => d.closest('[id]') && d.closest('[id]').id).filter(Boolean);
+      const focused = part.contains(document.activeElement) ? document.activeElement : null;
+      const focusKey = focused && focused.closest('form') ? focused.closest('form').action + '|' + (focused.closest('[id]') || {}).id : null;
+      part.innerHTML = html;
+      delete part.dataset.stale;
+      for (const id of open) {
+        const d = document.getElementById(id);
+        if (d && part.contains(d)) { const det = d.querySelector('details'); if (det) det.open = true; }
+      }
+      if (focusKey) {
+        const again = [...part.querySelectorAll('form')].find((f) => f.action + '|' + (f.closest('[id]') || {}).id === focusKey);
+        const target = again ? again.querySelector('button') : null;
+        (target || part).focus && (target || part).focus();
+      }
+    }));
+    busy = false;
+    if (again) { again = false; refresh(); }
+  }
+  document.addEventListener('toggle', (ev) => {
+    if (ev.target.open && ev.target.querySelector('[data-part]')) refresh();
+  }, true);
+  document.addEventListener('focusout', (ev) => {
+    const part = ev.target.closest && ev.target.closest('[data-part][data-stale]');
+    if (part) setTimeout(() => { if (!editing(part)) refresh(); }, 0);
+  });
+
+  // ---- text diff and three-way merge, on arrays of code points ----
+  // diff(a, b): hunks {s, e, t} (replace a[s..e) with the code points t), in order.
+  function diff(a, b) {
+    let pre = 0;
+    while (pre < a.length && pre < b.length && a[pre] === b[pre]) pre++;
+    let suf = 0;
+    while (suf < a.length - pre && suf < b.length - pre && a[a.length - 1 - suf] === b[b.length - 1 - suf]) suf++;
+    const A = a.slice(pre, a.length - suf);
+    const B = b.slice(pre, b.length - suf);
+    const N = A.length;
+    const M = B.length;
+    if (N === 0 && M === 0) return [];
+    const whole = [{ s: pre, e: pre + N, t: B }];
+    if (N === 0 || M === 0) return whole;
+    const LIMIT = 400;
+    const max = N + M;
+    const v = new Map([[1, 0]]);
+    const trace = [];
+    let end = -1;
+    for (let d = 0; d <= Math.min(max, LIMIT); d++) {
+      trace.push(new Map(v));
+      for (let k = -d; k <= d; k += 2) {
+        let x = (k === -d || (k !== d && (v.get(k - 1) ?? -1) < (v.get(k + 1) ?? -1)))
+          ? (v.get(k + 1) ?? 0) : (v.get(k - 1) ?? 0) + 1;
+        let y = x - k;
+        while (x < N && y < M && A[x] === B[y]) { x++; y++; }
+        v.set(k, x);
+        if (x >= N && y >= M) { end = d; break; }
+      }
+      if (end >= 0) break;
+    }
+    if (end < 0) return whole;
+    const ops = [];
+    let x = N;
+    let y = M;
+    for (let d = end; d > 0; d--) {
+      const pv = trace[d];
+      const k = x - y;
+      const pk = (k === -d || (k !== d && (pv.get(k - 1) ?? -1) < (pv.get(k + 1) ?? -1))) ? k + 1 : k - 1;
+      const px = pv.get(pk) ?? 0;
+      const py = px - pk;
+      while (x > px && y > py) { x--; y--; }
+      if (pk === k + 1) ops.push({ ins: true, ax: px, ch: B[py] });
+      else ops.push({ ins: false, ax: px });
+      x = px;
+      y = py;
+    }
+    ops.reverse();
+    const hunks = [];
+    for (const op of ops) {
+      const h = hunks[hunks.length - 1];
+      if (h && op.ax === h.e) {
+        if (op.ins) h.t.push(op.ch); else h.e++;
+      } else if (op.ins) {
+        hunks.push({ s: op.ax, e: op.ax, t: [op.ch] });
+      } else {
+        hunks.push({ s: op.ax, e: op.ax + 1, t: [] });
+      }
+    }
+    for (const h of hunks) { h.s += pre; h.e += pre; }
+    return hunks;
+  }
+
+  // merge(o, a, b): b's edits of o (the others') and a's edits of o (mine, not sent yet), both
+  // kept. Returns the merged code points and map(i): where position i of a ends up.
+  function merge(o, a, b) {
+    const ha = diff(o, a).map((h) => ({ ...h, mine: true }));
+    const hb = diff(o, b).map((h) => ({ ...h, mine: false }));
+    // Group hunks that touch each other (one of each side at the same place) into regions.
+    const all = ha.concat(hb).sort((p, q) => p.s - q.s || p.e - q.e);
+    const regions = [];
+    for (const h of all) {
+      const r = regions[regions.length - 1];
+      // Overlapping, or both inserting at one place.
+      const touches = r && (h.s < r.e || (h.s === r.e && h.s === h.e && r.s === r.e));
+      if (r && touches) { r.e = Math.max(r.e, h.e); r.hunks.push(h); } else regions.push({ s: h.s, e: h.e, hunks: [h] });
+    }
+    const out = [];
+    const segs = []; // [aStart, aEnd, mStart, mEnd]
+    let oi = 0;
+    let ai = 0;
+    const apply = (hs, s, e) => {
+      const res = [];
+      let i = s;
+      for (const h of hs) { while (i < h.s) res.push(o[i++]); res.push(...h.t); i = h.e; }
+      while (i < e) res.push(o[i++]);
+      return res;
+    };
+    for (const r of regions) {
+      const n = r.s - oi;
+      segs.push([ai, ai + n, out.length, out.length + n]);
+      for (let i = oi; i < r.s; i++) out.push(o[i]);
+      ai += n;
+      const mineH = r.hunks.filter((h) => h.mine);
+      const theirs = r.hunks.filter((h) => !h.mine);
+      const aSeg = apply(mineH, r.s, r.e);
+      if (theirs.length === 0) {
+        segs.push([ai, ai + aSeg.length, out.length, out.length + aSeg.length]);
+        out.push(...aSeg);
+      } else if (mineH.length === 0) {
+        // Their edit where I did not type: my positions inside go to its start.
+        segs.push([ai, ai + aSeg.length, out.length, out.length]);
+        out.push(...apply(theirs, r.s, r.e));
+      } else {
+        // Both edited here: theirs, then whatever I typed (nothing of mine is lost).
+        out.push(...apply(theirs, r.s, r.e));
+        const mineText = [].concat(...mineH.map((h) => h.t));
+        segs.push([ai, ai + aSeg.length, out.length, out.length + mineText.length]);
+        out.push(...mineText);
+      }
+      ai += aSeg.length;
+      oi = r.e;
+    }
+    const n = o.length - oi;
+    segs.push([ai, ai + n, out.length, out.length + n]);
+    for (let i = oi; i < o.length; i++) out.push(o[i]);
+    // Segments are in order and contiguous in a: the first that reaches p holds it.
+    const map = (p) => {
+      for (const [as, ae, ms, me] of segs) {
+        if (p <= ae) return Math.min(me, ms + Math.max(0, p - as));
+      }
+      return out.length;
+    };
+    return { text: out, map };
+  }
+
+  const cps = (s) => Array.from(s);
+  const cpIndex = (s, u) => Array.from(s.slice(0, u)).length;
+  const unitIndex = (arr, p) => arr.slice(0, p).join('').length;
+
+  // ---- the shared vision ----
+  class Vision {
+    constructor(ta) {
+      this.ta = ta;
+      this.base = ta.value;
+      this.heads = (ta.dataset.heads || '').split(',').filter(Boolean);
+      this.src = ta.dataset.src;
+      this.splice = ta.dataset.splice;
+      this.state = document.getElementById('vision-state');
+      this.timer = null;
+      this.inflight = false;
+      this.pending = false;
+      this.stale = false;
+      this.pulling = false;
+      ta.addEventListener('input', () => this.typed());
+    }
+    show(text, bad) {
+      if (!this.state) return;
+      this.state.textContent = text;
+      this.state.classList.toggle('error', !!bad);
+    }
+    typed() {
+      this.show('Not sent yet…');
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.send(), 300);
+    }
+    async send() {
+      if (this.inflight || this.pulling) { this.pending = true; return; }
+      const local = this.ta.value;
+      if (local === this.base) { this.show('Saved.'); if (this.stale) this.pull(); return; }
+      const hunks = diff(cps(this.base), cps(local));
+      const splices = hunks.map((h) => ({ pos: h.s, delete: h.e - h.s, insert: h.t.join('') }));
+      this.inflight = true;
+      this.show('Sending…');
+      const data = await post(this.splice, JSON.stringify({ base: this.heads, splices }), 'application/json');
+      this.inflight = false;
+      if (data.ok) {
+        this.adopt(data.text, data.heads, local);
+        this.show(this.ta.value === this.base ? 'Saved.' : 'Not sent yet…');
+      } else {
+        this.show(data.message || 'Not saved.', true);
+        this.pending = false;
+        // Start again from the text as it is now (the typing is kept, rebased onto it).
+        this.pull();
+        return;
+      }
+      if (this.pending || this.ta.value !== this.base) {
+        this.pending = false;
+        this.timer = setTimeout(() => this.send(), 0);
+      } else if (this.stale) {
+        this.pull();
+      }
+    }
+    async pull() {
+      if (this.inflight || this.pulling) { this.stale = true; return; }
+      this.stale = false;
+      this.pulling = true;
+      let data = null;
+      try {
+        const r = await fetch(this.src, { credentials: 'same-origin' });
+        data = await r.json();
+      } catch (_) { data = null; }
+      this.pulling = false;
+      if (data && data.ok && data.heads.join(',') !== this.heads.join(',')) {
+        this.adopt(data.text, data.heads, this.base);
+      }
+      if (this.pending) { this.pending = false; this.send(); }
+    }
+    // The server's text (at heads) replaces `old`, from which the textarea's value was made:
+    // keep my unsent typing, the caret and the selection.
+    adopt(text, heads, old) {
+      const ta = this.ta;
+      const local = ta.value;
+      this.base = text;
+      this.heads = heads;
+      if (text === old) return;
+      const a = cps(local);
+      const m = merge(cps(old), a, cps(text));
+      const merged = m.text.join('');
+      if (merged === local) return;
+      const focused = document.activeElement === ta;
+      const s = m.map(cpIndex(local, ta.selectionStart));
+      const e = m.map(cpIndex(local, ta.selectionEnd));
+      const dir = ta.selectionDirection;
+      const top = ta.scrollTop;
+      ta.value = merged;
+      if (focused) ta.setSelectionRange(unitIndex(m.text, s), unitIndex(m.text, e), dir);
+      ta.scrollTop = top;
+    }
+  }
+
+  const ta = document.getElementById('vision');
+  const vision = ta && ta.dataset.splice ? new Vision(ta) : null;
+  // For the tests and the benchmark: the editor's merge, callable from outside.
+  window.allianceMerge = (o, a, b) => merge(cps(o), cps(a), cps(b)).text.join('');
+
+  // ---- server-sent events ----
+  if (aid && window.EventSource) {
+    let soon = null;
+    const es = new EventSource(`/a/${aid}/events`);
+    es.addEventListener('change', () => {
+      clearTimeout(soon);
+      soon = setTimeout(() => { refresh(); if (vision) vision.pull(); }, 10);
+    });
+    es.addEventListener('hello', () => { document.documentElement.dataset.live = '1'; });
+  }
+})();

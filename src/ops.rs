@@ -1,0 +1,356 @@
+//! The steps a person takes on this device above the core, shared by its two doors: the
+//! `alliance` command (`cli/commands/*.rs`) and the family's page (`app/`). Each door parses
+//! what the person typed and shows the result its own way; what happens in between is here, so
+//! the page is a second door onto the same calls, never a second implementation.
+
+use std::sync::Arc;
+
+use crate::cli::error::{CliError, Result};
+use crate::core::invite::{Invite, Invites};
+use crate::core::status::{QuarantinedPeer, Status};
+use crate::core::{AllianceId, DeviceKey, Edited, Entropy, ItemId, Replica, Timestamp, Writer};
+use crate::net::endpoint::{NetConfig, addr_for, bind, device_of, direct_addrs};
+use crate::net::node::{Node, add_invite, join as join_alliance, save_join};
+use crate::net::shared::SharedAlliance;
+use crate::net::ticket::InviteTicket;
+use crate::store::{Home, Identity, InitOutcome, LockMode, OpenAlliance, ServeInfo};
+
+/// Sets up this device for `name`: a fresh key from `entropy` (nothing changes when the
+/// device is set up already). Returns the identity and whether it was created.
+pub fn init(home: &Home, name: &str, entropy: &mut dyn Entropy) -> Result<(Identity, bool)> {
+    let name = crate::core::text::check_name(name)
+        .map_err(|why| CliError::user(format!("your name: {why}")))?;
+    let mut seed = [0u8; 32];
+    entropy.fill(&mut seed);
+    Ok(match home.init(&name, seed)? {
+        InitOutcome::Created(i) => (i, true),
+        InitOutcome::AlreadySetUp(i) => (i, false),
+    })
+}
+
+/// Founds an alliance on this device with its person as the first member.
+pub fn create_alliance(
+    home: &Home,
+    identity: &Identity,
+    entropy: &mut dyn Entropy,
+    now: Timestamp,
+    title: &str,
+    role: &str,
+) -> Result<(AllianceId, ItemId)> {
+    // Titles pick alliances (`--alliance TITLE`, `alliance use TITLE`): two alike could not be
+    // told apart.
+    let wanted = title.trim();
+    for id in home.alliance_ids()? {
+        let existing = home.open(&id, LockMode::Shared)?.replica().view().title;
+        if existing.trim().eq_ignore_ascii_case(wanted) {
+            return Err(CliError::user(format!(
+                "this device already holds an alliance titled \"{existing}\" ({}); choose another title",
+                id.short()
+            )));
+        }
+    }
+    let mut tag = [0u8; 8];
+    entropy.fill(&mut tag);
+    let writer = Writer {
+        key: &identity.key,
+        actor_tag: tag,
+        now,
+    };
+    let (replica, member, genesis) =
+        Replica::create(&writer, entropy, title, &identity.name, role)?;
+    home.create_alliance(&replica.id(), std::slice::from_ref(&genesis), Some(tag))?;
+    home.set_default_alliance(&replica.id())?;
+    Ok((replica.id(), member))
+}
+
+/// Runs one edit as this device on an alliance opened for writing (its lock held): draws the
+/// device's actor tag, runs `f` (one core call: one signed change), and makes the change
+/// durable before returning. Both doors' edits go through here.
+pub fn edit_on<F>(
+    open: &mut OpenAlliance,
+    identity: &Identity,
+    entropy: &mut dyn Entropy,
+    now: Timestamp,
+    f: F,
+) -> Result<Edited>
+where
+    F: FnOnce(&mut Replica, &Writer<'_>, &mut dyn Entropy) -> Result<Edited>,
+{
+    let tag = open.actor_tag(entropy)?;
+    let writer = Writer {
+        key: &identity.key,
+        actor_tag: tag,
+        now,
+    };
+    let edited = f(open.replica_mut(), &writer, entropy)?;
+    if let Some(change) = &edited.change {
+        open.persist(std::slice::from_ref(change))?;
+    }
+    Ok(edited)
+}
+
+/// This device's person in the alliance, or a message saying how to become one.
+pub fn me(open: &OpenAlliance, identity: &Identity) -> Result<ItemId> {
+    open.replica()
+        .member_of(&identity.key.device_id())
+        .ok_or_else(|| {
+            CliError::user(
+                "this device is not a member of the alliance; `alliance join TICKET` with an invite from a member",
+            )
+        })
+}
+
+/// What needs this person's attention (`alliance status`), with the peers this device refuses
+/// for now from its address book.
+pub fn status(open: &OpenAlliance, me: &ItemId, now: Timestamp) -> Result<Status> {
+    let seen = open.seen()?.heads();
+    let index = open.change_index();
+    let replica = open.replica();
+    let mut status = replica.status(&index, me, seen.as_deref(), now);
+    let book = open.peer_book()?;
+    status.quarantined_peers = book
+        .peers
+        .keys()
+        .filter_map(|device| {
+            let q = book.quarantined(device, now)?;
+            Some(QuarantinedPeer {
+                device: device.clone(),
+                until: Timestamp(q.until),
+                reason: q.reason.clone(),
+            })
+        })
+        .collect();
+    // What this device knows the others have: the heads kept with each peer device.
+    let mut shared = Vec::new();
+    for device in replica.view().devices {
+        let Ok(id) = device.key.parse::<crate::core::DeviceId>() else {
+            continue;
+        };
+        if let Some(bytes) = open.sync_state(&device.key)? {
+            let heads = crate::core::sync::PeerSync::decode(&bytes)
+                .shared_heads()
+                .to_vec();
+            shared.push((id, heads));
+        }
+    }
+    status.unshared = replica.unshared(&index, me, &shared);
+    Ok(status)
+}
+
+/// Makes an invite on this device (only the hash of its secret is kept) and its ticket, which
+/// names the addresses this device serves on (`addrs`).
+pub fn create_invite(
+    open: &OpenAlliance,
+    identity: &Identity,
+    entropy: &mut dyn Entropy,
+    now: Timestamp,
+    role: &str,
+    valid_secs: i64,
+    addrs: &[String],
+) -> Result<(Invite, InviteTicket)> {
+    if open
+        .replica()
+        .member_of(&identity.key.device_id())
+        .is_none()
+    {
+        return Err(CliError::user(
+            "this device is not a member of the alliance, so it cannot invite",
+        ));
+    }
+    let role = role.trim();
+    if role.is_empty() {
+        return Err(CliError::user("the role must not be empty"));
+    }
+    let mut secret = [0u8; 32];
+    entropy.fill(&mut secret);
+    let invite = Invite::new(&secret, role, now, valid_secs);
+    add_invite(open, invite.clone())?;
+    let ticket = InviteTicket {
+        alliance: open.replica().id().0.0,
+        inviter: addr_for(&identity.key.device_id(), addrs, None),
+        secret,
+    };
+    Ok((invite, ticket))
+}
+
+/// The invites made on this device.
+pub fn invites(open: &OpenAlliance) -> Result<Invites> {
+    Ok(open.invites()?)
+}
+
+/// Revokes an open invite by its ID; returns the ID as matched.
+pub fn revoke_invite(open: &OpenAlliance, id: &str) -> Result<String> {
+    let id = id.trim().to_lowercase();
+    open.update_invites(|invites| {
+        if id.len() < 4 || !invites.revoke(&id) {
+            return Err(CliError::user(format!(
+                "no invite '{id}' on this device; `alliance invite list` shows them"
+            )));
+        }
+        Ok(())
+    })?;
+    Ok(id)
+}
+
+/// One member device as `alliance peers` lists it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeviceRow {
+    pub name: String,
+    pub device: String,
+    pub this_device: bool,
+    pub last_seen: Option<Timestamp>,
+    pub addrs: Vec<String>,
+    pub last_error: Option<String>,
+}
+
+/// The member devices: whose, last seen, the addresses this device knows for them.
+pub fn devices(open: &OpenAlliance, me: Option<&str>) -> Result<Vec<DeviceRow>> {
+    let view = open.replica().view();
+    let book = open.peer_book()?;
+    Ok(view
+        .devices
+        .iter()
+        .map(|d| {
+            let info = book.peers.get(&d.key).cloned().unwrap_or_default();
+            DeviceRow {
+                name: view.name_of(&d.member),
+                device: d.key.clone(),
+                this_device: me == Some(d.key.as_str()),
+                last_seen: info.last_seen.map(Timestamp),
+                addrs: info.addrs,
+                last_error: info.last_error,
+            }
+        })
+        .collect())
+}
+
+/// What [`join`] did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Joined {
+    pub alliance: String,
+    pub title: String,
+    pub name: String,
+    pub device: String,
+    pub received: usize,
+}
+
+/// Joins an alliance with a ticket: dials the inviting device, receives the whole alliance
+/// (verified), and stores it. A device that is not set up yet is set up for `name` only if the
+/// join succeeds.
+pub async fn join(
+    home: &Home,
+    net: &NetConfig,
+    ticket: &str,
+    name: Option<&str>,
+    entropy: &mut (dyn Entropy + Send),
+    now: Timestamp,
+) -> Result<Joined> {
+    let ticket: InviteTicket = ticket
+        .trim()
+        .parse()
+        .map_err(|e: crate::net::ticket::BadTicket| CliError::user(e.to_string()))?;
+    let id = AllianceId(automerge::ChangeHash(ticket.alliance));
+    if home.alliance_ids()?.contains(&id) {
+        return Err(CliError::user(format!(
+            "alliance {} is already on this device; use `alliance sync`",
+            id.short()
+        )));
+    }
+    // An existing identity is used as it is; a new one is only written if the join succeeds.
+    let (key, seed_to_save, name) = match home.identity() {
+        Ok(identity) => {
+            let name = name
+                .map(str::to_string)
+                .unwrap_or_else(|| identity.name.clone());
+            (identity.key, None, name)
+        }
+        Err(crate::store::StoreError::NoIdentity { .. }) => {
+            let name = name.map(str::to_string).ok_or_else(|| {
+                CliError::user("this device is new: pass --name YOUR_NAME to join")
+            })?;
+            let mut seed = [0u8; 32];
+            entropy.fill(&mut seed);
+            (DeviceKey::from_seed(seed), Some(seed), name)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let name = crate::core::text::check_name(&name)
+        .map_err(|why| CliError::user(format!("your name: {why}")))?;
+    let endpoint = bind(&key, net).await?;
+    let joined = join_alliance(&endpoint, &ticket, &name, direct_addrs(&endpoint)).await;
+    endpoint.close().await;
+    let (target, report, addrs) = match joined {
+        Ok(j) => j,
+        // The inviting device is not there: the most common reason a join fails.
+        Err(crate::net::NetError::Unreachable { reason, .. }) => {
+            return Err(CliError::user(format!(
+                "could not reach the inviting device ({reason}); it must be running `alliance serve` (or `alliance app`) and be reachable from here (the same network, or relays on both devices); ask them to check, then try again: the ticket stays good until it expires"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(seed) = seed_to_save {
+        home.init(&name, seed)?;
+    }
+    let inviter = device_of(&ticket.inviter.id);
+    let mut all_addrs = addrs;
+    all_addrs.extend(ticket.inviter.ip_addrs().map(|a| a.to_string()));
+    save_join(home, &target, &inviter, &all_addrs, now)?;
+    home.set_default_alliance(&id)?;
+    let title = home.open(&id, LockMode::Shared)?.replica().view().title;
+    Ok(Joined {
+        alliance: id.to_string(),
+        title,
+        name: name.trim().to_string(),
+        device: key.device_id().to_hex(),
+        received: report.received,
+    })
+}
+
+/// Starts this device's node for `alliances`, as `serve` runs it: binds (the port used last
+/// time, or any if that one is taken), announces its addresses in the home (so `invite` can
+/// put them in tickets), and keeps a live session with every member device.
+pub async fn start_node(
+    home: &Home,
+    key: &DeviceKey,
+    alliances: Vec<Arc<SharedAlliance>>,
+    config: &NetConfig,
+) -> Result<(Node, ServeInfo)> {
+    let start = |config: NetConfig| {
+        let alliances = alliances.clone();
+        let key = DeviceKey::from_seed(key.to_seed());
+        async move {
+            let entropy = crate::system::entropy("serve").map_err(CliError::user)?;
+            Node::start(key, &config, alliances, entropy, crate::system::now)
+                .await
+                .map_err(CliError::from)
+        }
+    };
+    let mut node = match start(config.clone()).await {
+        Ok(n) => n,
+        // The port used last time is taken: take any.
+        Err(_) if config.bind.is_some_and(|b| b.ip().is_unspecified()) => {
+            let mut any = config.clone();
+            any.bind = None;
+            start(any).await?
+        }
+        Err(e) => return Err(e),
+    };
+    let info = ServeInfo {
+        device: node.device().to_hex(),
+        addrs: node.addrs(),
+        pid: std::process::id(),
+    };
+    // Without it `invite` makes no tickets; serving goes on regardless.
+    let _ = home.announce_serve(&info);
+    for s in node.listener.alliances.clone() {
+        node.keep_live(s);
+    }
+    Ok((node, info))
+}
+
+/// Stops a node started by [`start_node`] and withdraws its announcement.
+pub async fn stop_node(home: &Home, node: Node) {
+    node.shutdown().await;
+    let _ = home.clear_serve_announcement();
+}
