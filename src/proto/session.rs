@@ -282,8 +282,8 @@ impl Session {
     /// What the session did so far.
     pub fn report(&self) -> Report {
         Report {
-            sent: self.sync.sent - self.base.0,
-            received: self.sync.received - self.base.1,
+            sent: self.sync.sent.saturating_sub(self.base.0),
+            received: self.sync.received.saturating_sub(self.base.1),
         }
     }
 

@@ -401,7 +401,7 @@ impl Network {
         self.spread(d, None);
     }
 
-    /// Closes a link from `a`'s side (a dropped connection): both ends see it closed.
+    /// Drops a link's connection: both ends see it closed.
     pub fn disconnect(&mut self, link: LinkId) {
         let l = &mut self.links[link.0].2;
         l.closing = [true, true];

@@ -447,52 +447,22 @@ fn a_new_device_is_pointed_to_init_and_status_news_start_at_the_join() {
 
 #[test]
 fn serve_says_in_plain_words_who_joined_connected_and_sent_changes_and_invite_list_names_them() {
-    use std::io::BufRead;
     let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
-    let mut child = crate::kit::alliance(ada.home(), ada.seed)
-        .arg("serve")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let mut lines = Vec::new();
-    let mut wait_for = |what: &str| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !lines.iter().any(|l: &String| l.contains(what)) {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(l) => lines.push(l),
-                Err(_) => panic!("serve never said '{what}': {lines:#?}"),
-            }
-        }
-        lines.clone()
-    };
-    wait_for("Press Ctrl-C to stop.");
+    let mut serve = ada.serve_watched();
     let ben = Device::new(2);
     ben.ok(&["join", &ada.invite_ticket(), "--name", "Ben"]);
-    wait_for("Ben joined");
+    serve.wait_for("Ben joined");
     ben.ok(&["need", "add", "rides to practice"]);
     ben.ok(&["sync"]);
-    wait_for("Ben connected");
-    wait_for("1 change(s) from Ben");
-    let seen = wait_for("Ben disconnected");
+    serve.wait_for("Ben connected");
+    serve.wait_for("1 change(s) from Ben");
+    let seen = serve.wait_for("Ben disconnected");
     assert!(
         seen.iter()
             .all(|l| !l.contains("INFO") && !l.contains("peer=")),
         "no technical log lines by default: {seen:#?}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(serve);
     let list = ada.ok(&["invite", "list"]);
     assert!(list.contains("Ben ("), "{list}");
 }
@@ -522,38 +492,10 @@ fn status_says_which_of_my_changes_have_not_reached_whom() {
 
 #[test]
 fn serve_picks_up_an_alliance_created_while_it_runs() {
-    use std::io::BufRead;
     let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
-    let mut child = crate::kit::alliance(ada.home(), ada.seed)
-        .arg("serve")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let wait_for = |what: &str| {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(l) if l.contains(what) => return,
-                Ok(_) => {}
-                Err(_) => panic!("serve never said '{what}'"),
-            }
-        }
-    };
-    wait_for("Press Ctrl-C to stop.");
+    let mut serve = ada.serve_watched();
     ada.ok(&["new", "Coaching: Sam", "--role", "coach"]);
-    wait_for("Now also serving \"Coaching: Sam\"");
+    serve.wait_for("Now also serving \"Coaching: Sam\"");
     // Someone can join it through the running serve.
     let ticket = ada.json(&["--alliance", "Coaching: Sam", "invite"])["ticket"]
         .as_str()
@@ -562,6 +504,4 @@ fn serve_picks_up_an_alliance_created_while_it_runs() {
     let sam = Device::new(5);
     let joined = sam.json(&["join", &ticket, "--name", "Sam"]);
     assert_eq!(joined["title"], "Coaching: Sam");
-    let _ = child.kill();
-    let _ = child.wait();
 }

@@ -202,6 +202,67 @@ impl Device {
     }
 }
 
+/// A running `alliance serve` as a person sees it (its plain-word lines, read as they come);
+/// killed on drop.
+pub struct Watched {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Device {
+    /// Starts `alliance serve` (not `--json`) and reads what it says.
+    pub fn serve_watched(&self) -> Watched {
+        use std::io::BufRead;
+        let mut child = alliance(self.home(), self.seed)
+            .arg("serve")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let mut watched = Watched {
+            child,
+            lines,
+            seen: Vec::new(),
+        };
+        watched.wait_for("Press Ctrl-C to stop.");
+        watched
+    }
+}
+
+impl Watched {
+    /// Waits (up to 20 s) until serve has said a line containing `what`; returns every line so
+    /// far.
+    pub fn wait_for(&mut self, what: &str) -> &[String] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !self.seen.iter().any(|l| l.contains(what)) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(l) => self.seen.push(l),
+                Err(_) => panic!("serve never said '{what}': {:#?}", self.seen),
+            }
+        }
+        &self.seen
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Serve {
     /// Sends SIGTERM and waits; returns whether it exited cleanly.
     pub fn stop(mut self) -> bool {
