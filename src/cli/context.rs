@@ -160,6 +160,32 @@ impl Context {
         }
     }
 
+    /// Asks the person before something that is hard to undo: `question`, then `prompt` with
+    /// [y/N] on the terminal. Without a terminal (or with `--json`) there is nobody to ask: the
+    /// command is refused with `refusal` (which should name `--yes`). A "no" refuses it with
+    /// `declined`.
+    pub fn confirm(
+        &self,
+        question: &str,
+        prompt: &str,
+        refusal: &str,
+        declined: &str,
+    ) -> Result<()> {
+        use std::io::IsTerminal;
+        if self.out.json || !std::io::stdin().is_terminal() {
+            return Err(CliError::user(format!("{question} {refusal}")));
+        }
+        eprint!("{question} {prompt} [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| CliError::user(format!("cannot read the answer: {e}")))?;
+        match answer.trim().to_lowercase().as_str() {
+            "y" | "yes" => Ok(()),
+            _ => Err(CliError::user(declined.to_string())),
+        }
+    }
+
     /// Opens the selected alliance for reading.
     pub fn read(&self) -> Result<OpenAlliance> {
         let id = self.alliance_id()?;

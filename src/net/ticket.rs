@@ -105,14 +105,18 @@ impl FromStr for InviteTicket {
 mod tests {
     use super::*;
 
-    #[test]
-    fn tickets_round_trip_and_malformed_ones_are_refused() {
+    fn sample() -> InviteTicket {
         let key = iroh::SecretKey::from_bytes(&[3; 32]).public();
-        let t = InviteTicket {
+        InviteTicket {
             alliance: [5; 32],
             inviter: EndpointAddr::new(key).with_ip_addr("127.0.0.1:4242".parse().unwrap()),
             secret: [9; 32],
-        };
+        }
+    }
+
+    #[test]
+    fn tickets_round_trip_and_malformed_ones_are_refused() {
+        let t = sample();
         let s = t.to_string();
         assert!(s.starts_with("alliance"));
         assert_eq!(s.parse::<InviteTicket>().unwrap(), t);
@@ -132,12 +136,7 @@ mod tests {
 
     #[test]
     fn every_one_character_typo_in_a_ticket_is_recognised_as_mistyped() {
-        let key = iroh::SecretKey::from_bytes(&[3; 32]).public();
-        let t = InviteTicket {
-            alliance: [5; 32],
-            inviter: EndpointAddr::new(key).with_ip_addr("127.0.0.1:4242".parse().unwrap()),
-            secret: [9; 32],
-        };
+        let t = sample();
         let s = t.to_string();
         let alphabet = "abcdefghijklmnopqrstuvwxyz234567";
         for i in TICKET_KIND.len()..s.len() {

@@ -1,10 +1,8 @@
-use std::io::IsTerminal;
-
 use clap::Args;
 use serde::Serialize;
 
 use crate::cli::context::Context;
-use crate::cli::error::{CliError, Result};
+use crate::cli::error::Result;
 use crate::store::LockMode;
 
 /// Remove an alliance from this device. The other members keep theirs; to stop being a member,
@@ -32,19 +30,12 @@ pub fn run(ctx: &mut Context, args: ForgetArgs) -> Result<()> {
             "This removes \"{title}\" ({}) and everything about it from this device; the other members keep their copies.",
             id.short()
         );
-        if ctx.out.json || !std::io::stdin().is_terminal() {
-            return Err(CliError::user(format!(
-                "{question} Nothing was removed; pass --yes to do it"
-            )));
-        }
-        eprint!("{question} Remove it? [y/N] ");
-        let mut answer = String::new();
-        std::io::stdin()
-            .read_line(&mut answer)
-            .map_err(|e| CliError::user(format!("cannot read the answer: {e}")))?;
-        if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-            return Err(CliError::user("nothing was removed"));
-        }
+        ctx.confirm(
+            &question,
+            "Remove it?",
+            "Nothing was removed; pass --yes to do it",
+            "nothing was removed",
+        )?;
     }
     ctx.home.forget_alliance(&id)?;
     let out = Out {

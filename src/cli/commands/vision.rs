@@ -1,4 +1,4 @@
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::process::Command;
 
 use clap::{Args, Subcommand};
@@ -56,20 +56,12 @@ fn confirm_replacing(ctx: &Context, old: &str, new: &str, yes: bool) -> Result<(
         format!("replaces {gone} of the vision's {total} characters")
     };
     let question = format!("This {what} on every member's device.");
-    if ctx.out.json || !std::io::stdin().is_terminal() {
-        return Err(CliError::user(format!(
-            "{question} Nothing was changed; pass --yes to do it anyway (`alliance vision restore` can bring the old text back)"
-        )));
-    }
-    eprint!("{question} Continue? [y/N] ");
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| CliError::user(format!("cannot read the answer: {e}")))?;
-    match answer.trim().to_lowercase().as_str() {
-        "y" | "yes" => Ok(()),
-        _ => Err(CliError::user("the vision was not changed")),
-    }
+    ctx.confirm(
+        &question,
+        "Continue?",
+        "Nothing was changed; pass --yes to do it anyway (`alliance vision restore` can bring the old text back)",
+        "the vision was not changed",
+    )
 }
 
 pub fn run(ctx: &mut Context, args: VisionArgs) -> Result<()> {
