@@ -315,6 +315,9 @@ impl Replica {
                 if !allowed {
                     return Err(no_field());
                 }
+                if device_field {
+                    self.admin(writer, "settle whose device a key is")?;
+                }
                 ROOT
             }
         };

@@ -16,6 +16,7 @@ pub mod model;
 pub mod peers;
 pub mod raw;
 pub mod replica;
+pub mod rules;
 pub mod signed;
 pub mod status;
 pub mod sync;

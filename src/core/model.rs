@@ -23,6 +23,22 @@ pub mod keys {
     pub const VISION: &str = "vision";
     pub const EXPECTATIONS: &str = "expectations";
     pub const CHECKINS: &str = "checkins";
+    /// `members[m].admin`: whether the member may add, remove and promote people.
+    pub const ADMIN: &str = "admin";
+    /// `members[m].removed_at`, `devices[k].removed_at`: when the person or device was removed
+    /// (or left). Written once; a removal is never undone.
+    pub const REMOVED_AT: &str = "removed_at";
+    /// `members[m].removed_by`, `devices[k].removed_by`: the member who removed them.
+    pub const REMOVED_BY: &str = "removed_by";
+    pub const AGREEMENTS: &str = "agreements";
+    pub const REFLECTIONS: &str = "reflections";
+}
+
+/// Who removed a person or a device, and when. A person who left removed themselves.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Removal {
+    pub by: ItemId,
+    pub at: Timestamp,
 }
 
 /// A person in the alliance.
@@ -31,11 +47,15 @@ pub struct Member {
     pub id: ItemId,
     pub name: String,
     pub role: String,
-    /// Device keys (hex) that act for this person.
+    /// Whether this person may add, remove and promote people (see docs/schema.md).
+    pub admin: bool,
+    /// Device keys (hex) that act for this person now (removed devices are not listed).
     pub devices: Vec<String>,
     /// The member who added this one (`None` for the founder).
     pub added_by: Option<ItemId>,
     pub added_at: Timestamp,
+    /// Set when the person left or was removed.
+    pub removed: Option<Removal>,
 }
 
 /// A device registered in the alliance: whose it is, who added it.
@@ -45,6 +65,8 @@ pub struct Device {
     pub member: ItemId,
     pub added_by: String,
     pub added_at: Timestamp,
+    /// Set when the device was removed (a lost phone), or its person was.
+    pub removed: Option<Removal>,
 }
 
 /// Step 1: what a person needs, in their own words.
@@ -155,7 +177,11 @@ pub struct AllianceView {
     pub id: String,
     pub title: String,
     pub created_at: Timestamp,
+    /// The people in the alliance now.
     pub members: Vec<Member>,
+    /// The people who left or were removed: their past changes keep their names.
+    pub former: Vec<Member>,
+    /// Every device ever added, removed ones included (with `removed` set).
     pub devices: Vec<Device>,
     pub needs: Vec<Need>,
     pub plan: Vec<PlanSession>,
@@ -165,8 +191,22 @@ pub struct AllianceView {
 }
 
 impl AllianceView {
+    /// A person, current or former (see [`AllianceView::current`]).
     pub fn member(&self, id: &ItemId) -> Option<&Member> {
+        self.members
+            .iter()
+            .chain(&self.former)
+            .find(|m| &m.id == id)
+    }
+
+    /// A person who is in the alliance now.
+    pub fn current(&self, id: &ItemId) -> Option<&Member> {
         self.members.iter().find(|m| &m.id == id)
+    }
+
+    /// The device entry of a key, removed or not.
+    pub fn device(&self, key_hex: &str) -> Option<&Device> {
+        self.devices.iter().find(|d| d.key == key_hex)
     }
 
     /// A member's display name, or the ID itself if the member is unknown.
@@ -271,8 +311,21 @@ fn entries<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> Vec<(String, ObjId)> 
         .collect()
 }
 
-/// The people of the alliance and their devices.
-fn read_people<D: ReadDoc>(doc: &D) -> (Vec<Member>, Vec<Device>) {
+/// A removal recorded on a member or device object, if any.
+fn removal_at<D: ReadDoc>(doc: &D, obj: &ObjId) -> Option<Removal> {
+    let at = int_at(doc, obj, keys::REMOVED_AT)?;
+    Some(Removal {
+        by: id_at(doc, obj, keys::REMOVED_BY),
+        at: Timestamp(at),
+    })
+}
+
+fn bool_at<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> bool {
+    matches!(doc.get(obj, key), Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true)))
+}
+
+/// The people of the alliance and their devices: (current members, former members, devices).
+fn read_people<D: ReadDoc>(doc: &D) -> (Vec<Member>, Vec<Member>, Vec<Device>) {
     let root = ROOT;
     let devices: Vec<Device> = entries(doc, &root, keys::DEVICES)
         .into_iter()
@@ -281,6 +334,7 @@ fn read_people<D: ReadDoc>(doc: &D) -> (Vec<Member>, Vec<Device>) {
             member: id_at(doc, &obj, "member"),
             added_by: string_at(doc, &obj, "added_by"),
             added_at: ts_at(doc, &obj, "added_at"),
+            removed: removal_at(doc, &obj),
         })
         .collect();
     let mut members: Vec<Member> = entries(doc, &root, keys::MEMBERS)
@@ -291,31 +345,41 @@ fn read_people<D: ReadDoc>(doc: &D) -> (Vec<Member>, Vec<Device>) {
             Member {
                 devices: devices
                     .iter()
-                    .filter(|d| d.member == id)
+                    .filter(|d| d.member == id && d.removed.is_none())
                     .map(|d| d.key.clone())
                     .collect(),
                 id,
                 name: string_at(doc, &obj, "name"),
                 role: string_at(doc, &obj, "role"),
+                admin: bool_at(doc, &obj, keys::ADMIN),
                 added_by: (!added_by.is_empty()).then(|| ItemId::from_doc_key(&added_by)),
                 added_at: ts_at(doc, &obj, "added_at"),
+                removed: removal_at(doc, &obj),
             }
         })
         .collect();
     members.sort_by_key(|m| (m.added_at, m.id.clone()));
-    (members, devices)
+    let (former, mut members): (Vec<Member>, Vec<Member>) =
+        members.into_iter().partition(|m| m.removed.is_some());
+    // The rule every device applies (see `rules::admins_at`): with no admin left, the
+    // longest-standing member is one.
+    if !members.is_empty() && !members.iter().any(|m| m.admin) {
+        members[0].admin = true;
+    }
+    (members, former, devices)
 }
 
 /// Only who is in the alliance: the title, members and devices, with every other part left
 /// empty. Enough to name the authors of changes, at a fraction of [`read_view`]'s cost on a
 /// long history (the texts, with all their edits, are not read).
 pub fn read_roster<D: ReadDoc>(doc: &D, alliance_id: &ChangeHash) -> AllianceView {
-    let (members, devices) = read_people(doc);
+    let (members, former, devices) = read_people(doc);
     AllianceView {
         id: alliance_id.to_string(),
         title: string_at(doc, &ROOT, keys::TITLE),
         created_at: ts_at(doc, &ROOT, keys::CREATED_AT),
         members,
+        former,
         devices,
         needs: Vec::new(),
         plan: Vec::new(),
@@ -328,7 +392,7 @@ pub fn read_roster<D: ReadDoc>(doc: &D, alliance_id: &ChangeHash) -> AllianceVie
 /// Reads the whole alliance.
 pub fn read_view<D: ReadDoc>(doc: &D, alliance_id: &ChangeHash) -> AllianceView {
     let root = ROOT;
-    let (members, devices) = read_people(doc);
+    let (members, former, devices) = read_people(doc);
 
     let mut needs: Vec<Need> = entries(doc, &root, keys::NEEDS)
         .into_iter()
@@ -439,6 +503,7 @@ pub fn read_view<D: ReadDoc>(doc: &D, alliance_id: &ChangeHash) -> AllianceView 
         title: string_at(doc, &root, keys::TITLE),
         created_at: ts_at(doc, &root, keys::CREATED_AT),
         members,
+        former,
         devices,
         needs,
         plan,
@@ -466,6 +531,10 @@ pub(crate) fn put_member(
     tx.put(&m, "role", role)?;
     tx.put(&m, "added_by", added_by.map(|a| a.as_str()).unwrap_or(""))?;
     tx.put(&m, "added_at", now.0)?;
+    if added_by.is_none() {
+        // The founder is the first admin.
+        tx.put(&m, keys::ADMIN, true)?;
+    }
     Ok(())
 }
 

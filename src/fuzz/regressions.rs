@@ -153,6 +153,18 @@ fn a_checksummed_document_that_panics_in_automerges_load_is_refused_without_a_pa
 /// stay as they are) and signs it again with Ada's key: needed when the fixture's history
 /// changes bytes (say, a change summary is worded differently) while the change stays malformed
 /// the same way. Run: `cargo test --lib fuzz::regressions -- --ignored rebase_apply_fixture`.
+/// An unsigned LEB128 number and how many bytes it took.
+fn uleb(bytes: &[u8]) -> (u64, usize) {
+    let mut value = 0u64;
+    for (i, b) in bytes.iter().enumerate() {
+        value |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return (value, i + 1);
+        }
+    }
+    (value, bytes.len())
+}
+
 #[test]
 #[ignore]
 fn rebase_apply_fixture() {
@@ -167,7 +179,33 @@ fn rebase_apply_fixture() {
     for h in &heads {
         rebased.extend_from_slice(&h.0);
     }
-    rebased.extend_from_slice(&body[1 + 32 * n..]);
+    // Then the actor (length and bytes), the sequence number and the first operation's
+    // counter: numbered after the fixture's history, so that only Automerge's apply fails.
+    let rest = &body[1 + 32 * n..];
+    let (actor_len, a) = uleb(rest);
+    let actor_end = a + actor_len as usize;
+    let (_, s) = uleb(&rest[actor_end..]);
+    let (_, o) = uleb(&rest[actor_end + s..]);
+    let max_op = fixture()
+        .base
+        .doc()
+        .get_changes_meta(&[])
+        .iter()
+        .map(|m| m.max_op)
+        .max()
+        .unwrap_or(0);
+    rebased.extend_from_slice(&rest[..actor_end + s]);
+    let mut start = max_op + 1;
+    loop {
+        let byte = (start & 0x7f) as u8;
+        start >>= 7;
+        if start == 0 {
+            rebased.push(byte);
+            break;
+        }
+        rebased.push(byte | 0x80);
+    }
+    rebased.extend_from_slice(&rest[actor_end + s + o..]);
     let chunk = crate::core::raw::chunk(kind, &rebased);
     let hash = crate::core::raw::chunk_hash(kind, &rebased);
     let sig = fixture().ada.sign_change(&hash).to_bytes().to_vec();

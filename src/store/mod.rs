@@ -538,6 +538,18 @@ impl OpenAlliance {
             )?;
             self.quarantine_saved = quarantine_len(&self.replica);
         }
+        if self.replica.take_rewritten() {
+            // The replica withdrew changes it held (a removal arrived, see
+            // `core::replica::removal`): the log may hold them, so save the replica whole.
+            if let Err(e) = self.compact() {
+                self.replica.mark_rewritten();
+                return Err(e);
+            }
+            if self.track_persisted {
+                self.persisted.extend_from_slice(changes);
+            }
+            return Ok(());
+        }
         if changes.is_empty() {
             return Ok(());
         }

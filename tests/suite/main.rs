@@ -24,5 +24,6 @@ mod load;
 mod net;
 mod replica;
 mod review;
+mod rules;
 mod store;
 mod sync_sim;

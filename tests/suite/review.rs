@@ -619,7 +619,10 @@ fn a_saved_index_brought_up_to_date_equals_one_built_from_scratch() {
 fn two_members_claiming_one_device_at_once_is_a_conflict_settled_on_the_alliance() {
     let (mut ada, mut ben, mut cy) = three();
     let dee = DeviceKey::from_seed([4; 32]).device_id();
-    // Offline, Ada and Ben each add a person with the same device key.
+    let ben_id = find(&ada.replica.view(), "Ben");
+    ada.act(9, |r, w, _| r.set_admin(w, &ben_id, true)).unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    // Offline, Ada and Ben (both admins) each add a person with the same device key.
     ada.act(10, |r, w, e| r.add_member(w, e, "Dee", "aunt", Some(dee)))
         .unwrap();
     ben.act(11, |r, w, e| r.add_member(w, e, "Dee B", "aunt", Some(dee)))
@@ -637,7 +640,14 @@ fn two_members_claiming_one_device_at_once_is_a_conflict_settled_on_the_alliance
     );
     let pick = c.values.iter().position(|v| v.author == "Ada").unwrap() + 1;
     let field = c.field.clone();
-    cy.act(20, |r, w, _| {
+    // Whose device it is, is an admin's to settle.
+    let refused = cy
+        .act(20, |r, w, _| {
+            r.resolve(w, &Target::Alliance, &field, Resolution::Pick(pick))
+        })
+        .unwrap_err();
+    assert!(refused.to_string().contains("only an admin"), "{refused}");
+    ada.act(20, |r, w, _| {
         r.resolve(w, &Target::Alliance, &field, Resolution::Pick(pick))
     })
     .unwrap();

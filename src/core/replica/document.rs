@@ -11,6 +11,7 @@ use ed25519_dalek::Signature;
 
 use super::receive::{Numbering, Past, check_op_ranges, within_batch_ops};
 use super::{Budget, ReceiveError, Received, Replica, guarded};
+use crate::core::identity::DeviceId;
 use crate::core::signed::{
     Claim, SignedChange, authored, check_vouching_signatures, within_change_ops,
 };
@@ -99,9 +100,21 @@ impl Replica {
         check_vouching_signatures(&nodes, |i| &sig_of[&nodes[i].hash])?;
         budget.check("checking signatures")?;
         let claims: Vec<Claim<'_>> = nodes.iter().map(|n| (n.hash, n.deps, n.author)).collect();
+        let author_of: HashMap<ChangeHash, DeviceId> =
+            nodes.iter().map(|n| (n.hash, n.author)).collect();
         drop(nodes);
         self.check_authors(&loaded, &claims, budget)?;
         drop(claims);
+        let changes = guarded(|| loaded.get_changes(&[])).ok_or(ReceiveError::Panicked {
+            step: "reading the changes",
+            reload: false,
+        })?;
+        self.check_rules(
+            &loaded,
+            changes.iter().map(|c| (c, author_of[&c.hash()])),
+            budget,
+        )?;
+        drop(changes);
         check_op_ranges(metas.iter().map(Numbering::from), Past::Document(&loaded))?;
         let total = metas.len();
         drop(metas);
@@ -109,12 +122,13 @@ impl Replica {
             self.doc = loaded;
             self.signatures = sig_of;
             self.seq_counts = None;
+            let withdrawn = self.withdraw_concurrent_with_removals();
             return Ok(Received {
                 new: Vec::new(),
                 duplicates: 0,
-                loaded: total,
+                loaded: total - withdrawn.len(),
                 equivocations: 0,
-                dropped: 0,
+                dropped: withdrawn.len(),
             });
         }
         // Another session filled this replica meanwhile: take what it lacks, through the same

@@ -31,6 +31,7 @@
 mod audit;
 mod document;
 mod receive;
+mod removal;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -125,6 +126,9 @@ pub enum EditError {
     NotOwner { id: String, owner: String },
     #[error("{0}")]
     Invalid(String),
+    /// The rules of who may write what (docs/schema.md) do not allow this device's person to.
+    #[error("{0}")]
+    NotAllowed(String),
     #[error("automerge refused the edit: {0}")]
     Automerge(#[from] AutomergeError),
 }
@@ -138,6 +142,8 @@ pub enum ReceiveError {
         "rejected change {hash}: its author {author} was not a member device at that point of the history"
     )]
     NotAMember { hash: String, author: String },
+    #[error("rejected {0}")]
+    Rule(#[from] crate::core::rules::Broken),
     #[error("{count} change(s) depend on changes that were not sent; nothing was applied")]
     MissingDependencies { count: usize },
     #[error("these changes do not belong to alliance {0} (its genesis change is missing)")]
@@ -245,6 +251,8 @@ pub struct Replica {
     /// Set when Automerge panicked while changing the document: nothing more goes in or out
     /// until the replica is loaded again from the store.
     poisoned: bool,
+    /// Set when changes the replica held were withdrawn (see `removal`): save it whole.
+    rewritten: bool,
 }
 
 impl fmt::Debug for Replica {
@@ -296,6 +304,7 @@ impl Replica {
             seq_counts: None,
             quarantine: Quarantine::default(),
             poisoned: false,
+            rewritten: false,
         };
         replica
             .signatures
@@ -313,6 +322,7 @@ impl Replica {
             seq_counts: None,
             quarantine: Quarantine::default(),
             poisoned: false,
+            rewritten: false,
         }
     }
 
@@ -345,6 +355,7 @@ impl Replica {
             seq_counts: None,
             quarantine: Quarantine::default(),
             poisoned: false,
+            rewritten: false,
         })
     }
 
@@ -395,12 +406,10 @@ impl Replica {
         model::read_roster(&self.doc, &self.id.0)
     }
 
-    /// The member ID of a device, if the device is a member now.
+    /// The member ID of a device, if the device is a member now (added, and neither it nor
+    /// its person removed).
     pub fn member_of(&self, device: &DeviceId) -> Option<ItemId> {
-        let devices = model::map_at(&self.doc, &ROOT, keys::DEVICES)?;
-        let entry = model::map_at(&self.doc, &devices, &device.to_hex())?;
-        let member = model::string_at(&self.doc, &entry, "member");
-        (!member.is_empty()).then(|| ItemId::from_doc_key(&member))
+        crate::core::rules::acting_member(&self.doc, device, &self.doc.get_heads())
     }
 
     /// A fresh item ID of `kind` that no item in the document uses yet.

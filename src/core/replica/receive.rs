@@ -18,14 +18,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use automerge::{
-    ActorId, Automerge, Change, ChangeHash, ChangeMetadata, ObjType, ROOT, ReadDoc, Value,
-};
+use automerge::{ActorId, Automerge, Change, ChangeHash, ChangeMetadata};
 
 use super::{ActorTip, Budget, ReceiveError, Received, Replica, guarded};
 use crate::core::equivocation;
 use crate::core::identity::DeviceId;
-use crate::core::model::keys;
+use crate::core::rules;
 use crate::core::signed::{
     Authenticated, Authors, ChangeError, Claim, SignedChange, Unverified, Verified,
     authenticate_batch,
@@ -141,12 +139,14 @@ impl Replica {
                 });
             }
             self.check_authors(&staging, &claims_of(&verified), budget)?;
+            let removes = self.check_rules(&staging, authored_changes(&verified), budget)?;
             self.doc = staging;
-            verified
+            (verified, removes)
         } else {
             self.check_authors(&self.doc, &authenticated.claims(), budget)?;
             let verified = decode_within(authenticated, budget)?;
             check_op_ranges(verified.iter().map(Numbering::from), Past::Replica(self))?;
+            let removes = self.check_rules(&self.doc, authored_changes(&verified), budget)?;
             let before = self.doc.get_heads();
             match apply_all(&mut self.doc, &verified) {
                 Ok(()) => {}
@@ -166,8 +166,25 @@ impl Replica {
                     reload: true,
                 });
             }
-            verified
+            (verified, removes)
         };
+        let (mut verified, removes) = verified;
+        let authors: Vec<DeviceId> = authored_changes(&verified)
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect();
+        if self.touches_removals(removes, &authors) {
+            let withdrawn = self.withdraw_concurrent_with_removals();
+            if !withdrawn.is_empty() {
+                let before = verified.len();
+                verified.retain(|c| !withdrawn.contains(&c.hash()));
+                received.dropped += before - verified.len();
+                if withdrawn.len() > before - verified.len() {
+                    // It held some of them before this batch: its store must be rewritten.
+                    self.rewritten = true;
+                }
+            }
+        }
         for c in &verified {
             self.signatures.insert(c.hash(), *c.signature());
         }
@@ -198,19 +215,36 @@ impl Replica {
         Ok(())
     }
 
-    /// Whether `device` was a member device in the document as of `deps`.
+    /// Whether `device` was a member device in the document as of `deps` (added, and neither
+    /// it nor its person removed).
     fn member_at(&self, doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> bool {
-        if deps.is_empty() {
-            return false;
+        rules::acting_member(doc, device, deps).is_some()
+    }
+
+    /// Checks every change against the rules of who may write what ([`rules::check`]), in
+    /// `doc` (which holds the changes' whole past), in order. Returns whether one of them
+    /// removed a person or a device.
+    pub(super) fn check_rules<'c>(
+        &self,
+        doc: &Automerge,
+        changes: impl IntoIterator<Item = (&'c Change, DeviceId)>,
+        budget: &Budget<'_>,
+    ) -> Result<bool, ReceiveError> {
+        let mut paths = rules::Paths::default();
+        for (n, (change, author)) in changes.into_iter().enumerate() {
+            if change.hash() == self.id.0 {
+                continue;
+            }
+            let expanded = guarded(|| change.decode()).ok_or(ReceiveError::Panicked {
+                step: "reading a change's operations",
+                reload: false,
+            })?;
+            rules::check(doc, change, expanded, &author, &mut paths)?;
+            if n % 1024 == 1023 {
+                budget.check("checking the rules")?;
+            }
         }
-        let devices = match doc.get_at(ROOT, keys::DEVICES, deps) {
-            Ok(Some((Value::Object(ObjType::Map), id))) => id,
-            _ => return false,
-        };
-        matches!(
-            doc.get_at(&devices, device.to_hex(), deps),
-            Ok(Some((Value::Object(ObjType::Map), _)))
-        )
+        Ok(paths.removals)
     }
 
     /// Whether a change is authorised: the genesis change of this alliance, or a change whose
@@ -502,6 +536,20 @@ fn decode_within(
     within_batch_ops(ops, "batch")?;
     budget.check("decoding")?;
     Ok(verified)
+}
+
+/// Verified changes with their authors.
+fn authored_changes(changes: &[SignedChange<Verified>]) -> Vec<(&Change, DeviceId)> {
+    let mut memo = Authors::default();
+    changes
+        .iter()
+        .map(|c| {
+            let author = memo
+                .of(c.actor_id())
+                .expect("verified changes have a valid author");
+            (c.change(), author)
+        })
+        .collect()
 }
 
 /// The membership claims of verified changes.

@@ -168,14 +168,74 @@ pub fn family_tree(admitted_by: &[usize]) -> Vec<Dev> {
         assert!(by < i, "device {i} is admitted by a device that has joined");
         let key = device_key(i);
         let id = key.device_id();
-        devs[by]
+        let added = devs[by]
             .edit(i as i64, |r, w| {
                 r.add_member(w, &mut rng, NAMES[i], "member", Some(id))
             })
             .unwrap();
+        // Whoever admits someone later must be an admin (docs/schema.md).
+        if admitted_by.contains(&i) {
+            let member = added.id.clone().expect("a new member's ID");
+            devs[by]
+                .edit(i as i64, |r, w| r.set_admin(w, &member, true))
+                .unwrap();
+        }
         let mut replica = Replica::empty(devs[by].replica.id());
         sync(&mut devs[by].replica, &mut replica);
         devs.push(Dev::new(i, replica));
     }
     devs
+}
+
+/// A change as a modified member client makes it: whatever operations `f` writes, on this
+/// device's replica as it is, signed with the device's real key (so its signature and its
+/// author are genuine; only the rules can refuse it).
+pub fn forged(
+    dev: &Dev,
+    t: i64,
+    f: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &automerge::Automerge),
+) -> SignedChange<Unverified> {
+    forged_at(dev, &dev.replica.heads(), t, f)
+}
+
+/// [`forged`], made on the document as it was at `heads` (a backdated change).
+pub fn forged_at(
+    dev: &Dev,
+    heads: &[automerge::ChangeHash],
+    t: i64,
+    f: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &automerge::Automerge),
+) -> SignedChange<Unverified> {
+    use automerge::transaction::CommitOptions;
+    let full = dev.replica.doc();
+    let mut doc = full.fork_at(heads).expect("heads of this replica");
+    let before = doc.clone();
+    // Number it after everything this device's actor made, as its own client would.
+    let mine = full
+        .get_changes_meta(&[])
+        .into_iter()
+        .filter(|m| m.actor.as_ref() == &dev.actor())
+        .count();
+    let known = doc
+        .get_changes_meta(&[])
+        .into_iter()
+        .filter(|m| m.actor.as_ref() == &dev.actor())
+        .count();
+    assert_eq!(
+        mine, known,
+        "forge from heads that hold all of this device's changes"
+    );
+    doc.set_actor(dev.actor());
+    let mut tx = doc.transaction();
+    f(&mut tx, &before);
+    tx.commit_with(
+        CommitOptions::default()
+            .with_time(T0 + t)
+            .with_message("forged by a modified client".to_string()),
+    );
+    let change = doc
+        .get_last_local_change()
+        .expect("the forged change")
+        .clone();
+    let sig = dev.key.sign_change(&change.hash());
+    SignedChange::from_bytes(change.raw_bytes().to_vec(), &sig.to_bytes()).unwrap()
 }

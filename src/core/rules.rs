@@ -1,0 +1,531 @@
+//! Who may write what: the rules every device applies to every change it receives (the table
+//! is in docs/schema.md, "Who may write what"). No I/O.
+//!
+//! A change is judged on its own operations, against the document *as of the change's
+//! dependencies*, so that every device decides the same way whatever else it holds: each
+//! operation's object is traced to its path in the document (`members/m4k2x/role`,
+//! `expectations/e7kq2/agreements/m9abc/at`), and the path's rule is checked for the change's
+//! author (the person its device belonged to, as of the dependencies). A change that breaks a
+//! rule is refused whole ([`Broken`]).
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::{Automerge, Change, ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc, Value};
+use automerge::{ScalarValue, legacy};
+
+use crate::core::identity::DeviceId;
+use crate::core::ids::ItemId;
+use crate::core::model::keys;
+use crate::core::replica::guarded;
+
+/// A change that breaks one of the rules. Nothing of it is applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("change {hash} by device {author} breaks the rule that {rule} ({what})")]
+pub struct Broken {
+    pub hash: String,
+    pub author: String,
+    /// The rule, in words, as docs/schema.md writes it.
+    pub rule: &'static str,
+    /// What the change tried.
+    pub what: String,
+}
+
+/// The rules, in words.
+pub mod rule {
+    pub const TOP: &str = "the alliance's top-level parts are made by its first change only";
+    pub const ADD_PERSON: &str = "only an admin adds a person";
+    pub const KEEP_PEOPLE: &str =
+        "a person is never deleted or replaced (they leave or are removed)";
+    pub const NAME: &str = "a person's name is changed by that person or an admin";
+    pub const ROLE: &str = "roles and admin rights are changed by an admin";
+    pub const REMOVE_PERSON: &str = "a person is removed by an admin, or leaves by themselves";
+    pub const FINAL: &str = "a removal is final";
+    pub const REMOVAL_ALONE: &str =
+        "a removal is a change of its own (it removes, and does nothing else)";
+    pub const LAST_ADMIN: &str = "the last admin cannot leave, be removed or lose admin rights (make another member an admin first)";
+    pub const ADD_DEVICE: &str =
+        "a device is added by an admin, or linked by another device of the same person";
+    pub const DEVICE_ONCE: &str =
+        "a device entry is written once (whose device it is never changes)";
+    pub const REMOVE_DEVICE: &str =
+        "a device is removed by a device of the same person, or an admin";
+    pub const NEED_OWNER: &str = "a need is written and removed only by its owner's devices";
+    pub const OWN_AGREEMENT: &str = "only a person's own devices agree (or stop agreeing) for them";
+    pub const OWN_REFLECTION: &str = "only a person's own devices write their check-in reflection";
+    pub const PER_PERSON: &str =
+        "the agreements and reflections of an item are made with the item, never replaced";
+    pub const KEEP_ITEMS: &str =
+        "expectations and check-ins are retired or edited, never deleted or replaced";
+}
+
+/// One step of a path in the document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Seg {
+    Key(String),
+    /// A position in a list or text.
+    Index,
+}
+
+type Path = Vec<Seg>;
+
+/// Paths of objects already traced, kept across the changes of one batch.
+#[derive(Default)]
+pub struct Paths {
+    known: HashMap<legacy::OpId, Path>,
+    /// Whether a change checked so far removed a person or a device.
+    pub removals: bool,
+}
+
+/// One operation of a change, traced.
+struct Write {
+    target: Path,
+    action: legacy::OpType,
+    /// The object it writes in was made by this same change.
+    in_new_object: bool,
+}
+
+/// The document as of a change's dependencies.
+struct At<'a> {
+    doc: &'a Automerge,
+    deps: &'a [ChangeHash],
+}
+
+impl At<'_> {
+    fn map(&self, obj: &ObjId, key: &str) -> Option<ObjId> {
+        match self.doc.get_at(obj, key, self.deps) {
+            Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+            _ => None,
+        }
+    }
+
+    fn has(&self, obj: &ObjId, key: &str) -> bool {
+        matches!(self.doc.get_at(obj, key, self.deps), Ok(Some(_)))
+    }
+
+    fn str(&self, obj: &ObjId, key: &str) -> Option<String> {
+        match self.doc.get_at(obj, key, self.deps) {
+            Ok(Some((Value::Scalar(s), _))) => s.as_str().map(str::to_string),
+            _ => None,
+        }
+    }
+
+    /// Whether `collection` has anything at `key` (an entry of any type).
+    fn holds(&self, collection: &str, key: &str) -> bool {
+        self.map(&ROOT, collection)
+            .is_some_and(|c| self.has(&c, key))
+    }
+
+    /// Whether `collection[key]` holds several concurrent values.
+    fn conflicted(&self, collection: &str, key: &str) -> bool {
+        self.map(&ROOT, collection)
+            .and_then(|c| self.doc.get_all_at(&c, key, self.deps).ok())
+            .is_some_and(|all| all.len() > 1)
+    }
+
+    fn entry(&self, collection: &str, key: &str) -> Option<ObjId> {
+        let c = self.map(&ROOT, collection)?;
+        self.map(&c, key)
+    }
+}
+
+/// Whether a change removes a person or a device (by the rules, such a change does nothing
+/// else).
+pub(crate) fn is_removal(change: &Change) -> bool {
+    guarded(|| change.decode()).is_some_and(|c| {
+        c.operations.iter().any(|op| {
+            matches!(&op.key, legacy::Key::Map(k) if k.as_str() == keys::REMOVED_AT)
+                && matches!(op.action, legacy::OpType::Put(_))
+        })
+    })
+}
+
+/// The member a device acts for as of `deps`, if the device and the member are both current
+/// (added and not removed).
+pub(crate) fn acting_member(
+    doc: &Automerge,
+    device: &DeviceId,
+    deps: &[ChangeHash],
+) -> Option<ItemId> {
+    if deps.is_empty() {
+        return None;
+    }
+    let at = At { doc, deps };
+    let entry = at.entry(keys::DEVICES, &device.to_hex())?;
+    if at.has(&entry, keys::REMOVED_AT) {
+        return None;
+    }
+    let member = at.str(&entry, "member")?;
+    let m = at.entry(keys::MEMBERS, &member)?;
+    if at.has(&m, keys::REMOVED_AT) {
+        return None;
+    }
+    Some(ItemId::from_doc_key(&member))
+}
+
+/// The admins as of `deps`: the current members whose `admin` is true; when there are none
+/// (an alliance made before admins existed, or concurrent changes that left none), the
+/// longest-standing current member (earliest `added_at`, then lowest ID). Every device
+/// computes the same set from the same history.
+fn admins(at: &At<'_>) -> (HashSet<String>, Vec<(i64, String)>) {
+    let mut explicit = HashSet::new();
+    let mut current = Vec::new();
+    let Some(members) = at.map(&ROOT, keys::MEMBERS) else {
+        return (explicit, current);
+    };
+    for item in at.doc.map_range_at(&members, .., at.deps) {
+        let automerge::ValueRef::Object(ObjType::Map) = item.value else {
+            continue;
+        };
+        let obj = item.id();
+        if at.has(&obj, keys::REMOVED_AT) {
+            continue;
+        }
+        let added = match at.doc.get_at(&obj, "added_at", at.deps) {
+            Ok(Some((Value::Scalar(s), _))) => s.as_i64().unwrap_or(0),
+            _ => 0,
+        };
+        let admin = matches!(
+            at.doc.get_at(&obj, keys::ADMIN, at.deps),
+            Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true))
+        );
+        if admin {
+            explicit.insert(item.key.to_string());
+        }
+        current.push((added, item.key.to_string()));
+    }
+    current.sort();
+    (explicit, current)
+}
+
+fn is_admin(at: &At<'_>, member: &ItemId) -> bool {
+    let (explicit, current) = admins(at);
+    if explicit.is_empty() {
+        current.first().is_some_and(|(_, m)| m == member.as_str())
+    } else {
+        explicit.contains(member.as_str())
+    }
+}
+
+/// Traces the object `id` to its path, from this change's own new objects, what the batch
+/// traced before, or the document.
+fn path_of(
+    doc: &Automerge,
+    id: &legacy::OpId,
+    made: &HashMap<legacy::OpId, Path>,
+    paths: &mut Paths,
+) -> Option<Path> {
+    if let Some(p) = made.get(id).or_else(|| paths.known.get(id)) {
+        return Some(p.clone());
+    }
+    let text = format!("{}@{}", id.0, id.1.to_hex_string());
+    let path = guarded(|| {
+        let obj = doc.import_obj(&text).ok()?;
+        let parents = doc.parents(&obj).ok()?;
+        Some(
+            parents
+                .path()
+                .into_iter()
+                .map(|(_, prop)| match prop {
+                    Prop::Map(k) => Seg::Key(k),
+                    Prop::Seq(_) => Seg::Index,
+                })
+                .collect::<Path>(),
+        )
+    })??;
+    paths.known.insert(id.clone(), path.clone());
+    Some(path)
+}
+
+fn key(s: &Seg) -> Option<&str> {
+    match s {
+        Seg::Key(k) => Some(k.as_str()),
+        Seg::Index => None,
+    }
+}
+
+/// Checks one change against the rules. `doc` holds the change's whole past (it may hold more:
+/// every read is as of the change's dependencies). `expanded` is the change decoded (the
+/// caller guards the decoding against panics). `author` is the change's verified author
+/// device; the genesis change is not checked (it makes the alliance).
+pub fn check(
+    doc: &Automerge,
+    change: &Change,
+    expanded: automerge::ExpandedChange,
+    author: &DeviceId,
+    paths: &mut Paths,
+) -> Result<(), Broken> {
+    let hash = change.hash();
+    let deps = change.deps();
+    let broken = |rule: &'static str, what: String| Broken {
+        hash: hash.to_string(),
+        author: author.short(),
+        rule,
+        what,
+    };
+    // Trace every operation to its path.
+    let start = change.start_op().get();
+    let mut made: HashMap<legacy::OpId, Path> = HashMap::new();
+    let mut writes = Vec::with_capacity(expanded.operations.len());
+    for (i, op) in expanded.operations.into_iter().enumerate() {
+        let (mut target, in_new_object) = match &op.obj {
+            legacy::ObjectId::Root => (Path::new(), false),
+            legacy::ObjectId::Id(id) => {
+                let new = made.contains_key(id);
+                let Some(p) = path_of(doc, id, &made, paths) else {
+                    return Err(broken(
+                        rule::TOP,
+                        format!(
+                            "it writes to object {}, which the alliance does not hold",
+                            id.0
+                        ),
+                    ));
+                };
+                (p, new)
+            }
+        };
+        target.push(match &op.key {
+            legacy::Key::Map(k) => Seg::Key(k.to_string()),
+            legacy::Key::Seq(_) => Seg::Index,
+        });
+        if let legacy::OpType::Make(_) = op.action {
+            let id = legacy::OpId(start + i as u64, change.actor_id().clone());
+            made.insert(id, target.clone());
+        }
+        writes.push(Write {
+            target,
+            action: op.action,
+            in_new_object,
+        });
+    }
+    let at = At { doc, deps };
+    let Some(me) = acting_member(doc, author, deps) else {
+        // The membership check reports this one; nothing to judge here.
+        return Ok(());
+    };
+    // Scalar values this change puts, by path (a new person's or device's fields).
+    let put = |path: &[&str]| -> Option<String> {
+        writes.iter().find_map(|w| {
+            let same = w.target.len() == path.len()
+                && w.target.iter().zip(path).all(|(s, p)| key(s) == Some(*p));
+            match (&w.action, same) {
+                (legacy::OpType::Put(ScalarValue::Str(s)), true) => Some(s.to_string()),
+                _ => None,
+            }
+        })
+    };
+    let mut admin: Option<bool> = None;
+    let mut admin_now = |at: &At<'_>| *admin.get_or_insert_with(|| is_admin(at, &me));
+    let mut made_items: HashSet<(&str, &str)> = HashSet::new();
+    let mut removal_writes = 0;
+    let mut demoted: HashSet<String> = HashSet::new();
+    let mut promoted: HashSet<String> = HashSet::new();
+    for w in &writes {
+        let t: Vec<Option<&str>> = w.target.iter().map(key).collect();
+        let is_make = matches!(w.action, legacy::OpType::Make(ObjType::Map));
+        if let ([Some(c), Some(x)], true) = (t.as_slice(), is_make) {
+            made_items.insert((c, x));
+        }
+        let what = || {
+            let p: Vec<&str> = w.target.iter().map(|s| key(s).unwrap_or("#")).collect();
+            format!("it writes {}", p.join("/"))
+        };
+        match t.as_slice() {
+            // Per-person parts, whoever made the item.
+            [
+                Some(keys::EXPECTATIONS),
+                Some(_),
+                Some(keys::AGREEMENTS),
+                Some(m),
+                ..,
+            ] => {
+                if *m != me.as_str() {
+                    return Err(broken(rule::OWN_AGREEMENT, what()));
+                }
+            }
+            [
+                Some(keys::CHECKINS),
+                Some(_),
+                Some(keys::REFLECTIONS),
+                Some(m),
+                ..,
+            ] => {
+                if *m != me.as_str() {
+                    return Err(broken(rule::OWN_REFLECTION, what()));
+                }
+            }
+            [
+                Some(keys::EXPECTATIONS | keys::CHECKINS),
+                Some(_),
+                Some(keys::AGREEMENTS | keys::REFLECTIONS),
+            ]
+            | [
+                Some(keys::EXPECTATIONS | keys::CHECKINS),
+                Some(_),
+                Some(keys::AGREEMENTS | keys::REFLECTIONS),
+                None,
+                ..,
+            ] => {
+                let replaces = at
+                    .entry(t[0].unwrap_or(""), t[1].unwrap_or(""))
+                    .is_some_and(|item| at.has(&item, t[2].unwrap_or("")));
+                if !w.in_new_object && replaces {
+                    return Err(broken(rule::PER_PERSON, what()));
+                }
+            }
+            [Some(k)] => {
+                if *k != keys::TITLE {
+                    return Err(broken(rule::TOP, what()));
+                }
+            }
+            [None] => return Err(broken(rule::TOP, what())),
+            // People.
+            [Some(keys::MEMBERS), Some(m)] => {
+                if !is_make || at.holds(keys::MEMBERS, m) {
+                    return Err(broken(rule::KEEP_PEOPLE, what()));
+                }
+                if !admin_now(&at) {
+                    return Err(broken(rule::ADD_PERSON, what()));
+                }
+            }
+            // The fields of a person, device or need made by this same change: judged with
+            // the entry that makes them (above).
+            [
+                Some(keys::MEMBERS | keys::DEVICES | keys::NEEDS),
+                Some(x),
+                _,
+                ..,
+            ] if made_items.contains(&(t[0].unwrap_or(""), *x)) => {}
+            [Some(keys::MEMBERS), Some(m), Some(field), ..] => {
+                let Some(obj) = at.entry(keys::MEMBERS, m) else {
+                    return Err(broken(rule::KEEP_PEOPLE, what()));
+                };
+                match *field {
+                    "name" => {
+                        if *m != me.as_str() && !admin_now(&at) {
+                            return Err(broken(rule::NAME, what()));
+                        }
+                    }
+                    keys::REMOVED_AT | keys::REMOVED_BY => {
+                        if at.has(&obj, keys::REMOVED_AT) {
+                            return Err(broken(rule::FINAL, what()));
+                        }
+                        if *m != me.as_str() && !admin_now(&at) {
+                            return Err(broken(rule::REMOVE_PERSON, what()));
+                        }
+                        demoted.insert(m.to_string());
+                        paths.removals = true;
+                        removal_writes += 1;
+                    }
+                    _ => {
+                        if !admin_now(&at) {
+                            return Err(broken(rule::ROLE, what()));
+                        }
+                        if *field == keys::ADMIN {
+                            match &w.action {
+                                legacy::OpType::Put(ScalarValue::Boolean(true)) => {
+                                    promoted.insert(m.to_string());
+                                }
+                                _ => {
+                                    demoted.insert(m.to_string());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            // Devices.
+            // Two admins who added one key for two people at once: an admin settles whose
+            // it is (`alliance resolve`), writing the entry again.
+            [Some(keys::DEVICES), Some(k), ..]
+                if t.len() <= 3 && at.conflicted(keys::DEVICES, k) && admin_now(&at) => {}
+            [Some(keys::DEVICES), Some(k)] => {
+                if !is_make || at.holds(keys::DEVICES, k) {
+                    return Err(broken(rule::DEVICE_ONCE, what()));
+                }
+                let for_me = put(&[keys::DEVICES, k, "member"]).as_deref() == Some(me.as_str());
+                if !for_me && !admin_now(&at) {
+                    return Err(broken(rule::ADD_DEVICE, what()));
+                }
+            }
+            [
+                Some(keys::DEVICES),
+                Some(k),
+                Some(keys::REMOVED_AT | keys::REMOVED_BY),
+            ] => {
+                let Some(obj) = at.entry(keys::DEVICES, k) else {
+                    return Err(broken(rule::DEVICE_ONCE, what()));
+                };
+                if at.has(&obj, keys::REMOVED_AT) {
+                    return Err(broken(rule::FINAL, what()));
+                }
+                let whose = at.str(&obj, "member");
+                if whose.as_deref() != Some(me.as_str()) && !admin_now(&at) {
+                    return Err(broken(rule::REMOVE_DEVICE, what()));
+                }
+                paths.removals = true;
+                removal_writes += 1;
+            }
+            [Some(keys::DEVICES), ..] => return Err(broken(rule::DEVICE_ONCE, what())),
+            // Needs.
+            [Some(keys::NEEDS), Some(n)] => match at.entry(keys::NEEDS, n) {
+                None if is_make && !at.holds(keys::NEEDS, n) => {
+                    let owner = put(&[keys::NEEDS, n, "owner"]);
+                    if owner.as_deref() != Some(me.as_str()) {
+                        return Err(broken(rule::NEED_OWNER, what()));
+                    }
+                }
+                Some(obj) if matches!(w.action, legacy::OpType::Delete) => {
+                    if at.str(&obj, "owner").as_deref() != Some(me.as_str()) {
+                        return Err(broken(rule::NEED_OWNER, what()));
+                    }
+                }
+                _ => return Err(broken(rule::NEED_OWNER, what())),
+            },
+            [Some(keys::NEEDS), Some(n), field, ..] => {
+                let owner = at.entry(keys::NEEDS, n).and_then(|o| at.str(&o, "owner"));
+                if owner.as_deref() != Some(me.as_str()) || *field == Some("owner") {
+                    return Err(broken(rule::NEED_OWNER, what()));
+                }
+            }
+            // Items whose entries hold other people's parts.
+            [Some(c @ (keys::EXPECTATIONS | keys::CHECKINS)), Some(x)] => {
+                if !is_make || at.holds(c, x) {
+                    return Err(broken(rule::KEEP_ITEMS, what()));
+                }
+            }
+            // Everything else: any member.
+            _ => {}
+        }
+    }
+    if removal_writes > 0 && removal_writes < writes.len() {
+        return Err(broken(
+            rule::REMOVAL_ALONE,
+            "it removes someone and writes other things too".to_string(),
+        ));
+    }
+    if !demoted.is_empty() {
+        let (explicit, current) = admins(&at);
+        let before: HashSet<String> = if explicit.is_empty() {
+            current
+                .first()
+                .map(|(_, m)| m.clone())
+                .into_iter()
+                .collect()
+        } else {
+            explicit
+        };
+        let loses_one = before.iter().any(|m| demoted.contains(m));
+        let after = before
+            .iter()
+            .chain(&promoted)
+            .filter(|m| !demoted.contains(*m))
+            .count();
+        if loses_one && after == 0 {
+            return Err(broken(
+                rule::LAST_ADMIN,
+                "it would leave no admin".to_string(),
+            ));
+        }
+    }
+    Ok(())
+}
