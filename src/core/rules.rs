@@ -141,11 +141,7 @@ pub(crate) fn is_removal(change: &Change) -> bool {
 
 /// The member a device acts for as of `deps`, if the device and the member are both current
 /// (added and not removed).
-pub(crate) fn acting_member(
-    doc: &Automerge,
-    device: &DeviceId,
-    deps: &[ChangeHash],
-) -> Option<ItemId> {
+pub fn member_at(doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> Option<ItemId> {
     if deps.is_empty() {
         return None;
     }
@@ -298,7 +294,7 @@ pub fn check(
         });
     }
     let at = At { doc, deps };
-    let Some(me) = acting_member(doc, author, deps) else {
+    let Some(me) = member_at(doc, author, deps) else {
         // The membership check reports this one; nothing to judge here.
         return Ok(());
     };

@@ -63,8 +63,21 @@ enum Kind {
     AddPlan,
     /// Appends the marker to a design session's agenda.
     EditPlan(usize),
-    /// Adds a person without a device.
+    /// Adds a person without a device (an admin; others skip).
     AddMember,
+    /// An admin makes another current person an admin.
+    Promote(usize),
+    /// Links a new device key to this device's person (a device that never writes).
+    LinkDevice,
+    /// Removes one of this person's linked devices (a lost phone).
+    RemoveDevice(usize),
+    /// An admin removes another current person (with all their devices).
+    RemoveMember(usize),
+    /// This device's person leaves.
+    Leave,
+    /// A removed device that knows it was removed writes a need anyway, on dependencies from
+    /// before its removal (a modified client backdating), and pushes it to device `usize`.
+    Backdated(usize),
 }
 
 /// Which side of a pair loses its saved sync state.
@@ -124,6 +137,12 @@ fn kind() -> impl Strategy<Value = Kind> {
         1 => Just(Kind::AddPlan),
         1 => pick().prop_map(Kind::EditPlan),
         1 => Just(Kind::AddMember),
+        1 => pick().prop_map(Kind::Promote),
+        1 => Just(Kind::LinkDevice),
+        1 => pick().prop_map(Kind::RemoveDevice),
+        1 => pick().prop_map(Kind::RemoveMember),
+        1 => Just(Kind::Leave),
+        2 => pick().prop_map(Kind::Backdated),
     ]
 }
 
@@ -169,6 +188,11 @@ struct Stats {
     heal_passes: usize,
     changes: usize,
     refused: usize,
+    /// People or devices removed (or left), and changes withdrawn from the final histories
+    /// (made concurrently with their author's removal; backdated ones included).
+    removals: usize,
+    withdrawn: usize,
+    backdated: usize,
 }
 
 impl Stats {
@@ -186,28 +210,35 @@ impl Stats {
         self.heal_passes += o.heal_passes;
         self.changes += o.changes;
         self.refused += o.refused;
+        self.removals += o.removals;
+        self.withdrawn += o.withdrawn;
+        self.backdated += o.backdated;
     }
 }
 
-/// What must be in every replica at the end.
+/// What must be in every replica at the end. Effects are kept with the marker of the step that
+/// made them (`k{n}x`): a change made concurrently with its author's removal may be withdrawn
+/// (docs/protocol.md, "Removal"), and then its effects are not expected.
 #[derive(Default)]
 struct Expect {
-    /// Every change an edit made.
-    changes: Vec<ChangeHash>,
-    /// Need -> the markers of its text; removed needs must be gone.
+    /// Every change an edit made, with the step's marker and the device that made it.
+    changes: Vec<(ChangeHash, String, usize)>,
+    /// Need -> the markers of its text (the first made it); removed needs must be gone.
     needs: BTreeMap<ItemId, Vec<String>>,
-    removed_needs: BTreeSet<ItemId>,
+    removed_needs: BTreeMap<ItemId, Vec<String>>,
     expectations: BTreeMap<ItemId, Vec<String>>,
-    retired: BTreeSet<ItemId>,
+    retired: BTreeMap<ItemId, Vec<String>>,
     /// (expectation, member) agreements.
-    agreements: BTreeSet<(ItemId, ItemId)>,
-    /// Markers inserted into the vision, and the ones deleted again.
+    agreements: BTreeMap<(ItemId, ItemId), Vec<String>>,
+    /// Markers inserted into the vision, and the ones deleted again (by which steps).
     vision: BTreeSet<String>,
-    vision_deleted: BTreeSet<String>,
+    vision_deleted: BTreeMap<String, Vec<String>>,
     /// Check-in -> markers of its proposed changes.
     checkins: BTreeMap<ItemId, Vec<String>>,
     plans: BTreeMap<ItemId, Vec<String>>,
-    members: BTreeSet<String>,
+    members: BTreeMap<String, String>,
+    /// Changes forged by removed devices on backdated dependencies, with their author.
+    backdated: Vec<(ChangeHash, usize)>,
 }
 
 struct Sim {
@@ -224,6 +255,8 @@ struct Sim {
     tolerate_refusals: bool,
     /// The last refusal of the heal phase.
     stuck: Option<String>,
+    /// The author of every change the devices made (setup included).
+    authors: HashMap<ChangeHash, alliance::core::DeviceId>,
 }
 
 /// How a connection ended.
@@ -369,6 +402,11 @@ impl Sim {
     fn new() -> Sim {
         let devs = family_tree(&ADMITTED_BY);
         assert_eq!(devs.len(), DEVICES);
+        let authors = devs
+            .iter()
+            .flat_map(|d| d.replica.changes_since(&[]).0)
+            .map(|c| (c.hash(), c.author()))
+            .collect();
         let past = devs
             .iter()
             .map(|d| vec![d.replica.heads()])
@@ -384,6 +422,7 @@ impl Sim {
             stats: Stats::default(),
             tolerate_refusals: std::env::var("LOAD_TOLERATE_REFUSALS").is_ok_and(|v| v == "1"),
             stuck: None,
+            authors,
         }
     }
 
@@ -407,7 +446,10 @@ impl Sim {
             self.step(n, step)?;
             // No device ever loses a change it had.
             for (i, heads) in before.iter().enumerate() {
-                if let Some(h) = heads.iter().find(|h| !self.devs[i].replica.has(h)) {
+                if let Some(h) = heads
+                    .iter()
+                    .find(|h| !self.devs[i].replica.has(h) && !self.may_withdraw(i, h))
+                {
                     return Err(format!("step {n} {step:?}: device {i} lost the change {h}"));
                 }
             }
@@ -455,6 +497,7 @@ impl Sim {
     /// One edit by device `d`; step `n` makes its marker `k{n}x`.
     fn edit(&mut self, n: usize, d: usize, kind: &Kind) -> Result<(), Fail> {
         let marker = format!("k{n}x");
+        let step_marker = marker.clone();
         let Dev {
             key, tag, replica, ..
         } = &mut self.devs[d];
@@ -464,10 +507,22 @@ impl Sim {
             actor_tag: *tag,
             now: alliance::core::Timestamp(crate::kit::memory::T0 + 100 + n as i64),
         };
-        let me = replica
-            .member_of(&key.device_id())
-            .ok_or("the device is not a member")?;
+        let Some(me) = replica.member_of(&key.device_id()) else {
+            // Removed, and it knows: its person's client no longer writes (a modified one
+            // might: `Kind::Backdated`).
+            if let Kind::Backdated(to) = *kind {
+                return self.backdated(n, d, to);
+            }
+            return Ok(());
+        };
         let view = replica.view();
+        let admin = view.current(&me).is_some_and(|m| m.admin);
+        let others: Vec<ItemId> = view
+            .members
+            .iter()
+            .filter(|m| m.id != me)
+            .map(|m| m.id.clone())
+            .collect();
         let e = &mut self.expect;
         let err = |e: alliance::core::EditError| e.to_string();
         let mine: Vec<ItemId> = view
@@ -499,7 +554,7 @@ impl Sim {
             Kind::RemoveNeed(p) if !mine.is_empty() => {
                 let id = &mine[p % mine.len()];
                 let r = replica.remove_need(&w, id).map_err(err)?;
-                e.removed_needs.insert(id.clone());
+                e.removed_needs.entry(id.clone()).or_default().push(marker);
                 r
             }
             Kind::AddNeed | Kind::EditNeed(_) | Kind::RemoveNeed(_) => {
@@ -521,13 +576,16 @@ impl Sim {
             Kind::Agree(p) if !live.is_empty() => {
                 let (id, _) = &live[p % live.len()];
                 let r = replica.agree(&w, id).map_err(err)?;
-                e.agreements.insert((id.clone(), me.clone()));
+                e.agreements
+                    .entry((id.clone(), me.clone()))
+                    .or_default()
+                    .push(marker);
                 r
             }
             Kind::Retire(p) if !live.is_empty() => {
                 let (id, _) = &live[p % live.len()];
                 let r = replica.retire(&w, id).map_err(err)?;
-                e.retired.insert(id.clone());
+                e.retired.entry(id.clone()).or_default().push(marker);
                 r
             }
             Kind::AddExpectation | Kind::EditExpectation(_) | Kind::Agree(_) | Kind::Retire(_) => {
@@ -541,7 +599,10 @@ impl Sim {
             Kind::DeleteVision(p) if !runs.is_empty() => {
                 let (pos, len, gone) = &runs[p % runs.len()];
                 let r = replica.splice_vision(&w, *pos, *len, "").map_err(err)?;
-                e.vision_deleted.insert(gone.clone());
+                e.vision_deleted
+                    .entry(gone.clone())
+                    .or_default()
+                    .push(marker);
                 r
             }
             Kind::SpliceVision(p) | Kind::DeleteVision(p) => {
@@ -556,8 +617,15 @@ impl Sim {
                 r
             }
             Kind::StaleVision(back) => {
-                let past = &self.past[d];
-                let base = &past[past.len() - 1 - back % past.len()];
+                // Heads this device still holds (a withdrawn change leaves some behind).
+                let past: Vec<&Vec<ChangeHash>> = self.past[d]
+                    .iter()
+                    .filter(|h| h.iter().all(|h| replica.has(h)))
+                    .collect();
+                if past.is_empty() {
+                    return Ok(());
+                }
+                let base = past[past.len() - 1 - back % past.len()];
                 let doc = replica.doc();
                 let (_, obj) = doc
                     .get_at(ROOT, "vision", base)
@@ -624,12 +692,54 @@ impl Sim {
                 e.plans.insert(r.id.clone().unwrap(), vec![marker]);
                 r
             }
-            Kind::AddMember => {
+            Kind::AddMember if admin => {
                 let r = replica
                     .add_member(&w, rng, &format!("member {marker}"), "guest", None)
                     .map_err(err)?;
-                e.members.insert(format!("member {marker}"));
+                e.members.insert(format!("member {marker}"), marker);
                 r
+            }
+            Kind::Promote(p) if admin && !others.is_empty() => {
+                let id = &others[p % others.len()];
+                replica.set_admin(&w, id, true).map_err(err)?
+            }
+            Kind::LinkDevice => {
+                let mut seed = [0xa5; 32];
+                seed[..8].copy_from_slice(&(n as u64).to_le_bytes());
+                let key = alliance::core::DeviceKey::from_seed(seed);
+                replica.link_device(&w, &key.device_id()).map_err(err)?
+            }
+            Kind::RemoveDevice(p) => {
+                let linked: Vec<String> = view
+                    .current(&me)
+                    .map(|m| m.devices.clone())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|k| (0..DEVICES).all(|i| device_key(i).device_id().to_hex() != *k))
+                    .collect();
+                if linked.is_empty() {
+                    return Ok(());
+                }
+                let key: alliance::core::DeviceId =
+                    linked[p % linked.len()].parse().expect("a device key");
+                replica.remove_device(&w, &key).map_err(err)?
+            }
+            Kind::RemoveMember(p) if admin && !others.is_empty() => {
+                let id = &others[p % others.len()];
+                match replica.remove_member(&w, id) {
+                    Ok(r) => r,
+                    // The last admin stays; the rules say so before signing.
+                    Err(x) if x.to_string().contains("last admin") => return Ok(()),
+                    Err(x) => return Err(err(x)),
+                }
+            }
+            Kind::Leave => match replica.remove_member(&w, &me) {
+                Ok(r) => r,
+                Err(x) if x.to_string().contains("last admin") => return Ok(()),
+                Err(x) => return Err(err(x)),
+            },
+            Kind::AddMember | Kind::Promote(_) | Kind::RemoveMember(_) | Kind::Backdated(_) => {
+                return Ok(());
             }
         };
         if let Some(c) = edited.change {
@@ -639,10 +749,68 @@ impl Sim {
                     c.hash()
                 ));
             }
-            e.changes.push(c.hash());
+            e.changes.push((c.hash(), step_marker, d));
+            self.authors.insert(c.hash(), c.author());
             self.stats.edits += 1;
         }
         Ok(())
+    }
+
+    /// Device `d`, removed and aware of it, forges a need on the newest heads it remembers from
+    /// before its removal and pushes it to device `to` (see [`Kind::Backdated`]).
+    fn backdated(&mut self, n: usize, d: usize, to: usize) -> Result<(), Fail> {
+        let to = to % DEVICES;
+        let dev = &self.devs[d];
+        let id = dev.key.device_id();
+        let Some(base) = self.past[d]
+            .iter()
+            .rev()
+            .find(|h| {
+                h.iter().all(|x| dev.replica.has(x))
+                    && alliance::core::rules::member_at(dev.replica.doc(), &id, h).is_some()
+            })
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let member = alliance::core::rules::member_at(dev.replica.doc(), &id, &base).unwrap();
+        let marker = format!("k{n}x");
+        let change = crate::kit::memory::forged_at(dev, &base, 100 + n as i64, |tx, doc| {
+            use automerge::transaction::Transactable;
+            let Ok(Some((_, needs))) = doc.get(ROOT, "needs") else {
+                return;
+            };
+            let need = tx
+                .put_object(
+                    &needs,
+                    format!("nb{}", n % 1000).as_str(),
+                    automerge::ObjType::Map,
+                )
+                .unwrap();
+            tx.put(&need, "owner", member.as_str()).unwrap();
+            tx.put(&need, "text", format!("backdated {marker}").as_str())
+                .unwrap();
+        });
+        self.expect.backdated.push((change.hash(), d));
+        self.stats.backdated += 1;
+        self.authors.insert(change.hash(), id);
+        if to == d {
+            return Ok(());
+        }
+        match self.devs[to].replica.receive(vec![change]) {
+            Ok(_) | Err(alliance::core::ReceiveError::MissingDependencies { .. }) => Ok(()),
+            Err(e) => Err(format!(
+                "device {to} refused device {d}'s backdated need: {e}"
+            )),
+        }
+    }
+
+    /// Whether device `i` may have let go of change `h`: only a change its author made
+    /// concurrently with being removed may be withdrawn.
+    fn may_withdraw(&self, i: usize, h: &ChangeHash) -> bool {
+        self.authors
+            .get(h)
+            .is_some_and(|a| self.devs[i].replica.member_of(a).is_none())
     }
 
     /// `a` dials `b` with the sync states they saved for each other (see [`session`]); both
@@ -719,7 +887,10 @@ impl Sim {
                     let before = (self.devs[a].replica.heads(), self.devs[b].replica.heads());
                     let outcome = self.connect(a, b, None).map_err(|e| format!("heal: {e}"))?;
                     for (i, heads) in [(a, &before.0), (b, &before.1)] {
-                        if let Some(h) = heads.iter().find(|h| !self.devs[i].replica.has(h)) {
+                        if let Some(h) = heads
+                            .iter()
+                            .find(|h| !self.devs[i].replica.has(h) && !self.may_withdraw(i, h))
+                        {
                             return Err(format!(
                                 "heal: syncing {a} and {b}: device {i} lost the change {h}"
                             ));
@@ -745,6 +916,11 @@ impl Sim {
         let heads0 = self.devs[0].replica.heads();
         let view0 = self.devs[0].replica.view();
         self.stats.changes += self.devs[0].replica.len();
+        let final0 = &self.devs[0].replica;
+        self.stats.withdrawn += self.authors.keys().filter(|h| !final0.has(h)).count();
+        let v = final0.view();
+        self.stats.removals +=
+            v.former.len() + v.devices.iter().filter(|d| d.removed.is_some()).count();
         let lens: Vec<usize> = self.devs.iter().map(|d| d.replica.len()).collect();
         for (i, d) in self.devs.iter().enumerate() {
             if d.replica.heads() != heads0 {
@@ -765,8 +941,27 @@ impl Sim {
                     "device {i} reads differently from device 0:\n{view:#?}\nvs\n{view0:#?}"
                 ));
             }
-            if let Some(h) = self.expect.changes.iter().find(|h| !r.has(h)) {
+            // Only a change made concurrently with its author's removal may be missing.
+            if let Some((h, _, _)) = self
+                .expect
+                .changes
+                .iter()
+                .find(|(h, _, _)| !r.has(h) && !self.may_withdraw(i, h))
+            {
                 return Err(format!("device {i} lacks the change {h} of an edit"));
+            }
+            // A backdated change is there only if someone built on it (its forger cannot).
+            if let Some((h, _)) = self.expect.backdated.iter().find(|(h, _)| {
+                r.has(h)
+                    && !r
+                        .doc()
+                        .get_changes_meta(&[])
+                        .iter()
+                        .any(|m| m.deps.contains(h))
+            }) {
+                return Err(format!(
+                    "device {i} holds the backdated change {h} that nobody built on"
+                ));
             }
             let (_, unsigned) = r.changes_since(&[]);
             if !unsigned.is_empty() {
@@ -787,6 +982,24 @@ impl Sim {
     /// Every edit's marker is where it was put (and deletions took effect).
     fn check_edits(&self, view: &alliance::core::AllianceView) -> Result<(), Fail> {
         let e = &self.expect;
+        // The steps whose changes were withdrawn (made concurrently with their author's
+        // removal, and nobody built on them): their effects are not expected.
+        let r = &self.devs[0].replica;
+        let gone: BTreeSet<&String> = e
+            .changes
+            .iter()
+            .filter(|(h, _, _)| !r.has(h))
+            .map(|(_, m, _)| m)
+            .collect();
+        let kept = |markers: &Vec<String>| -> Vec<String> {
+            markers
+                .iter()
+                .filter(|m| !gone.contains(m))
+                .cloned()
+                .collect()
+        };
+        let any = |markers: Option<&Vec<String>>| markers.is_some_and(|m| !kept(m).is_empty());
+        let made = |markers: &Vec<String>| markers.first().is_some_and(|m| !gone.contains(m));
         let same = |what: &str, id: &ItemId, text: &str, prefix: &str, want: &[String]| {
             let got =
                 markers_of(text, prefix).ok_or_else(|| format!("{what} {id} reads {text:?}"))?;
@@ -801,8 +1014,12 @@ impl Sim {
             Ok(())
         };
         for (id, want) in &e.needs {
+            if !made(want) {
+                continue;
+            }
+            let want = &kept(want);
             let need = view.needs.iter().find(|n| &n.id == id);
-            match (need, e.removed_needs.contains(id)) {
+            match (need, any(e.removed_needs.get(id))) {
                 (Some(n), false) => same("need", id, &n.text, "need", want)?,
                 (None, true) => {}
                 (Some(_), true) => return Err(format!("removed need {id} is still there")),
@@ -810,16 +1027,23 @@ impl Sim {
             }
         }
         for (id, want) in &e.expectations {
+            if !made(want) {
+                continue;
+            }
+            let want = &kept(want);
             let x = view
                 .expectation(id)
                 .ok_or_else(|| format!("expectation {id} ({want:?}) is missing"))?;
             same("expectation", id, &x.text, "exp", want)?;
             let retired = x.status == alliance::core::model::ExpectationStatus::Retired;
-            if retired != e.retired.contains(id) {
+            if retired != any(e.retired.get(id)) {
                 return Err(format!("expectation {id} has status {:?}", x.status));
             }
         }
-        for (id, member) in &e.agreements {
+        for ((id, member), markers) in &e.agreements {
+            if kept(markers).is_empty() {
+                continue;
+            }
             let x = view.expectation(id).unwrap();
             if !x.agreements.iter().any(|a| &a.member == member) {
                 return Err(format!("{member}'s agreement to {id} is missing"));
@@ -829,7 +1053,12 @@ impl Sim {
             .ok_or_else(|| format!("vision is not whole insertions: {:?}", view.vision))?;
         let got: Vec<String> = runs.into_iter().map(|(_, _, m)| m).collect();
         let unique: BTreeSet<String> = got.iter().cloned().collect();
-        let want: BTreeSet<String> = e.vision.difference(&e.vision_deleted).cloned().collect();
+        let want: BTreeSet<String> = e
+            .vision
+            .iter()
+            .filter(|m| !gone.contains(m) && !any(e.vision_deleted.get(*m)))
+            .cloned()
+            .collect();
         if got.len() != unique.len() || unique != want {
             return Err(format!(
                 "vision {:?}: expected the insertions {want:?}",
@@ -837,6 +1066,10 @@ impl Sim {
             ));
         }
         for (id, want) in &e.checkins {
+            if !made(want) {
+                continue;
+            }
+            let want = &kept(want);
             let c = view
                 .checkins
                 .iter()
@@ -847,7 +1080,7 @@ impl Sim {
                 .iter()
                 .map(|p| p.trim_start_matches("prop ").to_string())
                 .collect();
-            let (mut g, mut w) = (got, want.clone());
+            let (mut g, mut w) = (got, want.to_vec());
             g.sort();
             w.sort();
             if g != w {
@@ -858,6 +1091,10 @@ impl Sim {
             }
         }
         for (id, want) in &e.plans {
+            if !made(want) {
+                continue;
+            }
+            let want = &kept(want);
             let p = view
                 .plan
                 .iter()
@@ -865,8 +1102,16 @@ impl Sim {
                 .ok_or_else(|| format!("design session {id} is missing"))?;
             same("design session", id, &p.agenda, "agenda", want)?;
         }
-        for name in &e.members {
-            if !view.members.iter().any(|m| &m.name == name) {
+        for (name, marker) in &e.members {
+            if gone.contains(marker) {
+                continue;
+            }
+            if !view
+                .members
+                .iter()
+                .chain(&view.former)
+                .any(|m| &m.name == name)
+            {
                 return Err(format!("member {name:?} is missing"));
             }
         }
@@ -950,7 +1195,8 @@ fn eight_devices_editing_and_syncing_at_random_converge_with_every_edit() {
         "load: {} cases (schedules of 1..={max_steps} steps) in {:.1} s: {} steps, {} edits, \
          {} syncs ({} cut mid-sync), {} frames, {} disconnects, {} pushes ({} refused for \
          missing dependencies), {} connections ended by a refused message (tolerated); heal: {} \
-         passes, {} syncs; {} changes in the final histories; {}",
+         passes, {} syncs; {} changes in the final histories; {} people or devices removed, \
+         {} backdated changes forged, {} changes withdrawn; {}",
         t.cases,
         started.elapsed().as_secs_f64(),
         t.steps,
@@ -965,6 +1211,9 @@ fn eight_devices_editing_and_syncing_at_random_converge_with_every_edit() {
         t.heal_passes,
         t.heal_syncs,
         t.changes,
+        t.removals,
+        t.backdated,
+        t.withdrawn,
         match (tally, &result) {
             (true, _) => format!(
                 "{} failed cases",

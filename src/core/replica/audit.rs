@@ -12,10 +12,11 @@ use std::collections::HashSet;
 use automerge::{Change, ChangeHash, ReadDoc};
 use serde::Serialize;
 
-use super::Replica;
+use super::{Replica, guarded};
 use crate::core::identity::DeviceId;
 use crate::core::ids::{ItemId, Timestamp};
 use crate::core::model::AllianceView;
+use crate::core::rules;
 use crate::core::signed::{SignedChange, Verified, author_of};
 
 /// The verdict on one change of the history.
@@ -99,6 +100,24 @@ impl Replica {
         }
     }
 
+    /// [`Replica::check`], and the rules of who may write what (see
+    /// [`rules`](crate::core::rules)), for `verify`.
+    fn check_fully(&self, change: &Change, paths: &mut rules::Paths) -> Option<String> {
+        if let Some(problem) = self.check(change) {
+            return Some(problem);
+        }
+        if change.hash() == self.id.0 {
+            return None;
+        }
+        let author = author_of(change).ok()?;
+        let Some(expanded) = guarded(|| change.decode()) else {
+            return Some("its operations cannot be read".to_string());
+        };
+        rules::check(&self.doc, change, expanded, &author, paths)
+            .err()
+            .map(|broken| format!("it breaks the rule that {} ({})", broken.rule, broken.what))
+    }
+
     /// Of changes each claimed to be signed by a device, the ones whose stored signature is
     /// missing or does not verify under that device (checked in batches, see
     /// [`failing_signatures`](crate::core::identity::failing_signatures)).
@@ -119,16 +138,17 @@ impl Replica {
         bad
     }
 
-    /// Re-checks every change of the history (see [`Replica::check`]), in causal order, and
-    /// that the alliance's genesis change is there.
+    /// Re-checks every change of the history (see [`Replica::check`]) and the rules of who
+    /// may write what, in causal order, and that the alliance's genesis change is there.
     pub fn verify_history(&self) -> Vec<ChangeCheck> {
         let changes = self.doc.get_changes(&[]);
+        let mut paths = rules::Paths::default();
         let mut checks: Vec<ChangeCheck> = changes
             .iter()
             .map(|change| ChangeCheck {
                 hash: change.hash().to_string(),
                 device: author_of(change).ok().map(|a| a.to_hex()),
-                problem: self.check(change),
+                problem: self.check_fully(change, &mut paths),
             })
             .collect();
         if !changes.is_empty() && !changes.iter().any(|c| c.hash() == self.id.0) {

@@ -409,7 +409,7 @@ impl Replica {
     /// The member ID of a device, if the device is a member now (added, and neither it nor
     /// its person removed).
     pub fn member_of(&self, device: &DeviceId) -> Option<ItemId> {
-        crate::core::rules::acting_member(&self.doc, device, &self.doc.get_heads())
+        crate::core::rules::member_at(&self.doc, device, &self.doc.get_heads())
     }
 
     /// A fresh item ID of `kind` that no item in the document uses yet.

@@ -218,7 +218,7 @@ impl Replica {
     /// Whether `device` was a member device in the document as of `deps` (added, and neither
     /// it nor its person removed).
     fn member_at(&self, doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> bool {
-        rules::acting_member(doc, device, deps).is_some()
+        rules::member_at(doc, device, deps).is_some()
     }
 
     /// Checks every change against the rules of who may write what ([`rules::check`]), in

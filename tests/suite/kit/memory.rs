@@ -195,36 +195,39 @@ pub fn forged(
     t: i64,
     f: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &automerge::Automerge),
 ) -> SignedChange<Unverified> {
-    forged_at(dev, &dev.replica.heads(), t, f)
+    forge(dev, &dev.replica.heads(), dev.actor(), t, f)
 }
 
-/// [`forged`], made on the document as it was at `heads` (a backdated change).
+/// [`forged`], made on the document as it was at `heads` (a backdated change), under a fresh
+/// actor of the same device (as a fork of the document is edited: `Replica::edit_vision_since`).
 pub fn forged_at(
     dev: &Dev,
     heads: &[automerge::ChangeHash],
     t: i64,
     f: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &automerge::Automerge),
 ) -> SignedChange<Unverified> {
+    let mut tag = [0xfe; 8];
+    tag[..8].copy_from_slice(&(t as u64 ^ 0xfefe_fefe_0000_0000).to_le_bytes());
+    let mut actor = dev.key.device_id().as_bytes().to_vec();
+    actor.extend_from_slice(&tag);
+    forge(dev, heads, automerge::ActorId::from(actor), t, f)
+}
+
+fn forge(
+    dev: &Dev,
+    heads: &[automerge::ChangeHash],
+    actor: automerge::ActorId,
+    t: i64,
+    f: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &automerge::Automerge),
+) -> SignedChange<Unverified> {
     use automerge::transaction::CommitOptions;
-    let full = dev.replica.doc();
-    let mut doc = full.fork_at(heads).expect("heads of this replica");
+    let mut doc = dev
+        .replica
+        .doc()
+        .fork_at(heads)
+        .expect("heads of this replica");
     let before = doc.clone();
-    // Number it after everything this device's actor made, as its own client would.
-    let mine = full
-        .get_changes_meta(&[])
-        .into_iter()
-        .filter(|m| m.actor.as_ref() == &dev.actor())
-        .count();
-    let known = doc
-        .get_changes_meta(&[])
-        .into_iter()
-        .filter(|m| m.actor.as_ref() == &dev.actor())
-        .count();
-    assert_eq!(
-        mine, known,
-        "forge from heads that hold all of this device's changes"
-    );
-    doc.set_actor(dev.actor());
+    doc.set_actor(actor);
     let mut tx = doc.transaction();
     f(&mut tx, &before);
     tx.commit_with(
