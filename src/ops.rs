@@ -148,14 +148,24 @@ pub fn create_invite(
     valid_secs: i64,
     addrs: &[String],
 ) -> Result<(Invite, InviteTicket)> {
-    if open
+    let me = open
         .replica()
         .member_of(&identity.key.device_id())
-        .is_none()
-    {
-        return Err(CliError::user(
-            "this device is not a member of the alliance, so it cannot invite",
-        ));
+        .ok_or_else(|| {
+            CliError::user("this device is not a member of the alliance, so it cannot invite")
+        })?;
+    let view = open.replica().roster();
+    if !view.current(&me).is_some_and(|m| m.admin) {
+        let admins: Vec<&str> = view
+            .members
+            .iter()
+            .filter(|m| m.admin)
+            .map(|m| m.name.as_str())
+            .collect();
+        return Err(CliError::user(format!(
+            "only an admin can invite a new person; ask {} (to add a device of your own, use `alliance device link`)",
+            admins.join(" or ")
+        )));
     }
     let role = role.trim();
     if role.is_empty() {
@@ -164,6 +174,34 @@ pub fn create_invite(
     let mut secret = [0u8; 32];
     entropy.fill(&mut secret);
     let invite = Invite::new(&secret, role, now, valid_secs);
+    add_invite(open, invite.clone())?;
+    let ticket = InviteTicket {
+        alliance: open.replica().id().0.0,
+        inviter: addr_for(&identity.key.device_id(), addrs, None),
+        secret,
+    };
+    Ok((invite, ticket))
+}
+
+/// Makes a link ticket: the device that joins with it becomes another device of this device's
+/// person (`alliance device link`). Single use and expiring, like an invite.
+pub fn create_link(
+    open: &OpenAlliance,
+    identity: &Identity,
+    entropy: &mut dyn Entropy,
+    now: Timestamp,
+    valid_secs: i64,
+    addrs: &[String],
+) -> Result<(Invite, InviteTicket)> {
+    let me = open
+        .replica()
+        .member_of(&identity.key.device_id())
+        .ok_or_else(|| {
+            CliError::user("this device is not a member of the alliance, so it cannot link another")
+        })?;
+    let mut secret = [0u8; 32];
+    entropy.fill(&mut secret);
+    let invite = Invite::link(&secret, me.as_str(), now, valid_secs);
     add_invite(open, invite.clone())?;
     let ticket = InviteTicket {
         alliance: open.replica().id().0.0,
@@ -264,18 +302,22 @@ pub async fn join(
                 .unwrap_or_else(|| identity.name.clone());
             (identity.key, None, name)
         }
+        // A new device with no name: it may be joining an existing person (a link ticket);
+        // the inviting device says if the ticket needs a name.
         Err(crate::store::StoreError::NoIdentity { .. }) => {
-            let name = name.map(str::to_string).ok_or_else(|| {
-                CliError::user("this device is new: pass --name YOUR_NAME to join")
-            })?;
+            let name = name.map(str::to_string).unwrap_or_default();
             let mut seed = [0u8; 32];
             entropy.fill(&mut seed);
             (DeviceKey::from_seed(seed), Some(seed), name)
         }
         Err(e) => return Err(e.into()),
     };
-    let name = crate::core::text::check_name(&name)
-        .map_err(|why| CliError::user(format!("your name: {why}")))?;
+    let name = if name.trim().is_empty() {
+        String::new()
+    } else {
+        crate::core::text::check_name(&name)
+            .map_err(|why| CliError::user(format!("your name: {why}")))?
+    };
     let endpoint = bind(&key, net).await?;
     let joined = join_alliance(&endpoint, &ticket, &name, direct_addrs(&endpoint)).await;
     endpoint.close().await;
@@ -289,8 +331,13 @@ pub async fn join(
         }
         Err(e) => return Err(e.into()),
     };
+    // The person this device now acts for (a link ticket: an existing one).
+    let person = target
+        .member_of(&key.device_id())
+        .map(|m| target.roster().name_of(&m))
+        .unwrap_or_else(|| name.clone());
     if let Some(seed) = seed_to_save {
-        home.init(&name, seed)?;
+        home.init(&person, seed)?;
     }
     let inviter = device_of(&ticket.inviter.id);
     let mut all_addrs = addrs;
@@ -301,7 +348,7 @@ pub async fn join(
     Ok(Joined {
         alliance: id.to_string(),
         title,
-        name: name.trim().to_string(),
+        name: person.trim().to_string(),
         device: key.device_id().to_hex(),
         received: report.received,
     })

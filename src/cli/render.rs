@@ -73,15 +73,29 @@ pub fn members_table(view: &AllianceView) -> String {
     let rows: Vec<Vec<String>> = view
         .members
         .iter()
+        .chain(&view.former)
         .map(|m| {
+            let joined = match &m.added_by {
+                None => format!("founded it {}", m.added_at.date()),
+                Some(by) => format!("added by {} {}", view.name_of(by), m.added_at.date()),
+            };
             vec![
                 m.id.to_string(),
                 m.name.clone(),
-                m.role.clone(),
+                if m.admin {
+                    format!("{} (admin)", m.role)
+                } else {
+                    m.role.clone()
+                },
                 m.devices.len().to_string(),
-                match &m.added_by {
-                    None => format!("founded it {}", m.added_at.date()),
-                    Some(by) => format!("added by {} {}", view.name_of(by), m.added_at.date()),
+                match &m.removed {
+                    None => joined,
+                    Some(r) if r.by == m.id => format!("{joined}; left {}", r.at.date()),
+                    Some(r) => format!(
+                        "{joined}; removed by {} {}",
+                        view.name_of(&r.by),
+                        r.at.date()
+                    ),
                 },
             ]
         })

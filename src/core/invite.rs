@@ -18,6 +18,10 @@ pub struct Invite {
     pub secret_hash: String,
     /// The role the new member gets.
     pub role: String,
+    /// Set for a link ticket (`alliance device link`): the member ID of the person the new
+    /// device will belong to; no new person is added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
     /// The device key that used it, once used.
@@ -33,11 +37,20 @@ impl Invite {
             id: hash[..8].to_string(),
             secret_hash: hash,
             role: role.to_string(),
+            member: None,
             created_at: now.0,
             expires_at: now.0.saturating_add(valid_secs),
             used_by: None,
             used_at: None,
             revoked: false,
+        }
+    }
+
+    /// A link ticket's record: the device that uses it becomes another device of `member`.
+    pub fn link(secret: &[u8; 32], member: &str, now: Timestamp, valid_secs: i64) -> Self {
+        Invite {
+            member: Some(member.to_string()),
+            ..Invite::new(secret, "", now, valid_secs)
         }
     }
 
@@ -94,13 +107,13 @@ impl Invites {
         }
     }
 
-    /// Uses up the invite opened by `secret` for `device`. Returns the invite's role.
+    /// Uses up the invite opened by `secret` for `device`. Returns the invite as it was.
     pub fn redeem(
         &mut self,
         secret: &[u8; 32],
         device: &str,
         now: Timestamp,
-    ) -> Result<String, InviteError> {
+    ) -> Result<Invite, InviteError> {
         self.check(secret, now)?;
         let hash = secret_hash(secret);
         let invite = self
@@ -108,9 +121,10 @@ impl Invites {
             .iter_mut()
             .find(|i| i.secret_hash == hash)
             .ok_or(InviteError::Unknown)?;
+        let before = invite.clone();
         invite.used_by = Some(device.to_string());
         invite.used_at = Some(now.0);
-        Ok(invite.role.clone())
+        Ok(before)
     }
 
     /// Revokes an open invite by ID (or ID prefix). Returns whether one was found.
@@ -138,7 +152,10 @@ mod tests {
                 .push(Invite::new(s, "teen", Timestamp(100), 60));
         }
         assert!(!invites.invites[0].secret_hash.contains(&hex::encode(s1)));
-        assert_eq!(invites.redeem(&s1, "dev", Timestamp(120)).unwrap(), "teen");
+        assert_eq!(
+            invites.redeem(&s1, "dev", Timestamp(120)).unwrap().role,
+            "teen"
+        );
         assert_eq!(
             invites.redeem(&s1, "dev2", Timestamp(121)),
             Err(InviteError::Used)

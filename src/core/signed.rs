@@ -20,13 +20,13 @@
 //! document, so the replica checks it when it applies a batch.
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use automerge::{ActorId, Change, ChangeHash};
 use ed25519_dalek::Signature;
 
 use crate::core::identity::{DeviceId, DeviceKey};
 use crate::core::raw::{RawChange, RawError};
+use crate::core::replica::guarded;
 use crate::core::vouch::{Node, causal_order, signatures_to_check};
 use crate::protocol::{ACTOR_ID_LEN, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, SIGNATURE_LEN};
 
@@ -181,11 +181,9 @@ impl SignedChange<Unverified> {
     fn decode(self) -> Result<SignedChange<Verified>, ChangeError> {
         let raw = self.body;
         let hash = raw.hash();
-        let change = catch_unwind(AssertUnwindSafe(|| {
-            Change::from_bytes(raw.bytes().to_vec())
-        }))
-        .map_err(|_| ChangeError::Panicked(hash.to_string()))?
-        .map_err(|e| ChangeError::Malformed(e.to_string()))?;
+        let change = guarded(|| Change::from_bytes(raw.bytes().to_vec()))
+            .ok_or_else(|| ChangeError::Panicked(hash.to_string()))?
+            .map_err(|e| ChangeError::Malformed(e.to_string()))?;
         if !raw.matches(&change) {
             return Err(ChangeError::Malformed(format!(
                 "change {hash}: Automerge reads a different header"

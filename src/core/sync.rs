@@ -17,13 +17,11 @@
 //!
 //! A transport moves [`SyncMessage`]s back and forth; see `net` for the one over iroh.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use automerge::sync::{self, ChunkList, SyncDoc};
 use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
-use crate::core::replica::{Budget, ReceiveError, Replica};
+use crate::core::replica::{Budget, ReceiveError, Replica, guarded};
 use crate::core::signed::{SignedChange, Unverified, Verified};
 use crate::protocol::{MAX_BATCH_CHANGES, MAX_FRAME_BYTES, SIGNATURE_LEN};
 
@@ -104,8 +102,7 @@ impl PeerSync {
     /// Restores a persisted state; a state that does not decode starts afresh (it only costs
     /// a longer negotiation).
     pub fn decode(bytes: &[u8]) -> Self {
-        let state = catch_unwind(|| sync::State::decode(bytes))
-            .ok()
+        let state = guarded(|| sync::State::decode(bytes))
             .and_then(|r| r.ok())
             .unwrap_or_default();
         PeerSync {
@@ -226,14 +223,12 @@ impl PeerSync {
         incoming: SyncMessage,
         budget: &Budget<'_>,
     ) -> Result<Applied, SyncError> {
-        let mut msg = catch_unwind(AssertUnwindSafe(|| {
-            sync::Message::decode(&incoming.message)
-        }))
-        .map_err(|_| ReceiveError::Panicked {
-            step: "decoding a sync message",
-            reload: false,
-        })?
-        .map_err(|e| SyncError::Malformed(e.to_string()))?;
+        let mut msg = guarded(|| sync::Message::decode(&incoming.message))
+            .ok_or(ReceiveError::Panicked {
+                step: "decoding a sync message",
+                reload: false,
+            })?
+            .map_err(|e| SyncError::Malformed(e.to_string()))?;
         let chunks: Vec<Vec<u8>> = msg.changes.iter().map(|c| c.to_vec()).collect();
         let document = chunks.len() == 1 && is_document_chunk(&chunks[0]);
         if !document && chunks.len() != incoming.signatures.len() {
@@ -309,15 +304,14 @@ impl PeerSync {
             .then(|| self.state.last_sent_heads.clone());
         let doc = &mut replica.doc;
         let state = &mut self.state;
-        let negotiation =
-            match catch_unwind(AssertUnwindSafe(|| doc.receive_sync_message(state, msg))) {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(SyncError::Malformed(e.to_string())),
-                Err(_) => Err(SyncError::Rejected(ReceiveError::Panicked {
-                    step: "reading a sync message",
-                    reload: false,
-                })),
-            };
+        let negotiation = match guarded(|| doc.receive_sync_message(state, msg)) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(SyncError::Malformed(e.to_string())),
+            None => Err(SyncError::Rejected(ReceiveError::Panicked {
+                step: "reading a sync message",
+                reload: false,
+            })),
+        };
         if let Err(e) = negotiation {
             if applied.new.is_empty() && applied.loaded == 0 {
                 // A state that Automerge panicked on half-way cannot be trusted either.

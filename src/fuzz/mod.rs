@@ -230,6 +230,7 @@ fn deliver(frame: Frame) -> bool {
             let peer = fx.eve.device_id();
             let standing = (hello.alliance == fx.base.id()).then_some(Standing {
                 member: fx.base.member_of(&peer).is_some(),
+                removed: false,
                 quarantine: None,
             });
             let admitted = match (handshake::decide(&peer, &hello, standing), &join) {
@@ -243,7 +244,9 @@ fn deliver(frame: Frame) -> bool {
                             3600,
                         )],
                     };
-                    let Ok(role) = invites.redeem(&request.secret, &peer.to_hex(), now) else {
+                    let Ok(Invite { role, .. }) =
+                        invites.redeem(&request.secret, &peer.to_hex(), now)
+                    else {
                         return false;
                     };
                     let mut r = fx.base.clone();

@@ -252,6 +252,7 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
             let book = shared.peer_book()?;
             let standing = Standing {
                 member: shared.is_member(&peer_id)?,
+                removed: shared.is_removed(&peer_id)?,
                 quarantine: book.quarantined(&peer_id.to_hex(), now),
             };
             handshake::decide(&peer_id, &hello, Some(standing))

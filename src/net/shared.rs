@@ -157,6 +157,14 @@ impl SharedAlliance {
         Ok(())
     }
 
+    /// Whether `device` was a device of the alliance and was removed (or its person was).
+    pub fn is_removed(&self, device: &DeviceId) -> Result<bool, NetError> {
+        self.with(LockMode::Shared, |o| {
+            let r = o.replica();
+            Ok(r.member_of(device).is_none() && r.roster().device(&device.to_hex()).is_some())
+        })
+    }
+
     pub fn is_member(&self, device: &DeviceId) -> Result<bool, NetError> {
         self.with(LockMode::Shared, |o| {
             Ok(o.replica().member_of(device).is_some())
@@ -247,7 +255,23 @@ impl SharedAlliance {
                     reason: "this device is already a member; use `alliance sync`".into(),
                 });
             }
-            let role = o.update_invites(|invites| {
+            let refused = |reason: String| NetError::RefusedPeer {
+                peer: peer.short(),
+                reason,
+            };
+            // Check before using the invite up: a person's invite needs a name.
+            let invite = o
+                .invites()?
+                .check(secret, now)
+                .map_err(|e| refused(e.to_string()))?
+                .clone();
+            if invite.member.is_none() && name.trim().is_empty() {
+                return Err(refused(
+                    "this ticket invites a new person: join with `alliance join TICKET --name YOUR_NAME`"
+                        .into(),
+                ));
+            }
+            let invite = o.update_invites(|invites| {
                 invites
                     .redeem(secret, &peer.to_hex(), now)
                     .map_err(|e| NetError::RefusedPeer {
@@ -261,13 +285,25 @@ impl SharedAlliance {
                 actor_tag: tag,
                 now,
             };
-            let edited = o
-                .replica_mut()
-                .add_member(&writer, entropy, name, &role, Some(*peer))
-                .map_err(|e| NetError::RefusedPeer {
-                    peer: peer.short(),
-                    reason: e.to_string(),
-                })?;
+            let edited = match &invite.member {
+                Some(member) => {
+                    let mine = o.replica().member_of(&key.device_id());
+                    if mine.as_ref().map(|m| m.as_str()) != Some(member.as_str()) {
+                        return Err(refused(
+                            "this link ticket was made for a person this device no longer acts for; ask for a new one".into(),
+                        ));
+                    }
+                    o.replica_mut().link_device(&writer, peer)
+                }
+                None => o.replica_mut().add_member(
+                    &writer,
+                    entropy,
+                    name,
+                    &invite.role,
+                    Some(*peer),
+                ),
+            }
+            .map_err(|e| refused(e.to_string()))?;
             if let Some(c) = &edited.change {
                 o.persist(std::slice::from_ref(c))?;
             }

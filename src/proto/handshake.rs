@@ -67,6 +67,8 @@ impl Hello {
 pub struct Standing<'a> {
     /// The dialer's key is a member device of the alliance.
     pub member: bool,
+    /// The dialer's key was a device of the alliance, and was removed (or its person was).
+    pub removed: bool,
     /// The dialer's quarantine here, if one is in force (its data made Automerge panic).
     pub quarantine: Option<&'a PeerQuarantine>,
 }
@@ -97,7 +99,18 @@ pub fn decide(peer: &DeviceId, hello: &Hello, standing: Option<Standing<'_>>) ->
             q.reason
         ));
     }
+    if standing.removed {
+        return Decision::Refuse(format!(
+            "device {} was removed from this alliance; a removal is final (a new device can be invited)",
+            peer.short()
+        ));
+    }
     match &hello.join {
+        // No name: a device that joins an existing person (a link ticket); the invite says
+        // whom.
+        Some(request) if request.name.trim().is_empty() => Decision::Admit {
+            name: String::new(),
+        },
         Some(request) => match crate::core::text::check_name(&request.name) {
             Ok(name) => Decision::Admit { name },
             Err(why) => Decision::Refuse(why),
@@ -152,10 +165,12 @@ mod tests {
         let peer = DeviceKey::from_seed([9; 32]).device_id();
         let member = Standing {
             member: true,
+            removed: false,
             quarantine: None,
         };
         let stranger = Standing {
             member: false,
+            removed: false,
             quarantine: None,
         };
         assert_eq!(decide(&peer, &hello(None), Some(member)), Decision::Welcome);
@@ -188,6 +203,7 @@ mod tests {
         };
         let quarantined = Standing {
             member: true,
+            removed: false,
             quarantine: Some(&q),
         };
         assert!(matches!(

@@ -352,3 +352,25 @@ fn history_shows_every_version_of_an_item_with_its_author() {
     let err = ada.fails(&["history", "ezzzz"], 1);
     assert!(err.contains("no expectation ezzzz"), "{err}");
 }
+
+/// A stored document that makes Automerge panic while loading (a checksummed fixture, see
+/// tests/fixtures/automerge_panics) is refused with one error line: Rust's panic message does
+/// not reach the person's terminal.
+#[test]
+fn a_panic_inside_automerge_stays_off_the_terminal() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    let doc = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/automerge_panics/load_document_panics.bin"),
+    )
+    .unwrap();
+    let snapshot =
+        alliance::store::format::encode_snapshot(&doc, &std::collections::HashMap::new());
+    std::fs::write(ada.alliance_dir().join(layout::SNAPSHOT), snapshot).unwrap();
+    let out = ada.cmd().args(["show"]).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+}

@@ -24,8 +24,25 @@ pub enum MemberCommand {
         #[arg(long)]
         device: Option<String>,
     },
-    /// List members and their devices.
+    /// List members and their devices, and who left or was removed.
     List,
+    /// Remove a person from the alliance (admins only): their devices can no longer connect or
+    /// write; their past changes keep their name. Final.
+    Remove {
+        /// Their name or member ID.
+        who: String,
+        /// Do not ask first (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Make a person an admin (admins add, remove and promote people), or with --revoke take
+    /// it back. Admins only; the last admin stays one.
+    Admin {
+        /// Their name or member ID.
+        who: String,
+        #[arg(long)]
+        revoke: bool,
+    },
 }
 
 pub fn run(ctx: &mut Context, args: MemberArgs) -> Result<()> {
@@ -41,6 +58,31 @@ pub fn run(ctx: &mut Context, args: MemberArgs) -> Result<()> {
             report(ctx, &edited);
             let view = ctx.read()?.replica().view();
             note_expectations_of_everyone(ctx, &view, &format!("{}'s", name.trim()), "now wait");
+        }
+        MemberCommand::Remove { who, yes } => {
+            let view = ctx.read()?.replica().view();
+            let id = crate::cli::context::member(&view, &who)?;
+            if !yes {
+                let question = format!(
+                    "{} will be removed from \"{}\": their devices will no longer connect or write, on every device; this cannot be undone.",
+                    view.name_of(&id),
+                    view.title
+                );
+                ctx.confirm(
+                    &question,
+                    "Remove them?",
+                    "Nothing changed; pass --yes to do it",
+                    "nothing changed",
+                )?;
+            }
+            let edited = edit(ctx, |r, w, _| Ok(r.remove_member(w, &id)?))?;
+            report(ctx, &edited);
+        }
+        MemberCommand::Admin { who, revoke } => {
+            let view = ctx.read()?.replica().view();
+            let id = crate::cli::context::member(&view, &who)?;
+            let edited = edit(ctx, |r, w, _| Ok(r.set_admin(w, &id, !revoke)?))?;
+            report(ctx, &edited);
         }
         MemberCommand::List => {
             let open = ctx.read()?;

@@ -326,7 +326,10 @@ impl Replica {
             let parts: Vec<_> = claims
                 .chunks(per)
                 .enumerate()
-                .map(|(n, part)| scope.spawn(move || check(n * per, part)))
+                .map(|(n, part)| {
+                    scope
+                        .spawn(move || guarded(|| check(n * per, part)).unwrap_or(Some(unfinished)))
+                })
                 .collect();
             parts
                 .into_iter()

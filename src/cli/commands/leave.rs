@@ -1,0 +1,35 @@
+use clap::Args;
+
+use crate::cli::context::{Context, edit, report};
+use crate::cli::error::Result;
+
+/// Leave the alliance: your devices stop syncing it with the others, and your past changes keep
+/// your name. Final (to come back, ask an admin for a new invite). Your copy stays on this
+/// device until `alliance forget`.
+#[derive(Debug, Args)]
+pub struct LeaveArgs {
+    /// Do not ask first (for scripts).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+pub fn run(ctx: &mut Context, args: LeaveArgs) -> Result<()> {
+    let (open, identity) = (ctx.read()?, ctx.identity()?);
+    let me = crate::ops::me(&open, &identity)?;
+    let title = open.replica().roster().title;
+    drop(open);
+    if !args.yes {
+        let question = format!(
+            "You will leave \"{title}\": your devices will no longer sync it, and only a new invite brings you back."
+        );
+        ctx.confirm(
+            &question,
+            "Leave?",
+            "Nothing changed; pass --yes to do it",
+            "you are still a member",
+        )?;
+    }
+    let edited = edit(ctx, |r, w, _| Ok(r.remove_member(w, &me)?))?;
+    report(ctx, &edited);
+    Ok(())
+}
