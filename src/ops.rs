@@ -137,17 +137,9 @@ pub fn status(open: &OpenAlliance, me: &ItemId, now: Timestamp) -> Result<Status
     Ok(status)
 }
 
-/// Makes an invite on this device (only the hash of its secret is kept) and its ticket, which
-/// names the addresses this device serves on (`addrs`).
-pub fn create_invite(
-    open: &OpenAlliance,
-    identity: &Identity,
-    entropy: &mut dyn Entropy,
-    now: Timestamp,
-    role: &str,
-    valid_secs: i64,
-    addrs: &[String],
-) -> Result<(Invite, InviteTicket)> {
+/// Whether this device may invite a new person (its person is an admin), with a message that
+/// says whom to ask when not.
+pub fn can_invite(open: &OpenAlliance, identity: &Identity) -> Result<()> {
     let me = open
         .replica()
         .member_of(&identity.key.device_id())
@@ -167,12 +159,26 @@ pub fn create_invite(
             admins.join(" or ")
         )));
     }
+    Ok(())
+}
+
+/// Makes an invite for a new person (admins only) on this device (only the hash of its secret
+/// is kept) and its ticket, which names the addresses this device serves on (`addrs`).
+pub fn create_invite(
+    open: &OpenAlliance,
+    identity: &Identity,
+    entropy: &mut dyn Entropy,
+    now: Timestamp,
+    role: &str,
+    valid_secs: i64,
+    addrs: &[String],
+) -> Result<(Invite, InviteTicket)> {
+    can_invite(open, identity)?;
     let role = role.trim();
     if role.is_empty() {
         return Err(CliError::user("the role must not be empty"));
     }
-    let mut secret = [0u8; 32];
-    entropy.fill(&mut secret);
+    let secret = fresh_secret(open, entropy)?;
     let invite = Invite::new(&secret, role, now, valid_secs);
     add_invite(open, invite.clone())?;
     let ticket = InviteTicket {
@@ -199,8 +205,7 @@ pub fn create_link(
         .ok_or_else(|| {
             CliError::user("this device is not a member of the alliance, so it cannot link another")
         })?;
-    let mut secret = [0u8; 32];
-    entropy.fill(&mut secret);
+    let secret = fresh_secret(open, entropy)?;
     let invite = Invite::link(&secret, me.as_str(), now, valid_secs);
     add_invite(open, invite.clone())?;
     let ticket = InviteTicket {
@@ -209,6 +214,20 @@ pub fn create_link(
         secret,
     };
     Ok((invite, ticket))
+}
+
+/// A ticket secret no invite of this device uses yet (randomness pinned for tests repeats
+/// from one process to the next).
+fn fresh_secret(open: &OpenAlliance, entropy: &mut dyn Entropy) -> Result<[u8; 32]> {
+    let invites = open.invites()?;
+    loop {
+        let mut secret = [0u8; 32];
+        entropy.fill(&mut secret);
+        let hash = crate::core::invite::secret_hash(&secret);
+        if invites.invites.iter().all(|i| i.secret_hash != hash) {
+            return Ok(secret);
+        }
+    }
 }
 
 /// The invites made on this device.

@@ -360,3 +360,123 @@ fn the_demo_converges_shows_the_collision_and_blames_the_vision() {
         "all three wrote part of the vision: {authors:?}"
     );
 }
+
+/// The family story of issue 13 with the real binary over iroh: Ben (a teen) links a phone,
+/// writes from it as himself, loses it and removes it; the coach is removed at the end of the
+/// engagement. Removed devices are refused when they dial in; what they wrote keeps its author.
+#[test]
+fn a_teen_links_a_phone_loses_it_and_removes_it_and_the_coach_is_removed_at_the_end() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let ada_serve = ada.serve();
+    let ben = Device::new(2);
+    ben.ok(&["join", &ada.invite_ticket(), "--name", "Ben"]);
+    let coach = Device::new(3);
+    coach.ok(&["join", &ada.invite_ticket(), "--name", "Cleo"]);
+    coach.ok(&["need", "add", "a clear end date"]);
+    synced_with_ada(&coach, &ada);
+
+    // Ben is not an admin: he cannot invite a new person, but he can link his own phone.
+    let err = ben.fails(&["invite"], 1);
+    assert!(err.contains("only an admin can invite"), "{err}");
+    let ben_serve = ben.serve();
+    let link = ben.json(&["device", "link"])["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let phone = Device::new(4);
+    let joined = phone.json(&["join", &link]);
+    assert_eq!(joined["name"], "Ben", "the phone is Ben's, no --name needed");
+    assert_eq!(phone.json(&["whoami"])["name"], "Ben");
+    phone.ok(&["need", "add", "my phone at night"]);
+    let phone_key = phone.device_key();
+    // The need is Ben's, whichever of his devices wrote it. The phone knows only Ben's
+    // laptop; it passes the need on to Ada's device (both serve).
+    let report = phone.json(&["sync"]);
+    assert!(
+        report.as_array().unwrap().iter().any(|r| r["ok"] == true),
+        "{report:#}"
+    );
+    assert!(eventually(20, || ada
+        .needs()
+        .contains(&"my phone at night".to_string())));
+    let need = ada.json(&["need", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["text"] == "my phone at night")
+        .cloned()
+        .unwrap();
+    let view = ada.json(&["show"]);
+    let ben_id = view["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "Ben")
+        .unwrap()["id"]
+        .clone();
+    assert_eq!(need["owner"], ben_id);
+    let listed = ben.ok(&["device", "list"]);
+    assert!(listed.contains(&phone_key[..10]), "{listed}");
+
+    // The phone is lost: Ben removes it from his laptop.
+    let err = ben.fails(&["device", "remove", &phone_key[..8]], 1);
+    assert!(err.contains("--yes"), "{err}");
+    ben.ok(&["device", "remove", &phone_key[..8], "--yes"]);
+    synced_with_ada(&ben, &ada);
+    let devices = ada.json(&["device", "list"]);
+    let row = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device"] == phone_key.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["removed_by"], "Ben");
+    // The phone can no longer sync with anyone; its earlier need stays, as Ben's.
+    let report = failed_sync(&phone);
+    assert!(
+        report
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["ok"] == false),
+        "{report:#}"
+    );
+    assert!(ada.needs().contains(&"my phone at night".to_string()));
+
+    // The end of the engagement: Ada removes the coach. Cleo's need keeps her name.
+    ada.ok(&["member", "remove", "Cleo", "--yes"]);
+    let shown = ada.ok(&["member", "list"]);
+    assert!(shown.contains("removed by Ada"), "{shown}");
+    let report = failed_sync(&coach);
+    let to_ada = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| ada.device_key().starts_with(r["device"].as_str().unwrap()))
+        .unwrap()
+        .clone();
+    assert_eq!(to_ada["ok"], false);
+    assert!(
+        to_ada["error"].as_str().unwrap().contains("was removed"),
+        "{report:#}"
+    );
+    let log = ada.ok(&["log"]);
+    assert!(log.contains("Cleo"), "{log}");
+    assert_eq!(ada.json(&["verify"])["ok"], true);
+    drop(ben_serve);
+    drop(ada_serve);
+}
+
+/// `alliance --json sync` that fails (no device synced): the report it printed.
+fn failed_sync(d: &Device) -> serde_json::Value {
+    let out = d.cmd().args(["--json", "sync"]).output().unwrap();
+    assert!(!out.status.success());
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}

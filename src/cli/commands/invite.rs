@@ -60,6 +60,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
             let identity = ctx.identity()?;
             let id = ctx.alliance_id()?;
             let open = ctx.home.open(&id, LockMode::Exclusive)?;
+            crate::ops::can_invite(&open, &identity)?;
             // A ticket carries the addresses this device serves on, and works only while it
             // serves: without a running `serve` there is nothing to put in it.
             let Some(serve) = ctx.home.running_serve() else {
