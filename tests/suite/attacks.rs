@@ -474,3 +474,186 @@ fn a_step_that_panics_leaves_the_store_unlocked_and_the_device_up() {
     // And the shared alliance still works.
     assert!(shared.is_member(&ada.key().device_id()).unwrap());
 }
+
+/// Ben's modified client writes an agreement in Ada's name: genuinely signed by Ben's device,
+/// and refused by the rules on every way in (a live push, a sync, a bundle), with the rule in
+/// the error; nothing of it is stored, and honest syncing goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agreement_forged_in_another_members_name_is_refused_on_every_way_in() {
+    let (ada, ben, chioma) = family().await;
+    ada.edit(|r, w, e| {
+        let id = r
+            .add_expectation(w, e, "screens off at dinner", None, &[])
+            .unwrap()
+            .id
+            .unwrap();
+        r.agree(w, &id).unwrap();
+    });
+    sync_pair(&ada, &ben).await;
+    sync_pair(&ada, &chioma).await;
+    let ada_id = ada
+        .view()
+        .members
+        .iter()
+        .find(|m| m.name == "Ada")
+        .unwrap()
+        .id
+        .clone();
+    let forged = ben.forge(None, |tx, doc| {
+        use automerge::transaction::Transactable;
+        use automerge::{ObjType, ROOT, ReadDoc};
+        let (_, es) = doc.get(ROOT, "expectations").unwrap().unwrap();
+        let key = doc.keys(&es).next().unwrap();
+        let (_, e) = doc.get(&es, key).unwrap().unwrap();
+        let (_, a) = doc.get(&e, "agreements").unwrap().unwrap();
+        let mine = tx.put_object(&a, ada_id.as_str(), ObjType::Map).unwrap();
+        tx.put(&mine, "text_digest", "0000000000000000").unwrap();
+    });
+    let rule = alliance::core::rules::rule::OWN_AGREEMENT;
+    let heads = ada.heads();
+
+    // 1. A live push.
+    let node = ada.node().await;
+    let ben_node = ben.node().await;
+    let (mut send, mut recv) = raw_live_session(&ben_node, &node, ada.id()).await;
+    let frame = push(&[(
+        forged.raw_bytes().to_vec(),
+        forged.signature().to_bytes().to_vec(),
+    )]);
+    write_frame(&mut send, &frame).await.unwrap();
+    let reason = rejection(&mut recv).await.expect("rejected with a reason");
+    assert!(reason.contains(rule), "{reason}");
+    assert_eq!(ada.heads(), heads, "nothing is stored");
+    ben_node.shutdown().await;
+
+    // 2. A sync: Ben's client stores it and offers it like any change.
+    ben.store_unchecked(&forged);
+    let ben_node = ben.node().await;
+    introduce(&ben_node, &node);
+    let shared = ben_node.listener.alliances[0].clone();
+    let outcomes = ben_node
+        .sync_once(&shared, Some(&[ada.key().device_id()]))
+        .await
+        .unwrap();
+    let err = outcomes[0]
+        .result
+        .as_ref()
+        .expect_err("Ada's device refuses the sync");
+    assert!(err.to_string().contains(rule), "{err}");
+    assert_eq!(ada.heads(), heads, "nothing is stored");
+
+    // 3. A bundle file, imported with the real binary.
+    let file = ada.home.root().join("from-ben.bundle");
+    std::fs::write(
+        &file,
+        alliance::store::format::encode_bundle(
+            &ada.id().0,
+            [(forged.signature(), forged.raw_bytes())],
+        ),
+    )
+    .unwrap();
+    let out = crate::kit::alliance(ada.home.root(), 7)
+        .args(["bundle", "import"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains(rule), "{stderr}");
+    assert_eq!(ada.heads(), heads, "nothing is stored");
+
+    // Honest syncing goes on.
+    let chioma_node = chioma.node().await;
+    honest_need_arrives(&chioma, &chioma_node, &ada, &node, "after the forgery").await;
+    for n in [node, ben_node, chioma_node] {
+        n.shutdown().await;
+    }
+}
+
+/// Ada removes Ben. His device, told of it, is refused when it dials in; a change it
+/// backdates to before its removal and passes through Chioma's device (which had not heard of
+/// the removal yet) is withdrawn everywhere once the removal reaches them, without breaking
+/// anyone's sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_device_writing_with_backdated_dependencies_through_a_third_device_gets_nowhere()
+{
+    let (ada, ben, chioma) = family().await;
+    sync_pair(&ada, &ben).await;
+    sync_pair(&ada, &chioma).await;
+    let before_removal = ben.heads();
+    let ben_id = ben
+        .view()
+        .members
+        .iter()
+        .find(|m| m.name == "Ben")
+        .unwrap()
+        .id
+        .clone();
+    ada.edit(|r, w, _| {
+        r.remove_member(w, &ben_id).unwrap();
+    });
+    // Ben's device hears of it (as a bundle from Ada would tell it).
+    {
+        let from = ada.home.open(&ada.id(), LockMode::Shared).unwrap();
+        let batch: Vec<SignedChange<alliance::core::Unverified>> = from
+            .replica()
+            .changes_since(&[])
+            .0
+            .iter()
+            .map(|c| {
+                SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes()).unwrap()
+            })
+            .collect();
+        let mut open = ben.home.open(&ben.id(), LockMode::Exclusive).unwrap();
+        let received = open.replica_mut().receive(batch).unwrap();
+        open.persist(&received.new).unwrap();
+    }
+    assert!(ben.view().current(&ben_id).is_none(), "Ben's device knows");
+
+    // Dialing Ada's device: refused at the handshake, with the reason.
+    let node = ada.node().await;
+    let ben_node = ben.node().await;
+    introduce(&ben_node, &node);
+    let shared = ben_node.listener.alliances[0].clone();
+    let outcomes = ben_node
+        .sync_once(&shared, Some(&[ada.key().device_id()]))
+        .await
+        .unwrap();
+    let err = outcomes[0].result.as_ref().expect_err("refused");
+    assert!(err.to_string().contains("was removed"), "{err}");
+
+    // A need backdated to before the removal, pushed live to Chioma's device.
+    let member = ben_id.clone();
+    let backdated = ben.forge(Some(&before_removal), move |tx, doc| {
+        use automerge::transaction::Transactable;
+        use automerge::{ObjType, ROOT, ReadDoc};
+        let (_, needs) = doc.get(ROOT, "needs").unwrap().unwrap();
+        let n = tx.put_object(&needs, "nbkdt", ObjType::Map).unwrap();
+        tx.put(&n, "owner", member.as_str()).unwrap();
+        tx.put(&n, "text", "written after my removal").unwrap();
+    });
+    let chioma_node = chioma.node().await;
+    let (mut send, _recv) = raw_live_session(&ben_node, &chioma_node, chioma.id()).await;
+    let frame = push(&[(
+        backdated.raw_bytes().to_vec(),
+        backdated.signature().to_bytes().to_vec(),
+    )]);
+    write_frame(&mut send, &frame).await.unwrap();
+    assert!(
+        eventually_async(10, || chioma.has_need("written after my removal")).await,
+        "Chioma's device had not heard of the removal, so it took the change"
+    );
+    // Chioma and Ada sync: both end without it, and the sync succeeds.
+    introduce(&chioma_node, &node);
+    sync_once_with(&chioma_node, &ada).await;
+    introduce(&node, &chioma_node);
+    sync_once_with(&node, &chioma).await;
+    assert!(!ada.has_need("written after my removal"));
+    assert!(!chioma.has_need("written after my removal"));
+    assert_eq!(ada.heads(), chioma.heads());
+    assert!(!ada.heads().contains(&backdated.hash()));
+    honest_need_arrives(&chioma, &chioma_node, &ada, &node, "after the removal").await;
+    for n in [node, ben_node, chioma_node] {
+        n.shutdown().await;
+    }
+}

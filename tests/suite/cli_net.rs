@@ -385,7 +385,10 @@ fn a_teen_links_a_phone_loses_it_and_removes_it_and_the_coach_is_removed_at_the_
         .to_string();
     let phone = Device::new(4);
     let joined = phone.json(&["join", &link]);
-    assert_eq!(joined["name"], "Ben", "the phone is Ben's, no --name needed");
+    assert_eq!(
+        joined["name"], "Ben",
+        "the phone is Ben's, no --name needed"
+    );
     assert_eq!(phone.json(&["whoami"])["name"], "Ben");
     phone.ok(&["need", "add", "my phone at night"]);
     let phone_key = phone.device_key();
@@ -399,7 +402,8 @@ fn a_teen_links_a_phone_loses_it_and_removes_it_and_the_coach_is_removed_at_the_
     assert!(eventually(20, || ada
         .needs()
         .contains(&"my phone at night".to_string())));
-    let need = ada.json(&["need", "list"])
+    let need = ada
+        .json(&["need", "list"])
         .as_array()
         .unwrap()
         .iter()
@@ -435,11 +439,7 @@ fn a_teen_links_a_phone_loses_it_and_removes_it_and_the_coach_is_removed_at_the_
     // The phone can no longer sync with anyone; its earlier need stays, as Ben's.
     let report = failed_sync(&phone);
     assert!(
-        report
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|r| r["ok"] == false),
+        report.as_array().unwrap().iter().all(|r| r["ok"] == false),
         "{report:#}"
     );
     assert!(ada.needs().contains(&"my phone at night".to_string()));

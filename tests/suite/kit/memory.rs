@@ -220,25 +220,5 @@ fn forge(
     t: i64,
     f: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &automerge::Automerge),
 ) -> SignedChange<Unverified> {
-    use automerge::transaction::CommitOptions;
-    let mut doc = dev
-        .replica
-        .doc()
-        .fork_at(heads)
-        .expect("heads of this replica");
-    let before = doc.clone();
-    doc.set_actor(actor);
-    let mut tx = doc.transaction();
-    f(&mut tx, &before);
-    tx.commit_with(
-        CommitOptions::default()
-            .with_time(T0 + t)
-            .with_message("forged by a modified client".to_string()),
-    );
-    let change = doc
-        .get_last_local_change()
-        .expect("the forged change")
-        .clone();
-    let sig = dev.key.sign_change(&change.hash());
-    SignedChange::from_bytes(change.raw_bytes().to_vec(), &sig.to_bytes()).unwrap()
+    super::forge(dev.replica.doc(), heads, actor, &dev.key, T0 + t, f)
 }

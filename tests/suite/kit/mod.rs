@@ -313,3 +313,33 @@ pub async fn eventually_async(secs: u64, mut f: impl FnMut() -> bool) -> bool {
 
 /// How often [`eventually`] looks.
 const POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// A change as a modified member client makes it: `f`'s operations on `doc` as it was at
+/// `heads`, under `actor`, signed with the device's real `key` (its signature and author are
+/// genuine; only the rules can refuse it).
+pub fn forge(
+    doc: &automerge::Automerge,
+    heads: &[automerge::ChangeHash],
+    actor: automerge::ActorId,
+    key: &alliance::core::DeviceKey,
+    time: i64,
+    f: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &automerge::Automerge),
+) -> alliance::core::SignedChange<alliance::core::Unverified> {
+    use automerge::transaction::CommitOptions;
+    let mut doc = doc.fork_at(heads).expect("heads of this document");
+    let before = doc.clone();
+    doc.set_actor(actor);
+    let mut tx = doc.transaction();
+    f(&mut tx, &before);
+    tx.commit_with(
+        CommitOptions::default()
+            .with_time(time)
+            .with_message("forged by a modified client".to_string()),
+    );
+    let change = doc
+        .get_last_local_change()
+        .expect("the forged change")
+        .clone();
+    let sig = key.sign_change(&change.hash());
+    alliance::core::SignedChange::from_bytes(change.raw_bytes().to_vec(), &sig.to_bytes()).unwrap()
+}

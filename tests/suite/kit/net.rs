@@ -208,6 +208,42 @@ pub async fn raw_live_session(
 }
 
 impl Dev {
+    /// A change as this device's modified client makes it (see [`super::forge`]): on the
+    /// document at `heads` (its current heads when `None`), under this device's own actor (a
+    /// fresh one when backdated).
+    pub fn forge(
+        &self,
+        heads: Option<&[automerge::ChangeHash]>,
+        f: impl FnOnce(&mut automerge::transaction::Transaction<'_>, &automerge::Automerge),
+    ) -> alliance::core::SignedChange<alliance::core::Unverified> {
+        let mut open = self.home.open(&self.id(), LockMode::Exclusive).unwrap();
+        let mut e = SeededEntropy::new(99);
+        let tag = open.actor_tag(&mut e).unwrap();
+        let doc = open.replica().doc().clone();
+        let mut actor = self.key().device_id().as_bytes().to_vec();
+        actor.extend_from_slice(&if heads.is_some() { [0xfe; 8] } else { tag });
+        let heads = heads.map(<[_]>::to_vec).unwrap_or_else(|| doc.get_heads());
+        super::forge(
+            &doc,
+            &heads,
+            automerge::ActorId::from(actor),
+            &self.key(),
+            now().0,
+            f,
+        )
+    }
+
+    /// Stores `change` as this device's modified client would: written to its store without
+    /// any check (the device then offers it to every peer it syncs with).
+    pub fn store_unchecked(
+        &self,
+        change: &alliance::core::SignedChange<alliance::core::Unverified>,
+    ) {
+        let verified = change.clone().verify().expect("genuinely signed");
+        let mut open = self.home.open(&self.id(), LockMode::Exclusive).unwrap();
+        open.persist(&[verified]).unwrap();
+    }
+
     /// Whether this device's alliance holds a need with exactly `text`.
     pub fn has_need(&self, text: &str) -> bool {
         self.view().needs.iter().any(|n| n.text == text)
