@@ -562,6 +562,128 @@ async fn an_agreement_forged_in_another_members_name_is_refused_on_every_way_in(
     assert!(stderr.contains(rule), "{stderr}");
     assert_eq!(ada.heads(), heads, "nothing is stored");
 
+    // The other rules, each over its own live session.
+    ada.edit(|r, w, e| {
+        r.add_need(w, e, "quiet mornings").unwrap();
+        r.add_checkin(
+            w,
+            e,
+            alliance::core::NewCheckIn {
+                date: "2026-11-24".into(),
+                rating: 4,
+                reflection: "good week".into(),
+                proposed_changes: vec![],
+                next_in_days: 14,
+            },
+        )
+        .unwrap();
+    });
+    sync_pair(&ada, &chioma).await;
+    let heads = ada.heads();
+    type Forgery = Box<dyn Fn(&mut automerge::transaction::Transaction<'_>, &automerge::Automerge)>;
+    let at = |doc: &automerge::Automerge, path: &[&str]| -> automerge::ObjId {
+        use automerge::ReadDoc;
+        let mut obj = automerge::ROOT;
+        for key in path {
+            let key = if *key == "*" {
+                doc.keys(&obj).next().unwrap()
+            } else {
+                key.to_string()
+            };
+            obj = doc.get(&obj, key).unwrap().unwrap().1;
+        }
+        obj
+    };
+    let ada_key = ada_id.to_string();
+    let chioma_id = chioma
+        .view()
+        .members
+        .iter()
+        .find(|m| m.name == "Chioma")
+        .unwrap()
+        .id
+        .to_string();
+    let cases: Vec<(&str, Forgery)> = vec![
+        (alliance::core::rules::rule::NEED_OWNER, {
+            Box::new(move |tx, doc| {
+                use automerge::transaction::Transactable;
+                let t = at(doc, &["needs", "*", "text"]);
+                tx.splice_text(&t, 0, 5, "noisy").unwrap();
+            })
+        }),
+        (alliance::core::rules::rule::OWN_REFLECTION, {
+            let ada_key = ada_key.clone();
+            Box::new(move |tx, doc| {
+                use automerge::transaction::Transactable;
+                let r = at(doc, &["checkins", "*", "reflections", &ada_key]);
+                tx.put(&r, "rating", 1).unwrap();
+            })
+        }),
+        (alliance::core::rules::rule::ADD_DEVICE, {
+            let ada_key = ada_key.clone();
+            Box::new(move |tx, doc| {
+                use automerge::transaction::Transactable;
+                let d = at(doc, &["devices"]);
+                let d = tx
+                    .put_object(&d, "ab".repeat(32), automerge::ObjType::Map)
+                    .unwrap();
+                tx.put(&d, "member", ada_key.as_str()).unwrap();
+            })
+        }),
+        (alliance::core::rules::rule::ROLE, {
+            let ada_key = ada_key.clone();
+            Box::new(move |tx, doc| {
+                use automerge::transaction::Transactable;
+                let m = at(doc, &["members", &ada_key]);
+                tx.put(&m, "role", "guest").unwrap();
+            })
+        }),
+        (alliance::core::rules::rule::ADD_PERSON, {
+            Box::new(move |tx, doc| {
+                use automerge::transaction::Transactable;
+                let m = at(doc, &["members"]);
+                let m = tx.put_object(&m, "mzzzz", automerge::ObjType::Map).unwrap();
+                tx.put(&m, "name", "Zed").unwrap();
+            })
+        }),
+        (alliance::core::rules::rule::REMOVE_PERSON, {
+            Box::new(move |tx, doc| {
+                use automerge::transaction::Transactable;
+                let m = at(doc, &["members", &chioma_id]);
+                tx.put(&m, "removed_at", 1).unwrap();
+            })
+        }),
+    ];
+    ben_node.shutdown().await;
+    // Ben's device first catches up (its stored forgery aside, it is honest with Chioma).
+    let mut open = ben.home.open(&ben.id(), LockMode::Exclusive).unwrap();
+    let from = chioma.home.open(&chioma.id(), LockMode::Shared).unwrap();
+    let batch = from
+        .replica()
+        .changes_since(&[])
+        .0
+        .iter()
+        .map(|c| {
+            SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes()).unwrap()
+        })
+        .collect();
+    let received = open.replica_mut().receive(batch).unwrap();
+    open.persist(&received.new).unwrap();
+    drop((open, from));
+    let ben_node = ben.node().await;
+    for (rule, forge) in cases {
+        let change = ben.forge(Some(&heads), forge);
+        let (mut send, mut recv) = raw_live_session(&ben_node, &node, ada.id()).await;
+        let frame = push(&[(
+            change.raw_bytes().to_vec(),
+            change.signature().to_bytes().to_vec(),
+        )]);
+        write_frame(&mut send, &frame).await.unwrap();
+        let reason = rejection(&mut recv).await.expect("rejected with a reason");
+        assert!(reason.contains(rule), "{rule}: {reason}");
+        assert_eq!(ada.heads(), heads, "{rule}: nothing is stored");
+    }
+
     // Honest syncing goes on.
     let chioma_node = chioma.node().await;
     honest_need_arrives(&chioma, &chioma_node, &ada, &node, "after the forgery").await;
