@@ -161,7 +161,7 @@ mod tests {
     }
 
     #[test]
-    fn a_member_is_welcomed_a_stranger_refused_and_a_joiner_admitted_by_name() {
+    fn a_member_is_welcomed_a_stranger_or_removed_device_refused_and_a_joiner_admitted() {
         let peer = DeviceKey::from_seed([9; 32]).device_id();
         let member = Standing {
             member: true,
@@ -186,9 +186,27 @@ mod tests {
             decide(&peer, &hello(Some("  Ben ")), Some(stranger)),
             Decision::Admit { name: "Ben".into() }
         );
-        assert!(matches!(
+        // No name: a device joining an existing person with a link ticket (the invite it
+        // presents says whom; a person's invite without a name is refused where it is
+        // redeemed).
+        assert_eq!(
             decide(&peer, &hello(Some("   ")), Some(stranger)),
-            Decision::Refuse(r) if r.contains("name")
+            Decision::Admit {
+                name: String::new()
+            }
+        );
+        let removed = Standing {
+            member: false,
+            removed: true,
+            quarantine: None,
+        };
+        assert!(matches!(
+            decide(&peer, &hello(None), Some(removed)),
+            Decision::Refuse(r) if r.contains("was removed")
+        ));
+        assert!(matches!(
+            decide(&peer, &hello(Some("Ben")), Some(removed)),
+            Decision::Refuse(r) if r.contains("was removed")
         ));
         let long = "x".repeat(crate::protocol::MAX_NAME_CHARS + 1);
         assert!(matches!(

@@ -984,11 +984,18 @@ impl Sim {
         let e = &self.expect;
         // The steps whose changes were withdrawn (made concurrently with their author's
         // removal, and nobody built on them): their effects are not expected.
+        // (A step that changed nothing, such as agreeing again, has no effect to expect.)
         let r = &self.devs[0].replica;
         let gone: BTreeSet<&String> = e
             .changes
             .iter()
             .filter(|(h, _, _)| !r.has(h))
+            .map(|(_, m, _)| m)
+            .collect();
+        let present: BTreeSet<&String> = e
+            .changes
+            .iter()
+            .filter(|(h, _, _)| r.has(h))
             .map(|(_, m, _)| m)
             .collect();
         let kept = |markers: &Vec<String>| -> Vec<String> {
@@ -998,7 +1005,9 @@ impl Sim {
                 .cloned()
                 .collect()
         };
-        let any = |markers: Option<&Vec<String>>| markers.is_some_and(|m| !kept(m).is_empty());
+        let any = |markers: Option<&Vec<String>>| {
+            markers.is_some_and(|m| m.iter().any(|m| present.contains(m)))
+        };
         let made = |markers: &Vec<String>| markers.first().is_some_and(|m| !gone.contains(m));
         let same = |what: &str, id: &ItemId, text: &str, prefix: &str, want: &[String]| {
             let got =
@@ -1041,7 +1050,7 @@ impl Sim {
             }
         }
         for ((id, member), markers) in &e.agreements {
-            if kept(markers).is_empty() {
+            if !any(Some(markers)) {
                 continue;
             }
             let x = view.expectation(id).unwrap();
