@@ -76,6 +76,8 @@ pub fn edit_on<F>(
 where
     F: FnOnce(&mut Replica, &Writer<'_>, &mut dyn Entropy) -> Result<Edited>,
 {
+    // A device that is no longer a member hears why (who removed it, when) before anything.
+    me(open, identity)?;
     let tag = open.actor_tag(entropy)?;
     let writer = Writer {
         key: &identity.key,
@@ -91,13 +93,36 @@ where
 
 /// This device's person in the alliance, or a message saying how to become one.
 pub fn me(open: &OpenAlliance, identity: &Identity) -> Result<ItemId> {
-    open.replica()
-        .member_of(&identity.key.device_id())
-        .ok_or_else(|| {
-            CliError::user(
-                "this device is not a member of the alliance; `alliance join TICKET` with an invite from a member",
-            )
-        })
+    let device = identity.key.device_id();
+    if let Some(me) = open.replica().member_of(&device) {
+        return Ok(me);
+    }
+    let view = open.replica().roster();
+    // A device that was removed, or whose person left or was removed: say so, by whom, when.
+    let removal = view.device(&device.to_hex()).and_then(|d| {
+        let person = view.member(&d.member)?;
+        match (&person.removed, &d.removed) {
+            (Some(r), _) if r.by == person.id => Some(format!("you left it on {}", r.at.date())),
+            (Some(r), _) => Some(format!(
+                "{} removed you on {}",
+                view.name_of(&r.by),
+                r.at.date()
+            )),
+            (None, Some(r)) => Some(format!(
+                "{} removed this device on {}",
+                view.name_of(&r.by),
+                r.at.date()
+            )),
+            (None, None) => None,
+        }
+    });
+    Err(CliError::user(match removal {
+        Some(how) => format!(
+            "this device is no longer a member of \"{}\": {how}. What it holds stays readable here; `alliance forget` removes it from this device",
+            view.title
+        ),
+        None => "this device is not a member of the alliance; `alliance join TICKET` with an invite from a member".to_string(),
+    }))
 }
 
 /// What needs this person's attention (`alliance status`), with the peers this device refuses

@@ -82,7 +82,7 @@ pub fn members_table(view: &AllianceView) -> String {
             vec![
                 m.id.to_string(),
                 m.name.clone(),
-                if m.admin {
+                if m.admin && m.removed.is_none() {
                     format!("{} (admin)", m.role)
                 } else {
                     m.role.clone()

@@ -211,7 +211,18 @@ pub fn field_changes(
                 field: key.clone(),
                 old: o.cloned(),
                 new: n.cloned(),
-                words: words(kind, key, o, n, view),
+                words: match (kind, key.as_str(), n) {
+                    // Removed by themselves: they left.
+                    (ItemKind::Member, "removed_by", Some(by))
+                        if view.member(&ItemId::from_doc_key(by)).is_some_and(|m| {
+                            Some(&m.name) == new.get("name")
+                                && m.removed.as_ref().is_some_and(|r| r.by == m.id)
+                        }) =>
+                    {
+                        Some("left the alliance".to_string())
+                    }
+                    _ => words(kind, key, o, n, view),
+                },
             })
         })
         .collect()
@@ -296,6 +307,18 @@ fn words(
             Some(format!("retired on {}", date_of(t).unwrap_or_default()))
         }
         (["added_by"], None, Some(by)) if !by.is_empty() => Some(format!("added by {}", name(by))),
+        // A person leaving or removed (`removed_by` is who did it: themselves when they left).
+        (["removed_by"], None, Some(by)) if kind == ItemKind::Member => {
+            Some(format!("removed by {}", name(by)))
+        }
+        (["admin"], _, Some(v)) if kind == ItemKind::Member => Some(if v == "true" {
+            "made an admin".to_string()
+        } else {
+            "no longer an admin".to_string()
+        }),
+        (["devices", key, "removed_by"], None, Some(by)) => {
+            Some(format!("device {} was removed by {}", short(key), name(by)))
+        }
         ([f], _, Some(v)) if ["owner", "holder", "created_by"].contains(f) => {
             Some(format!("{f}: {}", name(v)))
         }

@@ -374,3 +374,45 @@ fn a_panic_inside_automerge_stays_off_the_terminal() {
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     assert!(stderr.starts_with("error: "), "{stderr}");
 }
+
+/// A person removed by an admin learns it (here from a bundle) in one line that says who and
+/// when, on every command that would write or ask for them; `show` still reads what they hold.
+#[test]
+fn a_removed_person_is_told_who_removed_them_and_when() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    let ben = Device::new(2);
+    ben.ok(&["init", "--name", "Ben"]);
+    ada.ok(&[
+        "member",
+        "add",
+        "Ben",
+        "--role",
+        "teen",
+        "--device",
+        &ben.device_key(),
+    ]);
+    let bundle = ada.home().join("family.bundle");
+    let bundle = bundle.to_str().unwrap();
+    ada.ok(&["bundle", "export", bundle]);
+    ben.ok(&["bundle", "import", bundle]);
+    ben.ok(&["need", "add", "time alone after school"]);
+    // Not an admin: Ben cannot remove Ada, nor make himself an admin.
+    let err = ben.fails(&["member", "remove", "Ada", "--yes"], 1);
+    assert!(
+        err.contains("only an admin can remove a person; ask Ada"),
+        "{err}"
+    );
+    let err = ben.fails(&["member", "admin", "Ben"], 1);
+    assert!(err.contains("only an admin"), "{err}");
+    ada.ok(&["member", "remove", "Ben", "--yes"]);
+    ada.ok(&["bundle", "export", bundle]);
+    ben.ok(&["bundle", "import", bundle]);
+    let err = ben.fails(&["status"], 1);
+    assert!(err.contains("Ada removed you on 2026-11-24"), "{err}");
+    let err = ben.fails(&["need", "add", "x"], 1);
+    assert!(err.contains("Ada removed you"), "{err}");
+    assert!(ben.ok(&["member", "list"]).contains("removed by Ada"));
+    // What Ben wrote while he did not know was never Ada's to see: it is withdrawn on his
+    // device too once it hears of the removal.
+    assert!(ben.needs().is_empty(), "{:?}", ben.needs());
+}
