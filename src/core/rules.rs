@@ -109,22 +109,42 @@ impl At<'_> {
         }
     }
 
+    /// A top-level collection. The genesis change makes them and no change may replace one
+    /// (the rules), so the document as it is now names the same object as at any point:
+    /// reading the present spares a historical read.
+    fn collection(&self, collection: &str) -> Option<ObjId> {
+        crate::core::model::map_at(self.doc, &ROOT, collection)
+    }
+
     /// Whether `collection` has anything at `key` (an entry of any type).
     fn holds(&self, collection: &str, key: &str) -> bool {
-        self.map(&ROOT, collection)
+        self.collection(collection)
             .is_some_and(|c| self.has(&c, key))
     }
 
     /// Whether `collection[key]` holds several concurrent values.
     fn conflicted(&self, collection: &str, key: &str) -> bool {
-        self.map(&ROOT, collection)
+        self.collection(collection)
             .and_then(|c| self.doc.get_all_at(&c, key, self.deps).ok())
             .is_some_and(|all| all.len() > 1)
     }
 
     fn entry(&self, collection: &str, key: &str) -> Option<ObjId> {
-        let c = self.map(&ROOT, collection)?;
+        let c = self.collection(collection)?;
         self.map(&c, key)
+    }
+
+    /// `collection[key]` as of the dependencies: `None` when there is nothing there,
+    /// `Some(None)` when there is something other than a map.
+    fn slot(&self, collection: &str, key: &str) -> Option<Option<ObjId>> {
+        match self
+            .collection(collection)
+            .map(|c| self.doc.get_at(&c, key, self.deps))
+        {
+            Some(Ok(None)) => None,
+            Some(Ok(Some((Value::Object(ObjType::Map), obj)))) => Some(Some(obj)),
+            _ => Some(None),
+        }
     }
 }
 
@@ -146,7 +166,29 @@ pub fn member_at(doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> Opt
         return None;
     }
     let at = At { doc, deps };
-    let entry = at.entry(keys::DEVICES, &device.to_hex())?;
+    let key = device.to_hex();
+    let devices = at.collection(keys::DEVICES)?;
+    // A device entry is written once (its `member` never changes) and never deleted, and a
+    // removal is set once and never undone (the rules): so the present answers everything but
+    // whether the entry was there yet, which takes one historical read. When the entry is in
+    // conflict (two admins added the key at once) or a removal is recorded now, every part is
+    // read as of `deps`.
+    let now = match doc.get_all(&devices, key.as_str()) {
+        Ok(all) if all.len() == 1 => match &all[0] {
+            (Value::Object(ObjType::Map), obj) => Some(obj.clone()),
+            _ => return None,
+        },
+        _ => None,
+    };
+    if let Some(entry) = now {
+        let member = crate::core::model::string_at(doc, &entry, "member");
+        if !member.is_empty() && !removed_now(doc, &key, &member) {
+            return at
+                .has(&devices, &key)
+                .then(|| ItemId::from_doc_key(&member));
+        }
+    }
+    let entry = at.map(&devices, &key)?;
     if at.has(&entry, keys::REMOVED_AT) {
         return None;
     }
@@ -158,6 +200,16 @@ pub fn member_at(doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> Opt
     Some(ItemId::from_doc_key(&member))
 }
 
+/// Whether the document as it is now records a removal of the device `key` or of `member`.
+fn removed_now(doc: &Automerge, key: &str, member: &str) -> bool {
+    let now = |collection: &str, k: &str| {
+        crate::core::model::map_at(doc, &ROOT, collection)
+            .and_then(|c| crate::core::model::map_at(doc, &c, k))
+            .is_some_and(|obj| matches!(doc.get(&obj, keys::REMOVED_AT), Ok(Some(_))))
+    };
+    now(keys::DEVICES, key) || now(keys::MEMBERS, member)
+}
+
 /// The admins as of `deps`: the current members whose `admin` is true; when there are none
 /// (an alliance made before admins existed, or concurrent changes that left none), the
 /// longest-standing current member (earliest `added_at`, then lowest ID). Every device
@@ -165,7 +217,7 @@ pub fn member_at(doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> Opt
 fn admins(at: &At<'_>) -> (HashSet<String>, Vec<(i64, String)>) {
     let mut explicit = HashSet::new();
     let mut current = Vec::new();
-    let Some(members) = at.map(&ROOT, keys::MEMBERS) else {
+    let Some(members) = at.collection(keys::MEMBERS) else {
         return (explicit, current);
     };
     for item in at.doc.map_range_at(&members, .., at.deps) {
@@ -243,9 +295,6 @@ fn key(s: &Seg) -> Option<&str> {
 /// every read is as of the change's dependencies). `expanded` is the change decoded (the
 /// caller guards the decoding against panics). `author` is the change's verified author
 /// device; the genesis change is not checked (it makes the alliance).
-// Each arm of the match states one rule for one shape of path; folding its test into a guard
-// would let a case that fails the test fall through to the arms below.
-#[allow(clippy::collapsible_match)]
 pub fn check(
     doc: &Automerge,
     change: &Change,
@@ -253,14 +302,40 @@ pub fn check(
     author: &DeviceId,
     paths: &mut Paths,
 ) -> Result<(), Broken> {
-    let hash = change.hash();
-    let deps = change.deps();
-    let broken = |rule: &'static str, what: String| Broken {
+    let traced = trace(doc, change, expanded, author, paths)?;
+    paths.removals |= judge(doc, &traced)?;
+    Ok(())
+}
+
+/// A change's operations traced to their paths ([`trace`]), ready to be judged ([`judge`]).
+pub struct Traced {
+    hash: ChangeHash,
+    deps: Vec<ChangeHash>,
+    author: DeviceId,
+    writes: Vec<Write>,
+}
+
+fn broken_by(hash: &ChangeHash, author: &DeviceId, rule: &'static str, what: String) -> Broken {
+    Broken {
         hash: hash.to_string(),
         author: author.short(),
         rule,
         what,
-    };
+    }
+}
+
+/// Traces a change's operations to their paths in the document. Changes must be traced in
+/// causal order, with one `paths` for a batch: each object a change makes is remembered for
+/// the changes after it. (Cheap; the reads of the past are in [`judge`].)
+pub fn trace(
+    doc: &Automerge,
+    change: &Change,
+    expanded: automerge::ExpandedChange,
+    author: &DeviceId,
+    paths: &mut Paths,
+) -> Result<Traced, Broken> {
+    let hash = change.hash();
+    let broken = |rule: &'static str, what: String| broken_by(&hash, author, rule, what);
     // Trace every operation to its path.
     let start = change.start_op().get();
     let mut made: HashMap<legacy::OpId, Path> = HashMap::new();
@@ -288,6 +363,9 @@ pub fn check(
         });
         if let legacy::OpType::Make(_) = op.action {
             let id = legacy::OpId(start + i as u64, change.actor_id().clone());
+            // Changes are checked in causal order, so an object is made before anything
+            // refers to it: remembering each one spares reading the document's structure.
+            paths.known.insert(id.clone(), target.clone());
             made.insert(id, target.clone());
         }
         writes.push(Write {
@@ -296,10 +374,80 @@ pub fn check(
             in_new_object,
         });
     }
+    Ok(Traced {
+        hash,
+        deps: change.deps().to_vec(),
+        author: *author,
+        writes,
+    })
+}
+
+/// Judges a traced change by the rules, reading `doc` as of the change's dependencies.
+/// Returns whether it removes a person or a device. Independent of every other change's
+/// judgement, so a batch is judged on every core.
+// Each arm of the match states one rule for one shape of path; folding its test into a guard
+// would let a case that fails the test fall through to the arms below.
+#[allow(clippy::collapsible_match)]
+pub fn judge(doc: &Automerge, traced: &Traced) -> Result<bool, Broken> {
+    let Traced {
+        hash,
+        deps,
+        author,
+        writes,
+    } = traced;
+    let deps = deps.as_slice();
+    let broken = |rule: &'static str, what: String| broken_by(hash, author, rule, what);
+    let mut removes = false;
+    // Most changes (typing in the vision, rewording an expectation, planning) write only what
+    // any member may: no need to read who the author is.
+    let anyone = writes.iter().all(|w| {
+        let t: Vec<Option<&str>> = w.target.iter().map(key).collect();
+        match t.as_slice() {
+            [Some(keys::TITLE)] => true,
+            [Some(keys::VISION | keys::PLAN), _, ..] => true,
+            [
+                Some(keys::EXPECTATIONS | keys::CHECKINS),
+                Some(_),
+                Some(f),
+                ..,
+            ] => *f != keys::AGREEMENTS && *f != keys::REFLECTIONS,
+            _ => false,
+        }
+    });
+    if anyone {
+        return Ok(false);
+    }
     let at = At { doc, deps };
-    let Some(me) = member_at(doc, author, deps) else {
-        // The membership check reports this one; nothing to judge here.
-        return Ok(());
+    // Who the author is matters only for people, devices, needs and per-person parts.
+    let needs_me = writes.iter().any(|w| {
+        let t: Vec<Option<&str>> = w.target.iter().map(key).collect();
+        matches!(
+            t.as_slice(),
+            [Some(keys::MEMBERS | keys::DEVICES | keys::NEEDS), ..]
+                | [
+                    Some(keys::EXPECTATIONS),
+                    _,
+                    Some(keys::AGREEMENTS),
+                    Some(_),
+                    ..
+                ]
+                | [
+                    Some(keys::CHECKINS),
+                    _,
+                    Some(keys::REFLECTIONS),
+                    Some(_),
+                    ..
+                ]
+        )
+    });
+    let me = if needs_me {
+        match member_at(doc, author, deps) {
+            Some(me) => me,
+            // The membership check reports this one; nothing to judge here.
+            None => return Ok(false),
+        }
+    } else {
+        ItemId::from_doc_key("")
     };
     // Scalar values this change puts, by path (a new person's or device's fields).
     let put = |path: &[&str]| -> Option<String> {
@@ -318,7 +466,17 @@ pub fn check(
     let mut removal_writes = 0;
     let mut demoted: HashSet<String> = HashSet::new();
     let mut promoted: HashSet<String> = HashSet::new();
-    for w in &writes {
+    // One judgement per (path, kind of operation): a splice of many characters is judged once.
+    let mut judged: HashSet<(&Path, std::mem::Discriminant<legacy::OpType>, bool)> = HashSet::new();
+    for w in writes {
+        if !judged.insert((
+            &w.target,
+            std::mem::discriminant(&w.action),
+            w.in_new_object,
+        )) && !matches!(w.action, legacy::OpType::Put(_))
+        {
+            continue;
+        }
         let t: Vec<Option<&str>> = w.target.iter().map(key).collect();
         let is_make = matches!(w.action, legacy::OpType::Make(ObjType::Map));
         if let ([Some(c), Some(x)], true) = (t.as_slice(), is_make) {
@@ -364,10 +522,11 @@ pub fn check(
                 None,
                 ..,
             ] => {
-                let replaces = at
-                    .entry(t[0].unwrap_or(""), t[1].unwrap_or(""))
-                    .is_some_and(|item| at.has(&item, t[2].unwrap_or("")));
-                if !w.in_new_object && replaces {
+                let replaces = || {
+                    at.entry(t[0].unwrap_or(""), t[1].unwrap_or(""))
+                        .is_some_and(|item| at.has(&item, t[2].unwrap_or("")))
+                };
+                if !w.in_new_object && replaces() {
                     return Err(broken(rule::PER_PERSON, what()));
                 }
             }
@@ -412,7 +571,7 @@ pub fn check(
                             return Err(broken(rule::REMOVE_PERSON, what()));
                         }
                         demoted.insert(m.to_string());
-                        paths.removals = true;
+                        removes = true;
                         removal_writes += 1;
                     }
                     _ => {
@@ -461,19 +620,19 @@ pub fn check(
                 if whose.as_deref() != Some(me.as_str()) && !admin_now(&at) {
                     return Err(broken(rule::REMOVE_DEVICE, what()));
                 }
-                paths.removals = true;
+                removes = true;
                 removal_writes += 1;
             }
             [Some(keys::DEVICES), ..] => return Err(broken(rule::DEVICE_ONCE, what())),
             // Needs.
-            [Some(keys::NEEDS), Some(n)] => match at.entry(keys::NEEDS, n) {
-                None if is_make && !at.holds(keys::NEEDS, n) => {
+            [Some(keys::NEEDS), Some(n)] => match at.slot(keys::NEEDS, n) {
+                None if is_make => {
                     let owner = put(&[keys::NEEDS, n, "owner"]);
                     if owner.as_deref() != Some(me.as_str()) {
                         return Err(broken(rule::NEED_OWNER, what()));
                     }
                 }
-                Some(obj) if matches!(w.action, legacy::OpType::Delete) => {
+                Some(Some(obj)) if matches!(w.action, legacy::OpType::Delete) => {
                     if at.str(&obj, "owner").as_deref() != Some(me.as_str()) {
                         return Err(broken(rule::NEED_OWNER, what()));
                     }
@@ -481,7 +640,13 @@ pub fn check(
                 _ => return Err(broken(rule::NEED_OWNER, what())),
             },
             [Some(keys::NEEDS), Some(n), field, ..] => {
-                let owner = at.entry(keys::NEEDS, n).and_then(|o| at.str(&o, "owner"));
+                // A need's owner never changes (the rules): the present says it, unless the
+                // need is gone now.
+                let owner = at
+                    .collection(keys::NEEDS)
+                    .and_then(|c| crate::core::model::map_at(doc, &c, n))
+                    .map(|o| crate::core::model::string_at(doc, &o, "owner"))
+                    .or_else(|| at.entry(keys::NEEDS, n).and_then(|o| at.str(&o, "owner")));
                 if owner.as_deref() != Some(me.as_str()) || *field == Some("owner") {
                     return Err(broken(rule::NEED_OWNER, what()));
                 }
@@ -526,5 +691,5 @@ pub fn check(
             ));
         }
     }
-    Ok(())
+    Ok(removes)
 }

@@ -526,8 +526,20 @@ async fn an_agreement_forged_in_another_members_name_is_refused_on_every_way_in(
     assert_eq!(ada.heads(), heads, "nothing is stored");
     ben_node.shutdown().await;
 
-    // 2. A sync: Ben's client stores it and offers it like any change.
+    // 2. A sync: Ben's client stores it and offers it like any change. (`verify` on his own
+    //    store reports it.)
     ben.store_unchecked(&forged);
+    let problems: Vec<String> = ben
+        .home
+        .open(&ben.id(), LockMode::Shared)
+        .unwrap()
+        .replica()
+        .verify_history()
+        .into_iter()
+        .filter_map(|c| c.problem)
+        .collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains(rule), "{problems:?}");
     let ben_node = ben.node().await;
     introduce(&ben_node, &node);
     let shared = ben_node.listener.alliances[0].clone();

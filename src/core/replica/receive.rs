@@ -172,6 +172,8 @@ impl Replica {
         let authors: Vec<DeviceId> = authored_changes(&verified)
             .into_iter()
             .map(|(_, a)| a)
+            .collect::<HashSet<DeviceId>>()
+            .into_iter()
             .collect();
         if self.touches_removals(removes, &authors) {
             let withdrawn = self.withdraw_concurrent_with_removals();
@@ -221,16 +223,22 @@ impl Replica {
         rules::member_at(doc, device, deps).is_some()
     }
 
-    /// Checks every change against the rules of who may write what ([`rules::check`]), in
-    /// `doc` (which holds the changes' whole past), in order. Returns whether one of them
-    /// removed a person or a device.
+    /// Checks every change against the rules of who may write what ([`rules::trace`], then
+    /// [`rules::judge`]), in `doc` (which holds the changes' whole past). Tracing runs in order
+    /// (an object is made before it is written to); judging reads the past as of each change's
+    /// dependencies, independently, on every core for a large batch (the earliest failing
+    /// change is the one reported, however the list is split). Returns whether one of the
+    /// changes removed a person or a device.
     pub(super) fn check_rules<'c>(
         &self,
         doc: &Automerge,
         changes: impl IntoIterator<Item = (&'c Change, DeviceId)>,
         budget: &Budget<'_>,
     ) -> Result<bool, ReceiveError> {
+        const PER_THREAD_MIN: usize = 4096;
+        const STEP: usize = 1024;
         let mut paths = rules::Paths::default();
+        let mut traced = Vec::new();
         for (n, (change, author)) in changes.into_iter().enumerate() {
             if change.hash() == self.id.0 {
                 continue;
@@ -239,12 +247,77 @@ impl Replica {
                 step: "reading a change's operations",
                 reload: false,
             })?;
-            rules::check(doc, change, expanded, &author, &mut paths)?;
-            if n % 1024 == 1023 {
+            traced.push(rules::trace(doc, change, expanded, &author, &mut paths)?);
+            if n % STEP == STEP - 1 {
                 budget.check("checking the rules")?;
             }
         }
-        Ok(paths.removals)
+        // The first failure of a part: `Err(None)` when the part could not finish (Automerge
+        // panicked, or the time ran out).
+        let judge = |part: &[rules::Traced]| -> Result<bool, Option<(usize, rules::Broken)>> {
+            let mut removes = false;
+            for (n, step) in part.chunks(STEP).enumerate() {
+                if budget.expired() {
+                    return Err(None);
+                }
+                for (i, t) in step.iter().enumerate() {
+                    match guarded(|| rules::judge(doc, t)) {
+                        Some(Ok(r)) => removes |= r,
+                        Some(Err(b)) => return Err(Some((n * STEP + i, b))),
+                        None => return Err(None),
+                    }
+                }
+            }
+            Ok(removes)
+        };
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(traced.len() / PER_THREAD_MIN)
+            .max(1);
+        let per = traced.len().div_ceil(threads).max(1);
+        let results: Vec<Result<bool, Option<(usize, rules::Broken)>>> = if threads == 1 {
+            vec![judge(&traced)]
+        } else {
+            std::thread::scope(|scope| {
+                let parts: Vec<_> = traced
+                    .chunks(per)
+                    .enumerate()
+                    .map(|(k, part)| {
+                        let judge = &judge;
+                        scope.spawn(move || {
+                            judge(part).map_err(|e| e.map(|(i, b)| (k * per + i, b)))
+                        })
+                    })
+                    .collect();
+                parts
+                    .into_iter()
+                    .map(|p| p.join().unwrap_or(Err(None)))
+                    .collect()
+            })
+        };
+        let mut removes = false;
+        let mut first: Option<(usize, rules::Broken)> = None;
+        for r in results {
+            match r {
+                Ok(r) => removes |= r,
+                Err(None) => {
+                    budget.check("checking the rules")?;
+                    return Err(ReceiveError::Panicked {
+                        step: "checking the rules",
+                        reload: false,
+                    });
+                }
+                Err(Some((i, b))) => {
+                    if first.as_ref().is_none_or(|(j, _)| i < *j) {
+                        first = Some((i, b));
+                    }
+                }
+            }
+        }
+        match first {
+            Some((_, broken)) => Err(broken.into()),
+            None => Ok(removes || paths.removals),
+        }
     }
 
     /// Whether a change is authorised: the genesis change of this alliance, or a change whose
