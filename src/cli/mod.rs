@@ -19,10 +19,28 @@ use commands::*;
 use context::Context;
 use error::CliError;
 
+/// `alliance -V`: the crate's version, and the versions of the document's schema
+/// ([`crate::protocol::SCHEMA_VERSION`]) and of the wire protocol (the number in
+/// [`crate::protocol::ALPN`]). The test `terminal::version_names_schema_and_protocol` checks the
+/// numbers here against those constants.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (schema 1, protocol 2)");
+
+/// `alliance --version`: the same, one version a line.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\nschema 1 (the alliance document's layout)",
+    "\nprotocol 2 (alliance/2, what devices speak to each other)"
+);
+
 /// Design your alliance together: needs, a plan, a shared vision and expectations, and
 /// check-ins, kept on each person's own devices, every change signed.
 #[derive(Debug, Parser)]
-#[command(name = "alliance", version, propagate_version = true)]
+#[command(
+    name = "alliance",
+    version = VERSION,
+    long_version = LONG_VERSION,
+    propagate_version = true
+)]
 pub struct Cli {
     /// Where this device keeps its key and alliances [default: the platform's data directory]
     #[arg(long, env = "ALLIANCE_HOME", global = true, value_name = "DIR")]

@@ -27,3 +27,4 @@ mod review;
 mod rules;
 mod store;
 mod sync_sim;
+mod terminal;
