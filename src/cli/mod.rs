@@ -106,6 +106,8 @@ pub enum Command {
     Sync(sync::SyncArgs),
     Serve(serve::ServeArgs),
     Peers(peers::PeersArgs),
+    Completions(completions::CompletionsArgs),
+    Man(man::ManArgs),
 }
 
 /// Parses the command line, runs the command, prints any error, and returns the exit code.
@@ -184,6 +186,12 @@ fn init_logging(serving: bool) {
 }
 
 fn dispatch(cli: Cli) -> Result<(), CliError> {
+    // Generated from the definitions alone: no home, no key, no alliance needed.
+    let cli = match cli.command {
+        Command::Completions(a) => return completions::run(a),
+        Command::Man(a) => return man::run(a),
+        command => Cli { command, ..cli },
+    };
     let mut ctx = Context::new(cli.home, cli.alliance, cli.json)?;
     ctx.net = crate::net::endpoint::NetConfig {
         bind: cli.bind,
@@ -224,5 +232,6 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Sync(a) => sync::run(&mut ctx, a),
         Command::Serve(a) => serve::run(&mut ctx, a),
         Command::Peers(a) => peers::run(&mut ctx, a),
+        Command::Completions(_) | Command::Man(_) => unreachable!("run before the context"),
     }
 }

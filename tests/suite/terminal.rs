@@ -33,3 +33,118 @@ fn version_names_schema_and_protocol() {
         short.replace("alliance ", "alliance-status ")
     );
 }
+
+/// Whether a tool the test needs is on PATH. Missing on a developer's machine: the test says so
+/// and skips. Under `CI=true` (as `.ci/run` sets, after installing it) a missing tool fails.
+fn have(tool: &str, why: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "`{tool}` is not installed, and CI=true: {why} (.ci/run installs it)"
+        );
+        eprintln!("SKIPPED: `{tool}` is not installed, so {why} is not tested here");
+    }
+    found
+}
+
+#[test]
+fn bash_completion_loads_and_completes_a_subcommand() {
+    if !have("bash", "the bash completion script") {
+        return;
+    }
+    let d = Device::new(2);
+    let script = d.home().join("alliance.bash");
+    std::fs::write(&script, d.ok(&["completions", "bash"])).unwrap();
+    // Load the script, then ask its function what `alliance sta<TAB>` and
+    // `alliance need <TAB>` complete to, as bash's programmable completion would.
+    let out = std::process::Command::new("bash")
+        .arg("--norc")
+        .arg("-c")
+        .arg(
+            r#"source "$1" || exit 10
+complete -p alliance || exit 11
+COMP_WORDS=(alliance sta); COMP_CWORD=1; COMP_LINE="alliance sta"; COMP_POINT=${#COMP_LINE}
+_alliance alliance sta alliance
+echo "top: ${COMPREPLY[*]}"
+COMP_WORDS=(alliance need ""); COMP_CWORD=2; COMP_LINE="alliance need "; COMP_POINT=${#COMP_LINE}
+_alliance alliance "" need
+echo "need: ${COMPREPLY[*]}""#,
+        )
+        .arg("bash")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bash failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let registered = stdout.lines().next().unwrap_or_default();
+    assert!(
+        registered.starts_with("complete ") && registered.ends_with("-F _alliance alliance"),
+        "{stdout}"
+    );
+    let top = stdout.lines().find(|l| l.starts_with("top: ")).unwrap();
+    let words: Vec<&str> = top["top: ".len()..].split_whitespace().collect();
+    assert!(words.contains(&"status"), "{top}");
+    assert!(!words.contains(&"need"), "{top}");
+    let need = stdout.lines().find(|l| l.starts_with("need: ")).unwrap();
+    assert!(need.split_whitespace().any(|w| w == "add"), "{need}");
+}
+
+#[test]
+fn completions_for_every_shell() {
+    let d = Device::new(3);
+    for (shell, mark) in [
+        ("bash", "_alliance()"),
+        ("zsh", "#compdef alliance"),
+        ("fish", "complete -c alliance"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let script = d.ok(&["completions", shell]);
+        assert!(script.contains(mark), "{shell}: {script}");
+        assert!(script.contains("status"), "{shell}");
+    }
+    d.fails(&["completions", "tcsh"], 2);
+}
+
+#[test]
+fn man_page_renders_with_man() {
+    let d = Device::new(4);
+    let page = d.ok(&["man"]);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH alliance"),
+        "{page}"
+    );
+    if !have("man", "rendering the manual page with `man -l`")
+        || !have("groff", "rendering the manual page with `man -l`")
+    {
+        return;
+    }
+    let file = d.home().join("alliance.1");
+    std::fs::write(&file, &page).unwrap();
+    let out = std::process::Command::new("man")
+        .arg("-l")
+        .arg(&file)
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "man -l failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Rendered: roff requests are gone, the sections and commands are there.
+    assert!(!text.contains(".TH"), "{text}");
+    for want in ["NAME", "SYNOPSIS", "alliance", "status", "--json"] {
+        assert!(text.contains(want), "no {want:?} in:\n{text}");
+    }
+}
