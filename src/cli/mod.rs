@@ -192,6 +192,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Man(a) => return man::run(a),
         command => Cli { command, ..cli },
     };
+    output::init_color(cli.json);
     let mut ctx = Context::new(cli.home, cli.alliance, cli.json)?;
     ctx.net = crate::net::endpoint::NetConfig {
         bind: cli.bind,

@@ -1,6 +1,10 @@
 //! The one output layer: every command hands its result here, as data plus a human rendering.
 //! With `--json` the data is printed as JSON; otherwise the human text. A closed pipe
 //! (`alliance log | head`) is not an error.
+//!
+//! Colour, where it helps ([`paint`]): decided once a run ([`init_color`]) by anstream's rules,
+//! so it is off with `NO_COLOR`, when stdout is not a terminal (`CLICOLOR_FORCE` turns it on
+//! anyway), and always with `--json`.
 
 use std::io::Write;
 
@@ -49,7 +53,7 @@ pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
 /// How many terminal columns `text` takes once sanitized (a wide character such as an emoji or
 /// a CJK character takes two).
 pub fn width(text: &str) -> usize {
-    unicode_width::UnicodeWidthStr::width(sanitize(text).as_ref())
+    unicode_width::UnicodeWidthStr::width(sanitize(&unmarked(text)).as_ref())
 }
 
 /// One line of document text for a table cell or a list line: line breaks shown as spaces.
@@ -57,8 +61,119 @@ pub fn one_line(text: &str) -> String {
     text.replace(['\n', '\r'], " ")
 }
 
+/// The colours of the command line: what [`paint`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paint {
+    /// Verified, all is well.
+    Good,
+    /// Failed verification, an equivocation, a quarantine: something is wrong.
+    Bad,
+    /// A heading for something that waits for the person (a conflict, an agreement).
+    Attention,
+    /// A heading that only informs.
+    Heading,
+}
+
+impl Paint {
+    fn style(self) -> anstyle::Style {
+        use anstyle::{AnsiColor, Style};
+        match self {
+            Paint::Good => Style::new().fg_color(Some(AnsiColor::Green.into())),
+            Paint::Bad => Style::new().fg_color(Some(AnsiColor::Red.into())).bold(),
+            Paint::Attention => Style::new().fg_color(Some(AnsiColor::Yellow.into())).bold(),
+            Paint::Heading => Style::new().bold(),
+        }
+    }
+
+    const ALL: [Paint; 4] = [Paint::Good, Paint::Bad, Paint::Attention, Paint::Heading];
+}
+
+/// Whether this run colours stdout, and the secret that marks a painted span in the text until
+/// [`write_stdout`] turns it into escape codes. The document's text is sanitized (its escape
+/// codes shown escaped) before it is printed; the marks survive that only because they carry a
+/// random nonce the document cannot know, so no name or summary can paint itself "verified".
+struct Color {
+    nonce: String,
+}
+
+static COLOR: std::sync::OnceLock<Option<Color>> = std::sync::OnceLock::new();
+
+/// Decides, once, whether this run colours stdout: never with `--json`; otherwise as anstream
+/// decides for stdout (`NO_COLOR` off, `CLICOLOR_FORCE` on, a terminal on, a pipe off).
+/// Without a call (the library, the page) nothing is painted.
+pub fn init_color(json: bool) {
+    let on =
+        !json && anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never;
+    let _ = COLOR.get_or_init(|| {
+        on.then(|| {
+            let mut bytes = [0u8; 12];
+            getrandom::fill(&mut bytes).expect("system randomness");
+            Color {
+                nonce: hex::encode(bytes),
+            }
+        })
+    });
+}
+
+fn color() -> Option<&'static Color> {
+    COLOR.get().and_then(Option::as_ref)
+}
+
+/// `text` in a colour when this run colours stdout ([`init_color`]); unchanged otherwise (in
+/// pipes, with `NO_COLOR`, with `--json`). Only for text the program wrote, never to mark
+/// document text as anything.
+pub fn paint(paint: Paint, text: &str) -> String {
+    match color() {
+        None => text.to_string(),
+        Some(c) => format!(
+            "\u{1}{}{}\u{2}{text}\u{1}{}-\u{2}",
+            c.nonce, paint as u8, c.nonce
+        ),
+    }
+}
+
+/// `text` with painted spans' marks removed (for widths and for uncoloured output).
+fn unmarked(text: &str) -> std::borrow::Cow<'_, str> {
+    match color() {
+        Some(c) if text.contains(&c.nonce) => std::borrow::Cow::Owned(to_terminal(text, c, false)),
+        _ => std::borrow::Cow::Borrowed(text),
+    }
+}
+
+/// Sanitizes `text` between the marks of painted spans, and turns the marks into escape codes
+/// (`codes`) or nothing.
+fn to_terminal(text: &str, c: &Color, codes: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(&format!("\u{1}{}", c.nonce)) {
+        out.push_str(&sanitize(&rest[..at]));
+        let after = &rest[at + 1 + c.nonce.len()..];
+        let Some(end) = after.find('\u{2}') else {
+            rest = &rest[at..];
+            break;
+        };
+        let code = &after[..end];
+        if codes {
+            let style = match code {
+                "-" => None,
+                n => Paint::ALL.into_iter().find(|p| (*p as u8).to_string() == n),
+            };
+            match style {
+                Some(p) => out.push_str(&p.style().render().to_string()),
+                None => out.push_str(&anstyle::Reset.render().to_string()),
+            }
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(&sanitize(rest));
+    out
+}
+
 pub fn write_stdout(text: &str) {
-    let text = sanitize(text);
+    let text = match color() {
+        Some(c) if text.contains(&c.nonce) => std::borrow::Cow::Owned(to_terminal(text, c, true)),
+        _ => sanitize(text),
+    };
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     if !text.ends_with('\n') && !text.is_empty() {

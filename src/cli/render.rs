@@ -374,11 +374,12 @@ fn short_device(d: &str) -> String {
     crate::core::history::short(d)
 }
 
-fn verdict(verified: bool) -> &'static str {
+fn verdict(verified: bool) -> String {
+    use crate::cli::output::{Paint, paint};
     if verified {
-        "verified"
+        paint(Paint::Good, "verified")
     } else {
-        "FAILED verification"
+        paint(Paint::Bad, "FAILED verification")
     }
 }
 
@@ -507,21 +508,31 @@ pub fn diff_text(diff: &crate::core::diff::Diff) -> String {
 
 /// `alliance status`: what needs this person's attention, most actionable first.
 pub fn status_text(st: &crate::core::status::Status) -> String {
+    use crate::cli::output::{Paint, paint};
     let mut s = format!("Status for {}\n", st.name);
     let mut quiet = true;
     if !st.conflicts.is_empty() {
         quiet = false;
         s.push_str(&format!(
-            "\n{} conflict(s): edits that collided\n",
-            st.conflicts.len()
+            "\n{}\n",
+            paint(
+                Paint::Attention,
+                &format!("{} conflict(s): edits that collided", st.conflicts.len())
+            )
         ));
         s.push_str(&conflicts_text(&st.conflicts));
     }
     if !st.to_agree.is_empty() {
         quiet = false;
         s.push_str(&format!(
-            "\n{} expectation(s) waiting for your agreement\n",
-            st.to_agree.len()
+            "\n{}\n",
+            paint(
+                Paint::Attention,
+                &format!(
+                    "{} expectation(s) waiting for your agreement",
+                    st.to_agree.len()
+                )
+            )
         ));
         for e in &st.to_agree {
             s.push_str(&format!(
@@ -542,13 +553,18 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
         quiet = false;
         match (&c.last, &c.next) {
             (Some(last), Some(next)) if c.overdue_days > 0 => s.push_str(&format!(
-                "\nA check-in is overdue: the last was {last}, the next was due {next} ({} day(s) ago)\n",
+                "\n{}: the last was {last}, the next was due {next} ({} day(s) ago)\n",
+                paint(Paint::Attention, "A check-in is overdue"),
                 c.overdue_days
             )),
             (Some(last), Some(next)) => s.push_str(&format!(
-                "\nA check-in is due today ({next}); the last was {last}\n"
+                "\n{} ({next}); the last was {last}\n",
+                paint(Paint::Attention, "A check-in is due today")
             )),
-            _ => s.push_str("\nNo check-in yet: `alliance checkin add` records the first\n"),
+            _ => s.push_str(&format!(
+                "\n{}: `alliance checkin add` records the first\n",
+                paint(Paint::Attention, "No check-in yet")
+            )),
         }
     } else if let Some(next) = &c.next {
         s.push_str(&format!("\nNext check-in: {next}\n"));
@@ -556,18 +572,28 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
     if !st.without_needs.is_empty() {
         quiet = false;
         let names: Vec<&str> = st.without_needs.iter().map(|m| m.name.as_str()).collect();
-        s.push_str(&format!("\nNo needs shared yet by: {}\n", names.join(", ")));
+        s.push_str(&format!(
+            "\n{} {}\n",
+            paint(Paint::Attention, "No needs shared yet by:"),
+            names.join(", ")
+        ));
     }
     if st.news_count > 0 {
         quiet = false;
         s.push_str(&format!(
-            "\n{} change(s) by others since you {}\n",
-            st.news_count,
-            if st.seen_marked {
-                "last marked them seen"
-            } else {
-                "joined (nothing marked seen yet)"
-            }
+            "\n{}\n",
+            paint(
+                Paint::Heading,
+                &format!(
+                    "{} change(s) by others since you {}",
+                    st.news_count,
+                    if st.seen_marked {
+                        "last marked them seen"
+                    } else {
+                        "joined (nothing marked seen yet)"
+                    }
+                )
+            )
         ));
         for e in &st.news {
             s.push_str(&format!(
@@ -577,9 +603,9 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
                 crate::cli::output::one_line(&e.author),
                 crate::cli::output::one_line(e.what()),
                 if e.verified {
-                    ""
+                    String::new()
                 } else {
-                    "  [FAILED verification]"
+                    format!("  [{}]", paint(Paint::Bad, "FAILED verification"))
                 }
             ));
         }
@@ -600,7 +626,8 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
             .map(|n| format!("{n}'s device"))
             .unwrap_or_else(|| "a device that is not a member".to_string());
         s.push_str(&format!(
-            "\nEquivocation: {who} {} signed two different changes numbered {}\n  kept {}, left out {} and everything built on it\n  its further changes are refused; was that device restored from a backup or copied?\n",
+            "\n{}: {who} {} signed two different changes numbered {}\n  kept {}, left out {} and everything built on it\n  its further changes are refused; was that device restored from a backup or copied?\n",
+            paint(Paint::Bad, "Equivocation"),
             crate::core::history::short(&e.device),
             e.seq,
             &e.kept[..12.min(e.kept.len())],
@@ -610,7 +637,8 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
     for p in &st.quarantined_peers {
         quiet = false;
         s.push_str(&format!(
-            "\nQuarantined until {}: device {} ({})\n",
+            "\n{} {}: device {} ({})\n",
+            paint(Paint::Bad, "Quarantined until"),
             p.until.short(),
             crate::core::history::short(&p.device),
             crate::cli::output::one_line(&p.reason)
@@ -634,7 +662,10 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
         s.push_str("  `alliance sync` shares them with whoever is reachable now\n");
     }
     if quiet {
-        s.push_str("\nNothing needs your attention.\n");
+        s.push_str(&format!(
+            "\n{}\n",
+            paint(Paint::Good, "Nothing needs your attention.")
+        ));
     }
     s
 }

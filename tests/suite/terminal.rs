@@ -148,3 +148,61 @@ fn man_page_renders_with_man() {
         assert!(text.contains(want), "no {want:?} in:\n{text}");
     }
 }
+
+/// Runs `alliance ARGS` on `d` with `env` set, asserts success, returns stdout.
+fn with_env(d: &Device, env: &[(&str, &str)], args: &[&str]) -> String {
+    let mut c = d.cmd();
+    c.env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("CLICOLOR");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "alliance {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn colour_only_on_a_terminal_or_when_forced_and_never_with_no_color_or_json() {
+    let d = Device::new(5);
+    d.ok(&["init", "--name", "Ada"]);
+    d.ok(&["new", "The Okafors"]);
+    // Text from the document that tries to look like a verdict stays escaped, colour or not.
+    d.ok(&["need", "add", "walks \u{1b}[32mverified\u{1b}[0m"]);
+    let green = "\u{1b}[32m";
+
+    // In a pipe (what tests see): no escape codes at all.
+    for args in [&["log"][..], &["status"]] {
+        let plain = with_env(&d, &[], args);
+        assert!(!plain.contains('\u{1b}'), "{plain}");
+    }
+    let plain_log = with_env(&d, &[], &["log"]);
+
+    // Forced on: the verdicts and headings are coloured, and nothing else changes.
+    let log = with_env(&d, &[("CLICOLOR_FORCE", "1")], &["log"]);
+    assert!(log.contains(&format!("{green}ok\u{1b}[0m")), "{log}");
+    assert!(log.contains("walks \\u{1b}[32mverified\\u{1b}[0m"), "{log}");
+    let stripped = log.replace(green, "").replace("\u{1b}[0m", "");
+    assert_eq!(stripped, plain_log, "colour moved the columns");
+    let status = with_env(&d, &[("CLICOLOR_FORCE", "1")], &["status"]);
+    assert!(
+        status.contains(&format!("{green}Nothing needs your attention.\u{1b}[0m")),
+        "{status}"
+    );
+
+    // NO_COLOR wins over forcing; --json never has colour.
+    for args in [&["log"][..], &["status"]] {
+        let out = with_env(&d, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], args);
+        assert!(!out.contains('\u{1b}'), "{out}");
+        let mut json = vec!["--json"];
+        json.extend_from_slice(args);
+        let out = with_env(&d, &[("CLICOLOR_FORCE", "1")], &json);
+        assert!(!out.contains('\u{1b}'), "{out}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap();
+    }
+}

@@ -2,7 +2,7 @@ use clap::{Args, ValueEnum};
 
 use crate::cli::context::{Context, item_id};
 use crate::cli::error::Result;
-use crate::cli::output::{one_line, table};
+use crate::cli::output::{Paint, one_line, paint, table};
 use crate::cli::points;
 use crate::core::ItemKind;
 use crate::core::index::Touch;
@@ -116,9 +116,9 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
                     one_line(&e.author),
                     crate::core::history::short(&e.device),
                     if e.verified {
-                        "ok".into()
+                        paint(Paint::Good, "ok")
                     } else {
-                        "FAILED".into()
+                        paint(Paint::Bad, "FAILED")
                     },
                     match (&e.problem, &e.equivocation) {
                         (Some(p), _) => format!("{} [{p}]", one_line(e.what())),
