@@ -206,3 +206,90 @@ fn colour_only_on_a_terminal_or_when_forced_and_never_with_no_color_or_json() {
         serde_json::from_str::<serde_json::Value>(&out).unwrap();
     }
 }
+
+/// Reads a QR code drawn in half-block characters back into modules (`true` = dark): each
+/// character is two modules stacked, ink for light ones (drawn for a dark terminal), inside a
+/// quiet zone of 4 light modules.
+fn read_qr(lines: &[&str]) -> Vec<Vec<bool>> {
+    let mut rows: Vec<Vec<bool>> = Vec::new();
+    for line in lines {
+        let (mut top, mut bottom) = (Vec::new(), Vec::new());
+        for c in line.chars() {
+            let (t, b) = match c {
+                '█' => (true, true),
+                '▀' => (true, false),
+                '▄' => (false, true),
+                ' ' => (false, false),
+                other => panic!("{other:?} in a QR line"),
+            };
+            // Ink is light; a module is dark where there is no ink.
+            top.push(!t);
+            bottom.push(!b);
+        }
+        rows.push(top);
+        rows.push(bottom);
+    }
+    rows
+}
+
+#[test]
+fn invite_qr_draws_the_ticket_and_json_is_unchanged() {
+    let ada = Device::founder(6, "Ada", "The Okafors", "parent");
+    let _serve = ada.serve();
+    let out = ada.ok(&["invite", "--qr"]);
+    let lines: Vec<&str> = out.lines().collect();
+    let ticket = lines[0];
+    assert!(ticket.len() > 40, "{out}");
+    // The ticket line, a blank line, the QR code, a blank line, the words.
+    assert_eq!(lines[1], "");
+    let qr: Vec<&str> = lines[2..]
+        .iter()
+        .copied()
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(
+        out.contains("alliance join TICKET --name THEIR_NAME"),
+        "{out}"
+    );
+
+    // The same modules the qrcode crate encodes for this ticket, inside the quiet zone.
+    let code =
+        qrcode::QrCode::with_error_correction_level(ticket.as_bytes(), qrcode::EcLevel::L).unwrap();
+    let n = code.width();
+    let side = n + 8;
+    assert_eq!(qr.len(), side.div_ceil(2), "{out}");
+    for line in &qr {
+        assert_eq!(line.chars().count(), side, "{line:?}");
+    }
+    let modules = read_qr(&qr);
+    let colors = code.to_colors();
+    for y in 0..side {
+        for x in 0..side {
+            let inside = (4..n + 4).contains(&x) && (4..n + 4).contains(&y);
+            let dark = inside && colors[(y - 4) * n + (x - 4)] == qrcode::Color::Dark;
+            // The half row below an odd-sized code is blank ink-free padding.
+            if y < modules.len() {
+                assert_eq!(modules[y][x], dark, "module ({x}, {y})");
+            }
+        }
+    }
+    if side % 2 == 1 {
+        assert!(qr.last().unwrap().chars().all(|c| c == '▀'), "{out}");
+    }
+
+    // Without --qr: no QR. With --json: the same fields as without --qr, and no QR.
+    let plain = ada.ok(&["invite"]);
+    assert!(!plain.contains('▀') && !plain.contains('█'), "{plain}");
+    let with_qr = ada.json(&["invite", "--qr"]);
+    let without = ada.json(&["invite"]);
+    let keys = |v: &serde_json::Value| {
+        v.as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<String>>()
+    };
+    assert_eq!(keys(&with_qr), keys(&without));
+    assert!(!with_qr.to_string().contains('█'));
+    assert_eq!(with_qr["role"], without["role"]);
+}

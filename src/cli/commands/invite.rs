@@ -17,6 +17,9 @@ pub struct InviteArgs {
     /// The new member's role: parent, teen, coach, client...
     #[arg(long, default_value = "member")]
     pub role: String,
+    /// Also draw the ticket as a QR code, for a device with a camera (not with `--json`).
+    #[arg(long)]
+    pub qr: bool,
     #[command(subcommand)]
     pub command: Option<InviteCommand>,
 }
@@ -91,8 +94,16 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                 serving: true,
             };
             ctx.out.emit(&out, || {
+                let qr = if args.qr {
+                    match ticket_qr_text(&out.ticket) {
+                        Some(qr) => format!("\n\n{qr}"),
+                        None => "\n\n(the ticket is too long for a QR code)".into(),
+                    }
+                } else {
+                    String::new()
+                };
                 format!(
-                    "{}\n\nGive this ticket to the person you invite; on their device they run\n  alliance join TICKET --name THEIR_NAME\nIt works once, until {} UTC, while `alliance serve` runs here. Invite {} ({}).",
+                    "{}{qr}\n\nGive this ticket to the person you invite; on their device they run\n  alliance join TICKET --name THEIR_NAME\nIt works once, until {} UTC, while `alliance serve` runs here. Invite {} ({}).",
                     out.ticket,
                     out.expires.short(),
                     out.id,
@@ -156,4 +167,22 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The ticket as a QR code in text, for the terminal: two rows of modules a line, in block
+/// characters, with the standard quiet zone. Drawn for a dark terminal, as `qrencode -t UTF8`
+/// draws it: the light modules (and the border) are the characters' ink, the dark ones the
+/// terminal's background. Error correction L, as the page's SVG (`app::views::ticket`). `None`
+/// if the ticket does not fit in a QR code.
+pub fn ticket_qr_text(ticket: &str) -> Option<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code =
+        qrcode::QrCode::with_error_correction_level(ticket.as_bytes(), qrcode::EcLevel::L).ok()?;
+    Some(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
 }
