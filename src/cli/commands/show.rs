@@ -11,7 +11,8 @@ pub struct ShowArgs {}
 pub fn run(ctx: &mut Context, _args: ShowArgs) -> Result<()> {
     let open = ctx.read()?;
     let view = open.replica().view();
-    let conflicts = open.replica().conflicts(None);
+    let index = open.change_index();
+    let conflicts = open.replica().conflicts(Some(&index));
     #[derive(serde::Serialize)]
     struct ShowJson<'a> {
         #[serde(flatten)]
