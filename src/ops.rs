@@ -90,7 +90,8 @@ where
 }
 
 /// [`edit_on`] for an edit that needs the history index (settling a text conflict, agreeing
-/// to an expectation only once its text is settled): the store's index, brought up to date.
+/// to an expectation only once its text is settled): the store's index, brought up to date
+/// (and not saved, so a refused edit writes nothing).
 pub fn edit_indexed<F>(
     open: &mut OpenAlliance,
     identity: &Identity,
@@ -101,7 +102,7 @@ pub fn edit_indexed<F>(
 where
     F: FnOnce(&mut Replica, &Writer<'_>, &crate::core::index::ChangeIndex) -> Result<Edited>,
 {
-    let index = open.change_index();
+    let index = open.change_index_unsaved();
     edit_on(open, identity, entropy, now, |r, w, _| f(r, w, &index))
 }
 

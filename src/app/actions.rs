@@ -383,7 +383,9 @@ async fn run_action(
                         identity,
                         entropy,
                         crate::system::now(),
-                        |r, w, index| Ok(r.resolve_with(w, index, &target, &field, Resolution::Pick(pick))?),
+                        |r, w, index| {
+                            Ok(r.resolve_with(w, index, &target, &field, Resolution::Pick(pick))?)
+                        },
                     )
                 })
                 .await?,

@@ -415,7 +415,11 @@ fn status(c: &Ctx<'_>) -> Markup {
                     li {
                         q { (e.text) }
                         @if e.stale { " " span.tag { "reworded since you agreed" } }
-                        " " (button(&format!("{a}/expect-agree"), "I agree", &[("id", e.expectation.as_str())], &format!("I agree to {}", e.text)))
+                        @if e.in_conflict {
+                            " " span.tag { "rewritten by two people at once: keep one version above first" }
+                        } @else {
+                            " " (button(&format!("{a}/expect-agree"), "I agree", &[("id", e.expectation.as_str())], &format!("I agree to {}", e.text)))
+                        }
                     }
                 }
             }

@@ -460,20 +460,43 @@ pub fn markdown_conflicts(conflicts: &[crate::core::conflicts::Conflict]) -> Str
     let mut s = String::from("\n## Not settled yet\n\n");
     for c in conflicts {
         let what = match (&c.item, c.is_text()) {
-            (Some(i), true) => format!("The {} of {} {i} was rewritten by several people at once", c.field, i.kind().noun()),
-            (None, true) => format!("Line {} of the vision was rewritten by several people at once", c.line.unwrap_or(1)),
-            (Some(i), false) => format!("The {} of {} {i} was set to several values at once", c.field, i.kind().noun()),
-            (None, false) => format!("The alliance's {} was set to several values at once", c.field),
+            (Some(i), true) => format!(
+                "The {} of {} {i} was rewritten by several people at once",
+                c.field,
+                i.kind().noun()
+            ),
+            (None, true) => format!(
+                "Line {} of the vision was rewritten by several people at once",
+                c.line.unwrap_or(1)
+            ),
+            (Some(i), false) => format!(
+                "The {} of {} {i} was set to several values at once",
+                c.field,
+                i.kind().noun()
+            ),
+            (None, false) => format!(
+                "The alliance's {} was set to several values at once",
+                c.field
+            ),
         };
         s.push_str(&format!("- {what}:"));
         let versions: Vec<String> = c
             .values
             .iter()
-            .map(|v| format!("\"{}\" ({})", crate::cli::output::one_line(&v.value), crate::cli::output::one_line(&v.author)))
+            .map(|v| {
+                format!(
+                    "\"{}\" ({})",
+                    crate::cli::output::one_line(&v.value),
+                    crate::cli::output::one_line(&v.author)
+                )
+            })
             .collect();
         s.push_str(&format!(" {}", versions.join(" or ")));
         if let Some(m) = &c.merged {
-            s.push_str(&format!("; it reads now \"{}\"", crate::cli::output::one_line(m)));
+            s.push_str(&format!(
+                "; it reads now \"{}\"",
+                crate::cli::output::one_line(m)
+            ));
         }
         s.push_str(".\n");
     }
@@ -589,7 +612,9 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
                 "  {}  \"{}\"{}\n",
                 e.expectation,
                 crate::core::edit::excerpt(&e.text),
-                if e.stale {
+                if e.in_conflict {
+                    "  (rewritten by two people at once: settle the conflict above first)"
+                } else if e.stale {
                     "  (reworded since you agreed)"
                 } else {
                     ""

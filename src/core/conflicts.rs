@@ -404,19 +404,24 @@ impl Replica {
                 .settling_splice(index, &text, pick, value.as_deref())
                 .map_err(EditError::Invalid)?
             {
-                Some((obj, splice)) => {
+                Some((obj, splice, kept)) => {
                     let what = target.to_string();
                     let after = {
-                        let mut t: Vec<char> = self.doc().text(&obj).unwrap_or_default().chars().collect();
+                        let mut t: Vec<char> =
+                            self.doc().text(&obj).unwrap_or_default().chars().collect();
                         let end = (splice.at + splice.delete).min(t.len());
                         t.splice(splice.at.min(end)..end, splice.insert.chars());
                         t.into_iter().collect::<String>()
                     };
-                    let shown = match (&text, pick) {
-                        (TextRef::Vision, Some(n)) => format!("kept version {n} of the sentence"),
-                        _ => excerpt(&after),
+                    let summary = match &text {
+                        TextRef::Vision => format!(
+                            "resolved a sentence of the vision rewritten at once, keeping \"{}\"",
+                            excerpt(&kept)
+                        ),
+                        TextRef::Item { .. } => {
+                            format!("resolved {} of {what}: {}", text.field(), excerpt(&after))
+                        }
                     };
-                    let summary = format!("resolved {} of {what}: {shown}", text.field());
                     let change = self.commit(writer, summary.clone(), move |tx| {
                         tx.splice_text(&obj, splice.at, splice.delete as isize, &splice.insert)?;
                         Ok(())
@@ -453,7 +458,11 @@ impl Replica {
             id: id.clone(),
             field: "text".into(),
         };
-        if self.raw_text_conflicts(index).iter().any(|c| c.text == text) {
+        if self
+            .raw_text_conflicts(index)
+            .iter()
+            .any(|c| c.text == text)
+        {
             return Err(EditError::Invalid(format!(
                 "the text of expectation {id} is in conflict: two people rewrote it at once, so there is no one wording to agree to; settle it first with `alliance resolve {id} text --pick N` (`alliance status` shows the versions)"
             )));

@@ -460,8 +460,7 @@ impl ChangeIndex {
         }
         let mut out = Vec::new();
         let mut start = None;
-        for p in 0..=n {
-            let is_cut = p == n || cut[p];
+        for (p, is_cut) in cut.iter().copied().chain([true]).enumerate() {
             match (is_cut, start) {
                 (false, None) => start = Some(p),
                 (true, Some(s)) => {

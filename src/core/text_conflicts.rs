@@ -218,7 +218,11 @@ pub(crate) struct Seq {
 }
 
 impl Seq {
-    pub(crate) fn read(doc: &automerge::Automerge, text: &ObjId, heads: Option<&[ChangeHash]>) -> Seq {
+    pub(crate) fn read(
+        doc: &automerge::Automerge,
+        text: &ObjId,
+        heads: Option<&[ChangeHash]>,
+    ) -> Seq {
         let mut elems = Vec::new();
         let mut chars = Vec::new();
         let mut push = |item: automerge::iter::ListRangeItem<'_>| {
@@ -236,7 +240,11 @@ impl Seq {
             Some([]) => {}
             Some(h) => doc.list_range_at(text, .., h).for_each(&mut push),
         }
-        let at = elems.iter().enumerate().map(|(i, e)| (e.clone(), i)).collect();
+        let at = elems
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.clone(), i))
+            .collect();
         Seq { elems, chars, at }
     }
 
@@ -394,10 +402,10 @@ fn settles(z: &TextEdit, c: &RawTextConflict, bases: &mut Bases<'_>) -> bool {
             || before.is_some_and(|b| z.deleted.contains(b))
             || after.is_some_and(|a| z.deleted.contains(a));
     }
-    z.anchors.iter().flatten().any(|a| {
-        base.pos(a)
-            .is_some_and(|i| i >= r.start && i + 1 < r.end)
-    })
+    z.anchors
+        .iter()
+        .flatten()
+        .any(|a| base.pos(a).is_some_and(|i| i >= r.start && i + 1 < r.end))
 }
 
 impl RawTextConflict {
@@ -444,8 +452,7 @@ impl Replica {
                 }
                 let past = ancestry(index, &stretch, &positions);
                 let concurrent = |a: usize, b: usize| !has(&past[a], b) && !has(&past[b], a);
-                if !(0..positions.len())
-                    .any(|a| (a + 1..positions.len()).any(|b| concurrent(a, b)))
+                if !(0..positions.len()).any(|a| (a + 1..positions.len()).any(|b| concurrent(a, b)))
                 {
                     continue;
                 }
@@ -493,11 +500,7 @@ impl Replica {
                         let members: Vec<(usize, TextEdit)> =
                             group.iter().map(|i| edits[*i].clone()).collect();
                         let sides: Vec<usize> = (0..members.len())
-                            .filter(|&i| {
-                                !members
-                                    .iter()
-                                    .any(|(b, _)| has(&past[*b], members[i].0))
-                            })
+                            .filter(|&i| !members.iter().any(|(b, _)| has(&past[*b], members[i].0)))
                             .collect();
                         let region: HashSet<Elem> = members
                             .iter()
@@ -511,12 +514,7 @@ impl Replica {
                             region,
                         };
                         // Settled by a later edit of this text that has all of it in its past.
-                        let last = conflict
-                            .edits
-                            .iter()
-                            .map(|e| e.position)
-                            .max()
-                            .unwrap_or(0);
+                        let last = conflict.edits.iter().map(|e| e.position).max().unwrap_or(0);
                         let bits: Vec<usize> = members.iter().map(|(b, _)| *b).collect();
                         let mut settled = false;
                         for (b, p) in positions.iter().enumerate() {
@@ -531,12 +529,11 @@ impl Replica {
                             }
                         }
                         if !settled {
-                            for p in stretch.end..entries.len() {
-                                if entries[p].touched.binary_search(touch).is_err() {
+                            for later in &entries[stretch.end..] {
+                                if later.touched.binary_search(touch).is_err() {
                                     continue;
                                 }
-                                if let Some(z) =
-                                    edits_of(doc, index, &entries[p].hash).remove(&key)
+                                if let Some(z) = edits_of(doc, index, &later.hash).remove(&key)
                                     && settles(&z, &conflict, &mut bases)
                                 {
                                     settled = true;
@@ -551,9 +548,7 @@ impl Replica {
                 }
             }
         }
-        found.sort_by(|a, b| {
-            (&a.text, a.edits[0].position).cmp(&(&b.text, b.edits[0].position))
-        });
+        found.sort_by(|a, b| (&a.text, a.edits[0].position).cmp(&(&b.text, b.edits[0].position)));
         found
     }
 }
@@ -658,7 +653,7 @@ impl Replica {
         text: &TextRef,
         pick: Option<usize>,
         value: Option<&str>,
-    ) -> Result<Option<(ObjId, Splice3)>, String> {
+    ) -> Result<Option<(ObjId, Splice3, String)>, String> {
         let doc = self.doc();
         let Some(c) = self
             .raw_text_conflicts(index)
@@ -671,6 +666,7 @@ impl Replica {
         let reference = c.reference(&mut bases);
         let current = Seq::read(doc, &c.obj, None);
         let region = region_in(&current, &c.region, &reference);
+        let mut kept = String::new();
         let target: Vec<String> = match (pick, value) {
             (Some(n), _) => {
                 let Some(side) = n.checked_sub(1).and_then(|i| c.sides.get(i)) else {
@@ -682,6 +678,7 @@ impl Replica {
                 let e = &c.edits[*side];
                 let seq = Seq::read(doc, &c.obj, Some(std::slice::from_ref(&e.hash)));
                 let theirs = region_in(&seq, &c.region, &reference);
+                kept = seq.text(sentence(&seq.chars, theirs.clone()));
                 current.chars[..region.start]
                     .iter()
                     .chain(&seq.chars[theirs])
@@ -724,7 +721,7 @@ impl Replica {
                 insert: cur[at].clone(),
             };
         }
-        Ok(Some((c.obj, splice)))
+        Ok(Some((c.obj, splice, kept)))
     }
 }
 

@@ -715,6 +715,16 @@ impl OpenAlliance {
     /// data: a missing, damaged or foreign one is rebuilt, and failing to write it (a read-only
     /// home, a full disk) only costs time on the next command.
     pub fn change_index(&self) -> ChangeIndex {
+        self.change_index_saving(true)
+    }
+
+    /// [`OpenAlliance::change_index`] without writing the cache back: for an edit, which must
+    /// write nothing when it is refused.
+    pub fn change_index_unsaved(&self) -> ChangeIndex {
+        self.change_index_saving(false)
+    }
+
+    fn change_index_saving(&self, save: bool) -> ChangeIndex {
         let path = self.dir.join(layout::INDEX_CACHE);
         let cached = read_optional(&path)
             .ok()
@@ -723,7 +733,8 @@ impl OpenAlliance {
         let fresh = cached.is_none();
         let mut index = cached.unwrap_or_default();
         let added = index.update(&self.replica);
-        if (fresh || added > 0)
+        if save
+            && (fresh || added > 0)
             && let Err(e) = write_cache(&path, &index.to_bytes())
         {
             tracing::debug!("could not write the history index cache: {e}");

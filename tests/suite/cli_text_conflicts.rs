@@ -9,7 +9,10 @@ const BASE: &str = "No screens after 9pm on weekends. Phones charge in the kitch
 
 fn text_conflicts(status: &serde_json::Value) -> Vec<serde_json::Value> {
     let list = match status.as_array() {
-        Some(all) => all.iter().flat_map(|a| a["conflicts"].as_array().cloned().unwrap_or_default()).collect(),
+        Some(all) => all
+            .iter()
+            .flat_map(|a| a["conflicts"].as_array().cloned().unwrap_or_default())
+            .collect(),
         None => status["conflicts"].as_array().cloned().unwrap_or_default(),
     };
     list.into_iter().filter(|c| c["kind"] == "text").collect()
@@ -38,9 +41,24 @@ fn two_rewordings_while_apart_are_one_text_conflict_settled_everywhere() {
     // Apart (nobody syncs; Ada's device keeps serving): Ada and Ben reword the first sentence,
     // Cy fixes the typo in the second.
     let rest = " Phones charge in the kitchen overnigth.";
-    ada.ok(&["expect", "edit", &e, &format!("Screens off at dinner.{rest}")]);
-    ben.ok(&["expect", "edit", &e, &format!("Screens off after homework.{rest}")]);
-    cy.ok(&["expect", "edit", &e, &BASE.replace("overnigth", "overnight")]);
+    ada.ok(&[
+        "expect",
+        "edit",
+        &e,
+        &format!("Screens off at dinner.{rest}"),
+    ]);
+    ben.ok(&[
+        "expect",
+        "edit",
+        &e,
+        &format!("Screens off after homework.{rest}"),
+    ]);
+    cy.ok(&[
+        "expect",
+        "edit",
+        &e,
+        &BASE.replace("overnigth", "overnight"),
+    ]);
 
     // Together again: everyone syncs with Ada's device.
     ben.ok(&["sync"]);
@@ -75,7 +93,10 @@ fn two_rewordings_while_apart_are_one_text_conflict_settled_everywhere() {
         sides,
         [
             ("Ada".to_string(), format!("Screens off at dinner.{rest}")),
-            ("Ben".to_string(), format!("Screens off after homework.{rest}")),
+            (
+                "Ben".to_string(),
+                format!("Screens off after homework.{rest}")
+            ),
         ]
     );
     assert!(c["merged"].as_str().unwrap().ends_with("overnight."));
@@ -84,7 +105,10 @@ fn two_rewordings_while_apart_are_one_text_conflict_settled_everywhere() {
     let status = ben.ok(&["status"]);
     assert!(status.contains("2 people rewrote it at once"), "{status}");
     assert!(status.contains("Screens off after homework."), "{status}");
-    assert!(ben.ok(&["show"]).contains(&format!("alliance resolve {e} text --pick N")));
+    assert!(
+        ben.ok(&["show"])
+            .contains(&format!("alliance resolve {e} text --pick N"))
+    );
     let err = ben.fails(&["expect", "agree", &e], 1);
     assert!(err.contains("in conflict"), "{err}");
     let history = ben.ok(&["history", &e]);
@@ -105,7 +129,10 @@ fn two_rewordings_while_apart_are_one_text_conflict_settled_everywhere() {
     for d in [&ada, &ben, &cy] {
         assert!(text_conflicts(&d.json(&["status"])).is_empty());
         let shown = d.json(&["show"]);
-        let text = shown["expectations"][0]["text"].as_str().unwrap().to_string();
+        let text = shown["expectations"][0]["text"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert_eq!(text, settled);
     }
     cy.ok(&["expect", "agree", &e]);

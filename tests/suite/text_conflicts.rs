@@ -98,12 +98,21 @@ fn two_rewrites_of_the_same_words_are_one_conflict_and_a_typo_fix_elsewhere_is_n
     assert_eq!(
         sides,
         [
-            ("Ada", "Screens off at dinner. Phones charge in the kitchen overnigth."),
-            ("Ben", "Screens off after homework. Phones charge in the kitchen overnigth.")
+            (
+                "Ada",
+                "Screens off at dinner. Phones charge in the kitchen overnigth."
+            ),
+            (
+                "Ben",
+                "Screens off after homework. Phones charge in the kitchen overnigth."
+            )
         ]
     );
     assert_eq!(c.merged.as_deref(), Some(expectation(&ada, &e).as_str()));
-    assert!(expectation(&ada, &e).ends_with("overnight."), "the typo fix merged");
+    assert!(
+        expectation(&ada, &e).ends_with("overnight."),
+        "the typo fix merged"
+    );
 
     // Agreeing waits for the wording to be settled.
     let index = ChangeIndex::build(&cy.replica);
@@ -114,7 +123,13 @@ fn two_rewrites_of_the_same_words_are_one_conflict_and_a_typo_fix_elsewhere_is_n
 
     // Cy keeps Ben's wording; Cy's own typo fix stays.
     let pick = c.values.iter().position(|v| v.author == "Ben").unwrap() + 1;
-    resolve(&mut cy, 31, Target::Item(e.clone()), "text", Resolution::Pick(pick));
+    resolve(
+        &mut cy,
+        31,
+        Target::Item(e.clone()),
+        "text",
+        Resolution::Pick(pick),
+    );
     assert_eq!(
         expectation(&cy, &e),
         "Screens off after homework. Phones charge in the kitchen overnight."
@@ -137,11 +152,22 @@ fn a_settled_conflict_stays_settled() {
         .unwrap();
     sync(&mut [&mut ada, &mut ben, &mut cy]);
     ada.edit(20, |r, w| {
-        r.edit_expectation(w, &e, &BASE.replace("No screens after 9pm on weekends", "Screens off at dinner"))
+        r.edit_expectation(
+            w,
+            &e,
+            &BASE.replace("No screens after 9pm on weekends", "Screens off at dinner"),
+        )
     })
     .unwrap();
     ben.edit(21, |r, w| {
-        r.edit_expectation(w, &e, &BASE.replace("No screens after 9pm on weekends", "Screens off after homework"))
+        r.edit_expectation(
+            w,
+            &e,
+            &BASE.replace(
+                "No screens after 9pm on weekends",
+                "Screens off after homework",
+            ),
+        )
     })
     .unwrap();
     sync(&mut [&mut ada, &mut ben, &mut cy]);
@@ -174,7 +200,11 @@ fn a_settled_conflict_stays_settled() {
     }
     // Later edits anywhere, by anyone, leave it settled; a resolution twice is refused.
     cy.edit(40, |r, w| {
-        r.edit_expectation(w, &e, "Screens off at dinner and after homework. Phones charge in the hall overnight.")
+        r.edit_expectation(
+            w,
+            &e,
+            "Screens off at dinner and after homework. Phones charge in the hall overnight.",
+        )
     })
     .unwrap();
     sync(&mut [&mut ada, &mut ben, &mut cy]);
@@ -184,18 +214,32 @@ fn a_settled_conflict_stays_settled() {
     let index = ChangeIndex::build(&ada.replica);
     let err = ada
         .edit(41, |r, w| {
-            r.resolve_with(w, &index, &Target::Item(e.clone()), "text", Resolution::Pick(1))
+            r.resolve_with(
+                w,
+                &index,
+                &Target::Item(e.clone()),
+                "text",
+                Resolution::Pick(1),
+            )
         })
         .unwrap_err();
     assert!(err.to_string().contains("no conflict"), "{err}");
 
     // But a rewrite of the same words made concurrently with a resolution is a new conflict.
     ada.edit(50, |r, w| {
-        r.edit_expectation(w, &e, "Screens off at seven. Phones charge in the hall overnight.")
+        r.edit_expectation(
+            w,
+            &e,
+            "Screens off at seven. Phones charge in the hall overnight.",
+        )
     })
     .unwrap();
     ben.edit(51, |r, w| {
-        r.edit_expectation(w, &e, "Screens off at eight. Phones charge in the hall overnight.")
+        r.edit_expectation(
+            w,
+            &e,
+            "Screens off at eight. Phones charge in the hall overnight.",
+        )
     })
     .unwrap();
     sync(&mut [&mut ada, &mut ben, &mut cy]);
@@ -210,15 +254,27 @@ fn a_sentence_of_the_vision_rewritten_twice_at_once_is_a_region_conflict() {
     ada.edit(10, |r, w| r.set_vision(w, VISION)).unwrap();
     sync(&mut [&mut ada, &mut ben, &mut cy]);
     ada.edit(20, |r, w| {
-        r.set_vision(w, &VISION.replace("Sundays for long walks", "Saturday mornings for the market"))
+        r.set_vision(
+            w,
+            &VISION.replace("Sundays for long walks", "Saturday mornings for the market"),
+        )
     })
     .unwrap();
     ben.edit(21, |r, w| {
-        r.set_vision(w, &VISION.replace("Sundays for long walks", "one evening a week for board games"))
+        r.set_vision(
+            w,
+            &VISION.replace(
+                "Sundays for long walks",
+                "one evening a week for board games",
+            ),
+        )
     })
     .unwrap();
     cy.edit(22, |r, w| {
-        r.set_vision(w, &VISION.replace("We listen first.", "We listen first, always."))
+        r.set_vision(
+            w,
+            &VISION.replace("We listen first.", "We listen first, always."),
+        )
     })
     .unwrap();
     sync(&mut [&mut ada, &mut ben, &mut cy]);
@@ -227,7 +283,10 @@ fn a_sentence_of_the_vision_rewritten_twice_at_once_is_a_region_conflict() {
     assert_eq!(conflicts.len(), 1, "{conflicts:#?}");
     assert_eq!(text_conflicts(&ben), conflicts);
     let c = &conflicts[0];
-    assert_eq!((c.item.as_ref(), c.field.as_str(), c.line), (None, "vision", Some(2)));
+    assert_eq!(
+        (c.item.as_ref(), c.field.as_str(), c.line),
+        (None, "vision", Some(2))
+    );
     let mut sides: Vec<(&str, &str)> = c
         .values
         .iter()
@@ -242,7 +301,10 @@ fn a_sentence_of_the_vision_rewritten_twice_at_once_is_a_region_conflict() {
         ]
     );
     let merged = c.merged.as_deref().unwrap();
-    assert!(merged.starts_with("We keep ") && merged.ends_with('.'), "{merged}");
+    assert!(
+        merged.starts_with("We keep ") && merged.ends_with('.'),
+        "{merged}"
+    );
 
     let pick = c.values.iter().position(|v| v.author == "Ada").unwrap() + 1;
     resolve(&mut ben, 30, Target::Vision, "", Resolution::Pick(pick));
@@ -259,30 +321,28 @@ fn a_sentence_of_the_vision_rewritten_twice_at_once_is_a_region_conflict() {
 /// One side's edit of a base text: splices at base positions, sorted, at least one character
 /// apart, each deleting or inserting something.
 fn side(base_len: usize) -> impl Strategy<Value = Vec<Splice>> {
-    proptest::collection::vec((0..=base_len, 0usize..4, "[a-z ]{0,3}"), 1..4).prop_map(
-        move |raw| {
-            let mut raw: Vec<(usize, usize, String)> = raw;
-            raw.sort_by_key(|r| r.0);
-            let mut out: Vec<Splice> = Vec::new();
-            let mut free = 0;
-            for (pos, del, ins) in raw {
-                if pos < free {
-                    continue;
-                }
-                let delete = del.min(base_len - pos);
-                if delete == 0 && ins.is_empty() {
-                    continue;
-                }
-                free = pos + delete + 1;
-                out.push(Splice {
-                    pos,
-                    delete,
-                    insert: ins,
-                });
+    proptest::collection::vec((0..=base_len, 0usize..4, "[a-z ]{0,3}"), 1..4).prop_map(move |raw| {
+        let mut raw: Vec<(usize, usize, String)> = raw;
+        raw.sort_by_key(|r| r.0);
+        let mut out: Vec<Splice> = Vec::new();
+        let mut free = 0;
+        for (pos, del, ins) in raw {
+            if pos < free {
+                continue;
             }
-            out
-        },
-    )
+            let delete = del.min(base_len - pos);
+            if delete == 0 && ins.is_empty() {
+                continue;
+            }
+            free = pos + delete + 1;
+            out.push(Splice {
+                pos,
+                delete,
+                insert: ins,
+            });
+        }
+        out
+    })
 }
 
 /// The definition, on base positions: the characters each side deletes, and where each
@@ -316,6 +376,7 @@ fn a_conflict_is_reported_exactly_when_concurrent_splices_overlap_and_the_same_e
         (Just(base), side(n), side(n))
     });
     let template = three();
+    let outcomes = [std::cell::Cell::new(0usize), std::cell::Cell::new(0usize)];
     runner
         .run(&strategy, |(base, x, y)| {
             let mut devs = three_from(&template);
@@ -326,10 +387,12 @@ fn a_conflict_is_reported_exactly_when_concurrent_splices_overlap_and_the_same_e
             sync(&mut [&mut *ada, &mut *ben, &mut *cy]);
             let heads = ada.replica.heads();
             if !x.is_empty() {
-                ada.edit(20, |r, w| r.splice_vision_at(w, &heads, &x)).unwrap();
+                ada.edit(20, |r, w| r.splice_vision_at(w, &heads, &x))
+                    .unwrap();
             }
             if !y.is_empty() {
-                ben.edit(21, |r, w| r.splice_vision_at(w, &heads, &y)).unwrap();
+                ben.edit(21, |r, w| r.splice_vision_at(w, &heads, &y))
+                    .unwrap();
             }
             // Cy receives Ben's first, Ada and Ben each other's.
             cy.replica.receive(wire(&ben.replica)).unwrap();
@@ -348,9 +411,21 @@ fn a_conflict_is_reported_exactly_when_concurrent_splices_overlap_and_the_same_e
             );
             prop_assert_eq!(&text_conflicts(ben), &found);
             prop_assert_eq!(&text_conflicts(cy), &found);
+            outcomes[usize::from(expected)].set(outcomes[usize::from(expected)].get() + 1);
+            if expected {
+                // Either version kept, by a third person: settled on every device.
+                let pick = 1 + (base.len() % 2);
+                resolve(cy, 30, Target::Vision, "", Resolution::Pick(pick));
+                sync(&mut [&mut *ada, &mut *ben, &mut *cy]);
+                for d in [&*ada, &*ben, &*cy] {
+                    prop_assert!(text_conflicts(d).is_empty(), "{:#?}", text_conflicts(d));
+                }
+            }
             Ok(())
         })
         .unwrap();
+    // Both answers came up (the cases are not all one kind).
+    assert!(outcomes.iter().all(|n| n.get() > 0), "{outcomes:?}");
 }
 
 /// Fresh devices holding what `template`'s founder holds (cheaper than founding anew).

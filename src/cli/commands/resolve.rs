@@ -14,8 +14,7 @@ pub struct ResolveArgs {
     pub id: String,
     /// The field, as `alliance status` names it (e.g. `when`, `text`,
     /// `reflections.m4k2x.rating`, `devices.<key>.member`); none for the vision.
-    #[arg(default_value = "")]
-    pub field: String,
+    pub field: Option<String>,
     /// Keep the value with this number (a text: that person's version of the part rewritten
     /// at once; the rest of the text, edited by others meanwhile, stays).
     #[arg(long, conflicts_with = "value", required_unless_present = "value")]
@@ -38,13 +37,14 @@ pub fn run(ctx: &mut Context, args: ResolveArgs) -> Result<()> {
         (None, Some(v)) => Resolution::Value(v),
         (None, None) => return Err(CliError::user("say --pick N or --value TEXT")),
     };
-    if args.field.is_empty() && target != Target::Vision {
+    let field = args.field.unwrap_or_default();
+    if field.is_empty() && target != Target::Vision {
         return Err(CliError::user(
             "say which field: `alliance resolve ID FIELD --pick N`; `alliance status` names them",
         ));
     }
     let edited = edit_indexed(ctx, |r, w, index| {
-        Ok(r.resolve_with(w, index, &target, &args.field, choice)?)
+        Ok(r.resolve_with(w, index, &target, &field, choice)?)
     })?;
     report(ctx, &edited);
     Ok(())
