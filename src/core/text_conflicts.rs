@@ -496,16 +496,47 @@ impl Replica {
                             None => groups.push((root, vec![i])),
                         }
                     }
-                    for (_, group) in groups {
+                    for (_, mut group) in groups {
+                        let region_of = |group: &[usize]| -> HashSet<Elem> {
+                            group
+                                .iter()
+                                .flat_map(|i| {
+                                    let e = &edits[*i].1;
+                                    e.deleted.iter().chain(&e.inserted).cloned()
+                                })
+                                .collect()
+                        };
+                        // An edit that builds on one side's edit of the region while still
+                        // concurrent with another side (a second thought before syncing)
+                        // belongs to that side.
+                        loop {
+                            let region = region_of(&group);
+                            let joining: Vec<usize> = (0..edits.len())
+                                .filter(|k| !group.contains(k))
+                                .filter(|&k| {
+                                    let (b, z) = (&edits[k].0, &edits[k].1);
+                                    let after = |m: &usize| has(&past[*b], edits[*m].0);
+                                    group.iter().any(after)
+                                        && !group.iter().all(after)
+                                        && (!z.deleted.is_disjoint(&region)
+                                            || z.anchors
+                                                .iter()
+                                                .flatten()
+                                                .any(|a| region.contains(a)))
+                                })
+                                .collect();
+                            if joining.is_empty() {
+                                break;
+                            }
+                            group.extend(joining);
+                        }
+                        group.sort_unstable();
                         let members: Vec<(usize, TextEdit)> =
                             group.iter().map(|i| edits[*i].clone()).collect();
                         let sides: Vec<usize> = (0..members.len())
                             .filter(|&i| !members.iter().any(|(b, _)| has(&past[*b], members[i].0)))
                             .collect();
-                        let region: HashSet<Elem> = members
-                            .iter()
-                            .flat_map(|(_, e)| e.deleted.iter().chain(&e.inserted).cloned())
-                            .collect();
+                        let region = region_of(&group);
                         let conflict = RawTextConflict {
                             text: text.clone(),
                             obj: obj.clone(),

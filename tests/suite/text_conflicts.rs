@@ -436,3 +436,90 @@ fn three_from(template: &(Dev, Dev, Dev)) -> Vec<Dev> {
         .map(|(i, d)| Dev::new(i, d.replica.clone()))
         .collect()
 }
+
+#[test]
+fn two_edits_in_a_row_on_one_side_are_one_version_of_that_side() {
+    let (mut ada, mut ben, mut cy) = three();
+    let e = ada
+        .act(10, |r, w, x| r.add_expectation(w, x, BASE, None, &[]))
+        .unwrap()
+        .id
+        .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let rest = " Phones charge in the kitchen overnigth.";
+    ada.edit(20, |r, w| {
+        r.edit_expectation(w, &e, &format!("Screens off at dinner.{rest}"))
+    })
+    .unwrap();
+    ada.edit(21, |r, w| {
+        r.edit_expectation(w, &e, &format!("Screens off at dinner time.{rest}"))
+    })
+    .unwrap();
+    ben.edit(22, |r, w| {
+        r.edit_expectation(w, &e, &format!("Screens off after homework.{rest}"))
+    })
+    .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let conflicts = text_conflicts(&cy);
+    assert_eq!(conflicts.len(), 1, "{conflicts:#?}");
+    let mut sides: Vec<(&str, &str)> = conflicts[0]
+        .values
+        .iter()
+        .map(|v| (v.author.as_str(), v.value.as_str()))
+        .collect();
+    sides.sort();
+    assert_eq!(
+        sides,
+        [
+            (
+                "Ada",
+                "Screens off at dinner time. Phones charge in the kitchen overnigth."
+            ),
+            (
+                "Ben",
+                "Screens off after homework. Phones charge in the kitchen overnigth."
+            )
+        ]
+    );
+    // Keeping Ben's wording drops both of Ada's.
+    let pick = conflicts[0]
+        .values
+        .iter()
+        .position(|v| v.author == "Ben")
+        .unwrap()
+        + 1;
+    resolve(
+        &mut cy,
+        30,
+        Target::Item(e.clone()),
+        "text",
+        Resolution::Pick(pick),
+    );
+    assert_eq!(
+        expectation(&cy, &e),
+        format!("Screens off after homework.{rest}")
+    );
+    assert!(text_conflicts(&cy).is_empty());
+    // Edits of different words of one sentence at once merge, with no conflict.
+    let (mut ada, mut ben, mut cy) = three();
+    let e = ada
+        .act(10, |r, w, x| r.add_expectation(w, x, BASE, None, &[]))
+        .unwrap()
+        .id
+        .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    ada.edit(20, |r, w| {
+        r.edit_expectation(w, &e, &BASE.replace("No screens", "No phones or screens"))
+    })
+    .unwrap();
+    ben.edit(21, |r, w| {
+        r.edit_expectation(w, &e, &BASE.replace("overnigth.", "overnight, always."))
+    })
+    .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    assert!(text_conflicts(&cy).is_empty(), "{:#?}", text_conflicts(&cy));
+    assert_eq!(
+        expectation(&cy, &e),
+        "No phones or screens after 9pm on weekends. Phones charge in the kitchen overnight, always."
+    );
+}
