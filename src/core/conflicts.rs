@@ -186,10 +186,21 @@ fn walk(
 }
 
 impl Replica {
-    /// Every unresolved conflict in the alliance: items by kind and ID, then the title.
-    /// Finding them reads the current document only; the history index (given, or built here
-    /// when there is a conflict to attribute) names who wrote each value.
+    /// Every unresolved conflict in the alliance: field conflicts (items by kind and ID, then
+    /// the title), then text conflicts (items, then the vision). Field conflicts are found on
+    /// the current document; text conflicts through the history index (given, or built here).
     pub fn conflicts(&self, index: Option<&ChangeIndex>) -> Vec<Conflict> {
+        self.conflicts_of(index, true)
+    }
+
+    /// [`Replica::conflicts`] without looking for text conflicts: for a caller that knows there
+    /// are none at these heads (a local note from an earlier check), so the history index is
+    /// needed only to attribute a field conflict.
+    pub fn field_conflicts(&self, index: Option<&ChangeIndex>) -> Vec<Conflict> {
+        self.conflicts_of(index, false)
+    }
+
+    fn conflicts_of(&self, index: Option<&ChangeIndex>, texts: bool) -> Vec<Conflict> {
         let doc = self.doc();
         let mut found: Vec<RawConflict> = Vec::new();
         for kind in ItemKind::ALL {
@@ -257,6 +268,9 @@ impl Replica {
                 values,
             });
         }
+        if found.is_empty() && !texts {
+            return Vec::new();
+        }
         let built;
         let index = match index {
             Some(i) => i,
@@ -265,7 +279,11 @@ impl Replica {
                 &built
             }
         };
-        let texts = self.text_conflicts(index);
+        let texts = if texts {
+            self.text_conflicts(index)
+        } else {
+            Vec::new()
+        };
         if found.is_empty() && texts.is_empty() {
             return Vec::new();
         }

@@ -37,6 +37,8 @@ fn two_rewordings_while_apart_are_one_text_conflict_settled_everywhere() {
     let e = ada.add(&["expect", "add", BASE]);
     ben.ok(&["sync"]);
     cy.ok(&["sync"]);
+    // `show` notes that these heads hold no text conflict; the note must not hide a later one.
+    assert!(text_conflicts(&ada.json(&["show"])).is_empty());
 
     // Apart (nobody syncs; Ada's device keeps serving): Ada and Ben reword the first sentence,
     // Cy fixes the typo in the second.
@@ -128,6 +130,7 @@ fn two_rewordings_while_apart_are_one_text_conflict_settled_everywhere() {
     let settled = "Screens off after homework. Phones charge in the kitchen overnight.";
     for d in [&ada, &ben, &cy] {
         assert!(text_conflicts(&d.json(&["status"])).is_empty());
+        assert!(text_conflicts(&d.json(&["show"])).is_empty());
         let shown = d.json(&["show"]);
         let text = shown["expectations"][0]["text"]
             .as_str()
