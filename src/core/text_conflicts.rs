@@ -427,6 +427,9 @@ impl Replica {
         let doc = self.doc();
         let entries = index.entries();
         let mut found: Vec<RawTextConflict> = Vec::new();
+        // Where each part of the alliance was touched, for looking past a stretch for the
+        // change that settled a conflict: one pass, made when a first conflict needs it.
+        let mut touching: Option<HashMap<&Touch, Vec<usize>>> = None;
         for stretch in index.concurrent_stretches() {
             // The changes of this stretch by the part of the alliance they touched.
             let mut by_touch: HashMap<&Touch, Vec<usize>> = HashMap::new();
@@ -560,11 +563,20 @@ impl Replica {
                             }
                         }
                         if !settled {
-                            for later in &entries[stretch.end..] {
-                                if later.touched.binary_search(touch).is_err() {
-                                    continue;
+                            let touching = touching.get_or_insert_with(|| {
+                                let mut m: HashMap<&Touch, Vec<usize>> = HashMap::new();
+                                for (p, e) in entries.iter().enumerate() {
+                                    for t in &e.touched {
+                                        m.entry(t).or_default().push(p);
+                                    }
                                 }
-                                if let Some(z) = edits_of(doc, index, &later.hash).remove(&key)
+                                m
+                            });
+                            let later = touching.get(touch).map_or(&[][..], |v| v.as_slice());
+                            let from = later.partition_point(|p| *p < stretch.end);
+                            for p in &later[from..] {
+                                if let Some(z) =
+                                    edits_of(doc, index, &entries[*p].hash).remove(&key)
                                     && settles(&z, &conflict, &mut bases)
                                 {
                                     settled = true;

@@ -523,3 +523,36 @@ fn two_edits_in_a_row_on_one_side_are_one_version_of_that_side() {
         "No phones or screens after 9pm on weekends. Phones charge in the kitchen overnight, always."
     );
 }
+
+#[test]
+fn concurrent_stretches_hold_exactly_the_changes_that_can_be_concurrent() {
+    let (mut ada, mut ben, mut cy) = three();
+    ada.edit(10, |r, w| r.set_vision(w, "one")).unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    assert!(
+        ChangeIndex::build(&ada.replica)
+            .concurrent_stretches()
+            .is_empty(),
+        "a history everyone built in turn has no concurrency"
+    );
+    let a = ada.edit(20, |r, w| r.set_vision(w, "one two")).unwrap();
+    let b = ben.edit(21, |r, w| r.set_vision(w, "zero one")).unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let c = cy
+        .edit(30, |r, w| r.set_vision(w, "zero one two three"))
+        .unwrap();
+    let index = ChangeIndex::build(&cy.replica);
+    let stretches = index.concurrent_stretches();
+    assert_eq!(stretches.len(), 1, "{stretches:?}");
+    let inside: Vec<_> = index.entries()[stretches[0].clone()]
+        .iter()
+        .map(|e| e.hash)
+        .collect();
+    let hash = |e: &alliance::core::Edited| e.change.as_ref().unwrap().hash();
+    assert_eq!(inside.len(), 2);
+    assert!(inside.contains(&hash(&a)) && inside.contains(&hash(&b)));
+    assert!(
+        !inside.contains(&hash(&c)),
+        "the change that has both in its past is outside"
+    );
+}
