@@ -429,10 +429,12 @@ impl ChangeIndex {
         let mut all_before = vec![false; n];
         for p in 0..n {
             frontier += 1;
+            // (`saturating_sub`: an order that is not causal, from a damaged cache, must not
+            // panic; it only finds fewer cuts.)
             for &d in &deps[p] {
                 if !has_child[d] {
                     has_child[d] = true;
-                    frontier -= 1;
+                    frontier = frontier.saturating_sub(1);
                 }
             }
             all_before[p] = frontier == 1;
@@ -453,7 +455,7 @@ impl ChangeIndex {
             for &c in &children[p] {
                 if minimal[c] {
                     minimal[c] = false;
-                    count -= 1;
+                    count = count.saturating_sub(1);
                 }
             }
             cut[p] = all_before[p] && count == 1;

@@ -319,7 +319,7 @@ fn ancestry(index: &ChangeIndex, stretch: &Range<usize>, positions: &[usize]) ->
             let Some(dp) = index.position(d) else {
                 continue;
             };
-            if !stretch.contains(&dp) {
+            if !stretch.contains(&dp) || dp >= p {
                 continue;
             }
             let theirs = &past[dp - stretch.start];

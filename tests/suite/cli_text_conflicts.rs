@@ -141,3 +141,117 @@ fn two_rewordings_while_apart_are_one_text_conflict_settled_everywhere() {
     cy.ok(&["expect", "agree", &e]);
     drop(serve);
 }
+
+/// Everything `from` holds reaches `to`, by a bundle file.
+fn carry(from: &Device, to: &Device) {
+    let bundle = from.home().join("carried.bundle");
+    from.ok(&["bundle", "export", bundle.to_str().unwrap()]);
+    to.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+}
+
+/// The lines of `text` from the first one containing `from` to the next blank line.
+fn section(text: &str, from: &str) -> String {
+    text.lines()
+        .skip_while(|l| !l.contains(from))
+        .take_while(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_sentence_of_the_vision_rewritten_at_once_in_status_blame_export_and_resolve() {
+    let ben = Device::new(2);
+    ben.ok(&["init", "--name", "Ben"]);
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    ada.add(&["member", "add", "Ben", "--device", &ben.device_key()]);
+    let vision = "We listen first.\nWe keep Sundays for long walks. We laugh a lot.";
+    ada.ok(&["vision", "set", vision]);
+    let e = ada.add(&["expect", "add", BASE]);
+    carry(&ada, &ben);
+    ada.ok(&[
+        "vision",
+        "set",
+        &vision.replace("Sundays for long walks", "Saturday mornings for the market"),
+    ]);
+    ben.ok(&[
+        "vision",
+        "set",
+        &vision.replace(
+            "Sundays for long walks",
+            "one evening a week for board games",
+        ),
+    ]);
+    ada.ok(&[
+        "expect",
+        "edit",
+        &e,
+        &BASE.replace("No screens after 9pm on weekends", "Screens off at dinner"),
+    ]);
+    ben.ok(&[
+        "expect",
+        "edit",
+        &e,
+        &BASE.replace(
+            "No screens after 9pm on weekends",
+            "Screens off after homework",
+        ),
+    ]);
+    carry(&ada, &ben);
+    carry(&ben, &ada);
+
+    let status = ben.ok(&["status"]);
+    insta::assert_snapshot!("status_text_conflicts", section(&status, "conflict(s)"));
+    let blame = ben.ok(&["blame", "vision"]);
+    insta::assert_snapshot!(
+        "blame_vision_text_conflict",
+        section(&blame, "REWRITTEN AT ONCE")
+    );
+    let md = ben.ok(&["export", "--format", "md"]);
+    let settle = md
+        .find("## Not settled yet")
+        .expect("the export lists what is not settled");
+    insta::assert_snapshot!("export_md_text_conflicts", md[settle..].trim_end());
+    assert_eq!(ben.json(&["blame", "vision"])["conflicts"][0]["line"], 2);
+    let err = ben.fails(&["resolve", "vision", "--value", "anything"], 1);
+    assert!(err.contains("--pick"), "{err}");
+
+    let json = ben.json(&["status"]);
+    let pick = json["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["field"] == "vision")
+        .unwrap()["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|v| v["author"] == "Ada")
+        .unwrap()
+        + 1;
+    let said = ben.ok(&["resolve", "vision", "--pick", &pick.to_string()]);
+    assert!(
+        said.contains("We keep Saturday mornings for the market."),
+        "{said}"
+    );
+    ben.ok(&[
+        "resolve",
+        &e,
+        "text",
+        "--value",
+        "Screens off at dinner and after homework.",
+    ]);
+    carry(&ben, &ada);
+    for d in [&ada, &ben] {
+        assert_eq!(
+            d.ok(&["vision", "show"]).trim(),
+            "We listen first.\nWe keep Saturday mornings for the market. We laugh a lot."
+        );
+        assert!(
+            d.json(&["status"])["conflicts"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!d.ok(&["blame", "vision"]).contains("REWRITTEN AT ONCE"));
+    }
+}
