@@ -556,3 +556,92 @@ fn concurrent_stretches_hold_exactly_the_changes_that_can_be_concurrent() {
         "the change that has both in its past is outside"
     );
 }
+
+/// A small deterministic generator for the schedule below.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % n.max(1)
+    }
+}
+
+#[test]
+fn many_devices_editing_the_vision_on_a_random_schedule_agree_on_the_conflicts_and_settle_them_all()
+{
+    let found: Vec<usize> = (1..=10).map(random_schedule).collect();
+    assert!(
+        found.iter().filter(|n| **n > 0).count() >= 5,
+        "the schedules make conflicts: {found:?}"
+    );
+}
+
+/// Three devices splice the vision at random, meeting in pairs now and then; at the end all
+/// report the same conflicts, and resolving them one by one settles each everywhere. Returns
+/// how many there were.
+fn random_schedule(seed: u64) -> usize {
+    let (mut ada, mut ben, mut cy) = three();
+    ada.edit(1, |r, w| {
+        r.set_vision(
+            w,
+            "We listen first. We say sorry. We keep Sundays for walks. We laugh a lot.",
+        )
+    })
+    .unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let mut rng = Lcg(seed);
+    let words = ["calm", "Saturday", "bikes", "tea", "", "music", "x"];
+    for round in 0..60 {
+        let who = rng.below(3);
+        let d = [&mut ada, &mut ben, &mut cy][who]
+            .replica
+            .view()
+            .vision
+            .chars()
+            .count();
+        let pos = rng.below(d + 1);
+        let delete = rng.below(6).min(d - pos);
+        let insert = words[rng.below(words.len())].to_string();
+        let dev: &mut Dev = match who {
+            0 => &mut ada,
+            1 => &mut ben,
+            _ => &mut cy,
+        };
+        if delete > 0 || !insert.is_empty() {
+            dev.edit(10 + round, |r, w| r.splice_vision(w, pos, delete, &insert))
+                .unwrap();
+        }
+        // Now and then two of them meet.
+        match rng.below(5) {
+            0 => sync(&mut [&mut ada, &mut ben]),
+            1 => sync(&mut [&mut ben, &mut cy]),
+            2 => sync(&mut [&mut ada, &mut cy]),
+            _ => {}
+        }
+    }
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let conflicts = text_conflicts(&ada);
+    assert_eq!(text_conflicts(&ben), conflicts);
+    assert_eq!(text_conflicts(&cy), conflicts);
+    // Settling them one by one: each resolution settles one, on every device.
+    let mut left = conflicts.len();
+    for t in 0.. {
+        if left == 0 {
+            break;
+        }
+        resolve(&mut cy, 200 + t, Target::Vision, "", Resolution::Pick(1));
+        sync(&mut [&mut ada, &mut ben, &mut cy]);
+        let now = text_conflicts(&ada);
+        assert!(
+            now.len() < left,
+            "seed {seed}: a resolution settled nothing: {now:#?}"
+        );
+        assert_eq!(text_conflicts(&ben), now);
+        left = now.len();
+    }
+    conflicts.len()
+}
