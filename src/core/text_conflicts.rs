@@ -88,6 +88,8 @@ pub(crate) struct RawTextConflict {
     /// side, each with its intended text.
     pub sides: Vec<usize>,
     pub region: HashSet<Elem>,
+    /// Whether some of what its edits typed is still there (not deleted by one of them).
+    pub typed_left: bool,
 }
 
 fn elem_of(id: &ObjId) -> Option<Elem> {
@@ -383,32 +385,80 @@ fn region_in(seq: &Seq, region: &HashSet<Elem>, reference: &[Elem]) -> Range<usi
     at..at
 }
 
-/// Whether `z` (which has every edit of the conflict in its past) rewrites the region.
-fn settles(z: &TextEdit, c: &RawTextConflict, bases: &mut Bases<'_>) -> bool {
+/// Whether `z` (which has every edit of the conflict in its past) rewrites the region: it
+/// deletes a character of it; or, while some of what was typed in it is left, types right after
+/// a character of it that is not the last one left; or, when none is left, types where it stood
+/// or deletes a character beside it. Reads `z`'s starting text only when it typed right after
+/// a character of the region.
+fn settles(z: &TextEdit, c: &RawTextConflict, bases: &mut Bases<'_>, marks: &mut Marks) -> bool {
     if !z.deleted.is_disjoint(&c.region) {
         return true;
     }
-    if z.anchors.is_empty() {
-        return false;
+    if c.typed_left {
+        // Until the conflict is settled, what its edits typed and left is there in every later
+        // text, in one order: the last of it is found once.
+        if !z.anchors.iter().flatten().any(|a| c.region.contains(a)) {
+            return false;
+        }
+        let last = marks
+            .last_typed
+            .get_or_insert_with(|| c.last_typed(bases))
+            .clone();
+        return z
+            .anchors
+            .iter()
+            .flatten()
+            .any(|a| c.region.contains(a) && Some(a) != last.as_ref());
     }
-    let reference = c.reference(bases);
-    let base = bases.at(&z.deps);
-    let r = region_in(base, &c.region, &reference);
-    if r.is_empty() {
-        // Nothing of it left: typing where it stood, or rewriting a character beside it.
-        let before = r.start.checked_sub(1).and_then(|i| base.elems.get(i));
-        let after = base.elems.get(r.start);
-        return z.anchors.iter().any(|a| a.as_ref() == before)
-            || before.is_some_and(|b| z.deleted.contains(b))
-            || after.is_some_and(|a| z.deleted.contains(a));
-    }
-    z.anchors
-        .iter()
-        .flatten()
-        .any(|a| base.pos(a).is_some_and(|i| i >= r.start && i + 1 < r.end))
+    let (before, after) = marks.beside.get_or_insert_with(|| c.beside(bases)).clone();
+    z.anchors.iter().any(|a| *a == before)
+        || before.as_ref().is_some_and(|b| z.deleted.contains(b))
+        || after.as_ref().is_some_and(|a| z.deleted.contains(a))
+}
+
+/// What [`settles`] works out once per conflict.
+#[derive(Default)]
+struct Marks {
+    last_typed: Option<Option<Elem>>,
+    beside: Option<(Option<Elem>, Option<Elem>)>,
 }
 
 impl RawTextConflict {
+    /// The last character (in text order) of what the edits typed and left: read from the
+    /// current text when all of it is there, else from the text as of all the edits.
+    fn last_typed(&self, bases: &mut Bases<'_>) -> Option<Elem> {
+        let left: HashSet<&Elem> = self
+            .edits
+            .iter()
+            .flat_map(|e| e.inserted.iter())
+            .filter(|i| !self.edits.iter().any(|d| d.deleted.contains(*i)))
+            .collect();
+        let current = Seq::read(bases.doc, &bases.obj, None);
+        let there = current.elems.iter().filter(|e| left.contains(e)).count();
+        let seq = if there == left.len() {
+            &current
+        } else {
+            let heads: Vec<ChangeHash> = self.edits.iter().map(|e| e.hash).collect();
+            bases.at(&heads)
+        };
+        seq.elems.iter().rev().find(|e| left.contains(e)).cloned()
+    }
+
+    /// The characters just before and just after the region in the reference text (`None`:
+    /// the start, the end).
+    fn beside(&self, bases: &mut Bases<'_>) -> (Option<Elem>, Option<Elem>) {
+        let reference = self.reference(bases);
+        let first = reference.iter().position(|e| self.region.contains(e));
+        let last = reference.iter().rposition(|e| self.region.contains(e));
+        match (first, last) {
+            (Some(f), Some(l)) => (
+                f.checked_sub(1).map(|i| reference[i].clone()),
+                reference.get(l + 1).cloned(),
+            ),
+            _ => (None, None),
+        }
+    }
+
     /// A text that still holds some of the region: the one an edit that deleted part of it
     /// started from.
     fn reference(&self, bases: &mut Bases<'_>) -> Vec<Elem> {
@@ -477,6 +527,8 @@ impl Replica {
                         continue;
                     }
                     let mut bases = Bases::new(doc, obj.clone());
+                    // Edits of this text after the stretch, read once for all its conflicts.
+                    let mut after_stretch: HashMap<usize, Option<TextEdit>> = HashMap::new();
                     let mut parent: Vec<usize> = (0..edits.len()).collect();
                     let mut in_conflict = vec![false; edits.len()];
                     for i in 0..edits.len() {
@@ -540,28 +592,29 @@ impl Replica {
                             .filter(|&i| !members.iter().any(|(b, _)| has(&past[*b], members[i].0)))
                             .collect();
                         let region = region_of(&group);
+                        let typed_left = members.iter().any(|(_, e)| {
+                            e.inserted
+                                .iter()
+                                .any(|i| !members.iter().any(|(_, d)| d.deleted.contains(i)))
+                        });
                         let conflict = RawTextConflict {
                             text: text.clone(),
                             obj: obj.clone(),
                             edits: members.iter().map(|(_, e)| e.clone()).collect(),
                             sides,
                             region,
+                            typed_left,
                         };
                         // Settled by a later edit of this text that has all of it in its past.
                         let last = conflict.edits.iter().map(|e| e.position).max().unwrap_or(0);
                         let bits: Vec<usize> = members.iter().map(|(b, _)| *b).collect();
-                        let mut settled = false;
-                        for (b, p) in positions.iter().enumerate() {
-                            if *p <= last || !bits.iter().all(|m| has(&past[b], *m)) {
-                                continue;
-                            }
-                            if let Some(z) = edits_of(doc, index, &entries[*p].hash).remove(&key)
-                                && settles(&z, &conflict, &mut bases)
-                            {
-                                settled = true;
-                                break;
-                            }
-                        }
+                        // In the stretch: the edits of this text already read.
+                        let mut marks = Marks::default();
+                        let mut settled = edits.iter().any(|(b, z)| {
+                            z.position > last
+                                && bits.iter().all(|m| has(&past[*b], *m))
+                                && settles(z, &conflict, &mut bases, &mut marks)
+                        });
                         if !settled {
                             let touching = touching.get_or_insert_with(|| {
                                 let mut m: HashMap<&Touch, Vec<usize>> = HashMap::new();
@@ -575,9 +628,11 @@ impl Replica {
                             let later = touching.get(touch).map_or(&[][..], |v| v.as_slice());
                             let from = later.partition_point(|p| *p < stretch.end);
                             for p in &later[from..] {
-                                if let Some(z) =
+                                let z = after_stretch.entry(*p).or_insert_with(|| {
                                     edits_of(doc, index, &entries[*p].hash).remove(&key)
-                                    && settles(&z, &conflict, &mut bases)
+                                });
+                                if let Some(z) = z
+                                    && settles(z, &conflict, &mut bases, &mut marks)
                                 {
                                     settled = true;
                                     break;
@@ -740,7 +795,12 @@ impl Replica {
             .zip(target[cp..].iter().rev())
             .take_while(|(a, b)| a == b)
             .count();
-        let start = cp.min(region.start);
+        let mut start = cp.min(region.start);
+        if region.is_empty() && region.start > 0 {
+            // Nothing of it left: rewrite the character before where it stood as well, so
+            // every device sees the conflict settled.
+            start = start.min(region.start - 1);
+        }
         let cur_end = (cur.len() - cs).max(region.end).max(start);
         let tail = cur.len() - cur_end;
         let mut splice = Splice3 {
