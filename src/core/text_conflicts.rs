@@ -212,6 +212,21 @@ fn edits_of(
     out
 }
 
+/// What the change at `position` did to the text `key`, decoding it on first use.
+fn edit_at(
+    doc: &automerge::Automerge,
+    index: &ChangeIndex,
+    decoded: &mut HashMap<usize, HashMap<Elem, TextEdit>>,
+    position: usize,
+    key: &Elem,
+) -> Option<TextEdit> {
+    decoded
+        .entry(position)
+        .or_insert_with(|| edits_of(doc, index, &index.entries()[position].hash))
+        .get(key)
+        .cloned()
+}
+
 /// The characters of a text as of some heads, in order, with where each stands.
 pub(crate) struct Seq {
     pub elems: Vec<Elem>,
@@ -480,6 +495,8 @@ impl Replica {
         // Where each part of the alliance was touched, for looking past a stretch for the
         // change that settled a conflict: one pass, made when a first conflict needs it.
         let mut touching: Option<HashMap<&Touch, Vec<usize>>> = None;
+        // What each change read so far did to each text, by position: each decoded once.
+        let mut decoded: HashMap<usize, HashMap<Elem, TextEdit>> = HashMap::new();
         for stretch in index.concurrent_stretches() {
             // The changes of this stretch by the part of the alliance they touched.
             let mut by_touch: HashMap<&Touch, Vec<usize>> = HashMap::new();
@@ -509,26 +526,25 @@ impl Replica {
                 {
                     continue;
                 }
-                let mut edits_by_change: Vec<HashMap<Elem, TextEdit>> = positions
-                    .iter()
-                    .map(|p| edits_of(doc, index, &entries[*p].hash))
+                // Only changes concurrent with another one of them can be in a conflict.
+                let open: Vec<usize> = (0..positions.len())
+                    .filter(|&a| (0..positions.len()).any(|b| a != b && concurrent(a, b)))
                     .collect();
                 for (text, obj) in texts {
                     let Some(key) = elem_of(&obj) else {
                         continue;
                     };
                     // (candidate number, edit) for the changes that edited this text.
-                    let edits: Vec<(usize, TextEdit)> = edits_by_change
-                        .iter_mut()
-                        .enumerate()
-                        .filter_map(|(b, m)| m.remove(&key).map(|e| (b, e)))
+                    let edits: Vec<(usize, TextEdit)> = open
+                        .iter()
+                        .filter_map(|b| {
+                            edit_at(doc, index, &mut decoded, positions[*b], &key).map(|e| (*b, e))
+                        })
                         .collect();
                     if edits.len() < 2 {
                         continue;
                     }
                     let mut bases = Bases::new(doc, obj.clone());
-                    // Edits of this text after the stretch, read once for all its conflicts.
-                    let mut after_stretch: HashMap<usize, Option<TextEdit>> = HashMap::new();
                     let mut parent: Vec<usize> = (0..edits.len()).collect();
                     let mut in_conflict = vec![false; edits.len()];
                     for i in 0..edits.len() {
@@ -610,11 +626,18 @@ impl Replica {
                         let bits: Vec<usize> = members.iter().map(|(b, _)| *b).collect();
                         // In the stretch: the edits of this text already read.
                         let mut marks = Marks::default();
-                        let mut settled = edits.iter().any(|(b, z)| {
-                            z.position > last
-                                && bits.iter().all(|m| has(&past[*b], *m))
-                                && settles(z, &conflict, &mut bases, &mut marks)
-                        });
+                        let mut settled = false;
+                        for (b, p) in positions.iter().enumerate() {
+                            if *p <= last || !bits.iter().all(|m| has(&past[b], *m)) {
+                                continue;
+                            }
+                            if let Some(z) = edit_at(doc, index, &mut decoded, *p, &key)
+                                && settles(&z, &conflict, &mut bases, &mut marks)
+                            {
+                                settled = true;
+                                break;
+                            }
+                        }
                         if !settled {
                             let touching = touching.get_or_insert_with(|| {
                                 let mut m: HashMap<&Touch, Vec<usize>> = HashMap::new();
@@ -628,11 +651,8 @@ impl Replica {
                             let later = touching.get(touch).map_or(&[][..], |v| v.as_slice());
                             let from = later.partition_point(|p| *p < stretch.end);
                             for p in &later[from..] {
-                                let z = after_stretch.entry(*p).or_insert_with(|| {
-                                    edits_of(doc, index, &entries[*p].hash).remove(&key)
-                                });
-                                if let Some(z) = z
-                                    && settles(z, &conflict, &mut bases, &mut marks)
+                                if let Some(z) = edit_at(doc, index, &mut decoded, *p, &key)
+                                    && settles(&z, &conflict, &mut bases, &mut marks)
                                 {
                                     settled = true;
                                     break;
