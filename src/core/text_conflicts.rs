@@ -22,15 +22,17 @@
 //! text as of its change (its edit applied to the version it started from).
 //!
 //! **Settled.** A later change that has every edit of the conflict in its past and rewrites
-//! its region (deletes one of its characters, or types strictly inside what is left of it, or
-//! at the place it stood when nothing is left) settles it, for good: the settled edits stay
-//! settled whatever comes later. `resolve` writes such a change, as splices of the region only,
+//! its region settles it, for good: it deletes one of its characters; or types right after a
+//! character the conflict's edits typed and left, other than the last one (inside what is
+//! left; typing at its end only adds to it); or, when nothing they typed is left, types right
+//! after the character before where it stood, or deletes the one before or after it. `resolve` writes such a change, as splices of the region only,
 //! so an edit made meanwhile elsewhere in the text still merges (and one made meanwhile in the
 //! region is a new conflict).
 //!
 //! **Cost.** Only changes in the same stretch of concurrent history
-//! ([`ChangeIndex::concurrent_stretches`]) can be concurrent, and only changes that touched the
-//! same item are looked at ([`ChangeIndex`] knows which): the history is not replayed. Every
+//! ([`ChangeIndex::concurrent_stretches`]) can be concurrent, and only changes of one item
+//! ([`ChangeIndex`] knows which) that are concurrent with another of its changes are decoded,
+//! each once: the history is not replayed. Every
 //! device with the same changes finds the same conflicts (the index's order is canonical).
 //! No I/O.
 
