@@ -428,7 +428,7 @@ fn settles(z: &TextEdit, c: &RawTextConflict, bases: &mut Bases<'_>, marks: &mut
             .any(|a| c.region.contains(a) && Some(a) != last.as_ref());
     }
     let (before, after) = marks.beside.get_or_insert_with(|| c.beside(bases)).clone();
-    z.anchors.iter().any(|a| *a == before)
+    z.anchors.contains(&before)
         || before.as_ref().is_some_and(|b| z.deleted.contains(b))
         || after.as_ref().is_some_and(|a| z.deleted.contains(a))
 }
