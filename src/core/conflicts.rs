@@ -442,6 +442,10 @@ impl Replica {
                     };
                     let change = self.commit(writer, summary.clone(), move |tx| {
                         tx.splice_text(&obj, splice.at, splice.delete as isize, &splice.insert)?;
+                        if splice.mark {
+                            tx.splice_text(&obj, splice.at, 0, " ")?;
+                            tx.splice_text(&obj, splice.at, 1, "")?;
+                        }
                         Ok(())
                     })?;
                     return Ok(Edited {

@@ -799,12 +799,10 @@ impl Replica {
                 let seq = Seq::read(doc, &c.obj, Some(std::slice::from_ref(&e.hash)));
                 let theirs = region_in(&seq, &c.region, &reference);
                 kept = seq.text(sentence(&seq.chars, theirs.clone()));
-                current.chars[..region.start]
-                    .iter()
-                    .chain(&seq.chars[theirs])
-                    .chain(&current.chars[region.end..])
-                    .cloned()
-                    .collect()
+                let mut target: Vec<String> = current.chars[..region.start].to_vec();
+                target.extend(side_version(&c, &seq, theirs, &current, region.clone()));
+                target.extend_from_slice(&current.chars[region.end..]);
+                target
             }
             (None, Some(v)) => v.chars().map(String::from).collect(),
             (None, None) => return Err("say --pick N or --value TEXT".into()),
@@ -829,25 +827,59 @@ impl Replica {
             at: start,
             delete: cur_end - start,
             insert: target[start..target.len() - tail].concat(),
+            mark: false,
         };
         if splice.delete == 0 && splice.insert.is_empty() {
-            // Already reads as wanted, with nothing of the region left: rewrite the character
-            // beside where it stood, so every device sees the conflict settled.
-            let at = if region.start > 0 {
-                region.start - 1
-            } else if region.start < cur.len() {
-                region.start
-            } else {
-                return Err("the text is empty; edit it to settle the conflict".into());
-            };
+            // Already reads as wanted, with nothing of the region left: type a character where
+            // it stood and take it back in the same change, so every device sees the conflict
+            // settled while the text stays as it is.
             splice = Splice3 {
-                at,
-                delete: 1,
-                insert: cur[at].clone(),
+                at: region.start,
+                delete: 0,
+                insert: String::new(),
+                mark: true,
             };
         }
         Ok(Some((c.obj, splice, kept)))
     }
+}
+
+/// The region as side `seq` wrote it, with what others did meanwhile inside it kept: the side's
+/// characters that are still there or that only the conflict's edits deleted, and, after the
+/// character they followed, characters typed by people outside the conflict.
+fn side_version(
+    c: &RawTextConflict,
+    seq: &Seq,
+    theirs: Range<usize>,
+    current: &Seq,
+    region: Range<usize>,
+) -> Vec<String> {
+    let deleted_in_conflict: HashSet<&Elem> =
+        c.edits.iter().flat_map(|e| e.deleted.iter()).collect();
+    let mut out: Vec<(Option<Elem>, String)> = theirs
+        .filter(|i| {
+            let e = &seq.elems[*i];
+            current.pos(e).is_some() || deleted_in_conflict.contains(e)
+        })
+        .map(|i| (Some(seq.elems[i].clone()), seq.chars[i].clone()))
+        .collect();
+    // Characters typed inside the region by others, each after the nearest character before it
+    // that the side's version holds (or at its start).
+    let mut after: Option<usize> = None;
+    for i in region {
+        let e = &current.elems[i];
+        if let Some(at) = out.iter().position(|(x, _)| x.as_ref() == Some(e)) {
+            after = Some(at);
+            continue;
+        }
+        if c.region.contains(e) || seq.pos(e).is_some() {
+            continue;
+        }
+        let at = after.map_or(0, |a| a + 1);
+        out.insert(at, (None, current.chars[i].clone()));
+        after = Some(at);
+    }
+    out.into_iter().map(|(_, ch)| ch).collect()
 }
 
 /// One splice of a text: at a character position, delete some, insert a string.
@@ -856,4 +888,7 @@ pub(crate) struct Splice3 {
     pub at: usize,
     pub delete: usize,
     pub insert: String,
+    /// Also type one character at `at` and delete it again (a mark that settles a conflict
+    /// without changing the text).
+    pub mark: bool,
 }
