@@ -91,6 +91,23 @@ where
     Ok(edited)
 }
 
+/// [`edit_on`] for an edit that needs the history index (settling a text conflict, agreeing
+/// to an expectation only once its text is settled): the store's index, brought up to date
+/// (and not saved, so a refused edit writes nothing).
+pub fn edit_indexed<F>(
+    open: &mut OpenAlliance,
+    identity: &Identity,
+    entropy: &mut dyn Entropy,
+    now: Timestamp,
+    f: F,
+) -> Result<Edited>
+where
+    F: FnOnce(&mut Replica, &Writer<'_>, &crate::core::index::ChangeIndex) -> Result<Edited>,
+{
+    let index = open.change_index_unsaved();
+    edit_on(open, identity, entropy, now, |r, w, _| f(r, w, &index))
+}
+
 /// This device's person in the alliance, or a message saying how to become one.
 pub fn me(open: &OpenAlliance, identity: &Identity) -> Result<ItemId> {
     let device = identity.key.device_id();

@@ -145,8 +145,13 @@ pub fn section(sizes: &[usize], runs: usize, replay_up_to: usize) -> Vec<Row> {
         );
         push(
             "conflicts (show)",
-            time(runs, || r.conflicts(None)),
-            String::new(),
+            time(runs, || r.field_conflicts(None)),
+            "no text conflict noted at these heads".into(),
+        );
+        push(
+            "conflicts with text conflicts",
+            time(runs, || r.conflicts(Some(&index))),
+            "through the index (show after a change, status)".into(),
         );
         push(
             "log (verifies every change)",

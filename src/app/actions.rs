@@ -316,7 +316,18 @@ async fn run_action(
         }
         "expect-agree" => {
             let id = f.id("id")?;
-            done(app.edit(aid, move |r, w, _| Ok(r.agree(w, &id)?)).await?)
+            done(
+                app.with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
+                    crate::ops::edit_indexed(
+                        open,
+                        identity,
+                        entropy,
+                        crate::system::now(),
+                        |r, w, index| Ok(r.agree_settled(w, index, &id)?),
+                    )
+                })
+                .await?,
+            )
         }
         "expect-retire" => {
             let id = f.id("id")?;
@@ -355,6 +366,8 @@ async fn run_action(
             let id = f.text("id")?;
             let target = if id.trim().eq_ignore_ascii_case("alliance") {
                 Target::Alliance
+            } else if id.trim().eq_ignore_ascii_case("vision") {
+                Target::Vision
             } else {
                 Target::Item(f.id("id")?)
             };
@@ -364,8 +377,16 @@ async fn run_action(
                     PageError::new(StatusCode::BAD_REQUEST, "choose one of the values")
                 })?;
             done(
-                app.edit(aid, move |r, w, _| {
-                    Ok(r.resolve(w, &target, &field, Resolution::Pick(pick))?)
+                app.with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
+                    crate::ops::edit_indexed(
+                        open,
+                        identity,
+                        entropy,
+                        crate::system::now(),
+                        |r, w, index| {
+                            Ok(r.resolve_with(w, index, &target, &field, Resolution::Pick(pick))?)
+                        },
+                    )
                 })
                 .await?,
             )

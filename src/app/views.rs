@@ -415,7 +415,11 @@ fn status(c: &Ctx<'_>) -> Markup {
                     li {
                         q { (e.text) }
                         @if e.stale { " " span.tag { "reworded since you agreed" } }
-                        " " (button(&format!("{a}/expect-agree"), "I agree", &[("id", e.expectation.as_str())], &format!("I agree to {}", e.text)))
+                        @if e.in_conflict {
+                            " " span.tag { "rewritten by two people at once: keep one version above first" }
+                        } @else {
+                            " " (button(&format!("{a}/expect-agree"), "I agree", &[("id", e.expectation.as_str())], &format!("I agree to {}", e.text)))
+                        }
                     }
                 }
             }
@@ -462,13 +466,20 @@ fn conflicts(aid: &str, list: &[Conflict], a: &str) -> Markup {
     html! {
         ul.cards {
             @for cf in list {
-                @let item = cf.item.as_ref().map(|i| i.to_string()).unwrap_or_else(|| "alliance".into());
+                @let vision = cf.is_text() && cf.item.is_none();
+                @let item = cf.item.as_ref().map(|i| i.to_string()).unwrap_or_else(|| if vision { "vision".into() } else { "alliance".into() });
                 li.conflict {
                     p {
                         strong { (cf.field) } " of " code { (item) }
                         @if let Some(i) = &cf.item { " (" (i.kind().noun()) ") · " (history_link(aid, i)) }
-                        ": " (cf.values.len()) " values"
+                        @if cf.is_text() {
+                            @if let Some(line) = cf.line { ", line " (line) }
+                            ": " (cf.values.len()) " people rewrote it at once"
+                        } @else {
+                            ": " (cf.values.len()) " values"
+                        }
                     }
+                    @if let Some(m) = &cf.merged { p { "Merged now: " q { (m) } } }
                     ol {
                         @for (n, v) in cf.values.iter().enumerate() {
                             li {

@@ -285,6 +285,17 @@ where
     crate::ops::edit_on(&mut open, &identity, ctx.entropy.as_mut(), ctx.now, f)
 }
 
+/// [`edit`] with the history index at hand (see [`crate::ops::edit_indexed`]).
+pub fn edit_indexed<F>(ctx: &mut Context, f: F) -> Result<Edited>
+where
+    F: FnOnce(&mut Replica, &Writer<'_>, &crate::core::index::ChangeIndex) -> Result<Edited>,
+{
+    let identity = ctx.identity()?;
+    let id = ctx.alliance_id()?;
+    let mut open = ctx.home.open(&id, LockMode::Exclusive)?;
+    crate::ops::edit_indexed(&mut open, &identity, ctx.entropy.as_mut(), ctx.now, f)
+}
+
 /// Prints the result of an edit: `{"id", "change", "summary"}` as JSON, or the summary.
 pub fn report(ctx: &Context, edited: &Edited) {
     #[derive(serde::Serialize)]

@@ -392,6 +392,10 @@ pub fn conflicts_text(conflicts: &[crate::core::conflicts::Conflict]) -> String 
             .as_ref()
             .map(|i| i.to_string())
             .unwrap_or_else(|| "alliance".into());
+        if c.is_text() {
+            s.push_str(&text_conflict_text(c, &item));
+            continue;
+        }
         s.push_str(&format!(
             "  {item} {}: {} values\n",
             c.field,
@@ -416,6 +420,100 @@ pub fn conflicts_text(conflicts: &[crate::core::conflicts::Conflict]) -> String 
                 c.field
             ));
         }
+    }
+    s
+}
+
+/// A text conflict: what the merge made of the text, each person's intended wording, numbered
+/// as `alliance resolve --pick` takes them.
+fn text_conflict_text(c: &crate::core::conflicts::Conflict, item: &str) -> String {
+    let mut s = String::new();
+    let vision = c.item.is_none();
+    if vision {
+        s.push_str(&format!(
+            "  vision, line {}: {} people rewrote the same sentence at once\n",
+            c.line.unwrap_or(1),
+            c.values.len()
+        ));
+    } else {
+        s.push_str(&format!(
+            "  {item} {}: {} people rewrote it at once\n",
+            c.field,
+            c.values.len()
+        ));
+    }
+    s.push_str(&format!(
+        "    merged now: \"{}\"\n",
+        crate::cli::output::one_line(c.merged.as_deref().unwrap_or(""))
+    ));
+    for (i, v) in c.values.iter().enumerate() {
+        s.push_str(&format!(
+            "    {}. \"{}\" by {} ({}, {})\n",
+            i + 1,
+            crate::cli::output::one_line(&v.value),
+            crate::cli::output::one_line(&v.author),
+            short_device(&v.device),
+            verdict(v.verified),
+        ));
+    }
+    if vision {
+        s.push_str("    settle it: alliance resolve vision --pick N  (keeps that version of the sentence)\n");
+    } else {
+        s.push_str(&format!(
+            "    settle it: alliance resolve {item} {} --pick N  (or --value TEXT)\n",
+            c.field
+        ));
+    }
+    s
+}
+
+/// The printable document's part on conflicts not settled yet (empty when there are none).
+pub fn markdown_conflicts(conflicts: &[crate::core::conflicts::Conflict]) -> String {
+    if conflicts.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\n## Not settled yet\n\n");
+    for c in conflicts {
+        let what = match (&c.item, c.is_text()) {
+            (Some(i), true) => format!(
+                "The {} of {} {i} was rewritten by several people at once",
+                c.field,
+                i.kind().noun()
+            ),
+            (None, true) => format!(
+                "Line {} of the vision was rewritten by several people at once",
+                c.line.unwrap_or(1)
+            ),
+            (Some(i), false) => format!(
+                "The {} of {} {i} was set to several values at once",
+                c.field,
+                i.kind().noun()
+            ),
+            (None, false) => format!(
+                "The alliance's {} was set to several values at once",
+                c.field
+            ),
+        };
+        s.push_str(&format!("- {what}:"));
+        let versions: Vec<String> = c
+            .values
+            .iter()
+            .map(|v| {
+                format!(
+                    "\"{}\" ({})",
+                    crate::cli::output::one_line(&v.value),
+                    crate::cli::output::one_line(&v.author)
+                )
+            })
+            .collect();
+        s.push_str(&format!(" {}", versions.join(" or ")));
+        if let Some(m) = &c.merged {
+            s.push_str(&format!(
+                "; it reads now \"{}\"",
+                crate::cli::output::one_line(m)
+            ));
+        }
+        s.push_str(".\n");
     }
     s
 }
@@ -539,7 +637,9 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
                 "  {}  \"{}\"{}\n",
                 e.expectation,
                 crate::core::edit::excerpt(&e.text),
-                if e.stale {
+                if e.in_conflict {
+                    "  (rewritten by two people at once: settle the conflict above first)"
+                } else if e.stale {
                     "  (reworded since you agreed)"
                 } else {
                     ""

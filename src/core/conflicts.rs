@@ -4,7 +4,11 @@
 //! the others are still in the document (`get_all`). Alliance shows all of them with their
 //! authors, so a family sees that their edits collided instead of one silently winning, and
 //! [`Replica::resolve`] writes the value they settle on: one new put that supersedes every
-//! conflicting value, signed like any other change. No I/O.
+//! conflicting value, signed like any other change.
+//!
+//! Texts merge character by character instead; two people rewriting the same words of one
+//! text at once is a *text conflict* ([`crate::core::text_conflicts`]), listed here with the
+//! field conflicts and settled by [`Replica::resolve_with`] as splices. No I/O.
 
 use std::collections::BTreeMap;
 
@@ -17,16 +21,52 @@ use crate::core::ids::{ItemId, ItemKind};
 use crate::core::index::ChangeIndex;
 use crate::core::model::{self, keys};
 use crate::core::replica::{EditError, Replica, Writer};
+use crate::core::text_conflicts::TextRef;
 
-/// One field with several concurrent values.
+/// One field with several concurrent values, or one text that several people rewrote at once.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Conflict {
-    /// The item, or `None` for a field of the alliance itself (its title).
+    /// The item, or `None` for a field of the alliance itself (its title) and for the vision.
     pub item: Option<ItemId>,
-    /// The field's path inside the item, e.g. `when` or `reflections.m4k2x.rating`.
+    /// The field's path inside the item, e.g. `when` or `reflections.m4k2x.rating`; `vision`
+    /// for the vision.
     pub field: String,
-    /// Every value, in the order `resolve --pick` numbers them (1, 2, ...).
+    /// Every value, in the order `resolve --pick` numbers them (1, 2, ...). For a text
+    /// conflict: each side's intended text (the vision: its version of the sentence).
     pub values: Vec<ConflictValue>,
+    /// `text` for overlapping concurrent rewrites of a text (absent for a field conflict).
+    #[serde(skip_serializing_if = "ConflictKind::is_field")]
+    pub kind: ConflictKind,
+    /// A text conflict: what the merge produced (the vision: the sentence as it reads now).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged: Option<String>,
+    /// A conflict in the vision: the line its sentence starts on (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+/// What collided.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ConflictKind {
+    /// A field set to several values at once.
+    #[default]
+    Field,
+    /// Overlapping concurrent rewrites of one text.
+    Text,
+}
+
+impl ConflictKind {
+    fn is_field(&self) -> bool {
+        *self == ConflictKind::Field
+    }
+}
+
+impl Conflict {
+    /// Whether this is a text conflict.
+    pub fn is_text(&self) -> bool {
+        self.kind == ConflictKind::Text
+    }
 }
 
 /// One of the concurrent values of a field.
@@ -146,10 +186,21 @@ fn walk(
 }
 
 impl Replica {
-    /// Every unresolved conflict in the alliance: items by kind and ID, then the title.
-    /// Finding them reads the current document only; the history index (given, or built here
-    /// when there is a conflict to attribute) names who wrote each value.
+    /// Every unresolved conflict in the alliance: field conflicts (items by kind and ID, then
+    /// the title), then text conflicts (items, then the vision). Field conflicts are found on
+    /// the current document; text conflicts through the history index (given, or built here).
     pub fn conflicts(&self, index: Option<&ChangeIndex>) -> Vec<Conflict> {
+        self.conflicts_of(index, true)
+    }
+
+    /// [`Replica::conflicts`] without looking for text conflicts: for a caller that knows there
+    /// are none at these heads (a local note from an earlier check), so the history index is
+    /// needed only to attribute a field conflict.
+    pub fn field_conflicts(&self, index: Option<&ChangeIndex>) -> Vec<Conflict> {
+        self.conflicts_of(index, false)
+    }
+
+    fn conflicts_of(&self, index: Option<&ChangeIndex>, texts: bool) -> Vec<Conflict> {
         let doc = self.doc();
         let mut found: Vec<RawConflict> = Vec::new();
         for kind in ItemKind::ALL {
@@ -217,7 +268,7 @@ impl Replica {
                 values,
             });
         }
-        if found.is_empty() {
+        if found.is_empty() && !texts {
             return Vec::new();
         }
         let built;
@@ -228,9 +279,17 @@ impl Replica {
                 &built
             }
         };
+        let texts = if texts {
+            self.text_conflicts(index)
+        } else {
+            Vec::new()
+        };
+        if found.is_empty() && texts.is_empty() {
+            return Vec::new();
+        }
         let view = self.roster();
         let mut attributor = Attributor::new(self, &view);
-        found
+        let mut out: Vec<Conflict> = found
             .into_iter()
             .map(|raw| Conflict {
                 item: raw.item,
@@ -260,8 +319,177 @@ impl Replica {
                         }
                     })
                     .collect(),
+                kind: ConflictKind::Field,
+                merged: None,
+                line: None,
             })
-            .collect()
+            .collect();
+        for t in texts {
+            let item = match &t.text {
+                TextRef::Item { id, .. } => Some(id.clone()),
+                TextRef::Vision => None,
+            };
+            let values = t
+                .sides
+                .into_iter()
+                .map(|side| {
+                    let a = attributor.attribute(&side.change).cloned();
+                    ConflictValue {
+                        value: side.text,
+                        winner: false,
+                        change: a
+                            .as_ref()
+                            .map(|a| a.hash.clone())
+                            .unwrap_or_else(|| side.change.to_string()),
+                        author: a
+                            .as_ref()
+                            .map(|a| a.author.clone())
+                            .unwrap_or_else(|| "unknown".into()),
+                        member: a.as_ref().and_then(|a| a.member.clone()),
+                        device: a.as_ref().map(|a| a.device.clone()).unwrap_or_default(),
+                        verified: a.is_some_and(|a| a.verified),
+                    }
+                })
+                .collect();
+            out.push(Conflict {
+                item,
+                field: t.text.field().to_string(),
+                values,
+                kind: ConflictKind::Text,
+                merged: Some(t.merged),
+                line: t.line,
+            });
+        }
+        out
+    }
+
+    /// Settles a conflict, whichever kind: a text conflict on `field` of `target` (or of the
+    /// vision) as splices that rewrite its region, else a field conflict as [`Replica::resolve`]
+    /// does.
+    pub fn resolve_with(
+        &mut self,
+        writer: &Writer<'_>,
+        index: &ChangeIndex,
+        target: &Target,
+        field: &str,
+        choice: Resolution,
+    ) -> Result<Edited, EditError> {
+        let text = match target {
+            Target::Vision => Some(TextRef::Vision),
+            Target::Item(id) => Some(TextRef::Item {
+                id: id.clone(),
+                field: field.to_string(),
+            }),
+            Target::Alliance => None,
+        };
+        if let Some(text) = text {
+            let me = self
+                .member_of(&writer.key.device_id())
+                .ok_or_else(|| EditError::NotAMember(writer.key.device_id().short()))?;
+            if let Target::Item(id) = target
+                && id.kind() == ItemKind::Need
+                && let Some(collection) = model::map_at(self.doc(), &ROOT, id.kind().collection())
+                && let Some(item) = model::map_at(self.doc(), &collection, id.as_str())
+            {
+                let owner = model::string_at(self.doc(), &item, "owner");
+                if owner != me.as_str() {
+                    return Err(EditError::NotOwner {
+                        id: id.to_string(),
+                        owner: self.roster().name_of(&ItemId::from_doc_key(&owner)),
+                    });
+                }
+            }
+            let (pick, value) = match &choice {
+                Resolution::Pick(n) => (Some(*n), None),
+                Resolution::Value(v) => {
+                    if text == TextRef::Vision {
+                        return Err(EditError::Invalid(
+                            "the vision's conflicts are settled with --pick N; to write something else, settle and then `alliance vision edit`".into(),
+                        ));
+                    }
+                    let v = crate::core::replica::non_empty("value", v)?;
+                    if v.chars().count() > crate::protocol::MAX_TEXT_CHARS {
+                        return Err(EditError::TooLong {
+                            what: "value",
+                            len: v.chars().count(),
+                            max: crate::protocol::MAX_TEXT_CHARS,
+                        });
+                    }
+                    (None, Some(v))
+                }
+            };
+            match self
+                .settling_splice(index, &text, pick, value.as_deref())
+                .map_err(EditError::Invalid)?
+            {
+                Some((obj, splice, kept)) => {
+                    let what = target.to_string();
+                    let after = {
+                        let mut t: Vec<char> =
+                            self.doc().text(&obj).unwrap_or_default().chars().collect();
+                        let end = (splice.at + splice.delete).min(t.len());
+                        t.splice(splice.at.min(end)..end, splice.insert.chars());
+                        t.into_iter().collect::<String>()
+                    };
+                    let summary = match &text {
+                        TextRef::Vision => format!(
+                            "resolved a sentence of the vision rewritten at once, keeping \"{}\"",
+                            excerpt(&kept)
+                        ),
+                        TextRef::Item { .. } => {
+                            format!("resolved {} of {what}: {}", text.field(), excerpt(&after))
+                        }
+                    };
+                    let change = self.commit(writer, summary.clone(), move |tx| {
+                        tx.splice_text(&obj, splice.at, splice.delete as isize, &splice.insert)?;
+                        if splice.mark {
+                            tx.splice_text(&obj, splice.at, 0, " ")?;
+                            tx.splice_text(&obj, splice.at, 1, "")?;
+                        }
+                        Ok(())
+                    })?;
+                    return Ok(Edited {
+                        id: match target {
+                            Target::Item(id) => Some(id.clone()),
+                            _ => None,
+                        },
+                        change,
+                        summary,
+                    });
+                }
+                None if text == TextRef::Vision => {
+                    return Err(EditError::Invalid(
+                        "the vision has no conflict to resolve; `alliance status` lists the conflicts".into(),
+                    ));
+                }
+                None => {}
+            }
+        }
+        self.resolve(writer, target, field, choice)
+    }
+
+    /// Agrees to an expectation, unless its text is in a text conflict: then which wording
+    /// would be agreed to is not settled yet.
+    pub fn agree_settled(
+        &mut self,
+        writer: &Writer<'_>,
+        index: &ChangeIndex,
+        id: &ItemId,
+    ) -> Result<Edited, EditError> {
+        let text = TextRef::Item {
+            id: id.clone(),
+            field: "text".into(),
+        };
+        if self
+            .raw_text_conflicts(index)
+            .iter()
+            .any(|c| c.text == text)
+        {
+            return Err(EditError::Invalid(format!(
+                "the text of expectation {id} is in conflict: two people rewrote it at once, so there is no one wording to agree to; settle it first with `alliance resolve {id} text --pick N` (`alliance status` shows the versions)"
+            )));
+        }
+        self.agree(writer, id)
     }
 
     /// Settles a conflict on `field` of `target` (an item, or the alliance itself for its
@@ -306,6 +534,7 @@ impl Replica {
                 }
                 item
             }
+            Target::Vision => return Err(no_field()),
             Target::Alliance => {
                 let device_field = field.strip_prefix("devices.").is_some_and(|rest| {
                     let parts: Vec<&str> = rest.split('.').collect();
@@ -387,7 +616,7 @@ impl Replica {
         Ok(Edited {
             id: match target {
                 Target::Item(id) => Some(id.clone()),
-                Target::Alliance => None,
+                Target::Alliance | Target::Vision => None,
             },
             change,
             summary,
@@ -437,6 +666,8 @@ pub enum Target {
     Item(ItemId),
     /// The alliance's own fields: its title, and which member each device belongs to.
     Alliance,
+    /// The shared vision (its text conflicts).
+    Vision,
 }
 
 impl std::fmt::Display for Target {
@@ -444,6 +675,7 @@ impl std::fmt::Display for Target {
         match self {
             Target::Item(id) => write!(f, "{} {id}", id.kind().noun()),
             Target::Alliance => write!(f, "the alliance"),
+            Target::Vision => write!(f, "the vision"),
         }
     }
 }

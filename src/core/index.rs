@@ -395,6 +395,87 @@ impl ChangeIndex {
     pub fn contains(&self, hash: &ChangeHash) -> bool {
         self.by_hash.contains_key(hash)
     }
+
+    /// Where a change stands in [`ChangeIndex::entries`].
+    pub fn position(&self, hash: &ChangeHash) -> Option<usize> {
+        self.by_hash.get(hash).copied()
+    }
+
+    /// The stretches of the history where changes can be concurrent, as ranges of
+    /// [`ChangeIndex::entries`] of two changes or more. Between two stretches stands a change
+    /// every earlier change is an ancestor of and every later change a descendant of (a common
+    /// ancestor of all that follows), so two changes in different stretches, or either of them
+    /// outside every stretch, are never concurrent. One pass over the entries each way.
+    pub fn concurrent_stretches(&self) -> Vec<std::ops::Range<usize>> {
+        let n = self.entries.len();
+        let deps: Vec<Vec<usize>> = self
+            .entries
+            .iter()
+            .map(|e| {
+                let mut d: Vec<usize> = e
+                    .deps
+                    .iter()
+                    .filter_map(|h| self.by_hash.get(h).copied())
+                    .collect();
+                d.sort_unstable();
+                d.dedup();
+                d
+            })
+            .collect();
+        // Forward: after entry p, the entries so far without a child so far; 1 means every
+        // earlier entry is an ancestor of p.
+        let mut has_child = vec![false; n];
+        let mut frontier = 0usize;
+        let mut all_before = vec![false; n];
+        for p in 0..n {
+            frontier += 1;
+            // (`saturating_sub`: an order that is not causal, from a damaged cache, must not
+            // panic; it only finds fewer cuts.)
+            for &d in &deps[p] {
+                if !has_child[d] {
+                    has_child[d] = true;
+                    frontier = frontier.saturating_sub(1);
+                }
+            }
+            all_before[p] = frontier == 1;
+        }
+        // Backward: among entries p.., those none of whose deps are in p..; 1 means every later
+        // entry descends from p.
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (p, ds) in deps.iter().enumerate() {
+            for &d in ds {
+                children[d].push(p);
+            }
+        }
+        let mut minimal = vec![true; n];
+        let mut count = 0usize;
+        let mut cut = vec![false; n];
+        for p in (0..n).rev() {
+            count += 1;
+            for &c in &children[p] {
+                if minimal[c] {
+                    minimal[c] = false;
+                    count = count.saturating_sub(1);
+                }
+            }
+            cut[p] = all_before[p] && count == 1;
+        }
+        let mut out = Vec::new();
+        let mut start = None;
+        for (p, is_cut) in cut.iter().copied().chain([true]).enumerate() {
+            match (is_cut, start) {
+                (false, None) => start = Some(p),
+                (true, Some(s)) => {
+                    if p - s >= 2 {
+                        out.push(s..p);
+                    }
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        out
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

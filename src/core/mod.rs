@@ -21,6 +21,7 @@ pub mod signed;
 pub mod status;
 pub mod sync;
 pub mod text;
+pub mod text_conflicts;
 pub mod vouch;
 
 pub use edit::{Edited, NewCheckIn, Splice};

@@ -82,6 +82,9 @@ struct Write {
     action: legacy::OpType,
     /// The object it writes in was made by this same change.
     in_new_object: bool,
+    /// It supersedes values its author saw (Automerge's `pred`): the key held something as
+    /// of the change's dependencies.
+    overwrites: bool,
 }
 
 /// The document as of a change's dependencies.
@@ -132,6 +135,22 @@ impl At<'_> {
     fn entry(&self, collection: &str, key: &str) -> Option<ObjId> {
         let c = self.collection(collection)?;
         self.map(&c, key)
+    }
+
+    /// Whether `w`, a write of `collection[key]`, makes a new entry: nothing was there as of
+    /// the dependencies. An honest write that supersedes nothing (`pred` empty) of a key that
+    /// holds one value now is one; otherwise the past is read. (A write that claims to
+    /// supersede nothing while something was there would leave two values, a conflict, so it
+    /// takes the historical read.)
+    fn fresh(&self, w: &Write, collection: &str, key: &str) -> bool {
+        if w.overwrites {
+            return false;
+        }
+        let single_now = self
+            .collection(collection)
+            .and_then(|c| self.doc.get_all(&c, key).ok())
+            .is_some_and(|all| all.len() == 1);
+        single_now || !self.holds(collection, key)
     }
 
     /// `collection[key]` as of the dependencies: `None` when there is nothing there,
@@ -370,6 +389,7 @@ pub fn trace(
         }
         writes.push(Write {
             target,
+            overwrites: !op.pred.is_empty(),
             action: op.action,
             in_new_object,
         });
@@ -538,7 +558,7 @@ pub fn judge(doc: &Automerge, traced: &Traced) -> Result<bool, Broken> {
             [None] => return Err(broken(rule::TOP, what())),
             // People.
             [Some(keys::MEMBERS), Some(m)] => {
-                if !is_make || at.holds(keys::MEMBERS, m) {
+                if !is_make || !at.fresh(w, keys::MEMBERS, m) {
                     return Err(broken(rule::KEEP_PEOPLE, what()));
                 }
                 if !admin_now(&at) {
@@ -597,7 +617,7 @@ pub fn judge(doc: &Automerge, traced: &Traced) -> Result<bool, Broken> {
             [Some(keys::DEVICES), Some(k), ..]
                 if t.len() <= 3 && at.conflicted(keys::DEVICES, k) && admin_now(&at) => {}
             [Some(keys::DEVICES), Some(k)] => {
-                if !is_make || at.holds(keys::DEVICES, k) {
+                if !is_make || !at.fresh(w, keys::DEVICES, k) {
                     return Err(broken(rule::DEVICE_ONCE, what()));
                 }
                 let for_me = put(&[keys::DEVICES, k, "member"]).as_deref() == Some(me.as_str());
@@ -625,13 +645,13 @@ pub fn judge(doc: &Automerge, traced: &Traced) -> Result<bool, Broken> {
             }
             [Some(keys::DEVICES), ..] => return Err(broken(rule::DEVICE_ONCE, what())),
             // Needs.
-            [Some(keys::NEEDS), Some(n)] => match at.slot(keys::NEEDS, n) {
-                None if is_make => {
-                    let owner = put(&[keys::NEEDS, n, "owner"]);
-                    if owner.as_deref() != Some(me.as_str()) {
-                        return Err(broken(rule::NEED_OWNER, what()));
-                    }
+            [Some(keys::NEEDS), Some(n)] if is_make => {
+                let owner = put(&[keys::NEEDS, n, "owner"]);
+                if !at.fresh(w, keys::NEEDS, n) || owner.as_deref() != Some(me.as_str()) {
+                    return Err(broken(rule::NEED_OWNER, what()));
                 }
+            }
+            [Some(keys::NEEDS), Some(n)] => match at.slot(keys::NEEDS, n) {
                 Some(Some(obj)) if matches!(w.action, legacy::OpType::Delete) => {
                     if at.str(&obj, "owner").as_deref() != Some(me.as_str()) {
                         return Err(broken(rule::NEED_OWNER, what()));
@@ -653,7 +673,7 @@ pub fn judge(doc: &Automerge, traced: &Traced) -> Result<bool, Broken> {
             }
             // Items whose entries hold other people's parts.
             [Some(c @ (keys::EXPECTATIONS | keys::CHECKINS)), Some(x)] => {
-                if !is_make || at.holds(c, x) {
+                if !is_make || !at.fresh(w, c, x) {
                     return Err(broken(rule::KEEP_ITEMS, what()));
                 }
             }

@@ -86,6 +86,9 @@ pub struct ToAgree {
     pub text: String,
     /// True when this person agreed to an earlier wording: the text changed after they agreed.
     pub stale: bool,
+    /// True while the text is in a text conflict: it must be settled before anyone agrees.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub in_conflict: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -260,6 +263,7 @@ impl Replica {
             .take(NEWS_SHOWN)
             .filter_map(|e| attributor.attribute(&e.hash).cloned())
             .collect();
+        let conflicts = self.conflicts(Some(index));
         let to_agree = view
             .expectations
             .iter()
@@ -272,6 +276,9 @@ impl Replica {
                         expectation: e.id.clone(),
                         text: e.text.clone(),
                         stale: mine.is_some(),
+                        in_conflict: conflicts.iter().any(|c| {
+                            c.is_text() && c.item.as_ref() == Some(&e.id) && c.field == "text"
+                        }),
                     }),
                 }
             })
@@ -294,7 +301,7 @@ impl Replica {
             to_agree,
             checkin: checkin_due(&view, now),
             without_needs,
-            conflicts: self.conflicts(Some(index)),
+            conflicts,
             equivocations: self
                 .quarantine()
                 .proofs

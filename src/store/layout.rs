@@ -72,6 +72,9 @@ pub const LOCAL_STATE: &str = "local.json";
 pub const QUARANTINE: &str = "quarantine.json";
 /// Alliance: the history index cache (see [`crate::core::index::ChangeIndex`]).
 pub const INDEX_CACHE: &str = "index.cache";
+/// Alliance: a note that the history had no text conflict at the heads it names (see
+/// [`super::OpenAlliance::conflicts`]); a cache, like the index.
+pub const NO_TEXT_CONFLICTS: &str = "no-text-conflicts.cache";
 /// Alliance: the address book (see [`crate::core::peers::PeerBook`]).
 pub const PEER_BOOK: &str = "peers.json";
 /// Alliance: the invites made here (see [`crate::core::invite::Invites`]).

@@ -727,6 +727,42 @@ impl OpenAlliance {
     /// data: a missing, damaged or foreign one is rebuilt, and failing to write it (a read-only
     /// home, a full disk) only costs time on the next command.
     pub fn change_index(&self) -> ChangeIndex {
+        self.change_index_saving(true)
+    }
+
+    /// [`OpenAlliance::change_index`] without writing the cache back: for an edit, which must
+    /// write nothing when it is refused.
+    pub fn change_index_unsaved(&self) -> ChangeIndex {
+        self.change_index_saving(false)
+    }
+
+    /// Every unresolved conflict ([`Replica::conflicts`]). Text conflicts need the history
+    /// index; a note kept next to it (written when a check found none) says the history at
+    /// these very heads has none, so `show` reads the index only when the history changed
+    /// since the last check or there is a conflict to show. Failing to write the note only
+    /// costs time.
+    pub fn conflicts(&self) -> Vec<crate::core::conflicts::Conflict> {
+        let path = self.dir.join(layout::NO_TEXT_CONFLICTS);
+        let mut heads = self.replica.heads();
+        heads.sort();
+        let mut note = b"ALLNTC01".to_vec();
+        for h in &heads {
+            note.extend_from_slice(&h.0);
+        }
+        if read_optional(&path).ok().flatten().as_deref() == Some(note.as_slice()) {
+            return self.replica.field_conflicts(None);
+        }
+        let index = self.change_index();
+        let all = self.replica.conflicts(Some(&index));
+        if !all.iter().any(|c| c.is_text())
+            && let Err(e) = write_cache(&path, &note)
+        {
+            tracing::debug!("could not write the text conflicts note: {e}");
+        }
+        all
+    }
+
+    fn change_index_saving(&self, save: bool) -> ChangeIndex {
         let path = self.dir.join(layout::INDEX_CACHE);
         let cached = read_optional(&path)
             .ok()
@@ -735,7 +771,8 @@ impl OpenAlliance {
         let fresh = cached.is_none();
         let mut index = cached.unwrap_or_default();
         let added = index.update(&self.replica);
-        if (fresh || added > 0)
+        if save
+            && (fresh || added > 0)
             && let Err(e) = write_cache(&path, &index.to_bytes())
         {
             tracing::debug!("could not write the history index cache: {e}");

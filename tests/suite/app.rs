@@ -426,6 +426,86 @@ fn attacks_over_plain_http_are_refused_and_write_nothing() {
     app.stop();
 }
 
+#[test]
+fn a_text_two_people_rewrote_at_once_shows_on_the_page_and_waits_to_be_agreed_to() {
+    let ben = Device::new(2);
+    ben.ok(&["init", "--name", "Ben"]);
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    ada.add(&["member", "add", "Ben", "--device", &ben.device_key()]);
+    let e = ada.add(&["expect", "add", "No screens after 9pm on weekends."]);
+    let carry = |from: &Device, to: &Device| {
+        let bundle = from.home().join("carried.bundle");
+        from.ok(&["bundle", "export", bundle.to_str().unwrap()]);
+        to.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    };
+    carry(&ada, &ben);
+    ada.ok(&["expect", "edit", &e, "Screens off at dinner."]);
+    ben.ok(&["expect", "edit", &e, "Screens off after homework."]);
+    carry(&ben, &ada);
+
+    let app = App::start(ada.home());
+    let (port, token, id) = (app.port, app.token(), alliance_id(ada.home()));
+    let host = format!("127.0.0.1:{port}");
+    let (_, head, _) = http(
+        port,
+        &req("GET", &format!("/login?token={token}"), &host, &[], ""),
+    );
+    let session = head
+        .split("alliance_session=")
+        .nth(1)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let cookie = format!("Cookie: alliance_session={session}");
+    let (s, _, page) = http(
+        port,
+        &req(
+            "GET",
+            &format!("/a/{id}/"),
+            &host,
+            std::slice::from_ref(&cookie),
+            "",
+        ),
+    );
+    assert_eq!(s, 200);
+    assert!(page.contains("2 people rewrote it at once"), "{page}");
+    assert!(page.contains("Screens off after homework.") && page.contains("Merged now"));
+    assert!(
+        !page.contains("I agree to"),
+        "no agree button while in conflict"
+    );
+    let csrf = page
+        .split("name=\"alliance-csrf\" content=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let ok = [
+        cookie.clone(),
+        format!("Origin: http://127.0.0.1:{port}"),
+        format!("X-Alliance-CSRF: {csrf}"),
+    ];
+    let post = |action: &str, body: &str| {
+        http(
+            port,
+            &req("POST", &format!("/a/{id}/do/{action}"), &host, &ok, body),
+        )
+    };
+    // The agree action refuses by the same core call as the CLI.
+    let (s, _, answer) = post("expect-agree", &format!("id={e}"));
+    assert_eq!(s, 400, "{answer}");
+    assert!(answer.contains("in conflict"), "{answer}");
+    let (s, _, answer) = post("resolve", &format!("id={e}&field=text&pick=1"));
+    assert_eq!(s, 200, "{answer}");
+    let (s, _, answer) = post("expect-agree", &format!("id={e}"));
+    assert_eq!(s, 200, "{answer}");
+    app.stop();
+}
+
 // ---- the browser ----
 
 use fantoccini::{Client, ClientBuilder, Locator};

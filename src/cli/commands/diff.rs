@@ -22,6 +22,31 @@ pub fn run(ctx: &mut Context, args: DiffArgs) -> Result<()> {
         None => open.seen()?.heads().unwrap_or_default(),
     };
     let diff = open.replica().diff(&index, &before);
-    ctx.out.emit(&diff, || render::diff_text(&diff));
+    // Texts two people rewrote at once: the diff shows what the merge made of them; these say so.
+    let conflicts: Vec<crate::core::conflicts::Conflict> = open
+        .replica()
+        .conflicts(Some(&index))
+        .into_iter()
+        .filter(|c| c.is_text())
+        .collect();
+    #[derive(serde::Serialize)]
+    struct DiffJson<'a> {
+        #[serde(flatten)]
+        diff: &'a crate::core::diff::Diff,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        conflicts: &'a [crate::core::conflicts::Conflict],
+    }
+    let json = DiffJson {
+        diff: &diff,
+        conflicts: &conflicts,
+    };
+    ctx.out.emit(&json, || {
+        let mut s = render::diff_text(&diff);
+        if !conflicts.is_empty() {
+            s.push_str("\nREWRITTEN AT ONCE (text conflicts)\n");
+            s.push_str(&render::conflicts_text(&conflicts));
+        }
+        s
+    });
     Ok(())
 }

@@ -54,7 +54,7 @@ pub fn run(ctx: &mut Context, args: ExpectArgs) -> Result<()> {
         }
         ExpectCommand::Agree { id } => {
             let id = item_id(&id)?;
-            edit(ctx, |r, w, _| Ok(r.agree(w, &id)?))?
+            context::edit_indexed(ctx, |r, w, index| Ok(r.agree_settled(w, index, &id)?))?
         }
         ExpectCommand::Retire { id } => {
             let id = item_id(&id)?;

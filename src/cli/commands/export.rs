@@ -30,29 +30,39 @@ pub enum Format {
 pub fn run(ctx: &mut Context, args: ExportArgs) -> Result<()> {
     let open = ctx.read()?;
     let view = open.replica().view();
+    let index = open.change_index();
+    let conflicts = open.replica().conflicts(Some(&index));
+    #[derive(serde::Serialize)]
+    struct Exported<'a> {
+        #[serde(flatten)]
+        view: &'a crate::core::AllianceView,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        conflicts: &'a [crate::core::conflicts::Conflict],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        history: Option<Vec<crate::core::LogEntry>>,
+    }
     let text = match args.format {
-        Format::Md if args.history => {
+        Format::Md => {
             let mut md = render::markdown(&view, ctx.now);
-            md.push_str(&render::markdown_history(&open.replica().log()));
+            md.push_str(&render::markdown_conflicts(&conflicts));
+            if args.history {
+                md.push_str(&render::markdown_history(&open.replica().log()));
+            }
             md
         }
-        Format::Md => render::markdown(&view, ctx.now),
-        Format::Json if args.history => {
-            #[derive(serde::Serialize)]
-            struct WithHistory<'a> {
-                #[serde(flatten)]
-                view: &'a crate::core::AllianceView,
-                history: Vec<crate::core::LogEntry>,
-            }
-            let mut history = open.replica().log();
-            history.reverse();
-            serde_json::to_string_pretty(&WithHistory {
+        Format::Json => {
+            let history = args.history.then(|| {
+                let mut history = open.replica().log();
+                history.reverse();
+                history
+            });
+            serde_json::to_string_pretty(&Exported {
                 view: &view,
+                conflicts: &conflicts,
                 history,
             })
             .expect("view serialises")
         }
-        Format::Json => serde_json::to_string_pretty(&view).expect("view serialises"),
     };
     match args.output {
         Some(path) => {

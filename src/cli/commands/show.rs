@@ -11,7 +11,7 @@ pub struct ShowArgs {}
 pub fn run(ctx: &mut Context, _args: ShowArgs) -> Result<()> {
     let open = ctx.read()?;
     let view = open.replica().view();
-    let conflicts = open.replica().conflicts(None);
+    let conflicts = open.conflicts();
     #[derive(serde::Serialize)]
     struct ShowJson<'a> {
         #[serde(flatten)]
