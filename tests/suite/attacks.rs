@@ -668,20 +668,7 @@ async fn an_agreement_forged_in_another_members_name_is_refused_on_every_way_in(
     ];
     ben_node.shutdown().await;
     // Ben's device first catches up (its stored forgery aside, it is honest with Chioma).
-    let mut open = ben.home.open(&ben.id(), LockMode::Exclusive).unwrap();
-    let from = chioma.home.open(&chioma.id(), LockMode::Shared).unwrap();
-    let batch = from
-        .replica()
-        .changes_since(&[])
-        .0
-        .iter()
-        .map(|c| {
-            SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes()).unwrap()
-        })
-        .collect();
-    let received = open.replica_mut().receive(batch).unwrap();
-    open.persist(&received.new).unwrap();
-    drop((open, from));
+    ben.take_all_from(&chioma);
     let ben_node = ben.node().await;
     for (rule, forge) in cases {
         let change = ben.forge(Some(&heads), forge);
@@ -727,21 +714,7 @@ async fn a_removed_device_writing_with_backdated_dependencies_through_a_third_de
         r.remove_member(w, &ben_id).unwrap();
     });
     // Ben's device hears of it (as a bundle from Ada would tell it).
-    {
-        let from = ada.home.open(&ada.id(), LockMode::Shared).unwrap();
-        let batch: Vec<SignedChange<alliance::core::Unverified>> = from
-            .replica()
-            .changes_since(&[])
-            .0
-            .iter()
-            .map(|c| {
-                SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes()).unwrap()
-            })
-            .collect();
-        let mut open = ben.home.open(&ben.id(), LockMode::Exclusive).unwrap();
-        let received = open.replica_mut().receive(batch).unwrap();
-        open.persist(&received.new).unwrap();
-    }
+    ben.take_all_from(&ada);
     assert!(ben.view().current(&ben_id).is_none(), "Ben's device knows");
 
     // Dialing Ada's device: refused at the handshake, with the reason.

@@ -244,6 +244,28 @@ impl Dev {
         open.persist(&[verified]).unwrap();
     }
 
+    /// Receives everything `from` holds, as a bundle would bring it (verified, then persisted).
+    pub fn take_all_from(&self, from: &Dev) {
+        let source = from.home.open(&from.id(), LockMode::Shared).unwrap();
+        let batch = source
+            .replica()
+            .changes_since(&[])
+            .0
+            .iter()
+            .map(|c| {
+                alliance::core::SignedChange::from_bytes(
+                    c.raw_bytes().to_vec(),
+                    &c.signature().to_bytes(),
+                )
+                .unwrap()
+            })
+            .collect();
+        drop(source);
+        let mut open = self.home.open(&self.id(), LockMode::Exclusive).unwrap();
+        let received = open.replica_mut().receive(batch).unwrap();
+        open.persist(&received.new).unwrap();
+    }
+
     /// Whether this device's alliance holds a need with exactly `text`.
     pub fn has_need(&self, text: &str) -> bool {
         self.view().needs.iter().any(|n| n.text == text)
