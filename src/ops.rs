@@ -182,26 +182,16 @@ pub fn status(open: &OpenAlliance, me: &ItemId, now: Timestamp) -> Result<Status
 /// Whether this device may invite a new person (its person is an admin), with a message that
 /// says whom to ask when not.
 pub fn can_invite(open: &OpenAlliance, identity: &Identity) -> Result<()> {
-    let me = open
-        .replica()
-        .member_of(&identity.key.device_id())
-        .ok_or_else(|| {
-            CliError::user("this device is not a member of the alliance, so it cannot invite")
-        })?;
-    let view = open.replica().roster();
-    if !view.current(&me).is_some_and(|m| m.admin) {
-        let admins: Vec<&str> = view
-            .members
-            .iter()
-            .filter(|m| m.admin)
-            .map(|m| m.name.as_str())
-            .collect();
-        return Err(CliError::user(format!(
-            "only an admin can invite a new person; ask {} (to add a device of your own, use `alliance device link`)",
-            admins.join(" or ")
-        )));
+    let device = identity.key.device_id();
+    match open.replica().admin_device(&device, "invite a new person") {
+        Ok(_) => Ok(()),
+        Err(crate::core::EditError::NotAMember(_)) => Err(CliError::user(
+            "this device is not a member of the alliance, so it cannot invite",
+        )),
+        Err(e) => Err(CliError::user(format!(
+            "{e} (to add a device of your own, use `alliance device link`)"
+        ))),
     }
-    Ok(())
 }
 
 /// Makes an invite for a new person (admins only) on this device (only the hash of its secret

@@ -120,17 +120,20 @@ impl Replica {
 
     /// This device's person, who must be an admin to `what`.
     pub(crate) fn admin(&self, writer: &Writer<'_>, what: &str) -> Result<ItemId, EditError> {
-        let me = self.me(writer)?;
+        self.admin_device(&writer.key.device_id(), what)
+    }
+
+    /// The person of `device`, who must be an admin to `what` (else a message naming whom to
+    /// ask). The CLI and the page ask this before they offer what only admins may do.
+    pub fn admin_device(&self, device: &DeviceId, what: &str) -> Result<ItemId, EditError> {
+        let me = self
+            .member_of(device)
+            .ok_or_else(|| EditError::NotAMember(device.short()))?;
         let roster = self.roster();
         if roster.current(&me).is_some_and(|m| m.admin) {
             return Ok(me);
         }
-        let admins: Vec<&str> = roster
-            .members
-            .iter()
-            .filter(|m| m.admin)
-            .map(|m| m.name.as_str())
-            .collect();
+        let admins: Vec<&str> = roster.admins().map(|m| m.name.as_str()).collect();
         Err(EditError::NotAllowed(format!(
             "only an admin can {what}; ask {}",
             admins.join(" or ")
@@ -140,19 +143,19 @@ impl Replica {
     /// Refuses a change that would leave the alliance without an admin.
     fn keeps_an_admin(&self, losing: &ItemId) -> Result<(), EditError> {
         let roster = self.roster();
-        let admins: Vec<&ItemId> = roster
-            .members
-            .iter()
-            .filter(|m| m.admin)
-            .map(|m| &m.id)
-            .collect();
-        if admins.iter().all(|a| *a == losing) {
+        if roster.admins().all(|a| &a.id == losing) {
             return Err(EditError::NotAllowed(format!(
                 "{} is the last admin; make another member an admin first (`alliance member admin ID`)",
                 roster.name_of(losing)
             )));
         }
         Ok(())
+    }
+
+    /// `ROOT.devices`.
+    fn devices_map(&self) -> Result<ObjId, EditError> {
+        model::map_at(self.doc(), &ROOT, keys::DEVICES)
+            .ok_or_else(|| EditError::Invalid("this alliance has no devices section".into()))
     }
 
     /// A current member, or `UnknownItem`.
@@ -240,8 +243,7 @@ impl Replica {
                 device.short()
             )));
         }
-        let devices = model::map_at(self.doc(), &ROOT, keys::DEVICES)
-            .ok_or_else(|| EditError::Invalid("this alliance has no devices section".into()))?;
+        let devices = self.devices_map()?;
         let name = self.roster().name_of(&me);
         let summary = format!("linked device {} to {name} ({me})", device.short());
         let (by, now, key) = (writer.key.device_id().to_hex(), writer.now, device.to_hex());
@@ -276,8 +278,7 @@ impl Replica {
         if whose != me {
             self.admin(writer, "remove another person's device")?;
         }
-        let devices = model::map_at(self.doc(), &ROOT, keys::DEVICES)
-            .ok_or_else(|| EditError::Invalid("this alliance has no devices section".into()))?;
+        let devices = self.devices_map()?;
         let obj =
             model::map_at(self.doc(), &devices, &key).ok_or_else(|| EditError::UnknownItem {
                 kind: "device",
@@ -318,8 +319,7 @@ impl Replica {
         }
         let id = self.fresh_id(ItemKind::Member, entropy);
         let members = self.collection(ItemKind::Member)?;
-        let devices = model::map_at(self.doc(), &ROOT, keys::DEVICES)
-            .ok_or_else(|| EditError::Invalid("this alliance has no devices section".into()))?;
+        let devices = self.devices_map()?;
         let by = writer.key.device_id().to_hex();
         let summary = format!("added member {id}: {name} ({role})");
         let now = writer.now;

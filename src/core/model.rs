@@ -199,6 +199,11 @@ impl AllianceView {
             .find(|m| &m.id == id)
     }
 
+    /// The current members who may add, remove and promote people.
+    pub fn admins(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| m.admin)
+    }
+
     /// A person who is in the alliance now.
     pub fn current(&self, id: &ItemId) -> Option<&Member> {
         self.members.iter().find(|m| &m.id == id)

@@ -72,8 +72,6 @@ type Path = Vec<Seg>;
 #[derive(Default)]
 pub struct Paths {
     known: HashMap<legacy::OpId, Path>,
-    /// Whether a change checked so far removed a person or a device.
-    pub removals: bool,
 }
 
 /// One operation of a change, traced.
@@ -313,17 +311,17 @@ fn key(s: &Seg) -> Option<&str> {
 /// Checks one change against the rules. `doc` holds the change's whole past (it may hold more:
 /// every read is as of the change's dependencies). `expanded` is the change decoded (the
 /// caller guards the decoding against panics). `author` is the change's verified author
-/// device; the genesis change is not checked (it makes the alliance).
+/// device; the genesis change is not checked (it makes the alliance). Returns whether it
+/// removes a person or a device.
 pub fn check(
     doc: &Automerge,
     change: &Change,
     expanded: automerge::ExpandedChange,
     author: &DeviceId,
     paths: &mut Paths,
-) -> Result<(), Broken> {
+) -> Result<bool, Broken> {
     let traced = trace(doc, change, expanded, author, paths)?;
-    paths.removals |= judge(doc, &traced)?;
-    Ok(())
+    judge(doc, &traced)
 }
 
 /// A change's operations traced to their paths ([`trace`]), ready to be judged ([`judge`]).

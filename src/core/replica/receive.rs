@@ -316,7 +316,7 @@ impl Replica {
         }
         match first {
             Some((_, broken)) => Err(broken.into()),
-            None => Ok(removes || paths.removals),
+            None => Ok(removes),
         }
     }
 

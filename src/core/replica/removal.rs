@@ -23,7 +23,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use automerge::{ChangeHash, ObjType, ROOT, ReadDoc, Value};
+use automerge::{ChangeHash, ObjType, ROOT, ReadDoc};
 
 use super::{Replica, guarded};
 use crate::core::identity::DeviceId;
@@ -42,25 +42,19 @@ impl Replica {
     fn removals(&self) -> HashMap<[u8; DEVICE_KEY_LEN], Vec<ChangeHash>> {
         let doc = &self.doc;
         let mut out: HashMap<[u8; DEVICE_KEY_LEN], Vec<ChangeHash>> = HashMap::new();
-        let map = |key: &str| match doc.get(ROOT, key) {
-            Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
-            _ => None,
-        };
+        let map = |key: &str| crate::core::model::map_at(doc, &ROOT, key);
         let (Some(devices), Some(members)) = (map(keys::DEVICES), map(keys::MEMBERS)) else {
             return out;
         };
-        // The changes that wrote an object's `removed_at`, by the operation IDs of its values.
-        let writers = |obj: &automerge::ObjId| -> Vec<(u64, automerge::ActorId)> {
+        // The changes that wrote an object's `removed_at` (Automerge knows each value's change).
+        let writers = |obj: &automerge::ObjId| -> Vec<ChangeHash> {
             doc.get_all(obj, keys::REMOVED_AT)
                 .unwrap_or_default()
                 .into_iter()
-                .filter_map(|(_, id)| match id {
-                    automerge::ObjId::Id(counter, actor, _) => Some((counter, actor)),
-                    automerge::ObjId::Root => None,
-                })
+                .filter_map(|(_, id)| doc.hash_for_opid(&id))
                 .collect()
         };
-        let mut member_removals: HashMap<String, Vec<(u64, automerge::ActorId)>> = HashMap::new();
+        let mut member_removals: HashMap<String, Vec<ChangeHash>> = HashMap::new();
         for item in doc.map_range(&members, ..) {
             if let automerge::ValueRef::Object(ObjType::Map) = item.value {
                 let w = writers(&item.id());
@@ -69,8 +63,6 @@ impl Replica {
                 }
             }
         }
-        let mut wanted: HashMap<[u8; DEVICE_KEY_LEN], Vec<(u64, automerge::ActorId)>> =
-            HashMap::new();
         for item in doc.map_range(&devices, ..) {
             let automerge::ValueRef::Object(ObjType::Map) = item.value else {
                 continue;
@@ -82,35 +74,11 @@ impl Replica {
             let mut w = writers(&obj);
             let member = crate::core::model::string_at(doc, &obj, "member");
             if let Some(m) = member_removals.get(&member) {
-                w.extend(m.iter().cloned());
+                w.extend(m.iter().copied());
             }
             if !w.is_empty() {
-                wanted.insert(*key.as_bytes(), w);
+                out.insert(*key.as_bytes(), w);
             }
-        }
-        if wanted.is_empty() {
-            return out;
-        }
-        // Operation ID -> change, for the removals' writers only.
-        let actors: HashSet<automerge::ActorId> =
-            wanted.values().flatten().map(|(_, a)| a.clone()).collect();
-        let metas = doc.get_changes_meta(&[]);
-        for (key, ops) in wanted {
-            let hashes = ops
-                .iter()
-                .filter_map(|(counter, actor)| {
-                    metas
-                        .iter()
-                        .filter(|m| actors.contains(m.actor.as_ref()))
-                        .find(|m| {
-                            m.actor.as_ref() == actor
-                                && m.start_op <= *counter
-                                && *counter <= m.max_op
-                        })
-                        .map(|m| m.hash)
-                })
-                .collect();
-            out.insert(key, hashes);
         }
         out
     }
