@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::core::ids::{ItemId, ItemKind, Timestamp};
 use crate::core::index::{ChangeIndex, Touch};
 use crate::core::model::{AllianceView, keys};
+use crate::core::replay::{ChainCheck, ItemReplay};
 use crate::core::replica::{LogEntry, Replica};
 
 /// Names the authors of changes, verifying each change once (signature and membership), and
@@ -352,13 +353,37 @@ impl Replica {
         let mut attributor = Attributor::new(self, &view);
         let touch = Touch::Item(id.clone());
         let mut versions = Vec::new();
+        // The item read forward from the changes' own operations while its changes form a
+        // chain (see `replay`), with the reading after one version the reading before the
+        // next; a version concurrent with another is read from the document as of its points.
+        let mut replay = ItemReplay::new(self.doc(), id);
+        let mut chain = ChainCheck::default();
+        let mut last = BTreeMap::new();
         for e in index.touching(&touch) {
-            let old = if e.deps.is_empty() {
-                BTreeMap::new()
-            } else {
-                item_at(self.doc(), id, &e.deps)
+            let follows = chain.follows(index, &e.hash);
+            let before = follows.then(|| std::mem::take(&mut last));
+            let applied = match (&mut replay, self.doc().get_change_by_hash(&e.hash)) {
+                (Some(r), Some(change)) => r.apply(&change).is_ok(),
+                _ => false,
             };
-            let new = item_at(self.doc(), id, &[e.hash]);
+            if !applied {
+                replay = None;
+            }
+            let (old, new) = match (before, &replay) {
+                (Some(old), Some(r)) => (old, r.read()),
+                _ => {
+                    let old = if e.deps.is_empty() {
+                        BTreeMap::new()
+                    } else {
+                        item_at(self.doc(), id, &e.deps)
+                    };
+                    (old, item_at(self.doc(), id, &[e.hash]))
+                }
+            };
+            if let Some(r) = &replay {
+                // What the next version starts from when it follows this one and all before.
+                last = if follows { new.clone() } else { r.read() };
+            }
             let fields = field_changes(id.kind(), &old, &new, &view);
             if fields.is_empty() {
                 continue;

@@ -15,6 +15,7 @@ pub mod invite;
 pub mod model;
 pub mod peers;
 pub mod raw;
+pub mod replay;
 pub mod replica;
 pub mod rules;
 pub mod signed;
