@@ -9,6 +9,10 @@
 /// be replayed as a signature over some other kind of message, and vice versa.
 pub const SIGNATURE_DOMAIN: &[u8] = b"alliance/change-signature/v1\0";
 
+/// Prefix of the key that binds this device's cached verdicts (see
+/// [`crate::core::verdicts`]): derived from the device's secret seed, never the signing key itself.
+pub const VERDICT_KEY_DOMAIN: &[u8] = b"alliance/verdict-key/v1\0";
+
 /// Length of an ed25519 signature.
 pub const SIGNATURE_LEN: usize = 64;
 

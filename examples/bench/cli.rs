@@ -115,12 +115,28 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
             (cold, cold_peak),
             "builds and writes the index".into(),
         );
+        let verdicts = cache.with_file_name(alliance::store::layout::VERDICTS_CACHE);
+        let mut log_peak = None;
+        let log_cold = time(runs, || {
+            let _ = std::fs::remove_file(&verdicts);
+            let (d, peak) = time_cli(&bin, dir.path(), &["log"], 1);
+            log_peak = match (log_peak, peak) {
+                (Some(a), Some(b)) => Some(f64::max(a, b)),
+                (a, b) => a.or(b),
+            };
+            d
+        });
+        push(
+            "alliance log (all, no verdicts)",
+            (log_cold, log_peak),
+            "verifies every change, keeps the verdicts".into(),
+        );
         let since = {
             let i = ChangeIndex::build(r);
             let e = i.entries();
             e[e.len().saturating_sub(101)].hash.to_string()
         };
-        let cases: [(&'static str, Vec<&str>); 6] = [
+        let cases: [(&'static str, Vec<&str>); 7] = [
             ("alliance status", vec!["status"]),
             (
                 "alliance history ID (typical)",
@@ -133,18 +149,13 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
                 vec!["diff", "--since", &since],
             ),
             ("alliance log -n 20", vec!["log", "-n", "20"]),
+            ("alliance log (all)", vec!["log"]),
         ];
         for (measure, args) in cases {
-            // The hot item's history takes tens of seconds at 100,000 changes: one run.
-            let runs = if measure.contains("hot") && n >= 50_000 {
-                1
-            } else {
-                runs
-            };
             push(
                 measure,
                 time_cli(&bin, dir.path(), &args, runs),
-                "index cache warm".into(),
+                "index and verdicts cached".into(),
             );
         }
     }

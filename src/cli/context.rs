@@ -192,6 +192,17 @@ impl Context {
         Ok(self.home.open(&id, LockMode::Shared)?)
     }
 
+    /// Opens the selected alliance for a review command: for reading, with the verdicts of
+    /// this device's earlier checks (see `core::verdicts`; save them with
+    /// `OpenAlliance::save_verdicts` when done).
+    pub fn review(&self) -> Result<OpenAlliance> {
+        let mut open = self.read()?;
+        if let Ok(identity) = self.identity() {
+            open.use_verdicts(&identity.key.to_seed());
+        }
+        Ok(open)
+    }
+
     /// Opens the selected alliance for writing, with this device's identity.
     pub fn write(&mut self) -> Result<(OpenAlliance, Identity, [u8; 8])> {
         let identity = self.identity()?;

@@ -356,6 +356,8 @@ impl Replica {
         // The item read forward from the changes' own operations while its changes form a
         // chain (see `replay`), with the reading after one version the reading before the
         // next; a version concurrent with another is read from the document as of its points.
+        let touching: Vec<ChangeHash> = index.touching(&touch).map(|e| e.hash).collect();
+        self.check_ahead(&touching);
         let mut replay = ItemReplay::new(self.doc(), id);
         let mut chain = ChainCheck::default();
         let mut last = BTreeMap::new();
@@ -416,18 +418,32 @@ impl Replica {
         else {
             return Vec::new();
         };
+        // Each character with the change that typed it; those changes checked together.
+        let chars: Vec<(String, Option<ChangeHash>)> = self
+            .doc()
+            .list_range(&text, ..)
+            .filter_map(|item| {
+                let ch = match &item.value {
+                    ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => s.to_string(),
+                    _ => return None,
+                };
+                match item.id() {
+                    automerge::ObjId::Id(counter, actor, _) => {
+                        Some((ch, index.change_of_op(&actor, counter).map(|e| e.hash)))
+                    }
+                    automerge::ObjId::Root => None,
+                }
+            })
+            .collect();
+        let mut typed: Vec<ChangeHash> = chars.iter().filter_map(|(_, h)| *h).collect();
+        typed.sort_unstable();
+        typed.dedup();
+        self.check_ahead(&typed);
         let mut spans: Vec<BlameSpan> = Vec::new();
-        for item in self.doc().list_range(&text, ..) {
-            let ch = match &item.value {
-                ValueRef::Scalar(automerge::ScalarValueRef::Str(s)) => s.to_string(),
-                _ => continue,
-            };
-            let (author, member, device, verified, change) = match item.id() {
-                automerge::ObjId::Id(counter, actor, _) => {
-                    match index
-                        .change_of_op(&actor, counter)
-                        .and_then(|e| attributor.attribute(&e.hash))
-                    {
+        for (ch, change) in chars {
+            let (author, member, device, verified, change) = {
+                {
+                    match change.and_then(|h| attributor.attribute(&h)) {
                         Some(a) => (
                             a.author.clone(),
                             a.member.clone(),
@@ -438,7 +454,6 @@ impl Replica {
                         None => ("unknown".into(), None, String::new(), false, String::new()),
                     }
                 }
-                automerge::ObjId::Root => continue,
             };
             // Verified characters group by person; unverified ones by change, so a forged
             // change stands out on its own.

@@ -23,6 +23,7 @@ pub mod status;
 pub mod sync;
 pub mod text;
 pub mod text_conflicts;
+pub mod verdicts;
 pub mod vouch;
 
 pub use edit::{Edited, NewCheckIn, Splice};

@@ -75,6 +75,11 @@ pub const INDEX_CACHE: &str = "index.cache";
 /// Alliance: a note that the history had no text conflict at the heads it names (see
 /// [`super::OpenAlliance::conflicts`]); a cache, like the index.
 pub const NO_TEXT_CONFLICTS: &str = "no-text-conflicts.cache";
+
+/// The verdicts of earlier checks, each bound to a change's hash and signature under a key
+/// derived from this device's secret (see `core::verdicts`): a local cache, never trusted by
+/// `verify`, rebuilt when missing or damaged.
+pub const VERDICTS_CACHE: &str = "verdicts.cache";
 /// Alliance: the address book (see [`crate::core::peers::PeerBook`]).
 pub const PEER_BOOK: &str = "peers.json";
 /// Alliance: the invites made here (see [`crate::core::invite::Invites`]).

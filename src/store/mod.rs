@@ -762,6 +762,29 @@ impl OpenAlliance {
         all
     }
 
+    /// Lets the review commands use (and add to) the verdicts this device's earlier checks
+    /// left in the cache, under the key derived from `seed` (this device's secret).
+    pub fn use_verdicts(&mut self, seed: &[u8; 32]) {
+        let key = crate::core::verdicts::key_from_seed(seed);
+        let bytes = read_optional(&self.dir.join(layout::VERDICTS_CACHE))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        self.replica
+            .use_verdicts(crate::core::verdicts::Verdicts::from_bytes(key, &bytes));
+    }
+
+    /// Saves the verdicts when checks added some. Failing to write only costs time later.
+    pub fn save_verdicts(&self) {
+        let verdicts = self.replica.verdicts();
+        if verdicts.added() == 0 {
+            return;
+        }
+        if let Err(e) = write_cache(&self.dir.join(layout::VERDICTS_CACHE), &verdicts.to_bytes()) {
+            tracing::debug!("could not write the verdicts cache: {e}");
+        }
+    }
+
     fn change_index_saving(&self, save: bool) -> ChangeIndex {
         let path = self.dir.join(layout::INDEX_CACHE);
         let cached = read_optional(&path)

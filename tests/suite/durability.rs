@@ -118,6 +118,35 @@ fn signature_tampered_on_disk_is_caught_by_verify() {
 }
 
 #[test]
+fn a_cached_verdict_does_not_hide_a_signature_tampered_later() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    ada.add(&["need", "add", "sleep"]);
+    ada.add(&["need", "add", "sunlight"]);
+    // A first look verifies every change and keeps the verdicts.
+    let before = ada.json(&["log"]);
+    assert!(before.as_array().unwrap().iter().all(|e| e["verified"] == true));
+    let cache = ada.alliance_dir().join(layout::VERDICTS_CACHE);
+    assert!(cache.exists(), "the verdicts are kept");
+    // Then someone changes one stored signature.
+    let log_path = ada.alliance_dir().join(layout::CHANGES_LOG);
+    let log = std::fs::read(&log_path).unwrap();
+    std::fs::write(&log_path, rewrite_record(&log, 1, |p| p[10] ^= 0x01)).unwrap();
+    let after = ada.json(&["log"]);
+    assert_eq!(after[1]["hash"], before[1]["hash"]);
+    assert_eq!(after[1]["verified"], false, "no verdict for the new signature");
+    assert_eq!(after[1]["author"], "unknown");
+    assert_eq!(after[0]["verified"], true);
+    // A verdict file copied from elsewhere (or written by hand) vouches for nothing either:
+    // its tags are under another device's key.
+    let other = Device::founder(2, "Ben", "Family", "parent");
+    other.add(&["need", "add", "sleep"]);
+    other.json(&["log"]);
+    std::fs::copy(other.alliance_dir().join(layout::VERDICTS_CACHE), &cache).unwrap();
+    let again = ada.json(&["log"]);
+    assert_eq!(again[1]["verified"], false);
+}
+
+#[test]
 fn damaged_file_is_named_and_never_made_worse() {
     let ada = Device::founder(1, "Ada", "Family", "parent");
     ada.add(&["need", "add", "sleep"]);

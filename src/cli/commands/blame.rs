@@ -22,7 +22,7 @@ pub enum BlameTarget {
 
 pub fn run(ctx: &mut Context, args: BlameArgs) -> Result<()> {
     let BlameTarget::Vision = args.what;
-    let open = ctx.read()?;
+    let open = ctx.review()?;
     let index = open.change_index();
     let blame = crate::core::history::Blame::by_line(open.replica().blame_vision(&index));
     // Sentences two people rewrote at once, still unsettled: whose two versions.
@@ -56,5 +56,6 @@ pub fn run(ctx: &mut Context, args: BlameArgs) -> Result<()> {
         }
         s
     });
+    open.save_verdicts();
     Ok(())
 }

@@ -15,7 +15,7 @@ pub struct DiffArgs {
 }
 
 pub fn run(ctx: &mut Context, args: DiffArgs) -> Result<()> {
-    let open = ctx.read()?;
+    let open = ctx.review()?;
     let index = open.change_index();
     let before = match &args.since {
         Some(s) => points::since(&index, s)?,
@@ -48,5 +48,6 @@ pub fn run(ctx: &mut Context, args: DiffArgs) -> Result<()> {
         }
         s
     });
+    open.save_verdicts();
     Ok(())
 }

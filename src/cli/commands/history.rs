@@ -27,7 +27,7 @@ pub fn run(ctx: &mut Context, args: HistoryArgs) -> Result<()> {
         ));
     }
     let id = item_id(&args.id)?;
-    let open = ctx.read()?;
+    let open = ctx.review()?;
     let replica = open.replica();
     let index = open.change_index();
     let versions = replica.history(&index, &id);
@@ -49,5 +49,6 @@ pub fn run(ctx: &mut Context, args: HistoryArgs) -> Result<()> {
     };
     ctx.out
         .emit(&json, || render::history_text(&versions, &conflicts));
+    open.save_verdicts();
     Ok(())
 }

@@ -52,7 +52,7 @@ impl LogKind {
 }
 
 pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
-    let open = ctx.read()?;
+    let open = ctx.review()?;
     let replica = open.replica();
     // The index lists the changes in causal order and what each touched; only the changes
     // that are shown get verified (newest first, until --limit is reached).
@@ -90,6 +90,17 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
             }
         }
     };
+    // The changes that will be shown, checked together (signatures in batches).
+    let shown: Vec<automerge::ChangeHash> = candidates
+        .iter()
+        .rev()
+        .take(match who {
+            None => args.limit.unwrap_or(usize::MAX),
+            Some(_) => usize::MAX,
+        })
+        .map(|e| e.hash)
+        .collect();
+    replica.check_ahead(&shown);
     let mut entries = Vec::new();
     for e in candidates.iter().rev() {
         if args.limit.is_some_and(|n| entries.len() >= n) {
@@ -133,5 +144,6 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
             &rows,
         )
     });
+    open.save_verdicts();
     Ok(())
 }

@@ -52,7 +52,10 @@ pub fn run(ctx: &mut Context, _args: StatusArgs) -> Result<()> {
 /// What needs this device's person in alliance `id`.
 fn status_of(ctx: &Context, id: &crate::core::AllianceId) -> Result<crate::core::status::Status> {
     let identity = ctx.identity()?;
-    let open = ctx.home.open(id, LockMode::Shared)?;
+    let mut open = ctx.home.open(id, LockMode::Shared)?;
+    open.use_verdicts(&identity.key.to_seed());
     let me = crate::ops::me(&open, &identity)?;
-    crate::ops::status(&open, &me, ctx.now)
+    let status = crate::ops::status(&open, &me, ctx.now);
+    open.save_verdicts();
+    status
 }

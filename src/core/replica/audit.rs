@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 
 use automerge::{Change, ChangeHash, ReadDoc};
+use ed25519_dalek::Signature;
 use serde::Serialize;
 
 use super::{Replica, guarded};
@@ -18,6 +19,7 @@ use crate::core::ids::{ItemId, Timestamp};
 use crate::core::model::AllianceView;
 use crate::core::rules;
 use crate::core::signed::{SignedChange, Verified, author_of};
+use crate::core::verdicts::Verdicts;
 
 /// The verdict on one change of the history.
 #[derive(Debug, Clone, Serialize)]
@@ -79,13 +81,31 @@ impl Replica {
         (out, unsigned)
     }
 
+    /// Uses `verdicts` for the review commands' checks from now on (the store loads them
+    /// from its cache; see [`verdicts`](crate::core::verdicts)).
+    pub fn use_verdicts(&mut self, verdicts: Verdicts) {
+        *self.verdicts.lock() = verdicts;
+    }
+
+    /// The verdicts as they stand (to save when [`Verdicts::added`] is not zero).
+    pub fn verdicts(&self) -> Verdicts {
+        self.verdicts.lock().clone()
+    }
+
     /// What is wrong with one change of this replica's history, if anything: signature present
     /// and valid under the change's author, and author a member device as of its dependencies.
+    /// A change an earlier check passed, with the same signature, is not checked again.
     fn check(&self, change: &Change) -> Option<String> {
+        self.check_with(change, true)
+    }
+
+    /// [`Replica::check`]; with `cached` false every part is checked (for `verify`).
+    fn check_with(&self, change: &Change, cached: bool) -> Option<String> {
         let hash = change.hash();
-        match (author_of(change), self.signatures.get(&hash)) {
+        let problem = match (author_of(change), self.signatures.get(&hash)) {
             (Err(e), _) => Some(e.to_string()),
             (Ok(_), None) => Some("signature is missing".to_string()),
+            (Ok(_), Some(sig)) if cached && self.verdicts.lock().holds(&hash, sig) => None,
             (Ok(a), Some(sig)) if !a.verify_change(&hash, sig) => Some(format!(
                 "signature does not verify under author {}",
                 a.short()
@@ -97,13 +117,56 @@ impl Replica {
                 ))
             }
             _ => None,
+        };
+        if problem.is_none()
+            && let Some(sig) = self.signatures.get(&hash)
+        {
+            self.verdicts.lock().record(&hash, sig);
+        }
+        problem
+    }
+
+    /// Checks many changes ahead of showing them (see [`Replica::check`]): the signatures of
+    /// those without a verdict in batches, then their authors' membership, recording a verdict
+    /// for each that passes. What fails is left for [`Replica::attribute`] to explain.
+    pub fn check_ahead(&self, hashes: &[ChangeHash]) {
+        let mut claims = Vec::new();
+        {
+            let verdicts = self.verdicts.lock();
+            for hash in hashes {
+                let Some(sig) = self.signatures.get(hash) else {
+                    continue;
+                };
+                if verdicts.holds(hash, sig) {
+                    continue;
+                }
+                let Some(change) = self.doc.get_change_by_hash(hash) else {
+                    continue;
+                };
+                if let Ok(author) = author_of(&change) {
+                    claims.push((author, *hash, *sig, change.deps().to_vec()));
+                }
+            }
+        }
+        if claims.is_empty() {
+            return;
+        }
+        let signed: Vec<(DeviceId, ChangeHash, Signature)> =
+            claims.iter().map(|(a, h, s, _)| (*a, *h, *s)).collect();
+        let failing: HashSet<usize> = crate::core::identity::failing_signatures(&signed)
+            .into_iter()
+            .collect();
+        for (i, (author, hash, sig, deps)) in claims.iter().enumerate() {
+            if !failing.contains(&i) && self.authorised(&self.doc, hash, deps, author) {
+                self.verdicts.lock().record(hash, sig);
+            }
         }
     }
 
     /// [`Replica::check`], and the rules of who may write what (see
     /// [`rules`](crate::core::rules)), for `verify`.
     fn check_fully(&self, change: &Change, paths: &mut rules::Paths) -> Option<String> {
-        if let Some(problem) = self.check(change) {
+        if let Some(problem) = self.check_with(change, false) {
             return Some(problem);
         }
         if change.hash() == self.id.0 {

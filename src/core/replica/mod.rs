@@ -52,6 +52,7 @@ use crate::core::ids::{Entropy, ItemId, ItemKind, Timestamp};
 use crate::core::model::{self, AllianceView, keys};
 use crate::core::model::{put_device, put_member};
 use crate::core::signed::{ChangeError, SignedChange, Verified};
+use crate::core::verdicts::Verdicts;
 use crate::protocol::{
     ACTOR_ID_LEN, ACTOR_TAG_LEN, MAX_BATCH_CHANGES, MAX_BATCH_SECS, SCHEMA_VERSION,
 };
@@ -253,6 +254,25 @@ pub struct Replica {
     poisoned: bool,
     /// Set when changes the replica held were withdrawn (see `removal`): save it whole.
     rewritten: bool,
+    /// Verdicts of earlier checks for the review commands (see
+    /// [`verdicts`](crate::core::verdicts)); keeps nothing until a key is set.
+    verdicts: VerdictCell,
+}
+
+/// The replica's verdicts behind a lock, so checking through `&Replica` can record them.
+#[derive(Debug, Default)]
+struct VerdictCell(std::sync::Mutex<Verdicts>);
+
+impl Clone for VerdictCell {
+    fn clone(&self) -> Self {
+        VerdictCell(std::sync::Mutex::new(self.lock().clone()))
+    }
+}
+
+impl VerdictCell {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Verdicts> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl fmt::Debug for Replica {
@@ -305,6 +325,7 @@ impl Replica {
             quarantine: Quarantine::default(),
             poisoned: false,
             rewritten: false,
+            verdicts: VerdictCell::default(),
         };
         replica
             .signatures
@@ -323,6 +344,7 @@ impl Replica {
             quarantine: Quarantine::default(),
             poisoned: false,
             rewritten: false,
+            verdicts: VerdictCell::default(),
         }
     }
 
@@ -356,6 +378,7 @@ impl Replica {
             quarantine: Quarantine::default(),
             poisoned: false,
             rewritten: false,
+            verdicts: VerdictCell::default(),
         })
     }
 
