@@ -176,6 +176,81 @@ pub(crate) fn is_removal(change: &Change) -> bool {
     })
 }
 
+/// The person each change's author acted for as of the change's dependencies, found once per
+/// change for both the membership check and the rules (see [`people_of`]).
+pub type People = HashMap<ChangeHash, ItemId>;
+
+/// The person device `key` acts for, read from the document as it is now, when that answers
+/// for every point of the history where the device's entry exists: the entry is there once
+/// (not claimed twice at once) and neither the device nor its person is removed. A device
+/// entry is written once (its `member` never changes) and never deleted, and a removal is set
+/// once and never undone (the rules), so then only "was the entry there yet" depends on the
+/// point in the history.
+fn person_now(doc: &Automerge, devices: &ObjId, key: &str) -> Option<String> {
+    let entry = match doc.get_all(devices, key) {
+        Ok(all) if all.len() == 1 => match &all[0] {
+            (Value::Object(ObjType::Map), obj) => obj.clone(),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let member = crate::core::model::string_at(doc, &entry, "member");
+    (!member.is_empty() && !removed_now(doc, key, &member)).then_some(member)
+}
+
+/// The person of each claim's author as of its dependencies (`None`: not a member device
+/// then), for claims (hash, dependencies, author) in causal order. `full(i)` is the full
+/// check of claim `i` ([`member_at`], or the genesis rule); `Err(())` stops (time out, or
+/// Automerge panicked) and is returned.
+///
+/// Most claims need no read of the past: once a change by a device was a member's as of its
+/// dependencies, a later change by the same device that has it in its past is too, when the
+/// document as it is now answers for the device (see `person_now`): the entry was there for
+/// the first, so it is there for the second. Ancestry is followed through the claims
+/// themselves (a bit per device, for up to 64 devices; the others are checked in full), and
+/// only a change that passed passes its bit on. So a batch or a whole history pays one read of
+/// the past per device and branch, not one per change.
+pub fn people_of(
+    doc: &Automerge,
+    claims: &[crate::core::signed::Claim<'_>],
+    mut full: impl FnMut(usize) -> Result<Option<ItemId>, ()>,
+) -> Result<Vec<Option<ItemId>>, ()> {
+    let devices = crate::core::model::map_at(doc, &ROOT, keys::DEVICES);
+    let mut bits: HashMap<DeviceId, u64> = HashMap::new();
+    let mut now: HashMap<DeviceId, Option<ItemId>> = HashMap::new();
+    let mut passed: HashMap<ChangeHash, u64> = HashMap::with_capacity(claims.len());
+    let mut out = Vec::with_capacity(claims.len());
+    for (i, (hash, deps, author)) in claims.iter().enumerate() {
+        let next = bits.len();
+        let bit = match bits.get(author) {
+            Some(b) => *b,
+            None if next < 64 => *bits.entry(*author).or_insert(1 << next),
+            None => 0,
+        };
+        let inherited = deps
+            .iter()
+            .filter_map(|d| passed.get(d))
+            .fold(0, |a, m| a | m);
+        let settled = if bit != 0 && inherited & bit != 0 {
+            now.entry(*author)
+                .or_insert_with(|| {
+                    let devices = devices.as_ref()?;
+                    person_now(doc, devices, &author.to_hex()).map(|m| ItemId::from_doc_key(&m))
+                })
+                .clone()
+        } else {
+            None
+        };
+        let person = match settled {
+            Some(p) => Some(p),
+            None => full(i)?,
+        };
+        passed.insert(*hash, inherited | if person.is_some() { bit } else { 0 });
+        out.push(person);
+    }
+    Ok(out)
+}
+
 /// The member a device acts for as of `deps`, if the device and the member are both current
 /// (added and not removed).
 pub fn member_at(doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> Option<ItemId> {
@@ -185,25 +260,13 @@ pub fn member_at(doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> Opt
     let at = At { doc, deps };
     let key = device.to_hex();
     let devices = at.collection(keys::DEVICES)?;
-    // A device entry is written once (its `member` never changes) and never deleted, and a
-    // removal is set once and never undone (the rules): so the present answers everything but
-    // whether the entry was there yet, which takes one historical read. When the entry is in
-    // conflict (two admins added the key at once) or a removal is recorded now, every part is
-    // read as of `deps`.
-    let now = match doc.get_all(&devices, key.as_str()) {
-        Ok(all) if all.len() == 1 => match &all[0] {
-            (Value::Object(ObjType::Map), obj) => Some(obj.clone()),
-            _ => return None,
-        },
-        _ => None,
-    };
-    if let Some(entry) = now {
-        let member = crate::core::model::string_at(doc, &entry, "member");
-        if !member.is_empty() && !removed_now(doc, &key, &member) {
-            return at
-                .has(&devices, &key)
-                .then(|| ItemId::from_doc_key(&member));
-        }
+    // When the present answers (see `person_now`), one historical read: whether the entry was
+    // there yet. When the entry is in conflict (two admins added the key at once) or a removal
+    // is recorded now, every part is read as of `deps`.
+    if let Some(member) = person_now(doc, &devices, &key) {
+        return at
+            .has(&devices, &key)
+            .then(|| ItemId::from_doc_key(&member));
     }
     let entry = at.map(&devices, &key)?;
     if at.has(&entry, keys::REMOVED_AT) {
@@ -321,7 +384,7 @@ pub fn check(
     paths: &mut Paths,
 ) -> Result<bool, Broken> {
     let traced = trace(doc, change, expanded, author, paths)?;
-    judge(doc, &traced)
+    judge(doc, &traced, None)
 }
 
 /// A change's operations traced to their paths ([`trace`]), ready to be judged ([`judge`]).
@@ -330,6 +393,12 @@ pub struct Traced {
     deps: Vec<ChangeHash>,
     author: DeviceId,
     writes: Vec<Write>,
+}
+
+impl Traced {
+    pub fn hash(&self) -> &ChangeHash {
+        &self.hash
+    }
 }
 
 fn broken_by(hash: &ChangeHash, author: &DeviceId, rule: &'static str, what: String) -> Broken {
@@ -401,12 +470,14 @@ pub fn trace(
 }
 
 /// Judges a traced change by the rules, reading `doc` as of the change's dependencies.
-/// Returns whether it removes a person or a device. Independent of every other change's
+/// `person` is the author's person as of them when the membership check found it already
+/// (see [`people_of`]); otherwise it is looked up when a rule needs it. Returns whether it
+/// removes a person or a device. Independent of every other change's
 /// judgement, so a batch is judged on every core.
 // Each arm of the match states one rule for one shape of path; folding its test into a guard
 // would let a case that fails the test fall through to the arms below.
 #[allow(clippy::collapsible_match)]
-pub fn judge(doc: &Automerge, traced: &Traced) -> Result<bool, Broken> {
+pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Result<bool, Broken> {
     let Traced {
         hash,
         deps,
@@ -459,7 +530,7 @@ pub fn judge(doc: &Automerge, traced: &Traced) -> Result<bool, Broken> {
         )
     });
     let me = if needs_me {
-        match member_at(doc, author, deps) {
+        match person.cloned().or_else(|| member_at(doc, author, deps)) {
             Some(me) => me,
             // The membership check reports this one; nothing to judge here.
             None => return Ok(false),

@@ -1332,6 +1332,7 @@ fn a_flipped_byte_in_any_stored_file_is_named_never_panics_and_is_not_made_worse
     ada.ok(&["need", "add", "after the snapshot 2"]);
     ada.ok(&["seen"]);
     ada.ok(&["status"]);
+    ada.ok(&["log"]);
     let pristine = tempfile::tempdir().unwrap();
     copy_tree(ada.home(), pristine.path());
     let all_needs = ada.needs();
@@ -1348,6 +1349,7 @@ fn a_flipped_byte_in_any_stored_file_is_named_never_panics_and_is_not_made_worse
         layout::LOCAL_STATE.to_string(),
         layout::SEEN.to_string(),
         layout::INDEX_CACHE.to_string(),
+        layout::VERDICTS_CACHE.to_string(),
         identity(layout::DEVICE_KEY),
         identity(layout::PROFILE),
     ];
@@ -1425,7 +1427,7 @@ fn a_flipped_byte_in_any_stored_file_is_named_never_panics_and_is_not_made_worse
                 // Never made worse: the damaged bytes stay as they were (derived caches are
                 // rebuilt; a torn tail is cut off on the next write).
                 let now = std::fs::read(&path).unwrap_or_default();
-                if name == layout::INDEX_CACHE {
+                if name == layout::INDEX_CACHE || name == layout::VERDICTS_CACHE {
                     continue; // a cache: rebuilt when damaged
                 }
                 if name == layout::LOCAL_STATE && now != damaged {

@@ -124,7 +124,13 @@ fn a_cached_verdict_does_not_hide_a_signature_tampered_later() {
     ada.add(&["need", "add", "sunlight"]);
     // A first look verifies every change and keeps the verdicts.
     let before = ada.json(&["log"]);
-    assert!(before.as_array().unwrap().iter().all(|e| e["verified"] == true));
+    assert!(
+        before
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["verified"] == true)
+    );
     let cache = ada.alliance_dir().join(layout::VERDICTS_CACHE);
     assert!(cache.exists(), "the verdicts are kept");
     // Then someone changes one stored signature.
@@ -133,7 +139,10 @@ fn a_cached_verdict_does_not_hide_a_signature_tampered_later() {
     std::fs::write(&log_path, rewrite_record(&log, 1, |p| p[10] ^= 0x01)).unwrap();
     let after = ada.json(&["log"]);
     assert_eq!(after[1]["hash"], before[1]["hash"]);
-    assert_eq!(after[1]["verified"], false, "no verdict for the new signature");
+    assert_eq!(
+        after[1]["verified"], false,
+        "no verdict for the new signature"
+    );
     assert_eq!(after[1]["author"], "unknown");
     assert_eq!(after[0]["verified"], true);
     // A verdict file copied from elsewhere (or written by hand) vouches for nothing either:

@@ -376,6 +376,44 @@ fn a_removed_device_is_refused_and_what_it_wrote_meanwhile_is_withdrawn_everywhe
     assert_eq!(cy.replica.view().title, "The Okafor family");
 }
 
+/// Membership is read from the past once per device and branch (`rules::people_of`): a
+/// device's later change passes because an earlier one of the same device, in its past, did.
+/// A change the same device dated from before it was added has no such change in its past, so
+/// it is checked in full and refused, in a whole history with the device's honest changes as
+/// in a batch with them, whichever comes first.
+#[test]
+fn a_change_dated_before_its_device_was_added_is_refused_beside_that_devices_honest_changes() {
+    let (_ada, mut ben, mut cy) = okafors();
+    let genesis = ben.replica.id().0;
+    ben.act(20, |r, w, e| r.add_need(w, e, "sleep")).unwrap();
+    ben.act(21, |r, w, e| r.add_need(w, e, "music")).unwrap();
+    let backdated = forged_at(&ben, &[genesis], 22, |tx, _| {
+        tx.put(ROOT, "title", "Ben's alliance").unwrap();
+    });
+    let honest: Vec<SignedChange<Unverified>> = wire(&ben.replica)
+        .into_iter()
+        .filter(|c| !cy.replica.has(&c.hash()))
+        .collect();
+    assert_eq!(honest.len(), 2);
+    for batch in [
+        vec![honest[0].clone(), honest[1].clone(), backdated.clone()],
+        vec![backdated.clone(), honest[0].clone(), honest[1].clone()],
+    ] {
+        let heads = cy.replica.heads();
+        let err = cy.replica.receive(batch).unwrap_err();
+        assert!(matches!(err, ReceiveError::NotAMember { .. }), "{err}");
+        assert_eq!(cy.replica.heads(), heads, "nothing of the batch is kept");
+    }
+    // The whole history with the backdated change in it, as a new device receives it.
+    let mut all = wire(&ben.replica);
+    all.push(backdated);
+    let mut fresh = Replica::empty(ben.replica.id());
+    let err = fresh.receive(all).unwrap_err();
+    assert!(matches!(err, ReceiveError::NotAMember { .. }), "{err}");
+    // Without it, the same changes are accepted.
+    cy.replica.receive(honest).unwrap();
+}
+
 #[test]
 fn a_change_an_unaware_member_built_on_is_kept_and_every_replica_converges() {
     let (mut ada, mut ben, mut cy) = okafors();

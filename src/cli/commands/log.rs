@@ -91,7 +91,7 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
         }
     };
     // The changes that will be shown, checked together (signatures in batches).
-    let shown: Vec<automerge::ChangeHash> = candidates
+    let mut shown: Vec<automerge::ChangeHash> = candidates
         .iter()
         .rev()
         .take(match who {
@@ -100,6 +100,7 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
         })
         .map(|e| e.hash)
         .collect();
+    shown.reverse(); // causal order
     replica.check_ahead(&shown);
     let mut entries = Vec::new();
     for e in candidates.iter().rev() {

@@ -103,7 +103,7 @@ impl Replica {
         let author_of: HashMap<ChangeHash, DeviceId> =
             nodes.iter().map(|n| (n.hash, n.author)).collect();
         drop(nodes);
-        self.check_authors(&loaded, &claims, budget)?;
+        let people = self.check_authors(&loaded, &claims, budget)?;
         drop(claims);
         let changes = guarded(|| loaded.get_changes(&[])).ok_or(ReceiveError::Panicked {
             step: "reading the changes",
@@ -112,6 +112,7 @@ impl Replica {
         self.check_rules(
             &loaded,
             changes.iter().map(|c| (c, author_of[&c.hash()])),
+            &people,
             budget,
         )?;
         drop(changes);

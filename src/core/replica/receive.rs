@@ -21,6 +21,7 @@ use std::collections::{HashMap, HashSet};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ChangeMetadata};
 
 use super::{ActorTip, Budget, ReceiveError, Received, Replica, guarded};
+use crate::core::ItemId;
 use crate::core::equivocation;
 use crate::core::identity::DeviceId;
 use crate::core::rules;
@@ -138,15 +139,17 @@ impl Replica {
                     reload: false,
                 });
             }
-            self.check_authors(&staging, &claims_of(&verified), budget)?;
-            let removes = self.check_rules(&staging, authored_changes(&verified), budget)?;
+            let people = self.check_authors(&staging, &claims_of(&verified), budget)?;
+            let removes =
+                self.check_rules(&staging, authored_changes(&verified), &people, budget)?;
             self.doc = staging;
             (verified, removes)
         } else {
-            self.check_authors(&self.doc, &authenticated.claims(), budget)?;
+            let people = self.check_authors(&self.doc, &authenticated.claims(), budget)?;
             let verified = decode_within(authenticated, budget)?;
             check_op_ranges(verified.iter().map(Numbering::from), Past::Replica(self))?;
-            let removes = self.check_rules(&self.doc, authored_changes(&verified), budget)?;
+            let removes =
+                self.check_rules(&self.doc, authored_changes(&verified), &people, budget)?;
             let before = self.doc.get_heads();
             match apply_all(&mut self.doc, &verified) {
                 Ok(()) => {}
@@ -233,6 +236,7 @@ impl Replica {
         &self,
         doc: &Automerge,
         changes: impl IntoIterator<Item = (&'c Change, DeviceId)>,
+        people: &rules::People,
         budget: &Budget<'_>,
     ) -> Result<bool, ReceiveError> {
         const PER_THREAD_MIN: usize = 4096;
@@ -261,7 +265,7 @@ impl Replica {
                     return Err(None);
                 }
                 for (i, t) in step.iter().enumerate() {
-                    match guarded(|| rules::judge(doc, t)) {
+                    match guarded(|| rules::judge(doc, t, people.get(t.hash()))) {
                         Some(Ok(r)) => removes |= r,
                         Some(Err(b)) => return Err(Some((n * STEP + i, b))),
                         None => return Err(None),
@@ -336,79 +340,52 @@ impl Replica {
     }
 
     /// Checks that the author of every change was a member device as of its dependencies, in
-    /// `doc` (which holds the changes' whole past).
+    /// `doc` (which holds the changes' whole past), for claims in causal order; returns each
+    /// change's person for the rules (see [`rules::people_of`]: one read of the past per
+    /// device and branch, not one per change).
     pub(super) fn check_authors(
         &self,
         doc: &Automerge,
         claims: &[Claim<'_>],
         budget: &Budget<'_>,
-    ) -> Result<(), ReceiveError> {
-        match self.first_unauthorised(doc, claims, budget) {
-            Some(i) if i == claims.len() => {
-                budget.check("checking membership")?;
-                Err(ReceiveError::Panicked {
-                    step: "checking membership",
-                    reload: false,
-                })
-            }
-            Some(i) => Err(ReceiveError::NotAMember {
-                hash: claims[i].0.to_string(),
-                author: claims[i].2.short(),
-            }),
-            None => Ok(()),
-        }
-    }
-
-    /// The first of `claims` (change, its dependencies, its author) whose author was not a
-    /// member device as of the change's dependencies in `doc`; `claims.len()` when the check
-    /// could not finish (Automerge panicked, or the budget's time ran out). Large lists are
-    /// checked on every core (each check is two historical reads; the answer does not depend
-    /// on how the list is split: the earliest failing position wins).
-    fn first_unauthorised(
-        &self,
-        doc: &Automerge,
-        claims: &[Claim<'_>],
-        budget: &Budget<'_>,
-    ) -> Option<usize> {
-        const PER_THREAD_MIN: usize = 4096;
+    ) -> Result<rules::People, ReceiveError> {
         const STEP: usize = 1024;
-        let unfinished = claims.len();
-        let check = |offset: usize, part: &[Claim<'_>]| {
-            for (n, step) in part.chunks(STEP).enumerate() {
-                if budget.expired() {
-                    return Some(unfinished);
+        let mut checked = 0usize;
+        let found = rules::people_of(doc, claims, |i| {
+            checked += 1;
+            if checked % STEP == 0 && budget.expired() {
+                return Err(());
+            }
+            let (hash, deps, author) = &claims[i];
+            if *hash == self.id.0 {
+                // The genesis change: authorised without dependencies; its author is the
+                // founder's device, whom it adds.
+                return Ok(deps.is_empty().then(|| ItemId::from_doc_key("")));
+            }
+            guarded(|| rules::member_at(doc, author, deps)).ok_or(())
+        });
+        let Ok(found) = found else {
+            budget.check("checking membership")?;
+            return Err(ReceiveError::Panicked {
+                step: "checking membership",
+                reload: false,
+            });
+        };
+        let mut people = rules::People::with_capacity(claims.len());
+        for ((hash, _, author), person) in claims.iter().zip(found) {
+            match person {
+                None => {
+                    return Err(ReceiveError::NotAMember {
+                        hash: hash.to_string(),
+                        author: author.short(),
+                    });
                 }
-                if let Some(i) = step
-                    .iter()
-                    .position(|(hash, deps, author)| !self.authorised(doc, hash, deps, author))
-                {
-                    return Some(offset + n * STEP + i);
+                Some(p) => {
+                    people.insert(*hash, p);
                 }
             }
-            None
-        };
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(claims.len() / PER_THREAD_MIN)
-            .max(1);
-        if threads == 1 {
-            return guarded(|| check(0, claims)).unwrap_or(Some(unfinished));
         }
-        let per = claims.len().div_ceil(threads);
-        std::thread::scope(|scope| {
-            let parts: Vec<_> = claims
-                .chunks(per)
-                .enumerate()
-                .map(|(n, part)| {
-                    scope
-                        .spawn(move || guarded(|| check(n * per, part)).unwrap_or(Some(unfinished)))
-                })
-                .collect();
-            parts
-                .into_iter()
-                .filter_map(|p| p.join().unwrap_or(Some(unfinished)))
-                .min()
-        })
+        Ok(people)
     }
 
     /// Puts the document back as it was before a batch that failed while being applied in
