@@ -114,6 +114,7 @@ impl Replica {
         let view = self.roster();
         let mut attributor = Attributor::new(self, &view);
         let after = index.after(before);
+        attributor.prepare(&after.iter().map(|e| e.hash).collect::<Vec<_>>());
         let mut touched: BTreeMap<Touch, Vec<ChangeHash>> = BTreeMap::new();
         for e in &after {
             for t in &e.touched {

@@ -27,6 +27,8 @@ pub struct Attributor<'a> {
     replica: &'a Replica,
     view: &'a AllianceView,
     cache: HashMap<ChangeHash, LogEntry>,
+    /// Changes read ahead ([`Attributor::prepare`]).
+    changes: HashMap<ChangeHash, automerge::Change>,
 }
 
 impl<'a> Attributor<'a> {
@@ -35,13 +37,36 @@ impl<'a> Attributor<'a> {
             replica,
             view,
             cache: HashMap::new(),
+            changes: HashMap::new(),
         }
+    }
+
+    /// Reads the changes about to be attributed in one pass and checks them together
+    /// ([`Replica::check_ahead`]); `hashes` best in causal order.
+    pub fn prepare(&mut self, hashes: &[ChangeHash]) {
+        let wanted: Vec<ChangeHash> = hashes
+            .iter()
+            .copied()
+            .filter(|h| !self.changes.contains_key(h))
+            .collect();
+        self.changes.extend(self.replica.changes_of(&wanted));
+        let ordered: Vec<&automerge::Change> =
+            hashes.iter().filter_map(|h| self.changes.get(h)).collect();
+        self.replica.check_ahead(&ordered);
+    }
+
+    /// A change read ahead by [`Attributor::prepare`].
+    pub fn change(&self, hash: &ChangeHash) -> Option<&automerge::Change> {
+        self.changes.get(hash)
     }
 
     /// The verdict on and author of one change (`None`: the history does not hold it).
     pub fn attribute(&mut self, hash: &ChangeHash) -> Option<&LogEntry> {
         if !self.cache.contains_key(hash) {
-            let entry = self.replica.attribute(self.view, hash)?;
+            let entry = match self.changes.get(hash) {
+                Some(change) => self.replica.entry(self.view, change),
+                None => self.replica.attribute(self.view, hash)?,
+            };
             self.cache.insert(*hash, entry);
         }
         self.cache.get(hash)
@@ -357,15 +382,15 @@ impl Replica {
         // chain (see `replay`), with the reading after one version the reading before the
         // next; a version concurrent with another is read from the document as of its points.
         let touching: Vec<ChangeHash> = index.touching(&touch).map(|e| e.hash).collect();
-        self.check_ahead(&touching);
+        attributor.prepare(&touching);
         let mut replay = ItemReplay::new(self.doc(), id);
         let mut chain = ChainCheck::default();
         let mut last = BTreeMap::new();
         for e in index.touching(&touch) {
             let follows = chain.follows(index, &e.hash);
             let before = follows.then(|| std::mem::take(&mut last));
-            let applied = match (&mut replay, self.doc().get_change_by_hash(&e.hash)) {
-                (Some(r), Some(change)) => r.apply(&change).is_ok(),
+            let applied = match (&mut replay, attributor.change(&e.hash)) {
+                (Some(r), Some(change)) => r.apply(change).is_ok(),
                 _ => false,
             };
             if !applied {
@@ -435,10 +460,15 @@ impl Replica {
                 }
             })
             .collect();
-        let mut typed: Vec<ChangeHash> = chars.iter().filter_map(|(_, h)| *h).collect();
-        typed.sort_unstable();
-        typed.dedup();
-        self.check_ahead(&typed);
+        let mut typed: Vec<ChangeHash> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for h in chars.iter().filter_map(|(_, h)| *h) {
+            if seen.insert(h) {
+                typed.push(h);
+            }
+        }
+        typed.sort_by_key(|h| index.position(h));
+        attributor.prepare(&typed);
         let mut spans: Vec<BlameSpan> = Vec::new();
         for (ch, change) in chars {
             let (author, member, device, verified, change) = {

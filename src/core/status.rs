@@ -257,6 +257,14 @@ impl Replica {
             .filter(|e| !mine.contains(&e.hash))
             .collect();
         let mut attributor = Attributor::new(self, &view);
+        let listed: Vec<ChangeHash> = news
+            .iter()
+            .rev()
+            .take(NEWS_SHOWN)
+            .rev()
+            .map(|e| e.hash)
+            .collect();
+        attributor.prepare(&listed);
         let shown: Vec<LogEntry> = news
             .iter()
             .rev()

@@ -101,13 +101,14 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
         .map(|e| e.hash)
         .collect();
     shown.reverse(); // causal order
-    replica.check_ahead(&shown);
+    let mut attributor = crate::core::history::Attributor::new(replica, &roster);
+    attributor.prepare(&shown);
     let mut entries = Vec::new();
     for e in candidates.iter().rev() {
         if args.limit.is_some_and(|n| entries.len() >= n) {
             break;
         }
-        let Some(entry) = replica.attribute(&roster, &e.hash) else {
+        let Some(entry) = attributor.attribute(&e.hash).cloned() else {
             continue;
         };
         // Only verified changes carry a name, so a forged change never matches a person.

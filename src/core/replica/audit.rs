@@ -7,7 +7,7 @@
 //! under the device its actor ID names, and that device was a member as of the change's
 //! dependencies (the membership check of `receive`, [`Replica::authorised`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use automerge::{Change, ChangeHash, ReadDoc};
 use ed25519_dalek::Signature;
@@ -126,26 +126,49 @@ impl Replica {
         problem
     }
 
+    /// The changes of `hashes` the history holds, read back from the document in one pass.
+    /// (Automerge reads a change back by walking the document's operations, so reading many
+    /// one at a time costs a walk each.)
+    pub fn changes_of(&self, hashes: &[ChangeHash]) -> HashMap<ChangeHash, Change> {
+        let held: Vec<ChangeHash> = hashes.iter().copied().filter(|h| self.has(h)).collect();
+        if held.is_empty() {
+            return HashMap::new();
+        }
+        let bulk = guarded(|| {
+            self.doc
+                .bundle(held.iter().copied())
+                .ok()?
+                .to_changes()
+                .ok()
+        })
+        .flatten();
+        match bulk {
+            Some(changes) => changes.into_iter().map(|c| (c.hash(), c)).collect(),
+            None => held
+                .iter()
+                .filter_map(|h| Some((*h, self.doc.get_change_by_hash(h)?)))
+                .collect(),
+        }
+    }
+
     /// Checks many changes ahead of showing them (see [`Replica::check`]): the signatures of
     /// those without a verdict in batches, then their authors' membership, recording a verdict
     /// for each that passes. What fails is left for [`Replica::attribute`] to explain. Best
     /// given in causal order (membership then costs one read of the past per device).
-    pub fn check_ahead(&self, hashes: &[ChangeHash]) {
+    pub fn check_ahead(&self, changes: &[&Change]) {
         let mut claims = Vec::new();
         {
             let verdicts = self.verdicts.lock();
-            for hash in hashes {
-                let Some(sig) = self.signatures.get(hash) else {
+            for change in changes {
+                let hash = change.hash();
+                let Some(sig) = self.signatures.get(&hash) else {
                     continue;
                 };
-                if verdicts.holds(hash, sig) {
+                if verdicts.holds(&hash, sig) {
                     continue;
                 }
-                let Some(change) = self.doc.get_change_by_hash(hash) else {
-                    continue;
-                };
-                if let Ok(author) = author_of(&change) {
-                    claims.push((author, *hash, *sig, change.deps().to_vec()));
+                if let Ok(author) = author_of(change) {
+                    claims.push((author, hash, *sig, change.deps()));
                 }
             }
         }
@@ -158,18 +181,19 @@ impl Replica {
             .into_iter()
             .collect();
         // Membership as of each change's dependencies, one read of the past per device and
-        // branch (see `rules::people_of`; `hashes` in causal order lets it skip the rest).
+        // branch (see `rules::people_of`).
         let listed: Vec<crate::core::signed::Claim<'_>> = claims
             .iter()
-            .map(|(a, h, _, deps)| (*h, deps.as_slice(), *a))
+            .map(|(a, h, _, deps)| (*h, *deps, *a))
             .collect();
         let people = rules::people_of(&self.doc, &listed, |i| {
             let (hash, deps, author) = &listed[i];
-            Ok(self
-                .authorised(&self.doc, hash, deps, author)
-                .then(|| rules::member_at(&self.doc, author, deps))
-                .flatten()
-                .or_else(|| (*hash == self.id.0).then(|| crate::core::ItemId::from_doc_key(""))))
+            Ok(if *hash == self.id.0 {
+                deps.is_empty()
+                    .then(|| crate::core::ItemId::from_doc_key(""))
+            } else {
+                guarded(|| rules::member_at(&self.doc, author, deps)).flatten()
+            })
         })
         .unwrap_or_default();
         for (i, ((_, hash, sig, _), person)) in claims.iter().zip(people).enumerate() {
@@ -255,13 +279,15 @@ impl Replica {
     }
 
     /// One change of the history with its verdict and, only when it verifies, its author's
-    /// name (from `view`). `None` when the history does not hold `hash`.
+    /// name (from `view`). `None` when the history does not hold `hash`. (For many changes,
+    /// [`Attributor`](crate::core::history::Attributor) reads them in one pass.)
     pub fn attribute(&self, view: &AllianceView, hash: &ChangeHash) -> Option<LogEntry> {
         let change = self.doc.get_change_by_hash(hash)?;
         Some(self.entry(view, &change))
     }
 
-    fn entry(&self, view: &AllianceView, change: &Change) -> LogEntry {
+    /// [`Replica::attribute`] for a change already read.
+    pub fn entry(&self, view: &AllianceView, change: &Change) -> LogEntry {
         let problem = self.check(change);
         let device = author_of(change).map(|a| a.to_hex()).unwrap_or_default();
         let member = if problem.is_none() {
