@@ -10,7 +10,7 @@ use crate::core::invite::{Invite, Invites};
 use crate::core::status::{QuarantinedPeer, Status};
 use crate::core::{AllianceId, DeviceKey, Edited, Entropy, ItemId, Replica, Timestamp, Writer};
 use crate::net::endpoint::{NetConfig, addr_for, bind, device_of, direct_addrs};
-use crate::net::node::{Node, add_invite, join as join_alliance, save_join};
+use crate::net::node::{Node, add_invite, join_reporting, save_join};
 use crate::net::shared::SharedAlliance;
 use crate::net::ticket::InviteTicket;
 use crate::store::{Home, Identity, InitOutcome, LockMode, OpenAlliance, ServeInfo};
@@ -325,7 +325,7 @@ pub struct Joined {
 
 /// Joins an alliance with a ticket: dials the inviting device, receives the whole alliance
 /// (verified), and stores it. A device that is not set up yet is set up for `name` only if the
-/// join succeeds.
+/// join succeeds. `progress` hears how receiving the alliance is going.
 pub async fn join(
     home: &Home,
     net: &NetConfig,
@@ -333,6 +333,7 @@ pub async fn join(
     name: Option<&str>,
     entropy: &mut (dyn Entropy + Send),
     now: Timestamp,
+    progress: Option<crate::net::session::OnProgress>,
 ) -> Result<Joined> {
     let ticket: InviteTicket = ticket
         .trim()
@@ -370,7 +371,7 @@ pub async fn join(
             .map_err(|why| CliError::user(format!("your name: {why}")))?
     };
     let endpoint = bind(&key, net).await?;
-    let joined = join_alliance(&endpoint, &ticket, &name, direct_addrs(&endpoint)).await;
+    let joined = join_reporting(&endpoint, &ticket, &name, direct_addrs(&endpoint), progress).await;
     endpoint.close().await;
     let (target, report, addrs) = match joined {
         Ok(j) => j,

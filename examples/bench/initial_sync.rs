@@ -111,6 +111,7 @@ async fn signed_sync_over_iroh(
             sync: &mut sync,
             fresh: None,
             events: None,
+            progress: None,
         },
     )
     .await

@@ -143,6 +143,7 @@ async fn over_iroh(w: &workload::Workload) -> (Duration, Duration, Duration) {
                 sync: &mut sync,
                 fresh: Some(fresh),
                 events: None,
+                progress: None,
             },
         )
         .await

@@ -175,6 +175,7 @@ pub(crate) async fn join(State(app): State<Arc<App>>, body: axum::body::Bytes) -
                 name.as_deref(),
                 entropy.as_mut(),
                 crate::system::now(),
+                None,
             )
             .await?;
             app.device.refresh().await?;

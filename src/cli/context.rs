@@ -43,7 +43,7 @@ impl Context {
         let entropy = crate::system::entropy(&argv).map_err(CliError::user)?;
         Ok(Context {
             home: Home::new(home),
-            out: Output { json },
+            out: Output { json, quiet: false },
             alliance,
             entropy,
             now,

@@ -68,6 +68,19 @@ pub struct Cli {
     /// Do not look for devices on the local network (mDNS). Always off when bound to loopback.
     #[arg(long, env = "ALLIANCE_NO_MDNS", global = true)]
     pub no_mdns: bool,
+    /// Finding devices by key wherever they are now: default (n0's lookup service), disabled,
+    /// or your own lookup server's pkarr URL [default: default with `--relay default`, else
+    /// disabled]
+    #[arg(
+        long,
+        env = "ALLIANCE_LOOKUP",
+        global = true,
+        value_name = "default|disabled|URL"
+    )]
+    pub lookup: Option<crate::net::endpoint::Lookup>,
+    /// No progress bars on the terminal (results and errors still print).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -194,11 +207,16 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
     };
     output::init_color(cli.json);
     let mut ctx = Context::new(cli.home, cli.alliance, cli.json)?;
+    ctx.out.quiet = cli.quiet;
     ctx.net = crate::net::endpoint::NetConfig {
         bind: cli.bind,
+        lookup: cli
+            .lookup
+            .unwrap_or_else(|| crate::net::endpoint::Lookup::follow(&cli.relay)),
         relay: cli.relay,
         mdns: !cli.no_mdns,
         relay_ca: None,
+        lookup_dns: None,
     };
     match cli.command {
         Command::Demo(a) => demo::run(&mut ctx, a),

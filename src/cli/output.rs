@@ -13,6 +13,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy)]
 pub struct Output {
     pub json: bool,
+    /// `-q`: no progress bars.
+    pub quiet: bool,
 }
 
 impl Output {
@@ -25,6 +27,133 @@ impl Output {
         };
         write_stdout(&text);
     }
+
+    /// Progress for long work, drawn on stderr only when stderr is a terminal and neither
+    /// `--json` nor `-q` was given: pipes and scripts get nothing extra.
+    pub fn progress(&self) -> Progress {
+        use std::io::IsTerminal;
+        let on = !self.json && !self.quiet && std::io::stderr().is_terminal();
+        Progress {
+            multi: on.then(indicatif::MultiProgress::new),
+            lines: Default::default(),
+        }
+    }
+}
+
+/// Progress bars on the terminal (indicatif), one line per piece of work (a peer being synced,
+/// a bundle being imported), cleared when the work is done, so that only the result stays.
+/// Everything is a no-op when [`Output::progress`] decided not to draw.
+pub struct Progress {
+    multi: Option<indicatif::MultiProgress>,
+    lines: std::sync::Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl Progress {
+    /// Whether anything is drawn at all.
+    pub fn is_drawn(&self) -> bool {
+        self.multi.is_some()
+    }
+
+    fn line(&self, key: &str, update: impl FnOnce(&indicatif::ProgressBar)) {
+        let Some(multi) = &self.multi else {
+            return;
+        };
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let bar = lines.entry(key.to_string()).or_insert_with(|| {
+            let bar = multi.add(indicatif::ProgressBar::new_spinner());
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        update(bar);
+    }
+
+    /// Work whose end is not known: a spinner and what is happening, in words.
+    pub fn working(&self, key: &str, words: String) {
+        self.line(key, |bar| {
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                    .expect("a valid template"),
+            );
+            bar.set_message(words);
+            bar.tick();
+        });
+    }
+
+    /// Bytes of a known total arriving: a bar, how much and how fast.
+    pub fn bytes(&self, key: &str, words: String, done: u64, total: u64) {
+        self.line(key, |bar| {
+            if bar.length() != Some(total) {
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
+                    )
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+                );
+                bar.set_length(total);
+                bar.set_message(words);
+            }
+            bar.set_position(done);
+        });
+    }
+
+    /// How a sync with `who` is going (what `join` and `sync` show).
+    pub fn sync(&self, key: &str, who: &str, step: crate::net::session::SyncProgress) {
+        use crate::net::session::SyncProgress::*;
+        match step {
+            Arriving { bytes, of } => self.bytes(
+                key,
+                format!("Receiving from {who}"),
+                bytes as u64,
+                of as u64,
+            ),
+            Checking { received, checking } => self.working(
+                key,
+                format!(
+                    "Verifying {} change(s) from {who} ({} received so far)",
+                    thousands(checking),
+                    thousands(received)
+                ),
+            ),
+            Received { received } => self.working(
+                key,
+                format!(
+                    "Received {} verified change(s) from {who}",
+                    thousands(received)
+                ),
+            ),
+        }
+    }
+
+    /// Clears every line: the work is done and its result is printed next.
+    pub fn finish(&self) {
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, bar) in lines.drain() {
+            bar.finish_and_clear();
+        }
+        if let Some(multi) = &self.multi {
+            let _ = multi.clear();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// `12345` as `12,345`.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Makes text from the document safe to show on a terminal: control characters other than
@@ -209,4 +338,31 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         line(row.iter().map(String::as_str).collect(), &mut out);
     }
     out
+}
+
+/// The ticket as a QR code in text, for the terminal: two rows of modules a line, in block
+/// characters, with the standard quiet zone. Drawn for a dark terminal, as `qrencode -t UTF8`
+/// draws it: the light modules (and the border) are the characters' ink, the dark ones the
+/// terminal's background. Error correction L, as the page's SVG (`app::views::ticket`). `None`
+/// if the ticket does not fit in a QR code.
+pub fn ticket_qr_text(ticket: &str) -> Option<String> {
+    use qrcode::render::unicode::Dense1x2;
+    let code =
+        qrcode::QrCode::with_error_correction_level(ticket.as_bytes(), qrcode::EcLevel::L).ok()?;
+    Some(
+        code.render::<Dense1x2>()
+            .dark_color(Dense1x2::Light)
+            .light_color(Dense1x2::Dark)
+            .quiet_zone(true)
+            .build(),
+    )
+}
+
+/// What `invite --qr` and `device link --qr` put after the ticket line: a blank line and the QR
+/// code, or a word that the ticket is too long for one.
+pub fn ticket_qr_block(ticket: &str) -> String {
+    match ticket_qr_text(ticket) {
+        Some(qr) => format!("\n\n{qr}"),
+        None => "\n\n(the ticket is too long for a QR code)".into(),
+    }
 }

@@ -1,6 +1,12 @@
 //! The iroh endpoint of a device: its device key is the endpoint key, so peers dial a device by
 //! the same public key that signs its changes, and QUIC's handshake proves who is on the other
 //! end of every connection.
+//!
+//! Finding a device by its key alone (iroh's address lookup): with [`Lookup::Default`] (what
+//! `--relay default` turns on, as iroh's `N0` preset does) a device publishes where it can be
+//! reached (its home relay; its direct addresses only when relays are off) as a pkarr record
+//! signed with its key to n0's lookup service, and looks the others up there by DNS and pkarr.
+//! [`Lookup::Custom`] does the same with a lookup server of the family's own (iroh-dns-server).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -45,6 +51,67 @@ impl fmt::Display for Relay {
     }
 }
 
+/// How a device finds another by its key alone, wherever it is now: iroh's address lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Only the addresses a device was last seen at (and the LAN, with mDNS).
+    Disabled,
+    /// n0's public lookup service (dns.iroh.link), as iroh's default preset uses it.
+    Default,
+    /// A lookup server of your own (iroh-dns-server): publish to and look up at its pkarr URL,
+    /// e.g. `https://dns.example.org/pkarr`.
+    Custom(url::Url),
+}
+
+/// Looking devices up by DNS as well (as iroh's default preset does with n0's service): the
+/// lookup server's origin domain and a resolver that asks its nameserver. For a lookup server
+/// of your own that answers DNS; tests run iroh's pkarr and DNS test servers on loopback so.
+#[derive(Debug, Clone)]
+pub struct LookupDns {
+    pub origin: String,
+    pub resolver: iroh::dns::DnsResolver,
+}
+
+impl FromStr for Lookup {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "default" => Ok(Lookup::Default),
+            "disabled" | "off" | "none" => Ok(Lookup::Disabled),
+            url => match url.parse::<url::Url>() {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(Lookup::Custom(u)),
+                Ok(u) => Err(format!(
+                    "'{u}' is not an http(s) URL; give a lookup server's pkarr URL, e.g. https://dns.example.org/pkarr"
+                )),
+                Err(e) => Err(format!(
+                    "'{url}' is not default, disabled or a lookup server's URL: {e}"
+                )),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Lookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Lookup::Default => f.write_str("default"),
+            Lookup::Disabled => f.write_str("disabled"),
+            Lookup::Custom(pkarr) => write!(f, "{pkarr}"),
+        }
+    }
+}
+
+impl Lookup {
+    /// What `--lookup` means when it is not given: n0's lookup service with n0's relays
+    /// (`--relay default`), none otherwise.
+    pub fn follow(relay: &Relay) -> Lookup {
+        match relay {
+            Relay::Default => Lookup::Default,
+            _ => Lookup::Disabled,
+        }
+    }
+}
+
 /// How a device's endpoint is set up.
 #[derive(Debug, Clone)]
 pub struct NetConfig {
@@ -57,6 +124,10 @@ pub struct NetConfig {
     /// for a self-hosted relay with its own certificate (and tests that run iroh's relay server
     /// on loopback).
     pub relay_ca: Option<iroh::tls::CaTlsConfig>,
+    /// How to find a device by its key alone (see [`Lookup`]).
+    pub lookup: Lookup,
+    /// With [`Lookup::Custom`]: look up by DNS as well.
+    pub lookup_dns: Option<LookupDns>,
 }
 
 impl NetConfig {
@@ -67,7 +138,15 @@ impl NetConfig {
             relay: Relay::Disabled,
             mdns: false,
             relay_ca: None,
+            lookup: Lookup::Disabled,
+            lookup_dns: None,
         }
+    }
+
+    /// Whether this endpoint can find a device it has no working address for: on the LAN
+    /// (mDNS), through a relay, or by the lookup service.
+    pub fn finds_by_key(&self) -> bool {
+        self.mdns || self.relay != Relay::Disabled || self.lookup != Lookup::Disabled
     }
 
     fn relay_mode(&self) -> RelayMode {
@@ -98,6 +177,7 @@ pub async fn bind(key: &DeviceKey, config: &NetConfig) -> Result<Endpoint, NetEr
     if config.mdns && !loopback {
         builder = builder.address_lookup(iroh_mdns_address_lookup::MdnsAddressLookup::builder());
     }
+    builder = with_lookup(builder, config);
     builder.bind().await.map_err(|e| match config.bind {
         Some(addr) => NetError::Bind(format!(
             "{addr}: {e} (is another program using port {}? choose another with --bind, or 127.0.0.1:0 for any)",
@@ -105,6 +185,43 @@ pub async fn bind(key: &DeviceKey, config: &NetConfig) -> Result<Endpoint, NetEr
         )),
         None => NetError::Bind(e.to_string()),
     })
+}
+
+/// Adds the address lookup of `config.lookup`: a pkarr publisher (this device's relay, or its
+/// direct addresses when relays are off: there would be nothing else to find it by) and the
+/// resolvers that find the others.
+fn with_lookup(
+    mut builder: iroh::endpoint::Builder,
+    config: &NetConfig,
+) -> iroh::endpoint::Builder {
+    use iroh::address_lookup::{DnsAddressLookup, PkarrPublisher, PkarrResolver};
+    use iroh::endpoint_info::AddrFilter;
+    let filter = if config.relay == Relay::Disabled {
+        AddrFilter::unfiltered()
+    } else {
+        AddrFilter::relay_only()
+    };
+    match &config.lookup {
+        Lookup::Disabled => builder,
+        Lookup::Default => builder
+            .address_lookup(PkarrPublisher::n0_dns().addr_filter(filter))
+            .address_lookup(PkarrResolver::n0_dns())
+            .address_lookup(DnsAddressLookup::n0_dns()),
+        Lookup::Custom(pkarr) => {
+            builder = builder
+                .address_lookup(PkarrPublisher::builder(pkarr.clone()).addr_filter(filter))
+                .address_lookup(PkarrResolver::builder(pkarr.clone()));
+            if let Some(dns) = &config.lookup_dns {
+                builder = builder
+                    .address_lookup(
+                        DnsAddressLookup::builder(dns.origin.clone())
+                            .dns_resolver(dns.resolver.clone()),
+                    )
+                    .dns_resolver(dns.resolver.clone());
+            }
+            builder
+        }
+    }
 }
 
 /// The direct addresses an endpoint can be reached at, as strings for tickets and address books.

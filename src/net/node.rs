@@ -53,7 +53,7 @@ impl Node {
         let endpoint = bind(&key, config).await?;
         let listener = Arc::new(Listener {
             events: tokio::sync::broadcast::channel(session::EVENT_BACKLOG).0,
-            lookup: config.mdns || config.relay != crate::net::endpoint::Relay::Disabled,
+            lookup: config.finds_by_key(),
             key,
             alliances,
             my_addrs: direct_addrs(&endpoint),
@@ -156,6 +156,16 @@ impl Node {
         shared: &Arc<SharedAlliance>,
         only: Option<&[DeviceId]>,
     ) -> Result<Vec<PeerOutcome>, NetError> {
+        self.sync_once_reporting(shared, only, None).await
+    }
+
+    /// [`Node::sync_once`], reporting how each sync is going to `progress`.
+    pub async fn sync_once_reporting(
+        &self,
+        shared: &Arc<SharedAlliance>,
+        only: Option<&[DeviceId]>,
+        progress: Option<session::OnProgress>,
+    ) -> Result<Vec<PeerOutcome>, NetError> {
         let me = self.device();
         let book = shared.peer_book()?;
         let mut devices = shared.member_devices(&me)?;
@@ -166,14 +176,18 @@ impl Node {
         // device before it.
         let mut tasks = JoinSet::new();
         for (i, device) in devices.into_iter().enumerate() {
-            let (endpoint, listener, shared, book) = (
+            let (endpoint, listener, shared, book, progress) = (
                 self.endpoint.clone(),
                 self.listener.clone(),
                 shared.clone(),
                 book.clone(),
+                progress.clone(),
             );
             tasks.spawn(async move {
-                let result = sync_with(&endpoint, &listener, &shared, &device, &book, false).await;
+                let result = sync_with(
+                    &endpoint, &listener, &shared, &device, &book, false, progress,
+                )
+                .await;
                 (i, PeerOutcome { device, result })
             });
         }
@@ -218,7 +232,7 @@ impl Node {
                     let claimed = connected.lock().unwrap_or_else(|p| p.into_inner()).insert(device);
                     if claimed {
                         let book = shared.peer_book().unwrap_or_default();
-                        let r = sync_with(&endpoint, &listener, &shared, &device, &book, true).await;
+                        let r = sync_with(&endpoint, &listener, &shared, &device, &book, true, None).await;
                         connected.lock().unwrap_or_else(|p| p.into_inner()).remove(&device);
                         match r {
                             Ok(_) => backoff = BACKOFF_MIN,
@@ -254,6 +268,7 @@ async fn sync_with(
     device: &DeviceId,
     book: &crate::core::peers::PeerBook,
     live: bool,
+    progress: Option<session::OnProgress>,
 ) -> Result<SessionReport, NetError> {
     let info = book
         .peers
@@ -288,6 +303,7 @@ async fn sync_with(
             sync: &mut sync,
             fresh: live.then(|| shared.fresh()),
             events: Some(listener.events.clone()),
+            progress,
         },
     )
     .await;
@@ -321,6 +337,17 @@ pub async fn join(
     name: &str,
     my_addrs: Vec<String>,
 ) -> Result<(Replica, SessionReport, Vec<String>), NetError> {
+    join_reporting(endpoint, ticket, name, my_addrs, None).await
+}
+
+/// [`join`], reporting how receiving the alliance is going to `progress`.
+pub async fn join_reporting(
+    endpoint: &Endpoint,
+    ticket: &InviteTicket,
+    name: &str,
+    my_addrs: Vec<String>,
+    progress: Option<session::OnProgress>,
+) -> Result<(Replica, SessionReport, Vec<String>), NetError> {
     let id = crate::core::AllianceId(automerge::ChangeHash(ticket.alliance));
     let mut target = Replica::empty(id);
     let mut sync = PeerSync::new();
@@ -339,6 +366,7 @@ pub async fn join(
             sync: &mut sync,
             fresh: None,
             events: None,
+            progress,
         },
     )
     .await?;

@@ -19,12 +19,14 @@ use crate::core::{AllianceId, DeviceId, DeviceKey, Entropy, Timestamp};
 use crate::net::NetError;
 use crate::net::endpoint::device_of;
 use crate::net::shared::{Fresh, SharedAlliance};
-use crate::net::wire::{Frame, JoinRequest, WireError, read_frame, read_frame_within, write_frame};
+use crate::net::wire::{
+    Frame, JoinRequest, WireError, read_frame_observed, read_frame_within, write_frame,
+};
 use crate::proto::frame::CloseCode;
 use crate::proto::handshake::{self, Answer, Decision, Hello, Standing};
 use crate::proto::session::{Action, Event, Mode, Session, SessionError, Side, Target};
 use crate::protocol::{
-    ALPN, CONNECT_TIMEOUT_SECS, FRAME_TIMEOUT_SECS, HANDSHAKE_TIMEOUT_SECS,
+    ALPN, CONNECT_TIMEOUT_SECS, FRAME_TIMEOUT_SECS, HANDSHAKE_TIMEOUT_SECS, MAX_FRAME_BYTES,
     MAX_HANDSHAKE_FRAME_BYTES,
 };
 
@@ -44,6 +46,22 @@ pub enum NodeEvent {
         error: Option<String>,
     },
 }
+
+/// How a sync with one peer is going, as data for a progress display (`alliance join` and
+/// `sync` draw it on a terminal): what arrives, what is being verified, what was received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncProgress {
+    /// A large frame (a whole alliance, a big batch) is arriving: `bytes` of `of` so far.
+    Arriving { bytes: usize, of: usize },
+    /// `checking` changes arrived and are being verified; `received` before them.
+    Checking { received: usize, checking: usize },
+    /// Changes received from the peer, verified and applied so far.
+    Received { received: usize },
+}
+
+/// Where a session reports its progress: called with the peer and each step, from the tasks
+/// that run the session (so it must be cheap; a display rate-limits itself).
+pub type OnProgress = Arc<dyn Fn(DeviceId, SyncProgress) + Send + Sync>;
 
 /// How many [`NodeEvent`]s a slow watcher may fall behind.
 pub const EVENT_BACKLOG: usize = 256;
@@ -71,6 +89,8 @@ pub struct Dial<'a, T> {
     pub fresh: Option<broadcast::Receiver<Fresh>>,
     /// Where to say that the peer welcomed us, if anyone watches.
     pub events: Option<broadcast::Sender<NodeEvent>>,
+    /// Where to report how the sync is going, if anyone shows it.
+    pub progress: Option<OnProgress>,
 }
 
 /// Dials `addr`, runs the handshake and syncs. Returns the report and the peer's addresses.
@@ -142,6 +162,7 @@ where
         opts.target,
         opts.fresh,
         None,
+        opts.progress,
     )
     .await;
     let report = session.report();
@@ -319,6 +340,7 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
         &mut shared.as_ref(),
         fresh,
         Some(shared.as_ref()),
+        None,
     )
     .await;
     let report = session.report();
@@ -340,7 +362,8 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
 
 /// Runs `session` until it finishes: frames from the peer, this device's fresh changes and
 /// the session's timer go in as events, and its actions are carried out. `quarantine` is
-/// where a hostile peer is recorded.
+/// where a hostile peer is recorded; `progress`, where to say how far it has got.
+#[allow(clippy::too_many_arguments)]
 async fn drive<T: Target>(
     conn: &Connection,
     mut send: SendStream,
@@ -349,16 +372,25 @@ async fn drive<T: Target>(
     target: &mut T,
     mut fresh: Option<broadcast::Receiver<Fresh>>,
     quarantine: Option<&SharedAlliance>,
+    progress: Option<OnProgress>,
 ) -> Result<(), NetError>
 where
     T::Error: Into<NetError>,
 {
     let peer = session.peer().short();
+    let peer_id = *session.peer();
+    let report = move |p: SyncProgress| {
+        if let Some(progress) = &progress {
+            progress(peer_id, p);
+        }
+    };
     // Reads happen in their own task: a read cut off by `select!` would lose a partial frame.
     let (tx, mut rx) = mpsc::channel::<Result<Frame, WireError>>(16);
+    let on_bytes = report.clone();
     let reader = tokio::spawn(async move {
+        let mut arrived = |bytes, of| on_bytes(SyncProgress::Arriving { bytes, of });
         loop {
-            let r = read_frame(&mut recv).await;
+            let r = read_frame_observed(&mut recv, MAX_FRAME_BYTES, &mut arrived).await;
             let end = r.is_err();
             if tx.send(r).await.is_err() || end {
                 break;
@@ -388,6 +420,9 @@ where
                 Action::Close { code, linger } => {
                     last_frame(conn, &mut send, None, code, linger).await;
                 }
+                Action::Progress(p) => report(SyncProgress::Received {
+                    received: p.received,
+                }),
                 Action::Finished(r) => {
                     finished = Some(r.map(|_| ()).map_err(|e| session_error(&peer, e)));
                 }
@@ -399,7 +434,12 @@ where
         }
         let event = tokio::select! {
             frame = rx.recv() => match frame {
-                Some(Ok(frame)) => Event::Frame(frame),
+                Some(Ok(frame)) => {
+                    if let Some(p) = session.arriving(&frame) {
+                        report(SyncProgress::Checking { received: p.received, checking: p.checking });
+                    }
+                    Event::Frame(frame)
+                }
                 Some(Err(WireError::Closed)) | None => Event::Closed,
                 Some(Err(e)) => break Err(wire_err(&peer, e)),
             },

@@ -28,6 +28,16 @@ pub async fn read_frame_within<R: AsyncRead + Unpin>(
     r: &mut R,
     max: usize,
 ) -> Result<Frame, WireError> {
+    read_frame_observed(r, max, &mut |_, _| {}).await
+}
+
+/// [`read_frame_within`], telling `arrived(bytes, of)` how much of a large frame's body (at
+/// least [`OBSERVED_FRAME_BYTES`]) has arrived, as it arrives: a progress display's data.
+pub async fn read_frame_observed<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max: usize,
+    arrived: &mut (dyn FnMut(usize, usize) + Send),
+) -> Result<Frame, WireError> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -39,12 +49,27 @@ pub async fn read_frame_within<R: AsyncRead + Unpin>(
         return Err(WireError::TooLarge(len, max));
     }
     let mut body = Vec::with_capacity(len.min(READ_CHUNK));
-    let got = r.take(len as u64).read_to_end(&mut body).await?;
+    let mut rest = r.take(len as u64);
+    let got = if len < OBSERVED_FRAME_BYTES {
+        rest.read_to_end(&mut body).await?
+    } else {
+        arrived(0, len);
+        loop {
+            body.reserve(READ_CHUNK.min(len - body.len()));
+            if rest.read_buf(&mut body).await? == 0 {
+                break body.len();
+            }
+            arrived(body.len(), len);
+        }
+    };
     if got < len {
         return Err(WireError::Io(std::io::ErrorKind::UnexpectedEof.into()));
     }
     decode(&body)
 }
+
+/// Frames at least this large report their bytes as they arrive ([`read_frame_observed`]).
+pub const OBSERVED_FRAME_BYTES: usize = 1 << 20;
 
 /// The buffer a frame's body starts with; it grows as the bytes arrive.
 const READ_CHUNK: usize = 64 << 10;

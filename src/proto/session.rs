@@ -173,8 +173,22 @@ pub enum Action<E> {
     Quarantine { reason: String },
     /// Finish the stream, give the peer `linger` to close first, then close the connection.
     Close { code: CloseCode, linger: Duration },
+    /// More of the peer's changes were verified and applied: how far the session has got, for
+    /// a progress display (a driver may ignore it).
+    Progress(Progress),
     /// The session is over. Nothing follows.
     Finished(Result<Report, SessionError<E>>),
+}
+
+/// How far a session has got in receiving, as data: whoever drives the session may show it
+/// (the CLI draws a progress bar on a terminal); nothing here touches a terminal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    /// Changes received from the peer, verified and applied so far in this session.
+    pub received: usize,
+    /// Changes that arrived in the frame being verified now (0 when none): the session will
+    /// have received at most `received + checking` once it is verified.
+    pub checking: usize,
 }
 
 /// What one session did.
@@ -237,6 +251,8 @@ pub struct Session {
     /// The timer the driver holds for us.
     timer: Option<Instant>,
     finished: bool,
+    /// The received count last reported with [`Action::Progress`].
+    reported: usize,
 }
 
 impl Session {
@@ -254,6 +270,7 @@ impl Session {
             settle: None,
             timer: None,
             finished: false,
+            reported: 0,
         }
     }
 
@@ -287,6 +304,20 @@ impl Session {
         }
     }
 
+    /// What to show while `frame`, which just arrived, is handled: the changes it carries are
+    /// being verified. `None` when it carries none.
+    pub fn arriving(&self, frame: &Frame) -> Option<Progress> {
+        let checking = match frame {
+            Frame::Sync(m) => m.signatures.len(),
+            Frame::Changes { changes, .. } => changes.len(),
+            _ => 0,
+        };
+        (checking > 0).then(|| Progress {
+            received: self.report().received,
+            checking,
+        })
+    }
+
     /// Starts the session: the dialer of a one-shot sync speaks first; a one-shot listener
     /// waits for it; a live session runs a sync round.
     pub fn start<T: Target>(&mut self, target: &mut T, now: Instant) -> Vec<Action<T::Error>> {
@@ -318,6 +349,14 @@ impl Session {
             Mode::OneShot => self.one_shot(event, target, now, &mut out),
             Mode::Live => self.live(event, target, now, &mut out),
         };
+        let received = self.report().received;
+        if received != self.reported {
+            self.reported = received;
+            out.push(Action::Progress(Progress {
+                received,
+                checking: 0,
+            }));
+        }
         self.conclude(result, &mut out);
         out
     }

@@ -136,6 +136,7 @@ impl Link {
                 }
                 Action::ScheduleTimer(at) => self.timers[i] = at,
                 Action::Quarantine { reason } => self.quarantines.push((i, reason)),
+                Action::Progress(_) => {}
                 Action::Close { .. } => self.closing[1 - i] = true,
                 Action::Finished(r) => {
                     self.timers[i] = None;

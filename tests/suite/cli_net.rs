@@ -480,3 +480,15 @@ fn failed_sync(d: &Device) -> serde_json::Value {
         )
     })
 }
+
+#[test]
+fn lookup_takes_default_disabled_or_a_lookup_servers_url() {
+    let d = Device::new(61);
+    d.ok(&["init", "--name", "Ada"]);
+    for ok in ["default", "disabled", "https://dns.example.org/pkarr"] {
+        // `whoami` needs no network: the option only has to parse.
+        d.ok(&["--lookup", ok, "whoami"]);
+    }
+    let err = d.fails(&["--lookup", "ftp://dns.example.org", "whoami"], 2);
+    assert!(err.contains("pkarr URL"), "{err}");
+}

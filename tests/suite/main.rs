@@ -23,6 +23,7 @@ mod durability;
 mod fast_sync;
 mod load;
 mod net;
+mod progress;
 mod replay;
 mod replica;
 mod review;

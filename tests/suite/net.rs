@@ -3,14 +3,15 @@
 use std::time::Duration;
 
 use crate::kit::net::{
-    Dev, family, honest_need_arrives, introduce, now, raw_live_session, sync_once_with, sync_pair,
+    Dev, family, honest_need_arrives, introduce, loopback_relay, now, raw_live_session,
+    sync_once_with, sync_pair,
 };
 use alliance::core::Replica;
 use alliance::core::invite::Invite;
 use alliance::core::sync::{PeerSync, SyncMessage};
 use alliance::core::{DeviceId, DeviceKey, SeededEntropy, SignedChange, Unverified};
 use alliance::net::NetError;
-use alliance::net::endpoint::{NetConfig, addr_for};
+use alliance::net::endpoint::{Lookup, LookupDns, NetConfig, addr_for};
 use alliance::net::node::{Node, add_invite, join, save_join};
 use alliance::net::session::{self, Dial};
 use alliance::net::ticket::InviteTicket;
@@ -98,6 +99,7 @@ async fn a_non_member_endpoint_is_refused_before_any_data() {
             sync: &mut sync,
             fresh: None,
             events: None,
+            progress: None,
         },
     )
     .await;
@@ -259,6 +261,7 @@ async fn forged_changes_over_a_real_connection_are_rejected_and_nothing_is_store
                 sync: &mut sync,
                 fresh: None,
                 events: None,
+                progress: None,
             },
         )
         .await;
@@ -312,27 +315,7 @@ async fn live_sessions_carry_an_edit_to_a_connected_peer() {
 /// Two devices that know each other only through a relay: iroh's own relay server, on loopback.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn devices_that_know_each_other_only_through_a_relay_join_and_sync() {
-    use iroh_relay::server::{CertConfig, RelayConfig, Server, ServerConfig, TlsConfig};
-    // iroh's relay server on loopback, with a self-signed certificate the devices trust.
-    let (certs, tls) = iroh_relay::server::testing::self_signed_tls_certs_and_config();
-    let localhost = std::net::Ipv4Addr::LOCALHOST;
-    let mut relay = RelayConfig::new((localhost, 0));
-    relay.tls = Some(TlsConfig::new(
-        (localhost, 0),
-        CertConfig::Manual { server_config: tls },
-    ));
-    let mut server_config = ServerConfig::default();
-    server_config.relay = Some(relay);
-    let server = Server::spawn(server_config).await.unwrap();
-    let relay_url: iroh::RelayUrl = format!("https://{}", server.https_addr().unwrap())
-        .parse()
-        .unwrap();
-    let config = NetConfig {
-        bind: Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
-        relay: alliance::net::endpoint::Relay::Custom(relay_url.clone()),
-        mdns: false,
-        relay_ca: Some(iroh::tls::CaTlsConfig::custom_roots(certs)),
-    };
+    let (relay_url, config, server) = loopback_relay().await;
     let ada = Dev::new(1, "Ada");
     ada.found("Far apart");
     ada.edit(|r, w, e| {
@@ -483,4 +466,109 @@ async fn pushed_changes_are_verified_like_synced_ones_and_a_forged_push_ends_the
     honest_need_arrives(&ben, &ben_node, &ada, &node, "after the forgery").await;
     ben_node.shutdown().await;
     node.shutdown().await;
+}
+
+/// Two devices that met once find each other again by key alone after one of them moved (here:
+/// restarted on a new port, so the address the other knows is dead): the moved device publishes
+/// where it can be reached (its relay) to the lookup service, and the other looks it up there.
+/// iroh's relay server and iroh's address-lookup test servers (pkarr relay and DNS), all on
+/// 127.0.0.1. Without the lookup, the same dial finds nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_that_met_once_find_each_other_again_by_key_after_one_moved() {
+    let (_relay_url, relay_config, relay_server) = loopback_relay().await;
+    let origin = "dns.alliance.test".to_string();
+    let lookup_server = iroh::test_utils::DnsPkarrServer::run_with_origin(origin.clone())
+        .await
+        .unwrap();
+    let config = NetConfig {
+        lookup: Lookup::Custom(lookup_server.pkarr_url().clone()),
+        lookup_dns: Some(LookupDns {
+            origin,
+            resolver: lookup_server.dns_resolver(),
+        }),
+        ..relay_config.clone()
+    };
+    let start = |dev: &Dev, config: NetConfig| {
+        let (key, shared, seed) = (dev.key(), dev.shared(), dev.seed[0] as u64);
+        async move {
+            Node::start(
+                key,
+                &config,
+                vec![shared],
+                Box::new(SeededEntropy::new(seed)),
+                now,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // They meet: Ben joins with a ticket that carries Ada's direct address.
+    let ada = Dev::new(1, "Ada");
+    ada.found("Apart and together");
+    let na = start(&ada, config.clone()).await;
+    let ben = Dev::new(2, "Ben");
+    ben.join(&ada.invite(&na, [43; 32], 3600)).await.unwrap();
+    let old_addrs = na.addrs();
+    assert!(
+        na.wait_for_relay(Duration::from_secs(20)).await,
+        "no relay connection"
+    );
+    // Ada's device has published where it can be reached.
+    let ada_id = iroh::PublicKey::from_bytes(ada.key().device_id().as_bytes()).unwrap();
+    lookup_server
+        .on_endpoint(&ada_id, Duration::from_secs(20))
+        .await
+        .unwrap();
+    na.shutdown().await;
+
+    // Ada moves: her device comes back on another port, with an edit made meanwhile.
+    ada.edit(|r, w, e| {
+        r.add_need(w, e, "a call from the train").unwrap();
+    });
+    let na = start(&ada, config.clone()).await;
+    assert!(
+        na.wait_for_relay(Duration::from_secs(20)).await,
+        "no relay connection"
+    );
+    assert!(
+        na.addrs().iter().all(|a| !old_addrs.contains(a)),
+        "the same port again"
+    );
+    // All Ben's device knows of Ada's is the address she had: no relay, nothing current.
+    let book = ben.shared().peer_book().unwrap();
+    let known = &book.peers[&ada.key().device_id().to_hex()];
+    assert_eq!(known.relay, None);
+    assert!(!known.addrs.is_empty());
+    assert!(
+        known.addrs.iter().all(|a| old_addrs.contains(a)),
+        "{known:?}"
+    );
+
+    // Without the lookup (relays alone), Ada's device cannot be found by its key.
+    let nb = start(&ben, relay_config).await;
+    let outcomes = nb.sync_once(&ben.shared(), None).await.unwrap();
+    assert!(
+        matches!(outcomes[0].result, Err(NetError::Unreachable { .. })),
+        "{outcomes:?}"
+    );
+    nb.shutdown().await;
+    assert!(!ben.has_need("a call from the train"));
+
+    // With it, Ben's device looks Ada's up by key, reaches it through its relay and syncs.
+    let nb = start(&ben, config).await;
+    for o in nb.sync_once(&ben.shared(), None).await.unwrap() {
+        o.result.unwrap();
+    }
+    assert!(ben.has_need("a call from the train"));
+    assert_eq!(ada.view(), ben.view());
+    // And Ben's address book now holds where Ada's device is now.
+    let book = ben.shared().peer_book().unwrap();
+    let known = &book.peers[&ada.key().device_id().to_hex()];
+    assert!(
+        na.addrs().iter().any(|a| known.addrs.contains(a)),
+        "{known:?}"
+    );
+    nb.shutdown().await;
+    na.shutdown().await;
+    drop(relay_server);
 }

@@ -232,11 +232,9 @@ fn read_qr(lines: &[&str]) -> Vec<Vec<bool>> {
     rows
 }
 
-#[test]
-fn invite_qr_draws_the_ticket_and_json_is_unchanged() {
-    let ada = Device::founder(6, "Ada", "The Okafors", "parent");
-    let _serve = ada.serve();
-    let out = ada.ok(&["invite", "--qr"]);
+/// Checks that `out` is a ticket line, a blank line, the ticket's QR code (the same modules the
+/// qrcode crate encodes, inside the quiet zone) and a blank line; returns the ticket.
+fn assert_ticket_then_its_qr(out: &str) -> String {
     let lines: Vec<&str> = out.lines().collect();
     let ticket = lines[0];
     assert!(ticket.len() > 40, "{out}");
@@ -247,12 +245,6 @@ fn invite_qr_draws_the_ticket_and_json_is_unchanged() {
         .copied()
         .take_while(|l| !l.is_empty())
         .collect();
-    assert!(
-        out.contains("alliance join TICKET --name THEIR_NAME"),
-        "{out}"
-    );
-
-    // The same modules the qrcode crate encodes for this ticket, inside the quiet zone.
     let code =
         qrcode::QrCode::with_error_correction_level(ticket.as_bytes(), qrcode::EcLevel::L).unwrap();
     let n = code.width();
@@ -276,20 +268,45 @@ fn invite_qr_draws_the_ticket_and_json_is_unchanged() {
     if side % 2 == 1 {
         assert!(qr.last().unwrap().chars().all(|c| c == '▀'), "{out}");
     }
+    ticket.to_string()
+}
+
+fn keys(v: &serde_json::Value) -> Vec<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn invite_qr_draws_the_ticket_and_json_is_unchanged() {
+    let ada = Device::founder(6, "Ada", "The Okafors", "parent");
+    let _serve = ada.serve();
+    let out = ada.ok(&["invite", "--qr"]);
+    assert_ticket_then_its_qr(&out);
+    assert!(
+        out.contains("alliance join TICKET --name THEIR_NAME"),
+        "{out}"
+    );
 
     // Without --qr: no QR. With --json: the same fields as without --qr, and no QR.
     let plain = ada.ok(&["invite"]);
     assert!(!plain.contains('▀') && !plain.contains('█'), "{plain}");
     let with_qr = ada.json(&["invite", "--qr"]);
     let without = ada.json(&["invite"]);
-    let keys = |v: &serde_json::Value| {
-        v.as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect::<Vec<String>>()
-    };
     assert_eq!(keys(&with_qr), keys(&without));
     assert!(!with_qr.to_string().contains('█'));
     assert_eq!(with_qr["role"], without["role"]);
+}
+
+#[test]
+fn device_link_qr_draws_the_ticket_like_invite_and_json_is_unchanged() {
+    let ada = Device::founder(7, "Ada", "The Okafors", "parent");
+    let _serve = ada.serve();
+    let out = ada.ok(&["device", "link", "--qr"]);
+    assert_ticket_then_its_qr(&out);
+    assert!(out.contains("alliance join TICKET\n"), "{out}");
+    let plain = ada.ok(&["device", "link"]);
+    assert!(!plain.contains('▀') && !plain.contains('█'), "{plain}");
+    let with_qr = ada.json(&["device", "link", "--qr"]);
+    let without = ada.json(&["device", "link"]);
+    assert_eq!(keys(&with_qr), keys(&without));
+    assert!(!with_qr.to_string().contains('█'));
 }

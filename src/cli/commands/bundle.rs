@@ -56,6 +56,9 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
             );
         }
         BundleCommand::Import { file } => {
+            // On a terminal: which step a large import is at.
+            let progress = ctx.out.progress();
+            progress.working("bundle", format!("Reading {}", file.display()));
             let bytes = std::fs::read(&file)
                 .map_err(|e| CliError::user(format!("cannot read {}: {e}", file.display())))?;
             let (id, records) = format::decode_bundle(&bytes).map_err(|e| {
@@ -71,9 +74,24 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| CliError::user(format!("{}: rejected: {e}", file.display())))?;
             let exists = ctx.home.alliance_ids()?.contains(&id);
+            progress.working(
+                "bundle",
+                format!(
+                    "Verifying {} signed change(s) from {}",
+                    crate::cli::output::thousands(batch.len()),
+                    file.display()
+                ),
+            );
+            let saving = |n: usize| {
+                progress.working(
+                    "bundle",
+                    format!("Saving {} new change(s)", crate::cli::output::thousands(n)),
+                )
+            };
             let (received, created) = if exists {
                 let mut open = ctx.home.open(&id, LockMode::Exclusive)?;
                 let received = open.replica_mut().receive(batch)?;
+                saving(received.new.len());
                 open.persist(&received.new)?;
                 (received, false)
             } else {
@@ -93,9 +111,11 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
                         me.to_hex()
                     )));
                 }
+                saving(received.new.len());
                 ctx.home.create_alliance(&id, &received.new, None)?;
                 (received, true)
             };
+            progress.finish();
             let out = Imported {
                 alliance: id.to_string(),
                 new_changes: received.new.len(),

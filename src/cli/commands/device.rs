@@ -22,6 +22,9 @@ pub enum DeviceCommand {
         /// How long the ticket stays valid: 30min, 24h, 7d (at most 30 days).
         #[arg(long, default_value = "1h")]
         expires: String,
+        /// Also draw the ticket as a QR code, for a phone's camera (not with `--json`).
+        #[arg(long)]
+        qr: bool,
     },
     /// List the devices of everyone in the alliance, removed ones included.
     List,
@@ -55,7 +58,7 @@ struct Row {
 
 pub fn run(ctx: &mut Context, args: DeviceArgs) -> Result<()> {
     match args.command {
-        DeviceCommand::Link { expires } => {
+        DeviceCommand::Link { expires, qr } => {
             let valid =
                 crate::cli::duration::parse("--expires", &expires, 30 * crate::cli::duration::DAY)?;
             let identity = ctx.identity()?;
@@ -80,8 +83,13 @@ pub fn run(ctx: &mut Context, args: DeviceArgs) -> Result<()> {
                 expires: Timestamp(invite.expires_at),
             };
             ctx.out.emit(&out, || {
+                let qr = if qr {
+                    crate::cli::output::ticket_qr_block(&out.ticket)
+                } else {
+                    String::new()
+                };
                 format!(
-                    "{}\n\nOn your other device run\n  alliance join TICKET\nIt becomes another device of yours. The ticket works once, until {} UTC, while `alliance serve` runs here ({}).",
+                    "{}{qr}\n\nOn your other device run\n  alliance join TICKET\nIt becomes another device of yours. The ticket works once, until {} UTC, while `alliance serve` runs here ({}).",
                     out.ticket,
                     out.expires.short(),
                     out.id,

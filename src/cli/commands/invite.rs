@@ -95,10 +95,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
             };
             ctx.out.emit(&out, || {
                 let qr = if args.qr {
-                    match ticket_qr_text(&out.ticket) {
-                        Some(qr) => format!("\n\n{qr}"),
-                        None => "\n\n(the ticket is too long for a QR code)".into(),
-                    }
+                    crate::cli::output::ticket_qr_block(&out.ticket)
                 } else {
                     String::new()
                 };
@@ -167,22 +164,4 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The ticket as a QR code in text, for the terminal: two rows of modules a line, in block
-/// characters, with the standard quiet zone. Drawn for a dark terminal, as `qrencode -t UTF8`
-/// draws it: the light modules (and the border) are the characters' ink, the dark ones the
-/// terminal's background. Error correction L, as the page's SVG (`app::views::ticket`). `None`
-/// if the ticket does not fit in a QR code.
-pub fn ticket_qr_text(ticket: &str) -> Option<String> {
-    use qrcode::render::unicode::Dense1x2;
-    let code =
-        qrcode::QrCode::with_error_correction_level(ticket.as_bytes(), qrcode::EcLevel::L).ok()?;
-    Some(
-        code.render::<Dense1x2>()
-            .dark_color(Dense1x2::Light)
-            .light_color(Dense1x2::Dark)
-            .quiet_zone(true)
-            .build(),
-    )
 }

@@ -16,14 +16,25 @@ pub struct JoinArgs {
 pub fn run(ctx: &mut Context, args: JoinArgs) -> Result<()> {
     let net = ctx.net.clone();
     let (home, now) = (ctx.home.clone(), ctx.now);
-    let out = block_on(crate::ops::join(
+    // On a terminal: what arrives from the inviting device and what is being verified.
+    let progress = std::sync::Arc::new(ctx.out.progress());
+    let report: Option<crate::net::session::OnProgress> = progress.is_drawn().then(|| {
+        let progress = progress.clone();
+        std::sync::Arc::new(move |_: crate::core::DeviceId, step| {
+            progress.sync("join", "the inviting device", step)
+        }) as crate::net::session::OnProgress
+    });
+    let joined = block_on(crate::ops::join(
         &home,
         &net,
         &args.ticket,
         args.name.as_deref(),
         ctx.entropy.as_mut(),
         now,
-    ))??;
+        report,
+    ));
+    progress.finish();
+    let out = joined??;
     ctx.out.emit(&out, || {
         format!(
             "Joined \"{}\" ({}) as {}; received {} verified changes.\nRun `alliance serve` to stay in sync, or `alliance sync` now and then.",

@@ -51,13 +51,27 @@ pub fn run(ctx: &mut Context, args: SyncArgs) -> Result<()> {
     }
     let net = ctx.net.clone();
     let entropy = system::entropy("sync").map_err(CliError::user)?;
+    // On a terminal: one line per member device, what arrives and what is being verified.
+    let progress = std::sync::Arc::new(ctx.out.progress());
     // One node, every alliance (the default first), each synced with its reachable members.
     let per_alliance = block_on(async {
         let node = Node::start(identity.key, &net, shared.clone(), entropy, system::now).await?;
         let mut all = Vec::new();
         for s in &shared {
             let view = s.with(LockMode::Shared, |o| Ok(o.replica().view()))?;
-            match node.sync_once(s, only.as_deref()).await {
+            let report: Option<crate::net::session::OnProgress> = progress.is_drawn().then(|| {
+                let progress = progress.clone();
+                let view = view.clone();
+                std::sync::Arc::new(move |device: DeviceId, step| {
+                    let hex = device.to_hex();
+                    let who = view
+                        .member_of_device(&hex)
+                        .map(|m| crate::cli::output::sanitize(&m.name).into_owned())
+                        .unwrap_or_else(|| device.short());
+                    progress.sync(&hex, &who, step)
+                }) as crate::net::session::OnProgress
+            });
+            match node.sync_once_reporting(s, only.as_deref(), report).await {
                 Ok(outcomes) => all.push((view, outcomes)),
                 Err(e) => {
                     node.shutdown().await;
@@ -67,7 +81,9 @@ pub fn run(ctx: &mut Context, args: SyncArgs) -> Result<()> {
         }
         node.shutdown().await;
         Ok::<_, NetError>(all)
-    })??;
+    });
+    progress.finish();
+    let per_alliance = per_alliance??;
     let several = per_alliance.len() > 1;
     let mut rows = Vec::new();
     let mut outcomes = Vec::new();

@@ -126,6 +126,31 @@ impl Dev {
     }
 }
 
+/// iroh's relay server on 127.0.0.1 with a self-signed certificate, and a loopback network
+/// configuration that uses it (and trusts that certificate). Keep the server while it is used.
+pub async fn loopback_relay() -> (iroh::RelayUrl, NetConfig, iroh_relay::server::Server) {
+    use iroh_relay::server::{CertConfig, RelayConfig, Server, ServerConfig, TlsConfig};
+    let (certs, tls) = iroh_relay::server::testing::self_signed_tls_certs_and_config();
+    let localhost = std::net::Ipv4Addr::LOCALHOST;
+    let mut relay = RelayConfig::new((localhost, 0));
+    relay.tls = Some(TlsConfig::new(
+        (localhost, 0),
+        CertConfig::Manual { server_config: tls },
+    ));
+    let mut server_config = ServerConfig::default();
+    server_config.relay = Some(relay);
+    let server = Server::spawn(server_config).await.unwrap();
+    let relay_url: iroh::RelayUrl = format!("https://{}", server.https_addr().unwrap())
+        .parse()
+        .unwrap();
+    let config = NetConfig {
+        relay: alliance::net::endpoint::Relay::Custom(relay_url.clone()),
+        relay_ca: Some(iroh::tls::CaTlsConfig::custom_roots(certs)),
+        ..NetConfig::loopback()
+    };
+    (relay_url, config, server)
+}
+
 /// Ada founds the alliance; Ben and Chioma join with tickets while Ada's device serves.
 pub async fn family() -> (Dev, Dev, Dev) {
     let ada = Dev::new(1, "Ada");
