@@ -19,7 +19,7 @@ use crate::core::ids::{ItemId, ItemKind, Timestamp};
 use crate::core::index::{ChangeIndex, Touch};
 use crate::core::model::{AllianceView, keys};
 use crate::core::replay::{ChainCheck, ItemReplay};
-use crate::core::replica::{LogEntry, Replica};
+use crate::core::replica::{Facts, LogEntry, Replica};
 
 /// Names the authors of changes, verifying each change once (signature and membership), and
 /// naming a person only when their change verifies. A change that fails is `unknown`.
@@ -27,8 +27,7 @@ pub struct Attributor<'a> {
     replica: &'a Replica,
     view: &'a AllianceView,
     cache: HashMap<ChangeHash, LogEntry>,
-    /// Changes read ahead ([`Attributor::prepare`]).
-    changes: HashMap<ChangeHash, automerge::Change>,
+    authors: crate::core::signed::Authors,
 }
 
 impl<'a> Attributor<'a> {
@@ -37,36 +36,32 @@ impl<'a> Attributor<'a> {
             replica,
             view,
             cache: HashMap::new(),
-            changes: HashMap::new(),
+            authors: crate::core::signed::Authors::default(),
         }
     }
 
-    /// Reads the changes about to be attributed in one pass and checks them together
-    /// ([`Replica::check_ahead`]); `hashes` best in causal order.
+    /// Checks the changes about to be attributed together ([`Replica::check_ahead`]: the
+    /// signatures in batches, membership once per device and branch); `hashes` best in causal
+    /// order.
     pub fn prepare(&mut self, hashes: &[ChangeHash]) {
-        let wanted: Vec<ChangeHash> = hashes
+        let metas: Vec<automerge::ChangeMetadata<'_>> = hashes
             .iter()
-            .copied()
-            .filter(|h| !self.changes.contains_key(h))
+            .filter_map(|h| self.replica.doc().get_change_meta_by_hash(h))
             .collect();
-        self.changes.extend(self.replica.changes_of(&wanted));
-        let ordered: Vec<&automerge::Change> =
-            hashes.iter().filter_map(|h| self.changes.get(h)).collect();
-        self.replica.check_ahead(&ordered);
-    }
-
-    /// A change read ahead by [`Attributor::prepare`].
-    pub fn change(&self, hash: &ChangeHash) -> Option<&automerge::Change> {
-        self.changes.get(hash)
+        let listed: Vec<(Facts<'_>, Option<crate::core::DeviceId>)> = metas
+            .iter()
+            .map(|m| (Facts::from(m), self.authors.of(&m.actor)))
+            .collect();
+        self.replica.check_ahead(&listed);
     }
 
     /// The verdict on and author of one change (`None`: the history does not hold it).
     pub fn attribute(&mut self, hash: &ChangeHash) -> Option<&LogEntry> {
         if !self.cache.contains_key(hash) {
-            let entry = match self.changes.get(hash) {
-                Some(change) => self.replica.entry(self.view, change),
-                None => self.replica.attribute(self.view, hash)?,
-            };
+            let meta = self.replica.doc().get_change_meta_by_hash(hash)?;
+            let facts = Facts::from(&meta);
+            let author = self.authors.of(facts.actor);
+            let entry = self.replica.entry(self.view, &facts, author);
             self.cache.insert(*hash, entry);
         }
         self.cache.get(hash)
@@ -383,13 +378,15 @@ impl Replica {
         // next; a version concurrent with another is read from the document as of its points.
         let touching: Vec<ChangeHash> = index.touching(&touch).map(|e| e.hash).collect();
         attributor.prepare(&touching);
+        // The item's changes themselves, for the replay, read back in one pass.
+        let changes = self.changes_of(&touching);
         let mut replay = ItemReplay::new(self.doc(), id);
         let mut chain = ChainCheck::default();
         let mut last = BTreeMap::new();
         for e in index.touching(&touch) {
             let follows = chain.follows(index, &e.hash);
             let before = follows.then(|| std::mem::take(&mut last));
-            let applied = match (&mut replay, attributor.change(&e.hash)) {
+            let applied = match (&mut replay, changes.get(&e.hash)) {
                 (Some(r), Some(change)) => r.apply(change).is_ok(),
                 _ => false,
             };

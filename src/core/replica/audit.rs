@@ -95,22 +95,29 @@ impl Replica {
     /// What is wrong with one change of this replica's history, if anything: signature present
     /// and valid under the change's author, and author a member device as of its dependencies.
     /// A change an earlier check passed, with the same signature, is not checked again.
-    fn check(&self, change: &Change) -> Option<String> {
-        self.check_with(change, true)
+    fn check(&self, facts: &Facts<'_>, author: Option<DeviceId>) -> Option<String> {
+        self.check_with(facts, author, true)
     }
 
     /// [`Replica::check`]; with `cached` false every part is checked (for `verify`).
-    fn check_with(&self, change: &Change, cached: bool) -> Option<String> {
-        let hash = change.hash();
-        let problem = match (author_of(change), self.signatures.get(&hash)) {
-            (Err(e), _) => Some(e.to_string()),
-            (Ok(_), None) => Some("signature is missing".to_string()),
-            (Ok(_), Some(sig)) if cached && self.verdicts.lock().holds(&hash, sig) => None,
-            (Ok(a), Some(sig)) if !a.verify_change(&hash, sig) => Some(format!(
+    fn check_with(
+        &self,
+        facts: &Facts<'_>,
+        author: Option<DeviceId>,
+        cached: bool,
+    ) -> Option<String> {
+        let hash = facts.hash;
+        let problem = match (author, self.signatures.get(&hash)) {
+            (None, _) => {
+                Some(crate::core::signed::ChangeError::BadAuthor(hash.to_string()).to_string())
+            }
+            (Some(_), None) => Some("signature is missing".to_string()),
+            (Some(_), Some(sig)) if cached && self.verdicts.lock().holds(&hash, sig) => None,
+            (Some(a), Some(sig)) if !a.verify_change(&hash, sig) => Some(format!(
                 "signature does not verify under author {}",
                 a.short()
             )),
-            (Ok(a), Some(_)) if !self.authorised(&self.doc, &hash, change.deps(), &a) => {
+            (Some(a), Some(_)) if !self.authorised(&self.doc, &hash, facts.deps, &a) => {
                 Some(format!(
                     "author {} was not a member device at that point of the history",
                     a.short()
@@ -155,20 +162,20 @@ impl Replica {
     /// those without a verdict in batches, then their authors' membership, recording a verdict
     /// for each that passes. What fails is left for [`Replica::attribute`] to explain. Best
     /// given in causal order (membership then costs one read of the past per device).
-    pub fn check_ahead(&self, changes: &[&Change]) {
+    pub fn check_ahead(&self, changes: &[(Facts<'_>, Option<DeviceId>)]) {
         let mut claims = Vec::new();
         {
             let verdicts = self.verdicts.lock();
-            for change in changes {
-                let hash = change.hash();
+            for (facts, author) in changes {
+                let hash = facts.hash;
                 let Some(sig) = self.signatures.get(&hash) else {
                     continue;
                 };
                 if verdicts.holds(&hash, sig) {
                     continue;
                 }
-                if let Ok(author) = author_of(change) {
-                    claims.push((author, hash, *sig, change.deps()));
+                if let Some(author) = author {
+                    claims.push((*author, hash, *sig, facts.deps));
                 }
             }
         }
@@ -206,7 +213,8 @@ impl Replica {
     /// [`Replica::check`], and the rules of who may write what (see
     /// [`rules`](crate::core::rules)), for `verify`.
     fn check_fully(&self, change: &Change, paths: &mut rules::Paths) -> Option<String> {
-        if let Some(problem) = self.check_with(change, false) {
+        if let Some(problem) = self.check_with(&Facts::from(change), author_of(change).ok(), false)
+        {
             return Some(problem);
         }
         if change.hash() == self.id.0 {
@@ -268,11 +276,16 @@ impl Replica {
     /// A change that fails verification is never attributed to the person it claims.
     pub fn log(&self) -> Vec<LogEntry> {
         let view = self.roster();
-        let mut entries: Vec<LogEntry> = self
-            .doc
-            .get_changes(&[])
+        let metas = self.doc.get_changes_meta(&[]);
+        let mut authors = crate::core::signed::Authors::default();
+        let listed: Vec<(Facts<'_>, Option<DeviceId>)> = metas
             .iter()
-            .map(|change| self.entry(&view, change))
+            .map(|m| (Facts::from(m), authors.of(&m.actor)))
+            .collect();
+        self.check_ahead(&listed);
+        let mut entries: Vec<LogEntry> = listed
+            .iter()
+            .map(|(facts, author)| self.entry(&view, facts, *author))
             .collect();
         entries.reverse();
         entries
@@ -280,35 +293,43 @@ impl Replica {
 
     /// One change of the history with its verdict and, only when it verifies, its author's
     /// name (from `view`). `None` when the history does not hold `hash`. (For many changes,
-    /// [`Attributor`](crate::core::history::Attributor) reads them in one pass.)
+    /// [`Attributor`](crate::core::history::Attributor) checks them together.)
     pub fn attribute(&self, view: &AllianceView, hash: &ChangeHash) -> Option<LogEntry> {
-        let change = self.doc.get_change_by_hash(hash)?;
-        Some(self.entry(view, &change))
+        let meta = self.doc.get_change_meta_by_hash(hash)?;
+        let facts = Facts::from(&meta);
+        let author = crate::core::signed::author_of_actor(facts.actor);
+        Some(self.entry(view, &facts, author))
     }
 
-    /// [`Replica::attribute`] for a change already read.
-    pub fn entry(&self, view: &AllianceView, change: &Change) -> LogEntry {
-        let problem = self.check(change);
-        let device = author_of(change).map(|a| a.to_hex()).unwrap_or_default();
+    /// [`Replica::attribute`] for a change's header already read, with its author (`None`
+    /// when its actor names no device).
+    pub fn entry(
+        &self,
+        view: &AllianceView,
+        facts: &Facts<'_>,
+        author: Option<DeviceId>,
+    ) -> LogEntry {
+        let problem = self.check(facts, author);
+        let device = author.map(|a| a.to_hex()).unwrap_or_default();
         let member = if problem.is_none() {
             view.member_of_device(&device)
         } else {
             None
         };
         LogEntry {
-            hash: change.hash().to_string(),
+            hash: facts.hash.to_string(),
             author: member
                 .map(|m| m.name.clone())
                 .unwrap_or_else(|| "unknown".to_string()),
             member: member.map(|m| m.id.clone()),
             device,
-            time: Timestamp(change.timestamp()),
-            summary: change.message().unwrap_or_default().to_string(),
+            time: Timestamp(facts.time),
+            summary: facts.message.unwrap_or_default().to_string(),
             verified: problem.is_none(),
             problem,
             equivocation: self
                 .quarantine
-                .proof_for(change.actor_id(), change.seq())
+                .proof_for(facts.actor, facts.seq)
                 .map(|p| {
                     format!(
                         "its author also signed change {} with the same number {}; that one was left out",
@@ -316,6 +337,45 @@ impl Replica {
                         p.seq
                     )
                 }),
+        }
+    }
+}
+
+/// What attribution reads of a change: its header, not its operations (Automerge keeps the
+/// headers in its change graph, so reading one is cheap, while reading a whole change back
+/// walks the document's operations).
+#[derive(Debug, Clone)]
+pub struct Facts<'a> {
+    pub hash: ChangeHash,
+    pub actor: &'a automerge::ActorId,
+    pub seq: u64,
+    pub deps: &'a [ChangeHash],
+    pub time: i64,
+    pub message: Option<&'a str>,
+}
+
+impl<'a> From<&'a Change> for Facts<'a> {
+    fn from(c: &'a Change) -> Self {
+        Facts {
+            hash: c.hash(),
+            actor: c.actor_id(),
+            seq: c.seq(),
+            deps: c.deps(),
+            time: c.timestamp(),
+            message: c.message(),
+        }
+    }
+}
+
+impl<'a> From<&'a automerge::ChangeMetadata<'_>> for Facts<'a> {
+    fn from(m: &'a automerge::ChangeMetadata<'_>) -> Self {
+        Facts {
+            hash: m.hash,
+            actor: m.actor.as_ref(),
+            seq: m.seq,
+            deps: &m.deps,
+            time: m.timestamp,
+            message: m.message.as_deref(),
         }
     }
 }

@@ -44,7 +44,7 @@ use automerge::{
 };
 use ed25519_dalek::Signature;
 
-pub use audit::{ChangeCheck, LogEntry};
+pub use audit::{ChangeCheck, Facts, LogEntry};
 
 use crate::core::equivocation::{Held, Quarantine};
 use crate::core::identity::{DeviceId, DeviceKey};
