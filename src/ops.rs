@@ -148,7 +148,13 @@ pub fn status(open: &OpenAlliance, me: &ItemId, now: Timestamp) -> Result<Status
     let seen = open.seen()?.heads();
     let index = open.change_index();
     let replica = open.replica();
-    let mut status = replica.status(&index, me, seen.as_deref(), now);
+    let mut status = replica.status_with(
+        &index,
+        me,
+        seen.as_deref(),
+        now,
+        open.conflicts_with(&index),
+    );
     let book = open.peer_book()?;
     status.quarantined_peers = book
         .peers
@@ -164,7 +170,7 @@ pub fn status(open: &OpenAlliance, me: &ItemId, now: Timestamp) -> Result<Status
         .collect();
     // What this device knows the others have: the heads kept with each peer device.
     let mut shared = Vec::new();
-    for device in replica.view().devices {
+    for device in replica.roster().devices {
         let Ok(id) = device.key.parse::<crate::core::DeviceId>() else {
             continue;
         };

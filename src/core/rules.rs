@@ -198,10 +198,13 @@ fn person_now(doc: &Automerge, devices: &ObjId, key: &str) -> Option<String> {
     (!member.is_empty() && !removed_now(doc, key, &member)).then_some(member)
 }
 
+/// A check that could not finish (its time ran out, or Automerge panicked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unfinished;
+
 /// The person of each claim's author as of its dependencies (`None`: not a member device
 /// then), for claims (hash, dependencies, author) in causal order. `full(i)` is the full
-/// check of claim `i` ([`member_at`], or the genesis rule); `Err(())` stops (time out, or
-/// Automerge panicked) and is returned.
+/// check of claim `i` ([`member_at`], or the genesis rule); [`Unfinished`] stops it.
 ///
 /// Most claims need no read of the past: once a change by a device was a member's as of its
 /// dependencies, a later change by the same device that has it in its past is too, when the
@@ -213,8 +216,8 @@ fn person_now(doc: &Automerge, devices: &ObjId, key: &str) -> Option<String> {
 pub fn people_of(
     doc: &Automerge,
     claims: &[crate::core::signed::Claim<'_>],
-    mut full: impl FnMut(usize) -> Result<Option<ItemId>, ()>,
-) -> Result<Vec<Option<ItemId>>, ()> {
+    mut full: impl FnMut(usize) -> Result<Option<ItemId>, Unfinished>,
+) -> Result<Vec<Option<ItemId>>, Unfinished> {
     let devices = crate::core::model::map_at(doc, &ROOT, keys::DEVICES);
     let mut bits: HashMap<DeviceId, u64> = HashMap::new();
     let mut now: HashMap<DeviceId, Option<ItemId>> = HashMap::new();

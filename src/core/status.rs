@@ -160,7 +160,7 @@ impl Replica {
         me: &ItemId,
         shared: &[(DeviceId, Vec<ChangeHash>)],
     ) -> Vec<Unshared> {
-        let view = self.view();
+        let view = self.roster();
         let devices_of = |m: &crate::core::model::Member| -> Vec<DeviceId> {
             m.devices
                 .iter()
@@ -214,6 +214,21 @@ impl Replica {
         me: &ItemId,
         seen: Option<&[ChangeHash]>,
         now: Timestamp,
+    ) -> Status {
+        let conflicts = self.conflicts(Some(index));
+        self.status_with(index, me, seen, now, conflicts)
+    }
+
+    /// [`Replica::status`] with the alliance's conflicts already found (the store keeps a
+    /// note of heads with no text conflict, so it need not look again; see
+    /// `OpenAlliance::conflicts`).
+    pub fn status_with(
+        &self,
+        index: &ChangeIndex,
+        me: &ItemId,
+        seen: Option<&[ChangeHash]>,
+        now: Timestamp,
+        conflicts: Vec<crate::core::conflicts::Conflict>,
     ) -> Status {
         let view = self.view();
         let my_devices: Vec<DeviceId> = view
@@ -271,7 +286,6 @@ impl Replica {
             .take(NEWS_SHOWN)
             .filter_map(|e| attributor.attribute(&e.hash).cloned())
             .collect();
-        let conflicts = self.conflicts(Some(index));
         let to_agree = view
             .expectations
             .iter()

@@ -742,6 +742,15 @@ impl OpenAlliance {
     /// since the last check or there is a conflict to show. Failing to write the note only
     /// costs time.
     pub fn conflicts(&self) -> Vec<crate::core::conflicts::Conflict> {
+        self.conflicts_of(None)
+    }
+
+    /// [`OpenAlliance::conflicts`] for a caller that holds the history index already.
+    pub fn conflicts_with(&self, index: &ChangeIndex) -> Vec<crate::core::conflicts::Conflict> {
+        self.conflicts_of(Some(index))
+    }
+
+    fn conflicts_of(&self, index: Option<&ChangeIndex>) -> Vec<crate::core::conflicts::Conflict> {
         let path = self.dir.join(layout::NO_TEXT_CONFLICTS);
         let mut heads = self.replica.heads();
         heads.sort();
@@ -750,10 +759,17 @@ impl OpenAlliance {
             note.extend_from_slice(&h.0);
         }
         if read_optional(&path).ok().flatten().as_deref() == Some(note.as_slice()) {
-            return self.replica.field_conflicts(None);
+            return self.replica.field_conflicts(index);
         }
-        let index = self.change_index();
-        let all = self.replica.conflicts(Some(&index));
+        let loaded;
+        let index = match index {
+            Some(i) => i,
+            None => {
+                loaded = self.change_index();
+                &loaded
+            }
+        };
+        let all = self.replica.conflicts(Some(index));
         if !all.iter().any(|c| c.is_text())
             && let Err(e) = write_cache(&path, &note)
         {

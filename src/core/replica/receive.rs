@@ -353,8 +353,8 @@ impl Replica {
         let mut checked = 0usize;
         let found = rules::people_of(doc, claims, |i| {
             checked += 1;
-            if checked % STEP == 0 && budget.expired() {
-                return Err(());
+            if checked.is_multiple_of(STEP) && budget.expired() {
+                return Err(rules::Unfinished);
             }
             let (hash, deps, author) = &claims[i];
             if *hash == self.id.0 {
@@ -362,7 +362,7 @@ impl Replica {
                 // founder's device, whom it adds.
                 return Ok(deps.is_empty().then(|| ItemId::from_doc_key("")));
             }
-            guarded(|| rules::member_at(doc, author, deps)).ok_or(())
+            guarded(|| rules::member_at(doc, author, deps)).ok_or(rules::Unfinished)
         });
         let Ok(found) = found else {
             budget.check("checking membership")?;
