@@ -31,17 +31,25 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         eprintln!("storing an alliance of {n} signed changes...");
         let w = workload::load_or_build(n);
         let r = &w.replica;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let home = alliance::store::Home::new(dir.path());
+        // BENCH_KEEP_HOME=1 keeps each home, to profile a command on it afterwards.
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let (_cleanup, root) = if std::env::var_os("BENCH_KEEP_HOME").is_some() {
+            let kept = tmp.keep();
+            eprintln!("keeping the home of {n} changes: {}", kept.display());
+            (None, kept)
+        } else {
+            let root = tmp.path().to_path_buf();
+            (Some(tmp), root)
+        };
+        let home = alliance::store::Home::new(&root);
         home.init("Ben", [2; 32]).expect("identity");
         home.create_alliance_from(r, Some(w.people[1].tag))
             .expect("store");
-        let cache = dir
-            .path()
+        let cache = root
             .join(alliance::store::layout::ALLIANCES_DIR)
             .join(r.id().to_string())
             .join(alliance::store::layout::INDEX_CACHE);
-        let show = time_cli(&bin, dir.path(), &["show"], runs);
+        let show = time_cli(&bin, root.as_path(), &["show"], runs);
         let changes = r.len();
         let mut push = |measure: &'static str, (d, peak): (Duration, Option<f64>), note: String| {
             rows.push(Row {
@@ -87,7 +95,7 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         );
         let add = time_cli(
             &bin,
-            dir.path(),
+            root.as_path(),
             &["expect", "add", "bench: a new expectation"],
             runs,
         );
@@ -103,7 +111,7 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         let mut cold_peak = None;
         let cold = time(runs, || {
             let _ = std::fs::remove_file(&cache);
-            let (d, peak) = time_cli(&bin, dir.path(), &["status"], 1);
+            let (d, peak) = time_cli(&bin, root.as_path(), &["status"], 1);
             cold_peak = match (cold_peak, peak) {
                 (Some(a), Some(b)) => Some(f64::max(a, b)),
                 (a, b) => a.or(b),
@@ -119,7 +127,7 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         let mut log_peak = None;
         let log_cold = time(runs, || {
             let _ = std::fs::remove_file(&verdicts);
-            let (d, peak) = time_cli(&bin, dir.path(), &["log"], 1);
+            let (d, peak) = time_cli(&bin, root.as_path(), &["log"], 1);
             log_peak = match (log_peak, peak) {
                 (Some(a), Some(b)) => Some(f64::max(a, b)),
                 (a, b) => a.or(b),
@@ -154,7 +162,7 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         for (measure, args) in cases {
             push(
                 measure,
-                time_cli(&bin, dir.path(), &args, runs),
+                time_cli(&bin, root.as_path(), &args, runs),
                 "index and verdicts cached".into(),
             );
         }

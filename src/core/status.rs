@@ -261,17 +261,19 @@ impl Replica {
                     .map(|d| (e.hash, *d))
             })
             .collect();
-        let forged = self.unsigned_by(&claimed);
+        // Checked together, once: a change that verifies keeps its verdict (see
+        // `core::verdicts`), so the next status only looks the verdicts up.
+        let mut attributor = Attributor::new(self, &view);
+        attributor.prepare(&claimed.iter().map(|(h, _)| *h).collect::<Vec<_>>());
         let mine: HashSet<ChangeHash> = claimed
             .iter()
             .map(|(h, _)| *h)
-            .filter(|h| !forged.contains(h))
+            .filter(|h| self.holds_verdict(h))
             .collect();
         let news: Vec<_> = after
             .into_iter()
             .filter(|e| !mine.contains(&e.hash))
             .collect();
-        let mut attributor = Attributor::new(self, &view);
         let listed: Vec<ChangeHash> = news
             .iter()
             .rev()

@@ -32,11 +32,13 @@ pub fn key_from_seed(seed: &[u8; 32]) -> [u8; 32] {
 
 type Tag = [u8; 16];
 
-/// The changes known to verify, each bound to its hash and signature. Without a key it keeps
-/// nothing (every check is made in full).
+/// The changes known to verify, each bound to its hash and signature. Made with
+/// [`Verdicts::default`] it holds what this process checked, in memory only (under a fixed key:
+/// it is never saved); [`Verdicts::keyed`] is the set the store keeps.
 #[derive(Debug, Clone, Default)]
 pub struct Verdicts {
-    key: Option<[u8; 32]>,
+    key: [u8; 32],
+    kept: bool,
     tags: HashSet<Tag>,
     added: usize,
 }
@@ -47,9 +49,15 @@ impl Verdicts {
     /// An empty set under `key` (see [`key_from_seed`]).
     pub fn keyed(key: [u8; 32]) -> Verdicts {
         Verdicts {
-            key: Some(key),
+            key,
+            kept: true,
             ..Verdicts::default()
         }
+    }
+
+    /// Whether this set is under this device's key, to be saved (see [`Verdicts::keyed`]).
+    pub fn kept(&self) -> bool {
+        self.kept
     }
 
     /// The set saved by [`Verdicts::to_bytes`]; empty when the bytes are not such a file (a
@@ -78,27 +86,23 @@ impl Verdicts {
         out
     }
 
-    fn tag(&self, hash: &ChangeHash, signature: &Signature) -> Option<Tag> {
-        let key = self.key.as_ref()?;
+    fn tag(&self, hash: &ChangeHash, signature: &Signature) -> Tag {
         let mut h = Sha256::new();
-        h.update(key);
+        h.update(self.key);
         h.update(hash.0);
         h.update(signature.to_bytes());
         let full: [u8; 32] = h.finalize().into();
-        Some(full[..16].try_into().expect("16 bytes"))
+        full[..16].try_into().expect("16 bytes")
     }
 
     /// Whether an earlier check found this change, with this very signature, to verify.
     pub fn holds(&self, hash: &ChangeHash, signature: &Signature) -> bool {
-        self.tag(hash, signature)
-            .is_some_and(|t| self.tags.contains(&t))
+        self.tags.contains(&self.tag(hash, signature))
     }
 
     /// Records that the change verified with this signature.
     pub fn record(&mut self, hash: &ChangeHash, signature: &Signature) {
-        if let Some(t) = self.tag(hash, signature)
-            && self.tags.insert(t)
-        {
+        if self.tags.insert(self.tag(hash, signature)) {
             self.added += 1;
         }
     }
@@ -140,8 +144,12 @@ mod tests {
             "another device's key"
         );
         assert!(Verdicts::from_bytes(key_from_seed(&[9; 32]), &saved[..20]).is_empty());
-        let mut unkeyed = Verdicts::default();
-        unkeyed.record(&h, &s);
-        assert!(!unkeyed.holds(&h, &s));
+        let mut in_memory = Verdicts::default();
+        in_memory.record(&h, &s);
+        assert!(in_memory.holds(&h, &s) && !in_memory.kept());
+        assert!(
+            !Verdicts::from_bytes(key_from_seed(&[9; 32]), &in_memory.to_bytes()).holds(&h, &s),
+            "an in-memory set means nothing under a device's key"
+        );
     }
 }

@@ -793,7 +793,7 @@ impl OpenAlliance {
     /// Saves the verdicts when checks added some. Failing to write only costs time later.
     pub fn save_verdicts(&self) {
         let verdicts = self.replica.verdicts();
-        if verdicts.added() == 0 {
+        if !verdicts.kept() || verdicts.added() == 0 {
             return;
         }
         if let Err(e) = write_cache(&self.dir.join(layout::VERDICTS_CACHE), &verdicts.to_bytes()) {

@@ -133,6 +133,15 @@ impl Replica {
         problem
     }
 
+    /// Whether a check of this change, with the signature stored now, passed before (its
+    /// signature verified under its author, and the author was a member device as of its
+    /// dependencies); see [`Replica::check_ahead`].
+    pub fn holds_verdict(&self, hash: &ChangeHash) -> bool {
+        self.signatures
+            .get(hash)
+            .is_some_and(|sig| self.verdicts.lock().holds(hash, sig))
+    }
+
     /// The changes of `hashes` the history holds, read back from the document in one pass.
     /// (Automerge reads a change back by walking the document's operations, so reading many
     /// one at a time costs a walk each.)

@@ -255,7 +255,7 @@ pub struct Replica {
     /// Set when changes the replica held were withdrawn (see `removal`): save it whole.
     rewritten: bool,
     /// Verdicts of earlier checks for the review commands (see
-    /// [`verdicts`](crate::core::verdicts)); keeps nothing until a key is set.
+    /// [`verdicts`](crate::core::verdicts)); in memory only until the store gives it the kept set.
     verdicts: VerdictCell,
 }
 
