@@ -2,12 +2,18 @@
 """Plots the growth curves of a benchmark run into a PNG.
 
     cargo run --release --example bench -- --save bench.json
+    cargo run --release --example bench -- --workload text --save bench-text.json
     python3 -m pip install matplotlib        # once
-    python3 scripts/plot_benchmarks.py bench.json docs/benchmarks.png
+    python3 scripts/plot_benchmarks.py bench.json [bench-text.json ...] docs/benchmarks.png
 
 Four panels, each against the size of the alliance (or the number of devices), with the
 baselines measured in the same run: initial sync, CPU per live edit, bytes to reconnect after
 10 offline edits on each side, and convergence of devices that each made 500 offline edits.
+
+Runs of several workloads (rows carry a `workload`: `family`, `text`, `trace`; rows saved
+before workloads were named are the family's) share the panels: a measure keeps its colour,
+each workload has its own line style and marker (family solid with circles, text dashed with
+squares).
 """
 
 import json
@@ -23,26 +29,45 @@ except ImportError:
     sys.exit("needs matplotlib: python3 -m pip install matplotlib")
 
 
-def series(rows, section, measure, value=lambda r: r["millis"]):
+STYLE = {"family": ("-", "o"), "text": ("--", "s"), "trace": (":", "^")}
+
+
+def series(rows, section, measure, workload, value=lambda r: r["millis"]):
     points = sorted(
         (r["changes"], value(r))
         for r in rows
-        if r["section"] == section and r["measure"].strip() == measure
+        if r["section"] == section
+        and r["measure"].strip() == measure
+        and r["workload"] == workload
     )
     return [p[0] for p in points], [p[1] for p in points]
 
 
 def note_bytes(row):
+    if row.get("bytes") is not None:
+        return row["bytes"]
     m = re.search(r"(\d+) bytes", row["note"])
     return int(m.group(1)) if m else None
 
 
 def panel(ax, rows, section, lines, title, ylabel, xlabel="changes in the history", value=None):
-    for measure, label, style in lines:
-        xs, ys = series(rows, section, measure, value or (lambda r: r["millis"]))
-        pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
-        if pts:
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label, marker="o")
+    workloads = list(dict.fromkeys(r["workload"] for r in rows))
+    for i, (measure, label, _) in enumerate(lines):
+        color = f"C{i}"
+        for workload in workloads:
+            xs, ys = series(rows, section, measure, workload, value or (lambda r: r["millis"]))
+            pts = [(x, y) for x, y in zip(xs, ys) if y is not None]
+            if pts:
+                style, marker = STYLE.get(workload, ("-.", "x"))
+                name = label if workloads == ["family"] else f"{label} [{workload}]"
+                ax.plot(
+                    [p[0] for p in pts],
+                    [p[1] for p in pts],
+                    style,
+                    color=color,
+                    marker=marker,
+                    label=name,
+                )
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -54,9 +79,13 @@ def panel(ax, rows, section, lines, title, ylabel, xlabel="changes in the histor
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         sys.exit(__doc__)
-    rows = json.load(open(sys.argv[1]))
+    rows = []
+    for path in sys.argv[1:-1]:
+        for r in json.load(open(path)):
+            r.setdefault("workload", "family")
+            rows.append(r)
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
     panel(
         axes[0][0],
@@ -108,8 +137,8 @@ def main():
         xlabel="devices",
     )
     fig.tight_layout()
-    fig.savefig(sys.argv[2], dpi=110)
-    print(f"wrote {sys.argv[2]}")
+    fig.savefig(sys.argv[-1], dpi=110)
+    print(f"wrote {sys.argv[-1]}")
 
 
 if __name__ == "__main__":
