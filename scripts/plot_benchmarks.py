@@ -52,7 +52,7 @@ def note_bytes(row):
 
 def panel(ax, rows, section, lines, title, ylabel, xlabel="changes in the history", value=None):
     workloads = list(dict.fromkeys(r["workload"] for r in rows))
-    for i, (measure, label, _) in enumerate(lines):
+    for i, (measure, label) in enumerate(lines):
         color = f"C{i}"
         for workload in workloads:
             xs, ys = series(rows, section, measure, workload, value or (lambda r: r["millis"]))
@@ -75,7 +75,8 @@ def panel(ax, rows, section, lines, title, ylabel, xlabel="changes in the histor
         ax.set_xscale("log")
     ax.set_yscale("log")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
 
 
 def main():
@@ -92,11 +93,11 @@ def main():
         rows,
         "sync",
         [
-            ("alliance sync over iroh", "alliance over iroh (signed)", "-"),
-            ("alliance sync, in memory", "alliance in memory (signed)", "--"),
-            ("(c) samod over iroh", "samod over iroh (unsigned)", "-"),
-            ("(b) limit: (a) + batch verify", "limit: Automerge + batch verify", ":"),
-            ("(a) Automerge sync, in memory", "Automerge sync in memory", ":"),
+            ("alliance sync over iroh", "alliance over iroh (signed)"),
+            ("alliance sync, in memory", "alliance in memory (signed)"),
+            ("(c) samod over iroh", "samod over iroh (unsigned)"),
+            ("(b) limit: (a) + batch verify", "limit: Automerge + batch verify"),
+            ("(a) Automerge sync, in memory", "Automerge sync in memory"),
         ],
         "Initial sync to a fresh device",
         "ms",
@@ -106,10 +107,10 @@ def main():
         rows,
         "live",
         [
-            ("alliance live edit (push), CPU", "alliance, pushed change (signed)", "-"),
-            ("alliance over the sync protocol", "alliance over the sync protocol", "--"),
-            ("Automerge sync protocol, CPU", "Automerge sync protocol", ":"),
-            ("floor: commit + bare apply", "floor: commit + apply_changes", ":"),
+            ("alliance live edit (push), CPU", "alliance, pushed change (signed)"),
+            ("alliance over the sync protocol", "alliance over the sync protocol"),
+            ("Automerge sync protocol, CPU", "Automerge sync protocol"),
+            ("floor: commit + bare apply", "floor: commit + apply_changes"),
         ],
         "CPU per live edit (in memory)",
         "ms per edit",
@@ -119,9 +120,9 @@ def main():
         rows,
         "reconnect",
         [
-            ("alliance, persisted state", "alliance, kept sync state", "-"),
-            ("alliance, fresh state", "alliance, fresh sync state", "--"),
-            ("Automerge, persisted state", "Automerge, kept sync state", ":"),
+            ("alliance, persisted state", "alliance, kept sync state"),
+            ("alliance, fresh state", "alliance, fresh sync state"),
+            ("Automerge, persisted state", "Automerge, kept sync state"),
         ],
         "Reconnect after 10 offline edits each side",
         "bytes exchanged",
@@ -131,7 +132,7 @@ def main():
         axes[1][1],
         rows,
         "converge",
-        [("converge (star, in memory)", "alliance, star through one device", "-")],
+        [("converge (star, in memory)", "alliance, star through one device")],
         "Convergence, 500 offline edits per device",
         "ms",
         xlabel="devices",

@@ -420,14 +420,14 @@ mod tests {
 
     #[test]
     fn deterministic_and_self_consistent() {
-        let a = generate(20_000, SEED);
-        let b = generate(20_000, SEED);
-        assert_eq!(a.edits.len(), 20_000);
+        let a = generate(10_000, SEED);
+        let b = generate(10_000, SEED);
+        assert_eq!(a.edits.len(), 10_000);
         assert_eq!(a.edits, b.edits, "the same seed gives the same trace");
         assert_eq!(apply(&a.edits), a.final_text);
         // A prefix of a longer trace is the shorter trace.
-        let c = generate(25_000, SEED);
-        assert_eq!(&c.edits[..20_000], &a.edits[..]);
+        let c = generate(12_000, SEED);
+        assert_eq!(&c.edits[..10_000], &a.edits[..]);
         assert_ne!(generate(1_000, SEED + 1).edits, c.edits[..1_000]);
         // Typing: mostly single characters, some backspaces, some larger deletions.
         let single = a
@@ -441,8 +441,8 @@ mod tests {
             .filter(|(_, d, i)| *d == 1 && i.is_empty())
             .count();
         let cuts = a.edits.iter().filter(|(_, d, _)| *d > 1).count();
-        assert!(single > 18_000, "{single} single keys");
-        assert!(backspaces > 100, "{backspaces} backspaces");
-        assert!(cuts > 5, "{cuts} selections deleted");
+        assert!(single > 9_000, "{single} single keys");
+        assert!(backspaces > 50, "{backspaces} backspaces");
+        assert!(cuts > 2, "{cuts} selections deleted");
     }
 }

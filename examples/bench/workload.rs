@@ -237,7 +237,10 @@ pub fn load_or_build(changes: usize) -> Workload {
     if let Some(w) = std::fs::read(&path).ok().and_then(|b| from_cache(&b)) {
         return w;
     }
-    eprintln!("  (building the {changes}-change {prefix} workload; cached for later runs)");
+    eprintln!(
+        "  (building the {changes}-change {} workload; cached for later runs)",
+        name()
+    );
     let w = match trace {
         Some(t) => replay(t, changes, by_changes),
         None => build(changes),
