@@ -58,6 +58,7 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
                 millis: ms(d),
                 vs_view: d.as_secs_f64() / show.0.as_secs_f64(),
                 peak_mib: peak,
+                bytes: None,
                 note,
             })
         };

@@ -115,6 +115,7 @@ pub fn section(device_counts: &[usize], runs: usize) -> Vec<Row> {
             millis: ms(d),
             vs_view: d.as_secs_f64() / base_time.as_secs_f64(),
             peak_mib: Some(peak),
+            bytes: None,
             note: format!(
                 "{total} changes in the end; {:.1} ms per device",
                 ms(d) / devices as f64

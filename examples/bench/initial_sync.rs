@@ -147,8 +147,16 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         let client = runtime
             .block_on(bind(&w.people[1].key, &NetConfig::loopback()))
             .expect("endpoint on 127.0.0.1");
+        // The UDP bytes the fresh device's endpoint sent and received (QUIC included).
+        let udp = || {
+            let m = &client.metrics().socket;
+            m.send_ipv4.get() + m.recv_data_ipv4.get()
+        };
+        let mut udp_bytes = 0;
         let (iroh_time, iroh_peak) = time_and_peak(runs, || {
+            let before = udp();
             let got = runtime.block_on(signed_sync_over_iroh(&client, &server, r.id()));
+            udp_bytes = udp() - before;
             assert_eq!(got.heads(), r.heads(), "the fresh device caught up");
         });
         runtime.block_on(async {
@@ -157,48 +165,73 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
             node.shutdown().await;
         });
         let samod = crate::samod_sync::initial_sync(&r.save(), runs);
-        let mut push = |measure: &'static str, d: Duration, peak: Option<f64>, note: String| {
+        let mut push = |measure: &'static str,
+                        d: Duration,
+                        peak: Option<f64>,
+                        bytes: Option<u64>,
+                        note: String| {
             rows.push(Row {
                 measure,
                 changes,
                 millis: ms(d),
                 vs_view: d.as_secs_f64() / b.as_secs_f64(),
                 peak_mib: peak,
+                bytes: bytes.map(|b| b as usize),
                 note,
             })
         };
+        let automerge_bytes = baseline_bytes as f64;
         push(
             "(a) Automerge sync, in memory",
             a,
             None,
+            Some(baseline_bytes as u64),
             format!("unsigned; {baseline_bytes} bytes"),
         );
         push(
             "    batch-verify every signature",
             verify,
             None,
+            None,
             format!("{threads} threads"),
         );
-        push("(b) limit: (a) + batch verify", b, None, String::new());
+        push(
+            "(b) limit: (a) + batch verify",
+            b,
+            None,
+            None,
+            String::new(),
+        );
         push(
             "(c) samod over iroh",
             samod.0,
             None,
-            format!("unsigned; {} bytes", samod.1),
+            Some(samod.1 as u64),
+            format!(
+                "unsigned; {} bytes ({:.2}x Automerge's)",
+                samod.1,
+                samod.1 as f64 / automerge_bytes
+            ),
         );
         push(
             "alliance sync, in memory",
             ours,
             Some(ours_peak),
-            format!("{ours_bytes} bytes; every change's author established"),
+            Some(ours_bytes as u64),
+            format!(
+                "{ours_bytes} bytes ({:.2}x Automerge's); every change's author established",
+                ours_bytes as f64 / automerge_bytes
+            ),
         );
         push(
             "alliance sync over iroh",
             iroh_time,
             Some(iroh_peak),
+            Some(udp_bytes),
             format!(
-                "store to memory; {:.2}x samod",
-                iroh_time.as_secs_f64() / samod.0.as_secs_f64()
+                "store to memory; {:.2}x samod, {:.2}x (a); {udp_bytes} bytes of UDP (QUIC included)",
+                iroh_time.as_secs_f64() / samod.0.as_secs_f64(),
+                iroh_time.as_secs_f64() / a.as_secs_f64()
             ),
         );
     }

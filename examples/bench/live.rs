@@ -339,6 +339,7 @@ pub fn section(sizes: &[usize], _runs: usize) -> Vec<Row> {
                 millis: ms(d),
                 vs_view: d.as_secs_f64() / base.as_secs_f64(),
                 peak_mib: None,
+                bytes: None,
                 note,
             })
         };

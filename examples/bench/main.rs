@@ -11,16 +11,23 @@
 //! cargo run --release --example bench -- --only sync,live    # some sections
 //! cargo run --release --example bench -- --sizes 1000,50000  # other alliance sizes
 //! cargo run --release --example bench -- --trace FILE  # replay an automerge-perf trace
+//! cargo run --release --example bench -- --workload text  # a long essay typed key by key
 //! ```
 //!
 //! Sections: `sync` (initial sync), `live` (live edits), `reconnect`, `cli`, `converge`,
 //! `review`, `page` (the family's page), `typing` (a keystroke burst between two pages). Every figure is a median of several runs; ratios compare against a baseline
 //! measured in the same process on the same alliance; growth compares the largest size with
 //! the smallest. Workloads are cached under `target/bench-cache/`. See `docs/benchmarks.md`.
+//!
+//! Workloads: `--workload family` (the default: a family's alliance, `workload.rs`),
+//! `--workload text` (a synthetic keystroke trace, `keystrokes.rs`, replayed into the vision
+//! one signed change per key; the sync, live, reconnect and CLI sections then run at 10,000,
+//! 100,000 and 200,000 changes), or `--trace FILE`. Every row says which (`workload`).
 
 mod cli;
 mod converge;
 mod initial_sync;
+mod keystrokes;
 mod live;
 mod measure;
 mod page;
@@ -41,6 +48,9 @@ pub struct Row {
     pub vs_view: f64,
     /// Peak memory of one run on top of what the process held before (MiB), where measured.
     pub peak_mib: Option<f64>,
+    /// Bytes exchanged (both directions), where measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<usize>,
     pub note: String,
 }
 
@@ -126,6 +136,10 @@ const SECTIONS: [Section; 8] = [
     },
 ];
 
+/// The sections issue 17 runs on the text workload, and their sizes there.
+const TEXT_SECTIONS: [&str; 4] = ["sync", "live", "reconnect", "cli"];
+const TEXT_SIZES: [usize; 3] = [10_000, 100_000, 200_000];
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let value = |flag: &str| {
@@ -156,6 +170,16 @@ fn main() {
         });
         workload::use_trace(trace);
     }
+    // `--workload text` replays the synthetic keystroke trace (`keystrokes.rs`).
+    match value("--workload") {
+        None | Some("family") => {}
+        Some("text") if value("--trace").is_none() => workload::use_text(),
+        Some(other) => {
+            eprintln!("--workload takes `family` or `text` (not with --trace), not `{other}`");
+            std::process::exit(2);
+        }
+    }
+    let text = workload::name() == "text";
     // `--only sync,live` runs some sections.
     let only: Option<Vec<&str>> = value("--only").map(|o| o.split(',').collect());
     let sections: Vec<(&Section, Vec<Row>)> = SECTIONS
@@ -169,6 +193,9 @@ fn main() {
                 (Some(s), _) => s.clone(),
                 (None, Some(n)) => vec![n],
                 (None, None) if quick => section.quick.to_vec(),
+                (None, None) if text && TEXT_SECTIONS.contains(&section.name) => {
+                    TEXT_SIZES.to_vec()
+                }
                 (None, None) => section.sizes.to_vec(),
             };
             let rows = match section.name {
@@ -190,6 +217,7 @@ fn main() {
             rows.iter().map(|r| {
                 let mut v = serde_json::to_value(r).expect("serialises");
                 v["section"] = s.name.into();
+                v["workload"] = workload::name().into();
                 v
             })
         })
@@ -203,6 +231,7 @@ fn main() {
         println!("{}", serde_json::to_string_pretty(&all).unwrap());
         return;
     }
+    println!("Workload: {}\n", workload::name());
     for (s, rows) in &sections {
         print_table(rows, runs, s.title, s.ratio, s.unit);
     }

@@ -125,6 +125,7 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
             millis: ms(show.0),
             vs_view: 1.0,
             peak_mib: show.1,
+            bytes: None,
             note: "process start to exit".into(),
         });
         let app = App::start(&bin, dir.path());
@@ -159,6 +160,7 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
                 millis: ms(d),
                 vs_view: d.as_secs_f64() / show.0.as_secs_f64(),
                 peak_mib: None,
+                bytes: None,
                 note: format!("HTML ready ({} KiB), index cache warm", bytes / 1024),
             });
         }
@@ -340,6 +342,7 @@ pub fn typing_section(bursts: usize) -> Vec<Row> {
                 millis: ms(d),
                 vs_view: d.as_secs_f64() / 0.3,
                 peak_mib: None,
+                bytes: None,
                 note,
             }
         };

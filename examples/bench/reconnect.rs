@@ -98,32 +98,37 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         };
         let am_bytes = am_run();
         let am = time(runs, am_run);
-        let mut push = |measure: &'static str, d: Duration, peak: Option<f64>, note: String| {
-            rows.push(Row {
-                measure,
-                changes,
-                millis: ms(d),
-                vs_view: d.as_secs_f64() / am.as_secs_f64(),
-                peak_mib: peak,
-                note,
-            })
-        };
+        let mut push =
+            |measure: &'static str, d: Duration, peak: Option<f64>, bytes: usize, note: String| {
+                rows.push(Row {
+                    measure,
+                    changes,
+                    millis: ms(d),
+                    vs_view: d.as_secs_f64() / am.as_secs_f64(),
+                    peak_mib: peak,
+                    bytes: Some(bytes),
+                    note,
+                })
+            };
         push(
             "Automerge, persisted state",
             am,
             None,
+            am_bytes,
             format!("{am_bytes} bytes, unsigned"),
         );
         push(
             "alliance, persisted state",
             kept,
             Some(kept_peak),
+            kept_bytes,
             format!("{kept_bytes} bytes, 20 signed changes"),
         );
         push(
             "alliance, fresh state",
             fresh,
             None,
+            fresh_bytes,
             format!("{fresh_bytes} bytes"),
         );
     }

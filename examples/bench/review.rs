@@ -50,6 +50,7 @@ pub fn section(sizes: &[usize], runs: usize, replay_up_to: usize) -> Vec<Row> {
                 millis: ms(d),
                 vs_view: d.as_secs_f64() / view.as_secs_f64(),
                 peak_mib: None,
+                bytes: None,
                 note,
             })
         };

@@ -3,7 +3,8 @@
 //! change (over half of all changes), kept about a page long; up to 60 expectations that get
 //! reworded and agreed to; a handful of needs per person, reworded more often than added; a
 //! check-in a week at most, with reflections. Deterministic (seeded). Or an editing trace
-//! replayed into the vision (`--trace`).
+//! replayed into the vision: the synthetic keystroke trace of `keystrokes.rs`
+//! (`--workload text`), or one read from a file (`--trace`).
 
 use alliance::core::{
     DeviceKey, Entropy, ItemId, NewCheckIn, Replica, SeededEntropy, Timestamp, Writer,
@@ -54,8 +55,17 @@ struct Cached {
     cached_index: Vec<u8>,
 }
 
-/// An editing trace to replay instead of the synthetic workload (`--trace FILE`).
-static TRACE: std::sync::OnceLock<Trace> = std::sync::OnceLock::new();
+/// What the sections run on.
+enum Source {
+    /// `--workload text`: the synthetic keystroke trace, a size being the number of changes in
+    /// the alliance (the founding and its members included).
+    Text(Trace),
+    /// `--trace FILE`: a size is the number of edits of the trace replayed.
+    File(Trace),
+}
+
+/// The workload in use when it is not the family's (`--workload text`, `--trace FILE`).
+static SOURCE: std::sync::OnceLock<Source> = std::sync::OnceLock::new();
 
 /// An editing trace in the automerge-perf format: a list of `[position, deleted, inserted...]`
 /// (the inserted text may be split over several strings), either the whole JSON document or
@@ -111,17 +121,46 @@ impl Trace {
 
 /// Replays `trace` (`--trace FILE`) instead of building synthetic alliances.
 pub fn use_trace(trace: Trace) {
-    let _ = TRACE.set(trace);
+    let _ = SOURCE.set(Source::File(trace));
 }
 
-/// The number of edits in the trace in use, if any.
+/// Replays the synthetic keystroke trace (`--workload text`) instead of building the family's
+/// alliances.
+pub fn use_text() {
+    let k = crate::keystrokes::generate(crate::keystrokes::EDITS, crate::keystrokes::SEED);
+    let _ = SOURCE.set(Source::Text(Trace {
+        name: format!(
+            "synthetic keystrokes (seed {}, {} edits)",
+            crate::keystrokes::SEED,
+            k.edits.len()
+        ),
+        edits: k.edits,
+        final_text: Some(k.final_text),
+    }));
+}
+
+/// The number of edits in the trace file in use, if any.
 pub fn trace_len() -> Option<usize> {
-    TRACE.get().map(|t| t.edits.len())
+    match SOURCE.get() {
+        Some(Source::File(t)) => Some(t.edits.len()),
+        _ => None,
+    }
 }
 
-/// An alliance whose vision is the first `edits` edits of `trace`, one signed change per edit
-/// (typed by Ada), after a founding, two members and two expectations.
-fn replay(trace: &Trace, edits: usize) -> Workload {
+/// The workload's name in the rows: `family`, `text` or `trace`.
+pub fn name() -> &'static str {
+    match SOURCE.get() {
+        None => "family",
+        Some(Source::Text(_)) => "text",
+        Some(Source::File(_)) => "trace",
+    }
+}
+
+/// An alliance whose vision is a prefix of `trace`, one signed change per edit (typed by Ada),
+/// after a founding, two members and two expectations: `size` edits of it, or (`changes`) as
+/// many as make `size` changes in all. Every replay is checked against the text the prefix
+/// leaves (and a full one against the trace's final text).
+fn replay(trace: &Trace, size: usize, changes: bool) -> Workload {
     let people = people();
     let mut rng = SeededEntropy::new(7);
     let mut r = founded("Trace family", &people, &mut rng);
@@ -132,7 +171,12 @@ fn replay(trace: &Trace, edits: usize) -> Workload {
             .unwrap();
         ids.push(e.id.unwrap());
     }
-    let n = edits.min(trace.edits.len());
+    let n = if changes {
+        size.saturating_sub(r.len())
+    } else {
+        size
+    }
+    .min(trace.edits.len());
     let mut cached_index = Vec::new();
     for (i, (pos, del, ins)) in trace.edits[..n].iter().enumerate() {
         if i + 20 == n {
@@ -141,6 +185,11 @@ fn replay(trace: &Trace, edits: usize) -> Workload {
         r.splice_vision(&at(&people[0], 10 + i as i64), *pos, *del, ins)
             .unwrap_or_else(|e| panic!("{}: edit {i} does not apply: {e}", trace.name));
     }
+    assert_eq!(
+        r.view().vision,
+        crate::keystrokes::apply(&trace.edits[..n]),
+        "the replayed prefix leaves the text its edits make"
+    );
     if n == trace.edits.len()
         && let Some(expected) = &trace.final_text
     {
@@ -159,26 +208,43 @@ fn replay(trace: &Trace, edits: usize) -> Workload {
     }
 }
 
-/// The workload of about `changes` changes, built once and then loaded from
-/// `target/bench-cache/` (building signs and applies every change in turn, as devices do:
-/// about a minute for 100,000 changes). The cache file is named after a hash of this source
-/// file, so any change to the builder builds afresh.
+/// The workload of about `changes` changes (for `--trace FILE`, that many edits of the trace),
+/// built once and then loaded from `target/bench-cache/` (building signs and applies every
+/// change in turn, as devices do: about a minute for 100,000 changes). The cache file is named
+/// after the workload (`workload-` for the family's, `text-`, `trace-`) and a hash of this
+/// source file, of the keystroke generator's and of the trace replayed, so any change to the
+/// builder, the generator or the trace builds afresh.
 pub fn load_or_build(changes: usize) -> Workload {
     use sha2::Digest;
-    if let Some(trace) = TRACE.get() {
-        return replay(trace, changes);
+    let mut key = sha2::Sha256::new();
+    key.update(include_str!("workload.rs"));
+    let (prefix, trace, by_changes) = match SOURCE.get() {
+        None => ("workload", None, false),
+        Some(Source::Text(t)) => {
+            key.update(include_str!("keystrokes.rs"));
+            ("text", Some(t), true)
+        }
+        Some(Source::File(t)) => ("trace", Some(t), false),
+    };
+    if let Some(t) = trace {
+        for (pos, deleted, inserted) in &t.edits {
+            key.update(format!("{pos},{deleted},{inserted:?};"));
+        }
     }
-    let source = sha2::Sha256::digest(include_str!("workload.rs"));
+    let key = key.finalize();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-cache");
-    let path = dir.join(format!(
-        "workload-{changes}-{}.bin",
-        hex::encode(&source[..6])
-    ));
+    let path = dir.join(format!("{prefix}-{changes}-{}.bin", hex::encode(&key[..6])));
     if let Some(w) = std::fs::read(&path).ok().and_then(|b| from_cache(&b)) {
         return w;
     }
-    eprintln!("  (building the {changes}-change workload; cached for later runs)");
-    let w = build(changes);
+    eprintln!(
+        "  (building the {changes}-change {} workload; cached for later runs)",
+        name()
+    );
+    let w = match trace {
+        Some(t) => replay(t, changes, by_changes),
+        None => build(changes),
+    };
     let cached = Cached {
         id: w.replica.id().to_string(),
         document: w.replica.save(),
