@@ -109,35 +109,30 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
                 add.0.as_secs_f64() / load_commit_save.0.as_secs_f64()
             ),
         );
-        let mut cold_peak = None;
-        let cold = time(runs, || {
-            let _ = std::fs::remove_file(&cache);
-            let (d, peak) = time_cli(&bin, root.as_path(), &["status"], 1);
-            cold_peak = match (cold_peak, peak) {
-                (Some(a), Some(b)) => Some(f64::max(a, b)),
-                (a, b) => a.or(b),
-            };
-            d
-        });
+        // A command run with one cache file removed before each run: what it costs the first
+        // time.
+        let without = |file: &std::path::Path, args: &[&str]| {
+            let mut most = None;
+            let d = time(runs, || {
+                let _ = std::fs::remove_file(file);
+                let (d, peak) = time_cli(&bin, root.as_path(), args, 1);
+                most = match (most, peak) {
+                    (Some(a), Some(b)) => Some(f64::max(a, b)),
+                    (a, b) => a.or(b),
+                };
+                d
+            });
+            (d, most)
+        };
         push(
             "alliance status (no cache)",
-            (cold, cold_peak),
+            without(&cache, &["status"]),
             "builds and writes the index".into(),
         );
         let verdicts = cache.with_file_name(alliance::store::layout::VERDICTS_CACHE);
-        let mut log_peak = None;
-        let log_cold = time(runs, || {
-            let _ = std::fs::remove_file(&verdicts);
-            let (d, peak) = time_cli(&bin, root.as_path(), &["log"], 1);
-            log_peak = match (log_peak, peak) {
-                (Some(a), Some(b)) => Some(f64::max(a, b)),
-                (a, b) => a.or(b),
-            };
-            d
-        });
         push(
             "alliance log (all, no verdicts)",
-            (log_cold, log_peak),
+            without(&verdicts, &["log"]),
             "verifies every change, keeps the verdicts".into(),
         );
         let since = {
