@@ -17,6 +17,25 @@ pub fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
     samples[samples.len() / 2]
 }
 
+/// Median wall time of `runs` calls of `f`, each on a fresh value from `setup`, which is not
+/// timed (copying the replicas a measure starts from is not part of it).
+pub fn time_apart<S, T>(
+    runs: usize,
+    mut setup: impl FnMut() -> S,
+    mut f: impl FnMut(S) -> T,
+) -> Duration {
+    let mut samples: Vec<Duration> = (0..runs.max(1))
+        .map(|_| {
+            let input = setup();
+            let start = Instant::now();
+            std::hint::black_box(f(input));
+            start.elapsed()
+        })
+        .collect();
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
 /// Median wall time of `runs` calls of `f`, and the most memory one call needed on top of what
 /// the process held before it (peak resident set during the call minus resident set before, in
 /// MiB). Before each call, freed memory is handed back to the system (`malloc_trim`), so the

@@ -11,7 +11,7 @@ use automerge::sync::State;
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ROOT, ReadDoc};
 
-use crate::measure::{time, time_and_peak};
+use crate::measure::{time_and_peak, time_apart};
 use crate::pair::{automerge_exchange, exchange};
 use crate::{Row, ms, workload};
 
@@ -66,8 +66,10 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         exchange(&mut a0, &mut sa, &mut b0, &mut sb);
         let (kept_a, kept_b) = (sa.encode(), sb.encode());
         offline_edits(&w, &mut a0, &mut b0);
-        let run = |keep: bool| {
-            let (mut a, mut b) = (a0.clone(), b0.clone());
+        // The two replicas are copied before each run, outside the time: a reconnect starts
+        // from the replicas and states a device holds.
+        let copies = || (a0.clone(), b0.clone());
+        let run = |keep: bool, (mut a, mut b): (Replica, Replica)| {
             let (mut sa, mut sb) = if keep {
                 (PeerSync::decode(&kept_a), PeerSync::decode(&kept_b))
             } else {
@@ -77,10 +79,11 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
             assert_eq!(a.heads(), b.heads(), "both sides have all 20 edits");
             bytes
         };
-        let kept_bytes = run(true);
-        let (kept, kept_peak) = time_and_peak(runs, || run(true));
-        let fresh_bytes = run(false);
-        let fresh = time(runs, || run(false));
+        let kept_bytes = run(true, copies());
+        let kept = time_apart(runs, copies, |r| run(true, r));
+        let (_, kept_peak) = time_and_peak(1, || run(true, copies()));
+        let fresh_bytes = run(false, copies());
+        let fresh = time_apart(runs, copies, |r| run(false, r));
         // Automerge with its persisted state, on the same document.
         let (mut da, mut db) = (w.replica.doc().clone(), w.replica.doc().clone());
         da.set_actor(automerge::ActorId::from(&[0xa; 16][..]));
@@ -89,15 +92,15 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         automerge_exchange(&mut da, &mut ta, &mut db, &mut tb);
         let (kta, ktb) = (ta.encode(), tb.encode());
         automerge_offline_edits(&mut da, &mut db);
-        let am_run = || {
-            let (mut a, mut b) = (da.clone(), db.clone());
+        let am_copies = || (da.clone(), db.clone());
+        let am_run = |(mut a, mut b): (Automerge, Automerge)| {
             let (mut sa, mut sb) = (State::decode(&kta).unwrap(), State::decode(&ktb).unwrap());
             let bytes = automerge_exchange(&mut a, &mut sa, &mut b, &mut sb);
             assert_eq!(a.get_heads(), b.get_heads());
             bytes
         };
-        let am_bytes = am_run();
-        let am = time(runs, am_run);
+        let am_bytes = am_run(am_copies());
+        let am = time_apart(runs, am_copies, am_run);
         let mut push =
             |measure: &'static str, d: Duration, peak: Option<f64>, bytes: usize, note: String| {
                 rows.push(Row {
