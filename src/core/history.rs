@@ -467,6 +467,9 @@ impl Replica {
         typed.sort_by_key(|h| index.position(h));
         attributor.prepare(&typed);
         let mut spans: Vec<BlameSpan> = Vec::new();
+        // The changes of the span being built, to list each once without searching the list
+        // (a vision typed a key per change has a change per character).
+        let mut in_span: std::collections::HashSet<String> = std::collections::HashSet::new();
         for (ch, change) in chars {
             let (author, member, device, verified, change) = {
                 {
@@ -495,13 +498,15 @@ impl Replica {
             if same {
                 let s = spans.last_mut().expect("checked");
                 s.text.push_str(&ch);
-                if !s.changes.contains(&change) {
+                if in_span.insert(change.clone()) {
                     s.changes.push(change);
                 }
                 if !s.devices.contains(&device) {
                     s.devices.push(device);
                 }
             } else {
+                in_span.clear();
+                in_span.insert(change.clone());
                 spans.push(BlameSpan {
                     text: ch,
                     author,
