@@ -218,6 +218,18 @@ pub fn create_invite(
     }
     let secret = fresh_secret(open, entropy)?;
     let invite = Invite::new(&secret, role, now, valid_secs);
+    keep_and_ticket(open, identity, invite, secret, addrs)
+}
+
+/// Keeps an invite (or link) this device made and returns it with the ticket that carries its
+/// secret and this device's addresses.
+fn keep_and_ticket(
+    open: &OpenAlliance,
+    identity: &Identity,
+    invite: Invite,
+    secret: [u8; 32],
+    addrs: &[String],
+) -> Result<(Invite, InviteTicket)> {
     add_invite(open, invite.clone())?;
     let ticket = InviteTicket {
         alliance: open.replica().id().0.0,
@@ -245,13 +257,7 @@ pub fn create_link(
         })?;
     let secret = fresh_secret(open, entropy)?;
     let invite = Invite::link(&secret, me.as_str(), now, valid_secs);
-    add_invite(open, invite.clone())?;
-    let ticket = InviteTicket {
-        alliance: open.replica().id().0.0,
-        inviter: addr_for(&identity.key.device_id(), addrs, None),
-        secret,
-    };
-    Ok((invite, ticket))
+    keep_and_ticket(open, identity, invite, secret, addrs)
 }
 
 /// A ticket secret no invite of this device uses yet (randomness pinned for tests repeats

@@ -607,14 +607,8 @@ fn authored_changes(changes: &[SignedChange<Verified>]) -> Vec<(&Change, DeviceI
 
 /// The membership claims of verified changes.
 fn claims_of(changes: &[SignedChange<Verified>]) -> Vec<Claim<'_>> {
-    let mut memo = Authors::default();
-    changes
-        .iter()
-        .map(|c| {
-            let author = memo
-                .of(c.actor_id())
-                .expect("verified changes have a valid author");
-            (c.hash(), c.deps(), author)
-        })
+    authored_changes(changes)
+        .into_iter()
+        .map(|(c, author)| (c.hash(), c.deps(), author))
         .collect()
 }
