@@ -7,15 +7,12 @@
 
 use alliance::core::{DeviceKey, Replica, SeededEntropy, SignedChange, Timestamp, Writer};
 
-/// What crosses the wire: change bytes and signatures, untrusted until verified.
+/// What crosses the wire: change bytes, and the signatures of each author's newest changes
+/// (which vouch for the rest), untrusted until verified.
 fn wire(r: &Replica) -> Vec<SignedChange> {
-    r.changes_since(&[])
-        .0
+    r.for_sending(r.changes_since(&[]))
         .iter()
-        .map(|c| {
-            SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes())
-                .expect("well-formed")
-        })
+        .map(|c| c.to_unverified())
         .collect()
 }
 

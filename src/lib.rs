@@ -26,11 +26,10 @@
 //! ```
 //! use alliance::core::{DeviceKey, Replica, SeededEntropy, SignedChange, Timestamp, Writer};
 //!
-//! // Bytes as they would cross a wire: nothing from outside is trusted until verified.
+//! // Bytes as they would cross a wire (each author's newest change signed, vouching for the
+//! // rest): nothing from outside is trusted until verified.
 //! fn wire(r: &Replica) -> Vec<SignedChange> {
-//!     r.changes_since(&[]).0.iter()
-//!         .map(|c| SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes()).unwrap())
-//!         .collect()
+//!     r.for_sending(r.changes_since(&[])).iter().map(|c| c.to_unverified()).collect()
 //! }
 //!
 //! let (ada_key, ben_key) = (DeviceKey::from_seed([1; 32]), DeviceKey::from_seed([2; 32]));

@@ -58,21 +58,31 @@ pub const MAX_TEXT_CHARS: usize = 100_000;
 /// Schema version written into every new alliance document (`ROOT.schema`).
 pub const SCHEMA_VERSION: i64 = 1;
 
-/// Magic of a snapshot file: `ALLSNAP` + format version.
-pub const SNAPSHOT_MAGIC: &[u8; 8] = b"ALLSNAP1";
+/// Magic of a snapshot file: `ALLSNAP` + format version. Version 2 keeps only the signatures
+/// that vouch (see [`crate::core::vouch`]); version 1 had one for every change.
+pub const SNAPSHOT_MAGIC: &[u8; 8] = b"ALLSNAP2";
 
-/// Magic of the append-only change log: `ALLLOG` + format version.
-pub const LOG_MAGIC: &[u8; 8] = b"ALLLOG01";
+/// Magic of the append-only change log: `ALLLOG` + format version. Version 2 records say
+/// whether a signature follows; version 1 records always held one.
+pub const LOG_MAGIC: &[u8; 8] = b"ALLLOG02";
 
-/// Magic of a bundle file (signed changes carried by hand between devices).
-pub const BUNDLE_MAGIC: &[u8; 8] = b"ALLBNDL1";
+/// Magic of a bundle file (signed changes carried by hand between devices), version 2: records
+/// as in the log's version 2.
+pub const BUNDLE_MAGIC: &[u8; 8] = b"ALLBNDL2";
+
+/// The version 1 magics, still read: a store written by an older alliance is upgraded when it
+/// is opened for writing, and an older bundle can be imported.
+pub const SNAPSHOT_MAGIC_V1: &[u8; 8] = b"ALLSNAP1";
+pub const LOG_MAGIC_V1: &[u8; 8] = b"ALLLOG01";
+pub const BUNDLE_MAGIC_V1: &[u8; 8] = b"ALLBNDL1";
 
 // ---------------------------------------------------------------------------------------------
 // Networking (iroh).
 
 /// The ALPN of alliance connections. The version is part of it: a device that speaks another
 /// version refuses the connection during the QUIC handshake instead of misreading frames.
-pub const ALPN: &[u8] = b"alliance/2";
+/// Version 3: only the signatures that vouch travel (each author's newest changes in a batch).
+pub const ALPN: &[u8] = b"alliance/3";
 
 /// The largest frame accepted from a peer: 64 MiB. The length prefix is checked before any
 /// buffer is allocated.

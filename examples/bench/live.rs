@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alliance::core::sync::PeerSync;
-use alliance::core::{DeviceKey, SignedChange, Timestamp, Writer};
+use alliance::core::{DeviceKey, Timestamp, Writer};
 use alliance::net::endpoint::{NetConfig, bind};
 use alliance::net::session::{self, Dial};
 use alliance::net::shared::SharedAlliance;
@@ -62,9 +62,7 @@ fn in_memory(w: &workload::Workload) -> (Duration, Duration, Duration, Duration)
             .splice_vision(&writer(i), at, 0, WORDS[i % WORDS.len()])
             .expect("edit");
         let change = edited.change.expect("a change");
-        let wire =
-            SignedChange::from_bytes(change.raw_bytes().to_vec(), &change.signature().to_bytes())
-                .expect("parses");
+        let wire = Ok::<_, alliance::core::ChangeError>(change.to_unverified()).expect("parses");
         b.receive(vec![wire]).expect("valid changes are accepted");
         ours.push(start.elapsed());
         assert_eq!(a.heads(), b.heads());

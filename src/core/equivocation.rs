@@ -35,8 +35,61 @@ pub struct Evidence {
     pub hash: String,
     /// The change's bytes (hex).
     pub change: String,
-    /// The author's signature over the hash (hex).
+    /// The author's signature (hex): over this change's hash, or, when `vouched_by` is not
+    /// empty, over the last of those changes.
     pub signature: String,
+    /// When the change has no signature of its own: the changes (hex bytes) from it to a later
+    /// change of its author that has it in its past, each depending on the one before (the
+    /// first on this change). The signature on the last vouches for all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vouched_by: Vec<String>,
+}
+
+/// A change as a proof shows it: its bytes and hash, and the signature that vouches for it,
+/// with the changes in between when that signature is on a later change of its author.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub bytes: Vec<u8>,
+    pub hash: ChangeHash,
+    pub vouched_by: Vec<Vec<u8>>,
+    pub signature: Signature,
+}
+
+impl Evidence {
+    fn of(signed: &Signed) -> Evidence {
+        Evidence {
+            hash: signed.hash.to_string(),
+            change: hex::encode(&signed.bytes),
+            signature: hex::encode(signed.signature.to_bytes()),
+            vouched_by: signed.vouched_by.iter().map(hex::encode).collect(),
+        }
+    }
+
+    /// The change's hash, actor and number, when its signature (or the one on the last change
+    /// of `vouched_by`, which must have it in its past through them) verifies under its author.
+    fn check(&self) -> Option<(ChangeHash, ActorId, u64)> {
+        let bytes = hex::decode(&self.change).ok()?;
+        let sig = hex::decode(&self.signature).ok()?;
+        let c = SignedChange::from_parts(bytes, None).ok()?;
+        let author = author_of_actor(c.actor_id())?;
+        let mut last = c.hash();
+        let mut signed_hash = c.hash();
+        for link in &self.vouched_by {
+            let next = SignedChange::from_parts(hex::decode(link).ok()?, None).ok()?;
+            if !next.deps().contains(&last) {
+                return None;
+            }
+            last = next.hash();
+            signed_hash = next.hash();
+            if self.vouched_by.last() == Some(link) && author_of_actor(next.actor_id())? != author {
+                return None;
+            }
+        }
+        let sig = ed25519_dalek::Signature::from_slice(&sig).ok()?;
+        author
+            .verify_change(&signed_hash, &sig)
+            .then(|| (c.hash(), c.actor_id().clone(), c.raw().seq()))
+    }
 }
 
 /// A proof that an actor signed two different changes with one sequence number.
@@ -54,40 +107,21 @@ pub struct Equivocation {
 }
 
 impl Equivocation {
-    fn new(
-        author: &DeviceId,
-        seq: u64,
-        kept: (&[u8], ChangeHash, &Signature),
-        other: (&[u8], ChangeHash, &Signature),
-        actor: &ActorId,
-    ) -> Equivocation {
-        let evidence = |(bytes, hash, sig): (&[u8], ChangeHash, &Signature)| Evidence {
-            hash: hash.to_string(),
-            change: hex::encode(bytes),
-            signature: hex::encode(sig.to_bytes()),
-        };
+    fn new(author: &DeviceId, seq: u64, kept: &Signed, other: &Signed, actor: &ActorId) -> Self {
         Equivocation {
             actor: actor.to_hex_string(),
             device: author.to_hex(),
             seq,
-            kept: evidence(kept),
-            other: evidence(other),
+            kept: Evidence::of(kept),
+            other: Evidence::of(other),
         }
     }
 
     /// Checks the proof on its own: two different changes, each with the stated actor and
-    /// sequence number, each signed by the actor's device key.
+    /// sequence number, each signed by the actor's device key (itself, or through a later
+    /// change of that key that has it in its past).
     pub fn verify(&self) -> bool {
-        let check = |e: &Evidence| -> Option<(ChangeHash, ActorId, u64)> {
-            let bytes = hex::decode(&e.change).ok()?;
-            let sig = hex::decode(&e.signature).ok()?;
-            let c = SignedChange::from_bytes(bytes, &sig).ok()?;
-            let author = author_of_actor(c.actor_id())?;
-            author
-                .verify_change(&c.hash(), c.signature())
-                .then(|| (c.hash(), c.actor_id().clone(), c.raw().seq()))
-        };
-        match (check(&self.kept), check(&self.other)) {
+        match (self.kept.check(), self.other.check()) {
             (Some((h1, a1, s1)), Some((h2, a2, s2))) => {
                 h1 != h2
                     && a1 == a2
@@ -194,8 +228,8 @@ pub const MAX_EXCLUDED: usize = 100_000;
 pub(crate) trait Held {
     /// How many changes of `actor` the replica holds (Automerge numbers them 1..=n).
     fn seq_count(&mut self, actor: &ActorId) -> u64;
-    /// The bytes, hash and signature of the change the replica holds at (`actor`, `seq`).
-    fn change_at(&self, actor: &ActorId, seq: u64) -> Option<(Vec<u8>, ChangeHash, Signature)>;
+    /// The change the replica holds at (`actor`, `seq`), with the signature that vouches for it.
+    fn change_at(&self, actor: &ActorId, seq: u64) -> Option<Signed>;
     /// Whether `device` is a member device now.
     fn is_member(&self, device: &DeviceId) -> bool;
 }
@@ -241,17 +275,51 @@ pub(crate) fn screen(
     let mut counts: HashMap<ActorId, u64> = HashMap::new();
     let mut first_at: HashMap<(ActorId, u64), usize> = HashMap::new();
     let mut out = vec![false; fresh.len()];
-    let signed = |c: &SignedChange<Unverified>| -> Result<DeviceId, ChangeError> {
+    let index: HashMap<ChangeHash, usize> = fresh
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.hash(), i))
+        .collect();
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); fresh.len()];
+    for (i, c) in fresh.iter().enumerate() {
+        for d in c.deps() {
+            if let Some(&j) = index.get(d) {
+                children[j].push(i);
+            }
+        }
+    }
+    // An equivocating change with the signature that vouches for it (its own, or one of its
+    // author's later changes in the batch), which must verify: a forgery is not a proof.
+    let signed = |i: usize| -> Result<(DeviceId, Signed), ChangeError> {
+        let c = &fresh[i];
         let author = author_of_actor(c.actor_id())
             .ok_or_else(|| ChangeError::BadAuthor(c.hash().to_string()))?;
-        if author.verify_change(&c.hash(), c.signature()) {
-            Ok(author)
-        } else {
-            Err(ChangeError::BadSignature {
-                hash: c.hash().to_string(),
+        let (path, signature) =
+            vouched_in_batch(&fresh, &children, i, &author).ok_or_else(|| {
+                ChangeError::Unvouched {
+                    hash: c.hash().to_string(),
+                    author: author.short(),
+                }
+            })?;
+        let signer = path.last().map_or(c, |&j| &fresh[j]);
+        if !author.verify_change(&signer.hash(), &signature) {
+            return Err(ChangeError::BadSignature {
+                hash: signer.hash().to_string(),
                 author: author.short(),
-            })
+            });
         }
+        Ok((
+            author,
+            Signed {
+                bytes: c.raw_bytes().to_vec(),
+                hash: c.hash(),
+                vouched_by: path
+                    .iter()
+                    .map(|&j| fresh[j].raw_bytes().to_vec())
+                    .collect(),
+                signature,
+            },
+        ))
     };
     for (i, c) in fresh.iter().enumerate() {
         let actor = c.actor_id();
@@ -260,24 +328,18 @@ pub(crate) fn screen(
             .entry(actor.clone())
             .or_insert_with(|| held.seq_count(actor));
         if seq <= count {
-            let author = signed(c)?;
+            let (author, other) = signed(i)?;
             out[i] = true;
             if quarantine.would_lower(actor, seq)
-                && let Some((bytes, hash, sig)) = held.change_at(actor, seq)
+                && let Some(kept) = held.change_at(actor, seq)
             {
-                let proof = Equivocation::new(
-                    &author,
-                    seq,
-                    (&bytes, hash, &sig),
-                    (c.raw_bytes(), c.hash(), c.signature()),
-                    actor,
-                );
+                let proof = Equivocation::new(&author, seq, &kept, &other, actor);
                 quarantine.add_proof(actor, proof);
                 proofs += 1;
             }
         } else if let Some(&j) = first_at.get(&(actor.clone(), seq)) {
-            let author = signed(c)?;
-            signed(&fresh[j])?;
+            let (author, other) = signed(i)?;
+            let (_, kept) = signed(j)?;
             if !held.is_member(&author) {
                 return Err(ChangeError::Malformed(format!(
                     "two changes claim sequence number {seq} of one actor"
@@ -286,14 +348,7 @@ pub(crate) fn screen(
             out[i] = true;
             out[j] = true;
             if quarantine.would_lower(actor, seq) {
-                let a = &fresh[j];
-                let proof = Equivocation::new(
-                    &author,
-                    seq,
-                    (a.raw_bytes(), a.hash(), a.signature()),
-                    (c.raw_bytes(), c.hash(), c.signature()),
-                    actor,
-                );
+                let proof = Equivocation::new(&author, seq, &kept, &other, actor);
                 quarantine.add_proof(actor, proof);
                 proofs += 1;
             }
@@ -302,23 +357,12 @@ pub(crate) fn screen(
         }
     }
     // Quarantined actors, and everything built on what is left out.
-    let index: HashMap<ChangeHash, usize> = fresh
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.hash(), i))
-        .collect();
-    let mut children: Vec<Vec<usize>> = vec![Vec::new(); fresh.len()];
     let mut stack = Vec::new();
     for (i, c) in fresh.iter().enumerate() {
         if quarantine.blocks(c.actor_id(), c.raw().seq())
             || c.deps().iter().any(|d| quarantine.is_excluded(d))
         {
             out[i] = true;
-        }
-        for d in c.deps() {
-            if let Some(&j) = index.get(d) {
-                children[j].push(i);
-            }
         }
     }
     stack.extend((0..fresh.len()).filter(|&i| out[i]));
@@ -345,4 +389,44 @@ pub(crate) fn screen(
         proofs,
         dropped,
     })
+}
+
+/// The signature that vouches for change `i` of a batch: its own, or that of the nearest later
+/// change of `author` in the batch that has it in its past, with the changes leading there
+/// (positions; empty for its own).
+fn vouched_in_batch(
+    batch: &[SignedChange<Unverified>],
+    children: &[Vec<usize>],
+    i: usize,
+    author: &DeviceId,
+) -> Option<(Vec<usize>, Signature)> {
+    if let Some(sig) = batch[i].signature() {
+        return Some((Vec::new(), *sig));
+    }
+    // Breadth first through what builds on it, remembering the way back.
+    let mut came_from: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([i]);
+    while let Some(at) = queue.pop_front() {
+        for &c in &children[at] {
+            if c == i || came_from.contains_key(&c) {
+                continue;
+            }
+            came_from.insert(c, at);
+            let change = &batch[c];
+            if let Some(sig) = change.signature()
+                && author_of_actor(change.actor_id()).as_ref() == Some(author)
+            {
+                let mut path = vec![c];
+                let mut back = c;
+                while came_from[&back] != i {
+                    back = came_from[&back];
+                    path.push(back);
+                }
+                path.reverse();
+                return Some((path, *sig));
+            }
+            queue.push_back(c);
+        }
+    }
+    None
 }

@@ -90,10 +90,13 @@ impl Stage for Verified {
     }
 }
 
-/// An Automerge change with the ed25519 signature of its author.
+/// An Automerge change with the ed25519 signature of its author, when it travels or is kept
+/// with one. A change without a signature of its own is vouched for by a later change of the
+/// same author that has it in its past (see [`vouch`](crate::core::vouch)): only each author's
+/// newest changes of a batch carry a signature on the wire.
 pub struct SignedChange<S: Stage = Unverified> {
     body: S::Body,
-    signature: Signature,
+    signature: Option<Signature>,
 }
 
 impl<S: Stage> Clone for SignedChange<S> {
@@ -127,6 +130,14 @@ pub enum ChangeError {
     BadAuthor(String),
     #[error("change {hash}: signature does not verify under author {author}")]
     BadSignature { hash: String, author: String },
+    /// A change that no later change of its author in the batch has in its past came without
+    /// a signature: nothing vouches for its author.
+    #[error(
+        "change {hash} is the newest of author {author} in what was sent and carries no signature; nothing vouches for it"
+    )]
+    Unvouched { hash: String, author: String },
+    #[error("a signature was sent for change {0}, which was not sent")]
+    StraySignature(String),
     #[error("change {hash} holds {ops} operations, more than the limit of {MAX_CHANGE_OPS}")]
     TooManyOps { hash: String, ops: usize },
     /// Automerge panicked on the bytes: they are malformed in a way its checks miss. The
@@ -148,8 +159,15 @@ impl SignedChange<Unverified> {
     /// Reads change bytes and a signature that came from outside: the header is parsed by
     /// [`RawChange::parse`] and the hash recomputed; Automerge has not seen the bytes.
     pub fn from_bytes(bytes: Vec<u8>, signature: &[u8]) -> Result<Self, ChangeError> {
-        let signature =
-            Signature::from_slice(signature).map_err(|_| ChangeError::BadSignatureLength)?;
+        Self::from_parts(bytes, Some(signature))
+    }
+
+    /// [`SignedChange::from_bytes`] for a change that may have come without a signature of
+    /// its own (one a later change of its author vouches for).
+    pub fn from_parts(bytes: Vec<u8>, signature: Option<&[u8]>) -> Result<Self, ChangeError> {
+        let signature = signature
+            .map(|s| Signature::from_slice(s).map_err(|_| ChangeError::BadSignatureLength))
+            .transpose()?;
         Ok(SignedChange {
             body: RawChange::parse(bytes)?,
             signature,
@@ -161,13 +179,20 @@ impl SignedChange<Unverified> {
         &self.body
     }
 
-    /// Checks the author binding and the signature on the raw bytes, then lets Automerge
-    /// decode the change (guarded). See the module docs.
+    /// Checks the author binding and the change's own signature on the raw bytes, then lets
+    /// Automerge decode the change (guarded). See the module docs. A change without a
+    /// signature of its own is [`ChangeError::Unvouched`] here: alone, nothing vouches for it.
     pub fn verify(self) -> Result<SignedChange<Verified>, ChangeError> {
         let hash = self.hash();
         let author = author_of_actor(self.body.actor())
             .ok_or_else(|| ChangeError::BadAuthor(hash.to_string()))?;
-        if !author.verify_change(&hash, &self.signature) {
+        let Some(signature) = &self.signature else {
+            return Err(ChangeError::Unvouched {
+                hash: hash.to_string(),
+                author: author.short(),
+            });
+        };
+        if !author.verify_change(&hash, signature) {
             return Err(ChangeError::BadSignature {
                 hash: hash.to_string(),
                 author: author.short(),
@@ -253,9 +278,11 @@ pub fn authenticate_batch(
             "the batch holds a change twice or its dependencies form a cycle".into(),
         )
     })?;
-    check_vouching_signatures(&nodes, |i| &batch[i].signature)?;
+    let checked = check_vouching_signatures(&nodes, |i| batch[i].signature.as_ref())?;
     let authors: Vec<DeviceId> = nodes.iter().map(|n| n.author).collect();
     drop(nodes);
+    let mut batch = batch;
+    keep_only_checked(&mut batch, &checked, |c| &mut c.signature);
     let mut slots: Vec<Option<(SignedChange<Unverified>, DeviceId)>> =
         batch.into_iter().zip(authors).map(Some).collect();
     let (changes, authors) = order.into_iter().filter_map(|i| slots[i].take()).unzip();
@@ -281,22 +308,47 @@ pub(crate) fn authored<'a>(
 }
 
 /// The second half: the signatures that vouch for the rest (each author's newest changes, see
-/// [`signatures_to_check`]) must verify under their author. `signature(i)` is the signature
-/// sent with `nodes[i]`. Any failing signature refuses the whole batch.
+/// [`signatures_to_check`]) must be there and verify under their author. `signature(i)` is the
+/// signature sent with `nodes[i]`, if any. Any missing or failing one refuses the whole batch.
+/// Returns the positions whose signatures were checked: only those may be kept (a signature
+/// sent on an older change is redundant, and it was not checked).
 pub(crate) fn check_vouching_signatures<'s>(
     nodes: &[Node<'_>],
-    signature: impl Fn(usize) -> &'s Signature,
-) -> Result<(), ChangeError> {
-    for i in signatures_to_check(nodes) {
+    signature: impl Fn(usize) -> Option<&'s Signature>,
+) -> Result<Vec<usize>, ChangeError> {
+    let checked = signatures_to_check(nodes);
+    for &i in &checked {
         let n = &nodes[i];
-        if !n.author.verify_change(&n.hash, signature(i)) {
+        let Some(sig) = signature(i) else {
+            return Err(ChangeError::Unvouched {
+                hash: n.hash.to_string(),
+                author: n.author.short(),
+            });
+        };
+        if !n.author.verify_change(&n.hash, sig) {
             return Err(ChangeError::BadSignature {
                 hash: n.hash.to_string(),
                 author: n.author.short(),
             });
         }
     }
-    Ok(())
+    Ok(checked)
+}
+
+/// Drops every signature but the checked ones (`checked`, ascending positions of `items`).
+pub(crate) fn keep_only_checked<T>(
+    items: &mut [T],
+    checked: &[usize],
+    signature: impl Fn(&mut T) -> &mut Option<Signature>,
+) {
+    let mut next = checked.iter().peekable();
+    for (i, item) in items.iter_mut().enumerate() {
+        if next.peek() == Some(&&i) {
+            next.next();
+        } else {
+            *signature(item) = None;
+        }
+    }
 }
 
 /// Holds one change to [`MAX_CHANGE_OPS`], whether Automerge decoded it alone or loaded it in a
@@ -325,14 +377,14 @@ impl SignedChange<Verified> {
         let signature = key.sign_change(&change.hash());
         SignedChange {
             body: change,
-            signature,
+            signature: Some(signature),
         }
     }
 
     /// Re-labels a change read back from this device's own store, which only ever holds changes
     /// that were verified before they were written (and whose records are checksummed).
     /// `alliance verify` re-checks them all.
-    pub(crate) fn from_trusted_store(change: Change, signature: Signature) -> Self {
+    pub(crate) fn from_trusted_store(change: Change, signature: Option<Signature>) -> Self {
         SignedChange {
             body: change,
             signature,
@@ -348,6 +400,16 @@ impl SignedChange<Verified> {
         &self.body
     }
 
+    /// The change as a peer receives it: its bytes and its own signature (if it has one),
+    /// untrusted again.
+    pub fn to_unverified(&self) -> SignedChange<Unverified> {
+        SignedChange {
+            body: RawChange::parse(self.body.raw_bytes().to_vec())
+                .expect("a change Automerge decoded has a readable header"),
+            signature: self.signature,
+        }
+    }
+
     pub(crate) fn into_change(self) -> Change {
         self.body
     }
@@ -359,8 +421,20 @@ impl<S: Stage> SignedChange<S> {
         S::hash(&self.body)
     }
 
-    pub fn signature(&self) -> &Signature {
-        &self.signature
+    /// The change's own signature, when it has one (see the type's docs).
+    pub fn signature(&self) -> Option<&Signature> {
+        self.signature.as_ref()
+    }
+
+    pub(crate) fn signature_mut(&mut self) -> &mut Option<Signature> {
+        &mut self.signature
+    }
+
+    /// The same change without its signature: how it travels when a later change of its
+    /// author in the same batch vouches for it.
+    pub fn without_signature(mut self) -> Self {
+        self.signature = None;
+        self
     }
 
     pub fn deps(&self) -> &[ChangeHash] {

@@ -5,13 +5,16 @@
 //! *negotiation*, but never lets Automerge apply a peer's changes itself:
 //!
 //! - Outgoing: the message Automerge generates carries changes as individual change chunks
-//!   (format V1, which we enforce); each is sent with its signature, in the same order. A peer
-//!   known to have nothing (its heads are empty) gets the whole document as one chunk instead
-//!   (Automerge's V2 message) with every signature, ordered by change hash: loading a document
-//!   costs a fraction of applying its changes one by one.
-//! - Incoming: the changes are taken out of the message, paired with their signatures, and
-//!   go through [`Replica::receive`] (signature, author, membership at that point of the
-//!   history; all or nothing), or a whole document through [`Replica::receive_document`].
+//!   (format V1, which we enforce). Beside them travel the signatures that vouch for the rest
+//!   ([`Replica::for_sending`]): each author's newest changes in the message, one [`Vouch`]
+//!   each (the change's hash and the signature). A peer known to have nothing (its heads are
+//!   empty) gets the whole document as one chunk instead (Automerge's V2 message) with the
+//!   signatures of each author's newest changes: loading a document costs a fraction of
+//!   applying its changes one by one.
+//! - Incoming: the changes are taken out of the message, paired with the signatures sent for
+//!   them ([`pair`]), and go through [`Replica::receive`] (authorship through the vouching
+//!   signatures, membership at that point of the history; all or nothing), or a whole document
+//!   through [`Replica::receive_document`].
 //!   Only then is the message, with its changes stripped, given to Automerge to update the
 //!   sync state.
 //!
@@ -26,11 +29,87 @@ use crate::core::signed::{SignedChange, Unverified, Verified};
 use crate::protocol::{MAX_BATCH_CHANGES, MAX_FRAME_BYTES, SIGNATURE_LEN};
 
 /// One sync message on the wire: an Automerge sync message whose changes are V1 change chunks,
-/// and the signature of each change, in order.
+/// and the signatures that vouch for them (each author's newest changes in the message).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncMessage {
     pub message: Vec<u8>,
-    pub signatures: Vec<Vec<u8>>,
+    pub signatures: Vec<Vouch>,
+    /// How many changes the message carries (a whole document: all of its changes), for a
+    /// progress display while they are checked. Not trusted for anything else.
+    pub changes: u64,
+}
+
+/// A signature on the wire: the hash of the change it is on, and the signature (64 bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vouch {
+    pub change: [u8; 32],
+    pub signature: Vec<u8>,
+}
+
+/// The signatures changes travel with ([`Replica::for_sending`] decides which they are).
+pub fn vouches<S: crate::core::signed::Stage>(changes: &[SignedChange<S>]) -> Vec<Vouch> {
+    changes
+        .iter()
+        .filter_map(|c| {
+            Some(Vouch {
+                change: c.hash().0,
+                signature: c.signature()?.to_bytes().to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// The signatures a batch travels with: those of each author's newest changes in it (see
+/// [`vouch`](crate::core::vouch)), or `None` when one of those has none here (then the batch
+/// must go through [`Replica::for_sending`], which adds the changes up to one that has).
+pub fn newest_signatures<S: crate::core::signed::Stage>(
+    changes: &[SignedChange<S>],
+) -> Option<Vec<Vouch>> {
+    let nodes =
+        crate::core::signed::authored(changes.iter().map(|c| (c.hash(), c.actor_id(), c.deps())))
+            .ok()?;
+    crate::core::vouch::signatures_to_check(&nodes)
+        .into_iter()
+        .map(|i| Some(vouch(&changes[i].hash(), changes[i].signature()?)))
+        .collect()
+}
+
+/// Pairs changes from outside with the signatures sent for them. A signature for a change
+/// that was not sent, twice for one change, or of the wrong length, refuses them all.
+pub fn pair(
+    changes: Vec<Vec<u8>>,
+    signatures: &[Vouch],
+) -> Result<Vec<SignedChange<Unverified>>, crate::core::ChangeError> {
+    use crate::core::ChangeError;
+    let mut by_hash: std::collections::HashMap<[u8; 32], &[u8]> =
+        std::collections::HashMap::with_capacity(signatures.len());
+    for v in signatures {
+        if v.signature.len() != SIGNATURE_LEN {
+            return Err(ChangeError::BadSignatureLength);
+        }
+        if by_hash.insert(v.change, &v.signature).is_some() {
+            return Err(ChangeError::Malformed(format!(
+                "two signatures were sent for change {}",
+                automerge::ChangeHash(v.change)
+            )));
+        }
+    }
+    let paired = changes
+        .into_iter()
+        .map(|bytes| {
+            let c = SignedChange::from_parts(bytes, None)?;
+            Ok(match by_hash.remove(&c.hash().0) {
+                Some(sig) => SignedChange::from_parts(c.raw_bytes().to_vec(), Some(sig))?,
+                None => c,
+            })
+        })
+        .collect::<Result<Vec<_>, ChangeError>>()?;
+    if let Some(stray) = by_hash.keys().next() {
+        return Err(ChangeError::StraySignature(
+            automerge::ChangeHash(*stray).to_string(),
+        ));
+    }
+    Ok(paired)
 }
 
 /// Why a peer's sync message was refused. Nothing from it was applied.
@@ -38,8 +117,6 @@ pub struct SyncMessage {
 pub enum SyncError {
     #[error("peer sent a malformed sync message: {0}")]
     Malformed(String),
-    #[error("peer sent {changes} changes with {signatures} signatures")]
-    SignatureCount { changes: usize, signatures: usize },
     #[error(transparent)]
     Rejected(#[from] ReceiveError),
 }
@@ -127,14 +204,14 @@ impl PeerSync {
             return None;
         }
         // A peer known to have nothing gets the whole document in one chunk (Automerge's V2
-        // message) with every signature, ordered by change hash. Anyone else gets each change
-        // as its own chunk next to its signature.
+        // message) with the signatures of each author's newest changes. Anyone else gets each
+        // change as its own chunk, and the signatures that vouch for them.
         let empty_peer = self.state.their_heads.as_deref() == Some(&[]);
         if !empty_peer {
             self.sent_document = false;
         }
         let whole = (empty_peer && !self.sent_document && !replica.is_empty())
-            .then(|| all_signatures(replica))
+            .then(|| document_signatures(replica))
             .flatten();
         self.state.their_capabilities = whole.is_some().then(|| vec![sync::Capability::MessageV2]);
         let generated = replica.doc.generate_sync_message(&mut self.state);
@@ -164,29 +241,28 @@ impl PeerSync {
             && msg.changes.iter().all(is_document_chunk)
             && let Some(signatures) = whole
         {
-            self.sent += signatures.len();
+            self.sent += replica.len();
             self.sent_document = true;
             return Some(SyncMessage {
                 message: msg.encode(),
                 signatures,
+                changes: replica.len() as u64,
             });
         }
-        let mut signatures = Vec::with_capacity(msg.changes.len());
-        let mut chunks = Vec::with_capacity(msg.changes.len());
-        for chunk in msg.changes.iter() {
-            let Ok(change) = automerge::Change::from_bytes(chunk.to_vec()) else {
-                continue;
-            };
-            match replica.signatures().get(&change.hash()) {
-                Some(sig) => {
-                    signatures.push(sig.to_bytes().to_vec());
-                    chunks.push(chunk.to_vec());
-                }
-                // An unsigned change is never sent (it could not be verified anyway).
-                None => continue,
-            }
-        }
+        let changes: Vec<SignedChange<Verified>> = msg
+            .changes
+            .iter()
+            .filter_map(|chunk| automerge::Change::from_bytes(chunk.to_vec()).ok())
+            .map(|c| {
+                let sig = replica.signatures().get(&c.hash()).copied();
+                SignedChange::from_trusted_store(c, sig)
+            })
+            .collect();
+        let changes = replica.for_sending(changes);
+        let signatures = vouches(&changes);
+        let chunks: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
         self.sent += chunks.len();
+        let chunks_sent = chunks.len();
         let bare = chunks.is_empty();
         msg.changes = ChunkList::from(chunks);
         let message = msg.encode();
@@ -201,6 +277,7 @@ impl PeerSync {
         Some(SyncMessage {
             message,
             signatures,
+            changes: chunks_sent as u64,
         })
     }
 
@@ -231,12 +308,6 @@ impl PeerSync {
             .map_err(|e| SyncError::Malformed(e.to_string()))?;
         let chunks: Vec<Vec<u8>> = msg.changes.iter().map(|c| c.to_vec()).collect();
         let document = chunks.len() == 1 && is_document_chunk(&chunks[0]);
-        if !document && chunks.len() != incoming.signatures.len() {
-            return Err(SyncError::SignatureCount {
-                changes: chunks.len(),
-                signatures: incoming.signatures.len(),
-            });
-        }
         if incoming.signatures.len() > MAX_BATCH_CHANGES {
             return Err(ReceiveError::TooMany(incoming.signatures.len()).into());
         }
@@ -245,7 +316,10 @@ impl PeerSync {
             let signatures = incoming
                 .signatures
                 .iter()
-                .map(|s| Signature::from_slice(s))
+                .map(|v| {
+                    Signature::from_slice(&v.signature)
+                        .map(|s| (automerge::ChangeHash(v.change), s))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|_| ReceiveError::Change(crate::core::ChangeError::BadSignatureLength))?;
             let received = replica.receive_document_within(&chunks[0], &signatures, budget)?;
@@ -255,18 +329,7 @@ impl PeerSync {
             applied.dropped = received.dropped;
             applied.new = received.new;
         } else if !chunks.is_empty() {
-            let batch = chunks
-                .into_iter()
-                .zip(&incoming.signatures)
-                .map(|(bytes, sig)| {
-                    if sig.len() != SIGNATURE_LEN {
-                        return Err(ReceiveError::Change(
-                            crate::core::ChangeError::BadSignatureLength,
-                        ));
-                    }
-                    Ok(SignedChange::from_bytes(bytes, sig)?)
-                })
-                .collect::<Result<Vec<_>, ReceiveError>>()?;
+            let batch = pair(chunks, &incoming.signatures).map_err(ReceiveError::Change)?;
             let mut batch = batch;
             batch.append(&mut self.pending);
             if batch.len() > MAX_BATCH_CHANGES {
@@ -352,19 +415,25 @@ fn missing_deps(
     missing
 }
 
-/// Every change's signature ordered by change hash, or `None` when a change of the history
-/// has none (then the changes travel one by one, and the unsigned one stays behind).
-fn all_signatures(replica: &Replica) -> Option<Vec<Vec<u8>>> {
-    let mut hashes: Vec<_> = replica
-        .doc
-        .get_changes_meta(&[])
+/// The signatures of each author's newest changes of the whole history, which vouch for the
+/// rest, or `None` when one of them is not kept here (then the changes travel one by one).
+fn document_signatures(replica: &Replica) -> Option<Vec<Vouch>> {
+    let metas = replica.doc.get_changes_meta(&[]);
+    let nodes = crate::core::signed::authored(
+        metas
+            .iter()
+            .map(|m| (m.hash, m.actor.as_ref(), m.deps.as_slice())),
+    )
+    .ok()?;
+    crate::core::vouch::signatures_to_check(&nodes)
         .into_iter()
-        .map(|m| m.hash)
-        .collect();
-    hashes.sort();
-    hashes
-        .iter()
-        .map(|h| replica.signatures().get(h).map(|s| s.to_bytes().to_vec()))
+        .map(|i| {
+            let hash = nodes[i].hash;
+            replica.signatures().get(&hash).map(|s| Vouch {
+                change: hash.0,
+                signature: s.to_bytes().to_vec(),
+            })
+        })
         .collect()
 }
 
@@ -374,7 +443,10 @@ fn is_document_chunk(chunk: &[u8]) -> bool {
     chunk.len() > 8 && chunk[..4] == [0x85, 0x6f, 0x4a, 0x83] && chunk[8] == 0
 }
 
-/// Signature bytes of a verified change, for callers that build messages by hand.
-pub fn signature_bytes(sig: &Signature) -> Vec<u8> {
-    sig.to_bytes().to_vec()
+/// A signature as it travels, for callers that build messages by hand.
+pub fn vouch(hash: &automerge::ChangeHash, sig: &Signature) -> Vouch {
+    Vouch {
+        change: hash.0,
+        signature: sig.to_bytes().to_vec(),
+    }
 }

@@ -14,8 +14,11 @@
 //! batch, which is enough: a change the replica already holds has its whole past in the
 //! replica, so none of its ancestors can be new.
 //!
-//! Every change still travels and is stored with its own signature; `alliance verify` checks
-//! each of them. This module only decides which ones an accept decision needs. No I/O.
+//! So only those signatures travel (on the wire and in bundles), and a receiver keeps only
+//! the ones it checked. Later, [`vouchers`] finds for every change of a whole history the
+//! signature that vouches for it: its own, or one of its author's later changes that has it in
+//! its past. `alliance verify`, `log` and the review commands attribute each change through it,
+//! so tampering with any stored byte still breaks a signature. No I/O.
 
 use std::collections::HashMap;
 
@@ -23,9 +26,9 @@ use automerge::ChangeHash;
 
 use crate::core::identity::DeviceId;
 
-/// Authors per batch for which the plan tracks ancestry; a batch with more authors has every
-/// signature checked.
-pub const MAX_TRACKED_AUTHORS: usize = 64;
+/// Authors per batch for which the plan tracks ancestry (a bit per author and change); a batch
+/// with more authors has every signature checked.
+pub const MAX_TRACKED_AUTHORS: usize = 1024;
 
 /// One change of a batch, as far as the plan is concerned.
 #[derive(Debug, Clone, Copy)]
@@ -79,29 +82,130 @@ pub fn signatures_to_check(nodes: &[Node<'_>]) -> Vec<usize> {
     let Some(order) = causal_order(nodes) else {
         return everything();
     };
-    let mut slots: HashMap<DeviceId, u32> = HashMap::new();
+    let mut slots: HashMap<DeviceId, usize> = HashMap::new();
     for n in nodes {
-        let next = slots.len() as u32;
+        let next = slots.len();
         slots.entry(n.author).or_insert(next);
     }
     if slots.len() > MAX_TRACKED_AUTHORS {
         return everything();
     }
     let index = positions(nodes).expect("causal_order checked the hashes");
-    let bit = |n: &Node<'_>| 1u64 << slots[&n.author];
-    // below[i]: the authors of the batch's changes that depend on change i.
-    let mut below = vec![0u64; nodes.len()];
+    let words = slots.len().div_ceil(64);
+    let slot: Vec<usize> = nodes.iter().map(|n| slots[&n.author]).collect();
+    // below[i]: the authors of the batch's changes that depend on change i, a bit each.
+    let mut below = vec![0u64; nodes.len() * words];
+    let mut mine = vec![0u64; words];
     for &i in order.iter().rev() {
-        let mine = below[i] | bit(&nodes[i]);
+        mine.copy_from_slice(&below[i * words..(i + 1) * words]);
+        mine[slot[i] / 64] |= 1 << (slot[i] % 64);
         for d in nodes[i].deps {
             if let Some(&j) = index.get(d) {
-                below[j] |= mine;
+                for (w, m) in below[j * words..(j + 1) * words].iter_mut().zip(&mine) {
+                    *w |= m;
+                }
             }
         }
     }
     (0..nodes.len())
-        .filter(|&i| below[i] & bit(&nodes[i]) == 0)
+        .filter(|&i| below[i * words + slot[i] / 64] & (1 << (slot[i] % 64)) == 0)
         .collect()
+}
+
+/// One change of a whole history: its hash, its dependencies and its author (`None` when its
+/// actor names no device key: it neither vouches nor is vouched for).
+pub type History<'a> = (ChangeHash, &'a [ChangeHash], Option<DeviceId>);
+
+fn history_positions(nodes: &[History<'_>]) -> HashMap<ChangeHash, usize> {
+    nodes.iter().enumerate().map(|(i, n)| (n.0, i)).collect()
+}
+
+/// Which signature vouches for each change of a whole history: its own, or that of a later
+/// change of the same author that has it in its past. `nodes` in causal order (every change
+/// after its dependencies, as Automerge lists a document's changes), `signed[i]` whether
+/// change `i` has a signature of its own here.
+///
+/// Each signed change floods its past, marking its author's unsigned changes it reaches; the
+/// flood of an author stops at changes an earlier flood of the same author reached (their
+/// past was reached too), so each change is visited at most once per author who signs.
+/// Floods go in causal order, so a change is vouched for by its author's earliest signed
+/// change after it.
+pub fn vouchers(nodes: &[History<'_>], signed: &[bool]) -> Vec<Option<usize>> {
+    let index = history_positions(nodes);
+    let mut voucher: Vec<Option<usize>> = signed
+        .iter()
+        .enumerate()
+        .map(|(i, s)| s.then_some(i))
+        .collect();
+    let mut reached: HashMap<DeviceId, Vec<bool>> = HashMap::new();
+    let mut stack = Vec::new();
+    for (v, &(_, _, author)) in nodes.iter().enumerate() {
+        let Some(author) = author.filter(|_| signed[v]) else {
+            continue;
+        };
+        let seen = reached
+            .entry(author)
+            .or_insert_with(|| vec![false; nodes.len()]);
+        if seen[v] {
+            // Only when `nodes` is not in causal order: its past was flooded already.
+            continue;
+        }
+        seen[v] = true;
+        stack.push(v);
+        while let Some(i) = stack.pop() {
+            for d in nodes[i].1 {
+                let Some(&j) = index.get(d) else { continue };
+                if seen[j] {
+                    continue;
+                }
+                seen[j] = true;
+                if voucher[j].is_none() && nodes[j].2 == Some(author) {
+                    voucher[j] = Some(v);
+                }
+                stack.push(j);
+            }
+        }
+    }
+    voucher
+}
+
+/// A path through the history from change `from` to its descendant `to`: the changes after
+/// `from`, each depending on the one before it (the first on `from`), the last being `to`.
+/// `None` when `to` does not have `from` in its past. For proofs that show why a signature
+/// vouches for a change.
+pub fn path(nodes: &[History<'_>], from: usize, to: usize) -> Option<Vec<usize>> {
+    let index = history_positions(nodes);
+    // Walk back from `to`, remembering through which change each one was reached.
+    let mut came_from: HashMap<usize, usize> = HashMap::new();
+    let mut stack = vec![to];
+    let mut found = from == to;
+    while let Some(i) = stack.pop() {
+        if found {
+            break;
+        }
+        for d in nodes[i].1 {
+            let Some(&j) = index.get(d) else { continue };
+            if j == to || came_from.contains_key(&j) {
+                continue;
+            }
+            came_from.insert(j, i);
+            if j == from {
+                found = true;
+                break;
+            }
+            stack.push(j);
+        }
+    }
+    if !found {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut at = from;
+    while at != to {
+        at = came_from[&at];
+        out.push(at);
+    }
+    Some(out)
 }
 
 fn positions(nodes: &[Node<'_>]) -> Option<HashMap<ChangeHash, usize>> {

@@ -62,13 +62,12 @@ pub struct Fixture {
 impl Fixture {
     /// `base` with `next` and `after_next` received, as a peer would send them.
     pub fn with_both(&self) -> Replica {
-        let sent = |c: &SignedChange<Verified>| {
-            SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes())
-                .expect("a change this process made")
-        };
         let mut r = self.base.clone();
-        r.receive(vec![sent(&self.next), sent(&self.after_next)])
-            .expect("honest changes");
+        r.receive(vec![
+            self.next.to_unverified(),
+            self.after_next.to_unverified(),
+        ])
+        .expect("honest changes");
         r
     }
 }
@@ -389,8 +388,7 @@ pub fn session_frames(data: &[u8]) -> bool {
 
 /// A verified change as a peer sends it: bytes and signature, untrusted again.
 fn as_received(c: &SignedChange<Verified>) -> SignedChange<crate::core::Unverified> {
-    SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes())
-        .expect("a verified change parses")
+    c.to_unverified()
 }
 
 /// A sync message from a peer, on a copy of the fixed alliance and on an empty replica of it
@@ -433,20 +431,22 @@ pub fn received_changes(data: &[u8]) -> bool {
     } else {
         chunk_type
     };
-    let signature = fx
-        .signer_in(body)
-        .sign_change(&chunk_hash(hash_type, body))
-        .to_bytes();
+    let hash = chunk_hash(hash_type, body);
+    let signature = fx.signer_in(body).sign_change(&hash).to_bytes();
     let with_next = flags & 0b100 != 0;
     if flags & 0b1000 != 0 {
         let mut changes = Vec::new();
         let mut signatures = Vec::new();
         if with_next {
             changes.push(fx.next.raw_bytes().to_vec());
-            signatures.push(fx.next.signature().to_bytes().to_vec());
+            signatures.extend(crate::core::sync::vouches(std::slice::from_ref(&fx.next)));
         }
         changes.push(bytes);
-        signatures.push(signature.to_vec());
+        signatures.push(crate::core::sync::Vouch {
+            change: hash.0,
+            signature: signature.to_vec(),
+        });
+        let count = changes.len() as u64;
         let message = automerge::sync::Message {
             heads: fx.base.heads(),
             need: Vec::new(),
@@ -458,6 +458,7 @@ pub fn received_changes(data: &[u8]) -> bool {
         return sync_message(SyncMessage {
             message: message.encode(),
             signatures,
+            changes: count,
         });
     }
     let Ok(change) = SignedChange::from_bytes(bytes, &signature) else {
@@ -465,13 +466,7 @@ pub fn received_changes(data: &[u8]) -> bool {
     };
     let mut batch = Vec::new();
     if with_next {
-        batch.push(
-            SignedChange::from_bytes(
-                fx.next.raw_bytes().to_vec(),
-                &fx.next.signature().to_bytes(),
-            )
-            .expect("an honest change parses"),
-        );
+        batch.push(fx.next.to_unverified());
     }
     batch.push(change);
     let mut r = fx.base.clone();
@@ -503,10 +498,10 @@ pub fn received_document(data: &[u8]) -> bool {
     accepted
 }
 
-/// Signatures for every change of a document, ordered by change hash, as an honest sender
-/// would send them. Loading the document here to learn its changes is the harness's work, not
+/// A signature for every change of a document (an honest sender sends only each author's
+/// newest; the others are redundant, and a receiver drops them). Loading the document here to learn its changes is the harness's work, not
 /// the library's, so a panic of Automerge here is caught (and the document gets none).
-fn document_signatures(fx: &Fixture, bytes: &[u8]) -> Vec<Signature> {
+fn document_signatures(fx: &Fixture, bytes: &[u8]) -> Vec<(automerge::ChangeHash, Signature)> {
     let metas = catch_unwind(AssertUnwindSafe(|| {
         let doc = Automerge::load(bytes).ok()?;
         Some(
@@ -523,8 +518,8 @@ fn document_signatures(fx: &Fixture, bytes: &[u8]) -> Vec<Signature> {
     metas
         .iter()
         .map(|(hash, actor)| match fx.key_for(actor) {
-            Some(k) => k.sign_change(hash),
-            None => Signature::from_bytes(&[0; SIGNATURE_LEN]),
+            Some(k) => (*hash, k.sign_change(hash)),
+            None => (*hash, Signature::from_bytes(&[0; SIGNATURE_LEN])),
         })
         .collect()
 }
@@ -722,7 +717,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     add("ticket", "ticket", t.to_string().into_bytes());
 
     let body = |f: &Frame| wire::encode(f)[4..].to_vec();
-    let (changes, _) = fx.base.changes_since(&[]);
+    let changes = fx.base.changes_since(&[]);
     let hello_join = Frame::Hello {
         alliance: fx.base.id().0.0,
         join: Some(wire::JoinRequest {
@@ -740,17 +735,13 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
             addrs: vec!["192.168.1.20:51820".into()],
         }),
     );
-    let push = |cs: &[&SignedChange<Verified>]| Frame::Changes {
-        changes: cs.iter().map(|c| c.raw_bytes().to_vec()).collect(),
-        signatures: cs
-            .iter()
-            .map(|c| c.signature().to_bytes().to_vec())
-            .collect(),
-    };
     add(
         "wire_frame",
         "changes_push",
-        body(&push(&[&fx.next, &fx.after_next])),
+        body(
+            &crate::proto::session::push_frame(&[fx.next.clone(), fx.after_next.clone()])
+                .expect("both changes are signed"),
+        ),
     );
     // A sync round from a device that has nothing, and the answer it gets (the whole document).
     let mut empty = Replica::empty(fx.base.id());
@@ -808,7 +799,10 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         "live_listener",
         [
             vec![0b11],
-            record(&push(&[&fx.next])),
+            record(
+                &crate::proto::session::push_frame(std::slice::from_ref(&fx.next))
+                    .expect("a signed change"),
+            ),
             record(&Frame::Sync(changes_msg.clone())),
             vec![1, 2, 3, 1, 4],
         ]

@@ -77,7 +77,7 @@ const READ_CHUNK: usize = 64 << 10;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::sync::SyncMessage;
+    use crate::core::sync::{SyncMessage, Vouch};
     use crate::proto::frame::{DEFLATED, PLAIN};
     use crate::protocol::FRAME_DEFLATE_MAX;
     use std::io::Write;
@@ -97,7 +97,11 @@ mod tests {
             Frame::Welcome { addrs: vec![] },
             Frame::Sync(SyncMessage {
                 message: vec![1, 2, 3],
-                signatures: vec![vec![9; 64]],
+                signatures: vec![Vouch {
+                    change: [4; 32],
+                    signature: vec![9; 64],
+                }],
+                changes: 1,
             }),
             Frame::Done,
             Frame::Refused {
@@ -132,7 +136,13 @@ mod tests {
         // A batch whose bytes repeat (as actor IDs, keys and summaries do) is deflated.
         let batch = Frame::Changes {
             changes: vec![b"actor-of-ada-actor-of-ada added need: quiet mornings".to_vec(); 20],
-            signatures: vec![vec![9; 64]; 20],
+            signatures: vec![
+                Vouch {
+                    change: [4; 32],
+                    signature: vec![9; 64],
+                };
+                2
+            ],
         };
         let bytes = encode(&batch);
         assert_eq!(bytes[4], DEFLATED);

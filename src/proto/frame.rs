@@ -5,14 +5,13 @@
 //!
 //! Bodies between [`FRAME_DEFLATE_MIN`] and [`FRAME_DEFLATE_MAX`] bytes are deflated when that
 //! makes them smaller: a batch of changes repeats actor IDs, keys and summaries. Larger frames
-//! (a whole document, already compressed, and its signatures, which do not compress) are sent
-//! as they are.
+//! (a whole document, already compressed) are sent as they are.
 
 use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::sync::SyncMessage;
+use crate::core::sync::{SyncMessage, Vouch};
 use crate::protocol::{FRAME_DEFLATE_MAX, FRAME_DEFLATE_MIN};
 
 /// Body encodings.
@@ -53,11 +52,12 @@ pub enum Frame {
     Done,
     /// The sender refused what it received (a change failed verification) and closes.
     Rejected { reason: String },
-    /// Changes pushed during a live session as they are made (each change's bytes and its
-    /// signature, in causal order), without a sync-protocol round per edit.
+    /// Changes pushed during a live session as they are made (each change's bytes, in causal
+    /// order, and the signatures of each author's newest changes among them, which vouch for
+    /// the rest), without a sync-protocol round per edit.
     Changes {
         changes: Vec<Vec<u8>>,
-        signatures: Vec<Vec<u8>>,
+        signatures: Vec<Vouch>,
     },
 }
 

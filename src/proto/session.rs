@@ -28,7 +28,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::core::sync::{PeerSync, SyncError, SyncMessage};
+use crate::core::sync::{PeerSync, SyncError, SyncMessage, Vouch, newest_signatures, pair};
 use crate::core::{DeviceId, ReceiveError, Replica, SignedChange, Unverified, Verified};
 use crate::proto::frame::{CloseCode, Frame};
 use crate::protocol::{
@@ -308,7 +308,7 @@ impl Session {
     /// being verified. `None` when it carries none.
     pub fn arriving(&self, frame: &Frame) -> Option<Progress> {
         let checking = match frame {
-            Frame::Sync(m) => m.signatures.len(),
+            Frame::Sync(m) => usize::try_from(m.changes).unwrap_or(usize::MAX),
             Frame::Changes { changes, .. } => changes.len(),
             _ => 0,
         };
@@ -516,9 +516,17 @@ impl Session {
             Event::Fresh(fresh) => {
                 if fresh.from != Some(self.peer) && !fresh.changes.is_empty() {
                     for part in fresh.changes.chunks(PUSH_CHUNK) {
-                        out.push(Action::Send(push_frame(part)));
+                        match push_frame(part) {
+                            Some(frame) => {
+                                out.push(Action::Send(frame));
+                                self.sync.sent += part.len();
+                            }
+                            // A part whose newest change of an author has no signature here
+                            // (a large batch from a third device, cut in parts): a sync round
+                            // sends it with the changes up to one that has.
+                            None => self.round_due = true,
+                        }
                     }
-                    self.sync.sent += fresh.changes.len();
                     self.settle = Some(now + SETTLE_AFTER);
                 }
             }
@@ -586,36 +594,23 @@ impl Session {
     }
 }
 
-/// The frame that pushes `changes` to a peer.
-pub fn push_frame(changes: &[SignedChange<Verified>]) -> Frame {
-    Frame::Changes {
+/// The frame that pushes `changes` to a peer: their bytes, and the signatures of each author's
+/// newest changes among them, which vouch for the rest. `None` when one of those has no
+/// signature here.
+pub fn push_frame(changes: &[SignedChange<Verified>]) -> Option<Frame> {
+    Some(Frame::Changes {
         changes: changes.iter().map(|c| c.raw_bytes().to_vec()).collect(),
-        signatures: changes
-            .iter()
-            .map(|c| c.signature().to_bytes().to_vec())
-            .collect(),
-    }
+        signatures: newest_signatures(changes)?,
+    })
 }
 
-/// Parses pushed changes; nothing is trusted yet.
+/// Parses pushed changes and pairs them with their signatures; nothing is trusted yet.
 pub fn parse_pushed(
     changes: Vec<Vec<u8>>,
-    signatures: Vec<Vec<u8>>,
+    signatures: Vec<Vouch>,
 ) -> Result<Vec<SignedChange<Unverified>>, SyncError> {
-    if changes.len() != signatures.len() {
-        return Err(SyncError::SignatureCount {
-            changes: changes.len(),
-            signatures: signatures.len(),
-        });
+    if changes.len() > MAX_BATCH_CHANGES || signatures.len() > MAX_BATCH_CHANGES {
+        return Err(ReceiveError::TooMany(changes.len().max(signatures.len())).into());
     }
-    if changes.len() > MAX_BATCH_CHANGES {
-        return Err(ReceiveError::TooMany(changes.len()).into());
-    }
-    changes
-        .into_iter()
-        .zip(&signatures)
-        .map(|(bytes, sig)| {
-            SignedChange::from_bytes(bytes, sig).map_err(|e| ReceiveError::Change(e).into())
-        })
-        .collect()
+    pair(changes, &signatures).map_err(|e| ReceiveError::Change(e).into())
 }

@@ -2,10 +2,15 @@
 //!
 //! **Change log** (`changes.log`), append-only:
 //! ```text
-//! "ALLLOG01"
+//! "ALLLOG02"
 //! record*  where record = u32 LE payload length | u32 LE CRC-32 of payload | payload
-//!                payload = 64-byte signature | Automerge change bytes
+//!                payload = flags (1 byte; bit 0: signed) | [64-byte signature] | change bytes
 //! ```
+//! A change is kept with a signature of its own when it has one: this device's own changes
+//! always, a received change when it was its author's newest in what arrived. The others are
+//! vouched for by a later change of their author (see [`crate::core::vouch`]).
+//! Version 1 (`"ALLLOG01"`, every payload `64-byte signature | change bytes`) is still read;
+//! the store rewrites it as version 2 when it opens it for writing.
 //! A record that runs past the end of the file, or whose checksum fails while it is the last
 //! record, is a *torn tail*: a write that was cut short by a crash, whose command never
 //! returned. It is ignored and cut off before the next append. A bad record followed by more
@@ -14,24 +19,49 @@
 //!
 //! **Snapshot** (`snapshot`), replaced atomically:
 //! ```text
-//! "ALLSNAP1" | u64 LE doc length | Automerge document (save()) |
+//! "ALLSNAP2" | u64 LE doc length | Automerge document (save()) |
 //! u64 LE signature count | (32-byte change hash | 64-byte signature)* | u32 LE CRC-32 of all before
 //! ```
+//! The table holds the signatures kept (not one per change, see above). Version 1
+//! (`"ALLSNAP1"`, the same layout with a signature for every change) is still read.
 
 use std::collections::HashMap;
 
 use automerge::ChangeHash;
 use ed25519_dalek::Signature;
 
-use crate::protocol::{BUNDLE_MAGIC, CHANGE_HASH_LEN, LOG_MAGIC, SIGNATURE_LEN, SNAPSHOT_MAGIC};
+use crate::protocol::{
+    BUNDLE_MAGIC, BUNDLE_MAGIC_V1, CHANGE_HASH_LEN, LOG_MAGIC, LOG_MAGIC_V1, SIGNATURE_LEN,
+    SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_V1,
+};
 
 const RECORD_HEADER: usize = 8;
 
-/// A record read from the log: signature and change bytes (not yet parsed).
+/// Bit 0 of a version 2 record's flags: a signature follows.
+const SIGNED: u8 = 1;
+
+/// A record read from the log: the change's own signature, if it was kept with one, and its
+/// bytes (not yet parsed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
-    pub signature: [u8; SIGNATURE_LEN],
+    pub signature: Option<[u8; SIGNATURE_LEN]>,
     pub change: Vec<u8>,
+}
+
+impl LogRecord {
+    /// The record's length in the file, header included.
+    pub fn encoded_len(&self) -> u64 {
+        let sig = if self.signature.is_some() {
+            SIGNATURE_LEN
+        } else {
+            0
+        };
+        (RECORD_HEADER + 1 + sig + self.change.len()) as u64
+    }
+
+    pub fn signature(&self) -> Option<Signature> {
+        self.signature.as_ref().map(Signature::from_bytes)
+    }
 }
 
 /// The log, decoded.
@@ -42,6 +72,8 @@ pub struct DecodedLog {
     pub valid_len: u64,
     /// Bytes of torn tail found after the valid prefix.
     pub torn_tail: u64,
+    /// Whether the log is in the old format (version 1): rewrite it before appending.
+    pub old_format: bool,
 }
 
 /// Why a file could not be decoded.
@@ -51,7 +83,7 @@ pub enum FormatError {
     BadMagic,
     #[error("record at byte {0} fails its checksum and is followed by more data")]
     BadRecord(u64),
-    #[error("record at byte {0} is too short to hold a signature")]
+    #[error("record at byte {0} is too short for what its header says it holds")]
     ShortRecord(u64),
     #[error("it is truncated")]
     Truncated,
@@ -63,9 +95,15 @@ pub fn log_header() -> Vec<u8> {
     LOG_MAGIC.to_vec()
 }
 
-pub fn encode_record(signature: &Signature, change: &[u8]) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(SIGNATURE_LEN + change.len());
-    payload.extend_from_slice(&signature.to_bytes());
+pub fn encode_record(signature: Option<&Signature>, change: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(1 + SIGNATURE_LEN + change.len());
+    match signature {
+        Some(sig) => {
+            payload.push(SIGNED);
+            payload.extend_from_slice(&sig.to_bytes());
+        }
+        None => payload.push(0),
+    }
     payload.extend_from_slice(change);
     let mut out = Vec::with_capacity(RECORD_HEADER + payload.len());
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
@@ -86,9 +124,12 @@ pub fn decode_log(bytes: &[u8]) -> Result<DecodedLog, FormatError> {
             Err(FormatError::BadMagic)
         };
     }
-    if &bytes[..LOG_MAGIC.len()] != LOG_MAGIC {
-        return Err(FormatError::BadMagic);
-    }
+    let old_format = match &bytes[..LOG_MAGIC.len()] {
+        m if m == LOG_MAGIC => false,
+        m if m == LOG_MAGIC_V1 => true,
+        _ => return Err(FormatError::BadMagic),
+    };
+    let min_payload = if old_format { SIGNATURE_LEN } else { 1 };
     let mut pos = LOG_MAGIC.len();
     let mut records = Vec::new();
     while pos < bytes.len() {
@@ -104,7 +145,7 @@ pub fn decode_log(bytes: &[u8]) -> Result<DecodedLog, FormatError> {
             // one record. If a whole record follows, this record's length is damaged instead,
             // and taking the rest for a torn tail would drop (and the next append cut off)
             // every record after it.
-            if whole_record_in(&rest[1..]) {
+            if whole_record_in(&rest[1..], min_payload) {
                 return Err(FormatError::BadRecord(pos as u64));
             }
             break;
@@ -116,12 +157,26 @@ pub fn decode_log(bytes: &[u8]) -> Result<DecodedLog, FormatError> {
             }
             return Err(FormatError::BadRecord(pos as u64));
         }
-        if payload.len() < SIGNATURE_LEN {
-            return Err(FormatError::ShortRecord(pos as u64));
-        }
+        let short = || FormatError::ShortRecord(pos as u64);
+        let (signature, change) = if old_format {
+            if payload.len() < SIGNATURE_LEN {
+                return Err(short());
+            }
+            let (sig, change) = payload.split_at(SIGNATURE_LEN);
+            (Some(sig.try_into().unwrap()), change)
+        } else {
+            match payload.split_first() {
+                Some((&SIGNED, rest)) if rest.len() >= SIGNATURE_LEN => {
+                    let (sig, change) = rest.split_at(SIGNATURE_LEN);
+                    (Some(sig.try_into().unwrap()), change)
+                }
+                Some((&0, change)) => (None, change),
+                _ => return Err(short()),
+            }
+        };
         records.push(LogRecord {
-            signature: payload[..SIGNATURE_LEN].try_into().unwrap(),
-            change: payload[SIGNATURE_LEN..].to_vec(),
+            signature,
+            change: change.to_vec(),
         });
         pos += end;
     }
@@ -129,16 +184,17 @@ pub fn decode_log(bytes: &[u8]) -> Result<DecodedLog, FormatError> {
         records,
         valid_len: pos as u64,
         torn_tail: (bytes.len() - pos) as u64,
+        old_format,
     })
 }
 
 /// Whether a whole, checksummed record starts anywhere in `bytes`.
-fn whole_record_in(bytes: &[u8]) -> bool {
+fn whole_record_in(bytes: &[u8], min_payload: usize) -> bool {
     (0..bytes.len().saturating_sub(RECORD_HEADER - 1)).any(|q| {
         let rest = &bytes[q..];
         let len = u32::from_le_bytes(rest[0..4].try_into().unwrap()) as usize;
         let crc = u32::from_le_bytes(rest[4..8].try_into().unwrap());
-        len >= SIGNATURE_LEN
+        len >= min_payload
             && RECORD_HEADER.saturating_add(len) <= rest.len()
             && crc32fast::hash(&rest[RECORD_HEADER..RECORD_HEADER + len]) == crc
     })
@@ -170,7 +226,10 @@ pub struct DecodedSnapshot<'a> {
 }
 
 pub fn decode_snapshot(bytes: &[u8]) -> Result<DecodedSnapshot<'_>, FormatError> {
-    if bytes.len() < SNAPSHOT_MAGIC.len() || &bytes[..SNAPSHOT_MAGIC.len()] != SNAPSHOT_MAGIC {
+    if bytes.len() < SNAPSHOT_MAGIC.len()
+        || (&bytes[..SNAPSHOT_MAGIC.len()] != SNAPSHOT_MAGIC
+            && &bytes[..SNAPSHOT_MAGIC.len()] != SNAPSHOT_MAGIC_V1)
+    {
         return Err(FormatError::BadMagic);
     }
     if bytes.len() < 8 + 8 + 8 + 4 {
@@ -209,10 +268,12 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<DecodedSnapshot<'_>, FormatError>
 }
 
 /// Encodes a bundle: signed changes of one alliance, carried between devices by hand.
-/// `"ALLBNDL1" | 32-byte alliance ID | record*` (records as in the log).
+/// `"ALLBNDL2" | 32-byte alliance ID | record*` (records as in the log, version 2; a bundle
+/// carries the signatures that vouch for its changes, each author's newest). Version 1
+/// (`"ALLBNDL1"`, a signature on every record) is still read.
 pub fn encode_bundle<'a>(
     alliance: &ChangeHash,
-    changes: impl IntoIterator<Item = (&'a Signature, &'a [u8])>,
+    changes: impl IntoIterator<Item = (Option<&'a Signature>, &'a [u8])>,
 ) -> Vec<u8> {
     let mut out = BUNDLE_MAGIC.to_vec();
     out.extend_from_slice(&alliance.0);
@@ -225,12 +286,17 @@ pub fn encode_bundle<'a>(
 /// Decodes a bundle strictly: unlike the log, a bundle has no torn tail to forgive.
 pub fn decode_bundle(bytes: &[u8]) -> Result<(ChangeHash, Vec<LogRecord>), FormatError> {
     let head = BUNDLE_MAGIC.len() + CHANGE_HASH_LEN;
-    if bytes.len() < head || &bytes[..BUNDLE_MAGIC.len()] != BUNDLE_MAGIC {
+    if bytes.len() < head {
         return Err(FormatError::BadMagic);
     }
+    let log_magic = match &bytes[..BUNDLE_MAGIC.len()] {
+        m if m == BUNDLE_MAGIC => LOG_MAGIC,
+        m if m == BUNDLE_MAGIC_V1 => LOG_MAGIC_V1,
+        _ => return Err(FormatError::BadMagic),
+    };
     let alliance = ChangeHash(bytes[BUNDLE_MAGIC.len()..head].try_into().unwrap());
     // Reuse the log decoder on a log-shaped view of the records.
-    let mut as_log = LOG_MAGIC.to_vec();
+    let mut as_log = log_magic.to_vec();
     as_log.extend_from_slice(&bytes[head..]);
     let log = decode_log(&as_log)?;
     if log.torn_tail > 0 {
@@ -243,23 +309,51 @@ pub fn decode_bundle(bytes: &[u8]) -> Result<(ChangeHash, Vec<LogRecord>), Forma
 mod tests {
     use super::*;
 
+    /// Records 0, 2, 4, … with a signature, the others without.
     fn log_of(n: usize) -> Vec<u8> {
         let mut log = log_header();
         for i in 0..n {
-            log.extend(encode_record(
-                &Signature::from_bytes(&[i as u8; 64]),
-                &[i as u8; 10],
-            ));
+            let sig = Signature::from_bytes(&[i as u8; 64]);
+            log.extend(encode_record((i % 2 == 0).then_some(&sig), &[i as u8; 10]));
         }
         log
     }
 
     #[test]
-    fn log_round_trips() {
+    fn log_round_trips_with_and_without_signatures() {
         let d = decode_log(&log_of(3)).unwrap();
         assert_eq!(d.records.len(), 3);
         assert_eq!(d.records[2].change, vec![2u8; 10]);
+        assert_eq!(d.records[0].signature, Some([0; 64]));
+        assert_eq!(d.records[1].signature, None);
         assert_eq!(d.torn_tail, 0);
+        assert!(!d.old_format);
+        let lens: u64 = d.records.iter().map(|r| r.encoded_len()).sum();
+        assert_eq!(lens + 8, d.valid_len);
+    }
+
+    #[test]
+    fn an_old_format_log_and_bundle_are_still_read() {
+        // Version 1: every payload is `signature | change`.
+        let mut log = LOG_MAGIC_V1.to_vec();
+        for i in 0..2u8 {
+            let mut payload = vec![i; 64];
+            payload.extend_from_slice(&[i + 10; 5]);
+            log.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+            log.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+            log.extend_from_slice(&payload);
+        }
+        let d = decode_log(&log).unwrap();
+        assert!(d.old_format);
+        assert_eq!(d.records.len(), 2);
+        assert_eq!(d.records[1].signature, Some([1; 64]));
+        assert_eq!(d.records[1].change, vec![11; 5]);
+        let mut bundle = BUNDLE_MAGIC_V1.to_vec();
+        bundle.extend_from_slice(&[7; 32]);
+        bundle.extend_from_slice(&log[8..]);
+        let (id, records) = decode_bundle(&bundle).unwrap();
+        assert_eq!(id, ChangeHash([7; 32]));
+        assert_eq!(records, d.records);
     }
 
     #[test]
@@ -303,6 +397,13 @@ mod tests {
         let d = decode_snapshot(&snap).unwrap();
         assert_eq!(d.doc, b"docbytes");
         assert_eq!(d.signatures, sigs);
+        // Version 1 has the same layout.
+        let mut old = snap.clone();
+        old[..8].copy_from_slice(SNAPSHOT_MAGIC_V1);
+        let body = old.len() - 4;
+        let crc = crc32fast::hash(&old[..body]);
+        old[body..].copy_from_slice(&crc.to_le_bytes());
+        assert_eq!(decode_snapshot(&old).unwrap().signatures, sigs);
         for i in 0..snap.len() {
             let mut bad = snap.clone();
             bad[i] ^= 0x40;

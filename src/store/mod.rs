@@ -18,14 +18,13 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
 use crate::core::equivocation::Quarantine;
 use crate::core::index::ChangeIndex;
 use crate::core::replica::guarded;
 use crate::core::{AllianceId, DeviceKey, Entropy, Replica, SignedChange, Verified};
-use crate::protocol::{ACTOR_TAG_LEN, SIGNATURE_LEN};
+use crate::protocol::ACTOR_TAG_LEN;
 use format::FormatError;
 use fsutil::{io, read_optional, sync_dir, write_atomic, write_cache, write_new};
 pub use local::{Seen, ServeInfo, Serving};
@@ -327,6 +326,13 @@ impl Home {
         let mut open = self.open_unlocked(id)?;
         open.lock = Some(lock);
         open.mode = mode;
+        if mode == LockMode::Exclusive
+            && open.old_format
+            && let Err(e) = open.compact()
+        {
+            // Nothing is appended to an old-format log: `persist` tries again first.
+            tracing::warn!(error = %e, "could not rewrite the store in the current format");
+        }
         Ok(open)
     }
 
@@ -362,8 +368,7 @@ impl Home {
                         format!("record {} is not a valid change", i + 1),
                     )
                 })?;
-            let signature = Signature::from_bytes(&rec.signature);
-            changes.push(SignedChange::from_trusted_store(change, signature));
+            changes.push(SignedChange::from_trusted_store(change, rec.signature()));
         }
         let (doc, signatures) = match snapshot {
             Some(s) => (Some(s.doc), s.signatures),
@@ -387,7 +392,12 @@ impl Home {
             replica.restore_quarantine(q);
         }
         let quarantine_saved = quarantine_len(&replica);
+        let old_format = log.old_format
+            || snapshot_bytes
+                .as_ref()
+                .is_some_and(|b| b.starts_with(crate::protocol::SNAPSHOT_MAGIC_V1));
         Ok(OpenAlliance {
+            old_format,
             dir,
             compact_after: self.compact_after,
             lock: None,
@@ -447,6 +457,9 @@ pub struct OpenAlliance {
     track_persisted: bool,
     /// The replica's quarantine generation as last written.
     quarantine_saved: u64,
+    /// Whether the files are in the old format (version 1, a signature on every change): they
+    /// are rewritten before anything is appended.
+    old_format: bool,
 }
 
 impl OpenAlliance {
@@ -538,9 +551,10 @@ impl OpenAlliance {
             )?;
             self.quarantine_saved = quarantine_len(&self.replica);
         }
-        if self.replica.take_rewritten() {
+        if self.replica.take_rewritten() || self.old_format {
             // The replica withdrew changes it held (a removal arrived, see
-            // `core::replica::removal`): the log may hold them, so save the replica whole.
+            // `core::replica::removal`): the log may hold them, so save the replica whole. (So
+            // too when the files are in the old format: the log cannot take new records.)
             if let Err(e) = self.compact() {
                 self.replica.mark_rewritten();
                 return Err(e);
@@ -608,6 +622,7 @@ impl OpenAlliance {
         self.log_valid_len = format::log_header().len() as u64;
         self.log_torn_tail = 0;
         self.snapshot_len = Some(snapshot.len() as u64);
+        self.old_format = false;
         Ok(())
     }
 
@@ -647,20 +662,21 @@ impl OpenAlliance {
         // Only appends: read the records past what we have.
         let bytes = read_optional(&log_path)?.unwrap_or_default();
         let log = format::decode_log(&bytes).map_err(|e| StoreError::corrupt(&log_path, e))?;
+        if log.old_format {
+            self.reload()?;
+            return Ok(self.changes_not_in(&before));
+        }
         let mut offset = format::log_header().len() as u64;
         let mut new = Vec::new();
         for rec in &log.records {
-            let record_len = (8 + SIGNATURE_LEN + rec.change.len()) as u64;
+            let record_len = rec.encoded_len();
             if offset >= self.log_valid_len {
                 let change = guarded(|| automerge::Change::from_bytes(rec.change.clone()))
                     .and_then(|r| r.ok())
                     .ok_or_else(|| {
                         StoreError::corrupt(&log_path, "a record is not a valid change")
                     })?;
-                new.push(SignedChange::from_trusted_store(
-                    change,
-                    Signature::from_bytes(&rec.signature),
-                ));
+                new.push(SignedChange::from_trusted_store(change, rec.signature()));
             }
             offset += record_len;
         }
@@ -704,9 +720,9 @@ impl OpenAlliance {
             .iter()
             .any(|h| self.replica.doc().get_change_meta_by_hash(h).is_none())
         {
-            return self.replica.changes_since(&[]).0;
+            return self.replica.changes_since(&[]);
         }
-        self.replica.changes_since(&heads).0
+        self.replica.changes_since(&heads)
     }
 
     /// Whether another process changed this alliance's files since they were last read (a cheap

@@ -20,21 +20,36 @@ use alliance::protocol::{
 };
 use alliance::store::{LockMode, layout};
 
-/// The signed changes `dev` made after `before`, as (bytes, signature) pairs for a frame.
+/// The changes `dev` holds after `before`, as (bytes, signature) pairs for a frame: every
+/// signature `dev` keeps (its own changes' all, and others' newest as they arrived).
 fn signed_since(dev: &Dev, before: &[automerge::ChangeHash]) -> Vec<(Vec<u8>, Vec<u8>)> {
     let open = dev.home.open(&dev.id(), LockMode::Shared).unwrap();
     open.replica()
         .changes_since(before)
-        .0
         .iter()
-        .map(|c| (c.raw_bytes().to_vec(), c.signature().to_bytes().to_vec()))
+        .map(|c| {
+            let sig = c.signature().map(|s| s.to_bytes().to_vec());
+            (c.raw_bytes().to_vec(), sig.unwrap_or_default())
+        })
         .collect()
 }
 
+/// A push of changes with the signatures given (an empty one: none). More than an honest
+/// sender sends: the receiver checks each author's newest and drops the rest.
 fn push(changes: &[(Vec<u8>, Vec<u8>)]) -> Frame {
     Frame::Changes {
         changes: changes.iter().map(|c| c.0.clone()).collect(),
-        signatures: changes.iter().map(|c| c.1.clone()).collect(),
+        signatures: changes
+            .iter()
+            .filter(|(_, sig)| !sig.is_empty())
+            .map(|(bytes, sig)| alliance::core::sync::Vouch {
+                change: alliance::core::SignedChange::from_parts(bytes.clone(), None)
+                    .unwrap()
+                    .hash()
+                    .0,
+                signature: sig.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -141,7 +156,7 @@ async fn an_equivocating_member_is_caught_with_a_proof_and_honest_peers_keep_syn
         &mut send,
         &push(&[(
             other.raw_bytes().to_vec(),
-            other.signature().to_bytes().to_vec(),
+            other.signature().unwrap().to_bytes().to_vec(),
         )]),
     )
     .await
@@ -518,7 +533,7 @@ async fn an_agreement_forged_in_another_members_name_is_refused_on_every_way_in(
     let (mut send, mut recv) = raw_live_session(&ben_node, &node, ada.id()).await;
     let frame = push(&[(
         forged.raw_bytes().to_vec(),
-        forged.signature().to_bytes().to_vec(),
+        forged.signature().unwrap().to_bytes().to_vec(),
     )]);
     write_frame(&mut send, &frame).await.unwrap();
     let reason = rejection(&mut recv).await.expect("rejected with a reason");
@@ -675,7 +690,7 @@ async fn an_agreement_forged_in_another_members_name_is_refused_on_every_way_in(
         let (mut send, mut recv) = raw_live_session(&ben_node, &node, ada.id()).await;
         let frame = push(&[(
             change.raw_bytes().to_vec(),
-            change.signature().to_bytes().to_vec(),
+            change.signature().unwrap().to_bytes().to_vec(),
         )]);
         write_frame(&mut send, &frame).await.unwrap();
         let reason = rejection(&mut recv).await.expect("rejected with a reason");
@@ -743,7 +758,7 @@ async fn a_removed_device_writing_with_backdated_dependencies_through_a_third_de
     let (mut send, _recv) = raw_live_session(&ben_node, &chioma_node, chioma.id()).await;
     let frame = push(&[(
         backdated.raw_bytes().to_vec(),
-        backdated.signature().to_bytes().to_vec(),
+        backdated.signature().unwrap().to_bytes().to_vec(),
     )]);
     write_frame(&mut send, &frame).await.unwrap();
     assert!(

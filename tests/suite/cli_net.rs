@@ -184,7 +184,11 @@ fn a_non_member_device_is_refused() {
             alliance::store::format::decode_bundle(&std::fs::read(&bundle).unwrap()).unwrap();
         let batch = records
             .into_iter()
-            .map(|r| alliance::core::SignedChange::from_bytes(r.change, &r.signature).unwrap())
+            .map(|r| {
+                let sig = r.signature;
+                alliance::core::SignedChange::from_parts(r.change, sig.as_ref().map(|s| &s[..]))
+                    .unwrap()
+            })
             .collect();
         let mut replica = alliance::core::Replica::empty(alliance::core::AllianceId(id));
         let received = replica.receive(batch).unwrap();

@@ -1340,7 +1340,7 @@ fn a_flipped_byte_in_any_stored_file_is_named_never_panics_and_is_not_made_worse
     let last_record = {
         let decoded =
             format::decode_log(&std::fs::read(dir.join(layout::CHANGES_LOG)).unwrap()).unwrap();
-        log_len - (8 + 64 + decoded.records.last().unwrap().change.len())
+        log_len - decoded.records.last().unwrap().encoded_len() as usize
     };
     let identity = |name: &str| format!("../../{}/{name}", layout::IDENTITY_DIR);
     let files = [

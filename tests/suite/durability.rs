@@ -77,18 +77,24 @@ fn killed_mid_burst_loses_no_returned_edit() {
     eprintln!("{} of 80 commands returned before the kill", returned.len());
 }
 
-/// Rewrites record `index` of a change log with `f`, fixing its checksum.
+/// Rewrites record `index` of a change log (`signature | change`; the record must be
+/// signed) with `f`, fixing its checksum.
 fn rewrite_record(log: &[u8], index: usize, f: impl Fn(&mut Vec<u8>)) -> Vec<u8> {
     let decoded = format::decode_log(log).unwrap();
     let mut out = format::log_header();
     for (i, r) in decoded.records.iter().enumerate() {
-        let mut payload = r.signature.to_vec();
+        let Some(sig) = r.signature else {
+            assert_ne!(i, index, "record {index} has no signature to tamper with");
+            out.extend(format::encode_record(None, &r.change));
+            continue;
+        };
+        let mut payload = sig.to_vec();
         payload.extend_from_slice(&r.change);
         if i == index {
             f(&mut payload);
         }
         let sig = ed25519_dalek::Signature::from_bytes(payload[..64].try_into().unwrap());
-        out.extend(format::encode_record(&sig, &payload[64..]));
+        out.extend(format::encode_record(Some(&sig), &payload[64..]));
     }
     out
 }
@@ -257,7 +263,7 @@ fn change_by_a_key_that_is_not_a_member_is_rejected() {
     let id = home.alliance_ids().unwrap()[0];
     let (changes, forged) = {
         let open = home.open(&id, LockMode::Shared).unwrap();
-        let (changes, _) = open.replica().changes_since(&[]);
+        let changes = open.replica().changes_since(&[]);
         let stranger = DeviceKey::from_seed([66; 32]);
         let mut doc = open.replica().doc().clone();
         let w = Writer {
@@ -274,12 +280,12 @@ fn change_by_a_key_that_is_not_a_member_is_rejected() {
         let sig = stranger.sign_change(&c.hash());
         (changes, (sig, c.raw_bytes().to_vec()))
     };
-    let mut all: Vec<(ed25519_dalek::Signature, Vec<u8>)> = changes
+    let mut all: Vec<(Option<ed25519_dalek::Signature>, Vec<u8>)> = changes
         .iter()
-        .map(|c| (*c.signature(), c.raw_bytes().to_vec()))
+        .map(|c| (c.signature().copied(), c.raw_bytes().to_vec()))
         .collect();
-    all.push(forged);
-    let bundle = format::encode_bundle(&id.0, all.iter().map(|(s, b)| (s, b.as_slice())));
+    all.push((Some(forged.0), forged.1));
+    let bundle = format::encode_bundle(&id.0, all.iter().map(|(s, b)| (s.as_ref(), b.as_slice())));
     let path = ada.home().join("forged.bundle");
     std::fs::write(&path, bundle).unwrap();
     let before = snapshot_tree(&ada.alliance_dir());
@@ -295,5 +301,91 @@ fn change_by_a_key_that_is_not_a_member_is_rejected() {
             || eve.json(&["list"]).as_array().unwrap().is_empty()
     );
     // Sanity: the untampered bundle imports.
-    let _ = SignedChange::from_bytes(all[0].1.clone(), &all[0].0.to_bytes()).unwrap();
+    let _ = SignedChange::from_parts(
+        all[0].1.clone(),
+        all[0].0.map(|s| s.to_bytes()).as_ref().map(|s| &s[..]),
+    )
+    .unwrap();
+}
+
+/// Rewrites an alliance's files in the version 1 formats (what alliance wrote before only the
+/// signatures that vouch were kept): a snapshot (magic 1) of every change but the last, and a
+/// log (magic 1, every record `signature | change`) holding the last.
+fn write_old_format(dir: &std::path::Path) {
+    let log_path = dir.join(layout::CHANGES_LOG);
+    let records = format::decode_log(&std::fs::read(&log_path).unwrap())
+        .unwrap()
+        .records;
+    assert!(std::fs::metadata(dir.join(layout::SNAPSHOT)).is_err());
+    let (first, last) = records.split_at(records.len() - 1);
+    let mut doc = automerge::Automerge::new();
+    let mut sigs = std::collections::HashMap::new();
+    for r in first {
+        let c = automerge::Change::from_bytes(r.change.clone()).unwrap();
+        sigs.insert(
+            c.hash(),
+            r.signature().expect("a device's own changes are signed"),
+        );
+        doc.apply_changes([c]).unwrap();
+    }
+    let mut snapshot = format::encode_snapshot(&doc.save(), &sigs);
+    snapshot[..8].copy_from_slice(alliance::protocol::SNAPSHOT_MAGIC_V1);
+    let body = snapshot.len() - 4;
+    let crc = crc32fast::hash(&snapshot[..body]);
+    snapshot[body..].copy_from_slice(&crc.to_le_bytes());
+    std::fs::write(dir.join(layout::SNAPSHOT), snapshot).unwrap();
+    let mut log = alliance::protocol::LOG_MAGIC_V1.to_vec();
+    for r in last {
+        let mut payload = r.signature.unwrap().to_vec();
+        payload.extend_from_slice(&r.change);
+        log.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        log.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        log.extend_from_slice(&payload);
+    }
+    std::fs::write(&log_path, log).unwrap();
+}
+
+#[test]
+fn a_store_in_the_old_format_opens_and_is_upgraded_by_the_next_write() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    ada.add(&["need", "add", "sleep"]);
+    ada.add(&["need", "add", "sunlight"]);
+    let shown = ada.json(&["show"]);
+    let changes = ada.json(&["log"]).as_array().unwrap().len();
+    let dir = ada.alliance_dir();
+    write_old_format(&dir);
+    let magic = |file: &str| std::fs::read(dir.join(file)).unwrap()[..8].to_vec();
+    assert_eq!(magic(layout::CHANGES_LOG), b"ALLLOG01");
+    // Read as it is: the same alliance, every change verified.
+    assert_eq!(ada.json(&["show"]), shown);
+    ada.ok(&["verify"]);
+    assert!(
+        ada.json(&["log"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["verified"] == true)
+    );
+    assert_eq!(
+        magic(layout::CHANGES_LOG),
+        b"ALLLOG01",
+        "reading changes nothing"
+    );
+    // The next write rewrites both files in the current format first.
+    ada.add(&["need", "add", "after the upgrade"]);
+    assert_eq!(magic(layout::SNAPSHOT), b"ALLSNAP2");
+    assert_eq!(magic(layout::CHANGES_LOG), b"ALLLOG02");
+    let needs = ada.needs();
+    for n in ["sleep", "sunlight", "after the upgrade"] {
+        assert!(needs.contains(&n.to_string()), "{needs:?}");
+    }
+    ada.ok(&["verify"]);
+    let log = ada.json(&["log"]);
+    assert_eq!(log.as_array().unwrap().len(), changes + 1);
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["verified"] == true)
+    );
 }

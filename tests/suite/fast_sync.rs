@@ -56,7 +56,7 @@ fn forge(r: &Replica, actor: ActorId, signer: &DeviceKey, title: &str) -> Signed
 }
 
 fn unverified(c: &SignedChange<alliance::core::Verified>) -> SignedChange<Unverified> {
-    SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes()).unwrap()
+    c.to_unverified()
 }
 
 #[test]
@@ -71,8 +71,11 @@ fn a_change_forged_under_another_members_author_is_caught_when_the_forger_builds
     let mut on_top = r.clone();
     on_top
         .receive(vec![
-            SignedChange::from_bytes(forged.raw_bytes().to_vec(), &forged.signature().to_bytes())
-                .unwrap(),
+            SignedChange::from_bytes(
+                forged.raw_bytes().to_vec(),
+                &forged.signature().unwrap().to_bytes(),
+            )
+            .unwrap(),
         ])
         .expect_err("the forged change alone is refused too");
     // Build Ben's change on the forged one by hand, as a hostile client would.
@@ -103,8 +106,8 @@ fn a_change_forged_under_another_members_author_is_caught_when_the_forger_builds
 fn older_changes_are_vouched_for_by_the_authors_newest_and_audited_by_verify() {
     let (_, r) = alliance(9);
     let mut batch = wire(&r);
-    // Replace the signature of one of Ben's older changes with one over another change: the
-    // batch is still authentic (Ben's newest change covers it), so it is accepted...
+    // Give one of Ben's older changes a signature over another change: the batch is still
+    // authentic (Ben's newest change covers it), so it is accepted...
     let ben_old = batch
         .iter()
         .position(|c| {
@@ -123,14 +126,17 @@ fn older_changes_are_vouched_for_by_the_authors_newest_and_audited_by_verify() {
     let received = receiver.receive(batch).unwrap();
     assert_eq!(received.new.len(), r.len());
     assert_eq!(receiver.heads(), r.heads());
-    // ...and `verify`, which checks every stored signature, reports the one that was swapped.
-    let problems: Vec<_> = receiver
-        .verify_history()
-        .into_iter()
-        .filter(|c| c.problem.is_some())
-        .collect();
-    assert_eq!(problems.len(), 1);
-    assert_eq!(problems[0].hash, tampered.to_string());
+    // ...the redundant signature is not kept, and `verify` attributes the change through Ben's
+    // newest, whose signature covers it.
+    assert!(!receiver.signatures().contains_key(&tampered));
+    let (voucher, _) = receiver.vouching(&tampered).unwrap();
+    assert_ne!(voucher, tampered);
+    assert!(
+        receiver
+            .verify_history()
+            .iter()
+            .all(|c| c.problem.is_none())
+    );
 }
 
 #[test]
@@ -213,7 +219,11 @@ fn a_fresh_device_receives_the_whole_history_as_one_document() {
     assert_eq!(with_changes.len(), 1);
     let m = automerge::sync::Message::decode(&with_changes[0].message).unwrap();
     assert_eq!(m.changes.len(), 1, "one chunk: the document");
-    assert_eq!(with_changes[0].signatures.len(), r.len());
+    assert_eq!(
+        with_changes[0].signatures.len(),
+        3,
+        "one per author: their newest"
+    );
 }
 
 /// The message carrying the whole document from `from` to a fresh device.
@@ -237,11 +247,19 @@ fn document_message(from: &Replica) -> SyncMessage {
 fn a_whole_document_with_a_bad_signature_or_a_strangers_change_is_refused() {
     let (devs, r) = alliance(12);
     let good = document_message(&r);
-    assert_eq!(good.signatures.len(), r.len());
+    assert_eq!(good.signatures.len(), 3, "one per author: their newest");
     // Every signature swapped with its neighbour: the newest change of each author no longer
     // verifies.
     let mut swapped = good.clone();
-    swapped.signatures.rotate_left(1);
+    let mut sigs: Vec<Vec<u8>> = swapped
+        .signatures
+        .iter()
+        .map(|v| v.signature.clone())
+        .collect();
+    sigs.rotate_left(1);
+    for (v, s) in swapped.signatures.iter_mut().zip(sigs) {
+        v.signature = s;
+    }
     let mut b = Replica::empty(r.id());
     assert!(PeerSync::new().receive(&mut b, swapped).is_err());
     assert!(b.is_empty());
@@ -262,13 +280,23 @@ fn a_whole_document_with_a_bad_signature_or_a_strangers_change_is_refused() {
         .iter()
         .map(|(h, s)| (*h, s.to_bytes().to_vec()))
         .collect();
-    signatures.push((forged.hash(), forged.signature().to_bytes().to_vec()));
+    signatures.push((
+        forged.hash(),
+        forged.signature().unwrap().to_bytes().to_vec(),
+    ));
     signatures.sort();
     let mut msg = automerge::sync::Message::decode(&good.message).unwrap();
     msg.changes = automerge::sync::ChunkList::from(vec![doc.save()]);
     let strangers = SyncMessage {
         message: msg.encode(),
-        signatures: signatures.into_iter().map(|(_, s)| s).collect(),
+        signatures: signatures
+            .into_iter()
+            .map(|(h, s)| alliance::core::sync::Vouch {
+                change: h.0,
+                signature: s,
+            })
+            .collect(),
+        changes: 0,
     };
     let err = PeerSync::new().receive(&mut b, strangers).unwrap_err();
     assert!(err.to_string().contains("not a member"), "{err}");
@@ -498,4 +526,219 @@ fn a_batch_over_its_time_budget_is_abandoned_with_nothing_applied() {
     b.receive_within(wire(&r), &alliance::core::replica::Budget::until(&in_time))
         .unwrap();
     assert_eq!(b.heads(), r.heads());
+}
+
+/// Every author's newest change in `r`'s history, as the vouching rule sees them.
+fn newest_per_author(batch: &[SignedChange<Unverified>]) -> Vec<usize> {
+    let nodes: Vec<alliance::core::vouch::Node<'_>> = batch
+        .iter()
+        .map(|c| alliance::core::vouch::Node {
+            hash: c.hash(),
+            author: alliance::core::signed::author_of_actor(c.actor_id()).unwrap(),
+            deps: c.deps(),
+        })
+        .collect();
+    alliance::core::vouch::signatures_to_check(&nodes)
+}
+
+#[test]
+fn only_each_authors_newest_change_travels_signed_and_the_rest_are_attributed_through_it() {
+    let (_, r) = alliance(30);
+    let batch = wire(&r);
+    let signed: Vec<usize> = (0..batch.len())
+        .filter(|&i| batch[i].signature().is_some())
+        .collect();
+    assert_eq!(signed, newest_per_author(&batch));
+    assert_eq!(signed.len(), 3, "one per device");
+    let mut receiver = Replica::empty(r.id());
+    receiver.receive(batch).unwrap();
+    assert_eq!(
+        receiver.signatures().len(),
+        3,
+        "only the signatures checked are kept"
+    );
+    // Every change is still attributed to its author, through the signature that vouches.
+    assert!(
+        receiver
+            .verify_history()
+            .iter()
+            .all(|c| c.problem.is_none())
+    );
+    let log = receiver.log();
+    assert!(log.iter().all(|e| e.verified), "{log:?}");
+    for e in &log {
+        let hash: automerge::ChangeHash = e.hash.parse().unwrap();
+        let (signer, _) = receiver.vouching(&hash).unwrap();
+        let author = |h: &automerge::ChangeHash| {
+            receiver
+                .doc()
+                .get_change_meta_by_hash(h)
+                .unwrap()
+                .actor
+                .to_bytes()[..32]
+                .to_vec()
+        };
+        assert_eq!(author(&signer), author(&hash), "vouched by its own author");
+    }
+}
+
+#[test]
+fn a_batch_whose_newest_change_of_an_author_is_missing_its_signature_is_refused() {
+    let (devs, r) = alliance(9);
+    for (who, dev) in devs.iter().enumerate() {
+        let mut batch = wire(&r);
+        let newest = batch
+            .iter()
+            .rposition(|c| c.actor_id() == &dev.actor())
+            .unwrap();
+        batch[newest] = batch[newest].clone().without_signature();
+        let mut receiver = Replica::empty(r.id());
+        let err = receiver.receive(batch).unwrap_err();
+        assert!(
+            matches!(err, ReceiveError::Change(ChangeError::Unvouched { .. })),
+            "author {who}: {err}"
+        );
+        assert!(receiver.is_empty());
+    }
+    // The same over the sync protocol, and for a whole document.
+    let good = document_message(&r);
+    let mut short = good.clone();
+    short.signatures.pop();
+    let mut b = Replica::empty(r.id());
+    let err = PeerSync::new().receive(&mut b, short).unwrap_err();
+    assert!(err.to_string().contains("carries no signature"), "{err}");
+    assert!(b.is_empty());
+}
+
+#[test]
+fn a_vouching_signature_that_does_not_cover_a_change_claimed_under_its_author_is_refused() {
+    // Ada's need 3 is the history's last change.
+    let (devs, r) = alliance(4);
+    // Ben writes a change under Ada's actor and sends it unsigned beside Ada's real, signed
+    // newest change, which does not have it in its past: Ada's signature does not cover it.
+    let mut base = Replica::empty(r.id());
+    let mut batch = wire(&r);
+    let ada_newest = *newest_per_author(&batch)
+        .iter()
+        .find(|&&i| batch[i].actor_id() == &devs[0].actor())
+        .unwrap();
+    // Base: everything but Ada's newest change.
+    let held: Vec<_> = batch
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != ada_newest)
+        .map(|(_, c)| c.clone())
+        .collect();
+    // Ada's second-newest becomes the newest of what base holds: give it its signature back.
+    let held: Vec<_> = held
+        .into_iter()
+        .map(|c| match r.signatures().get(&c.hash()) {
+            Some(s) => SignedChange::from_bytes(c.raw_bytes().to_vec(), &s.to_bytes()).unwrap(),
+            None => c,
+        })
+        .collect();
+    base.receive(held).unwrap();
+    let mut forged_actor = devs[0].actor().to_bytes().to_vec();
+    forged_actor[39] ^= 1; // a fresh actor of Ada's key: sequence numbers start at 1
+    let forged = forge(
+        &base,
+        ActorId::from(forged_actor),
+        &devs[1].key,
+        "Ada says: Ben decides",
+    )
+    .without_signature();
+    let newest = batch.remove(ada_newest);
+    for order in [
+        vec![forged.clone(), newest.clone()],
+        vec![newest.clone(), forged.clone()],
+    ] {
+        let mut receiver = base.clone();
+        let before = receiver.heads();
+        let err = receiver.receive(order).unwrap_err();
+        assert!(
+            matches!(err, ReceiveError::Change(ChangeError::Unvouched { .. })),
+            "{err}"
+        );
+        assert_eq!(receiver.heads(), before);
+    }
+    // A signature claimed for a change that was not sent at all.
+    let msg = alliance::core::sync::pair(
+        vec![newest.raw_bytes().to_vec()],
+        &[
+            alliance::core::sync::vouch(&newest.hash(), newest.signature().unwrap()),
+            alliance::core::sync::vouch(&forged.hash(), newest.signature().unwrap()),
+        ],
+    );
+    assert!(matches!(msg, Err(ChangeError::StraySignature(_))));
+}
+
+#[test]
+fn a_signature_sent_on_an_older_change_is_not_kept_unchecked() {
+    // An extra signature on a change its author's newest vouches for is redundant: it is not
+    // checked, so it must not be kept (a bad one would make `verify` fail later).
+    let (devs, r) = alliance(9);
+    let mut batch = wire(&r);
+    let older = batch
+        .iter()
+        .position(|c| c.actor_id() == &devs[1].actor() && c.signature().is_none())
+        .unwrap();
+    let junk = devs[2].key.sign_change(&batch[older].hash());
+    batch[older] =
+        SignedChange::from_bytes(batch[older].raw_bytes().to_vec(), &junk.to_bytes()).unwrap();
+    let mut receiver = Replica::empty(r.id());
+    receiver.receive(batch).unwrap();
+    assert!(!receiver.signatures().contains_key(&wire(&r)[older].hash()));
+    assert!(
+        receiver
+            .verify_history()
+            .iter()
+            .all(|c| c.problem.is_none())
+    );
+}
+
+#[test]
+fn a_stored_vouching_signature_tampered_with_fails_every_change_it_vouched_for() {
+    let (devs, r) = alliance(9);
+    let mut receiver = Replica::empty(r.id());
+    receiver.receive(wire(&r)).unwrap();
+    let ben_newest = *receiver
+        .signatures()
+        .keys()
+        .find(|h| {
+            receiver
+                .doc()
+                .get_change_meta_by_hash(h)
+                .unwrap()
+                .actor
+                .as_ref()
+                == &devs[1].actor()
+        })
+        .unwrap();
+    let vouched: Vec<automerge::ChangeHash> = receiver
+        .doc()
+        .get_changes_meta(&[])
+        .iter()
+        .filter(|m| m.actor.as_ref() == &devs[1].actor())
+        .map(|m| m.hash)
+        .collect();
+    assert!(vouched.len() > 1);
+    // Through the store's files: the snapshot holds the signature table.
+    let snapshot = alliance::store::format::encode_snapshot(&receiver.save(), &{
+        let mut s = receiver.signatures().clone();
+        let bad = devs[0].key.sign_change(&ben_newest);
+        s.insert(ben_newest, bad);
+        s
+    });
+    let decoded = alliance::store::format::decode_snapshot(&snapshot).unwrap();
+    let tampered =
+        Replica::from_store(r.id(), Some(decoded.doc), decoded.signatures, vec![]).unwrap();
+    let failed: std::collections::HashSet<String> = tampered
+        .verify_history()
+        .into_iter()
+        .filter(|c| c.problem.is_some())
+        .map(|c| c.hash)
+        .collect();
+    let expected: std::collections::HashSet<String> =
+        vouched.iter().map(|h| h.to_string()).collect();
+    assert_eq!(failed, expected);
 }

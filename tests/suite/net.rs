@@ -177,7 +177,7 @@ fn message_with(
     doc: &automerge::Automerge,
     target: automerge::ChangeHash,
     tamper: bool,
-    sig_for: impl Fn(&automerge::Change) -> Vec<u8>,
+    sig_for: impl Fn(&automerge::Change) -> Option<Vec<u8>>,
 ) -> SyncMessage {
     use automerge::sync::SyncDoc;
     let mut state = automerge::sync::State::new();
@@ -195,10 +195,20 @@ fn message_with(
             })
             .collect::<Vec<_>>(),
     );
-    let signatures = doc.get_changes(&[]).iter().map(&sig_for).collect();
+    let signatures: Vec<_> = doc
+        .get_changes(&[])
+        .iter()
+        .filter_map(|c| {
+            Some(alliance::core::sync::Vouch {
+                change: c.hash().0,
+                signature: sig_for(c)?,
+            })
+        })
+        .collect();
     SyncMessage {
         message: msg.encode(),
         signatures,
+        changes: doc.get_changes(&[]).len() as u64,
     }
 }
 
@@ -226,9 +236,9 @@ async fn forged_changes_over_a_real_connection_are_rejected_and_nothing_is_store
         let forged_hash = h.unwrap();
         message_with(&doc, forged_hash, tamper_at, |c| {
             if c.hash() == forged_hash {
-                signer.sign_change(&c.hash()).to_bytes().to_vec()
+                Some(signer.sign_change(&c.hash()).to_bytes().to_vec())
             } else {
-                honest_sigs[&c.hash()].to_bytes().to_vec()
+                honest_sigs.get(&c.hash()).map(|s| s.to_bytes().to_vec())
             }
         })
     };
@@ -400,7 +410,16 @@ async fn pushed_changes_are_verified_like_synced_ones_and_a_forged_push_ends_the
     let ben_node = ben.node().await;
     let push = |changes: &[(Vec<u8>, Vec<u8>)]| Frame::Changes {
         changes: changes.iter().map(|c| c.0.clone()).collect(),
-        signatures: changes.iter().map(|c| c.1.clone()).collect(),
+        signatures: changes
+            .iter()
+            .map(|(bytes, sig)| alliance::core::sync::Vouch {
+                change: alliance::core::SignedChange::from_parts(bytes.clone(), None)
+                    .unwrap()
+                    .hash()
+                    .0,
+                signature: sig.clone(),
+            })
+            .collect(),
     };
     // An honest push: Ben's new need arrives at Ada's store without a sync round.
     let before = ben.heads();
@@ -411,9 +430,13 @@ async fn pushed_changes_are_verified_like_synced_ones_and_a_forged_push_ends_the
         let open = ben.home.open(&ben.id(), LockMode::Shared).unwrap();
         open.replica()
             .changes_since(&before)
-            .0
             .iter()
-            .map(|c| (c.raw_bytes().to_vec(), c.signature().to_bytes().to_vec()))
+            .map(|c| {
+                (
+                    c.raw_bytes().to_vec(),
+                    c.signature().unwrap().to_bytes().to_vec(),
+                )
+            })
             .collect()
     };
     let (mut send, mut recv) = raw_live_session(&ben_node, &node, ada.id()).await;

@@ -128,6 +128,7 @@ async fn a_large_frame_reports_its_bytes_as_they_arrive() {
             .map(|i| (i * 7919 % 251) as u8)
             .collect(),
         signatures: vec![],
+        changes: 0,
     });
     let small = Frame::Done;
     let mut buf = Vec::new();

@@ -129,9 +129,11 @@ fn tampered_bytes_and_moved_signatures_are_rejected() {
         .unwrap()
         .change
         .unwrap();
-    let moved =
-        SignedChange::from_bytes(other.raw_bytes().to_vec(), &signed.signature().to_bytes())
-            .unwrap();
+    let moved = SignedChange::from_bytes(
+        other.raw_bytes().to_vec(),
+        &signed.signature().unwrap().to_bytes(),
+    )
+    .unwrap();
     let mut fresh = b.replica.clone();
     assert!(matches!(
         fresh.receive(vec![moved]),
@@ -142,7 +144,7 @@ fn tampered_bytes_and_moved_signatures_are_rejected() {
     let mut bytes = signed.raw_bytes().to_vec();
     let n = bytes.len();
     bytes[n - 3] ^= 0x01;
-    match SignedChange::from_bytes(bytes, &signed.signature().to_bytes()) {
+    match SignedChange::from_bytes(bytes, &signed.signature().unwrap().to_bytes()) {
         Err(_) => {}
         Ok(t) => assert!(a.replica.receive(vec![t]).is_err()),
     }

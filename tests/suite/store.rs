@@ -215,10 +215,7 @@ fn equivocation_proofs_survive_a_restart_and_left_out_changes_stay_out() {
         .unwrap()
         .change
         .unwrap();
-    let unverified = |c: &alliance::core::SignedChange<alliance::core::Verified>| {
-        alliance::core::SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes())
-            .unwrap()
-    };
+    let unverified = |c: &alliance::core::SignedChange<alliance::core::Verified>| c.to_unverified();
     {
         let mut open = home.open(&id, LockMode::Exclusive).unwrap();
         let got = open.replica_mut().receive(vec![unverified(&kept)]).unwrap();

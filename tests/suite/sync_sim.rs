@@ -84,11 +84,11 @@ fn forged_changes_in_a_sync_message_are_refused_and_nothing_is_applied() {
         let c = automerge::Change::from_bytes(m.changes.iter().next().unwrap().to_vec()).unwrap();
         c.hash()
     };
-    forged.signatures[0] = stranger.sign_change(&change_hash).to_bytes().to_vec();
+    forged.signatures[0].signature = stranger.sign_change(&change_hash).to_bytes().to_vec();
     assert!(sa.receive(&mut a.replica, forged).is_err());
     // 2. A signature moved from another change.
     let mut moved = good.clone();
-    moved.signatures[0] = a
+    moved.signatures[0].signature = a
         .key
         .sign_change(&alliance::core::AllianceId(change_hash).0)
         .to_bytes()
@@ -102,6 +102,7 @@ fn forged_changes_in_a_sync_message_are_refused_and_nothing_is_applied() {
     let garbage = SyncMessage {
         message: vec![0x42, 1, 2, 3],
         signatures: vec![],
+        changes: 0,
     };
     assert!(PeerSync::new().receive(&mut a.replica, garbage).is_err());
     assert_eq!(
@@ -270,7 +271,10 @@ fn a_forged_push_is_rejected_with_the_reason_and_the_connection_closed() {
     let actions = receiver.handle(
         Event::Frame(alliance::proto::frame::Frame::Changes {
             changes: vec![forged.raw_bytes().to_vec()],
-            signatures: vec![stranger.sign_change(&change.hash()).to_bytes().to_vec()],
+            signatures: vec![alliance::core::sync::vouch(
+                &forged.hash(),
+                &stranger.sign_change(&change.hash()),
+            )],
         }),
         &mut replica,
         now,

@@ -37,12 +37,13 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
     match args.command {
         BundleCommand::Export { file } => {
             let open = ctx.read()?;
-            let (changes, unsigned) = open.replica().changes_since(&[]);
-            if !unsigned.is_empty() {
-                return Err(CliError::user(format!(
-                    "{} change(s) have no signature on this device; run `alliance verify`",
-                    unsigned.len()
-                )));
+            let changes = open
+                .replica()
+                .for_sending(open.replica().changes_since(&[]));
+            if crate::core::sync::newest_signatures(&changes).is_none() {
+                return Err(CliError::user(
+                    "some changes have no signature on this device that vouches for them; run `alliance verify`",
+                ));
             }
             let bytes = format::encode_bundle(
                 &open.replica().id().0,
@@ -70,7 +71,10 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
             let id = AllianceId(id);
             let batch = records
                 .into_iter()
-                .map(|r| SignedChange::from_bytes(r.change, &r.signature))
+                .map(|r| {
+                    let sig = r.signature;
+                    SignedChange::from_parts(r.change, sig.as_ref().map(|s| &s[..]))
+                })
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| CliError::user(format!("{}: rejected: {e}", file.display())))?;
             let exists = ctx.home.alliance_ids()?.contains(&id);

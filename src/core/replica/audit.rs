@@ -3,9 +3,12 @@
 //! ([`Replica::log`], [`Replica::attribute`]), signatures re-checked for claimed authors
 //! ([`Replica::unsigned_by`]), and the signed changes after a point ([`Replica::changes_since`]).
 //!
-//! A change is named after its author only when it verifies: its signature is present and valid
-//! under the device its actor ID names, and that device was a member as of the change's
-//! dependencies (the membership check of `receive`, [`Replica::authorised`]).
+//! A change is named after its author only when it verifies: a signature vouches for it and is
+//! valid under the device its actor ID names, and that device was a member as of the change's
+//! dependencies (the membership check of `receive`, [`Replica::authorised`]). The signature
+//! that vouches for a change is its own, or that of a later change of the same author that has
+//! it in its past ([`vouch`](crate::core::vouch)): a receiver keeps only the signatures that
+//! travelled, one per author and batch.
 
 use std::collections::{HashMap, HashSet};
 
@@ -63,22 +66,159 @@ impl LogEntry {
     }
 }
 
+/// Which stored signature vouches for each change that has none of its own, worked out for
+/// one set of heads (see [`vouch::vouchers`](crate::core::vouch::vouchers)).
+#[derive(Debug, Default)]
+pub(crate) struct Vouchers {
+    heads: Vec<ChangeHash>,
+    of: HashMap<ChangeHash, ChangeHash>,
+}
+
 impl Replica {
-    /// Every change after `heads` (all of them for `&[]`), with its signature, in causal order.
-    /// A change whose signature is missing is left out and its hash returned in the error list.
-    pub fn changes_since(
+    /// Every change after `heads` (all of them for `&[]`), in causal order, with its own
+    /// signature when this replica keeps one. To send them, see [`Replica::for_sending`].
+    pub fn changes_since(&self, heads: &[ChangeHash]) -> Vec<SignedChange<Verified>> {
+        self.doc
+            .get_changes(heads)
+            .into_iter()
+            .map(|change| {
+                let sig = self.signatures.get(&change.hash()).copied();
+                SignedChange::from_trusted_store(change, sig)
+            })
+            .collect()
+    }
+
+    /// The signature that vouches for a change of this history: its own, or that of a later
+    /// change of its author that has it in its past. Returns the signed change's hash and the
+    /// signature; `None` when neither is kept here.
+    pub fn vouching(&self, hash: &ChangeHash) -> Option<(ChangeHash, Signature)> {
+        if let Some(sig) = self.signatures.get(hash) {
+            return Some((*hash, *sig));
+        }
+        let vouchers = self.vouchers();
+        let signed = vouchers.of.get(hash)?;
+        Some((*signed, *self.signatures.get(signed)?))
+    }
+
+    /// The vouchers for the present heads, worked out when first asked.
+    fn vouchers(&self) -> std::sync::Arc<Vouchers> {
+        let heads = self.doc.get_heads();
+        let mut cell = self.vouchers.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = cell.as_ref()
+            && v.heads == heads
+        {
+            return v.clone();
+        }
+        let metas = self.doc.get_changes_meta(&[]);
+        let mut authors = crate::core::signed::Authors::default();
+        let nodes: Vec<(ChangeHash, &[ChangeHash], Option<DeviceId>)> = metas
+            .iter()
+            .map(|m| (m.hash, m.deps.as_slice(), authors.of(&m.actor)))
+            .collect();
+        let signed: Vec<bool> = metas
+            .iter()
+            .map(|m| self.signatures.contains_key(&m.hash))
+            .collect();
+        let found = crate::core::vouch::vouchers(&nodes, &signed);
+        let of = found
+            .iter()
+            .enumerate()
+            .filter(|(i, v)| !signed[*i] && v.is_some())
+            .map(|(i, v)| (metas[i].hash, metas[v.expect("filtered")].hash))
+            .collect();
+        let v = std::sync::Arc::new(Vouchers { heads, of });
+        *cell = Some(v.clone());
+        v
+    }
+
+    /// The changes from `from` (excluded) to its descendant `to` (included), each depending on
+    /// the one before: why `to`'s signature vouches for `from`. `None` when `to` does not have
+    /// `from` in its past.
+    pub(crate) fn path_between(
         &self,
-        heads: &[ChangeHash],
-    ) -> (Vec<SignedChange<Verified>>, Vec<ChangeHash>) {
-        let mut out = Vec::new();
-        let mut unsigned = Vec::new();
-        for change in self.doc.get_changes(heads) {
-            match self.signatures.get(&change.hash()) {
-                Some(sig) => out.push(SignedChange::from_trusted_store(change, *sig)),
-                None => unsigned.push(change.hash()),
+        from: &ChangeHash,
+        to: &ChangeHash,
+    ) -> Option<Vec<ChangeHash>> {
+        let metas = self.doc.get_changes_meta(&[]);
+        let nodes: Vec<(ChangeHash, &[ChangeHash], Option<DeviceId>)> = metas
+            .iter()
+            .map(|m| (m.hash, m.deps.as_slice(), None))
+            .collect();
+        let at = |h: &ChangeHash| metas.iter().position(|m| m.hash == *h);
+        let path = crate::core::vouch::path(&nodes, at(from)?, at(to)?)?;
+        Some(path.into_iter().map(|i| metas[i].hash).collect())
+    }
+
+    /// Changes to send, as they travel: each author's newest changes among them carry their
+    /// signatures and the rest go without (see [`vouch`](crate::core::vouch)). When one of those
+    /// newest changes has no signature here (a batch cut short: a push split in parts, or a
+    /// change the peer asked for by hash), the changes up to a later change of its author that
+    /// has one are added. Whatever is added the peer may hold already; it counts them as
+    /// duplicates.
+    pub fn for_sending(&self, changes: Vec<SignedChange<Verified>>) -> Vec<SignedChange<Verified>> {
+        let mut changes = changes;
+        // Each round adds, for every newest change without a signature, the way to the
+        // signature that vouches for it; that change is signed, so a round never repeats.
+        for _ in 0..4 {
+            let mut authors = crate::core::signed::Authors::default();
+            let nodes: Vec<crate::core::vouch::Node<'_>> = changes
+                .iter()
+                .filter_map(|c| {
+                    Some(crate::core::vouch::Node {
+                        hash: c.hash(),
+                        author: authors.of(c.actor_id())?,
+                        deps: c.deps(),
+                    })
+                })
+                .collect();
+            if nodes.len() != changes.len() {
+                // A change naming no device key cannot be in a replica; send as it is.
+                return changes;
+            }
+            let newest = crate::core::vouch::signatures_to_check(&nodes);
+            drop(nodes);
+            let mut missing = Vec::new();
+            for &i in &newest {
+                if changes[i].signature().is_none() {
+                    match self.signatures.get(&changes[i].hash()) {
+                        Some(sig) => {
+                            let c = changes[i].clone().into_change();
+                            changes[i] = SignedChange::from_trusted_store(c, Some(*sig));
+                        }
+                        None => missing.push(changes[i].hash()),
+                    }
+                }
+            }
+            if missing.is_empty() {
+                crate::core::signed::keep_only_checked(&mut changes, &newest, |c| {
+                    c.signature_mut()
+                });
+                return changes;
+            }
+            let have: HashSet<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
+            let mut more = Vec::new();
+            for h in missing {
+                let Some((signed, _)) = self.vouching(&h) else {
+                    continue;
+                };
+                for p in self.path_between(&h, &signed).unwrap_or_default() {
+                    if !have.contains(&p) && !more.contains(&p) {
+                        more.push(p);
+                    }
+                }
+            }
+            if more.is_empty() {
+                break;
+            }
+            let found = self.changes_of(&more);
+            for h in more {
+                if let Some(c) = found.get(&h) {
+                    let sig = self.signatures.get(&h).copied();
+                    changes.push(SignedChange::from_trusted_store(c.clone(), sig));
+                }
             }
         }
-        (out, unsigned)
+        changes
     }
 
     /// Uses `verdicts` for the review commands' checks from now on (the store loads them
@@ -92,31 +232,48 @@ impl Replica {
         self.verdicts.lock().clone()
     }
 
-    /// What is wrong with one change of this replica's history, if anything: signature present
-    /// and valid under the change's author, and author a member device as of its dependencies.
-    /// A change an earlier check passed, with the same signature, is not checked again.
+    /// What is wrong with one change of this replica's history, if anything: a signature vouches
+    /// for it and is valid under the change's author, and the author was a member device as of
+    /// its dependencies. A change an earlier check passed, with the same vouching signature, is
+    /// not checked again.
     fn check(&self, facts: &Facts<'_>, author: Option<DeviceId>) -> Option<String> {
-        self.check_with(facts, author, true)
+        self.check_with(facts, author, Signatures::Cached)
     }
 
-    /// [`Replica::check`]; with `cached` false every part is checked (for `verify`).
+    /// [`Replica::check`]; with [`Signatures::Known`] the verdicts are not read (for `verify`).
     fn check_with(
         &self,
         facts: &Facts<'_>,
         author: Option<DeviceId>,
-        cached: bool,
+        signatures: Signatures<'_>,
     ) -> Option<String> {
         let hash = facts.hash;
-        let problem = match (author, self.signatures.get(&hash)) {
+        let vouching = self.vouching(&hash);
+        let problem = match (author, vouching) {
             (None, _) => {
                 Some(crate::core::signed::ChangeError::BadAuthor(hash.to_string()).to_string())
             }
-            (Some(_), None) => Some("signature is missing".to_string()),
-            (Some(_), Some(sig)) if cached && self.verdicts.lock().holds(&hash, sig) => None,
-            (Some(a), Some(sig)) if !a.verify_change(&hash, sig) => Some(format!(
-                "signature does not verify under author {}",
-                a.short()
-            )),
+            (Some(_), None) => Some(
+                "no signature vouches for it (neither its own nor one of its author's later changes')"
+                    .to_string(),
+            ),
+            (Some(_), Some((_, sig)))
+                if matches!(signatures, Signatures::Cached)
+                    && self.verdicts.lock().holds(&hash, &sig) =>
+            {
+                None
+            }
+            (Some(a), Some((signed, sig))) if !signatures.valid(&a, &signed, &sig) => {
+                Some(if signed == hash {
+                    format!("signature does not verify under author {}", a.short())
+                } else {
+                    format!(
+                        "the signature of change {} that vouches for it does not verify under author {}",
+                        &signed.to_string()[..12],
+                        a.short()
+                    )
+                })
+            }
             (Some(a), Some(_)) if !self.authorised(&self.doc, &hash, facts.deps, &a) => {
                 Some(format!(
                     "author {} was not a member device at that point of the history",
@@ -126,20 +283,19 @@ impl Replica {
             _ => None,
         };
         if problem.is_none()
-            && let Some(sig) = self.signatures.get(&hash)
+            && let Some((_, sig)) = vouching
         {
-            self.verdicts.lock().record(&hash, sig);
+            self.verdicts.lock().record(&hash, &sig);
         }
         problem
     }
 
-    /// Whether a check of this change, with the signature stored now, passed before (its
-    /// signature verified under its author, and the author was a member device as of its
-    /// dependencies); see [`Replica::check_ahead`].
+    /// Whether a check of this change, with the signature that vouches for it now, passed
+    /// before (the signature verified under its author, and the author was a member device as
+    /// of its dependencies); see [`Replica::check_ahead`].
     pub fn holds_verdict(&self, hash: &ChangeHash) -> bool {
-        self.signatures
-            .get(hash)
-            .is_some_and(|sig| self.verdicts.lock().holds(hash, sig))
+        self.vouching(hash)
+            .is_some_and(|(_, sig)| self.verdicts.lock().holds(hash, &sig))
     }
 
     /// The changes of `hashes` the history holds, read back from the document in one pass.
@@ -173,34 +329,36 @@ impl Replica {
     /// given in causal order (membership then costs one read of the past per device).
     pub fn check_ahead(&self, changes: &[(Facts<'_>, Option<DeviceId>)]) {
         let mut claims = Vec::new();
-        {
-            let verdicts = self.verdicts.lock();
-            for (facts, author) in changes {
-                let hash = facts.hash;
-                let Some(sig) = self.signatures.get(&hash) else {
-                    continue;
-                };
-                if verdicts.holds(&hash, sig) {
-                    continue;
-                }
-                if let Some(author) = author {
-                    claims.push((*author, hash, *sig, facts.deps));
-                }
+        for (facts, author) in changes {
+            let hash = facts.hash;
+            let Some((signed, sig)) = self.vouching(&hash) else {
+                continue;
+            };
+            if self.verdicts.lock().holds(&hash, &sig) {
+                continue;
+            }
+            if let Some(author) = author {
+                claims.push((*author, hash, sig, facts.deps, signed));
             }
         }
         if claims.is_empty() {
             return;
         }
-        let signed: Vec<(DeviceId, ChangeHash, Signature)> =
-            claims.iter().map(|(a, h, s, _)| (*a, *h, *s)).collect();
-        let failing: HashSet<usize> = crate::core::identity::failing_signatures(&signed)
-            .into_iter()
-            .collect();
+        // Each vouching signature once: most changes share their author's later signature.
+        let mut signed: Vec<(DeviceId, ChangeHash, Signature)> =
+            claims.iter().map(|(a, _, s, _, h)| (*a, *h, *s)).collect();
+        signed.sort_by_key(|(a, h, _)| (*h, *a.as_bytes()));
+        signed.dedup_by_key(|(a, h, _)| (*h, *a.as_bytes()));
+        let failing: HashSet<(ChangeHash, DeviceId)> =
+            crate::core::identity::failing_signatures(&signed)
+                .into_iter()
+                .map(|i| (signed[i].1, signed[i].0))
+                .collect();
         // Membership as of each change's dependencies, one read of the past per device and
         // branch (see `rules::people_of`).
         let listed: Vec<crate::core::signed::Claim<'_>> = claims
             .iter()
-            .map(|(a, h, _, deps)| (*h, *deps, *a))
+            .map(|(a, h, _, deps, _)| (*h, *deps, *a))
             .collect();
         let people = rules::people_of(&self.doc, &listed, |i| {
             let (hash, deps, author) = &listed[i];
@@ -212,18 +370,27 @@ impl Replica {
             })
         })
         .unwrap_or_default();
-        for (i, ((_, hash, sig, _), person)) in claims.iter().zip(people).enumerate() {
-            if !failing.contains(&i) && person.is_some() {
+        for ((author, hash, sig, _, signed), person) in claims.iter().zip(people) {
+            if !failing.contains(&(*signed, *author)) && person.is_some() {
                 self.verdicts.lock().record(hash, sig);
             }
         }
     }
 
     /// [`Replica::check`], and the rules of who may write what (see
-    /// [`rules`](crate::core::rules)), for `verify`.
-    fn check_fully(&self, change: &Change, paths: &mut rules::Paths) -> Option<String> {
-        if let Some(problem) = self.check_with(&Facts::from(change), author_of(change).ok(), false)
-        {
+    /// [`rules`](crate::core::rules)), for `verify`; `failing` are the stored signatures that
+    /// do not verify (all of them checked once, up front).
+    fn check_fully(
+        &self,
+        change: &Change,
+        paths: &mut rules::Paths,
+        failing: &HashSet<ChangeHash>,
+    ) -> Option<String> {
+        if let Some(problem) = self.check_with(
+            &Facts::from(change),
+            author_of(change).ok(),
+            Signatures::Known(failing),
+        ) {
             return Some(problem);
         }
         if change.hash() == self.id.0 {
@@ -238,37 +405,61 @@ impl Replica {
             .map(|broken| format!("it breaks the rule that {} ({})", broken.rule, broken.what))
     }
 
-    /// Of changes each claimed to be signed by a device, the ones whose stored signature is
-    /// missing or does not verify under that device (checked in batches, see
-    /// [`failing_signatures`](crate::core::identity::failing_signatures)).
+    /// Of changes each claimed to be signed by a device, the ones for which no stored signature
+    /// vouches, or whose vouching signature does not verify under that device (checked in
+    /// batches, see [`failing_signatures`](crate::core::identity::failing_signatures)).
     pub fn unsigned_by(&self, claims: &[(ChangeHash, DeviceId)]) -> HashSet<ChangeHash> {
         let mut bad: HashSet<ChangeHash> = HashSet::new();
         let mut signed = Vec::with_capacity(claims.len());
+        let mut of = Vec::with_capacity(claims.len());
         for (hash, device) in claims {
-            match self.signatures.get(hash) {
-                Some(sig) => signed.push((*device, *hash, *sig)),
+            match self.vouching(hash) {
+                Some((s, sig)) => {
+                    signed.push((*device, s, sig));
+                    of.push(*hash);
+                }
                 None => {
                     bad.insert(*hash);
                 }
             }
         }
         for i in crate::core::identity::failing_signatures(&signed) {
-            bad.insert(signed[i].1);
+            bad.insert(of[i]);
         }
         bad
     }
 
+    /// Every stored signature that does not verify under the device its change names.
+    fn failing_stored_signatures(&self) -> HashSet<ChangeHash> {
+        let metas = self.doc.get_changes_meta(&[]);
+        let mut authors = crate::core::signed::Authors::default();
+        let signed: Vec<(DeviceId, ChangeHash, Signature)> = metas
+            .iter()
+            .filter_map(|m| {
+                let sig = self.signatures.get(&m.hash)?;
+                Some((authors.of(&m.actor)?, m.hash, *sig))
+            })
+            .collect();
+        crate::core::identity::failing_signatures(&signed)
+            .into_iter()
+            .map(|i| signed[i].1)
+            .collect()
+    }
+
     /// Re-checks every change of the history (see [`Replica::check`]) and the rules of who
-    /// may write what, in causal order, and that the alliance's genesis change is there.
+    /// may write what, in causal order, and that the alliance's genesis change is there. Every
+    /// stored signature is checked, and every change is attributed through the signature that
+    /// vouches for it.
     pub fn verify_history(&self) -> Vec<ChangeCheck> {
         let changes = self.doc.get_changes(&[]);
+        let failing = self.failing_stored_signatures();
         let mut paths = rules::Paths::default();
         let mut checks: Vec<ChangeCheck> = changes
             .iter()
             .map(|change| ChangeCheck {
                 hash: change.hash().to_string(),
                 device: author_of(change).ok().map(|a| a.to_hex()),
-                problem: self.check_fully(change, &mut paths),
+                problem: self.check_fully(change, &mut paths, &failing),
             })
             .collect();
         if !changes.is_empty() && !changes.iter().any(|c| c.hash() == self.id.0) {
@@ -346,6 +537,24 @@ impl Replica {
                         p.seq
                     )
                 }),
+        }
+    }
+}
+
+/// How a check learns whether a vouching signature verifies.
+#[derive(Clone, Copy)]
+enum Signatures<'a> {
+    /// Trust a verdict kept for it; otherwise verify it.
+    Cached,
+    /// Every stored signature was verified up front; these failed.
+    Known(&'a HashSet<ChangeHash>),
+}
+
+impl Signatures<'_> {
+    fn valid(&self, author: &DeviceId, signed: &ChangeHash, sig: &Signature) -> bool {
+        match self {
+            Signatures::Cached => author.verify_change(signed, sig),
+            Signatures::Known(failing) => !failing.contains(signed),
         }
     }
 }

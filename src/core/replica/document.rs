@@ -13,7 +13,7 @@ use super::receive::{Numbering, Past, check_op_ranges, within_batch_ops};
 use super::{Budget, ReceiveError, Received, Replica, guarded};
 use crate::core::identity::DeviceId;
 use crate::core::signed::{
-    Claim, SignedChange, authored, check_vouching_signatures, within_change_ops,
+    ChangeError, Claim, SignedChange, authored, check_vouching_signatures, within_change_ops,
 };
 use crate::protocol::MAX_BATCH_CHANGES;
 
@@ -22,13 +22,14 @@ impl Replica {
     pub fn receive_document(
         &mut self,
         bytes: &[u8],
-        signatures: &[Signature],
+        signatures: &[(ChangeHash, Signature)],
     ) -> Result<Received, ReceiveError> {
         self.receive_document_within(bytes, signatures, &Budget::unlimited())
     }
 
-    /// Receives a whole history as one Automerge document with the signature of every change
-    /// in it, ordered by change hash: what a peer sends a device that has nothing yet, because
+    /// Receives a whole history as one Automerge document with the signatures that vouch for
+    /// its changes (each author's newest changes', see [`vouch`](crate::core::vouch)), as
+    /// (change hash, signature): what a peer sends a device that has nothing yet, because
     /// loading a document costs a fraction of applying its changes one by one.
     ///
     /// The document is loaded into a separate copy (guarded against panics) and nothing of it
@@ -42,7 +43,7 @@ impl Replica {
     pub fn receive_document_within(
         &mut self,
         bytes: &[u8],
-        signatures: &[Signature],
+        signatures: &[(ChangeHash, Signature)],
         budget: &Budget<'_>,
     ) -> Result<Received, ReceiveError> {
         let loaded = match guarded(|| Automerge::load(bytes)) {
@@ -68,11 +69,20 @@ impl Replica {
         if metas.len() > MAX_BATCH_CHANGES {
             return Err(ReceiveError::TooMany(metas.len()));
         }
-        if metas.len() != signatures.len() {
-            return Err(ReceiveError::SignatureCount {
-                changes: metas.len(),
-                signatures: signatures.len(),
-            });
+        let mut sig_of: HashMap<ChangeHash, Signature> = HashMap::with_capacity(signatures.len());
+        for (hash, sig) in signatures {
+            if sig_of.insert(*hash, *sig).is_some() {
+                return Err(ChangeError::Malformed(format!(
+                    "two signatures were sent for change {hash}"
+                ))
+                .into());
+            }
+        }
+        if let Some(stray) = sig_of
+            .keys()
+            .find(|h| loaded.get_change_meta_by_hash(h).is_none())
+        {
+            return Err(ChangeError::StraySignature(stray.to_string()).into());
         }
         let mut ops: u64 = 0;
         for m in &metas {
@@ -85,19 +95,18 @@ impl Replica {
             Some(genesis) if genesis.deps.is_empty() => {}
             _ => return Err(ReceiveError::WrongAlliance(self.id.short())),
         }
-        let mut by_hash: Vec<ChangeHash> = metas.iter().map(|m| m.hash).collect();
-        by_hash.sort();
-        let sig_of: HashMap<ChangeHash, Signature> = by_hash
-            .into_iter()
-            .zip(signatures.iter().copied())
-            .collect();
         // Authorship, as for a batch (see `authenticate_batch`), on Automerge's metadata.
         let nodes = authored(
             metas
                 .iter()
                 .map(|m| (m.hash, m.actor.as_ref(), m.deps.as_slice())),
         )?;
-        check_vouching_signatures(&nodes, |i| &sig_of[&nodes[i].hash])?;
+        let checked = check_vouching_signatures(&nodes, |i| sig_of.get(&nodes[i].hash))?;
+        // Only the signatures checked are kept (one sent on an older change is redundant).
+        let sig_of: HashMap<ChangeHash, Signature> = checked
+            .iter()
+            .filter_map(|&i| Some((nodes[i].hash, *sig_of.get(&nodes[i].hash)?)))
+            .collect();
         budget.check("checking signatures")?;
         let claims: Vec<Claim<'_>> = nodes.iter().map(|n| (n.hash, n.deps, n.author)).collect();
         let author_of: HashMap<ChangeHash, DeviceId> =
@@ -142,12 +151,10 @@ impl Replica {
         let batch = added
             .into_iter()
             .map(|c| {
-                let sig = sig_of.get(&c.hash()).ok_or_else(|| {
-                    ReceiveError::Automerge(format!("change {} has no signature", c.hash()))
-                })?;
-                Ok(SignedChange::from_bytes(
+                let sig = sig_of.get(&c.hash()).map(|s| s.to_bytes());
+                Ok(SignedChange::from_parts(
                     c.raw_bytes().to_vec(),
-                    &sig.to_bytes(),
+                    sig.as_ref().map(|s| &s[..]),
                 )?)
             })
             .collect::<Result<Vec<_>, ReceiveError>>()?;

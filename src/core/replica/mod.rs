@@ -153,8 +153,6 @@ pub enum ReceiveError {
     TooMany(usize),
     #[error("automerge could not apply the changes: {0}")]
     Automerge(String),
-    #[error("peer sent {changes} changes with {signatures} signatures")]
-    SignatureCount { changes: usize, signatures: usize },
     /// A batch failed halfway and the replica could not be put back: load it again from the
     /// store, which holds only what was verified and persisted.
     #[error("the replica must be reloaded from the store: {0}")]
@@ -257,6 +255,21 @@ pub struct Replica {
     /// Verdicts of earlier checks for the review commands (see
     /// [`verdicts`](crate::core::verdicts)); in memory only until the store gives it the kept set.
     verdicts: VerdictCell,
+    /// Which signature vouches for each change without its own, for the heads it was worked
+    /// out at (see [`vouch::vouchers`](crate::core::vouch::vouchers)).
+    vouchers: VoucherCell,
+}
+
+/// The vouchers behind a lock, worked out when first needed for the present heads.
+#[derive(Debug, Default)]
+struct VoucherCell(std::sync::Mutex<Option<std::sync::Arc<audit::Vouchers>>>);
+
+impl Clone for VoucherCell {
+    fn clone(&self) -> Self {
+        VoucherCell(std::sync::Mutex::new(
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        ))
+    }
 }
 
 /// The replica's verdicts behind a lock, so checking through `&Replica` can record them.
@@ -326,10 +339,9 @@ impl Replica {
             poisoned: false,
             rewritten: false,
             verdicts: VerdictCell::default(),
+            vouchers: VoucherCell::default(),
         };
-        replica
-            .signatures
-            .insert(change.hash(), *change.signature());
+        replica.keep_signature(&change);
         Ok((replica, member, change))
     }
 
@@ -345,6 +357,7 @@ impl Replica {
             poisoned: false,
             rewritten: false,
             verdicts: VerdictCell::default(),
+            vouchers: VoucherCell::default(),
         }
     }
 
@@ -366,7 +379,9 @@ impl Replica {
         let mut signatures = signatures;
         let mut plain = Vec::with_capacity(changes.len());
         for c in changes {
-            signatures.insert(c.hash(), *c.signature());
+            if let Some(sig) = c.signature() {
+                signatures.insert(c.hash(), *sig);
+            }
             plain.push(c.into_change());
         }
         guarded(|| doc.apply_changes(plain)).unwrap_or(Err(AutomergeError::Fail))?;
@@ -379,6 +394,7 @@ impl Replica {
             poisoned: false,
             rewritten: false,
             verdicts: VerdictCell::default(),
+            vouchers: VoucherCell::default(),
         })
     }
 
@@ -471,7 +487,7 @@ impl Replica {
         }
         let change = commit_on(&mut self.doc, writer, summary, f)?;
         if let Some(c) = &change {
-            self.signatures.insert(c.hash(), *c.signature());
+            self.keep_signature(c);
             self.note_seqs(std::slice::from_ref(c));
         }
         Ok(change)
@@ -486,7 +502,7 @@ impl Replica {
         self.note_seqs(&changes);
         let mut plain = Vec::with_capacity(changes.len());
         for c in changes {
-            self.signatures.insert(c.hash(), *c.signature());
+            self.keep_signature(&c);
             plain.push(c.into_change());
         }
         let result = guarded(|| self.doc.apply_changes(plain)).unwrap_or(Err(AutomergeError::Fail));
@@ -499,9 +515,16 @@ impl Replica {
     /// Applies a change this device made and signed on a fork of this replica.
     pub(crate) fn apply_local(&mut self, change: &SignedChange<Verified>) -> Result<(), EditError> {
         self.doc.apply_changes([change.change().clone()])?;
-        self.signatures.insert(change.hash(), *change.signature());
+        self.keep_signature(change);
         self.note_seqs(std::slice::from_ref(change));
         Ok(())
+    }
+
+    /// Keeps a change's own signature, when it came with one.
+    pub(super) fn keep_signature(&mut self, change: &SignedChange<Verified>) {
+        if let Some(sig) = change.signature() {
+            self.signatures.insert(change.hash(), *sig);
+        }
     }
 
     /// Keeps the per-actor change counts up to date with changes that entered the document.
@@ -568,16 +591,30 @@ impl Held for Replica {
         self.tip(actor).seq
     }
 
-    fn change_at(&self, actor: &ActorId, seq: u64) -> Option<(Vec<u8>, ChangeHash, Signature)> {
+    fn change_at(&self, actor: &ActorId, seq: u64) -> Option<crate::core::equivocation::Signed> {
         let hash = self
             .doc
             .get_changes_meta(&[])
             .into_iter()
             .find(|m| m.seq == seq && m.actor.as_ref() == actor)?
             .hash;
+        let (signed, signature) = self.vouching(&hash)?;
+        let path = if signed == hash {
+            Vec::new()
+        } else {
+            self.path_between(&hash, &signed)?
+        };
+        let mut changes = self.changes_of(&path);
         let change = self.doc.get_change_by_hash(&hash)?;
-        let sig = self.signatures.get(&hash)?;
-        Some((change.raw_bytes().to_vec(), hash, *sig))
+        Some(crate::core::equivocation::Signed {
+            bytes: change.raw_bytes().to_vec(),
+            hash,
+            vouched_by: path
+                .iter()
+                .map(|h| changes.remove(h).map(|c| c.raw_bytes().to_vec()))
+                .collect::<Option<Vec<_>>>()?,
+            signature,
+        })
     }
 
     fn is_member(&self, device: &DeviceId) -> bool {

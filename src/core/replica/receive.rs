@@ -191,7 +191,7 @@ impl Replica {
             }
         }
         for c in &verified {
-            self.signatures.insert(c.hash(), *c.signature());
+            self.keep_signature(c);
         }
         self.note_seqs(&verified);
         self.quarantine = quarantine;

@@ -8,13 +8,9 @@ use alliance::proto::sim::{Outcome, one_shot};
 
 /// Everything `from` holds, as bytes that crossed a wire: untrusted until verified.
 pub fn wire(from: &Replica) -> Vec<SignedChange<Unverified>> {
-    let (changes, unsigned) = from.changes_since(&[]);
-    assert!(unsigned.is_empty());
-    changes
+    from.for_sending(from.changes_since(&[]))
         .iter()
-        .map(|c| {
-            SignedChange::from_bytes(c.raw_bytes().to_vec(), &c.signature().to_bytes()).unwrap()
-        })
+        .map(|c| c.to_unverified())
         .collect()
 }
 

@@ -88,7 +88,7 @@ impl Dev {
         };
         let before = open.replica().heads();
         f(open.replica_mut(), &w, &mut e);
-        let (new, _) = open.replica().changes_since(&before);
+        let new = open.replica().changes_since(&before);
         open.persist(&new).unwrap();
     }
     pub fn view(&self) -> alliance::core::AllianceView {
@@ -272,18 +272,11 @@ impl Dev {
     /// Receives everything `from` holds, as a bundle would bring it (verified, then persisted).
     pub fn take_all_from(&self, from: &Dev) {
         let source = from.home.open(&from.id(), LockMode::Shared).unwrap();
-        let batch = source
-            .replica()
-            .changes_since(&[])
-            .0
+        let replica = source.replica();
+        let batch = replica
+            .for_sending(replica.changes_since(&[]))
             .iter()
-            .map(|c| {
-                alliance::core::SignedChange::from_bytes(
-                    c.raw_bytes().to_vec(),
-                    &c.signature().to_bytes(),
-                )
-                .unwrap()
-            })
+            .map(|c| c.to_unverified())
             .collect();
         drop(source);
         let mut open = self.home.open(&self.id(), LockMode::Exclusive).unwrap();
