@@ -62,7 +62,7 @@ fn in_memory(w: &workload::Workload) -> (Duration, Duration, Duration, Duration)
             .splice_vision(&writer(i), at, 0, WORDS[i % WORDS.len()])
             .expect("edit");
         let change = edited.change.expect("a change");
-        let wire = Ok::<_, alliance::core::ChangeError>(change.to_unverified()).expect("parses");
+        let wire = change.to_unverified();
         b.receive(vec![wire]).expect("valid changes are accepted");
         ours.push(start.elapsed());
         assert_eq!(a.heads(), b.heads());

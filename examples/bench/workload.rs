@@ -275,8 +275,14 @@ fn from_cache(bytes: &[u8]) -> Option<Workload> {
             ))
         })
         .collect::<Option<_>>()?;
-    let replica =
-        Replica::from_store(c.id.parse().ok()?, Some(&c.document), signatures, vec![]).ok()?;
+    let replica = Replica::from_store(
+        c.id.parse().ok()?,
+        Some(&c.document),
+        signatures,
+        Default::default(),
+        vec![],
+    )
+    .ok()?;
     Some(Workload {
         replica,
         people: people(),

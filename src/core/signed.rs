@@ -97,6 +97,53 @@ impl Stage for Verified {
 pub struct SignedChange<S: Stage = Unverified> {
     body: S::Body,
     signature: Option<Signature>,
+    /// When the signature that vouches for it is on a later change of its author that is not
+    /// in the history (it was withdrawn with a removal): that change and the ones leading to it.
+    proof: Option<Proof>,
+}
+
+/// A signature on a later change of a change's author that is not in the history (a removal
+/// withdrew it, see `replica::removal`), with the changes from the vouched change up to the
+/// signed one: `via[0]` depends on the vouched change, each next one on the one before, and
+/// the signature is over the hash of the last. The changes of `via` are only read (their
+/// headers, hashes recomputed), never applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proof {
+    pub via: Vec<Vec<u8>>,
+    pub signature: Signature,
+}
+
+/// What vouches for one change of a whole document as it arrives: a signature on it, or a
+/// [`Proof`].
+#[derive(Debug, Clone)]
+pub enum Voucher {
+    Signature(Signature),
+    Proof(Proof),
+}
+
+impl Proof {
+    /// The hash the signature is over, when `via` leads from change `hash` to a change of
+    /// `author`; `None` when the chain is broken or ends with another author's change.
+    pub fn signed_hash(&self, hash: &ChangeHash, author: &DeviceId) -> Option<ChangeHash> {
+        let mut last = *hash;
+        let mut last_author = None;
+        for bytes in &self.via {
+            let link = RawChange::parse(bytes.clone()).ok()?;
+            if !link.deps().contains(&last) {
+                return None;
+            }
+            last = link.hash();
+            last_author = author_of_actor(link.actor());
+        }
+        (last_author.as_ref() == Some(author)).then_some(last)
+    }
+
+    /// Whether the proof vouches for change `hash` of `author`: the chain holds and the
+    /// signature verifies.
+    pub fn vouches(&self, hash: &ChangeHash, author: &DeviceId) -> bool {
+        self.signed_hash(hash, author)
+            .is_some_and(|signed| author.verify_change(&signed, &self.signature))
+    }
 }
 
 impl<S: Stage> Clone for SignedChange<S> {
@@ -104,6 +151,7 @@ impl<S: Stage> Clone for SignedChange<S> {
         SignedChange {
             body: self.body.clone(),
             signature: self.signature,
+            proof: self.proof.clone(),
         }
     }
 }
@@ -171,7 +219,15 @@ impl SignedChange<Unverified> {
         Ok(SignedChange {
             body: RawChange::parse(bytes)?,
             signature,
+            proof: None,
         })
+    }
+
+    /// The same change vouched for by `proof` (see [`Proof`]) instead of a signature of its own.
+    pub fn with_proof(mut self, proof: Proof) -> Self {
+        self.signature = None;
+        self.proof = Some(proof);
+        self
     }
 
     /// The header read from the bytes.
@@ -218,6 +274,7 @@ impl SignedChange<Unverified> {
         Ok(SignedChange {
             body: change,
             signature: self.signature,
+            proof: self.proof,
         })
     }
 }
@@ -278,11 +335,16 @@ pub fn authenticate_batch(
             "the batch holds a change twice or its dependencies form a cycle".into(),
         )
     })?;
-    let checked = check_vouching_signatures(&nodes, |i| batch[i].signature.as_ref())?;
+    let checked = check_vouching_signatures(&nodes, |i| {
+        (batch[i].signature.as_ref(), batch[i].proof.as_ref())
+    })?;
     let authors: Vec<DeviceId> = nodes.iter().map(|n| n.author).collect();
     drop(nodes);
     let mut batch = batch;
-    keep_only_checked(&mut batch, &checked, |c| &mut c.signature);
+    keep_only_checked(&mut batch, &checked, |c| {
+        c.signature = None;
+        c.proof = None;
+    });
     let mut slots: Vec<Option<(SignedChange<Unverified>, DeviceId)>> =
         batch.into_iter().zip(authors).map(Some).collect();
     let (changes, authors) = order.into_iter().filter_map(|i| slots[i].take()).unzip();
@@ -314,18 +376,22 @@ pub(crate) fn authored<'a>(
 /// sent on an older change is redundant, and it was not checked).
 pub(crate) fn check_vouching_signatures<'s>(
     nodes: &[Node<'_>],
-    signature: impl Fn(usize) -> Option<&'s Signature>,
+    vouching: impl Fn(usize) -> (Option<&'s Signature>, Option<&'s Proof>),
 ) -> Result<Vec<usize>, ChangeError> {
     let checked = signatures_to_check(nodes);
     for &i in &checked {
         let n = &nodes[i];
-        let Some(sig) = signature(i) else {
-            return Err(ChangeError::Unvouched {
-                hash: n.hash.to_string(),
-                author: n.author.short(),
-            });
+        let valid = match vouching(i) {
+            (Some(sig), _) => n.author.verify_change(&n.hash, sig),
+            (None, Some(proof)) => proof.vouches(&n.hash, &n.author),
+            (None, None) => {
+                return Err(ChangeError::Unvouched {
+                    hash: n.hash.to_string(),
+                    author: n.author.short(),
+                });
+            }
         };
-        if !n.author.verify_change(&n.hash, sig) {
+        if !valid {
             return Err(ChangeError::BadSignature {
                 hash: n.hash.to_string(),
                 author: n.author.short(),
@@ -335,18 +401,19 @@ pub(crate) fn check_vouching_signatures<'s>(
     Ok(checked)
 }
 
-/// Drops every signature but the checked ones (`checked`, ascending positions of `items`).
+/// Calls `drop_signature` on every item but the checked ones (`checked`, ascending positions
+/// of `items`).
 pub(crate) fn keep_only_checked<T>(
     items: &mut [T],
     checked: &[usize],
-    signature: impl Fn(&mut T) -> &mut Option<Signature>,
+    drop_signature: impl Fn(&mut T),
 ) {
     let mut next = checked.iter().peekable();
     for (i, item) in items.iter_mut().enumerate() {
         if next.peek() == Some(&&i) {
             next.next();
         } else {
-            *signature(item) = None;
+            drop_signature(item);
         }
     }
 }
@@ -378,6 +445,7 @@ impl SignedChange<Verified> {
         SignedChange {
             body: change,
             signature: Some(signature),
+            proof: None,
         }
     }
 
@@ -388,6 +456,16 @@ impl SignedChange<Verified> {
         SignedChange {
             body: change,
             signature,
+            proof: None,
+        }
+    }
+
+    /// [`SignedChange::from_trusted_store`] for a change kept with a [`Proof`].
+    pub(crate) fn from_trusted_proof(change: Change, proof: Proof) -> Self {
+        SignedChange {
+            body: change,
+            signature: None,
+            proof: Some(proof),
         }
     }
 
@@ -407,6 +485,7 @@ impl SignedChange<Verified> {
             body: RawChange::parse(self.body.raw_bytes().to_vec())
                 .expect("a change Automerge decoded has a readable header"),
             signature: self.signature,
+            proof: self.proof.clone(),
         }
     }
 
@@ -426,14 +505,23 @@ impl<S: Stage> SignedChange<S> {
         self.signature.as_ref()
     }
 
-    pub(crate) fn signature_mut(&mut self) -> &mut Option<Signature> {
-        &mut self.signature
+    /// The proof that vouches for it, when it is kept or travels with one instead of a
+    /// signature (see [`Proof`]).
+    pub fn proof(&self) -> Option<&Proof> {
+        self.proof.as_ref()
+    }
+
+    /// Sets what vouches for it itself: a signature, a proof, or neither.
+    pub(crate) fn set_vouching(&mut self, signature: Option<Signature>, proof: Option<Proof>) {
+        self.signature = signature;
+        self.proof = proof;
     }
 
     /// The same change without its signature: how it travels when a later change of its
     /// author in the same batch vouches for it.
     pub fn without_signature(mut self) -> Self {
         self.signature = None;
+        self.proof = None;
         self
     }
 

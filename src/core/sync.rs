@@ -25,7 +25,7 @@ use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
 use crate::core::replica::{Budget, ReceiveError, Replica, guarded};
-use crate::core::signed::{SignedChange, Unverified, Verified};
+use crate::core::signed::{Proof, SignedChange, Unverified, Verified, Voucher};
 use crate::protocol::{MAX_BATCH_CHANGES, MAX_FRAME_BYTES, SIGNATURE_LEN};
 
 /// One sync message on the wire: an Automerge sync message whose changes are V1 change chunks,
@@ -39,24 +39,46 @@ pub struct SyncMessage {
     pub changes: u64,
 }
 
-/// A signature on the wire: the hash of the change it is on, and the signature (64 bytes).
+/// A signature on the wire: the hash of the change it vouches for, and the signature (64
+/// bytes): on that change itself, or, when `via` is not empty, on the last of `via`, later
+/// changes of the same author that a removal withdrew (see [`Proof`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Vouch {
     pub change: [u8; 32],
     pub signature: Vec<u8>,
+    pub via: Vec<Vec<u8>>,
+}
+
+impl Vouch {
+    fn of<S: crate::core::signed::Stage>(c: &SignedChange<S>) -> Option<Vouch> {
+        if let Some(sig) = c.signature() {
+            return Some(vouch(&c.hash(), sig));
+        }
+        let proof = c.proof()?;
+        Some(Vouch {
+            change: c.hash().0,
+            signature: proof.signature.to_bytes().to_vec(),
+            via: proof.via.clone(),
+        })
+    }
+
+    /// The signature, or the proof, this carries; `None` when the signature is not 64 bytes.
+    pub fn voucher(&self) -> Option<Voucher> {
+        let signature = Signature::from_slice(&self.signature).ok()?;
+        Some(if self.via.is_empty() {
+            Voucher::Signature(signature)
+        } else {
+            Voucher::Proof(Proof {
+                via: self.via.clone(),
+                signature,
+            })
+        })
+    }
 }
 
 /// The signatures changes travel with ([`Replica::for_sending`] decides which they are).
 pub fn vouches<S: crate::core::signed::Stage>(changes: &[SignedChange<S>]) -> Vec<Vouch> {
-    changes
-        .iter()
-        .filter_map(|c| {
-            Some(Vouch {
-                change: c.hash().0,
-                signature: c.signature()?.to_bytes().to_vec(),
-            })
-        })
-        .collect()
+    changes.iter().filter_map(Vouch::of).collect()
 }
 
 /// The signatures a batch travels with: those of each author's newest changes in it (see
@@ -70,7 +92,7 @@ pub fn newest_signatures<S: crate::core::signed::Stage>(
             .ok()?;
     crate::core::vouch::signatures_to_check(&nodes)
         .into_iter()
-        .map(|i| Some(vouch(&changes[i].hash(), changes[i].signature()?)))
+        .map(|i| Vouch::of(&changes[i]))
         .collect()
 }
 
@@ -81,13 +103,14 @@ pub fn pair(
     signatures: &[Vouch],
 ) -> Result<Vec<SignedChange<Unverified>>, crate::core::ChangeError> {
     use crate::core::ChangeError;
-    let mut by_hash: std::collections::HashMap<[u8; 32], &[u8]> =
+    let mut by_hash: std::collections::HashMap<[u8; 32], Voucher> =
         std::collections::HashMap::with_capacity(signatures.len());
     for v in signatures {
         if v.signature.len() != SIGNATURE_LEN {
             return Err(ChangeError::BadSignatureLength);
         }
-        if by_hash.insert(v.change, &v.signature).is_some() {
+        let voucher = v.voucher().ok_or(ChangeError::BadSignatureLength)?;
+        if by_hash.insert(v.change, voucher).is_some() {
             return Err(ChangeError::Malformed(format!(
                 "two signatures were sent for change {}",
                 automerge::ChangeHash(v.change)
@@ -99,7 +122,10 @@ pub fn pair(
         .map(|bytes| {
             let c = SignedChange::from_parts(bytes, None)?;
             Ok(match by_hash.remove(&c.hash().0) {
-                Some(sig) => SignedChange::from_parts(c.raw_bytes().to_vec(), Some(sig))?,
+                Some(Voucher::Signature(sig)) => {
+                    SignedChange::from_parts(c.raw_bytes().to_vec(), Some(&sig.to_bytes()))?
+                }
+                Some(Voucher::Proof(proof)) => c.with_proof(proof),
                 None => c,
             })
         })
@@ -316,12 +342,11 @@ impl PeerSync {
             let signatures = incoming
                 .signatures
                 .iter()
-                .map(|v| {
-                    Signature::from_slice(&v.signature)
-                        .map(|s| (automerge::ChangeHash(v.change), s))
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| ReceiveError::Change(crate::core::ChangeError::BadSignatureLength))?;
+                .map(|v| Some((automerge::ChangeHash(v.change), v.voucher()?)))
+                .collect::<Option<Vec<_>>>()
+                .ok_or(ReceiveError::Change(
+                    crate::core::ChangeError::BadSignatureLength,
+                ))?;
             let received = replica.receive_document_within(&chunks[0], &signatures, budget)?;
             applied.duplicates = received.duplicates;
             applied.loaded = received.loaded;
@@ -429,10 +454,15 @@ fn document_signatures(replica: &Replica) -> Option<Vec<Vouch>> {
         .into_iter()
         .map(|i| {
             let hash = nodes[i].hash;
-            replica.signatures().get(&hash).map(|s| Vouch {
-                change: hash.0,
-                signature: s.to_bytes().to_vec(),
-            })
+            match (replica.signatures().get(&hash), replica.proofs().get(&hash)) {
+                (Some(s), _) => Some(vouch(&hash, s)),
+                (None, Some(p)) => Some(Vouch {
+                    change: hash.0,
+                    signature: p.signature.to_bytes().to_vec(),
+                    via: p.via.clone(),
+                }),
+                (None, None) => None,
+            }
         })
         .collect()
 }
@@ -448,5 +478,6 @@ pub fn vouch(hash: &automerge::ChangeHash, sig: &Signature) -> Vouch {
     Vouch {
         change: hash.0,
         signature: sig.to_bytes().to_vec(),
+        via: Vec::new(),
     }
 }

@@ -445,6 +445,7 @@ pub fn received_changes(data: &[u8]) -> bool {
         signatures.push(crate::core::sync::Vouch {
             change: hash.0,
             signature: signature.to_vec(),
+            via: Vec::new(),
         });
         let count = changes.len() as u64;
         let message = automerge::sync::Message {
@@ -501,7 +502,10 @@ pub fn received_document(data: &[u8]) -> bool {
 /// A signature for every change of a document (an honest sender sends only each author's
 /// newest; the others are redundant, and a receiver drops them). Loading the document here to learn its changes is the harness's work, not
 /// the library's, so a panic of Automerge here is caught (and the document gets none).
-fn document_signatures(fx: &Fixture, bytes: &[u8]) -> Vec<(automerge::ChangeHash, Signature)> {
+fn document_signatures(
+    fx: &Fixture,
+    bytes: &[u8],
+) -> Vec<(automerge::ChangeHash, crate::core::signed::Voucher)> {
     let metas = catch_unwind(AssertUnwindSafe(|| {
         let doc = Automerge::load(bytes).ok()?;
         Some(
@@ -517,9 +521,12 @@ fn document_signatures(fx: &Fixture, bytes: &[u8]) -> Vec<(automerge::ChangeHash
     metas.sort();
     metas
         .iter()
-        .map(|(hash, actor)| match fx.key_for(actor) {
-            Some(k) => (*hash, k.sign_change(hash)),
-            None => (*hash, Signature::from_bytes(&[0; SIGNATURE_LEN])),
+        .map(|(hash, actor)| {
+            let sig = match fx.key_for(actor) {
+                Some(k) => k.sign_change(hash),
+                None => Signature::from_bytes(&[0; SIGNATURE_LEN]),
+            };
+            (*hash, crate::core::signed::Voucher::Signature(sig))
         })
         .collect()
 }
@@ -535,7 +542,8 @@ fn store_files() -> &'static StoreFiles {
     static FILES: OnceLock<StoreFiles> = OnceLock::new();
     FILES.get_or_init(|| {
         let fx = fixture();
-        let snapshot = format::encode_snapshot(&fx.base.save(), fx.base.signatures());
+        let snapshot =
+            format::encode_snapshot(&fx.base.save(), fx.base.signatures(), fx.base.proofs());
         let mut log = format::log_header();
         for c in [&fx.next, &fx.after_next] {
             log.extend(format::encode_record(c.signature(), c.raw_bytes()));
@@ -630,7 +638,7 @@ pub fn store_load(data: &[u8]) -> bool {
         3 => {
             let doc = chunk(DOCUMENT, file);
             let sigs: HashMap<_, _> = fx.base.signatures().clone();
-            snapshot = format::encode_snapshot(&doc, &sigs);
+            snapshot = format::encode_snapshot(&doc, &sigs, &HashMap::new());
         }
         4 => index = file.to_vec(),
         5 => {

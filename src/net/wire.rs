@@ -100,6 +100,7 @@ mod tests {
                 signatures: vec![Vouch {
                     change: [4; 32],
                     signature: vec![9; 64],
+                    via: vec![],
                 }],
                 changes: 1,
             }),
@@ -140,6 +141,7 @@ mod tests {
                 Vouch {
                     change: [4; 32],
                     signature: vec![9; 64],
+                    via: vec![],
                 };
                 2
             ],

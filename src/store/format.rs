@@ -4,7 +4,11 @@
 //! ```text
 //! "ALLLOG02"
 //! record*  where record = u32 LE payload length | u32 LE CRC-32 of payload | payload
-//!                payload = flags (1 byte; bit 0: signed) | [64-byte signature] | change bytes
+//!                payload = flags (1 byte) | vouching | Automerge change bytes
+//!                flags 0: vouching is empty (a later change of the author vouches for it)
+//!                flags 1: vouching = 64-byte signature (its own)
+//!                flags 2: vouching = proof = u32 LE n | (u32 LE length | change bytes)^n |
+//!                         64-byte signature (on the last of the n changes; see `signed::Proof`)
 //! ```
 //! A change is kept with a signature of its own when it has one: this device's own changes
 //! always, a received change when it was its author's newest in what arrived. The others are
@@ -20,16 +24,18 @@
 //! **Snapshot** (`snapshot`), replaced atomically:
 //! ```text
 //! "ALLSNAP2" | u64 LE doc length | Automerge document (save()) |
-//! u64 LE signature count | (32-byte change hash | 64-byte signature)* | u32 LE CRC-32 of all before
+//! u64 LE signature count | (32-byte change hash | 64-byte signature)* |
+//! u64 LE proof count | (32-byte change hash | proof as in the log)* | u32 LE CRC-32 of all before
 //! ```
 //! The table holds the signatures kept (not one per change, see above). Version 1
-//! (`"ALLSNAP1"`, the same layout with a signature for every change) is still read.
+//! (`"ALLSNAP1"`, without the proofs, and a signature for every change) is still read.
 
 use std::collections::HashMap;
 
 use automerge::ChangeHash;
 use ed25519_dalek::Signature;
 
+use crate::core::signed::Proof;
 use crate::protocol::{
     BUNDLE_MAGIC, BUNDLE_MAGIC_V1, CHANGE_HASH_LEN, LOG_MAGIC, LOG_MAGIC_V1, SIGNATURE_LEN,
     SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_V1,
@@ -37,30 +43,46 @@ use crate::protocol::{
 
 const RECORD_HEADER: usize = 8;
 
-/// Bit 0 of a version 2 record's flags: a signature follows.
+/// A version 2 record's flags: what vouches for the change follows.
+const UNSIGNED: u8 = 0;
 const SIGNED: u8 = 1;
+const PROVED: u8 = 2;
 
-/// A record read from the log: the change's own signature, if it was kept with one, and its
-/// bytes (not yet parsed).
+/// A record read from the log: the change's own signature or proof, if it was kept with one,
+/// and its bytes (not yet parsed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
+    /// The signature: the change's own, or, when `via` is not empty, its proof's.
     pub signature: Option<[u8; SIGNATURE_LEN]>,
+    /// A proof's changes (see `signed::Proof`); empty for a signature of its own.
+    pub via: Vec<Vec<u8>>,
     pub change: Vec<u8>,
+    encoded_len: u64,
 }
 
 impl LogRecord {
     /// The record's length in the file, header included.
     pub fn encoded_len(&self) -> u64 {
-        let sig = if self.signature.is_some() {
-            SIGNATURE_LEN
-        } else {
-            0
-        };
-        (RECORD_HEADER + 1 + sig + self.change.len()) as u64
+        self.encoded_len
     }
 
+    /// The change's own signature, if it has one.
     pub fn signature(&self) -> Option<Signature> {
+        if !self.via.is_empty() {
+            return None;
+        }
         self.signature.as_ref().map(Signature::from_bytes)
+    }
+
+    /// The change's proof, if it was kept with one.
+    pub fn proof(&self) -> Option<Proof> {
+        if self.via.is_empty() {
+            return None;
+        }
+        Some(Proof {
+            via: self.via.clone(),
+            signature: Signature::from_bytes(self.signature.as_ref()?),
+        })
     }
 }
 
@@ -96,13 +118,22 @@ pub fn log_header() -> Vec<u8> {
 }
 
 pub fn encode_record(signature: Option<&Signature>, change: &[u8]) -> Vec<u8> {
+    encode_kept(signature, None, change)
+}
+
+/// A record of a change with what vouches for it itself: its signature, or a proof.
+pub fn encode_kept(signature: Option<&Signature>, proof: Option<&Proof>, change: &[u8]) -> Vec<u8> {
     let mut payload = Vec::with_capacity(1 + SIGNATURE_LEN + change.len());
-    match signature {
-        Some(sig) => {
+    match (signature, proof) {
+        (Some(sig), _) => {
             payload.push(SIGNED);
             payload.extend_from_slice(&sig.to_bytes());
         }
-        None => payload.push(0),
+        (None, Some(proof)) => {
+            payload.push(PROVED);
+            encode_proof(&mut payload, proof);
+        }
+        (None, None) => payload.push(UNSIGNED),
     }
     payload.extend_from_slice(change);
     let mut out = Vec::with_capacity(RECORD_HEADER + payload.len());
@@ -158,25 +189,32 @@ pub fn decode_log(bytes: &[u8]) -> Result<DecodedLog, FormatError> {
             return Err(FormatError::BadRecord(pos as u64));
         }
         let short = || FormatError::ShortRecord(pos as u64);
-        let (signature, change) = if old_format {
+        let (signature, via, change) = if old_format {
             if payload.len() < SIGNATURE_LEN {
                 return Err(short());
             }
             let (sig, change) = payload.split_at(SIGNATURE_LEN);
-            (Some(sig.try_into().unwrap()), change)
+            (Some(sig.try_into().unwrap()), Vec::new(), change)
         } else {
             match payload.split_first() {
                 Some((&SIGNED, rest)) if rest.len() >= SIGNATURE_LEN => {
                     let (sig, change) = rest.split_at(SIGNATURE_LEN);
-                    (Some(sig.try_into().unwrap()), change)
+                    (Some(sig.try_into().unwrap()), Vec::new(), change)
                 }
-                Some((&0, change)) => (None, change),
+                Some((&PROVED, rest)) => {
+                    let mut at = 0;
+                    let (via, sig) = decode_proof(rest, &mut at).ok_or_else(short)?;
+                    (Some(sig), via, &rest[at..])
+                }
+                Some((&UNSIGNED, change)) => (None, Vec::new(), change),
                 _ => return Err(short()),
             }
         };
         records.push(LogRecord {
             signature,
+            via,
             change: change.to_vec(),
+            encoded_len: end as u64,
         });
         pos += end;
     }
@@ -200,7 +238,43 @@ fn whole_record_in(bytes: &[u8], min_payload: usize) -> bool {
     })
 }
 
-pub fn encode_snapshot(doc: &[u8], signatures: &HashMap<ChangeHash, Signature>) -> Vec<u8> {
+/// `u32 LE n | (u32 LE length | change bytes)^n | 64-byte signature`.
+fn encode_proof(out: &mut Vec<u8>, proof: &Proof) {
+    out.extend_from_slice(&(proof.via.len() as u32).to_le_bytes());
+    for link in &proof.via {
+        out.extend_from_slice(&(link.len() as u32).to_le_bytes());
+        out.extend_from_slice(link);
+    }
+    out.extend_from_slice(&proof.signature.to_bytes());
+}
+
+/// A proof's changes and signature from `bytes[*at..]`, moving `at` past it.
+fn decode_proof(bytes: &[u8], at: &mut usize) -> Option<(Vec<Vec<u8>>, [u8; SIGNATURE_LEN])> {
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let s = bytes.get(*at..at.checked_add(n)?)?;
+        *at += n;
+        Some(s)
+    };
+    let count = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+    // Each link takes at least its 4-byte length: a count the bytes cannot hold is refused
+    // before anything is allocated for it.
+    if count == 0 || count > bytes.len() / 4 {
+        return None;
+    }
+    let mut via = Vec::with_capacity(count);
+    for _ in 0..count {
+        let len = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+        via.push(take(len)?.to_vec());
+    }
+    let sig = take(SIGNATURE_LEN)?.try_into().ok()?;
+    Some((via, sig))
+}
+
+pub fn encode_snapshot(
+    doc: &[u8],
+    signatures: &HashMap<ChangeHash, Signature>,
+    proofs: &HashMap<ChangeHash, Proof>,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(
         8 + 8 + doc.len() + 8 + signatures.len() * (CHANGE_HASH_LEN + SIGNATURE_LEN) + 4,
     );
@@ -214,15 +288,23 @@ pub fn encode_snapshot(doc: &[u8], signatures: &HashMap<ChangeHash, Signature>) 
         out.extend_from_slice(&hash.0);
         out.extend_from_slice(&sig.to_bytes());
     }
+    out.extend_from_slice(&(proofs.len() as u64).to_le_bytes());
+    let mut sorted: Vec<_> = proofs.iter().collect();
+    sorted.sort_by_key(|(h, _)| **h);
+    for (hash, proof) in sorted {
+        out.extend_from_slice(&hash.0);
+        encode_proof(&mut out, proof);
+    }
     let crc = crc32fast::hash(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
 }
 
-/// A decoded snapshot: the Automerge document bytes and the signature table.
+/// A decoded snapshot: the Automerge document bytes, the signature table and the proofs.
 pub struct DecodedSnapshot<'a> {
     pub doc: &'a [u8],
     pub signatures: HashMap<ChangeHash, Signature>,
+    pub proofs: HashMap<ChangeHash, Proof>,
 }
 
 pub fn decode_snapshot(bytes: &[u8]) -> Result<DecodedSnapshot<'_>, FormatError> {
@@ -232,6 +314,7 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<DecodedSnapshot<'_>, FormatError>
     {
         return Err(FormatError::BadMagic);
     }
+    let old_format = &bytes[..SNAPSHOT_MAGIC.len()] == SNAPSHOT_MAGIC_V1;
     if bytes.len() < 8 + 8 + 8 + 4 {
         return Err(FormatError::Truncated);
     }
@@ -254,7 +337,9 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<DecodedSnapshot<'_>, FormatError>
     let count = u64::from_le_bytes(take(&mut pos, 8)?.try_into().unwrap());
     let entry = CHANGE_HASH_LEN + SIGNATURE_LEN;
     let count = usize::try_from(count).map_err(|_| FormatError::Truncated)?;
-    if count.checked_mul(entry) != Some(body.len() - pos) {
+    let table = count.checked_mul(entry).ok_or(FormatError::Truncated)?;
+    let room = body.len() - pos;
+    if (old_format && table != room) || table > room {
         return Err(FormatError::Truncated);
     }
     let mut signatures = HashMap::with_capacity(count);
@@ -264,7 +349,29 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<DecodedSnapshot<'_>, FormatError>
         let sig = Signature::from_bytes(e[CHANGE_HASH_LEN..].try_into().unwrap());
         signatures.insert(hash, sig);
     }
-    Ok(DecodedSnapshot { doc, signatures })
+    let mut proofs = HashMap::new();
+    if !old_format {
+        let count = u64::from_le_bytes(take(&mut pos, 8)?.try_into().unwrap());
+        for _ in 0..count {
+            let hash = ChangeHash(take(&mut pos, CHANGE_HASH_LEN)?.try_into().unwrap());
+            let (via, sig) = decode_proof(body, &mut pos).ok_or(FormatError::Truncated)?;
+            proofs.insert(
+                hash,
+                Proof {
+                    via,
+                    signature: Signature::from_bytes(&sig),
+                },
+            );
+        }
+        if pos != body.len() {
+            return Err(FormatError::Truncated);
+        }
+    }
+    Ok(DecodedSnapshot {
+        doc,
+        signatures,
+        proofs,
+    })
 }
 
 /// Encodes a bundle: signed changes of one alliance, carried between devices by hand.
@@ -279,6 +386,19 @@ pub fn encode_bundle<'a>(
     out.extend_from_slice(&alliance.0);
     for (sig, bytes) in changes {
         out.extend(encode_record(sig, bytes));
+    }
+    out
+}
+
+/// [`encode_bundle`] of changes with what vouches for each itself (signature or proof).
+pub fn encode_bundle_kept(
+    alliance: &ChangeHash,
+    changes: &[crate::core::SignedChange<crate::core::Verified>],
+) -> Vec<u8> {
+    let mut out = BUNDLE_MAGIC.to_vec();
+    out.extend_from_slice(&alliance.0);
+    for c in changes {
+        out.extend(encode_kept(c.signature(), c.proof(), c.raw_bytes()));
     }
     out
 }
@@ -317,6 +437,23 @@ mod tests {
             log.extend(encode_record((i % 2 == 0).then_some(&sig), &[i as u8; 10]));
         }
         log
+    }
+
+    #[test]
+    fn a_record_kept_with_a_proof_round_trips() {
+        let proof = Proof {
+            via: vec![vec![1, 2, 3], vec![4]],
+            signature: Signature::from_bytes(&[9; 64]),
+        };
+        let mut log = log_header();
+        log.extend(encode_kept(None, Some(&proof), &[7; 6]));
+        log.extend(encode_kept(None, None, &[8; 6]));
+        let d = decode_log(&log).unwrap();
+        assert_eq!(d.records[0].proof(), Some(proof));
+        assert_eq!(d.records[0].signature(), None);
+        assert_eq!(d.records[0].change, vec![7; 6]);
+        assert_eq!(d.records[1].proof(), None);
+        assert_eq!(d.valid_len, log.len() as u64);
     }
 
     #[test]
@@ -393,12 +530,23 @@ mod tests {
     fn snapshot_round_trips_and_detects_any_flipped_byte() {
         let mut sigs = HashMap::new();
         sigs.insert(ChangeHash([1; 32]), Signature::from_bytes(&[2; 64]));
-        let snap = encode_snapshot(b"docbytes", &sigs);
+        let mut proofs = HashMap::new();
+        proofs.insert(
+            ChangeHash([3; 32]),
+            Proof {
+                via: vec![vec![4; 5], vec![5; 2]],
+                signature: Signature::from_bytes(&[6; 64]),
+            },
+        );
+        let snap = encode_snapshot(b"docbytes", &sigs, &proofs);
         let d = decode_snapshot(&snap).unwrap();
         assert_eq!(d.doc, b"docbytes");
         assert_eq!(d.signatures, sigs);
-        // Version 1 has the same layout.
-        let mut old = snap.clone();
+        assert_eq!(d.proofs, proofs);
+        // Version 1: the same layout without the proofs.
+        let mut old = encode_snapshot(b"docbytes", &sigs, &HashMap::new());
+        old.truncate(old.len() - 4 - 8);
+        old.extend_from_slice(&[0; 4]);
         old[..8].copy_from_slice(SNAPSHOT_MAGIC_V1);
         let body = old.len() - 4;
         let crc = crc32fast::hash(&old[..body]);

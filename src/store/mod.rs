@@ -251,7 +251,7 @@ impl Home {
     ) -> Result<(), StoreError> {
         let mut log = format::log_header();
         for c in changes {
-            log.extend(format::encode_record(c.signature(), c.raw_bytes()));
+            log.extend(format::encode_kept(c.signature(), c.proof(), c.raw_bytes()));
         }
         self.create_with(id, None, log, actor_tag)
     }
@@ -263,7 +263,8 @@ impl Home {
         replica: &Replica,
         actor_tag: Option<[u8; ACTOR_TAG_LEN]>,
     ) -> Result<(), StoreError> {
-        let snapshot = format::encode_snapshot(&replica.save(), replica.signatures());
+        let snapshot =
+            format::encode_snapshot(&replica.save(), replica.signatures(), replica.proofs());
         self.create_with(
             &replica.id(),
             Some(snapshot),
@@ -368,20 +369,24 @@ impl Home {
                         format!("record {} is not a valid change", i + 1),
                     )
                 })?;
-            changes.push(SignedChange::from_trusted_store(change, rec.signature()));
+            changes.push(match rec.proof() {
+                Some(proof) => SignedChange::from_trusted_proof(change, proof),
+                None => SignedChange::from_trusted_store(change, rec.signature()),
+            });
         }
-        let (doc, signatures) = match snapshot {
-            Some(s) => (Some(s.doc), s.signatures),
-            None => (None, Default::default()),
+        let (doc, signatures, proofs) = match snapshot {
+            Some(s) => (Some(s.doc), s.signatures, s.proofs),
+            None => (None, Default::default(), Default::default()),
         };
-        let mut replica = Replica::from_store(*id, doc, signatures, changes).map_err(|e| {
-            let path = if doc.is_some() {
-                &snapshot_path
-            } else {
-                &log_path
-            };
-            StoreError::corrupt(path, e)
-        })?;
+        let mut replica =
+            Replica::from_store(*id, doc, signatures, proofs, changes).map_err(|e| {
+                let path = if doc.is_some() {
+                    &snapshot_path
+                } else {
+                    &log_path
+                };
+                StoreError::corrupt(path, e)
+            })?;
         if replica.doc().get_change_meta_by_hash(&id.0).is_none() {
             return Err(StoreError::corrupt(
                 &dir,
@@ -578,7 +583,7 @@ impl OpenAlliance {
         }
         let mut buf = Vec::new();
         for c in changes {
-            buf.extend(format::encode_record(c.signature(), c.raw_bytes()));
+            buf.extend(format::encode_kept(c.signature(), c.proof(), c.raw_bytes()));
         }
         use std::io::Seek;
         let written = file
@@ -611,7 +616,11 @@ impl OpenAlliance {
             LockMode::Exclusive,
             "compact needs the write lock"
         );
-        let snapshot = format::encode_snapshot(&self.replica.save(), self.replica.signatures());
+        let snapshot = format::encode_snapshot(
+            &self.replica.save(),
+            self.replica.signatures(),
+            self.replica.proofs(),
+        );
         write_atomic(&self.dir.join(layout::SNAPSHOT), &snapshot, 0o644)?;
         write_atomic(
             &self.dir.join(layout::CHANGES_LOG),
@@ -676,7 +685,10 @@ impl OpenAlliance {
                     .ok_or_else(|| {
                         StoreError::corrupt(&log_path, "a record is not a valid change")
                     })?;
-                new.push(SignedChange::from_trusted_store(change, rec.signature()));
+                new.push(match rec.proof() {
+                    Some(proof) => SignedChange::from_trusted_proof(change, proof),
+                    None => SignedChange::from_trusted_store(change, rec.signature()),
+                });
             }
             offset += record_len;
         }

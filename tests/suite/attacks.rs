@@ -48,6 +48,7 @@ fn push(changes: &[(Vec<u8>, Vec<u8>)]) -> Frame {
                     .hash()
                     .0,
                 signature: sig.clone(),
+                via: Vec::new(),
             })
             .collect(),
     }

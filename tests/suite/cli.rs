@@ -364,8 +364,11 @@ fn a_panic_inside_automerge_stays_off_the_terminal() {
             .join("tests/fixtures/automerge_panics/load_document_panics.bin"),
     )
     .unwrap();
-    let snapshot =
-        alliance::store::format::encode_snapshot(&doc, &std::collections::HashMap::new());
+    let snapshot = alliance::store::format::encode_snapshot(
+        &doc,
+        &std::collections::HashMap::new(),
+        &std::collections::HashMap::new(),
+    );
     std::fs::write(ada.alliance_dir().join(layout::SNAPSHOT), snapshot).unwrap();
     let out = ada.cmd().args(["show"]).output().unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();

@@ -328,11 +328,12 @@ fn write_old_format(dir: &std::path::Path) {
         );
         doc.apply_changes([c]).unwrap();
     }
-    let mut snapshot = format::encode_snapshot(&doc.save(), &sigs);
+    // Version 1 is version 2 without the proofs (their count, 8 bytes, before the CRC).
+    let mut snapshot = format::encode_snapshot(&doc.save(), &sigs, &Default::default());
+    snapshot.truncate(snapshot.len() - 4 - 8);
     snapshot[..8].copy_from_slice(alliance::protocol::SNAPSHOT_MAGIC_V1);
-    let body = snapshot.len() - 4;
-    let crc = crc32fast::hash(&snapshot[..body]);
-    snapshot[body..].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc32fast::hash(&snapshot);
+    snapshot.extend_from_slice(&crc.to_le_bytes());
     std::fs::write(dir.join(layout::SNAPSHOT), snapshot).unwrap();
     let mut log = alliance::protocol::LOG_MAGIC_V1.to_vec();
     for r in last {

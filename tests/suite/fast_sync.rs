@@ -294,6 +294,7 @@ fn a_whole_document_with_a_bad_signature_or_a_strangers_change_is_refused() {
             .map(|(h, s)| alliance::core::sync::Vouch {
                 change: h.0,
                 signature: s,
+                via: Vec::new(),
             })
             .collect(),
         changes: 0,
@@ -723,15 +724,25 @@ fn a_stored_vouching_signature_tampered_with_fails_every_change_it_vouched_for()
         .collect();
     assert!(vouched.len() > 1);
     // Through the store's files: the snapshot holds the signature table.
-    let snapshot = alliance::store::format::encode_snapshot(&receiver.save(), &{
-        let mut s = receiver.signatures().clone();
-        let bad = devs[0].key.sign_change(&ben_newest);
-        s.insert(ben_newest, bad);
-        s
-    });
+    let snapshot = alliance::store::format::encode_snapshot(
+        &receiver.save(),
+        &{
+            let mut s = receiver.signatures().clone();
+            let bad = devs[0].key.sign_change(&ben_newest);
+            s.insert(ben_newest, bad);
+            s
+        },
+        receiver.proofs(),
+    );
     let decoded = alliance::store::format::decode_snapshot(&snapshot).unwrap();
-    let tampered =
-        Replica::from_store(r.id(), Some(decoded.doc), decoded.signatures, vec![]).unwrap();
+    let tampered = Replica::from_store(
+        r.id(),
+        Some(decoded.doc),
+        decoded.signatures,
+        decoded.proofs,
+        vec![],
+    )
+    .unwrap();
     let failed: std::collections::HashSet<String> = tampered
         .verify_history()
         .into_iter()

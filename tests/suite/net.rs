@@ -202,6 +202,7 @@ fn message_with(
             Some(alliance::core::sync::Vouch {
                 change: c.hash().0,
                 signature: sig_for(c)?,
+                via: Vec::new(),
             })
         })
         .collect();
@@ -418,6 +419,7 @@ async fn pushed_changes_are_verified_like_synced_ones_and_a_forged_push_ends_the
                     .hash()
                     .0,
                 signature: sig.clone(),
+                via: Vec::new(),
             })
             .collect(),
     };

@@ -481,8 +481,14 @@ fn a_change_whose_signature_fails_is_never_attributed_to_the_person_it_claims() 
     };
     let mut signatures = ada.replica.signatures().clone();
     signatures.insert(forged, stranger.sign_change(&forged));
-    let tampered =
-        Replica::from_store(ada.replica.id(), Some(&doc.save()), signatures, vec![]).unwrap();
+    let tampered = Replica::from_store(
+        ada.replica.id(),
+        Some(&doc.save()),
+        signatures,
+        Default::default(),
+        vec![],
+    )
+    .unwrap();
     let index = ChangeIndex::build(&tampered);
     assert!(index.get(&forged).unwrap().touched.contains(&Touch::Vision));
 

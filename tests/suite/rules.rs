@@ -262,7 +262,10 @@ fn a_whole_document_with_a_rule_breaking_change_is_refused_whole() {
         .map(|(h, s)| (*h, *s))
         .collect();
     signatures.push((verified.hash(), *verified.signature().unwrap()));
-    let sigs = signatures;
+    let sigs: Vec<_> = signatures
+        .into_iter()
+        .map(|(h, s)| (h, alliance::core::signed::Voucher::Signature(s)))
+        .collect();
     let mut fresh = Replica::empty(ada.replica.id());
     let err = fresh.receive_document(&doc.save(), &sigs).unwrap_err();
     assert!(matches!(err, ReceiveError::Rule(_)), "{err}");
@@ -489,4 +492,81 @@ fn a_person_links_a_second_device_and_removes_it_when_it_is_lost() {
     let laptop = ben.key.device_id();
     let err = cy.edit(25, |r, w| r.remove_device(w, &laptop)).unwrap_err();
     assert!(err.to_string().contains("only an admin"), "{err}");
+}
+
+#[test]
+fn a_kept_change_whose_voucher_a_removal_withdrew_keeps_a_proof_that_travels_and_verifies() {
+    let (mut ada, mut ben, mut cy) = okafors();
+    let ben_id = member(&ben, "Ben");
+    // Ben adds a need; Ada hears of it (it is Ben's newest there: it carries its signature).
+    ben.act(30, |r, w, e| r.add_need(w, e, "kept need"))
+        .unwrap();
+    let kept = *ben.replica.heads().first().unwrap();
+    sync(&mut ben.replica, &mut ada.replica);
+    // Ada removes Ben; Ben, unaware, adds another need, concurrently with his removal.
+    ada.edit(31, |r, w| r.remove_member(w, &ben_id)).unwrap();
+    ben.act(32, |r, w, e| r.add_need(w, e, "written while removed"))
+        .unwrap();
+    // Cy gets both of Ben's needs in one batch: only the newer carries a signature, and it
+    // vouches for the older.
+    cy.replica.receive(wire(&ben.replica)).unwrap();
+    assert!(!cy.replica.signatures().contains_key(&kept));
+    // Then the removal: the newer need is withdrawn, and with it the only signature that
+    // vouched for the kept one. Cy keeps that signature as a proof.
+    sync(&mut ada.replica, &mut cy.replica);
+    assert!(cy.replica.has(&kept));
+    assert!(
+        cy.replica
+            .view()
+            .needs
+            .iter()
+            .all(|n| n.text != "written while removed")
+    );
+    assert!(cy.replica.proofs().contains_key(&kept));
+    let attributed = |r: &Replica| {
+        let entry = r
+            .log()
+            .into_iter()
+            .find(|e| e.hash == kept.to_string())
+            .unwrap();
+        assert!(entry.verified, "{:?}", entry.problem);
+        assert_eq!(entry.author, "Ben");
+        assert!(r.verify_history().iter().all(|c| c.problem.is_none()));
+    };
+    attributed(&cy.replica);
+    // The proof survives the store's snapshot.
+    let snapshot = alliance::store::format::encode_snapshot(
+        &cy.replica.save(),
+        cy.replica.signatures(),
+        cy.replica.proofs(),
+    );
+    let decoded = alliance::store::format::decode_snapshot(&snapshot).unwrap();
+    let reloaded = Replica::from_store(
+        cy.replica.id(),
+        Some(decoded.doc),
+        decoded.signatures,
+        decoded.proofs,
+        vec![],
+    )
+    .unwrap();
+    attributed(&reloaded);
+    // A device that joins later gets it with the proof, as a whole document and as a batch.
+    let mut fresh = Replica::empty(cy.replica.id());
+    sync(&mut cy.replica, &mut fresh);
+    attributed(&fresh);
+    let mut batch = wire(&cy.replica);
+    let mut by_batch = Replica::empty(cy.replica.id());
+    by_batch.receive(batch.clone()).unwrap();
+    attributed(&by_batch);
+    // A proof whose signature is not Ben's is refused.
+    let at = batch.iter().position(|c| c.hash() == kept).unwrap();
+    let mut proof = batch[at]
+        .proof()
+        .expect("it travels with its proof")
+        .clone();
+    proof.signature = ada.key.sign_change(&kept);
+    batch[at] = batch[at].clone().with_proof(proof);
+    let mut refused = Replica::empty(cy.replica.id());
+    assert!(refused.receive(batch).is_err());
+    assert!(refused.is_empty());
 }

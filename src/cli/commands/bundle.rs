@@ -45,10 +45,7 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
                     "some changes have no signature on this device that vouches for them; run `alliance verify`",
                 ));
             }
-            let bytes = format::encode_bundle(
-                &open.replica().id().0,
-                changes.iter().map(|c| (c.signature(), c.raw_bytes())),
-            );
+            let bytes = format::encode_bundle_kept(&open.replica().id().0, &changes);
             std::fs::write(&file, &bytes)
                 .map_err(|e| CliError::user(format!("cannot write {}: {e}", file.display())))?;
             ctx.out.emit(
@@ -72,8 +69,15 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
             let batch = records
                 .into_iter()
                 .map(|r| {
-                    let sig = r.signature;
-                    SignedChange::from_parts(r.change, sig.as_ref().map(|s| &s[..]))
+                    let (sig, proof) = (r.signature(), r.proof());
+                    let c = SignedChange::from_parts(
+                        r.change,
+                        sig.map(|s| s.to_bytes()).as_ref().map(|s| &s[..]),
+                    )?;
+                    Ok::<_, crate::core::ChangeError>(match proof {
+                        Some(p) => c.with_proof(p),
+                        None => c,
+                    })
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| CliError::user(format!("{}: rejected: {e}", file.display())))?;

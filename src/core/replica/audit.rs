@@ -81,23 +81,47 @@ impl Replica {
         self.doc
             .get_changes(heads)
             .into_iter()
-            .map(|change| {
-                let sig = self.signatures.get(&change.hash()).copied();
-                SignedChange::from_trusted_store(change, sig)
-            })
+            .map(|change| self.as_kept(change))
             .collect()
+    }
+
+    /// A change of this history with what this replica keeps to vouch for it itself: its
+    /// signature, or its proof.
+    pub(crate) fn as_kept(&self, change: Change) -> SignedChange<Verified> {
+        let hash = change.hash();
+        match (self.signatures.get(&hash), self.proofs.get(&hash)) {
+            (None, Some(proof)) => SignedChange::from_trusted_proof(change, proof.clone()),
+            (sig, _) => SignedChange::from_trusted_store(change, sig.copied()),
+        }
     }
 
     /// The signature that vouches for a change of this history: its own, or that of a later
     /// change of its author that has it in its past. Returns the signed change's hash and the
     /// signature; `None` when neither is kept here.
+    /// For a signature kept in a [`Proof`] (its change withdrawn by a removal), the hash is
+    /// that of the withdrawn change, once the proof's chain is found to lead there.
     pub fn vouching(&self, hash: &ChangeHash) -> Option<(ChangeHash, Signature)> {
+        self.kept_vouching(&self.voucher_of(hash)?)
+    }
+
+    /// The change of this history whose own signature or proof vouches for `hash`: itself, or
+    /// one of its author's later changes that has it in its past.
+    pub(crate) fn voucher_of(&self, hash: &ChangeHash) -> Option<ChangeHash> {
+        if self.signatures.contains_key(hash) || self.proofs.contains_key(hash) {
+            return Some(*hash);
+        }
+        self.vouchers().of.get(hash).copied()
+    }
+
+    /// What change `hash` keeps to vouch for itself: (signed hash, signature).
+    fn kept_vouching(&self, hash: &ChangeHash) -> Option<(ChangeHash, Signature)> {
         if let Some(sig) = self.signatures.get(hash) {
             return Some((*hash, *sig));
         }
-        let vouchers = self.vouchers();
-        let signed = vouchers.of.get(hash)?;
-        Some((*signed, *self.signatures.get(signed)?))
+        let proof = self.proofs.get(hash)?;
+        let meta = self.doc.get_change_meta_by_hash(hash)?;
+        let author = crate::core::signed::author_of_actor(meta.actor.as_ref())?;
+        Some((proof.signed_hash(hash, &author)?, proof.signature))
     }
 
     /// The vouchers for the present heads, worked out when first asked.
@@ -117,7 +141,7 @@ impl Replica {
             .collect();
         let signed: Vec<bool> = metas
             .iter()
-            .map(|m| self.signatures.contains_key(&m.hash))
+            .map(|m| self.signatures.contains_key(&m.hash) || self.proofs.contains_key(&m.hash))
             .collect();
         let found = crate::core::vouch::vouchers(&nodes, &signed);
         let of = found
@@ -129,6 +153,36 @@ impl Replica {
         let v = std::sync::Arc::new(Vouchers { heads, of });
         *cell = Some(v.clone());
         v
+    }
+
+    /// A proof for `hash` from what vouches for it here (the changes up to its vouching change,
+    /// and that change's signature or proof): for a change whose vouching change is about to
+    /// be withdrawn. `None` when nothing here vouches for it, or it vouches for itself.
+    pub(crate) fn proof_for(&self, hash: &ChangeHash) -> Option<crate::core::signed::Proof> {
+        let voucher = self.voucher_of(hash)?;
+        if voucher == *hash {
+            return None;
+        }
+        let path = self.path_between(hash, &voucher)?;
+        let found = self.changes_of(&path);
+        let mut via: Vec<Vec<u8>> = path
+            .iter()
+            .map(|h| found.get(h).map(|c| c.raw_bytes().to_vec()))
+            .collect::<Option<_>>()?;
+        let signature = match (self.signatures.get(&voucher), self.proofs.get(&voucher)) {
+            (Some(sig), _) => *sig,
+            (None, Some(p)) => {
+                via.extend(p.via.iter().cloned());
+                p.signature
+            }
+            (None, None) => return None,
+        };
+        Some(crate::core::signed::Proof { via, signature })
+    }
+
+    /// Forgets the vouchers worked out so far (signatures or proofs changed, not the heads).
+    pub(crate) fn forget_vouchers(&self) {
+        *self.vouchers.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The changes from `from` (excluded) to its descendant `to` (included), each depending on
@@ -179,29 +233,27 @@ impl Replica {
             drop(nodes);
             let mut missing = Vec::new();
             for &i in &newest {
-                if changes[i].signature().is_none() {
-                    match self.signatures.get(&changes[i].hash()) {
-                        Some(sig) => {
-                            let c = changes[i].clone().into_change();
-                            changes[i] = SignedChange::from_trusted_store(c, Some(*sig));
-                        }
-                        None => missing.push(changes[i].hash()),
+                if changes[i].signature().is_none() && changes[i].proof().is_none() {
+                    let hash = changes[i].hash();
+                    match (self.signatures.get(&hash), self.proofs.get(&hash)) {
+                        (None, None) => missing.push(hash),
+                        (sig, proof) => changes[i].set_vouching(sig.copied(), proof.cloned()),
                     }
                 }
             }
             if missing.is_empty() {
                 crate::core::signed::keep_only_checked(&mut changes, &newest, |c| {
-                    c.signature_mut()
+                    c.set_vouching(None, None)
                 });
                 return changes;
             }
             let have: HashSet<ChangeHash> = changes.iter().map(|c| c.hash()).collect();
             let mut more = Vec::new();
             for h in missing {
-                let Some((signed, _)) = self.vouching(&h) else {
+                let Some(voucher) = self.voucher_of(&h) else {
                     continue;
                 };
-                for p in self.path_between(&h, &signed).unwrap_or_default() {
+                for p in self.path_between(&h, &voucher).unwrap_or_default() {
                     if !have.contains(&p) && !more.contains(&p) {
                         more.push(p);
                     }
@@ -213,8 +265,7 @@ impl Replica {
             let found = self.changes_of(&more);
             for h in more {
                 if let Some(c) = found.get(&h) {
-                    let sig = self.signatures.get(&h).copied();
-                    changes.push(SignedChange::from_trusted_store(c.clone(), sig));
+                    changes.push(self.as_kept(c.clone()));
                 }
             }
         }
@@ -429,15 +480,22 @@ impl Replica {
         bad
     }
 
-    /// Every stored signature that does not verify under the device its change names.
+    /// Every stored signature that does not verify under the device its change names (by the
+    /// hash it is over; for a proof, the last change of its chain).
     fn failing_stored_signatures(&self) -> HashSet<ChangeHash> {
         let metas = self.doc.get_changes_meta(&[]);
         let mut authors = crate::core::signed::Authors::default();
         let signed: Vec<(DeviceId, ChangeHash, Signature)> = metas
             .iter()
             .filter_map(|m| {
-                let sig = self.signatures.get(&m.hash)?;
-                Some((authors.of(&m.actor)?, m.hash, *sig))
+                let author = authors.of(&m.actor)?;
+                match (self.signatures.get(&m.hash), self.proofs.get(&m.hash)) {
+                    (Some(sig), _) => Some((author, m.hash, *sig)),
+                    (None, Some(p)) => {
+                        Some((author, p.signed_hash(&m.hash, &author)?, p.signature))
+                    }
+                    (None, None) => None,
+                }
             })
             .collect();
         crate::core::identity::failing_signatures(&signed)

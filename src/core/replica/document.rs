@@ -13,7 +13,8 @@ use super::receive::{Numbering, Past, check_op_ranges, within_batch_ops};
 use super::{Budget, ReceiveError, Received, Replica, guarded};
 use crate::core::identity::DeviceId;
 use crate::core::signed::{
-    ChangeError, Claim, SignedChange, authored, check_vouching_signatures, within_change_ops,
+    ChangeError, Claim, Proof, SignedChange, Voucher, authored, check_vouching_signatures,
+    within_change_ops,
 };
 use crate::protocol::MAX_BATCH_CHANGES;
 
@@ -22,7 +23,7 @@ impl Replica {
     pub fn receive_document(
         &mut self,
         bytes: &[u8],
-        signatures: &[(ChangeHash, Signature)],
+        signatures: &[(ChangeHash, Voucher)],
     ) -> Result<Received, ReceiveError> {
         self.receive_document_within(bytes, signatures, &Budget::unlimited())
     }
@@ -43,7 +44,7 @@ impl Replica {
     pub fn receive_document_within(
         &mut self,
         bytes: &[u8],
-        signatures: &[(ChangeHash, Signature)],
+        signatures: &[(ChangeHash, Voucher)],
         budget: &Budget<'_>,
     ) -> Result<Received, ReceiveError> {
         let loaded = match guarded(|| Automerge::load(bytes)) {
@@ -69,9 +70,9 @@ impl Replica {
         if metas.len() > MAX_BATCH_CHANGES {
             return Err(ReceiveError::TooMany(metas.len()));
         }
-        let mut sig_of: HashMap<ChangeHash, Signature> = HashMap::with_capacity(signatures.len());
+        let mut sig_of: HashMap<ChangeHash, &Voucher> = HashMap::with_capacity(signatures.len());
         for (hash, sig) in signatures {
-            if sig_of.insert(*hash, *sig).is_some() {
+            if sig_of.insert(*hash, sig).is_some() {
                 return Err(ChangeError::Malformed(format!(
                     "two signatures were sent for change {hash}"
                 ))
@@ -101,11 +102,22 @@ impl Replica {
                 .iter()
                 .map(|m| (m.hash, m.actor.as_ref(), m.deps.as_slice())),
         )?;
-        let checked = check_vouching_signatures(&nodes, |i| sig_of.get(&nodes[i].hash))?;
+        let checked = check_vouching_signatures(&nodes, |i| match sig_of.get(&nodes[i].hash) {
+            Some(Voucher::Signature(s)) => (Some(s), None),
+            Some(Voucher::Proof(p)) => (None, Some(p)),
+            None => (None, None),
+        })?;
         // Only the signatures checked are kept (one sent on an older change is redundant).
+        let mut proof_of: HashMap<ChangeHash, Proof> = HashMap::new();
         let sig_of: HashMap<ChangeHash, Signature> = checked
             .iter()
-            .filter_map(|&i| Some((nodes[i].hash, *sig_of.get(&nodes[i].hash)?)))
+            .filter_map(|&i| match sig_of.get(&nodes[i].hash)? {
+                Voucher::Signature(s) => Some((nodes[i].hash, *s)),
+                Voucher::Proof(p) => {
+                    proof_of.insert(nodes[i].hash, p.clone());
+                    None
+                }
+            })
             .collect();
         budget.check("checking signatures")?;
         let claims: Vec<Claim<'_>> = nodes.iter().map(|n| (n.hash, n.deps, n.author)).collect();
@@ -131,6 +143,8 @@ impl Replica {
         if self.is_empty() {
             self.doc = loaded;
             self.signatures = sig_of;
+            self.proofs = proof_of;
+            self.forget_vouchers();
             self.seq_counts = None;
             let withdrawn = self.withdraw_concurrent_with_removals();
             return Ok(Received {
@@ -152,10 +166,12 @@ impl Replica {
             .into_iter()
             .map(|c| {
                 let sig = sig_of.get(&c.hash()).map(|s| s.to_bytes());
-                Ok(SignedChange::from_parts(
-                    c.raw_bytes().to_vec(),
-                    sig.as_ref().map(|s| &s[..]),
-                )?)
+                let change =
+                    SignedChange::from_parts(c.raw_bytes().to_vec(), sig.as_ref().map(|s| &s[..]))?;
+                Ok(match proof_of.get(&c.hash()) {
+                    Some(p) => change.with_proof(p.clone()),
+                    None => change,
+                })
             })
             .collect::<Result<Vec<_>, ReceiveError>>()?;
         let mut received = self.receive_within(batch, budget)?;

@@ -243,6 +243,9 @@ pub struct Replica {
     id: AllianceId,
     pub(crate) doc: Automerge,
     signatures: HashMap<ChangeHash, Signature>,
+    /// Proofs that vouch for changes whose vouching change a removal withdrew (see
+    /// [`Proof`](crate::core::signed::Proof) and `removal`).
+    proofs: HashMap<ChangeHash, crate::core::signed::Proof>,
     /// How many changes of each actor the document holds, built when first needed and kept
     /// up to date by every way in (`None`: not built yet).
     seq_counts: Option<HashMap<ActorId, ActorTip>>,
@@ -334,6 +337,7 @@ impl Replica {
             id,
             doc,
             signatures: HashMap::new(),
+            proofs: HashMap::new(),
             seq_counts: None,
             quarantine: Quarantine::default(),
             poisoned: false,
@@ -352,6 +356,7 @@ impl Replica {
             id,
             doc: Automerge::new(),
             signatures: HashMap::new(),
+            proofs: HashMap::new(),
             seq_counts: None,
             quarantine: Quarantine::default(),
             poisoned: false,
@@ -368,6 +373,7 @@ impl Replica {
         id: AllianceId,
         snapshot: Option<&[u8]>,
         signatures: HashMap<ChangeHash, Signature>,
+        proofs: HashMap<ChangeHash, crate::core::signed::Proof>,
         changes: Vec<SignedChange<Verified>>,
     ) -> Result<Replica, AutomergeError> {
         let mut doc = match snapshot {
@@ -377,10 +383,13 @@ impl Replica {
             None => Automerge::new(),
         };
         let mut signatures = signatures;
+        let mut proofs = proofs;
         let mut plain = Vec::with_capacity(changes.len());
         for c in changes {
             if let Some(sig) = c.signature() {
                 signatures.insert(c.hash(), *sig);
+            } else if let Some(proof) = c.proof() {
+                proofs.insert(c.hash(), proof.clone());
             }
             plain.push(c.into_change());
         }
@@ -389,6 +398,7 @@ impl Replica {
             id,
             doc,
             signatures,
+            proofs,
             seq_counts: None,
             quarantine: Quarantine::default(),
             poisoned: false,
@@ -428,6 +438,11 @@ impl Replica {
     /// Every signature this replica holds, for the store's snapshot.
     pub fn signatures(&self) -> &HashMap<ChangeHash, Signature> {
         &self.signatures
+    }
+
+    /// The proofs kept for changes whose vouching change a removal withdrew.
+    pub fn proofs(&self) -> &HashMap<ChangeHash, crate::core::signed::Proof> {
+        &self.proofs
     }
 
     /// The compact Automerge encoding of the whole document, for the store's snapshot.
@@ -520,10 +535,13 @@ impl Replica {
         Ok(())
     }
 
-    /// Keeps a change's own signature, when it came with one.
+    /// Keeps a change's own signature, or its proof, when it came with one.
     pub(super) fn keep_signature(&mut self, change: &SignedChange<Verified>) {
+        self.forget_vouchers();
         if let Some(sig) = change.signature() {
             self.signatures.insert(change.hash(), *sig);
+        } else if let Some(proof) = change.proof() {
+            self.proofs.insert(change.hash(), proof.clone());
         }
     }
 
@@ -598,21 +616,28 @@ impl Held for Replica {
             .into_iter()
             .find(|m| m.seq == seq && m.actor.as_ref() == actor)?
             .hash;
-        let (signed, signature) = self.vouching(&hash)?;
-        let path = if signed == hash {
+        let voucher = self.voucher_of(&hash)?;
+        let (_, signature) = self.vouching(&hash)?;
+        let path = if voucher == hash {
             Vec::new()
         } else {
-            self.path_between(&hash, &signed)?
+            self.path_between(&hash, &voucher)?
         };
         let mut changes = self.changes_of(&path);
         let change = self.doc.get_change_by_hash(&hash)?;
+        let mut vouched_by = path
+            .iter()
+            .map(|h| changes.remove(h).map(|c| c.raw_bytes().to_vec()))
+            .collect::<Option<Vec<_>>>()?;
+        if !self.signatures.contains_key(&voucher)
+            && let Some(proof) = self.proofs.get(&voucher)
+        {
+            vouched_by.extend(proof.via.iter().cloned());
+        }
         Some(crate::core::equivocation::Signed {
             bytes: change.raw_bytes().to_vec(),
             hash,
-            vouched_by: path
-                .iter()
-                .map(|h| changes.remove(h).map(|c| c.raw_bytes().to_vec()))
-                .collect::<Option<Vec<_>>>()?,
+            vouched_by,
             signature,
         })
     }

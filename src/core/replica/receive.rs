@@ -172,6 +172,10 @@ impl Replica {
             (verified, removes)
         };
         let (mut verified, removes) = verified;
+        // Kept before the withdrawal pass, which works out what vouches for what.
+        for c in &verified {
+            self.keep_signature(c);
+        }
         let authors: Vec<DeviceId> = authored_changes(&verified)
             .into_iter()
             .map(|(_, a)| a)
@@ -189,9 +193,6 @@ impl Replica {
                     self.rewritten = true;
                 }
             }
-        }
-        for c in &verified {
-            self.keep_signature(c);
         }
         self.note_seqs(&verified);
         self.quarantine = quarantine;

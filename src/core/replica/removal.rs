@@ -176,14 +176,53 @@ impl Replica {
         drop(metas);
         match guarded(|| self.doc.fork_at(&heads)) {
             Some(Ok(doc)) => {
+                let before = self.clone();
                 self.doc = doc;
                 self.signatures.retain(|h, _| !withdrawn.contains(h));
+                self.proofs.retain(|h, _| !withdrawn.contains(h));
                 self.seq_counts = None;
+                self.forget_vouchers();
+                self.prove_what_lost_its_voucher(&before);
                 withdrawn
             }
             // Cannot happen for heads taken from the document itself; keep everything rather
             // than lose an honest change.
             _ => HashSet::new(),
+        }
+    }
+
+    /// After a withdrawal: a kept change whose only vouching change was withdrawn (its
+    /// author's later change, made concurrently with the author's removal) keeps a
+    /// [`Proof`](crate::core::signed::Proof) built from `before`, the replica as it was: the
+    /// changes up to the withdrawn one and its signature. Newest first, so one proof covers its
+    /// author's older changes too. The store then saves the replica whole.
+    fn prove_what_lost_its_voucher(&mut self, before: &Replica) {
+        let mut unprovable: HashSet<ChangeHash> = HashSet::new();
+        loop {
+            let lost = self
+                .doc
+                .get_changes_meta(&[])
+                .iter()
+                .rev()
+                .map(|m| m.hash)
+                .find(|h| {
+                    !unprovable.contains(h)
+                        && self.voucher_of(h).is_none()
+                        && before.voucher_of(h).is_some()
+                });
+            let Some(lost) = lost else {
+                return;
+            };
+            match before.proof_for(&lost) {
+                Some(proof) => {
+                    self.proofs.insert(lost, proof);
+                    self.forget_vouchers();
+                    self.rewritten = true;
+                }
+                None => {
+                    unprovable.insert(lost);
+                }
+            }
         }
     }
 
