@@ -26,7 +26,8 @@ use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
 use crate::core::identity::DeviceId;
-use crate::core::signed::{ChangeError, SignedChange, Unverified, author_of_actor};
+use crate::core::signed::{ChangeError, Proof, SignedChange, Unverified, author_of_actor};
+use crate::core::vouch::{Node, signatures_to_check};
 
 /// One change of a proof, as it was signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -374,9 +375,53 @@ pub(crate) fn screen(
             }
         }
     }
+    // A kept change whose only vouching change in the batch is left out keeps that change's
+    // signature as a proof (the changes leading there are in the batch), so what is left out
+    // does not take honest changes with it. The proof is checked with the rest.
+    let mut proved: HashMap<usize, Proof> = HashMap::new();
+    if out.iter().any(|o| *o) {
+        let kept_at: Vec<usize> = (0..fresh.len()).filter(|&i| !out[i]).collect();
+        let nodes: Option<Vec<Node<'_>>> = kept_at
+            .iter()
+            .map(|&i| {
+                Some(Node {
+                    hash: fresh[i].hash(),
+                    author: author_of_actor(fresh[i].actor_id())?,
+                    deps: fresh[i].deps(),
+                })
+            })
+            .collect();
+        for k in nodes
+            .as_deref()
+            .map(signatures_to_check)
+            .unwrap_or_default()
+        {
+            let i = kept_at[k];
+            let c = &fresh[i];
+            if c.signature().is_some() || c.proof().is_some() {
+                continue;
+            }
+            let Some(author) = author_of_actor(c.actor_id()) else {
+                continue;
+            };
+            if let Some((path, signature)) = vouched_in_batch(&fresh, &children, i, &author)
+                && !path.is_empty()
+            {
+                let via = path
+                    .iter()
+                    .map(|&j| fresh[j].raw_bytes().to_vec())
+                    .collect();
+                proved.insert(i, Proof { via, signature });
+            }
+        }
+    }
     let mut kept = Vec::with_capacity(fresh.len());
     let mut dropped = 0;
-    for (c, out) in fresh.into_iter().zip(out) {
+    for (i, (c, out)) in fresh.into_iter().zip(out).enumerate() {
+        let c = match proved.remove(&i) {
+            Some(proof) => c.with_proof(proof),
+            None => c,
+        };
         if out {
             quarantine.exclude(c.hash());
             dropped += 1;

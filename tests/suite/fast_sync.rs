@@ -753,3 +753,56 @@ fn a_stored_vouching_signature_tampered_with_fails_every_change_it_vouched_for()
         vouched.iter().map(|h| h.to_string()).collect();
     assert_eq!(failed, expected);
 }
+
+#[test]
+fn a_change_whose_vouching_change_is_left_out_keeps_its_signature_as_a_proof() {
+    let (devs, r) = alliance(3);
+    let mut rng = SeededEntropy::new(5);
+    // Ben equivocates (two changes with one number); the receiver keeps the first.
+    let mut a = r.clone();
+    let first = a
+        .add_need(&devs[1].writer(50), &mut rng, "first")
+        .unwrap()
+        .change
+        .unwrap();
+    let mut fork = r.clone();
+    let second = fork
+        .add_need(&devs[1].writer(51), &mut rng, "second")
+        .unwrap()
+        .change
+        .unwrap();
+    let mut b = Replica::empty(r.id());
+    b.receive(wire(&r)).unwrap();
+    b.receive(vec![unverified(&first)]).unwrap();
+    assert_eq!(b.receive(vec![unverified(&second)]).unwrap().dropped, 1);
+    // Cy writes a need on the shared past, then, having seen Ben's second change, another need
+    // on top of both: the newer one is left out (it builds on a left-out change), and it was
+    // the only change vouching for the older.
+    let honest = r
+        .clone()
+        .add_need(&devs[2].writer(52), &mut rng, "honest")
+        .unwrap()
+        .change
+        .unwrap();
+    fork.receive(vec![unverified(&honest)]).unwrap();
+    let on_both = fork
+        .add_need(&devs[2].writer(53), &mut rng, "on both")
+        .unwrap()
+        .change
+        .unwrap();
+    let batch = vec![
+        unverified(&honest).without_signature(),
+        unverified(&on_both),
+    ];
+    let got = b.receive(batch).unwrap();
+    assert_eq!((got.new.len(), got.dropped), (1, 1));
+    assert!(b.view().needs.iter().any(|n| n.text == "honest"));
+    assert!(b.proofs().contains_key(&honest.hash()));
+    assert!(b.verify_history().iter().all(|c| c.problem.is_none()));
+    let entry = b
+        .log()
+        .into_iter()
+        .find(|e| e.hash == honest.hash().to_string())
+        .unwrap();
+    assert!(entry.verified);
+}
