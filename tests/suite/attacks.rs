@@ -34,24 +34,8 @@ fn signed_since(dev: &Dev, before: &[automerge::ChangeHash]) -> Vec<(Vec<u8>, Ve
         .collect()
 }
 
-/// A push of changes with the signatures given (an empty one: none). More than an honest
-/// sender sends: the receiver checks each author's newest and drops the rest.
 fn push(changes: &[(Vec<u8>, Vec<u8>)]) -> Frame {
-    Frame::Changes {
-        changes: changes.iter().map(|c| c.0.clone()).collect(),
-        signatures: changes
-            .iter()
-            .filter(|(_, sig)| !sig.is_empty())
-            .map(|(bytes, sig)| alliance::core::sync::Vouch {
-                change: alliance::core::SignedChange::from_parts(bytes.clone(), None)
-                    .unwrap()
-                    .hash()
-                    .0,
-                signature: sig.clone(),
-                via: Vec::new(),
-            })
-            .collect(),
-    }
+    crate::kit::net::push_each_signed(changes)
 }
 
 /// Reads frames until the peer rejects us (its reason) or closes (`None`), for up to 10 s.

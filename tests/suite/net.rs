@@ -409,20 +409,7 @@ async fn pushed_changes_are_verified_like_synced_ones_and_a_forged_push_ends_the
     sync_pair(&ada, &ben).await;
     let node = ada.node().await;
     let ben_node = ben.node().await;
-    let push = |changes: &[(Vec<u8>, Vec<u8>)]| Frame::Changes {
-        changes: changes.iter().map(|c| c.0.clone()).collect(),
-        signatures: changes
-            .iter()
-            .map(|(bytes, sig)| alliance::core::sync::Vouch {
-                change: alliance::core::SignedChange::from_parts(bytes.clone(), None)
-                    .unwrap()
-                    .hash()
-                    .0,
-                signature: sig.clone(),
-                via: Vec::new(),
-            })
-            .collect(),
-    };
+    let push = crate::kit::net::push_each_signed;
     // An honest push: Ben's new need arrives at Ada's store without a sync round.
     let before = ben.heads();
     ben.edit(|r, w, e| {

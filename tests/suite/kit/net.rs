@@ -306,3 +306,24 @@ pub async fn honest_need_arrives(
     sync_once_with(from_node, to).await;
     assert!(to.has_need(text), "{text:?} did not arrive");
 }
+
+/// A hand-made push of changes, each with the signature given (an empty one: none): more than
+/// an honest sender sends (it signs each author's newest only), which a receiver checks for the
+/// newest and drops for the rest.
+pub fn push_each_signed(changes: &[(Vec<u8>, Vec<u8>)]) -> alliance::net::wire::Frame {
+    alliance::net::wire::Frame::Changes {
+        changes: changes.iter().map(|c| c.0.clone()).collect(),
+        signatures: changes
+            .iter()
+            .filter(|(_, sig)| !sig.is_empty())
+            .map(|(bytes, sig)| alliance::core::sync::Vouch {
+                change: alliance::core::SignedChange::from_parts(bytes.clone(), None)
+                    .unwrap()
+                    .hash()
+                    .0,
+                signature: sig.clone(),
+                via: Vec::new(),
+            })
+            .collect(),
+    }
+}
