@@ -43,7 +43,10 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         };
         let home = alliance::store::Home::new(&root);
         home.init("Ben", [2; 32]).expect("identity");
-        home.create_alliance_from(r, Some(w.people[1].tag))
+        // As Ben's device holds it after syncing: his own changes with their signatures, the
+        // others' vouched for by their newest (only those signatures travel).
+        let held = as_synced_by(r, &w.people[1].key.device_id());
+        home.create_alliance_from(&held, Some(w.people[1].tag))
             .expect("store");
         let cache = root
             .join(alliance::store::layout::ALLIANCES_DIR)
@@ -164,4 +167,26 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         }
     }
     rows
+}
+
+/// `r` as the device `me` holds it after receiving it: the signatures of its own changes, and
+/// of the others' only those that travel (each author's newest, which vouch for the rest).
+fn as_synced_by(
+    r: &alliance::core::Replica,
+    me: &alliance::core::DeviceId,
+) -> alliance::core::Replica {
+    let sent = r.for_sending(r.changes_since(&[]));
+    let mut kept: std::collections::HashMap<_, _> = sent
+        .iter()
+        .filter_map(|c| Some((c.hash(), *c.signature()?)))
+        .collect();
+    for c in r.changes_since(&[]) {
+        if c.author() == *me
+            && let Some(sig) = c.signature()
+        {
+            kept.insert(c.hash(), *sig);
+        }
+    }
+    alliance::core::Replica::from_store(r.id(), Some(&r.save()), kept, Default::default(), vec![])
+        .expect("the workload's own document loads")
 }
