@@ -145,7 +145,7 @@ impl Replica {
             self.signatures = sig_of;
             self.proofs = proof_of;
             self.forget_vouchers();
-            self.seq_counts = None;
+            self.seq_counts = Default::default();
             let withdrawn = self.withdraw_concurrent_with_removals();
             return Ok(Received {
                 new: Vec::new(),

@@ -155,14 +155,14 @@ impl Replica {
                 Ok(()) => {}
                 // Automerge's state after a panic cannot be trusted, whatever its heads say.
                 Err(ReceiveError::Panicked { step, .. }) => {
-                    self.seq_counts = None;
+                    self.seq_counts = Default::default();
                     self.poisoned = true;
                     return Err(ReceiveError::Panicked { step, reload: true });
                 }
                 Err(e) => return Err(self.undo(&before, &fresh_hashes, e)),
             }
             if !comes_back_out(&self.doc, &before, &verified) {
-                self.seq_counts = None;
+                self.seq_counts = Default::default();
                 self.poisoned = true;
                 return Err(ReceiveError::Panicked {
                     step: "reading the changes back",

@@ -180,7 +180,7 @@ impl Replica {
                 self.doc = doc;
                 self.signatures.retain(|h, _| !withdrawn.contains(h));
                 self.proofs.retain(|h, _| !withdrawn.contains(h));
-                self.seq_counts = None;
+                self.seq_counts = Default::default();
                 self.forget_vouchers();
                 self.prove_what_lost_its_voucher(&before);
                 withdrawn
