@@ -201,6 +201,9 @@ impl Replica {
     }
 
     fn conflicts_of(&self, index: Option<&ChangeIndex>, texts: bool) -> Vec<Conflict> {
+        if let Some(index) = index {
+            self.prime_vouchers(index);
+        }
         let doc = self.doc();
         let mut found: Vec<RawConflict> = Vec::new();
         for kind in ItemKind::ALL {

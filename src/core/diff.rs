@@ -111,6 +111,7 @@ fn root_field_diff(
 impl Replica {
     /// What changed from `before` (heads of an earlier point; empty for the beginning) to now.
     pub fn diff(&self, index: &ChangeIndex, before: &[ChangeHash]) -> Diff {
+        self.prime_vouchers(index);
         let view = self.roster();
         let mut attributor = Attributor::new(self, &view);
         let after = index.after(before);

@@ -369,6 +369,7 @@ impl Replica {
     /// existed. A change that touched the item without changing what it reads (e.g. an edit
     /// that was itself overwritten in the same change) is left out.
     pub fn history(&self, index: &ChangeIndex, id: &ItemId) -> Vec<Version> {
+        self.prime_vouchers(index);
         let view = self.roster();
         let mut attributor = Attributor::new(self, &view);
         let touch = Touch::Item(id.clone());
@@ -434,6 +435,7 @@ impl Replica {
     /// person (or by the same unverified change) form one span. Characters whose change fails
     /// verification are never attributed to the person it names.
     pub fn blame_vision(&self, index: &ChangeIndex) -> Vec<BlameSpan> {
+        self.prime_vouchers(index);
         let view = self.roster();
         let mut attributor = Attributor::new(self, &view);
         let Ok(Some((Value::Object(ObjType::Text), text))) = self.doc().get(ROOT, keys::VISION)

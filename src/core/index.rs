@@ -310,6 +310,11 @@ impl ChangeIndex {
         }
     }
 
+    /// The heads of the history indexed.
+    pub fn heads(&self) -> &[ChangeHash] {
+        &self.heads
+    }
+
     /// Every change, in causal order (a change after all of its dependencies).
     pub fn entries(&self) -> &[IndexEntry] {
         &self.entries

@@ -230,6 +230,7 @@ impl Replica {
         now: Timestamp,
         conflicts: Vec<crate::core::conflicts::Conflict>,
     ) -> Status {
+        self.prime_vouchers(index);
         let view = self.view();
         let my_devices: Vec<DeviceId> = view
             .member(me)

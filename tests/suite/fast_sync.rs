@@ -565,6 +565,27 @@ fn only_each_authors_newest_change_travels_signed_and_the_rest_are_attributed_th
             .iter()
             .all(|c| c.problem.is_none())
     );
+    // The review commands work the vouchers out from the history index: the same ones.
+    let reload = || {
+        Replica::from_store(
+            receiver.id(),
+            Some(&receiver.save()),
+            receiver.signatures().clone(),
+            receiver.proofs().clone(),
+            vec![],
+        )
+        .unwrap()
+    };
+    let (primed, fresh) = (reload(), reload());
+    let index = alliance::core::index::ChangeIndex::build(&primed);
+    let mut indexed = index.heads().to_vec();
+    indexed.sort();
+    assert_eq!(indexed, primed.heads(), "the index is of the present heads");
+    primed.prime_vouchers(&index);
+    for m in receiver.doc().get_changes_meta(&[]) {
+        assert_eq!(primed.vouching(&m.hash), fresh.vouching(&m.hash));
+        assert!(primed.vouching(&m.hash).is_some());
+    }
     let log = receiver.log();
     assert!(log.iter().all(|e| e.verified), "{log:?}");
     for e in &log {

@@ -101,6 +101,7 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
         .map(|e| e.hash)
         .collect();
     shown.reverse(); // causal order
+    replica.prime_vouchers(&index);
     let mut attributor = crate::core::history::Attributor::new(replica, &roster);
     attributor.prepare(&shown);
     let mut entries = Vec::new();

@@ -124,7 +124,8 @@ impl Replica {
         Some((proof.signed_hash(hash, &author)?, proof.signature))
     }
 
-    /// The vouchers for the present heads, worked out when first asked.
+    /// The vouchers for the present heads, worked out when first asked (from Automerge's
+    /// metadata of every change, unless [`Replica::prime_vouchers`] gave them from the index).
     fn vouchers(&self) -> std::sync::Arc<Vouchers> {
         let heads = self.doc.get_heads();
         let mut cell = self.vouchers.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -134,25 +135,65 @@ impl Replica {
             return v.clone();
         }
         let metas = self.doc.get_changes_meta(&[]);
+        let v = std::sync::Arc::new(
+            self.work_out_vouchers(
+                heads,
+                metas
+                    .iter()
+                    .map(|m| (m.hash, m.deps.as_slice(), m.actor.as_ref())),
+            ),
+        );
+        *cell = Some(v.clone());
+        v
+    }
+
+    /// Works the vouchers out from the history index instead of Automerge's metadata (a pass
+    /// over every change's header that the review commands would otherwise pay): when the
+    /// index is of the present heads and none are known yet.
+    pub fn prime_vouchers(&self, index: &crate::core::index::ChangeIndex) {
+        let heads = self.doc.get_heads();
+        let mut indexed = index.heads().to_vec();
+        indexed.sort();
+        if indexed != heads {
+            return;
+        }
+        let mut cell = self.vouchers.0.lock().unwrap_or_else(|p| p.into_inner());
+        if cell.as_ref().is_some_and(|v| v.heads == heads) {
+            return;
+        }
+        let v = self.work_out_vouchers(
+            heads,
+            index
+                .entries()
+                .iter()
+                .map(|e| (e.hash, e.deps.as_slice(), &e.actor)),
+        );
+        *cell = Some(std::sync::Arc::new(v));
+    }
+
+    /// [`vouch::vouchers`](crate::core::vouch::vouchers) over the changes of a history, given
+    /// in causal order as (hash, dependencies, actor).
+    fn work_out_vouchers<'m>(
+        &self,
+        heads: Vec<ChangeHash>,
+        changes: impl Iterator<Item = (ChangeHash, &'m [ChangeHash], &'m automerge::ActorId)>,
+    ) -> Vouchers {
         let mut authors = crate::core::signed::Authors::default();
-        let nodes: Vec<(ChangeHash, &[ChangeHash], Option<DeviceId>)> = metas
-            .iter()
-            .map(|m| (m.hash, m.deps.as_slice(), authors.of(&m.actor)))
+        let nodes: Vec<(ChangeHash, &[ChangeHash], Option<DeviceId>)> = changes
+            .map(|(hash, deps, actor)| (hash, deps, authors.of(actor)))
             .collect();
-        let signed: Vec<bool> = metas
+        let signed: Vec<bool> = nodes
             .iter()
-            .map(|m| self.signatures.contains_key(&m.hash) || self.proofs.contains_key(&m.hash))
+            .map(|n| self.signatures.contains_key(&n.0) || self.proofs.contains_key(&n.0))
             .collect();
         let found = crate::core::vouch::vouchers(&nodes, &signed);
         let of = found
             .iter()
             .enumerate()
             .filter(|(i, v)| !signed[*i] && v.is_some())
-            .map(|(i, v)| (metas[i].hash, metas[v.expect("filtered")].hash))
+            .map(|(i, v)| (nodes[i].0, nodes[v.expect("filtered")].0))
             .collect();
-        let v = std::sync::Arc::new(Vouchers { heads, of });
-        *cell = Some(v.clone());
-        v
+        Vouchers { heads, of }
     }
 
     /// A proof for `hash` from what vouches for it here (the changes up to its vouching change,
