@@ -26,8 +26,8 @@ use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
 use crate::core::identity::DeviceId;
-use crate::core::signed::{ChangeError, Proof, SignedChange, Unverified, author_of_actor};
-use crate::core::vouch::{Node, signatures_to_check};
+use crate::core::signed::{ChangeError, Proof, SignedChange, Unverified, Voucher, author_of_actor};
+use crate::core::vouch::signatures_to_check;
 
 /// One change of a proof, as it was signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,27 +69,21 @@ impl Evidence {
     /// The change's hash, actor and number, when its signature (or the one on the last change
     /// of `vouched_by`, which must have it in its past through them) verifies under its author.
     fn check(&self) -> Option<(ChangeHash, ActorId, u64)> {
-        let bytes = hex::decode(&self.change).ok()?;
-        let sig = hex::decode(&self.signature).ok()?;
-        let c = SignedChange::from_parts(bytes, None).ok()?;
+        let c = SignedChange::from_parts(hex::decode(&self.change).ok()?, None).ok()?;
         let author = author_of_actor(c.actor_id())?;
-        let mut last = c.hash();
-        let mut signed_hash = c.hash();
-        for link in &self.vouched_by {
-            let next = SignedChange::from_parts(hex::decode(link).ok()?, None).ok()?;
-            if !next.deps().contains(&last) {
-                return None;
-            }
-            last = next.hash();
-            signed_hash = next.hash();
-            if self.vouched_by.last() == Some(link) && author_of_actor(next.actor_id())? != author {
-                return None;
-            }
-        }
-        let sig = ed25519_dalek::Signature::from_slice(&sig).ok()?;
-        author
-            .verify_change(&signed_hash, &sig)
-            .then(|| (c.hash(), c.actor_id().clone(), c.raw().seq()))
+        let signature =
+            ed25519_dalek::Signature::from_slice(&hex::decode(&self.signature).ok()?).ok()?;
+        let vouched = if self.vouched_by.is_empty() {
+            author.verify_change(&c.hash(), &signature)
+        } else {
+            let via = self
+                .vouched_by
+                .iter()
+                .map(|link| hex::decode(link).ok())
+                .collect::<Option<Vec<_>>>()?;
+            Proof { via, signature }.vouches(&c.hash(), &author)
+        };
+        vouched.then(|| (c.hash(), c.actor_id().clone(), c.raw().seq()))
     }
 }
 
@@ -381,16 +375,10 @@ pub(crate) fn screen(
     let mut proved: HashMap<usize, Proof> = HashMap::new();
     if out.iter().any(|o| *o) {
         let kept_at: Vec<usize> = (0..fresh.len()).filter(|&i| !out[i]).collect();
-        let nodes: Option<Vec<Node<'_>>> = kept_at
-            .iter()
-            .map(|&i| {
-                Some(Node {
-                    hash: fresh[i].hash(),
-                    author: author_of_actor(fresh[i].actor_id())?,
-                    deps: fresh[i].deps(),
-                })
-            })
-            .collect();
+        let nodes = crate::core::signed::authored(kept_at.iter().map(|&i| {
+            let c = &fresh[i];
+            (c.hash(), c.actor_id(), c.deps())
+        }));
         for k in nodes
             .as_deref()
             .map(signatures_to_check)
@@ -398,7 +386,7 @@ pub(crate) fn screen(
         {
             let i = kept_at[k];
             let c = &fresh[i];
-            if c.signature().is_some() || c.proof().is_some() {
+            if c.voucher().is_some() {
                 continue;
             }
             let Some(author) = author_of_actor(c.actor_id()) else {
@@ -419,7 +407,7 @@ pub(crate) fn screen(
     let mut dropped = 0;
     for (i, (c, out)) in fresh.into_iter().zip(out).enumerate() {
         let c = match proved.remove(&i) {
-            Some(proof) => c.with_proof(proof),
+            Some(proof) => c.with_voucher(Some(Voucher::Proof(proof))),
             None => c,
         };
         if out {

@@ -96,10 +96,10 @@ impl Stage for Verified {
 /// newest changes of a batch carry a signature on the wire.
 pub struct SignedChange<S: Stage = Unverified> {
     body: S::Body,
-    signature: Option<Signature>,
-    /// When the signature that vouches for it is on a later change of its author that is not
-    /// in the history (it was withdrawn with a removal): that change and the ones leading to it.
-    proof: Option<Proof>,
+    /// What vouches for it itself, when it travels or is kept with something: its own
+    /// signature, or a [`Proof`] (a signature on a later change of its author that is not in
+    /// the history). `None`: a later change of its author in the same batch or history does.
+    voucher: Option<Voucher>,
 }
 
 /// A signature on a later change of a change's author that is not in the history (a removal
@@ -113,9 +113,8 @@ pub struct Proof {
     pub signature: Signature,
 }
 
-/// What vouches for one change of a whole document as it arrives: a signature on it, or a
-/// [`Proof`].
-#[derive(Debug, Clone)]
+/// What vouches for one change itself: a signature on it, or a [`Proof`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Voucher {
     Signature(Signature),
     Proof(Proof),
@@ -150,8 +149,7 @@ impl<S: Stage> Clone for SignedChange<S> {
     fn clone(&self) -> Self {
         SignedChange {
             body: self.body.clone(),
-            signature: self.signature,
-            proof: self.proof.clone(),
+            voucher: self.voucher.clone(),
         }
     }
 }
@@ -218,16 +216,8 @@ impl SignedChange<Unverified> {
             .transpose()?;
         Ok(SignedChange {
             body: RawChange::parse(bytes)?,
-            signature,
-            proof: None,
+            voucher: signature.map(Voucher::Signature),
         })
-    }
-
-    /// The same change vouched for by `proof` (see [`Proof`]) instead of a signature of its own.
-    pub fn with_proof(mut self, proof: Proof) -> Self {
-        self.signature = None;
-        self.proof = Some(proof);
-        self
     }
 
     /// The header read from the bytes.
@@ -242,7 +232,7 @@ impl SignedChange<Unverified> {
         let hash = self.hash();
         let author = author_of_actor(self.body.actor())
             .ok_or_else(|| ChangeError::BadAuthor(hash.to_string()))?;
-        let Some(signature) = &self.signature else {
+        let Some(signature) = self.signature() else {
             return Err(ChangeError::Unvouched {
                 hash: hash.to_string(),
                 author: author.short(),
@@ -273,8 +263,7 @@ impl SignedChange<Unverified> {
         within_change_ops(&hash, change.len() as u64)?;
         Ok(SignedChange {
             body: change,
-            signature: self.signature,
-            proof: self.proof,
+            voucher: self.voucher,
         })
     }
 }
@@ -335,16 +324,11 @@ pub fn authenticate_batch(
             "the batch holds a change twice or its dependencies form a cycle".into(),
         )
     })?;
-    let checked = check_vouching_signatures(&nodes, |i| {
-        (batch[i].signature.as_ref(), batch[i].proof.as_ref())
-    })?;
+    let checked = check_vouching_signatures(&nodes, |i| batch[i].voucher.as_ref())?;
     let authors: Vec<DeviceId> = nodes.iter().map(|n| n.author).collect();
     drop(nodes);
     let mut batch = batch;
-    keep_only_checked(&mut batch, &checked, |c| {
-        c.signature = None;
-        c.proof = None;
-    });
+    keep_only_checked(&mut batch, &checked, |c| c.voucher = None);
     let mut slots: Vec<Option<(SignedChange<Unverified>, DeviceId)>> =
         batch.into_iter().zip(authors).map(Some).collect();
     let (changes, authors) = order.into_iter().filter_map(|i| slots[i].take()).unzip();
@@ -370,21 +354,21 @@ pub(crate) fn authored<'a>(
 }
 
 /// The second half: the signatures that vouch for the rest (each author's newest changes, see
-/// [`signatures_to_check`]) must be there and verify under their author. `signature(i)` is the
-/// signature sent with `nodes[i]`, if any. Any missing or failing one refuses the whole batch.
+/// [`signatures_to_check`]) must be there and verify under their author. `voucher(i)` is the
+/// signature or proof sent with `nodes[i]`, if any. Any missing or failing one refuses the whole batch.
 /// Returns the positions whose signatures were checked: only those may be kept (a signature
 /// sent on an older change is redundant, and it was not checked).
 pub(crate) fn check_vouching_signatures<'s>(
     nodes: &[Node<'_>],
-    vouching: impl Fn(usize) -> (Option<&'s Signature>, Option<&'s Proof>),
+    voucher: impl Fn(usize) -> Option<&'s Voucher>,
 ) -> Result<Vec<usize>, ChangeError> {
     let checked = signatures_to_check(nodes);
     for &i in &checked {
         let n = &nodes[i];
-        let valid = match vouching(i) {
-            (Some(sig), _) => n.author.verify_change(&n.hash, sig),
-            (None, Some(proof)) => proof.vouches(&n.hash, &n.author),
-            (None, None) => {
+        let valid = match voucher(i) {
+            Some(Voucher::Signature(sig)) => n.author.verify_change(&n.hash, sig),
+            Some(Voucher::Proof(proof)) => proof.vouches(&n.hash, &n.author),
+            None => {
                 return Err(ChangeError::Unvouched {
                     hash: n.hash.to_string(),
                     author: n.author.short(),
@@ -444,28 +428,17 @@ impl SignedChange<Verified> {
         let signature = key.sign_change(&change.hash());
         SignedChange {
             body: change,
-            signature: Some(signature),
-            proof: None,
+            voucher: Some(Voucher::Signature(signature)),
         }
     }
 
     /// Re-labels a change read back from this device's own store, which only ever holds changes
     /// that were verified before they were written (and whose records are checksummed).
     /// `alliance verify` re-checks them all.
-    pub(crate) fn from_trusted_store(change: Change, signature: Option<Signature>) -> Self {
+    pub(crate) fn from_trusted_store(change: Change, voucher: Option<Voucher>) -> Self {
         SignedChange {
             body: change,
-            signature,
-            proof: None,
-        }
-    }
-
-    /// [`SignedChange::from_trusted_store`] for a change kept with a [`Proof`].
-    pub(crate) fn from_trusted_proof(change: Change, proof: Proof) -> Self {
-        SignedChange {
-            body: change,
-            signature: None,
-            proof: Some(proof),
+            voucher,
         }
     }
 
@@ -484,8 +457,7 @@ impl SignedChange<Verified> {
         SignedChange {
             body: RawChange::parse(self.body.raw_bytes().to_vec())
                 .expect("a change Automerge decoded has a readable header"),
-            signature: self.signature,
-            proof: self.proof.clone(),
+            voucher: self.voucher.clone(),
         }
     }
 
@@ -500,29 +472,43 @@ impl<S: Stage> SignedChange<S> {
         S::hash(&self.body)
     }
 
-    /// The change's own signature, when it has one (see the type's docs).
+    /// What vouches for it itself, when it has something (see the type's docs).
+    pub fn voucher(&self) -> Option<&Voucher> {
+        self.voucher.as_ref()
+    }
+
+    /// The change's own signature, when it has one.
     pub fn signature(&self) -> Option<&Signature> {
-        self.signature.as_ref()
+        match &self.voucher {
+            Some(Voucher::Signature(sig)) => Some(sig),
+            _ => None,
+        }
     }
 
     /// The proof that vouches for it, when it is kept or travels with one instead of a
     /// signature (see [`Proof`]).
     pub fn proof(&self) -> Option<&Proof> {
-        self.proof.as_ref()
+        match &self.voucher {
+            Some(Voucher::Proof(proof)) => Some(proof),
+            _ => None,
+        }
     }
 
-    /// Sets what vouches for it itself: a signature, a proof, or neither.
-    pub(crate) fn set_vouching(&mut self, signature: Option<Signature>, proof: Option<Proof>) {
-        self.signature = signature;
-        self.proof = proof;
+    /// The same change vouched for by `voucher` itself (or, with `None`, by nothing of its own).
+    pub fn with_voucher(mut self, voucher: Option<Voucher>) -> Self {
+        self.set_voucher(voucher);
+        self
+    }
+
+    /// [`SignedChange::with_voucher`] in place.
+    pub(crate) fn set_voucher(&mut self, voucher: Option<Voucher>) {
+        self.voucher = voucher;
     }
 
     /// The same change without its signature: how it travels when a later change of its
     /// author in the same batch vouches for it.
-    pub fn without_signature(mut self) -> Self {
-        self.signature = None;
-        self.proof = None;
-        self
+    pub fn without_signature(self) -> Self {
+        self.with_voucher(None)
     }
 
     pub fn deps(&self) -> &[ChangeHash] {

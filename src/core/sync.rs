@@ -51,15 +51,20 @@ pub struct Vouch {
 
 impl Vouch {
     fn of<S: crate::core::signed::Stage>(c: &SignedChange<S>) -> Option<Vouch> {
-        if let Some(sig) = c.signature() {
-            return Some(vouch(&c.hash(), sig));
+        Some(Vouch::new(&c.hash(), c.voucher()?))
+    }
+
+    /// The signature or proof that vouches for change `hash`, as it travels.
+    pub fn new(hash: &automerge::ChangeHash, voucher: &Voucher) -> Vouch {
+        let (signature, via) = match voucher {
+            Voucher::Signature(sig) => (sig, Vec::new()),
+            Voucher::Proof(proof) => (&proof.signature, proof.via.clone()),
+        };
+        Vouch {
+            change: hash.0,
+            signature: signature.to_bytes().to_vec(),
+            via,
         }
-        let proof = c.proof()?;
-        Some(Vouch {
-            change: c.hash().0,
-            signature: proof.signature.to_bytes().to_vec(),
-            via: proof.via.clone(),
-        })
     }
 
     /// The signature, or the proof, this carries; `None` when the signature is not 64 bytes.
@@ -121,13 +126,8 @@ pub fn pair(
         .into_iter()
         .map(|bytes| {
             let c = SignedChange::from_parts(bytes, None)?;
-            Ok(match by_hash.remove(&c.hash().0) {
-                Some(Voucher::Signature(sig)) => {
-                    SignedChange::from_parts(c.raw_bytes().to_vec(), Some(&sig.to_bytes()))?
-                }
-                Some(Voucher::Proof(proof)) => c.with_proof(proof),
-                None => c,
-            })
+            let voucher = by_hash.remove(&c.hash().0);
+            Ok(c.with_voucher(voucher))
         })
         .collect::<Result<Vec<_>, ChangeError>>()?;
     if let Some(stray) = by_hash.keys().next() {
@@ -279,10 +279,7 @@ impl PeerSync {
             .changes
             .iter()
             .filter_map(|chunk| automerge::Change::from_bytes(chunk.to_vec()).ok())
-            .map(|c| {
-                let sig = replica.signatures().get(&c.hash()).copied();
-                SignedChange::from_trusted_store(c, sig)
-            })
+            .map(|c| replica.as_kept(c))
             .collect();
         let changes = replica.for_sending(changes);
         let signatures = vouches(&changes);
@@ -453,16 +450,10 @@ fn document_signatures(replica: &Replica) -> Option<Vec<Vouch>> {
     crate::core::vouch::signatures_to_check(&nodes)
         .into_iter()
         .map(|i| {
-            let hash = nodes[i].hash;
-            match (replica.signatures().get(&hash), replica.proofs().get(&hash)) {
-                (Some(s), _) => Some(vouch(&hash, s)),
-                (None, Some(p)) => Some(Vouch {
-                    change: hash.0,
-                    signature: p.signature.to_bytes().to_vec(),
-                    via: p.via.clone(),
-                }),
-                (None, None) => None,
-            }
+            Some(Vouch::new(
+                &nodes[i].hash,
+                &replica.kept_voucher(&nodes[i].hash)?,
+            ))
         })
         .collect()
 }
@@ -475,9 +466,5 @@ fn is_document_chunk(chunk: &[u8]) -> bool {
 
 /// A signature as it travels, for callers that build messages by hand.
 pub fn vouch(hash: &automerge::ChangeHash, sig: &Signature) -> Vouch {
-    Vouch {
-        change: hash.0,
-        signature: sig.to_bytes().to_vec(),
-        via: Vec::new(),
-    }
+    Vouch::new(hash, &Voucher::Signature(*sig))
 }

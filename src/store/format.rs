@@ -35,7 +35,7 @@ use std::collections::HashMap;
 use automerge::ChangeHash;
 use ed25519_dalek::Signature;
 
-use crate::core::signed::Proof;
+use crate::core::signed::{Proof, Voucher};
 use crate::protocol::{
     BUNDLE_MAGIC, BUNDLE_MAGIC_V1, CHANGE_HASH_LEN, LOG_MAGIC, LOG_MAGIC_V1, SIGNATURE_LEN,
     SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_V1,
@@ -84,6 +84,14 @@ impl LogRecord {
             signature: Signature::from_bytes(self.signature.as_ref()?),
         })
     }
+
+    /// What the change was kept with to vouch for it itself: its signature, or its proof.
+    pub fn voucher(&self) -> Option<Voucher> {
+        match self.signature() {
+            Some(sig) => Some(Voucher::Signature(sig)),
+            None => self.proof().map(Voucher::Proof),
+        }
+    }
 }
 
 /// The log, decoded.
@@ -118,22 +126,22 @@ pub fn log_header() -> Vec<u8> {
 }
 
 pub fn encode_record(signature: Option<&Signature>, change: &[u8]) -> Vec<u8> {
-    encode_kept(signature, None, change)
+    encode_kept(signature.copied().map(Voucher::Signature).as_ref(), change)
 }
 
 /// A record of a change with what vouches for it itself: its signature, or a proof.
-pub fn encode_kept(signature: Option<&Signature>, proof: Option<&Proof>, change: &[u8]) -> Vec<u8> {
+pub fn encode_kept(voucher: Option<&Voucher>, change: &[u8]) -> Vec<u8> {
     let mut payload = Vec::with_capacity(1 + SIGNATURE_LEN + change.len());
-    match (signature, proof) {
-        (Some(sig), _) => {
+    match voucher {
+        Some(Voucher::Signature(sig)) => {
             payload.push(SIGNED);
             payload.extend_from_slice(&sig.to_bytes());
         }
-        (None, Some(proof)) => {
+        Some(Voucher::Proof(proof)) => {
             payload.push(PROVED);
             encode_proof(&mut payload, proof);
         }
-        (None, None) => payload.push(UNSIGNED),
+        None => payload.push(UNSIGNED),
     }
     payload.extend_from_slice(change);
     let mut out = Vec::with_capacity(RECORD_HEADER + payload.len());
@@ -398,7 +406,7 @@ pub fn encode_bundle_kept(
     let mut out = BUNDLE_MAGIC.to_vec();
     out.extend_from_slice(&alliance.0);
     for c in changes {
-        out.extend(encode_kept(c.signature(), c.proof(), c.raw_bytes()));
+        out.extend(encode_kept(c.voucher(), c.raw_bytes()));
     }
     out
 }
@@ -446,8 +454,8 @@ mod tests {
             signature: Signature::from_bytes(&[9; 64]),
         };
         let mut log = log_header();
-        log.extend(encode_kept(None, Some(&proof), &[7; 6]));
-        log.extend(encode_kept(None, None, &[8; 6]));
+        log.extend(encode_kept(Some(&Voucher::Proof(proof.clone())), &[7; 6]));
+        log.extend(encode_kept(None, &[8; 6]));
         let d = decode_log(&log).unwrap();
         assert_eq!(d.records[0].proof(), Some(proof));
         assert_eq!(d.records[0].signature(), None);

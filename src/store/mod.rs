@@ -251,7 +251,7 @@ impl Home {
     ) -> Result<(), StoreError> {
         let mut log = format::log_header();
         for c in changes {
-            log.extend(format::encode_kept(c.signature(), c.proof(), c.raw_bytes()));
+            log.extend(format::encode_kept(c.voucher(), c.raw_bytes()));
         }
         self.create_with(id, None, log, actor_tag)
     }
@@ -369,10 +369,7 @@ impl Home {
                         format!("record {} is not a valid change", i + 1),
                     )
                 })?;
-            changes.push(match rec.proof() {
-                Some(proof) => SignedChange::from_trusted_proof(change, proof),
-                None => SignedChange::from_trusted_store(change, rec.signature()),
-            });
+            changes.push(SignedChange::from_trusted_store(change, rec.voucher()));
         }
         let (doc, signatures, proofs) = match snapshot {
             Some(s) => (Some(s.doc), s.signatures, s.proofs),
@@ -583,7 +580,7 @@ impl OpenAlliance {
         }
         let mut buf = Vec::new();
         for c in changes {
-            buf.extend(format::encode_kept(c.signature(), c.proof(), c.raw_bytes()));
+            buf.extend(format::encode_kept(c.voucher(), c.raw_bytes()));
         }
         use std::io::Seek;
         let written = file
@@ -685,10 +682,7 @@ impl OpenAlliance {
                     .ok_or_else(|| {
                         StoreError::corrupt(&log_path, "a record is not a valid change")
                     })?;
-                new.push(match rec.proof() {
-                    Some(proof) => SignedChange::from_trusted_proof(change, proof),
-                    None => SignedChange::from_trusted_store(change, rec.signature()),
-                });
+                new.push(SignedChange::from_trusted_store(change, rec.voucher()));
             }
             offset += record_len;
         }

@@ -565,7 +565,9 @@ fn a_kept_change_whose_voucher_a_removal_withdrew_keeps_a_proof_that_travels_and
         .expect("it travels with its proof")
         .clone();
     proof.signature = ada.key.sign_change(&kept);
-    batch[at] = batch[at].clone().with_proof(proof);
+    batch[at] = batch[at]
+        .clone()
+        .with_voucher(Some(alliance::core::signed::Voucher::Proof(proof)));
     let mut refused = Replica::empty(cy.replica.id());
     assert!(refused.receive(batch).is_err());
     assert!(refused.is_empty());

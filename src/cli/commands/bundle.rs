@@ -69,15 +69,8 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
             let batch = records
                 .into_iter()
                 .map(|r| {
-                    let (sig, proof) = (r.signature(), r.proof());
-                    let c = SignedChange::from_parts(
-                        r.change,
-                        sig.map(|s| s.to_bytes()).as_ref().map(|s| &s[..]),
-                    )?;
-                    Ok::<_, crate::core::ChangeError>(match proof {
-                        Some(p) => c.with_proof(p),
-                        None => c,
-                    })
+                    let voucher = r.voucher();
+                    SignedChange::from_parts(r.change, None).map(|c| c.with_voucher(voucher))
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| CliError::user(format!("{}: rejected: {e}", file.display())))?;

@@ -21,7 +21,7 @@ use crate::core::identity::DeviceId;
 use crate::core::ids::{ItemId, Timestamp};
 use crate::core::model::AllianceView;
 use crate::core::rules;
-use crate::core::signed::{SignedChange, Verified, author_of};
+use crate::core::signed::{SignedChange, Verified, Voucher, author_of};
 use crate::core::verdicts::Verdicts;
 
 /// The verdict on one change of the history.
@@ -85,13 +85,18 @@ impl Replica {
             .collect()
     }
 
-    /// A change of this history with what this replica keeps to vouch for it itself: its
-    /// signature, or its proof.
+    /// A change of this history with what this replica keeps to vouch for it itself.
     pub(crate) fn as_kept(&self, change: Change) -> SignedChange<Verified> {
-        let hash = change.hash();
-        match (self.signatures.get(&hash), self.proofs.get(&hash)) {
-            (None, Some(proof)) => SignedChange::from_trusted_proof(change, proof.clone()),
-            (sig, _) => SignedChange::from_trusted_store(change, sig.copied()),
+        let voucher = self.kept_voucher(&change.hash());
+        SignedChange::from_trusted_store(change, voucher)
+    }
+
+    /// What this replica keeps to vouch for a change itself: its signature, or its proof.
+    pub(crate) fn kept_voucher(&self, hash: &ChangeHash) -> Option<Voucher> {
+        match (self.signatures.get(hash), self.proofs.get(hash)) {
+            (Some(sig), _) => Some(Voucher::Signature(*sig)),
+            (None, Some(proof)) => Some(Voucher::Proof(proof.clone())),
+            (None, None) => None,
         }
     }
 
@@ -198,7 +203,8 @@ impl Replica {
 
     /// A proof for `hash` from what vouches for it here (the changes up to its vouching change,
     /// and that change's signature or proof): for a change whose vouching change is about to
-    /// be withdrawn. `None` when nothing here vouches for it, or it vouches for itself.
+    /// be withdrawn, or one shown in an equivocation proof. `None` when nothing here vouches
+    /// for it, or it vouches for itself.
     pub(crate) fn proof_for(&self, hash: &ChangeHash) -> Option<crate::core::signed::Proof> {
         let voucher = self.voucher_of(hash)?;
         if voucher == *hash {
@@ -255,36 +261,27 @@ impl Replica {
         // Each round adds, for every newest change without a signature, the way to the
         // signature that vouches for it; that change is signed, so a round never repeats.
         for _ in 0..4 {
-            let mut authors = crate::core::signed::Authors::default();
-            let nodes: Vec<crate::core::vouch::Node<'_>> = changes
-                .iter()
-                .filter_map(|c| {
-                    Some(crate::core::vouch::Node {
-                        hash: c.hash(),
-                        author: authors.of(c.actor_id())?,
-                        deps: c.deps(),
-                    })
-                })
-                .collect();
-            if nodes.len() != changes.len() {
+            let Ok(nodes) = crate::core::signed::authored(
+                changes.iter().map(|c| (c.hash(), c.actor_id(), c.deps())),
+            ) else {
                 // A change naming no device key cannot be in a replica; send as it is.
                 return changes;
-            }
+            };
             let newest = crate::core::vouch::signatures_to_check(&nodes);
             drop(nodes);
             let mut missing = Vec::new();
             for &i in &newest {
-                if changes[i].signature().is_none() && changes[i].proof().is_none() {
-                    let hash = changes[i].hash();
-                    match (self.signatures.get(&hash), self.proofs.get(&hash)) {
-                        (None, None) => missing.push(hash),
-                        (sig, proof) => changes[i].set_vouching(sig.copied(), proof.cloned()),
+                if changes[i].voucher().is_none() {
+                    let voucher = self.kept_voucher(&changes[i].hash());
+                    if voucher.is_none() {
+                        missing.push(changes[i].hash());
                     }
+                    changes[i].set_voucher(voucher);
                 }
             }
             if missing.is_empty() {
                 crate::core::signed::keep_only_checked(&mut changes, &newest, |c| {
-                    c.set_vouching(None, None)
+                    c.set_voucher(None)
                 });
                 return changes;
             }

@@ -7,13 +7,12 @@
 use std::collections::HashMap;
 
 use automerge::{Automerge, ChangeHash, ReadDoc};
-use ed25519_dalek::Signature;
 
 use super::receive::{Numbering, Past, check_op_ranges, within_batch_ops};
 use super::{Budget, ReceiveError, Received, Replica, guarded};
 use crate::core::identity::DeviceId;
 use crate::core::signed::{
-    ChangeError, Claim, Proof, SignedChange, Voucher, authored, check_vouching_signatures,
+    ChangeError, Claim, SignedChange, Voucher, authored, check_vouching_signatures,
     within_change_ops,
 };
 use crate::protocol::MAX_BATCH_CHANGES;
@@ -102,22 +101,11 @@ impl Replica {
                 .iter()
                 .map(|m| (m.hash, m.actor.as_ref(), m.deps.as_slice())),
         )?;
-        let checked = check_vouching_signatures(&nodes, |i| match sig_of.get(&nodes[i].hash) {
-            Some(Voucher::Signature(s)) => (Some(s), None),
-            Some(Voucher::Proof(p)) => (None, Some(p)),
-            None => (None, None),
-        })?;
+        let checked = check_vouching_signatures(&nodes, |i| sig_of.get(&nodes[i].hash).copied())?;
         // Only the signatures checked are kept (one sent on an older change is redundant).
-        let mut proof_of: HashMap<ChangeHash, Proof> = HashMap::new();
-        let sig_of: HashMap<ChangeHash, Signature> = checked
+        let kept: HashMap<ChangeHash, Voucher> = checked
             .iter()
-            .filter_map(|&i| match sig_of.get(&nodes[i].hash)? {
-                Voucher::Signature(s) => Some((nodes[i].hash, *s)),
-                Voucher::Proof(p) => {
-                    proof_of.insert(nodes[i].hash, p.clone());
-                    None
-                }
-            })
+            .filter_map(|&i| Some((nodes[i].hash, (*sig_of.get(&nodes[i].hash)?).clone())))
             .collect();
         budget.check("checking signatures")?;
         let claims: Vec<Claim<'_>> = nodes.iter().map(|n| (n.hash, n.deps, n.author)).collect();
@@ -142,9 +130,10 @@ impl Replica {
         drop(metas);
         if self.is_empty() {
             self.doc = loaded;
-            self.signatures = sig_of;
-            self.proofs = proof_of;
-            self.forget_vouchers();
+            (self.signatures, self.proofs) = (HashMap::new(), HashMap::new());
+            for (hash, voucher) in kept {
+                self.keep_voucher(hash, voucher);
+            }
             self.seq_counts = Default::default();
             let withdrawn = self.withdraw_concurrent_with_removals();
             return Ok(Received {
@@ -165,13 +154,8 @@ impl Replica {
         let batch = added
             .into_iter()
             .map(|c| {
-                let sig = sig_of.get(&c.hash()).map(|s| s.to_bytes());
-                let change =
-                    SignedChange::from_parts(c.raw_bytes().to_vec(), sig.as_ref().map(|s| &s[..]))?;
-                Ok(match proof_of.get(&c.hash()) {
-                    Some(p) => change.with_proof(p.clone()),
-                    None => change,
-                })
+                let change = SignedChange::from_parts(c.raw_bytes().to_vec(), None)?;
+                Ok(change.with_voucher(kept.get(&c.hash()).cloned()))
             })
             .collect::<Result<Vec<_>, ReceiveError>>()?;
         let mut received = self.receive_within(batch, budget)?;

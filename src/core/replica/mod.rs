@@ -51,7 +51,7 @@ use crate::core::identity::{DeviceId, DeviceKey};
 use crate::core::ids::{Entropy, ItemId, ItemKind, Timestamp};
 use crate::core::model::{self, AllianceView, keys};
 use crate::core::model::{put_device, put_member};
-use crate::core::signed::{ChangeError, SignedChange, Verified};
+use crate::core::signed::{ChangeError, SignedChange, Verified, Voucher};
 use crate::core::verdicts::Verdicts;
 use crate::protocol::{
     ACTOR_ID_LEN, ACTOR_TAG_LEN, MAX_BATCH_CHANGES, MAX_BATCH_SECS, SCHEMA_VERSION,
@@ -376,25 +376,13 @@ impl Replica {
         proofs: HashMap<ChangeHash, crate::core::signed::Proof>,
         changes: Vec<SignedChange<Verified>>,
     ) -> Result<Replica, AutomergeError> {
-        let mut doc = match snapshot {
+        let doc = match snapshot {
             Some(bytes) => {
                 guarded(|| Automerge::load(bytes)).unwrap_or_else(|| Err(AutomergeError::Fail))?
             }
             None => Automerge::new(),
         };
-        let mut signatures = signatures;
-        let mut proofs = proofs;
-        let mut plain = Vec::with_capacity(changes.len());
-        for c in changes {
-            if let Some(sig) = c.signature() {
-                signatures.insert(c.hash(), *sig);
-            } else if let Some(proof) = c.proof() {
-                proofs.insert(c.hash(), proof.clone());
-            }
-            plain.push(c.into_change());
-        }
-        guarded(|| doc.apply_changes(plain)).unwrap_or(Err(AutomergeError::Fail))?;
-        Ok(Replica {
+        let mut replica = Replica {
             id,
             doc,
             signatures,
@@ -405,7 +393,14 @@ impl Replica {
             rewritten: false,
             verdicts: VerdictCell::default(),
             vouchers: VoucherCell::default(),
-        })
+        };
+        let mut plain = Vec::with_capacity(changes.len());
+        for c in changes {
+            replica.keep_signature(&c);
+            plain.push(c.into_change());
+        }
+        guarded(|| replica.doc.apply_changes(plain)).unwrap_or(Err(AutomergeError::Fail))?;
+        Ok(replica)
     }
 
     pub fn id(&self) -> AllianceId {
@@ -537,11 +532,21 @@ impl Replica {
 
     /// Keeps a change's own signature, or its proof, when it came with one.
     pub(super) fn keep_signature(&mut self, change: &SignedChange<Verified>) {
+        if let Some(voucher) = change.voucher() {
+            self.keep_voucher(change.hash(), voucher.clone());
+        }
+    }
+
+    /// Keeps what vouches for change `hash` itself: its signature, or its proof.
+    pub(super) fn keep_voucher(&mut self, hash: ChangeHash, voucher: Voucher) {
         self.forget_vouchers();
-        if let Some(sig) = change.signature() {
-            self.signatures.insert(change.hash(), *sig);
-        } else if let Some(proof) = change.proof() {
-            self.proofs.insert(change.hash(), proof.clone());
+        match voucher {
+            Voucher::Signature(sig) => {
+                self.signatures.insert(hash, sig);
+            }
+            Voucher::Proof(proof) => {
+                self.proofs.insert(hash, proof);
+            }
         }
     }
 
@@ -685,24 +690,16 @@ impl Held for Replica {
             .into_iter()
             .find(|m| m.seq == seq && m.actor.as_ref() == actor)?
             .hash;
-        let voucher = self.voucher_of(&hash)?;
-        let (_, signature) = self.vouching(&hash)?;
-        let path = if voucher == hash {
-            Vec::new()
-        } else {
-            self.path_between(&hash, &voucher)?
+        // Its own signature or proof, or else a proof built from what vouches for it here.
+        let (vouched_by, signature) = match self.kept_voucher(&hash) {
+            Some(Voucher::Signature(sig)) => (Vec::new(), sig),
+            Some(Voucher::Proof(proof)) => (proof.via, proof.signature),
+            None => {
+                let proof = self.proof_for(&hash)?;
+                (proof.via, proof.signature)
+            }
         };
-        let mut changes = self.changes_of(&path);
         let change = self.doc.get_change_by_hash(&hash)?;
-        let mut vouched_by = path
-            .iter()
-            .map(|h| changes.remove(h).map(|c| c.raw_bytes().to_vec()))
-            .collect::<Option<Vec<_>>>()?;
-        if !self.signatures.contains_key(&voucher)
-            && let Some(proof) = self.proofs.get(&voucher)
-        {
-            vouched_by.extend(proof.via.iter().cloned());
-        }
         Some(crate::core::equivocation::Signed {
             bytes: change.raw_bytes().to_vec(),
             hash,

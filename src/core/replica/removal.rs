@@ -215,8 +215,7 @@ impl Replica {
             };
             match before.proof_for(&lost) {
                 Some(proof) => {
-                    self.proofs.insert(lost, proof);
-                    self.forget_vouchers();
+                    self.keep_voucher(lost, crate::core::signed::Voucher::Proof(proof));
                     self.rewritten = true;
                 }
                 None => {
