@@ -76,12 +76,12 @@ async fn main() {
     save_join(&hb, &target, &device_of(&ticket.inviter.id), &addrs, now()).unwrap();
     let mut nb = node(&hb, 2).await;
     // Ben's device dials Ada's once, so each knows the other's address, then both go live.
-    let sb = nb.listener.alliances[0].clone();
+    let sb = nb.listener.alliances()[0].clone();
     for o in nb.sync_once(&sb, None).await.unwrap() {
         o.result.unwrap();
     }
     for n in [&mut na, &mut nb] {
-        let s = n.listener.alliances[0].clone();
+        let s = n.listener.alliances()[0].clone();
         n.keep_live(s);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -425,6 +425,7 @@ pub async fn start_node(
     home: &Home,
     key: &DeviceKey,
     alliances: Vec<Arc<SharedAlliance>>,
+    only: Option<AllianceId>,
     config: &NetConfig,
 ) -> Result<(Node, ServeInfo)> {
     let start = |config: NetConfig| {
@@ -454,10 +455,27 @@ pub async fn start_node(
     };
     // Without it `invite` makes no tickets; serving goes on regardless.
     let _ = home.announce_serve(&info);
-    for s in node.listener.alliances.clone() {
-        node.keep_live(s);
-    }
+    node.find_with(finder(home.clone(), only));
+    node.keep_all_live();
     Ok((node, info))
+}
+
+/// How a running node finds an alliance of `home` it does not serve yet (created or joined by
+/// another command since it started), when a peer asks for it: an invite made a moment after
+/// `alliance new` works at once. With `only`, no other alliance is served.
+fn finder(home: Home, only: Option<AllianceId>) -> crate::net::session::Finder {
+    Box::new(move |id: &AllianceId| {
+        if only.is_some_and(|o| o != *id) || !home.alliance_ids().ok()?.contains(id) {
+            return None;
+        }
+        match home.open(id, LockMode::Shared) {
+            Ok(open) => Some(SharedAlliance::new(open)),
+            Err(e) => {
+                tracing::warn!(alliance = %id, error = %e, "cannot open an alliance a peer asked for");
+                None
+            }
+        }
+    })
 }
 
 /// Stops a node started by [`start_node`] and withdraws its announcement.

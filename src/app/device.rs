@@ -43,8 +43,10 @@ impl Device {
         Ok(device)
     }
 
-    /// Picks up a new identity or new alliances: (re)starts the node with every alliance.
-    /// Alliances already open keep their [`SharedAlliance`] (pages are subscribed to it).
+    /// Picks up a new identity or new alliances: starts the node with every alliance, or has
+    /// the running node serve the new ones (its live sessions go on). Alliances already open
+    /// keep their [`SharedAlliance`] (pages are subscribed to it): the node's list is the one
+    /// list, which also holds an alliance a peer asked for before this ran.
     pub async fn refresh(&self) -> Result<()> {
         let Ok(identity) = self.home.identity() else {
             return Ok(());
@@ -54,27 +56,34 @@ impl Device {
             ids.retain(|i| i == only);
         }
         let mut node = self.node.lock().await;
-        let mut list = self.alliances().clone();
-        let before = list.len();
-        for id in &ids {
-            if !list.iter().any(|s| s.id == *id) {
-                list.push(SharedAlliance::new(self.home.open(id, LockMode::Shared)?));
+        match node.as_mut() {
+            Some(running) => {
+                for id in &ids {
+                    running.serve(id);
+                }
+                running.keep_all_live();
+            }
+            None if ids.is_empty() => return Ok(()),
+            None => {
+                let list = ids
+                    .iter()
+                    .map(|id| Ok(SharedAlliance::new(self.home.open(id, LockMode::Shared)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                let (started, info) = crate::ops::start_node(
+                    &self.home,
+                    &identity.key,
+                    list,
+                    self.only,
+                    &self.config,
+                )
+                .await?;
+                *node = Some(started);
+                *self.info.write().unwrap_or_else(|p| p.into_inner()) = Some(info);
             }
         }
-        if node.is_some() && list.len() == before {
-            return Ok(());
+        if let Some(running) = node.as_ref() {
+            *self.alliances.write().unwrap_or_else(|p| p.into_inner()) = running.alliances();
         }
-        if list.is_empty() {
-            return Ok(());
-        }
-        if let Some(old) = node.take() {
-            old.shutdown().await;
-        }
-        let (started, info) =
-            crate::ops::start_node(&self.home, &identity.key, list.clone(), &self.config).await?;
-        *node = Some(started);
-        *self.alliances.write().unwrap_or_else(|p| p.into_inner()) = list;
-        *self.info.write().unwrap_or_else(|p| p.into_inner()) = Some(info);
         Ok(())
     }
 

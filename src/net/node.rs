@@ -2,7 +2,7 @@
 //! connections, keep live sessions with the other member devices, and watch the store for
 //! edits made by other `alliance` commands.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,10 +11,10 @@ use tokio::task::JoinSet;
 
 use crate::core::Replica;
 use crate::core::sync::PeerSync;
-use crate::core::{DeviceId, DeviceKey, Entropy, Timestamp};
+use crate::core::{AllianceId, DeviceId, DeviceKey, Entropy, Timestamp};
 use crate::net::NetError;
 use crate::net::endpoint::{NetConfig, addr_for, bind, direct_addrs};
-use crate::net::session::{self, Dial, Listener, SessionReport};
+use crate::net::session::{self, Dial, Finder, Listener, SessionReport};
 use crate::net::shared::SharedAlliance;
 use crate::net::ticket::InviteTicket;
 use crate::net::wire::JoinRequest;
@@ -31,7 +31,50 @@ pub struct Node {
     pub endpoint: Endpoint,
     pub listener: Arc<Listener>,
     tasks: JoinSet<()>,
-    connected: Arc<Mutex<HashSet<DeviceId>>>,
+    connected: Presence,
+    /// The alliances [`Node::keep_live`] runs for.
+    live: HashSet<AllianceId>,
+}
+
+/// How many sessions run with each device right now (either direction). A count, not a set:
+/// a dial that fails while a session the peer dialled is running must not make it look gone.
+#[derive(Clone, Default)]
+struct Presence(Arc<Mutex<HashMap<DeviceId, usize>>>);
+
+impl Presence {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<DeviceId, usize>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One more session with `peer`.
+    fn enter(&self, peer: DeviceId) {
+        *self.map().entry(peer).or_default() += 1;
+    }
+
+    /// One more session with `peer` if none runs; returns whether it was claimed.
+    fn claim(&self, peer: DeviceId) -> bool {
+        let mut map = self.map();
+        if map.get(&peer).is_some_and(|n| *n > 0) {
+            return false;
+        }
+        map.insert(peer, 1);
+        true
+    }
+
+    /// A session with `peer` ended.
+    fn leave(&self, peer: &DeviceId) {
+        let mut map = self.map();
+        if let Some(count) = map.get_mut(peer) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                map.remove(peer);
+            }
+        }
+    }
+
+    fn devices(&self) -> Vec<DeviceId> {
+        self.map().keys().copied().collect()
+    }
 }
 
 /// The outcome of syncing with one peer.
@@ -42,7 +85,8 @@ pub struct PeerOutcome {
 }
 
 impl Node {
-    /// Binds the endpoint and starts accepting connections for `alliances`.
+    /// Binds the endpoint and starts accepting connections for `alliances` (see
+    /// [`Node::find_with`] for others).
     pub async fn start(
         key: DeviceKey,
         config: &NetConfig,
@@ -51,23 +95,51 @@ impl Node {
         now: fn() -> Timestamp,
     ) -> Result<Node, NetError> {
         let endpoint = bind(&key, config).await?;
-        let listener = Arc::new(Listener {
-            events: tokio::sync::broadcast::channel(session::EVENT_BACKLOG).0,
-            lookup: config.finds_by_key(),
+        let my_addrs = direct_addrs(&endpoint);
+        let listener = Arc::new(Listener::new(
             key,
             alliances,
-            my_addrs: direct_addrs(&endpoint),
-            entropy: Mutex::new(entropy),
+            config.finds_by_key(),
+            my_addrs,
+            entropy,
             now,
-        });
+        ));
         let mut node = Node {
             endpoint,
             listener,
             tasks: JoinSet::new(),
-            connected: Arc::default(),
+            connected: Presence::default(),
+            live: HashSet::new(),
         };
         node.spawn_accept_loop();
         Ok(node)
+    }
+
+    /// When a peer asks for an alliance not served, looks for it with `finder` (once set, it
+    /// stays).
+    pub fn find_with(&self, finder: Finder) {
+        self.listener.find_with(finder);
+    }
+
+    /// The alliances this node serves.
+    pub fn alliances(&self) -> Vec<Arc<SharedAlliance>> {
+        self.listener.alliances()
+    }
+
+    /// Serves alliance `id` from now on if this device holds it (found by the node's finder);
+    /// returns it. Live sessions start with [`Node::keep_all_live`].
+    pub fn serve(&self, id: &AllianceId) -> Option<Arc<SharedAlliance>> {
+        self.listener.alliance(id)
+    }
+
+    /// [`Node::keep_live`] for every alliance served that is not kept live yet (one found when
+    /// a peer asked for it, or added with [`Node::serve`]).
+    pub fn keep_all_live(&mut self) {
+        for shared in self.alliances() {
+            if !self.live.contains(&shared.id) {
+                self.keep_live(shared);
+            }
+        }
     }
 
     pub fn device(&self) -> DeviceId {
@@ -80,12 +152,7 @@ impl Node {
 
     /// The devices with a session running right now (either direction).
     pub fn connected(&self) -> Vec<DeviceId> {
-        self.connected
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .copied()
-            .collect()
+        self.connected.devices()
     }
 
     /// Waits (at most `limit`) until the endpoint has a home relay, so it can be reached through
@@ -139,12 +206,12 @@ impl Node {
                             }
                         }
                     };
-                    connected.lock().unwrap_or_else(|p| p.into_inner()).insert(peer);
+                    connected.enter(peer);
                     match session::accept(conn, listener).await {
                         Ok(r) => tracing::info!(peer = %peer.short(), sent = r.sent, received = r.received, "session ended"),
                         Err(e) => tracing::warn!(peer = %peer.short(), error = %e, "session failed"),
                     }
-                    connected.lock().unwrap_or_else(|p| p.into_inner()).remove(&peer);
+                    connected.leave(&peer);
                 });
             }
         });
@@ -204,7 +271,12 @@ impl Node {
 
     /// Keeps a live session with every member device of `shared` that is not connected already,
     /// reconnecting with backoff, and picks up edits made by other commands on this device.
+    /// Devices that become members later are dialled too; a device is never dialled again
+    /// once its removal (or its person's) is known here.
     pub fn keep_live(&mut self, shared: Arc<SharedAlliance>) {
+        if !self.live.insert(shared.id) {
+            return;
+        }
         let poller = shared.clone();
         self.tasks.spawn(async move {
             loop {
@@ -215,35 +287,34 @@ impl Node {
             }
         });
         let me = self.device();
-        let Ok(devices) = shared.member_devices(&me) else {
-            return;
-        };
-        for device in devices {
-            let shared = shared.clone();
-            let (endpoint, listener, connected) = (
-                self.endpoint.clone(),
-                self.listener.clone(),
-                self.connected.clone(),
-            );
-            self.tasks.spawn(async move {
-                let mut backoff = BACKOFF_MIN;
-                loop {
-                    // Claim the peer, unless a session with it (either direction) is running.
-                    let claimed = connected.lock().unwrap_or_else(|p| p.into_inner()).insert(device);
-                    if claimed {
-                        let book = shared.peer_book().unwrap_or_default();
-                        let r = sync_with(&endpoint, &listener, &shared, &device, &book, true, None).await;
-                        connected.lock().unwrap_or_else(|p| p.into_inner()).remove(&device);
-                        match r {
-                            Ok(_) => backoff = BACKOFF_MIN,
-                            Err(e) => tracing::debug!(peer = %device.short(), error = %e, "live session ended"),
-                        }
+        let (endpoint, listener, connected) = (
+            self.endpoint.clone(),
+            self.listener.clone(),
+            self.connected.clone(),
+        );
+        // One dialling task per member device, started as devices become members.
+        self.tasks.spawn(async move {
+            let mut changed = shared.subscribe();
+            let mut dialling = JoinSet::new();
+            let mut started = HashSet::new();
+            loop {
+                for device in shared.member_devices(&me).unwrap_or_default() {
+                    if started.insert(device) {
+                        dialling.spawn(keep_dialling(
+                            endpoint.clone(),
+                            listener.clone(),
+                            shared.clone(),
+                            connected.clone(),
+                            device,
+                        ));
                     }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(BACKOFF_MAX);
                 }
-            });
-        }
+                if changed.changed().await.is_err() {
+                    break;
+                }
+            }
+            dialling.abort_all();
+        });
     }
 
     /// What happens to this device's connections from now on, in a person's terms.
@@ -256,6 +327,71 @@ impl Node {
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
         self.endpoint.close().await;
+    }
+}
+
+/// Keeps a live session with `device` while it is a member device: dials it when no session
+/// with it runs (either direction), again and again; the wait doubles after each dial that
+/// fails, up to [`BACKOFF_MAX`], and starts over after a session. Ends once `device` is no
+/// longer a member (removed, or its person removed): it is never dialled again.
+async fn keep_dialling(
+    endpoint: Endpoint,
+    listener: Arc<Listener>,
+    shared: Arc<SharedAlliance>,
+    connected: Presence,
+    device: DeviceId,
+) {
+    let mut backoff = BACKOFF_MIN;
+    loop {
+        if !shared.is_member(&device).unwrap_or(true) {
+            tracing::info!(peer = %device.short(), "no longer a member device: not dialled any more");
+            return;
+        }
+        let outcome = if connected.claim(device) {
+            let book = shared.peer_book().unwrap_or_default();
+            let r = sync_with(&endpoint, &listener, &shared, &device, &book, true, None).await;
+            connected.leave(&device);
+            match r {
+                Ok(_) => Redial::AfterSession,
+                Err(e) => {
+                    tracing::debug!(peer = %device.short(), error = %e, "live session ended");
+                    match e {
+                        NetError::Unreachable { .. } | NetError::Quarantined { .. } => {
+                            Redial::AfterFailedDial
+                        }
+                        _ => Redial::AfterSession,
+                    }
+                }
+            }
+        } else {
+            Redial::WhileConnected
+        };
+        let wait;
+        (wait, backoff) = outcome.wait(backoff);
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Why a device is about to be dialled again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Redial {
+    /// A session with it ran (it may have failed, but the device answered).
+    AfterSession,
+    /// The dial found nobody (or the device is quarantined here).
+    AfterFailedDial,
+    /// A session the device dialled runs: nothing was dialled.
+    WhileConnected,
+}
+
+impl Redial {
+    /// How long to wait before the next look, and the backoff after it: only a dial that
+    /// found nobody makes the next wait longer (doubling up to [`BACKOFF_MAX`]); a device that
+    /// answered, or dialled us, is looked at again after [`BACKOFF_MIN`].
+    fn wait(self, backoff: Duration) -> (Duration, Duration) {
+        match self {
+            Redial::AfterFailedDial => (backoff, (backoff * 2).min(BACKOFF_MAX)),
+            Redial::AfterSession | Redial::WhileConnected => (BACKOFF_MIN, BACKOFF_MIN),
+        }
     }
 }
 
@@ -399,4 +535,56 @@ pub fn add_invite(
         invites.invites.push(invite);
         Ok::<_, NetError>(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(i: u8) -> DeviceId {
+        DeviceKey::from_seed([i; 32]).device_id()
+    }
+
+    #[test]
+    fn a_failed_dial_to_an_old_address_does_not_hide_a_session_the_peer_dialled() {
+        let (presence, ben) = (Presence::default(), device(2));
+        assert!(presence.claim(ben), "nothing runs with Ben: dial");
+        presence.enter(ben); // meanwhile Ben dialled us, and is welcome
+        assert!(!presence.claim(ben), "a session runs: no second dial");
+        presence.leave(&ben); // our dial to his old address failed
+        assert_eq!(
+            presence.devices(),
+            vec![ben],
+            "Ben's own session still runs"
+        );
+        presence.leave(&ben);
+        assert!(presence.devices().is_empty());
+        assert!(presence.claim(ben), "nothing runs any more: dial again");
+    }
+
+    #[test]
+    fn only_a_dial_that_found_nobody_makes_the_next_wait_longer() {
+        let mut backoff = BACKOFF_MIN;
+        let mut waits = Vec::new();
+        for _ in 0..3 {
+            let wait;
+            (wait, backoff) = Redial::AfterFailedDial.wait(backoff);
+            waits.push(wait);
+        }
+        assert_eq!(waits, [BACKOFF_MIN, BACKOFF_MIN * 2, BACKOFF_MIN * 4]);
+        // Connected the other way round while the backoff was long: look again soon, and the
+        // next failed dial starts from the shortest wait.
+        assert_eq!(
+            Redial::WhileConnected.wait(backoff),
+            (BACKOFF_MIN, BACKOFF_MIN)
+        );
+        assert_eq!(
+            Redial::AfterSession.wait(BACKOFF_MAX),
+            (BACKOFF_MIN, BACKOFF_MIN)
+        );
+        assert_eq!(
+            Redial::AfterFailedDial.wait(BACKOFF_MAX),
+            (BACKOFF_MAX, BACKOFF_MAX)
+        );
+    }
 }

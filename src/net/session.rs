@@ -178,6 +178,11 @@ where
     ))
 }
 
+/// Opens an alliance of this device's store by its ID, if the device holds it (and serves it):
+/// how a running node finds an alliance created or joined after it started, the moment a peer
+/// asks for it.
+pub type Finder = Box<dyn Fn(&AllianceId) -> Option<Arc<SharedAlliance>> + Send + Sync>;
+
 /// What a listening device needs to answer connections.
 pub struct Listener {
     /// What happens to this device's connections, for a person watching (`serve`).
@@ -185,20 +190,70 @@ pub struct Listener {
     pub key: DeviceKey,
     /// Whether the endpoint can find peers without a known address (mDNS or relays).
     pub lookup: bool,
-    pub alliances: Vec<Arc<SharedAlliance>>,
+    /// The alliances this device serves: the one [`SharedAlliance`] of each, shared by the
+    /// sessions, the page and `serve`.
+    alliances: std::sync::RwLock<Vec<Arc<SharedAlliance>>>,
+    /// Where an alliance not served yet is looked for (see [`Finder`]).
+    finder: std::sync::OnceLock<Finder>,
     pub my_addrs: Vec<String>,
     pub entropy: Mutex<Box<dyn Entropy + Send>>,
     pub now: fn() -> Timestamp,
 }
 
 impl Listener {
-    fn alliance(&self, id: &AllianceId) -> Option<Arc<SharedAlliance>> {
-        self.alliances.iter().find(|a| a.id == *id).cloned()
+    pub fn new(
+        key: DeviceKey,
+        alliances: Vec<Arc<SharedAlliance>>,
+        lookup: bool,
+        my_addrs: Vec<String>,
+        entropy: Box<dyn Entropy + Send>,
+        now: fn() -> Timestamp,
+    ) -> Listener {
+        Listener {
+            events: broadcast::channel(EVENT_BACKLOG).0,
+            key,
+            lookup,
+            alliances: std::sync::RwLock::new(alliances),
+            finder: std::sync::OnceLock::new(),
+            my_addrs,
+            entropy: Mutex::new(entropy),
+            now,
+        }
+    }
+
+    /// Where an alliance not served yet is looked for from now on (the first finder stays).
+    pub fn find_with(&self, finder: Finder) {
+        let _ = self.finder.set(finder);
+    }
+
+    /// The alliances served now.
+    pub fn alliances(&self) -> Vec<Arc<SharedAlliance>> {
+        self.alliances
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The alliance `id` if it is served; else, if the [`Finder`] finds it in this device's
+    /// store, it is served from now on (one [`SharedAlliance`] per alliance, whoever asks).
+    pub fn alliance(&self, id: &AllianceId) -> Option<Arc<SharedAlliance>> {
+        if let Some(a) = self.alliances().into_iter().find(|a| a.id == *id) {
+            return Some(a);
+        }
+        let found = (self.finder.get()?)(id)?;
+        let mut list = self.alliances.write().unwrap_or_else(|p| p.into_inner());
+        // Another task may have found it meanwhile: keep the first.
+        if let Some(a) = list.iter().find(|a| a.id == *id) {
+            return Some(a.clone());
+        }
+        tracing::info!(alliance = %id, "serving an alliance created or joined since this device started");
+        list.push(found.clone());
+        Some(found)
     }
 
     /// Whether `device` is a member device of an alliance this device serves.
     pub fn knows(&self, device: &DeviceId) -> bool {
-        self.alliances
+        self.alliances()
             .iter()
             .any(|a| a.is_member(device).unwrap_or(false))
     }
@@ -474,6 +529,11 @@ fn session_error<E: Into<NetError>>(peer: &str, e: SessionError<E>) -> NetError 
             peer,
             reason: "the peer closed the connection".into(),
         },
+        SessionError::PeerRemoved => NetError::RefusedPeer {
+            peer,
+            reason: crate::proto::session::REMOVED.into(),
+        },
+        SessionError::Refused(reason) => NetError::Refused { peer, reason },
     }
 }
 

@@ -159,10 +159,7 @@ impl SharedAlliance {
 
     /// Whether `device` was a device of the alliance and was removed (or its person was).
     pub fn is_removed(&self, device: &DeviceId) -> Result<bool, NetError> {
-        self.with(LockMode::Shared, |o| {
-            let r = o.replica();
-            Ok(r.member_of(device).is_none() && r.roster().device(&device.to_hex()).is_some())
-        })
+        self.with(LockMode::Shared, |o| Ok(o.replica().is_removed(device)))
     }
 
     pub fn is_member(&self, device: &DeviceId) -> Result<bool, NetError> {
@@ -171,15 +168,17 @@ impl SharedAlliance {
         })
     }
 
-    /// Member devices other than `me`.
+    /// Member devices other than `me` (removed devices, and devices of removed people, are
+    /// not: they are never dialled).
     pub fn member_devices(&self, me: &DeviceId) -> Result<Vec<DeviceId>, NetError> {
         self.with(LockMode::Shared, |o| {
-            Ok(o.replica()
+            let replica = o.replica();
+            Ok(replica
                 .view()
                 .devices
                 .iter()
                 .filter_map(|d| d.key.parse::<DeviceId>().ok())
-                .filter(|d| d != me)
+                .filter(|d| d != me && replica.member_of(d).is_some())
                 .collect())
         })
     }
@@ -322,9 +321,28 @@ impl SharedAlliance {
 impl Target for &SharedAlliance {
     type Error = NetError;
 
-    fn generate(&mut self, peer: &mut PeerSync) -> Result<Option<SyncMessage>, Failed<NetError>> {
-        self.with(LockMode::Shared, |o| Ok(peer.generate(o.replica())))
-            .map_err(Failed::Local)
+    fn generate(
+        &mut self,
+        peer: &mut PeerSync,
+        to: &DeviceId,
+    ) -> Result<Option<SyncMessage>, Failed<NetError>> {
+        // Membership and the message under one hold of the lock: a removal that entered the
+        // replica is seen before anything is generated for the removed device.
+        self.with(LockMode::Shared, |o| {
+            Ok(o.replica()
+                .may_receive(to)
+                .then(|| peer.generate(o.replica())))
+        })
+        .map_err(Failed::Local)?
+        .ok_or(Failed::PeerRemoved)
+    }
+
+    fn may_send(&mut self, to: &DeviceId) -> Result<(), Failed<NetError>> {
+        match self.with(LockMode::Shared, |o| Ok(o.replica().may_receive(to))) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Failed::PeerRemoved),
+            Err(e) => Err(Failed::Local(e)),
+        }
     }
 
     fn receive(

@@ -43,15 +43,28 @@ pub const SETTLE_AFTER: Duration = Duration::from_millis(SETTLE_AFTER_MS);
 pub const LINGER_DONE: Duration = Duration::from_secs(2);
 /// How long a last `Rejected` frame is given to arrive before the connection closes.
 pub const LINGER_REJECTED: Duration = Duration::from_millis(200);
+/// What a device that was removed is told when its session ends for that reason.
+pub const REMOVED: &str =
+    "this device was removed from the alliance (or its person was): nothing more is sent to it";
 
 /// Where a session reads and writes the alliance.
 pub trait Target {
     /// A local failure (the store), as opposed to bad data from the peer.
     type Error: fmt::Display;
 
-    /// The next sync message for the peer, or `None` when there is nothing to say.
-    fn generate(&mut self, sync: &mut PeerSync)
-    -> Result<Option<SyncMessage>, Failed<Self::Error>>;
+    /// The next sync message for the peer `to`, or `None` when there is nothing to say.
+    /// Fails with [`Failed::PeerRemoved`] when `to` may no longer receive anything (see
+    /// [`Target::may_send`]), checked together with the message's making.
+    fn generate(
+        &mut self,
+        sync: &mut PeerSync,
+        to: &DeviceId,
+    ) -> Result<Option<SyncMessage>, Failed<Self::Error>>;
+
+    /// Whether the peer `to` may still be sent anything: it is a member device as of this
+    /// device's replica now. [`Failed::PeerRemoved`] once a removal of it (or of its person)
+    /// entered the replica, made here or received: the session then ends at once.
+    fn may_send(&mut self, to: &DeviceId) -> Result<(), Failed<Self::Error>>;
 
     /// Verifies and applies a sync message from `from` (and persists what it brought).
     fn receive(
@@ -78,6 +91,8 @@ pub enum Failed<E> {
     Bad(SyncError),
     /// This device failed (its store); nothing of the peer's data was kept.
     Local(E),
+    /// The peer was removed from the alliance (or its person was): nothing more goes to it.
+    PeerRemoved,
 }
 
 impl<E: fmt::Display> fmt::Display for Failed<E> {
@@ -85,6 +100,7 @@ impl<E: fmt::Display> fmt::Display for Failed<E> {
         match self {
             Failed::Bad(e) => e.fmt(f),
             Failed::Local(e) => e.fmt(f),
+            Failed::PeerRemoved => f.write_str(REMOVED),
         }
     }
 }
@@ -94,8 +110,21 @@ impl<E: fmt::Display> fmt::Display for Failed<E> {
 impl Target for Replica {
     type Error = Infallible;
 
-    fn generate(&mut self, sync: &mut PeerSync) -> Result<Option<SyncMessage>, Failed<Infallible>> {
+    fn generate(
+        &mut self,
+        sync: &mut PeerSync,
+        to: &DeviceId,
+    ) -> Result<Option<SyncMessage>, Failed<Infallible>> {
+        self.may_send(to)?;
         Ok(sync.generate(self))
+    }
+
+    fn may_send(&mut self, to: &DeviceId) -> Result<(), Failed<Infallible>> {
+        if self.may_receive(to) {
+            Ok(())
+        } else {
+            Err(Failed::PeerRemoved)
+        }
     }
 
     fn receive(
@@ -221,6 +250,12 @@ pub enum SessionError<E> {
     /// The peer closed the connection before the sync was over.
     #[error("closed the connection")]
     Closed,
+    /// The peer was removed from the alliance: the session ended and nothing more was sent.
+    #[error("{REMOVED}")]
+    PeerRemoved,
+    /// The peer ended the session, refusing this device (it was removed there).
+    #[error("refused us: {0}")]
+    Refused(String),
 }
 
 impl<E> From<Failed<E>> for SessionError<E> {
@@ -228,6 +263,7 @@ impl<E> From<Failed<E>> for SessionError<E> {
         match f {
             Failed::Bad(e) => SessionError::Bad(e),
             Failed::Local(e) => SessionError::Local(e),
+            Failed::PeerRemoved => SessionError::PeerRemoved,
         }
     }
 }
@@ -323,6 +359,7 @@ impl Session {
     pub fn start<T: Target>(&mut self, target: &mut T, now: Instant) -> Vec<Action<T::Error>> {
         let mut out = Vec::new();
         let result = match (self.mode, self.side) {
+            _ if target.may_send(&self.peer).is_err() => Err(SessionError::PeerRemoved),
             (Mode::OneShot, Side::Dialer) => self.speak(target, now, &mut out),
             (Mode::OneShot, Side::Listener) => {
                 self.wait_for_peer(now, &mut out);
@@ -345,9 +382,15 @@ impl Session {
         if self.finished {
             return out;
         }
-        let result = match self.mode {
-            Mode::OneShot => self.one_shot(event, target, now, &mut out),
-            Mode::Live => self.live(event, target, now, &mut out),
+        // Membership before anything else: a removal that entered this device's replica since
+        // the last event (made here, or received from anyone) ends the session before another
+        // frame goes out or is answered.
+        let result = match target.may_send(&self.peer) {
+            Err(e) if !matches!(event, Event::Closed | Event::Stop) => Err(e.into()),
+            _ => match self.mode {
+                Mode::OneShot => self.one_shot(event, target, now, &mut out),
+                Mode::Live => self.live(event, target, now, &mut out),
+            },
         };
         let received = self.report().received;
         if received != self.reported {
@@ -368,14 +411,19 @@ impl Session {
             Ok(true) => Ok(self.report()),
             Err(e) => {
                 if !out.iter().any(|a| matches!(a, Action::Close { .. })) {
-                    let code = match &e {
-                        SessionError::Closed => CloseCode::Done,
-                        _ => CloseCode::Broken,
+                    let (code, linger) = match &e {
+                        SessionError::Closed => (CloseCode::Done, Duration::ZERO),
+                        SessionError::PeerRemoved => {
+                            // Told why, and nothing else: the frames queued before the check
+                            // were decided before the removal was known here.
+                            out.push(Action::Send(Frame::Refused {
+                                reason: REMOVED.into(),
+                            }));
+                            (CloseCode::Refused, LINGER_REJECTED)
+                        }
+                        _ => (CloseCode::Broken, Duration::ZERO),
                     };
-                    out.push(Action::Close {
-                        code,
-                        linger: Duration::ZERO,
-                    });
+                    out.push(Action::Close { code, linger });
                 }
                 Err(e)
             }
@@ -409,7 +457,7 @@ impl Session {
         if self.rounds > MAX_SYNC_ROUNDS {
             return Err(SessionError::Protocol("sync did not settle".into()));
         }
-        let mine = target.generate(&mut self.sync)?;
+        let mine = target.generate(&mut self.sync, &self.peer)?;
         self.said_done = mine.is_none();
         out.push(Action::Send(mine.map(Frame::Sync).unwrap_or(Frame::Done)));
         self.wait_for_peer(now, out);
@@ -439,6 +487,7 @@ impl Session {
             }
             Frame::Done => true,
             Frame::Rejected { reason } => return Err(SessionError::PeerRejected(reason)),
+            Frame::Refused { reason } => return Err(SessionError::Refused(reason)),
             _ => {
                 return Err(SessionError::Protocol(
                     "unexpected frame during sync".into(),
@@ -512,6 +561,7 @@ impl Session {
             Event::Frame(Frame::Rejected { reason }) => {
                 return Err(SessionError::PeerRejected(reason));
             }
+            Event::Frame(Frame::Refused { reason }) => return Err(SessionError::Refused(reason)),
             Event::Frame(_) => return Err(SessionError::Protocol("unexpected frame".into())),
             Event::Fresh(fresh) => {
                 if fresh.from != Some(self.peer) && !fresh.changes.is_empty() {
@@ -550,7 +600,7 @@ impl Session {
         out: &mut Vec<Action<T::Error>>,
     ) -> Result<bool, SessionError<T::Error>> {
         if std::mem::take(&mut self.round_due)
-            && let Some(m) = target.generate(&mut self.sync)?
+            && let Some(m) = target.generate(&mut self.sync, &self.peer)?
         {
             out.push(Action::Send(Frame::Sync(m)));
         }

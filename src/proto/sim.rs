@@ -294,8 +294,16 @@ impl Device {
 impl Target for Device {
     type Error = Infallible;
 
-    fn generate(&mut self, sync: &mut PeerSync) -> Result<Option<SyncMessage>, Failed<Infallible>> {
-        Ok(sync.generate(&self.replica))
+    fn generate(
+        &mut self,
+        sync: &mut PeerSync,
+        to: &DeviceId,
+    ) -> Result<Option<SyncMessage>, Failed<Infallible>> {
+        self.replica.generate(sync, to)
+    }
+
+    fn may_send(&mut self, to: &DeviceId) -> Result<(), Failed<Infallible>> {
+        self.replica.may_send(to)
     }
 
     fn receive(

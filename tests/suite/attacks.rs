@@ -421,7 +421,7 @@ async fn a_member_whose_change_makes_automerge_panic_is_quarantined_and_the_devi
     assert_eq!(ada.heads(), heads, "nothing is stored");
     // Ben's device is refused from now on, with the reason.
     introduce(&ben_node, &node);
-    let shared = ben_node.listener.alliances[0].clone();
+    let shared = ben_node.listener.alliances()[0].clone();
     let outcome = ben_node
         .sync_once(&shared, Some(&[ada.key().device_id()]))
         .await
@@ -542,7 +542,7 @@ async fn an_agreement_forged_in_another_members_name_is_refused_on_every_way_in(
     assert!(problems[0].contains(rule), "{problems:?}");
     let ben_node = ben.node().await;
     introduce(&ben_node, &node);
-    let shared = ben_node.listener.alliances[0].clone();
+    let shared = ben_node.listener.alliances()[0].clone();
     let outcomes = ben_node
         .sync_once(&shared, Some(&[ada.key().device_id()]))
         .await
@@ -721,7 +721,7 @@ async fn a_removed_device_writing_with_backdated_dependencies_through_a_third_de
     let node = ada.node().await;
     let ben_node = ben.node().await;
     introduce(&ben_node, &node);
-    let shared = ben_node.listener.alliances[0].clone();
+    let shared = ben_node.listener.alliances()[0].clone();
     let outcomes = ben_node
         .sync_once(&shared, Some(&[ada.key().device_id()]))
         .await

@@ -496,3 +496,27 @@ fn lookup_takes_default_disabled_or_a_lookup_servers_url() {
     let err = d.fails(&["--lookup", "ftp://dns.example.org", "whoami"], 2);
     assert!(err.contains("pkarr URL"), "{err}");
 }
+
+/// Issue 24: a ticket made a moment after `alliance new`, while `serve` runs, works at once:
+/// the running node finds the new alliance when the joining device asks for it.
+#[test]
+fn an_invite_made_right_after_founding_while_serve_runs_works_at_once() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let serve = ada.serve();
+    let second = ada.json(&["new", "The book club", "--role", "host"]);
+    let id = second["id"].as_str().unwrap().to_string();
+    let ticket = ada.json(&["--alliance", &id, "invite"])["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ben = Device::new(2);
+    let joined = ben.json(&["join", &ticket, "--name", "Ben"]);
+    assert_eq!(joined["alliance"], id.as_str(), "{joined:#}");
+    assert_eq!(ben.json(&["show"])["title"], "The book club");
+    // The node serves it from now on, as it serves the first one.
+    ben.ok(&["need", "add", "one book a month"]);
+    synced_with_ada(&ben, &ada);
+    let needs = ada.json(&["--alliance", &id, "need", "list"]);
+    assert!(needs.to_string().contains("one book a month"), "{needs:#}");
+    drop(serve);
+}

@@ -22,7 +22,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::kit::{Device, NOW, snapshot_tree};
+use crate::kit::{Device, NOW, free_port, snapshot_tree};
 use alliance::core::{SeededEntropy, Timestamp, Writer};
 use alliance::store::{COMPACT_AFTER, Home, LockMode, format, layout};
 
@@ -534,15 +534,6 @@ fn random_kills_during_compaction_lose_no_edit() {
 // ---------------------------------------------------------------------------------------------
 // 2. kill -9 during sync, on either side
 
-/// A UDP port on 127.0.0.1 that was free a moment ago.
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn random_kills_during_sync_lose_no_returned_edit_on_either_device() {
     let seed = crash_seed("sync");
@@ -550,7 +541,7 @@ fn random_kills_during_sync_lose_no_returned_edit_on_either_device() {
     let mut rng = SeededEntropy::new(seed);
     let ada = Device::founder(1, "Ada", "Family", "parent");
     // A fixed port, so Ben's device finds Ada's again after her `serve` is killed and restarted.
-    let bind = format!("127.0.0.1:{}", free_udp_port());
+    let bind = format!("127.0.0.1:{}", free_port());
     let mut serve = ada.serve_at(&bind);
     let ben = Device::new(2);
     ben.ok(&["join", &ada.invite_ticket(), "--name", "Ben"]);

@@ -24,6 +24,7 @@ mod fast_sync;
 mod load;
 mod net;
 mod progress;
+mod removal;
 mod replay;
 mod replica;
 mod review;

@@ -151,8 +151,15 @@ struct Forger(SyncMessage);
 
 impl Target for Forger {
     type Error = NetError;
-    fn generate(&mut self, _: &mut PeerSync) -> Result<Option<SyncMessage>, Failed<NetError>> {
+    fn generate(
+        &mut self,
+        _: &mut PeerSync,
+        _: &DeviceId,
+    ) -> Result<Option<SyncMessage>, Failed<NetError>> {
         Ok(Some(self.0.clone()))
+    }
+    fn may_send(&mut self, _: &DeviceId) -> Result<(), Failed<NetError>> {
+        Ok(())
     }
     fn receive(
         &mut self,
@@ -302,7 +309,7 @@ async fn live_sessions_carry_an_edit_to_a_connected_peer() {
     sync_once_with(&nb, &ada).await;
     let mut nb = nb;
     for node in [&mut na, &mut nb] {
-        let shared = node.listener.alliances[0].clone();
+        let shared = node.listener.alliances()[0].clone();
         node.keep_live(shared);
     }
     // An edit made on Ben's device by another command, straight into the store: Ben's node
@@ -390,7 +397,7 @@ async fn devices_that_know_each_other_only_through_a_relay_join_and_sync() {
     )
     .await
     .unwrap();
-    let sb = nb.listener.alliances[0].clone();
+    let sb = nb.listener.alliances()[0].clone();
     for o in nb.sync_once(&sb, None).await.unwrap() {
         o.result.unwrap();
     }

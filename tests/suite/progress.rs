@@ -89,7 +89,7 @@ async fn a_join_and_a_sync_report_what_is_verified_and_how_many_changes_arrived(
     let (na, nb) = (ada.node().await, ben.node().await);
     introduce(&nb, &na);
     let (on, seen) = recorder();
-    let shared = nb.listener.alliances[0].clone();
+    let shared = nb.listener.alliances()[0].clone();
     let outcomes = nb
         .sync_once_reporting(&shared, Some(&[ada.key().device_id()]), Some(on))
         .await

@@ -92,7 +92,7 @@ impl DemoDevice {
 
 /// `from` syncs with `to` over iroh (one-shot), as `alliance sync --peer` would.
 async fn sync(ctx: &Context, from: &(DemoDevice, Node), to: &(DemoDevice, Node)) -> Result<()> {
-    let shared = from.1.listener.alliances[0].clone();
+    let shared = from.1.alliances()[0].clone();
     let outcomes = from.1.sync_once(&shared, Some(&[to.1.device()])).await?;
     for o in outcomes {
         let r = o.result?;

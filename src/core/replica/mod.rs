@@ -461,6 +461,20 @@ impl Replica {
         crate::core::rules::member_at(&self.doc, device, &self.doc.get_heads())
     }
 
+    /// Whether `device` was a device of the alliance and was removed (or its person was), as
+    /// this replica knows now.
+    pub fn is_removed(&self, device: &DeviceId) -> bool {
+        self.member_of(device).is_none() && self.roster().device(&device.to_hex()).is_some()
+    }
+
+    /// Whether a session may send `device` anything from this replica. A session starts only
+    /// with a member device (the handshake sees to it), and stops being one only by a removal:
+    /// once the removal of `device` (or of its person) is here, nothing more leaves this
+    /// replica for it.
+    pub fn may_receive(&self, device: &DeviceId) -> bool {
+        !self.is_removed(device)
+    }
+
     /// A fresh item ID of `kind` that no item in the document uses yet.
     pub fn fresh_id(&self, kind: ItemKind, entropy: &mut dyn Entropy) -> ItemId {
         let collection = model::map_at(&self.doc, &ROOT, kind.collection());

@@ -210,11 +210,46 @@ pub struct Watched {
     seen: Vec<String>,
 }
 
+/// A UDP port on 127.0.0.1 that was free a moment ago (a fixed address for a device that
+/// stops and starts again).
+pub fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 impl Device {
+    /// Writes this device's address book for its alliance: each device's key at an address
+    /// (as it would have learnt them by syncing with each), replacing what it knew.
+    pub fn knows_at(&self, peers: &[(&Device, &str)]) {
+        let book: serde_json::Map<String, serde_json::Value> = peers
+            .iter()
+            .map(|(d, addr)| {
+                (
+                    d.device_key(),
+                    serde_json::json!({ "addrs": [addr], "relay": null, "last_seen": null, "last_error": null }),
+                )
+            })
+            .collect();
+        std::fs::write(
+            self.alliance_dir().join(alliance::store::layout::PEER_BOOK),
+            serde_json::json!({ "peers": book }).to_string(),
+        )
+        .unwrap();
+    }
+
     /// Starts `alliance serve` (not `--json`) and reads what it says.
     pub fn serve_watched(&self) -> Watched {
+        self.serve_watched_at("127.0.0.1:0")
+    }
+
+    /// [`Device::serve_watched`] bound to `bind`.
+    pub fn serve_watched_at(&self, bind: &str) -> Watched {
         use std::io::BufRead;
         let mut child = alliance(self.home(), self.seed)
+            .env("ALLIANCE_BIND", bind)
             .arg("serve")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

@@ -169,14 +169,14 @@ pub async fn family() -> (Dev, Dev, Dev) {
 /// Tells `from`'s node where `to`'s node listens now (as a ticket, mDNS or an earlier
 /// connection would): test nodes bind a new port each time.
 pub fn introduce(from: &Node, to: &Node) {
-    from.listener.alliances[0]
+    from.listener.alliances()[0]
         .record_contact(&to.device(), &to.addrs(), Ok(()), now())
         .unwrap();
 }
 
 /// `node` syncs once with `other`'s device; every session must succeed.
 pub async fn sync_once_with(node: &Node, other: &Dev) {
-    let shared = node.listener.alliances[0].clone();
+    let shared = node.listener.alliances()[0].clone();
     for o in node
         .sync_once(&shared, Some(&[other.key().device_id()]))
         .await
