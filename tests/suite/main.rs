@@ -19,6 +19,7 @@ mod cli_reference;
 mod cli_review;
 mod cli_text_conflicts;
 mod crash;
+mod docs;
 mod durability;
 mod fast_sync;
 mod load;
