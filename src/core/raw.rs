@@ -4,10 +4,11 @@
 //! number) sits in the first bytes of an Automerge change chunk. [`RawChange::parse`] reads
 //! exactly those fields with a small, bounds-checked parser and recomputes the hash (SHA-256
 //! over the chunk type, length and body, as Automerge defines it), so signatures, authorship,
-//! membership and equivocation are all checked before Automerge's own parser, which can panic
-//! on malformed-but-checksummed input, ever sees the bytes. Automerge decodes a change only
-//! after it passed, and the replica then checks that Automerge read the same header
-//! ([`RawChange::matches`]).
+//! sequence numbers and equivocation (and, for a live edit, membership) are checked before
+//! Automerge's own parser, which can panic on malformed-but-checksummed input, ever sees the
+//! bytes of a received batch. Automerge decodes a change only after it passed, and the replica
+//! then checks that Automerge read the same header ([`RawChange::matches`]). A whole document
+//! is another way in: Automerge loads it first, on a copy of its own (`Replica::receive_document`).
 //!
 //! Layout of a change chunk (Automerge's binary format):
 //! ```text

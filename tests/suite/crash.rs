@@ -8,11 +8,15 @@
 //! Kill delays come from a seeded generator. Each test prints its seed; set
 //! `ALLIANCE_CRASH_SEED` to repeat the same delays. `ALLIANCE_KILL_RUNS` sets the number of kills
 //! in the edit-burst test (default 200; the compaction test runs a quarter of it, the sync test
-//! an eighth). The long run, for the figures in docs/reliability-crash.md:
+//! an eighth). The long run, for the figures in docs/reliability.md:
 //!
 //! ```sh
-//! ALLIANCE_KILL_RUNS=1000 cargo test --release --test crash -- --nocapture
+//! ALLIANCE_KILL_RUNS=1000 cargo test --release --test suite crash:: -- --nocapture
 //! ```
+//!
+//! The full-disk and read-only-mount tests need a private mount namespace (`unshare` from
+//! util-linux: as root, or with unprivileged user namespaces); without one they print a
+//! `SKIPPED` line, and under CI they fail.
 
 use std::collections::HashSet;
 use std::io::BufRead;
@@ -315,6 +319,7 @@ fn random_kills_of_concurrent_writers_lose_no_returned_edit() {
         });
     }
     let per_edit = start.elapsed() / 4;
+    let calibration = returned.len();
     // Three writers on two cores wait for each other's locks: a command lives longer.
     let max_delay = (per_edit * 3).max(Duration::from_millis(3));
     const WRITERS: usize = 3;
@@ -403,6 +408,14 @@ fn random_kills_of_concurrent_writers_lose_no_returned_edit() {
     assert!(
         killed * 4 >= total_runs,
         "too few kills landed mid-command ({killed} of {total_runs}): the delays are too long"
+    );
+    // Edits that returned before the kills of the commands after them: without them the test
+    // would show nothing about returned edits.
+    let burst_returned = returned.len() - calibration;
+    assert!(
+        burst_returned * 20 >= total_runs,
+        "too few commands returned before their kill ({burst_returned} of {total_runs}): the \
+         delays are too short"
     );
     // The store still takes writes.
     ok(&home, &["need", "add", "<after the storm>"]);
@@ -804,10 +817,14 @@ impl Kept<'_> {
     }
 }
 
+/// What a test that needs a mount namespace says when it cannot have one.
+const NO_NAMESPACE: &str = "no mount namespace here (`unshare -Urm` and `unshare -m` from \
+     util-linux both refused: run as root, or allow unprivileged user namespaces)";
+
 /// A 1 MiB disk: a tmpfs mounted in a private mount namespace, under a temporary directory
-/// (keep the returned `TempDir` alive). `None`, with a NOTE saying `skipped`, where mount
-/// namespaces are refused.
-fn small_disk(skipped: &str) -> Option<(tempfile::TempDir, std::path::PathBuf, Namespace)> {
+/// (keep the returned `TempDir` alive). `None` where mount namespaces are refused, after
+/// [`kit::skip`](crate::kit::skip) said so (a failure under CI, which runs as root).
+fn small_disk() -> Option<(tempfile::TempDir, std::path::PathBuf, Namespace)> {
     let root = tempfile::tempdir().unwrap();
     let mnt = root.path().join("small-disk");
     std::fs::create_dir(&mnt).unwrap();
@@ -817,9 +834,7 @@ fn small_disk(skipped: &str) -> Option<(tempfile::TempDir, std::path::PathBuf, N
     )) {
         Some(ns) => Some((root, mnt, ns)),
         None => {
-            eprintln!(
-                "NOTE: no mount namespace here (unshare -Urm and unshare -m both refused): {skipped}"
-            );
+            crate::kit::skip(NO_NAMESPACE);
             None
         }
     }
@@ -827,9 +842,7 @@ fn small_disk(skipped: &str) -> Option<(tempfile::TempDir, std::path::PathBuf, N
 
 #[test]
 fn a_full_disk_fails_edits_clearly_and_loses_nothing() {
-    let Some((_root, mnt, ns)) = small_disk(
-        "the full-disk test did not run; the file-size-limit test covers a failing writer",
-    ) else {
+    let Some((_root, mnt, ns)) = small_disk() else {
         return;
     };
     // A home on a 1 MiB disk, with some edits, and a second one a record short of compaction.
@@ -1038,7 +1051,7 @@ fn a_file_size_limit_fails_the_edit_clearly_and_loses_nothing() {
 /// saved" although its edit was durable in the log (a retry would add it twice).
 #[test]
 fn a_compaction_that_fails_for_space_does_not_report_a_saved_edit_as_lost() {
-    let Some((_root, mnt, ns)) = small_disk("the full-disk compaction test did not run") else {
+    let Some((_root, mnt, ns)) = small_disk() else {
         return;
     };
     let template = Device::founder(1, "Ben", "Other family", "parent");
@@ -1198,7 +1211,7 @@ fn a_read_only_mount_reads_and_refuses_writes_without_changing_a_byte() {
     let Some(ns) = Namespace::start(&format!(
         "mount --bind '{h}' '{h}' && mount -o remount,bind,ro '{h}'"
     )) else {
-        eprintln!("NOTE: no mount namespace here: the read-only mount test did not run");
+        crate::kit::skip(NO_NAMESPACE);
         return;
     };
     let run = |args: &[&str]| {

@@ -45,12 +45,25 @@ fn two_concurrent_writer_processes_lose_nothing() {
     assert_eq!(ada.json(&["log"]).as_array().unwrap().len(), 41);
 }
 
+/// SIGKILLs a burst of `need add` commands, one after another, each at a random moment of its
+/// life: some are killed mid-command, some return first. Every edit whose command returned must
+/// survive the kills of the commands after it. The kill window follows this machine's speed
+/// (widened after a kill, narrowed after a return), so both outcomes happen however loaded the
+/// machine is, and the test asserts that both did: a burst in which no command returned (or
+/// none was killed) would show nothing.
 #[test]
 fn killed_mid_burst_loses_no_returned_edit() {
+    use std::os::unix::process::ExitStatusExt;
+    const RUNS: u64 = 80;
     let ada = Device::founder(1, "Ada", "Family", "parent");
     let mut returned = Vec::new();
+    let mut killed = 0;
     let mut rng = alliance::core::SeededEntropy::new(0x2545_f491_4f6c_dd1d);
-    for i in 0..80 {
+    // The window starts at twice one uninterrupted edit here.
+    let start = std::time::Instant::now();
+    ada.ok(&["need", "add", "calibration"]);
+    let mut window = start.elapsed().as_secs_f64() * 2.0;
+    for i in 0..RUNS {
         let text = format!("burst {i}");
         let mut child = crate::kit::alliance(ada.home(), 1000 + i)
             .args(["need", "add", &text])
@@ -59,13 +72,32 @@ fn killed_mid_burst_loses_no_returned_edit() {
             .spawn()
             .unwrap();
         // Kill at a random moment, from before the process starts work to after it returns.
-        std::thread::sleep(Duration::from_micros(rng.below(12_000)));
+        let micros = (window * 1e6) as u64;
+        std::thread::sleep(Duration::from_micros(rng.below(micros.max(1))));
         let _ = child.kill(); // SIGKILL
         let status = child.wait().unwrap();
         if status.success() {
             returned.push(text);
+            window *= 0.9;
+        } else {
+            assert_eq!(
+                status.signal(),
+                Some(9),
+                "`need add` failed on its own: {status}"
+            );
+            killed += 1;
+            window *= 1.1;
         }
     }
+    eprintln!(
+        "{} of {RUNS} commands returned before the kill, {killed} were killed mid-command",
+        returned.len()
+    );
+    assert!(
+        returned.len() >= 8 && killed >= 8,
+        "the burst must have both returned and killed commands: {} returned, {killed} killed",
+        returned.len()
+    );
     let texts = ada.needs();
     for t in &returned {
         assert!(texts.contains(t), "edit '{t}' returned success but is gone");
@@ -74,7 +106,6 @@ fn killed_mid_burst_loses_no_returned_edit() {
     // The store still takes writes.
     ada.ok(&["need", "add", "after the storm"]);
     assert!(ada.needs().contains(&"after the storm".to_string()));
-    eprintln!("{} of 80 commands returned before the kill", returned.len());
 }
 
 /// Rewrites record `index` of a change log (`signature | change`; the record must be

@@ -6,7 +6,8 @@
 //! - real iroh endpoints on 127.0.0.1 and real stores in temporary directories: `net`, `attacks`,
 //!   `store`;
 //! - the real binary in temporary homes, with the clock and randomness pinned: `cli*`,
-//!   `durability`, `crash`; the family's page in a real headless Chromium: `app`.
+//!   `durability`, `crash`; the family's page in a real headless Chromium: `app`;
+//! - the docs themselves: `docs` (every test they cite and every `cargo test` command exists).
 
 mod kit;
 
@@ -19,6 +20,7 @@ mod cli_reference;
 mod cli_review;
 mod cli_text_conflicts;
 mod crash;
+mod docs;
 mod durability;
 mod fast_sync;
 mod load;

@@ -222,8 +222,9 @@ fn on_a_terminal(d: &Device, args: &[&str]) -> Option<String> {
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        eprintln!(
-            "skipped: util-linux `script` is not installed (it gives the command a terminal)"
+        crate::kit::skip(
+            "util-linux `script` is not installed (it gives the command a terminal; \
+             apt-get install -y bsdutils)",
         );
         return None;
     }

@@ -43,22 +43,23 @@ impl Replica {
 
     /// Verifies a batch of changes from outside and applies it, all or nothing.
     ///
-    /// Order of checks, all on the raw bytes and before Automerge parses anything it will keep:
-    /// size limits; equivocations and quarantined actors (see
-    /// [`equivocation`](crate::core::equivocation): such changes, and what depends on them,
-    /// are left out and reported, the rest goes on); every dependency is in the batch or in
-    /// the replica (nothing is left waiting in Automerge's queue); the alliance's genesis
-    /// change is there; authorship ([`authenticate_batch`]: each author's newest changes have
-    /// their signatures checked, and those vouch for the author's older changes in the
-    /// batch); and every change's author was a member device as of that change's
-    /// dependencies. Then Automerge decodes the changes (guarded against panics), and the
-    /// operation limits are checked.
+    /// Order of checks on the raw bytes, before Automerge parses any change: size limits;
+    /// equivocations and quarantined actors (see [`equivocation`](crate::core::equivocation):
+    /// such changes, and what depends on them, are left out and reported, the rest goes on);
+    /// every dependency is in the batch or in the replica (nothing is left waiting in
+    /// Automerge's queue); the alliance's genesis change is there; no gap in an actor's
+    /// sequence numbers; authorship ([`authenticate_batch`]: each author's newest changes have
+    /// their signatures checked, and those vouch for the author's older changes in the batch).
     ///
-    /// When every change of the batch depends only on changes the replica already holds (a
-    /// live edit), membership is checked on the replica as it is before decoding, and the
-    /// batch is applied in place, in one call. Otherwise the batch is applied to a staging
-    /// copy, membership is checked there, and the copy replaces the replica. `budget` bounds
-    /// the time; a batch over it is abandoned with nothing applied.
+    /// Then every change's author must have been a member device as of that change's
+    /// dependencies, and every change must keep the rules of who may write what. When every
+    /// change of the batch depends only on changes the replica already holds (a live edit),
+    /// membership is checked on the raw headers against the replica as it is, before
+    /// Automerge decodes the changes (guarded against panics); the operation limits and the
+    /// rules are checked after decoding, and the batch is applied in place, in one call.
+    /// Otherwise Automerge decodes the batch and it is applied to a staging copy, membership
+    /// and the rules are judged there, and the copy replaces the replica only if they pass.
+    /// `budget` bounds the time; a batch over it is abandoned with nothing applied.
     pub fn receive_within(
         &mut self,
         batch: Vec<SignedChange<Unverified>>,

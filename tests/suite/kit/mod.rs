@@ -143,6 +143,37 @@ impl Device {
     }
 }
 
+/// Whether this run is CI: `CI` set to anything but the empty string (`.ci/run` sets `true`
+/// unless it is already set; CI services set `true` or `1`). Under CI a test never skips.
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty())
+}
+
+/// Says that the running test cannot run here (`why`, with what to install) and returns, so
+/// the test can return early: under CI ([`in_ci`]) it fails instead.
+///
+/// Where a person sees it: `cargo test` captures only what `print!`/`eprint!` write, so the
+/// line is written to the process's stderr directly (shown by `cargo test` even when the test
+/// passes), and also to the terminal (`/dev/tty`) when stderr is not one, as under nextest,
+/// which captures each test process's stderr. The line starts with `SKIPPED` and names the
+/// test, so `cargo test 2>&1 | grep SKIPPED` lists every skip of a run.
+pub fn skip(why: &str) {
+    use std::io::{IsTerminal, Write};
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    if in_ci() {
+        panic!("{test} cannot run: {why}; CI must run every test (it is set up by .ci/run)");
+    }
+    let line = format!("SKIPPED {test}: {why} (under CI=1 this fails)\n");
+    let stderr = std::io::stderr();
+    let _ = stderr.lock().write_all(line.as_bytes());
+    if !stderr.is_terminal()
+        && let Ok(mut tty) = std::fs::OpenOptions::new().write(true).open("/dev/tty")
+    {
+        let _ = tty.write_all(line.as_bytes());
+    }
+}
+
 /// Every file under `dir`, with its bytes, for "nothing was written" checks.
 pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
