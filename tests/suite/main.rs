@@ -24,6 +24,7 @@ mod fast_sync;
 mod load;
 mod net;
 mod progress;
+mod promises;
 mod replay;
 mod replica;
 mod review;
