@@ -83,7 +83,8 @@ impl AppFile {
 }
 
 /// Asks a running page on this device for a fresh one-time link (over loopback, with the key
-/// from [`APP_FILE`]). `None` when no page answers.
+/// from [`APP_FILE`]). `None` when no page answers, or the answer is not a link to that same
+/// port on 127.0.0.1 ([`is_link_to`]).
 pub fn request_link(home: &Path) -> Option<String> {
     use std::io::{Read, Write};
     let file = AppFile::read(home)?;
@@ -108,9 +109,17 @@ pub fn request_link(home: &Path) -> Option<String> {
     struct Link {
         url: String,
     }
-    serde_json::from_str::<Link>(body.trim())
-        .ok()
-        .map(|l| l.url)
+    let url = serde_json::from_str::<Link>(body.trim()).ok()?.url;
+    is_link_to(&url, file.port).then_some(url)
+}
+
+/// Whether `url` is a page link as [`security::Guard::link`] makes them, to the page on
+/// `127.0.0.1:port` and nowhere else: whatever answers on a remembered port (another program
+/// that took it since) must not get a browser opened on an address of its choosing.
+pub fn is_link_to(url: &str, port: u16) -> bool {
+    let prefix = format!("http://127.0.0.1:{port}/login?token=");
+    url.strip_prefix(&prefix)
+        .is_some_and(|token| !token.is_empty() && token.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// The page's state.
@@ -256,11 +265,46 @@ impl PageError {
 
 impl From<CliError> for PageError {
     fn from(e: CliError) -> Self {
-        let status = match &e {
-            CliError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        PageError::new(status, e.message())
+        match &e {
+            CliError::Store(store) => {
+                // The details (the file, the system's words) go to the app's log; the page
+                // says what happened in words.
+                tracing::warn!(error = %e.message(), "the page could not use this device's files");
+                PageError::new(StatusCode::INTERNAL_SERVER_ERROR, store_in_words(store))
+            }
+            _ => PageError::new(StatusCode::BAD_REQUEST, e.message()),
+        }
+    }
+}
+
+/// What a store error means for the person at the page, without file paths or the system's own
+/// text (those are in the app's log).
+fn store_in_words(e: &crate::store::StoreError) -> String {
+    use crate::store::StoreError;
+    let details = "The details are in the log of the window where the page was started.";
+    match e {
+        _ if e.is_disk_full() => {
+            "This device's disk is full, so nothing was saved. Free some space on it, then try again.".into()
+        }
+        StoreError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied
+                || source.raw_os_error() == Some(30) =>
+        {
+            format!("This device may not write its alliance files, so nothing was saved. {details}")
+        }
+        StoreError::Io { .. } => format!(
+            "This device could not read or write its alliance files, so nothing was saved. {details}"
+        ),
+        StoreError::Corrupt { .. } => format!(
+            "Part of this alliance's files on this device is damaged, so nothing was changed. \
+             Restore them from a backup, or from another device once they sync. {details}"
+        ),
+        StoreError::Busy { .. } => {
+            "Another program on this device is busy with this alliance. Try again in a moment.".into()
+        }
+        StoreError::NoIdentity { .. } => "This device is not set up yet. Reload the page.".into(),
+        StoreError::NotFound(_) => "There is no such alliance on this device.".into(),
+        StoreError::AlreadyExists(_) => "That alliance is already on this device.".into(),
     }
 }
 

@@ -96,7 +96,7 @@ fn head(title: &str, csrf: Option<&str>, aid: Option<&str>) -> Markup {
         meta name="viewport" content="width=device-width, initial-scale=1";
         @if let Some(c) = csrf { meta name="alliance-csrf" content=(c); }
         @if let Some(a) = aid { meta name="alliance-id" content=(a); }
-        title { (title) }
+        title { (crate::core::text::bidi_escaped(title)) }
         link rel="stylesheet" href="/assets/app.css";
         script src="/assets/app.js" defer {}
     }
@@ -118,7 +118,7 @@ pub fn layout(
                 a.skip href="#main" { "Skip to the content" }
                 header.top {
                     @if let Some((aid, alliance_title, current)) = nav {
-                        p.brand { a href={"/a/" (aid) "/"} { (alliance_title) } }
+                        p.brand { a href={"/a/" (aid) "/"} { (shown(alliance_title)) } }
                         nav aria-label="Steps" {
                             ul {
                                 @for p in Page::ALL {
@@ -132,7 +132,7 @@ pub fn layout(
                     }
                 }
                 main #main {
-                    h1 { (heading) }
+                    h1 { (shown(heading)) }
                     div #flash role="status" aria-live="polite" {}
                     (body)
                 }
@@ -173,16 +173,24 @@ fn button(action: &str, label: &str, hidden: &[(&str, &str)], aria: &str) -> Mar
     html! {
         form.act.inline method="post" action=(action) {
             @for (k, v) in hidden { input type="hidden" name=(k) value=(v); }
-            button type="submit" aria-label=(aria) { (label) }
+            button type="submit" aria-label=(crate::core::text::bidi_escaped(aria)) { (label) }
             span.result role="status" aria-live="polite" {}
         }
     }
 }
 
+/// Text people wrote, as it is stored: isolated from the text around it (`<bdi>`), and with any
+/// bidirectional control (which would make "Ada evil" read "Ada live") shown visibly, escaped as
+/// the terminal shows it (`\u{202e}`). New text cannot hold one (the core refuses it); older
+/// text, or a peer's, may.
+fn shown(text: &str) -> Markup {
+    html! { bdi { (crate::core::text::bidi_escaped(text)) } }
+}
+
 /// A name as the CLI prints it: the verified author, or `unknown` with a flag.
 fn author(name: &str, verified: bool) -> Markup {
     html! {
-        @if verified { span.who { (name) } }
+        @if verified { span.who { (shown(name)) } }
         @else { span.who.unverified title="This change's signature or membership did not verify" { "unknown" } " " mark.flag { "not verified" } }
     }
 }
@@ -260,7 +268,7 @@ pub fn page(p: Page, c: &Ctx<'_>, csrf: &str) -> Markup {
                     fieldset {
                         legend { "Who comes (nobody ticked: everyone)" }
                         @for m in &c.view.members {
-                            label.check { input type="checkbox" name="with" value=(m.id); " " (m.name) }
+                            label.check { input type="checkbox" name="with" value=(m.id); " " (shown(&m.name)) }
                         }
                     }
                 }))
@@ -278,13 +286,13 @@ pub fn page(p: Page, c: &Ctx<'_>, csrf: &str) -> Markup {
                     label for="expect-holder" { "Whose expectation it is" }
                     select #expect-holder name="holder" {
                         @for m in &c.view.members {
-                            option value=(m.id) selected[c.me.as_ref() == Some(&m.id)] { (m.name) }
+                            option value=(m.id) selected[c.me.as_ref() == Some(&m.id)] { (shown(&m.name)) }
                         }
                     }
                     fieldset {
                         legend { "Of whom (nobody ticked: everyone)" }
                         @for m in &c.view.members {
-                            label.check { input type="checkbox" name="of" value=(m.id); " " (m.name) }
+                            label.check { input type="checkbox" name="of" value=(m.id); " " (shown(&m.name)) }
                         }
                     }
                 }))
@@ -370,7 +378,7 @@ fn vision_editor(c: &Ctx<'_>, _a: &str) -> Markup {
                 data-splice={"/a/" (c.aid) "/vision/splice"} { (c.view.vision) }
             p #vision-state.result role="status" aria-live="polite" { "Saved." }
         } @else {
-            blockquote.vision { (c.view.vision) }
+            blockquote.vision { (shown(&c.view.vision)) }
         }
         // Drawn when opened (and then kept live): working out who wrote each character costs
         // more than the rest of the page, so typing does not redraw it on closed pages.
@@ -402,7 +410,7 @@ fn status(c: &Ctx<'_>) -> Markup {
         && st.equivocations.is_empty()
         && st.quarantined_peers.is_empty();
     html! {
-        p { "Hello, " (st.name) "." }
+        p { "Hello, " (shown(&st.name)) "." }
         @if quiet { p.calm { "Nothing needs your attention." } }
         @if !st.conflicts.is_empty() {
             h2 { (st.conflicts.len()) " conflict(s): edits that collided" }
@@ -413,7 +421,7 @@ fn status(c: &Ctx<'_>) -> Markup {
             ul.cards {
                 @for e in &st.to_agree {
                     li {
-                        q { (e.text) }
+                        q { (shown(&e.text)) }
                         @if e.stale { " " span.tag { "reworded since you agreed" } }
                         @if e.in_conflict {
                             " " span.tag { "rewritten by two people at once: keep one version above first" }
@@ -439,13 +447,13 @@ fn status(c: &Ctx<'_>) -> Markup {
             p { "Next check-in: " (next) "." }
         }
         @if !st.without_needs.is_empty() {
-            p { "No needs shared yet by: " (st.without_needs.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")) "." }
+            p { "No needs shared yet by: " (shown(&st.without_needs.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "))) "." }
         }
         @if st.news_count > 0 {
             h2 { (st.news_count) " change(s) by others since you " @if st.seen_marked { "last marked them read" } @else { "joined" } }
             ul.news {
                 @for e in &st.news {
-                    li { time { (e.time.short()) } " " (author(&e.author, e.verified)) ": " (e.what()) }
+                    li { time { (e.time.short()) } " " (author(&e.author, e.verified)) ": " (shown(e.what())) }
                 }
             }
         }
@@ -479,11 +487,11 @@ fn conflicts(aid: &str, list: &[Conflict], a: &str) -> Markup {
                             ": " (cf.values.len()) " values"
                         }
                     }
-                    @if let Some(m) = &cf.merged { p { "Merged now: " q { (m) } } }
+                    @if let Some(m) = &cf.merged { p { "Merged now: " q { (shown(m)) } } }
                     ol {
                         @for (n, v) in cf.values.iter().enumerate() {
                             li {
-                                q { (v.value) } " by " (author(&v.author, v.verified))
+                                q { (shown(&v.value)) } " by " (author(&v.author, v.verified))
                                 @if v.winner { " " span.tag { "shown now" } }
                                 @if !cf.field.is_empty() {
                                     " " (button(&format!("{a}/resolve"), "Keep this", &[("id", &item), ("field", &cf.field), ("pick", &(n + 1).to_string())], &format!("Keep {} for {}", v.value, cf.field)))
@@ -529,13 +537,13 @@ fn changes(c: &Ctx<'_>) -> Markup {
                                 None if step.step == "Alliance" => { "the title" }
                                 None => { "the vision" }
                             }
-                            " " q { (item.title) } " by "
+                            " " q { (shown(&item.title)) } " by "
                             @for (n, who) in item.authors.iter().enumerate() {
                                 @if n > 0 { ", " }
                                 (author(who, who != "unknown"))
                             }
                             @if item.what != "added" || item.item.is_none() {
-                                ul { @for f in item.fields.iter().filter_map(|f| f.words.as_ref()) { li { (f) } } }
+                                ul { @for f in item.fields.iter().filter_map(|f| f.words.as_ref()) { li { (shown(f)) } } }
                             }
                         }
                     }
@@ -553,12 +561,12 @@ fn needs(c: &Ctx<'_>) -> Markup {
         @for m in &c.view.members {
             @let mine = c.me.as_ref() == Some(&m.id);
             @let list: Vec<_> = c.view.needs.iter().filter(|n| n.owner == m.id).collect();
-            h2 { (m.name) @if mine { " (you)" } }
+            h2 { (shown(&m.name)) @if mine { " (you)" } }
             @if list.is_empty() { p.quiet { "Nothing yet." } }
             ul.cards {
                 @for n in list {
                     li #{"item-" (n.id)} {
-                        p.text { (n.text) }
+                        p.text { (shown(&n.text)) }
                         p.meta { (history_link(&c.aid, &n.id)) }
                         @if mine {
                             details {
@@ -566,7 +574,7 @@ fn needs(c: &Ctx<'_>) -> Markup {
                                 (form(&format!("{a}/need-edit"), "Save the new wording", html! {
                                     input type="hidden" name="id" value=(n.id);
                                     label for={"need-" (n.id)} { "New wording" }
-                                    textarea id={"need-" (n.id)} name="text" rows="2" required { (n.text) }
+                                    textarea id={"need-" (n.id)} name="text" rows="2" required { (crate::core::text::bidi_escaped(&n.text)) }
                                 }))
                                 (button(&format!("{a}/need-remove"), "Remove this need", &[("id", n.id.as_str())], "Remove this need"))
                             }
@@ -585,20 +593,20 @@ fn plan(c: &Ctx<'_>) -> Markup {
         ul.cards {
             @for p in &c.view.plan {
                 li #{"item-" (p.id)} {
-                    p.text { strong.when { (p.when) } " · " (p.how) }
+                    p.text { strong.when { (shown(&p.when)) } " · " (shown(&p.how)) }
                     p.meta { "With " @if p.attendees.is_empty() { "everyone" } @else { (names(&c.view, &p.attendees)) } " · " (history_link(&c.aid, &p.id)) }
-                    @if !p.agenda.trim().is_empty() { p { "Agenda: " (p.agenda) } }
+                    @if !p.agenda.trim().is_empty() { p { "Agenda: " (shown(&p.agenda)) } }
                     @if c.me.is_some() {
                         details {
                             summary { "Reschedule or change" }
                             (form(&format!("{a}/plan-edit"), "Save", html! {
                                 input type="hidden" name="id" value=(p.id);
                                 label for={"when-" (p.id)} { "When" }
-                                input id={"when-" (p.id)} name="when" type="text" value=(p.when) required;
+                                input id={"when-" (p.id)} name="when" type="text" value=(crate::core::text::bidi_escaped(&p.when)) required;
                                 label for={"how-" (p.id)} { "Where or how" }
-                                input id={"how-" (p.id)} name="how" type="text" value=(p.how) required;
+                                input id={"how-" (p.id)} name="how" type="text" value=(crate::core::text::bidi_escaped(&p.how)) required;
                                 label for={"agenda-" (p.id)} { "Agenda" }
-                                textarea id={"agenda-" (p.id)} name="agenda" rows="2" { (p.agenda) }
+                                textarea id={"agenda-" (p.id)} name="agenda" rows="2" { (crate::core::text::bidi_escaped(&p.agenda)) }
                             }))
                         }
                     }
@@ -635,7 +643,7 @@ fn blame(c: &Ctx<'_>) -> Markup {
             }
             div.blame {
                 @for s in &spans {
-                    span class={"by by" (colour(s))} title=(if s.verified { s.author.clone() } else { "unknown (not verified)".into() }) { (s.text) }
+                    span class={"by by" (colour(s))} title=(if s.verified { s.author.clone() } else { "unknown (not verified)".into() }) { (shown(&s.text)) }
                 }
             }
         }
@@ -653,7 +661,7 @@ fn expectations(c: &Ctx<'_>) -> Markup {
                 @let stale: Vec<ItemId> = e.agreements.iter().filter(|g| !g.current).map(|g| g.member.clone()).collect();
                 @let i_agreed = c.me.as_ref().is_some_and(|m| current.contains(m));
                 li.retired[retired] #{"item-" (e.id)} {
-                    p.text { @if retired { s { (e.text) } } @else { (e.text) } }
+                    p.text { @if retired { s { (shown(&e.text)) } } @else { (shown(&e.text)) } }
                     p.meta {
                         span.tag.status { (e.status.as_str()) } " "
                         (c.view.name_of(&e.holder)) "'s, of " @if e.of.is_empty() { "everyone" } @else { (names(&c.view, &e.of)) }
@@ -670,7 +678,7 @@ fn expectations(c: &Ctx<'_>) -> Markup {
                             (form(&format!("{a}/expect-edit"), "Save the new wording", html! {
                                 input type="hidden" name="id" value=(e.id);
                                 label for={"expect-" (e.id)} { "New wording (earlier agreements then no longer count)" }
-                                textarea id={"expect-" (e.id)} name="text" rows="2" required { (e.text) }
+                                textarea id={"expect-" (e.id)} name="text" rows="2" required { (crate::core::text::bidi_escaped(&e.text)) }
                             }))
                             (button(&format!("{a}/expect-retire"), "Retire it", &[("id", e.id.as_str())], "Retire this expectation"))
                         }
@@ -733,12 +741,12 @@ fn members(c: &Ctx<'_>) -> Markup {
         ul.cards {
             @for m in &c.view.members {
                 li {
-                    p.text { strong { (m.name) } @if !m.role.is_empty() { " · " (m.role) } @if c.me.as_ref() == Some(&m.id) { " (you)" } }
+                    p.text { strong { (shown(&m.name)) } @if !m.role.is_empty() { " · " (shown(&m.role)) } @if c.me.as_ref() == Some(&m.id) { " (you)" } }
                     p.meta {
                         (m.devices.len()) " device(s) · "
                         @match &m.added_by {
                             None => { "founded it " (m.added_at.date()) }
-                            Some(by) => { "added by " (c.view.name_of(by)) " " (m.added_at.date()) }
+                            Some(by) => { "added by " (shown(&c.view.name_of(by))) " " (m.added_at.date()) }
                         }
                         " · " (history_link(&c.aid, &m.id))
                     }
@@ -755,7 +763,7 @@ fn devices(c: &Ctx<'_>) -> Markup {
         ul.cards {
             @for r in &rows {
                 li {
-                    p.text { strong { (r.name) } " · " code { (crate::core::history::short(&r.device)) } }
+                    p.text { strong { (shown(&r.name)) } " · " code { (crate::core::history::short(&r.device)) } }
                     p.meta {
                         @if r.this_device { "this device" }
                         @else if c.online.contains(&r.device) { span.online { "online now" } }
@@ -837,7 +845,7 @@ pub fn history(c: &Ctx<'_>, id: &ItemId, csrf: &str) -> Markup {
                         @if told.is_empty() {
                             @for f in &v.fields { li { (f.field) ": " (f.old.as_deref().unwrap_or("(none)")) " → " (f.new.as_deref().unwrap_or("(none)")) } }
                         }
-                        @for w in told { li { (w) } }
+                        @for w in told { li { (shown(w)) } }
                     }
                 }
             }
@@ -858,10 +866,11 @@ pub fn history(c: &Ctx<'_>, id: &ItemId, csrf: &str) -> Markup {
 }
 
 /// `/a/ID/print`: the Markdown export (`alliance export --format md`) as HTML, every bit of
-/// document text escaped (raw HTML in it is shown as text, never interpreted).
+/// document text taken literally (`[a](url)` or `<b>` in a need is shown as typed, never made
+/// a link or markup).
 pub fn print(c: &Ctx<'_>) -> Markup {
     use pulldown_cmark::{Event, Options, Parser, html::push_html};
-    let md = crate::cli::render::markdown(&c.view, c.now);
+    let md = crate::cli::render::markdown_literal(&c.view, c.now);
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let events = Parser::new_ext(&md, options).map(|e| match e {
         Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),

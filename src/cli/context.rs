@@ -30,7 +30,7 @@ impl Context {
                     )
                 })?,
         };
-        if let Ok(v) = std::env::var(crate::system::ENV_NOW)
+        if let Some(v) = crate::system::test_var(crate::system::ENV_NOW, crate::system::TEST_HOOKS)
             && v.parse::<i64>().is_err()
         {
             return Err(CliError::user(format!(
@@ -39,7 +39,12 @@ impl Context {
             )));
         }
         let now = crate::system::now();
-        let argv = std::env::args().skip(1).collect::<Vec<_>>().join("\0");
+        // The arguments as typed (any bytes: a path need not be UTF-8), salting the test seed.
+        let argv = std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("\0");
         let entropy = crate::system::entropy(&argv).map_err(CliError::user)?;
         Ok(Context {
             home: Home::new(home),
@@ -255,7 +260,11 @@ impl Context {
 
 impl From<crate::net::NetError> for CliError {
     fn from(e: crate::net::NetError) -> Self {
-        CliError::User(e.to_string())
+        match e {
+            // A store error keeps its class (its message, its exit code, its words on the page).
+            crate::net::NetError::Store(e) => CliError::Store(e),
+            e => CliError::User(e.to_string()),
+        }
     }
 }
 

@@ -136,7 +136,7 @@ pub fn run() -> ExitCode {
         Err(e) => {
             if json {
                 let body = serde_json::json!({ "error": e.message() });
-                eprintln!("{body}");
+                eprintln!("{}", output::to_json(&body, false));
             } else {
                 eprintln!("error: {}", e.message());
             }
@@ -158,16 +158,26 @@ fn usage_error(e: clap::Error) -> ExitCode {
     }
     let mut cmd = Cli::command();
     cmd.build();
-    // The subcommand the person typed, as deep as it goes.
+    // The subcommand the person typed, as deep as it goes. Arguments are any bytes (a path need
+    // not be UTF-8); one that is not text is no subcommand's name.
     let mut sub = &mut cmd;
-    for arg in std::env::args().skip(1) {
-        if sub.find_subcommand(&arg).is_none() {
+    for arg in std::env::args_os().skip(1) {
+        let Some(arg) = arg.to_str() else { continue };
+        if sub.find_subcommand(arg).is_none() {
             continue;
         }
-        sub = sub.find_subcommand_mut(&arg).expect("found above");
+        sub = sub.find_subcommand_mut(arg).expect("found above");
     }
     let usage = sub.render_usage().to_string();
-    let text = e.render().to_string();
+    let text = if e.kind() == ErrorKind::InvalidUtf8 {
+        // clap's own words name no argument and no way out.
+        "error: an argument is not valid UTF-8 text, so it cannot be written into the alliance; \
+         type it again as text (check that the terminal uses UTF-8, e.g. LANG=C.UTF-8)\n\n\
+         Usage: \n"
+            .to_string()
+    } else {
+        e.render().to_string()
+    };
     let fixed: Vec<String> = text
         .lines()
         .map(|l| {
@@ -183,8 +193,10 @@ fn usage_error(e: clap::Error) -> ExitCode {
 }
 
 /// Diagnostics go to stderr: warnings by default, connection events too with `serve -v`.
-/// `ALLIANCE_LOG` takes a tracing filter (e.g. `alliance=debug`).
+/// `ALLIANCE_LOG` takes a tracing filter (e.g. `alliance=debug`). Coloured only on a terminal
+/// (as anstream decides for stderr: never in a file or a pipe, never with `NO_COLOR`).
 fn init_logging(serving: bool) {
+    let ansi = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
     let default = if serving {
         "alliance=info"
     } else {
@@ -194,6 +206,7 @@ fn init_logging(serving: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false)
         .try_init();
 }

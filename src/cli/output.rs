@@ -20,12 +20,11 @@ pub struct Output {
 impl Output {
     /// Prints `value` as JSON, or `human()` as text.
     pub fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
-        let text = if self.json {
-            serde_json::to_string_pretty(value).expect("output serialises")
+        if self.json {
+            write_json(&to_json(value, true));
         } else {
-            human()
-        };
-        write_stdout(&text);
+            write_stdout(&human());
+        }
     }
 
     /// Progress for long work, drawn on stderr only when stderr is a terminal and neither
@@ -179,6 +178,41 @@ pub fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
     )
 }
 
+/// `value` as JSON that shows on a terminal as it is stored: the characters [`sanitize`] would
+/// escape (serde_json leaves DEL, the C1 controls and the bidirectional controls as they are)
+/// are written as JSON escapes (`\u202e`), which every JSON reader reads back as the character
+/// itself. Always valid JSON; what `--json` prints.
+pub fn to_json<T: Serialize + ?Sized>(value: &T, pretty: bool) -> String {
+    let json = if pretty {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    }
+    .expect("output serialises");
+    json_safe(&json)
+}
+
+/// JSON text with the characters [`sanitize`] would escape written as JSON escapes. Such
+/// characters can only stand inside JSON strings, where `\uXXXX` means the same character (all
+/// of them are in the Basic Multilingual Plane).
+pub fn json_safe(json: &str) -> String {
+    use crate::core::text::is_unsafe;
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if is_unsafe(c) && (c as u32) <= 0xffff {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Prints JSON made by [`to_json`] (already terminal-safe) as it is.
+pub fn write_json(json: &str) {
+    write_raw(json);
+}
+
 /// How many terminal columns `text` takes once sanitized (a wide character such as an emoji or
 /// a CJK character takes two).
 pub fn width(text: &str) -> usize {
@@ -303,6 +337,10 @@ pub fn write_stdout(text: &str) {
         Some(c) if text.contains(&c.nonce) => std::borrow::Cow::Owned(to_terminal(text, c, true)),
         _ => sanitize(text),
     };
+    write_raw(&text);
+}
+
+fn write_raw(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     if !text.ends_with('\n') && !text.is_empty() {

@@ -246,6 +246,61 @@ pub fn markdown_history(log: &[crate::core::LogEntry]) -> String {
     md
 }
 
+/// The printable document for a page (`/print`): [`markdown`] of the alliance with every bit of
+/// its text taken literally ([`markdown_literal_text`]), so that nobody's words become markup
+/// (a link, a picture, a heading) there.
+pub fn markdown_literal(view: &AllianceView, exported: Timestamp) -> String {
+    let mut v = view.clone();
+    let lit = markdown_literal_text;
+    v.title = lit(&v.title);
+    v.vision = lit(&v.vision);
+    for m in v.members.iter_mut().chain(v.former.iter_mut()) {
+        m.name = lit(&m.name);
+        m.role = lit(&m.role);
+    }
+    for n in &mut v.needs {
+        n.text = lit(&n.text);
+    }
+    for p in &mut v.plan {
+        p.when = lit(&p.when);
+        p.how = lit(&p.how);
+        p.agenda = lit(&p.agenda);
+    }
+    for e in &mut v.expectations {
+        e.text = lit(&e.text);
+    }
+    for c in &mut v.checkins {
+        for r in &mut c.reflections {
+            r.text = lit(&r.text);
+        }
+        for p in &mut c.proposed_changes {
+            *p = lit(p);
+        }
+    }
+    markdown(&v, exported)
+}
+
+/// `text` as Markdown that reads as exactly this text: every ASCII punctuation character
+/// backslash-escaped (no emphasis, link, image, code, HTML, entity, list or heading can start),
+/// except `|`, which [`markdown`] escapes itself where it writes a table; each line's leading
+/// spaces dropped (no indented code block); bidirectional controls shown escaped
+/// ([`crate::core::text::bidi_escaped`]).
+pub fn markdown_literal_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        for c in crate::core::text::bidi_escaped(line.trim_start()).chars() {
+            if c.is_ascii_punctuation() && c != '|' {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `alliance export --format md`: a document a family could print.
 pub fn markdown(view: &AllianceView, exported: Timestamp) -> String {
     let mut md = format!("# {}\n\n", view.title);

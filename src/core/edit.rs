@@ -3,7 +3,7 @@
 //! in words ("added expectation e7kq2: no screens after 8pm").
 
 use crate::core::model::{put_device, put_member};
-use crate::core::replica::non_empty;
+use crate::core::replica::{non_empty, written};
 use automerge::{ObjId, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
 
 use crate::core::identity::DeviceId;
@@ -309,6 +309,7 @@ impl Replica {
     ) -> Result<Edited, EditError> {
         let me = self.admin(writer, "add a person")?;
         let name = crate::core::text::check_name(name).map_err(EditError::Invalid)?;
+        written("role", role)?;
         if let Some(d) = &device
             && self.roster().device(&d.to_hex()).is_some()
         {
@@ -418,6 +419,7 @@ impl Replica {
         let me = self.me(writer)?;
         let when = non_empty("when", when)?;
         let how = non_empty("where or how", how)?;
+        written("agenda", agenda)?;
         self.check_members(attendees)?;
         let attendees: Vec<ItemId> = if attendees.is_empty() {
             self.roster().members.into_iter().map(|m| m.id).collect()
@@ -474,6 +476,9 @@ impl Replica {
         let p = self.item(ItemKind::Plan, id)?;
         let when = when.map(|w| non_empty("when", w)).transpose()?;
         let how = how.map(|h| non_empty("where or how", h)).transpose()?;
+        if let Some(a) = agenda {
+            written("agenda", a)?;
+        }
         let agenda = agenda.map(|a| a.trim().to_string());
         let attendees: Option<Vec<ItemId>> = match attendees {
             None => None,
@@ -561,6 +566,7 @@ impl Replica {
     /// Step 3: sets the shared vision. The difference from the current text is applied as
     /// character splices, so concurrent edits by others merge instead of being overwritten.
     pub fn set_vision(&mut self, writer: &Writer<'_>, text: &str) -> Result<Edited, EditError> {
+        written("vision", text)?;
         let old = self.view_vision();
         let summary = format!(
             "edited the vision: {}",
@@ -631,6 +637,7 @@ impl Replica {
         insert: &str,
     ) -> Result<Edited, EditError> {
         self.me(writer)?;
+        written("vision", insert)?;
         let existing = model::text_obj_at(self.doc(), &ROOT, keys::VISION);
         let len = existing.as_ref().map_or(0, |t| self.doc().length(t));
         if pos > len || delete > len - pos {
@@ -673,6 +680,9 @@ impl Replica {
     ) -> Result<Edited, EditError> {
         use automerge::{Cursor, ReadDoc};
         self.me(writer)?;
+        for s in splices {
+            written("vision", &s.insert)?;
+        }
         if let Some(h) = base_heads.iter().find(|h| !self.has(h)) {
             return Err(EditError::Invalid(format!(
                 "the version {} of the vision is not known here; reload the page",
@@ -824,6 +834,7 @@ impl Replica {
             return self.set_vision(writer, edited);
         }
         self.me(writer)?;
+        written("vision", edited)?;
         let mut fork = self.doc().fork_at(base_heads)?;
         let mut tag = [0u8; crate::protocol::ACTOR_TAG_LEN];
         entropy.fill(&mut tag);
@@ -986,6 +997,7 @@ impl Replica {
         let me = self.me(writer)?;
         let date = parse_date(&new.date)?;
         let r = rating(new.rating)?;
+        written("reflection", &new.reflection)?;
         let reflection = new.reflection.trim().to_string();
         let proposals: Vec<String> = new
             .proposed_changes
@@ -1072,6 +1084,7 @@ impl Replica {
         let me = self.me(writer)?;
         let c = self.item(ItemKind::CheckIn, id)?;
         let r = rating(rating_value)?;
+        written("reflection", text)?;
         let proposals: Vec<String> = proposed_changes
             .iter()
             .map(|p| non_empty("proposed change", p))

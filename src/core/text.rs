@@ -24,6 +24,43 @@ pub fn is_unsafe(c: char) -> bool {
         || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{61c}')
 }
 
+/// The bidirectional controls that reorder the text after them until the paragraph ends:
+/// embeddings and overrides (U+202A..U+202E) and isolates (U+2066..U+2069). A right-to-left
+/// override makes a stored "Ada evil" read "Ada live"; no text people write may hold one.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Text as it may be written into the alliance (a need, the vision, a reflection, ...): without
+/// bidirectional controls ([`is_bidi_control`]), so that every device shows what is stored.
+/// `Err` says which character and what to do; `what` names the text ("the need").
+pub fn check_text(what: &str, text: &str) -> Result<(), String> {
+    match text.chars().find(|&c| is_bidi_control(c)) {
+        None => Ok(()),
+        Some(c) => Err(format!(
+            "{what} contains the invisible character {}, which reverses how the text around it reads; type it without",
+            c.escape_unicode()
+        )),
+    }
+}
+
+/// `text` with each bidirectional control ([`is_bidi_control`]) shown as its escape
+/// (`\u{202e}`), for a display that must show what is stored (the page, the printable view).
+pub fn bidi_escaped(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_bidi_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_bidi_control(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// A person's name as it may be written into the alliance: trimmed, 1 to [`MAX_NAME_CHARS`]
 /// characters, on one line, and without characters that change how the text around it looks
 /// ([`is_unsafe`]): a name is shown beside everything its person did. `Err` says why not.
@@ -81,9 +118,19 @@ pub fn removes_most(old: &str, new: &str) -> bool {
 /// as in the new text (a removed line by where it stood). A changed line shows only the words
 /// that differ, with a little context, so an edit at the end of a long line is visible.
 pub fn line_changes(old: &str, new: &str) -> Vec<String> {
+    // A last line without its line break is the same line as with one: "line 4" before a line
+    // was added after it is not "line 4\n" changed.
+    fn ended(t: &str) -> std::borrow::Cow<'_, str> {
+        if t.is_empty() || t.ends_with('\n') {
+            std::borrow::Cow::Borrowed(t)
+        } else {
+            std::borrow::Cow::Owned(format!("{t}\n"))
+        }
+    }
+    let (old, new) = (ended(old), ended(new));
     let diff = similar::TextDiff::configure()
         .timeout(std::time::Duration::from_millis(200))
-        .diff_lines(old, new);
+        .diff_lines(old.as_ref(), new.as_ref());
     let mut out = Vec::new();
     for op in diff.ops() {
         let old_lines = || {
@@ -223,6 +270,20 @@ mod tests {
     }
 
     #[test]
+    fn a_line_appended_after_a_last_line_without_a_break_changes_only_the_new_line() {
+        let old = "one\ntwo\nthree\nfour";
+        assert_eq!(
+            line_changes(old, "one\ntwo\nthree\nfour\nfive"),
+            ["added line 5: \"five\""]
+        );
+        assert_eq!(
+            line_changes(old, "one\ntwo\nthree\nfour\nfive\n"),
+            ["added line 5: \"five\""]
+        );
+        assert!(line_changes(old, "one\ntwo\nthree\nfour\n").is_empty());
+    }
+
+    #[test]
     fn names_with_control_or_bidi_characters_are_refused() {
         assert_eq!(check_name("  Ada "), Ok("Ada".into()));
         assert_eq!(check_name("Zoë 🌻"), Ok("Zoë 🌻".into()));
@@ -230,6 +291,22 @@ mod tests {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
         assert!(check_name(&"x".repeat(crate::protocol::MAX_NAME_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn texts_with_bidi_controls_are_refused_and_other_odd_characters_are_not() {
+        assert!(check_text("the need", "Zoë 🌻 שלום مرحبا\u{200f} \t\n").is_ok());
+        for c in ['\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}'] {
+            assert!(
+                check_text("the need", &format!("Ada {c}live")).is_err(),
+                "{c:?}"
+            );
+        }
+        for c in ['\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}'] {
+            assert!(check_text("the need", &format!("x{c}")).is_err(), "{c:?}");
+        }
+        let e = check_text("the need", "Ada \u{202e}live").unwrap_err();
+        assert!(e.contains("\\u{202e}") && e.starts_with("the need"), "{e}");
     }
 
     #[test]

@@ -267,7 +267,7 @@ fn a_damaged_or_missing_index_cache_is_rebuilt_and_answers_the_same() {
 
 /// A change a member's modified client makes straight with Automerge (`edit` returns its hash),
 /// signed with that device's key and stored on it as a received change would be.
-fn signed_raw_edit(
+pub(crate) fn signed_raw_edit(
     d: &Device,
     edit: impl FnOnce(&mut automerge::Automerge) -> automerge::ChangeHash,
 ) {

@@ -26,6 +26,7 @@ mod fast_sync;
 mod load;
 mod net;
 mod progress;
+mod promises;
 mod removal;
 mod replay;
 mod replica;

@@ -78,7 +78,7 @@ fn print_link(json: bool, url: &str, started: bool) {
         started,
     };
     if json {
-        write_stdout(&serde_json::to_string(&out).expect("serialises"));
+        crate::cli::output::write_json(&crate::cli::output::to_json(&out, false));
     } else if started {
         write_stdout(&format!(
             "Your page: {url}\nThe link works once; run `alliance app` again for a fresh one. Press Ctrl-C to stop."

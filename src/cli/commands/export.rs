@@ -56,12 +56,14 @@ pub fn run(ctx: &mut Context, args: ExportArgs) -> Result<()> {
                 history.reverse();
                 history
             });
-            serde_json::to_string_pretty(&Exported {
-                view: &view,
-                conflicts: &conflicts,
-                history,
-            })
-            .expect("view serialises")
+            crate::cli::output::to_json(
+                &Exported {
+                    view: &view,
+                    conflicts: &conflicts,
+                    history,
+                },
+                true,
+            )
         }
     };
     match args.output {

@@ -13,7 +13,8 @@ pub struct LogArgs {
     /// Show at most this many changes.
     #[arg(long, short = 'n')]
     pub limit: Option<usize>,
-    /// Only changes by this person: their name as shown in `alliance show`, or their member ID.
+    /// Only changes by this person: their name as shown in `alliance show` (or in the history,
+    /// for someone removed since), or their member ID.
     #[arg(long, value_name = "NAME|ID")]
     pub who: Option<String>,
     /// Only changes after a date (YYYY-MM-DD, UTC) or after a change (its hash or a prefix of it).
@@ -69,25 +70,36 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
         candidates.retain(|e| e.touched.iter().any(|t| kind.matches(t)));
     }
     let roster = replica.roster();
-    // The person asked for, by name or member ID: an unknown one is an error, not an empty list.
-    let who = match &args.who {
+    // The person asked for, by name or member ID, in the alliance now or removed (or gone)
+    // since: the history keeps naming them. An unknown one is an error, not an empty list.
+    // Several people of one name (a person removed and added again) are all shown.
+    let who: Option<Vec<crate::core::ItemId>> = match &args.who {
         None => None,
         Some(who) => {
             let w = who.trim();
-            let found = roster
-                .members
-                .iter()
-                .find(|m| m.id.as_str() == w || m.name.eq_ignore_ascii_case(w));
-            match found {
-                Some(m) => Some(m.id.clone()),
-                None => {
-                    let names: Vec<&str> = roster.members.iter().map(|m| m.name.as_str()).collect();
-                    return Err(crate::cli::error::CliError::user(format!(
-                        "--who '{w}': no member has that name or ID; the members are {}",
-                        names.join(", ")
-                    )));
-                }
+            let everyone = || roster.members.iter().chain(&roster.former);
+            let found: Vec<_> = everyone()
+                .filter(|m| m.id.as_str() == w || m.name.eq_ignore_ascii_case(w))
+                .map(|m| m.id.clone())
+                .collect();
+            if found.is_empty() {
+                let names: Vec<String> = roster
+                    .members
+                    .iter()
+                    .map(|m| m.name.clone())
+                    .chain(
+                        roster
+                            .former
+                            .iter()
+                            .map(|m| format!("{} (removed)", m.name)),
+                    )
+                    .collect();
+                return Err(crate::cli::error::CliError::user(format!(
+                    "--who '{w}': nobody in this alliance's history has that name or ID; the people are {}",
+                    names.join(", ")
+                )));
             }
+            Some(found)
         }
     };
     // The changes that will be shown, checked together (signatures in batches).
@@ -114,7 +126,7 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
         };
         // Only verified changes carry a name, so a forged change never matches a person.
         if let Some(who) = &who
-            && !(entry.verified && entry.member.as_ref() == Some(who))
+            && !(entry.verified && entry.member.as_ref().is_some_and(|m| who.contains(m)))
         {
             continue;
         }

@@ -67,7 +67,7 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
             alliances: ids.iter().map(|i| i.to_string()).collect(),
         };
         if json {
-            write_stdout(&serde_json::to_string(&started).expect("serialises"));
+            crate::cli::output::write_json(&crate::cli::output::to_json(&started, false));
         } else {
             write_stdout(&format!(
                 "Serving {} alliance(s) as {name} (device {}) on {}.\nPress Ctrl-C to stop.",

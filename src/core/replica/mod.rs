@@ -313,6 +313,7 @@ impl Replica {
     ) -> Result<(Replica, ItemId, SignedChange<Verified>), EditError> {
         let title = non_empty("title", title)?;
         let name = crate::core::text::check_name(name).map_err(EditError::Invalid)?;
+        written("role", role)?;
         let member = ItemId::random(ItemKind::Member, entropy);
         let device = writer.key.device_id().to_hex();
         let summary = format!("founded alliance \"{title}\" with {name}");
@@ -792,12 +793,19 @@ impl From<EditError> for ReceiveError {
     }
 }
 
-/// Trims `s` and refuses an empty result.
+/// Refuses text people write that holds a bidirectional control
+/// ([`crate::core::text::check_text`]).
+pub(crate) fn written(what: &str, s: &str) -> Result<(), EditError> {
+    crate::core::text::check_text(&format!("the {what}"), s).map_err(EditError::Invalid)
+}
+
+/// Trims `s` and refuses an empty result, or one with a bidirectional control ([`written`]).
 pub(crate) fn non_empty(what: &'static str, s: &str) -> Result<String, EditError> {
     let t = s.trim();
     if t.is_empty() {
         return Err(EditError::Empty(what));
     }
+    written(what, t)?;
     let len = t.chars().count();
     if len > crate::protocol::MAX_TEXT_CHARS {
         return Err(EditError::TooLong {
