@@ -13,9 +13,10 @@ use std::collections::HashMap;
 
 use automerge::{ActorId, ChangeHash, ObjType, legacy};
 
+use crate::core::guard::guarded;
 use crate::core::ids::{ItemId, ItemKind, Timestamp};
 use crate::core::model::keys;
-use crate::core::replica::{Replica, guarded};
+use crate::core::replica::Replica;
 
 /// A part of the alliance a change touched.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -7,6 +7,7 @@ pub mod conflicts;
 pub mod diff;
 pub mod edit;
 pub mod equivocation;
+pub mod guard;
 pub mod history;
 pub mod identity;
 pub mod ids;

@@ -232,7 +232,7 @@ impl ItemReplay {
 
     /// Applies one change's operations (those on the item's objects; the rest are ignored).
     pub fn apply(&mut self, change: &automerge::Change) -> Result<(), Unsupported> {
-        let expanded = crate::core::replica::guarded(|| change.decode())
+        let expanded = crate::core::guard::guarded(|| change.decode())
             .ok_or(Unsupported("a change whose operations cannot be read"))?;
         let start = change.start_op().get();
         for (i, op) in expanded.operations.iter().enumerate() {

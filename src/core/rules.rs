@@ -13,10 +13,10 @@ use std::collections::{HashMap, HashSet};
 use automerge::{Automerge, Change, ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc, Value};
 use automerge::{ScalarValue, legacy};
 
+use crate::core::guard::guarded;
 use crate::core::identity::DeviceId;
 use crate::core::ids::ItemId;
 use crate::core::model::keys;
-use crate::core::replica::guarded;
 
 /// A change that breaks one of the rules. Nothing of it is applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -12,7 +12,7 @@
 //! - the signature verifies (`verify_strict`) under that key over
 //!   `SIGNATURE_DOMAIN || change_hash`, where the hash is recomputed from the bytes.
 //!
-//! A batch from a peer goes through [`verify_batch`] instead: the same checks, but each author's
+//! A batch from a peer goes through [`authenticate_batch`] instead: the same checks, but each author's
 //! older changes in the batch are vouched for by the signature on a newer one (see
 //! [`vouch`](crate::core::vouch)).
 //!
@@ -24,9 +24,9 @@ use std::fmt;
 use automerge::{ActorId, Change, ChangeHash};
 use ed25519_dalek::Signature;
 
+use crate::core::guard::guarded;
 use crate::core::identity::{DeviceId, DeviceKey};
 use crate::core::raw::{RawChange, RawError};
-use crate::core::replica::guarded;
 use crate::core::vouch::{Node, causal_order, signatures_to_check};
 use crate::protocol::{ACTOR_ID_LEN, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, SIGNATURE_LEN};
 
@@ -412,13 +412,6 @@ pub(crate) fn within_change_ops(hash: &ChangeHash, ops: u64) -> Result<(), Chang
         });
     }
     Ok(())
-}
-
-/// [`authenticate_batch`], then Automerge's decoding of every change.
-pub fn verify_batch(
-    batch: Vec<SignedChange<Unverified>>,
-) -> Result<Vec<SignedChange<Verified>>, ChangeError> {
-    authenticate_batch(batch)?.decode()
 }
 
 impl SignedChange<Verified> {

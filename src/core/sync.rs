@@ -24,7 +24,8 @@ use automerge::sync::{self, ChunkList, SyncDoc};
 use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
-use crate::core::replica::{Budget, ReceiveError, Replica, guarded};
+use crate::core::guard::guarded;
+use crate::core::replica::{Budget, ReceiveError, Replica};
 use crate::core::signed::{Proof, SignedChange, Unverified, Verified, Voucher};
 use crate::protocol::{MAX_BATCH_CHANGES, MAX_FRAME_BYTES, SIGNATURE_LEN};
 
@@ -413,11 +414,6 @@ impl PeerSync {
             self.state.last_sent_heads = told;
         }
         Ok(applied)
-    }
-
-    /// Whether the peer is known to have exactly our heads.
-    pub fn in_sync(&self, replica: &Replica) -> bool {
-        self.state.their_heads.as_deref() == Some(replica.heads().as_slice())
     }
 }
 

@@ -3,7 +3,7 @@
 //! replayed on stable by the unit tests of `fuzz::regressions`. Not part of the supported API.
 //!
 //! Every function must return normally for every input: Automerge may panic on malformed input,
-//! but the library catches that (`core::replica::guarded`, `SignedChange::from_bytes`), so a
+//! but the library catches that (`core::guard::guarded`, `SignedChange::from_bytes`), so a
 //! panic that escapes one of these functions is a bug in alliance (a missing guard, or a
 //! round trip that does not hold). The functions therefore never catch panics of the library.
 //!

@@ -238,11 +238,6 @@ pub fn direct_addrs(endpoint: &Endpoint) -> Vec<String> {
     addrs
 }
 
-/// The relay an endpoint uses, if any.
-pub fn relay_of(endpoint: &Endpoint) -> Option<String> {
-    endpoint.addr().relay_urls().next().map(|u| u.to_string())
-}
-
 /// Builds the address to dial a device at from what the address book knows.
 pub fn addr_for(device: &DeviceId, addrs: &[String], relay: Option<&str>) -> EndpointAddr {
     let id = iroh::PublicKey::from_bytes(device.as_bytes()).expect("device keys are valid points");

@@ -163,16 +163,6 @@ impl Node {
             .is_ok()
     }
 
-    /// Whether the endpoint is connected to a relay server right now.
-    pub fn relay_connected(&self) -> bool {
-        use iroh::Watcher;
-        self.endpoint
-            .home_relay_status()
-            .get()
-            .iter()
-            .any(|s| s.is_connected())
-    }
-
     fn spawn_accept_loop(&mut self) {
         let endpoint = self.endpoint.clone();
         let listener = self.listener.clone();

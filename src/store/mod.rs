@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::core::equivocation::Quarantine;
+use crate::core::guard::guarded;
 use crate::core::index::ChangeIndex;
-use crate::core::replica::guarded;
 use crate::core::{AllianceId, DeviceKey, Entropy, Replica, SignedChange, Verified};
 use crate::protocol::ACTOR_TAG_LEN;
 use format::FormatError;

@@ -16,7 +16,8 @@ use automerge::{Change, ChangeHash, ReadDoc};
 use ed25519_dalek::Signature;
 use serde::Serialize;
 
-use super::{Replica, guarded};
+use super::Replica;
+use crate::core::guard::guarded;
 use crate::core::identity::DeviceId;
 use crate::core::ids::{ItemId, Timestamp};
 use crate::core::model::AllianceView;

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use automerge::{Automerge, ChangeHash, ReadDoc};
 
 use super::receive::{Numbering, Past, check_op_ranges, within_batch_ops};
-use super::{Budget, ReceiveError, Received, Replica, guarded};
+use super::{Budget, ReceiveError, Received, Replica};
+use crate::core::guard::guarded;
 use crate::core::identity::DeviceId;
 use crate::core::signed::{
     ChangeError, Claim, SignedChange, Voucher, authored, check_vouching_signatures,

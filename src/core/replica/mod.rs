@@ -33,9 +33,9 @@ mod document;
 mod receive;
 mod removal;
 
+use crate::core::guard::guarded;
 use std::collections::HashMap;
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::str::FromStr;
 
 use automerge::{
@@ -756,35 +756,6 @@ where
         .get_change_by_hash(&hash)
         .ok_or(EditError::Automerge(AutomergeError::Fail))?;
     Ok(Some(SignedChange::sign_local(change, writer.key)))
-}
-
-/// Runs an Automerge call on data from outside; a panic inside Automerge becomes `None`.
-///
-/// The panic is expected (the data is what is wrong, and the caller reports it in one line),
-/// so Rust's panic message is kept off the terminal: a panic hook, installed once, stays quiet
-/// for panics inside `guarded` on this thread and passes every other panic to the hook that
-/// was there before.
-pub(crate) fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
-    use std::cell::Cell;
-    use std::sync::Once;
-    thread_local! {
-        static DEPTH: Cell<u32> = const { Cell::new(0) };
-    }
-    static HOOK: Once = Once::new();
-    HOOK.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if DEPTH.with(Cell::get) == 0 {
-                previous(info);
-            } else {
-                tracing::debug!(panic = %info, "Automerge panicked on data from outside");
-            }
-        }));
-    });
-    DEPTH.with(|d| d.set(d.get() + 1));
-    let result = catch_unwind(AssertUnwindSafe(f)).ok();
-    DEPTH.with(|d| d.set(d.get() - 1));
-    result
 }
 
 impl From<EditError> for ReceiveError {

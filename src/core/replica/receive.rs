@@ -20,9 +20,10 @@ use std::collections::{HashMap, HashSet};
 
 use automerge::{ActorId, Automerge, Change, ChangeHash, ChangeMetadata};
 
-use super::{ActorTip, Budget, ReceiveError, Received, Replica, guarded};
+use super::{ActorTip, Budget, ReceiveError, Received, Replica};
 use crate::core::ItemId;
 use crate::core::equivocation;
+use crate::core::guard::guarded;
 use crate::core::identity::DeviceId;
 use crate::core::rules;
 use crate::core::signed::{

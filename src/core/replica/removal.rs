@@ -25,7 +25,8 @@ use std::collections::{HashMap, HashSet};
 
 use automerge::{ChangeHash, ObjType, ROOT, ReadDoc};
 
-use super::{Replica, guarded};
+use super::Replica;
+use crate::core::guard::guarded;
 use crate::core::identity::DeviceId;
 use crate::core::model::keys;
 use crate::protocol::DEVICE_KEY_LEN;
