@@ -442,6 +442,9 @@
       soon = setTimeout(() => { refresh(); if (vision) vision.pull(); }, 10);
     };
     let es = null;
+    // A stream the browser gave up on while the device answers is opened again, after a pause
+    // that grows (1 s, doubling, up to 30 s) until a stream is up.
+    let pause = 1000;
     const connect = () => {
       const stream = new EventSource(`/a/${aid}/events`);
       es = stream;
@@ -449,6 +452,7 @@
       stream.addEventListener('hello', (ev) => {
         if (ev.data !== drawn) update();
         drawn = null;
+        pause = 1000;
         document.documentElement.dataset.live = '1';
         back();
       });
@@ -457,8 +461,12 @@
         delete document.documentElement.dataset.live;
         const state = await ask();
         if (es !== stream) return;
-        if (state !== 'ok') lost(state);
-        else if (stream.readyState === EventSource.CLOSED) connect();
+        if (state !== 'ok') { lost(state); return; }
+        if (stream.readyState === EventSource.CLOSED) {
+          await sleep(pause);
+          pause = Math.min(pause * 2, 30000);
+          if (es === stream) connect();
+        }
       });
     };
     link.onBack.push(() => {
