@@ -672,7 +672,9 @@ async fn until_text(c: &Client, css: &str, needle: &str) {
 }
 
 /// Types `text` into the field `css`. A live part may be redrawn between finding the field and
-/// typing (the page leaves a part alone only once the focus is in it): then it is found again.
+/// typing (the page leaves a part alone only once the focus is in it): then it is found again
+/// (chromedriver 148 reports the replaced field as stale or, while it is being replaced, as not
+/// interactable).
 async fn fill(c: &Client, css: &str, text: &str) {
     for attempt in 0.. {
         let e = c.find(Locator::Css(css)).await.unwrap();
@@ -683,7 +685,14 @@ async fn fill(c: &Client, css: &str, text: &str) {
         .await;
         match r {
             Ok(()) => return,
-            Err(e) if attempt < 5 && e.to_string().contains("stale") => continue,
+            Err(e)
+                if attempt < 5
+                    && (e.to_string().contains("stale")
+                        || e.to_string().contains("not interactable")) =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
             Err(e) => panic!("typing into {css}: {e}"),
         }
     }
