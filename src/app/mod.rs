@@ -36,7 +36,7 @@ use crate::core::{AllianceId, Edited, Entropy, ItemId, Splice};
 use crate::net::shared::SharedAlliance;
 use crate::store::{Identity, LockMode, OpenAlliance};
 use device::Device;
-use security::{Csrf, Guard};
+use security::{Csrf, Guard, SessionKey};
 use views::{Ctx, Page};
 
 /// The page's file in the home: its port (remembered across runs), the running process and the
@@ -171,7 +171,7 @@ pub async fn start(device: Arc<Device>, port: Option<u16>) -> Result<PageServer>
         .local_addr()
         .map_err(|e| CliError::user(format!("cannot serve the page: {e}")))?
         .port();
-    let guard = Guard::new(port);
+    let guard = Guard::new(port, Some(device.home.clone()));
     AppFile {
         port,
         pid: std::process::id(),
@@ -225,6 +225,7 @@ fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/start", get(start_page))
+        .route("/session", get(session))
         .route("/setup", post(actions::setup))
         .route("/create", post(actions::create))
         .route("/join", post(actions::join))
@@ -548,8 +549,19 @@ async fn part(
 async fn events(
     State(app): State<Arc<App>>,
     UrlPath(aid): UrlPath<String>,
+    Extension(session): Extension<SessionKey>,
 ) -> Result<Response, PageError> {
-    Ok(events::stream(app.shared(&aid)?))
+    Ok(events::stream(
+        app.shared(&aid)?,
+        app.guard.clone(),
+        session,
+    ))
+}
+
+/// The CSRF token of the session the request's cookie names: a page whose device restarted, or
+/// that was signed in again from another tab, asks for it before it sends what it kept.
+async fn session(csrf: Option<Extension<Csrf>>) -> Response {
+    axum::Json(serde_json::json!({ "csrf": csrf_of(&csrf) })).into_response()
 }
 
 // ---- the vision ----

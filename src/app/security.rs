@@ -6,11 +6,13 @@
 //!    hostile site that rebinds its DNS name to 127.0.0.1 still sends its own name).
 //! 2. **One-time link**: `/login?token=T` trades an unused token (random, 256 bits, minutes to
 //!    live) for a session cookie, `HttpOnly; SameSite=Strict`, and the token is gone. Every
-//!    other route needs that cookie.
+//!    other route needs that cookie. The home keeps each session as a hash of its secret with
+//!    its last use (`page-sessions.json`, 0600), so an open page survives a restart of the
+//!    app; a session idle for [`SESSION_IDLE`] is ended.
 //! 3. **CSRF**: every request that changes something (POST) carries the session's CSRF token
 //!    in the `X-Alliance-CSRF` header (a cross-site form cannot set headers; a cross-site
 //!    `fetch` with one needs a CORS preflight this server never answers) *and* an `Origin`
-//!    that is the page's own.
+//!    that is the page's own. The token is derived from the session's secret ([`csrf_of`]).
 //! 4. **Headers** on every answer: a Content-Security-Policy with no inline script and no
 //!    framing, `X-Frame-Options: DENY`, `nosniff`, `no-referrer`, `no-store`.
 //! 5. **The link API** (`POST /api/link`): a second `alliance app` asks the running one for a
@@ -27,6 +29,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::core::Entropy;
+use crate::store::{Home, PageSession, PageSessions};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "alliance_session";
@@ -56,9 +59,145 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-struct Session {
-    csrf: String,
-    made: Instant,
+/// A session idle this long (no request from its page, no open event stream) is ended.
+pub const SESSION_IDLE: Duration = Duration::from_secs(12 * 60 * 60);
+/// A session's last use is written to the home at most this often (and at every login).
+const SAVE_EVERY: i64 = 60;
+
+/// What the home keeps of a session: a hash of its secret, never the secret. Domain-separated
+/// from [`csrf_of`], so the file gives away neither the cookie nor the CSRF token.
+pub fn session_hash(id: &str) -> String {
+    tagged_hash(b"alliance page session v1\0", id)
+}
+
+/// A session's CSRF token, derived from its secret: the same after a restart of the app (the
+/// page keeps the one it was given), and nobody without the cookie can compute it.
+pub fn csrf_of(id: &str) -> String {
+    tagged_hash(b"alliance page csrf v1\0", id)
+}
+
+fn tagged_hash(tag: &[u8], id: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(tag);
+    h.update(id.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// The sessions of the page, by the hash of their secret: when each was last used and when
+/// its last use was last written (Unix seconds). Kept in the home ([`Home::page_sessions`]) so
+/// that an open page survives a restart of the app.
+struct Sessions {
+    used: HashMap<String, Used>,
+    home: Option<Home>,
+}
+
+#[derive(Clone, Copy)]
+struct Used {
+    last: i64,
+    stored: i64,
+}
+
+impl Sessions {
+    /// The home's sessions that are not expired at `now` (none when the file is damaged: the
+    /// pages then need a fresh link, and the app's log says why).
+    fn load(home: Option<Home>, now: i64) -> Sessions {
+        let mut used = HashMap::new();
+        let mut ended = false;
+        if let Some(h) = &home {
+            match h.page_sessions() {
+                Ok(kept) => {
+                    for s in kept.sessions {
+                        let at = s.last_used;
+                        if expired(at, now) {
+                            ended = true;
+                        } else {
+                            used.insert(
+                                s.hash,
+                                Used {
+                                    last: at,
+                                    stored: at,
+                                },
+                            );
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "the page's sessions could not be read; open pages need a fresh link"
+                ),
+            }
+        }
+        let mut sessions = Sessions { used, home };
+        if ended {
+            // Expired sessions leave the home at once.
+            sessions.save();
+        }
+        sessions
+    }
+
+    fn save(&mut self) {
+        let mut sessions: Vec<PageSession> = self
+            .used
+            .iter_mut()
+            .map(|(hash, u)| {
+                u.stored = u.last;
+                PageSession {
+                    hash: hash.clone(),
+                    last_used: u.last,
+                }
+            })
+            .collect();
+        sessions.sort_by(|a, b| a.hash.cmp(&b.hash));
+        let Some(home) = &self.home else { return };
+        if let Err(e) = home.save_page_sessions(&PageSessions { sessions }) {
+            tracing::warn!(
+                error = %e,
+                "the page's sessions could not be saved; open pages may need a fresh link after a restart"
+            );
+        }
+    }
+
+    /// Whether the session `hash` is open at `now`; if so, it was used now.
+    fn touch(&mut self, hash: &str, now: i64) -> bool {
+        let Some(u) = self.used.get_mut(hash) else {
+            return false;
+        };
+        if expired(u.last, now) {
+            self.used.remove(hash);
+            self.save();
+            return false;
+        }
+        u.last = u.last.max(now);
+        if u.last - u.stored >= SAVE_EVERY {
+            self.save();
+        }
+        true
+    }
+
+    fn open(&mut self, hash: String, now: i64) {
+        if self.used.len() >= MAX_SESSIONS
+            && let Some(oldest) = self
+                .used
+                .iter()
+                .min_by_key(|(_, u)| u.last)
+                .map(|(k, _)| k.clone())
+        {
+            self.used.remove(&oldest);
+        }
+        self.used.insert(
+            hash,
+            Used {
+                last: now,
+                stored: now,
+            },
+        );
+        self.save();
+    }
+}
+
+fn expired(last_used: i64, now: i64) -> bool {
+    now.saturating_sub(last_used) >= SESSION_IDLE.as_secs() as i64
 }
 
 /// The page's secrets: its address, the link API key, open one-time tokens and sessions.
@@ -70,17 +209,19 @@ pub struct Guard {
     /// The key of the link API (kept in `app.json`, 0600).
     pub api_key: String,
     tokens: Mutex<HashMap<String, Instant>>,
-    sessions: Mutex<HashMap<String, Session>>,
+    sessions: Mutex<Sessions>,
 }
 
 impl Guard {
-    pub fn new(port: u16) -> Arc<Guard> {
+    /// The guard of a page on `port`, with the sessions kept in `home` (none kept: `None`).
+    pub fn new(port: u16, home: Option<Home>) -> Arc<Guard> {
+        let now = crate::system::now().0;
         Arc::new(Guard {
             host: format!("127.0.0.1:{port}"),
             origin: format!("http://127.0.0.1:{port}"),
             api_key: random_token(),
             tokens: Mutex::default(),
-            sessions: Mutex::default(),
+            sessions: Mutex::new(Sessions::load(home, now)),
         })
     }
 
@@ -93,8 +234,8 @@ impl Guard {
         format!("{}/login?token={token}", self.origin)
     }
 
-    /// Uses up a one-time token: a session ID and its CSRF token, or `None` (unknown, used,
-    /// or expired).
+    /// Uses up a one-time token: a new session's secret (for the cookie), or `None` (unknown,
+    /// used, or expired).
     fn redeem(&self, token: &str) -> Option<String> {
         let made = {
             let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
@@ -105,35 +246,33 @@ impl Guard {
             return None;
         }
         let id = random_token();
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        if sessions.len() >= MAX_SESSIONS
-            && let Some(oldest) = sessions
-                .iter()
-                .min_by_key(|(_, s)| s.made)
-                .map(|(k, _)| k.clone())
-        {
-            sessions.remove(&oldest);
-        }
-        sessions.insert(
-            id.clone(),
-            Session {
-                csrf: random_token(),
-                made: Instant::now(),
-            },
-        );
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .open(session_hash(&id), crate::system::now().0);
         Some(id)
     }
 
-    /// The CSRF token of the session whose cookie the request carries.
-    fn session(&self, headers: &HeaderMap) -> Option<String> {
+    /// The session whose cookie the request carries, if it is open (it counts as used now).
+    fn session(&self, headers: &HeaderMap) -> Option<(SessionKey, String)> {
         let id = cookie(headers, COOKIE)?;
-        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions
-            .iter()
-            .find(|(k, _)| same_secret(k, &id))
-            .map(|(_, s)| s.csrf.clone())
+        let key = SessionKey(session_hash(&id));
+        self.touch(&key).then(|| (key, csrf_of(&id)))
+    }
+
+    /// Marks the session as used now (an open event stream keeps its page's session alive);
+    /// `false` when it is not open (any more).
+    pub fn touch(&self, key: &SessionKey) -> bool {
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .touch(&key.0, crate::system::now().0)
     }
 }
+
+/// The session a request belongs to (the hash of its secret), handed to the event stream.
+#[derive(Clone)]
+pub struct SessionKey(String);
 
 /// The session's CSRF token, handed to the views (they put it in a meta tag for the script).
 #[derive(Clone)]
@@ -198,7 +337,7 @@ async fn check(guard: &Guard, mut req: Request, next: Next) -> Response {
     if host != guard.host {
         return refuse(
             StatusCode::FORBIDDEN,
-            "This page answers only at its own address. Open the link `alliance app` printed.",
+            "This page answers only at its own address, 127.0.0.1 and its port.",
         );
     }
     let path = req.uri().path().to_string();
@@ -253,15 +392,15 @@ async fn check(guard: &Guard, mut req: Request, next: Next) -> Response {
             }
             None => refuse(
                 StatusCode::FORBIDDEN,
-                "This link was used already or is too old. Run `alliance app` again for a fresh one.",
+                "This link was used already or is too old. Open the alliance app again for a fresh one.",
             ),
         };
     }
     // No cookie, no page and no API.
-    let Some(csrf) = guard.session(req.headers()) else {
+    let Some((key, csrf)) = guard.session(req.headers()) else {
         return refuse(
             StatusCode::UNAUTHORIZED,
-            "Open the link that `alliance app` printed (each link works once).",
+            "This page needs the link this device gave when its alliance app started (each link works once).",
         );
     };
     // 3. Changes: the CSRF header and our own Origin, both.
@@ -284,5 +423,6 @@ async fn check(guard: &Guard, mut req: Request, next: Next) -> Response {
         }
     }
     req.extensions_mut().insert(Csrf(csrf));
+    req.extensions_mut().insert(key);
     next.run(req).await
 }

@@ -342,8 +342,24 @@ pub fn page(p: Page, c: &Ctx<'_>, csrf: &str) -> Markup {
         csrf,
         Some((&c.aid, &c.view.title, p)),
         &heading,
-        body,
+        html! {
+            (body)
+            // The version the page was drawn at: the event stream's first event says whether
+            // something changed before it started listening.
+            span #page-heads hidden data-heads=(sorted_heads(c.open)) {}
+        },
     )
+}
+
+fn sorted_heads(open: &OpenAlliance) -> String {
+    let mut heads: Vec<String> = open
+        .replica()
+        .heads()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    heads.sort();
+    heads.join(",")
 }
 
 fn rating_select(id: &str) -> Markup {

@@ -15,6 +15,9 @@
 //!   serve.json               what a running `alliance serve` announces (its device, addresses
 //!                            and pid), for `invite` and for the next `serve` to reuse its port;
 //!                            removed when it stops
+//!   page-sessions.json       the open sessions of this device's page (`alliance app`): a
+//!                            hash of each session's secret (never the secret) and when it
+//!                            was last used (mode 0600)
 //!   alliances/
 //!     .new-<short id>-<pid>/ an alliance being created, renamed to its ID once complete
 //!     .gone-<short id>-<pid>/ an alliance being removed from this device (`alliance forget`)
@@ -53,6 +56,8 @@ pub const DEFAULT_ALLIANCE: &str = "default.json";
 /// Home: held by the process that serves this home (see [`super::Home::claim_serving`]).
 pub const SERVE_LOCK: &str = "serve.lock";
 pub const SERVE_ANNOUNCEMENT: &str = "serve.json";
+/// Home: the page's sessions (see [`super::PageSessions`]).
+pub const PAGE_SESSIONS: &str = "page-sessions.json";
 /// Home: one directory per alliance, named by its ID.
 pub const ALLIANCES_DIR: &str = "alliances";
 /// `alliances/`: the prefix of an alliance directory being created.

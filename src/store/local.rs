@@ -49,6 +49,21 @@ pub struct ServeInfo {
     pub pid: u32,
 }
 
+/// One session of this device's page (`alliance app`), as the home keeps it so that an open
+/// page survives a restart of the app: a hash of the session's secret (the secret itself is
+/// only in the browser's cookie) and when it was last used (Unix seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageSession {
+    pub hash: String,
+    pub last_used: i64,
+}
+
+/// What [`layout::PAGE_SESSIONS`] holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageSessions {
+    pub sessions: Vec<PageSession>,
+}
+
 /// This process serves the home: held for as long as it runs (the OS releases it if the process
 /// dies), so a home has one node at a time.
 #[derive(Debug)]
@@ -138,6 +153,19 @@ impl Home {
     /// Announces a running `serve`, replacing any earlier announcement atomically.
     pub fn announce_serve(&self, info: &ServeInfo) -> Result<(), StoreError> {
         save_json(&self.root.join(layout::SERVE_ANNOUNCEMENT), info)
+    }
+
+    /// The page's sessions (none when the file was never written). Only the process that
+    /// serves the home (see [`Home::claim_serving`]) reads and writes them.
+    pub fn page_sessions(&self) -> Result<PageSessions, StoreError> {
+        Ok(load_json(&self.root.join(layout::PAGE_SESSIONS))?.unwrap_or_default())
+    }
+
+    /// Replaces the page's sessions atomically, readable by this user only (0600).
+    pub fn save_page_sessions(&self, sessions: &PageSessions) -> Result<(), StoreError> {
+        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let bytes = serde_json::to_vec_pretty(sessions).expect("sessions serialise");
+        write_atomic(&self.root.join(layout::PAGE_SESSIONS), &bytes, 0o600)
     }
 
     /// Removes the announcement of `serve` (it stopped).

@@ -7,7 +7,8 @@
     const m = document.querySelector(`meta[name="${n}"]`);
     return m ? m.content : '';
   };
-  const csrf = meta('alliance-csrf');
+  // The session's CSRF token; asked for again when the page was signed in anew elsewhere.
+  let csrf = meta('alliance-csrf');
   const aid = meta('alliance-id');
   const flash = document.getElementById('flash');
 
@@ -17,31 +18,106 @@
     flash.classList.toggle('error', !ok);
   }
 
-  async function post(url, body, type) {
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  // ---- the device: answering, or away ----
+  // While this device does not answer (its app restarting, the laptop asleep), what the page
+  // would send waits here and goes out when the device answers again: nothing typed is lost.
+  const AWAY = 'Your device is not answering; your words are kept and will be saved when it is back.';
+  const SIGNED_OUT = 'This page is no longer signed in to your device (it was not used for 12 hours). Your words are kept here: open the alliance app on this device again and they will be saved.';
+  const link = { away: false, why: '', probing: false, waiters: [], onBack: [] };
+  let leaving = false;
+  window.addEventListener('pagehide', () => { leaving = true; });
+  window.addEventListener('pageshow', () => { leaving = false; });
+
+  function whenBack() {
+    if (!link.away) return Promise.resolve();
+    return new Promise((resolve) => link.waiters.push(resolve));
+  }
+  function lost(why) {
+    if (leaving) return;
+    link.away = true;
+    link.why = why;
+    document.documentElement.dataset.away = '1';
+    say(why, false);
+    probe();
+  }
+  function back() {
+    if (!link.away) return;
+    link.away = false;
+    delete document.documentElement.dataset.away;
+    if (flash && flash.textContent === link.why) say('', true);
+    const waiters = link.waiters;
+    link.waiters = [];
+    for (const resolve of waiters) resolve();
+    for (const f of link.onBack) f();
+  }
+  // Whether the device answers this page: 'ok' (and the session's CSRF token is current),
+  // AWAY or SIGNED_OUT.
+  async function ask() {
     let r;
+    try { r = await fetch('/session', { credentials: 'same-origin', cache: 'no-store' }); } catch (_) { return AWAY; }
+    if (r.status === 401) return SIGNED_OUT;
+    if (!r.ok) return AWAY;
     try {
-      r = await fetch(url, {
-        method: 'POST',
-        headers: { 'X-Alliance-CSRF': csrf, 'Content-Type': type },
-        body,
-        credentials: 'same-origin',
-      });
-    } catch (_) {
-      return { ok: false, message: 'The page cannot reach this device; is `alliance app` still running?' };
+      const data = await r.json();
+      if (data.csrf) csrf = data.csrf;
+    } catch (_) { return AWAY; }
+    return 'ok';
+  }
+  // Asks until the device answers (a quarter second at first, then up to every 3 seconds).
+  async function probe() {
+    if (link.probing) return;
+    link.probing = true;
+    let delay = 250;
+    while (link.away) {
+      await sleep(delay);
+      delay = Math.min(delay * 2, 3000);
+      const state = await ask();
+      if (state === 'ok') back();
+      else if (state !== link.why) lost(state);
     }
-    let data = null;
-    try { data = await r.json(); } catch (_) { data = null; }
-    if (!data) {
-      data = {
-        ok: false,
-        message: r.status === 413
-          ? 'That is far too long; nothing was saved.'
-          : r.status === 401 || r.status === 403
-            ? 'This page\'s session has ended (was `alliance app` restarted?); nothing was saved. Run `alliance app` for a fresh link.'
+    link.probing = false;
+  }
+
+  // Sends a change; when the device does not answer, waits until it does and sends it then
+  // (`waiting(why)` is told). Resolves with the device's answer.
+  async function post(url, body, type, waiting) {
+    for (;;) {
+      if (link.away && waiting) waiting(link.why);
+      await whenBack();
+      let r;
+      try {
+        r = await fetch(url, {
+          method: 'POST',
+          headers: { 'X-Alliance-CSRF': csrf, 'Content-Type': type },
+          body,
+          credentials: 'same-origin',
+        });
+      } catch (_) {
+        lost(AWAY);
+        continue;
+      }
+      if (r.status === 401) { lost(SIGNED_OUT); continue; }
+      if (r.status === 403) {
+        // Signed in again from another tab: this page's token is the old session's.
+        const used = csrf;
+        const state = await ask();
+        if (state !== 'ok') { lost(state); continue; }
+        if (csrf !== used) continue;
+      }
+      let data = null;
+      try { data = await r.json(); } catch (_) { data = null; }
+      if (!data) {
+        data = {
+          ok: false,
+          message: r.status === 413
+            ? 'That is far too long; nothing was saved.'
             : 'That did not work and nothing was saved. Please reload the page.',
-      };
+        };
+      }
+      return data;
     }
-    return data;
   }
 
   // ---- forms ----
@@ -53,7 +129,9 @@
     const button = form.querySelector('button[type=submit]');
     if (button) button.disabled = true;
     const body = new URLSearchParams(new FormData(form)).toString();
-    const data = await post(form.action, body, 'application/x-www-form-urlencoded');
+    const data = await post(form.action, body, 'application/x-www-form-urlencoded', (why) => {
+      if (out) { out.textContent = why; out.classList.add('error'); }
+    });
     if (button) button.disabled = false;
     if (out) {
       out.textContent = data.message || '';
@@ -275,7 +353,7 @@
       this.state.classList.toggle('error', !!bad);
     }
     typed() {
-      this.show('Not sent yet…');
+      if (link.away) this.show(link.why, true); else this.show('Not sent yet…');
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.send(), 300);
     }
@@ -287,7 +365,8 @@
       const splices = hunks.map((h) => ({ pos: h.s, delete: h.e - h.s, insert: h.t.join('') }));
       this.inflight = true;
       this.show('Sending…');
-      const data = await post(this.splice, JSON.stringify({ base: this.heads, splices }), 'application/json');
+      const data = await post(this.splice, JSON.stringify({ base: this.heads, splices }), 'application/json',
+        (why) => this.show(why, true));
       this.inflight = false;
       if (data.ok) {
         this.adopt(data.text, data.heads, local);
@@ -350,13 +429,49 @@
   window.allianceMerge = (o, a, b) => merge(cps(o), cps(a), cps(b)).text.join('');
 
   // ---- server-sent events ----
+  // `hello` opens each stream with the alliance's heads: when they are not the ones the page
+  // was drawn at (a change landed before the stream listened, or while the device was away),
+  // the page fetches what changed. A stream that drops makes the page ask whether the device
+  // is away; when it is back, the stream is opened again.
   if (aid && window.EventSource) {
     let soon = null;
-    const es = new EventSource(`/a/${aid}/events`);
-    es.addEventListener('change', () => {
+    const marker = document.getElementById('page-heads');
+    let drawn = marker ? marker.dataset.heads : null;
+    const update = () => {
       clearTimeout(soon);
       soon = setTimeout(() => { refresh(); if (vision) vision.pull(); }, 10);
+    };
+    let es = null;
+    // A stream the browser gave up on while the device answers is opened again, after a pause
+    // that grows (1 s, doubling, up to 30 s) until a stream is up.
+    let pause = 1000;
+    const connect = () => {
+      const stream = new EventSource(`/a/${aid}/events`);
+      es = stream;
+      stream.addEventListener('change', () => { drawn = null; update(); });
+      stream.addEventListener('hello', (ev) => {
+        if (ev.data !== drawn) update();
+        drawn = null;
+        pause = 1000;
+        document.documentElement.dataset.live = '1';
+        back();
+      });
+      stream.addEventListener('error', async () => {
+        if (es !== stream || leaving) return;
+        delete document.documentElement.dataset.live;
+        const state = await ask();
+        if (es !== stream) return;
+        if (state !== 'ok') { lost(state); return; }
+        if (stream.readyState === EventSource.CLOSED) {
+          await sleep(pause);
+          pause = Math.min(pause * 2, 30000);
+          if (es === stream) connect();
+        }
+      });
+    };
+    link.onBack.push(() => {
+      if (es && es.readyState !== EventSource.OPEN) { es.close(); connect(); }
     });
-    es.addEventListener('hello', () => { document.documentElement.dataset.live = '1'; });
+    connect();
   }
 })();
