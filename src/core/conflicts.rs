@@ -16,7 +16,8 @@ use automerge::{ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::
 use serde::Serialize;
 
 use crate::core::edit::{Edited, excerpt};
-use crate::core::history::{Attributor, scalar};
+use crate::core::history::Attributor;
+use crate::core::model::scalar;
 use crate::core::ids::{ItemId, ItemKind};
 use crate::core::index::ChangeIndex;
 use crate::core::model::{self, keys};

@@ -12,12 +12,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use automerge::{ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, ValueRef};
+use automerge::{ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value, ValueRef};
 use serde::Serialize;
 
 use crate::core::ids::{ItemId, ItemKind, Timestamp};
 use crate::core::index::{ChangeIndex, Touch};
-use crate::core::model::{AllianceView, keys};
+use crate::core::model::{AllianceView, CONFLICT_MARK, keys, scalar};
 use crate::core::replay::{ChainCheck, ItemReplay};
 use crate::core::replica::{Facts, LogEntry, Replica};
 
@@ -150,18 +150,6 @@ fn map_at(
     match doc.get_at(obj, key, heads) {
         Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
         _ => None,
-    }
-}
-
-/// Appended to a field's value while it holds several concurrent values.
-pub const CONFLICT_MARK: &str = "(conflict)";
-
-/// A scalar as people read it (strings unquoted, null as `null`).
-pub(crate) fn scalar(s: &ScalarValue) -> String {
-    match s {
-        ScalarValue::Str(s) => s.to_string(),
-        ScalarValue::Null => "null".into(),
-        other => other.to_string(),
     }
 }
 

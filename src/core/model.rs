@@ -559,3 +559,15 @@ pub(crate) fn put_device(
     tx.put(&d, "added_at", now.0)?;
     Ok(())
 }
+
+/// Appended to a field's value while it holds several concurrent values.
+pub const CONFLICT_MARK: &str = "(conflict)";
+
+/// A scalar as people read it (strings unquoted, null as `null`).
+pub(crate) fn scalar(s: &automerge::ScalarValue) -> String {
+    match s {
+        automerge::ScalarValue::Str(s) => s.to_string(),
+        automerge::ScalarValue::Null => "null".into(),
+        other => other.to_string(),
+    }
+}

@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use automerge::legacy::{self, ElementId, Key, ObjectId, OpId, OpType};
 use automerge::{ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
-use crate::core::history::{CONFLICT_MARK, scalar};
+use crate::core::model::{CONFLICT_MARK, scalar};
 use crate::core::ids::{ItemId, ItemKind};
 use crate::core::index::ChangeIndex;
 
