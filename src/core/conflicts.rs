@@ -17,9 +17,9 @@ use serde::Serialize;
 
 use crate::core::edit::{Edited, excerpt};
 use crate::core::history::Attributor;
-use crate::core::model::scalar;
 use crate::core::ids::{ItemId, ItemKind};
 use crate::core::index::ChangeIndex;
+use crate::core::model::scalar;
 use crate::core::model::{self, keys};
 use crate::core::replica::{EditError, Replica, Writer};
 use crate::core::text_conflicts::TextRef;

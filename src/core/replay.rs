@@ -32,9 +32,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use automerge::legacy::{self, ElementId, Key, ObjectId, OpId, OpType};
 use automerge::{ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
-use crate::core::model::{CONFLICT_MARK, scalar};
 use crate::core::ids::{ItemId, ItemKind};
 use crate::core::index::ChangeIndex;
+use crate::core::model::{CONFLICT_MARK, scalar};
 
 /// Something the replay does not model; the caller reads the document instead.
 #[derive(Debug, Clone, PartialEq, Eq)]

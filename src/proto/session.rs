@@ -5,7 +5,7 @@
 //! this frame, schedule the timer, quarantine the peer, close with this code, finished with this
 //! report). It reads and writes the alliance through a [`Target`]: a [`Replica`] in memory, or,
 //! at the edge, the device's store (`net::shared`). The tokio driver (`net::session`) only reads,
-//! writes, sleeps and selects; the simulator ([`crate::proto::sim`]), the load test and the
+//! writes, sleeps and selects; the simulator (`proto::sim`), the load test and the
 //! benchmark drive this same machine.
 //!
 //! ```text

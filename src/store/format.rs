@@ -173,11 +173,9 @@ pub fn decode_log(bytes: &[u8]) -> Result<DecodedLog, FormatError> {
     let mut records = Vec::new();
     while pos < bytes.len() {
         let rest = &bytes[pos..];
-        if rest.len() < RECORD_HEADER {
+        let Some((len, crc)) = record_header(rest) else {
             break; // torn header
-        }
-        let len = u32::from_le_bytes(rest[0..4].try_into().unwrap()) as usize;
-        let crc = u32::from_le_bytes(rest[4..8].try_into().unwrap());
+        };
         let end = RECORD_HEADER.saturating_add(len);
         if end > rest.len() {
             // Runs past the end of the file: a torn append, whose bytes are a prefix of this
@@ -202,12 +200,12 @@ pub fn decode_log(bytes: &[u8]) -> Result<DecodedLog, FormatError> {
                 return Err(short());
             }
             let (sig, change) = payload.split_at(SIGNATURE_LEN);
-            (Some(sig.try_into().unwrap()), Vec::new(), change)
+            (Some(fixed(sig, 0).ok_or_else(short)?), Vec::new(), change)
         } else {
             match payload.split_first() {
                 Some((&SIGNED, rest)) if rest.len() >= SIGNATURE_LEN => {
                     let (sig, change) = rest.split_at(SIGNATURE_LEN);
-                    (Some(sig.try_into().unwrap()), Vec::new(), change)
+                    (Some(fixed(sig, 0).ok_or_else(short)?), Vec::new(), change)
                 }
                 Some((&PROVED, rest)) => {
                     let mut at = 0;
@@ -234,12 +232,24 @@ pub fn decode_log(bytes: &[u8]) -> Result<DecodedLog, FormatError> {
     })
 }
 
+/// The `N` bytes of `bytes` from `at`, if there are that many.
+fn fixed<const N: usize>(bytes: &[u8], at: usize) -> Option<[u8; N]> {
+    bytes.get(at..at.checked_add(N)?)?.try_into().ok()
+}
+
+/// A record's header: its payload's length and checksum (`None` when torn).
+fn record_header(bytes: &[u8]) -> Option<(usize, u32)> {
+    let len = u32::from_le_bytes(fixed(bytes, 0)?) as usize;
+    Some((len, u32::from_le_bytes(fixed(bytes, 4)?)))
+}
+
 /// Whether a whole, checksummed record starts anywhere in `bytes`.
 fn whole_record_in(bytes: &[u8], min_payload: usize) -> bool {
     (0..bytes.len().saturating_sub(RECORD_HEADER - 1)).any(|q| {
         let rest = &bytes[q..];
-        let len = u32::from_le_bytes(rest[0..4].try_into().unwrap()) as usize;
-        let crc = u32::from_le_bytes(rest[4..8].try_into().unwrap());
+        let Some((len, crc)) = record_header(rest) else {
+            return false;
+        };
         len >= min_payload
             && RECORD_HEADER.saturating_add(len) <= rest.len()
             && crc32fast::hash(&rest[RECORD_HEADER..RECORD_HEADER + len]) == crc
@@ -327,7 +337,7 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<DecodedSnapshot<'_>, FormatError>
         return Err(FormatError::Truncated);
     }
     let (body, crc) = bytes.split_at(bytes.len() - 4);
-    if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().unwrap()) {
+    if fixed(crc, 0).map(u32::from_le_bytes) != Some(crc32fast::hash(body)) {
         return Err(FormatError::BadChecksum);
     }
     let mut pos = 8;
@@ -337,12 +347,19 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<DecodedSnapshot<'_>, FormatError>
         *pos = end;
         Ok(s)
     };
-    let doc_len = u64::from_le_bytes(take(&mut pos, 8)?.try_into().unwrap());
+    let take_u64 = |pos: &mut usize| -> Result<u64, FormatError> {
+        let at = *pos;
+        take(pos, 8)?;
+        fixed(body, at)
+            .map(u64::from_le_bytes)
+            .ok_or(FormatError::Truncated)
+    };
+    let doc_len = take_u64(&mut pos)?;
     let doc = take(
         &mut pos,
         usize::try_from(doc_len).map_err(|_| FormatError::Truncated)?,
     )?;
-    let count = u64::from_le_bytes(take(&mut pos, 8)?.try_into().unwrap());
+    let count = take_u64(&mut pos)?;
     let entry = CHANGE_HASH_LEN + SIGNATURE_LEN;
     let count = usize::try_from(count).map_err(|_| FormatError::Truncated)?;
     let table = count.checked_mul(entry).ok_or(FormatError::Truncated)?;
@@ -353,15 +370,17 @@ pub fn decode_snapshot(bytes: &[u8]) -> Result<DecodedSnapshot<'_>, FormatError>
     let mut signatures = HashMap::with_capacity(count);
     for _ in 0..count {
         let e = take(&mut pos, entry)?;
-        let hash = ChangeHash(e[..CHANGE_HASH_LEN].try_into().unwrap());
-        let sig = Signature::from_bytes(e[CHANGE_HASH_LEN..].try_into().unwrap());
+        let hash = ChangeHash(fixed(e, 0).ok_or(FormatError::Truncated)?);
+        let sig = Signature::from_bytes(&fixed(e, CHANGE_HASH_LEN).ok_or(FormatError::Truncated)?);
         signatures.insert(hash, sig);
     }
     let mut proofs = HashMap::new();
     if !old_format {
-        let count = u64::from_le_bytes(take(&mut pos, 8)?.try_into().unwrap());
+        let count = take_u64(&mut pos)?;
         for _ in 0..count {
-            let hash = ChangeHash(take(&mut pos, CHANGE_HASH_LEN)?.try_into().unwrap());
+            let hash = ChangeHash(
+                fixed(take(&mut pos, CHANGE_HASH_LEN)?, 0).ok_or(FormatError::Truncated)?,
+            );
             let (via, sig) = decode_proof(body, &mut pos).ok_or(FormatError::Truncated)?;
             proofs.insert(
                 hash,
@@ -422,7 +441,7 @@ pub fn decode_bundle(bytes: &[u8]) -> Result<(ChangeHash, Vec<LogRecord>), Forma
         m if m == BUNDLE_MAGIC_V1 => LOG_MAGIC_V1,
         _ => return Err(FormatError::BadMagic),
     };
-    let alliance = ChangeHash(bytes[BUNDLE_MAGIC.len()..head].try_into().unwrap());
+    let alliance = ChangeHash(fixed(bytes, BUNDLE_MAGIC.len()).ok_or(FormatError::BadMagic)?);
     // Reuse the log decoder on a log-shaped view of the records.
     let mut as_log = log_magic.to_vec();
     as_log.extend_from_slice(&bytes[head..]);
