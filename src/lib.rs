@@ -69,13 +69,13 @@
 pub mod app;
 pub mod cli;
 pub mod core;
+pub mod device;
 /// The fuzz targets' bodies: built for the library's own tests and, with the `fuzz` feature,
 /// for cargo-fuzz (`fuzz/`); not in a normal build.
 #[cfg(any(test, feature = "fuzz"))]
 #[doc(hidden)]
 pub mod fuzz;
 pub mod net;
-pub mod ops;
 pub mod proto;
 pub mod protocol;
 pub mod store;

@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::app::{App, PageError, views};
-use crate::cli::error::CliError;
 use crate::core::conflicts::{Resolution, Target};
 use crate::core::{Edited, ItemId, NewCheckIn};
+use crate::device::DeviceError;
 use crate::store::LockMode;
 
 /// The answer to a form: what happened, in words, and where to go next, or a bit of HTML to
@@ -113,8 +113,9 @@ pub(crate) async fn setup(State(app): State<Arc<App>>, body: axum::body::Bytes) 
         async {
             let f = form_fields(&body)?;
             let name = f.text("name")?;
-            let mut entropy = crate::system::entropy("app-setup").map_err(CliError::user)?;
-            let (identity, _) = crate::ops::init(&app.device.home, &name, entropy.as_mut())?;
+            let mut entropy = crate::system::entropy("app-setup").map_err(DeviceError::user)?;
+            let (identity, _) =
+                crate::device::steps::init(&app.device.home, &name, entropy.as_mut())?;
             app.device.refresh().await?;
             Ok(Answer {
                 ok: true,
@@ -133,9 +134,9 @@ pub(crate) async fn create(State(app): State<Arc<App>>, body: axum::body::Bytes)
             let f = form_fields(&body)?;
             let (title, role) = (f.text("title")?, f.text("role")?);
             let home = app.device.home.clone();
-            let identity = home.identity().map_err(CliError::from)?;
-            let mut entropy = crate::system::entropy("app-create").map_err(CliError::user)?;
-            let (id, _) = crate::ops::create_alliance(
+            let identity = home.identity().map_err(DeviceError::from)?;
+            let mut entropy = crate::system::entropy("app-create").map_err(DeviceError::user)?;
+            let (id, _) = crate::device::steps::create_alliance(
                 &home,
                 &identity,
                 entropy.as_mut(),
@@ -162,13 +163,13 @@ pub(crate) async fn join(State(app): State<Arc<App>>, body: axum::body::Bytes) -
             let ticket = f.text("ticket")?;
             let name = f.text("name")?;
             let name = (!name.trim().is_empty()).then_some(name);
-            let mut entropy = crate::system::entropy("app-join").map_err(CliError::user)?;
+            let mut entropy = crate::system::entropy("app-join").map_err(DeviceError::user)?;
             let mut net = app.device.config.clone();
             // The join dials out from a fresh socket; the node keeps its own port.
             if net.bind.is_some_and(|b| b.port() != 0) {
                 net.bind = net.bind.map(|b| SocketAddr::new(b.ip(), 0));
             }
-            let joined = crate::ops::join(
+            let joined = crate::device::steps::join(
                 &app.device.home,
                 &net,
                 &ticket,
@@ -319,7 +320,7 @@ async fn run_action(
             let id = f.id("id")?;
             done(
                 app.with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
-                    crate::ops::edit_indexed(
+                    crate::device::steps::edit_indexed(
                         open,
                         identity,
                         entropy,
@@ -338,7 +339,7 @@ async fn run_action(
             let rating = rating(&f)?;
             let reflection = f.text("reflection")?;
             let proposed_changes = lines(&f.text("propose")?);
-            let next_in_days = crate::cli::commands::checkin::parse_cadence(&f.text("next")?)?;
+            let next_in_days = crate::device::parse::cadence(&f.text("next")?)?;
             let new = NewCheckIn {
                 date: crate::system::now().date(),
                 rating,
@@ -379,7 +380,7 @@ async fn run_action(
                 })?;
             done(
                 app.with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
-                    crate::ops::edit_indexed(
+                    crate::device::steps::edit_indexed(
                         open,
                         identity,
                         entropy,
@@ -411,16 +412,16 @@ async fn run_action(
             }
         }
         "invite" => {
-            let valid = crate::cli::duration::parse(
+            let valid = crate::device::parse::parse(
                 "expires",
                 &f.text("expires")?,
-                365 * crate::cli::duration::DAY,
+                365 * crate::device::parse::DAY,
             )?;
             let role = f.text("role")?;
             let addrs = app.device.info().map(|i| i.addrs).unwrap_or_default();
             let (invite, ticket) = app
                 .with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
-                    crate::ops::create_invite(
+                    crate::device::steps::create_invite(
                         open,
                         identity,
                         entropy,
@@ -446,7 +447,7 @@ async fn run_action(
             let id = f.text("id")?;
             let id = app
                 .with_open(aid, LockMode::Exclusive, move |open, _, _| {
-                    crate::ops::revoke_invite(open, &id)
+                    crate::device::steps::revoke_invite(open, &id)
                 })
                 .await?;
             // Invites are device-local: tell this page's parts ourselves.

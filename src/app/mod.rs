@@ -1,6 +1,6 @@
 //! The family's page (`alliance app`): a local web page served by this device, from its own
 //! replica, live with the others' edits. It is the page's edge only: every edit goes through
-//! the same calls as the `alliance` command ([`crate::ops`] and the core's `Replica` methods,
+//! the same calls as the `alliance` command ([`crate::device::steps`] and the core's `Replica` methods,
 //! one signed change each, persisted before the page hears it worked).
 //!
 //! - [`security`]: the one middleware with all of the page's safety (Host, one-time link,
@@ -14,7 +14,6 @@
 //! See `docs/app.md`.
 
 pub mod actions;
-pub mod device;
 pub mod events;
 pub mod security;
 pub mod views;
@@ -31,11 +30,11 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::error::{CliError, Result};
 use crate::core::{AllianceId, Edited, Entropy, ItemId, Splice};
+use crate::device::Online;
+use crate::device::{DeviceError, Result};
 use crate::net::shared::SharedAlliance;
 use crate::store::{Identity, LockMode, OpenAlliance};
-use device::Device;
 use security::{Csrf, Guard, SessionKey};
 use views::{Ctx, Page};
 
@@ -124,7 +123,7 @@ pub fn is_link_to(url: &str, port: u16) -> bool {
 
 /// The page's state.
 pub struct App {
-    pub device: Arc<Device>,
+    pub device: Arc<Online>,
     pub guard: Arc<Guard>,
     entropy: Mutex<Box<dyn Entropy + Send>>,
 }
@@ -151,7 +150,7 @@ impl PageServer {
 
 /// Starts the page on `127.0.0.1`: the port remembered in the home (or `port` when given, or
 /// any free one), and writes [`APP_FILE`].
-pub async fn start(device: Arc<Device>, port: Option<u16>) -> Result<PageServer> {
+pub async fn start(device: Arc<Online>, port: Option<u16>) -> Result<PageServer> {
     let root = device.home.root().to_path_buf();
     let wanted = port.or_else(|| AppFile::read(&root).map(|f| f.port));
     let listener = match wanted {
@@ -160,7 +159,7 @@ pub async fn start(device: Arc<Device>, port: Option<u16>) -> Result<PageServer>
             Ok(l) => l,
             Err(_) if port.is_none() => bind_any().await?,
             Err(e) => {
-                return Err(CliError::user(format!(
+                return Err(DeviceError::user(format!(
                     "cannot serve the page on 127.0.0.1:{p}: {e}"
                 )));
             }
@@ -169,7 +168,7 @@ pub async fn start(device: Arc<Device>, port: Option<u16>) -> Result<PageServer>
     };
     let port = listener
         .local_addr()
-        .map_err(|e| CliError::user(format!("cannot serve the page: {e}")))?
+        .map_err(|e| DeviceError::user(format!("cannot serve the page: {e}")))?
         .port();
     let guard = Guard::new(port, Some(device.home.clone()));
     AppFile {
@@ -179,7 +178,7 @@ pub async fn start(device: Arc<Device>, port: Option<u16>) -> Result<PageServer>
     }
     .write(&root)
     .map_err(|e| {
-        CliError::user(format!(
+        DeviceError::user(format!(
             "cannot write {}: {e}",
             root.join(APP_FILE).display()
         ))
@@ -187,7 +186,7 @@ pub async fn start(device: Arc<Device>, port: Option<u16>) -> Result<PageServer>
     let app = Arc::new(App {
         device: device.clone(),
         guard: guard.clone(),
-        entropy: Mutex::new(crate::system::entropy("app").map_err(CliError::user)?),
+        entropy: Mutex::new(crate::system::entropy("app").map_err(DeviceError::user)?),
     });
     let router = router(app);
     let server = tokio::spawn(async move {
@@ -217,7 +216,7 @@ pub async fn start(device: Arc<Device>, port: Option<u16>) -> Result<PageServer>
 async fn bind_any() -> Result<tokio::net::TcpListener> {
     tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
-        .map_err(|e| CliError::user(format!("cannot serve the page on 127.0.0.1: {e}")))
+        .map_err(|e| DeviceError::user(format!("cannot serve the page on 127.0.0.1: {e}")))
 }
 
 fn router(app: Arc<App>) -> Router {
@@ -264,10 +263,10 @@ impl PageError {
     }
 }
 
-impl From<CliError> for PageError {
-    fn from(e: CliError) -> Self {
+impl From<DeviceError> for PageError {
+    fn from(e: DeviceError) -> Self {
         match &e {
-            CliError::Store(store) => {
+            DeviceError::Store(store) => {
                 // The details (the file, the system's words) go to the app's log; the page
                 // says what happened in words.
                 tracing::warn!(error = %e.message(), "the page could not use this device's files");
@@ -366,11 +365,11 @@ impl App {
                 "The page failed to read the alliance; please reload.",
             )
         })?;
-        result.map_err(|e| PageError::from(CliError::from(e)))
+        result.map_err(|e| PageError::from(DeviceError::from(e)))
     }
 
     /// Runs one edit, through the same path as the `alliance` command's edits
-    /// ([`crate::ops::edit_on`]): one signed change, persisted before this returns.
+    /// ([`crate::device::steps::edit_on`]): one signed change, persisted before this returns.
     async fn edit(
         self: &Arc<Self>,
         aid: &str,
@@ -383,7 +382,7 @@ impl App {
         + 'static,
     ) -> Result<Edited, PageError> {
         self.with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
-            crate::ops::edit_on(open, identity, entropy, crate::system::now(), f)
+            crate::device::steps::edit_on(open, identity, entropy, crate::system::now(), f)
         })
         .await
     }
@@ -402,7 +401,7 @@ impl App {
             let mut entropy = app.entropy.lock().unwrap_or_else(|p| p.into_inner());
             shared
                 .with(mode, |open| Ok(f(open, &identity, entropy.as_mut())))
-                .map_err(CliError::from)?
+                .map_err(DeviceError::from)?
         })
         .await
         .map_err(|_| {
@@ -639,9 +638,13 @@ async fn vision_splice(
         }
         let splices = req.splices;
         app.with_open(&aid, LockMode::Exclusive, move |open, identity, entropy| {
-            crate::ops::edit_on(open, identity, entropy, crate::system::now(), |r, w, _| {
-                Ok(r.splice_vision_at(w, &base, &splices)?)
-            })?;
+            crate::device::steps::edit_on(
+                open,
+                identity,
+                entropy,
+                crate::system::now(),
+                |r, w, _| Ok(r.splice_vision_at(w, &base, &splices)?),
+            )?;
             Ok(vision_of(open))
         })
         .await

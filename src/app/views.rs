@@ -413,7 +413,7 @@ fn status(c: &Ctx<'_>) -> Markup {
     let Some(me) = &c.me else {
         return html! { p.notice { "This device is not a member of this alliance." } };
     };
-    let st = match crate::ops::status(c.open, me, c.now) {
+    let st = match crate::device::steps::status(c.open, me, c.now) {
         Ok(s) => s,
         Err(e) => return html! { p.notice { (e.message()) } },
     };
@@ -722,7 +722,7 @@ fn checkins(c: &Ctx<'_>) -> Markup {
             @for ci in c.view.checkins.iter().rev() {
                 @let reflected = c.me.as_ref().is_some_and(|m| ci.reflections.iter().any(|r| &r.member == m));
                 li #{"item-" (ci.id)} {
-                    p.text { strong { (ci.date) } " · next in " (ci.next_in_days) " days (" (crate::cli::render::next_checkin(ci).unwrap_or_else(|| "-".into())) ") · " (history_link(&c.aid, &ci.id)) }
+                    p.text { strong { (ci.date) } " · next in " (ci.next_in_days) " days (" (crate::device::export::next_checkin(ci).unwrap_or_else(|| "-".into())) ") · " (history_link(&c.aid, &ci.id)) }
                     ul {
                         @for r in &ci.reflections {
                             li { strong { (c.view.name_of(&r.member)) } " (" (r.rating) "/5): " @if r.text.is_empty() { "—" } @else { (r.text) } }
@@ -773,7 +773,7 @@ fn members(c: &Ctx<'_>) -> Markup {
 }
 
 fn devices(c: &Ctx<'_>) -> Markup {
-    let rows = crate::ops::devices(c.open, Some(&c.device)).unwrap_or_default();
+    let rows = crate::device::steps::devices(c.open, Some(&c.device)).unwrap_or_default();
     html! {
         h2 { "Devices" }
         ul.cards {
@@ -792,7 +792,7 @@ fn devices(c: &Ctx<'_>) -> Markup {
 }
 
 fn invites(c: &Ctx<'_>) -> Markup {
-    let list = crate::ops::invites(c.open)
+    let list = crate::device::steps::invites(c.open)
         .map(|i| i.invites)
         .unwrap_or_default();
     let a = format!("/a/{}/do", c.aid);
@@ -886,7 +886,7 @@ pub fn history(c: &Ctx<'_>, id: &ItemId, csrf: &str) -> Markup {
 /// a link or markup).
 pub fn print(c: &Ctx<'_>) -> Markup {
     use pulldown_cmark::{Event, Options, Parser, html::push_html};
-    let md = crate::cli::render::markdown_literal(&c.view, c.now);
+    let md = crate::device::export::markdown_literal(&c.view, c.now);
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
     let events = Parser::new_ext(&md, options).map(|e| match e {
         Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),

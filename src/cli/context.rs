@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::cli::error::{CliError, Result};
 use crate::cli::output::Output;
 use crate::core::{AllianceId, AllianceView, Edited, Entropy, ItemId, Replica, Timestamp, Writer};
+use crate::device::{DeviceError, Result};
 use crate::store::{Home, Identity, LockMode, OpenAlliance};
 
 pub struct Context {
@@ -25,7 +25,7 @@ impl Context {
             None => dirs::data_dir()
                 .map(|d| d.join("alliance"))
                 .ok_or_else(|| {
-                    CliError::user(
+                    DeviceError::user(
                         "cannot find a data directory for this user; pass --home DIR or set ALLIANCE_HOME",
                     )
                 })?,
@@ -33,7 +33,7 @@ impl Context {
         if let Some(v) = crate::system::test_var(crate::system::ENV_NOW, crate::system::TEST_HOOKS)
             && v.parse::<i64>().is_err()
         {
-            return Err(CliError::user(format!(
+            return Err(DeviceError::user(format!(
                 "{} must be Unix seconds",
                 crate::system::ENV_NOW
             )));
@@ -45,7 +45,7 @@ impl Context {
             .map(|a| a.to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join("\0");
-        let entropy = crate::system::entropy(&argv).map_err(CliError::user)?;
+        let entropy = crate::system::entropy(&argv).map_err(DeviceError::user)?;
         Ok(Context {
             home: Home::new(home),
             out: Output { json, quiet: false },
@@ -73,15 +73,15 @@ impl Context {
     fn default_alliance(&self) -> Result<AllianceId> {
         let ids = self.home.alliance_ids()?;
         match ids.as_slice() {
-            [] if self.home.identity().is_err() => Err(CliError::user(
+            [] if self.home.identity().is_err() => Err(DeviceError::user(
                 "this device is not set up yet: run `alliance init --name YOUR_NAME`, then `alliance new TITLE` or `alliance join TICKET`",
             )),
-            [] => Err(CliError::user(
+            [] => Err(DeviceError::user(
                 "there is no alliance on this device yet; create one with `alliance new TITLE`, or join one with `alliance join TICKET`",
             )),
             [one] => Ok(*one),
             _ => self.home.default_alliance().ok_or_else(|| {
-                CliError::user(format!(
+                DeviceError::user(format!(
                     "this device holds {} alliances ({}); choose one for this command with --alliance ID|TITLE, or for every command with `alliance use ID|TITLE`",
                     ids.len(),
                     self.titles(&ids).join(", ")
@@ -132,7 +132,7 @@ impl Context {
                 return Ok(**one);
             }
             if matches.len() > 1 {
-                return Err(CliError::user(format!(
+                return Err(DeviceError::user(format!(
                     "'{sel}' matches {} alliances; type more of the ID",
                     matches.len()
                 )));
@@ -147,11 +147,11 @@ impl Context {
         }
         match by_title.as_slice() {
             [one] => Ok(*one),
-            [] if hex && sel_lower.len() < 4 => Err(CliError::user(format!(
+            [] if hex && sel_lower.len() < 4 => Err(DeviceError::user(format!(
                 "'{sel}' is too short to pick an alliance by its ID: give at least 4 characters (here: {})",
                 self.titles(&ids).join(", ")
             ))),
-            [] => Err(CliError::user(format!(
+            [] => Err(DeviceError::user(format!(
                 "no alliance '{sel}' on this device; the ones here: {}",
                 if ids.is_empty() {
                     "none".to_string()
@@ -159,7 +159,7 @@ impl Context {
                     self.titles(&ids).join(", ")
                 }
             ))),
-            _ => Err(CliError::user(format!(
+            _ => Err(DeviceError::user(format!(
                 "several alliances are titled '{sel}'; use the ID instead (see `alliance list`)"
             ))),
         }
@@ -178,16 +178,16 @@ impl Context {
     ) -> Result<()> {
         use std::io::IsTerminal;
         if self.out.json || !std::io::stdin().is_terminal() {
-            return Err(CliError::user(format!("{question} {refusal}")));
+            return Err(DeviceError::user(format!("{question} {refusal}")));
         }
         eprint!("{question} {prompt} [y/N] ");
         let mut answer = String::new();
         std::io::stdin()
             .read_line(&mut answer)
-            .map_err(|e| CliError::user(format!("cannot read the answer: {e}")))?;
+            .map_err(|e| DeviceError::user(format!("cannot read the answer: {e}")))?;
         match answer.trim().to_lowercase().as_str() {
             "y" | "yes" => Ok(()),
-            _ => Err(CliError::user(declined.to_string())),
+            _ => Err(DeviceError::user(declined.to_string())),
         }
     }
 
@@ -232,7 +232,7 @@ pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| CliError::user(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| DeviceError::user(format!("cannot start the async runtime: {e}")))?;
     Ok(rt.block_on(f))
 }
 
@@ -258,16 +258,6 @@ impl Context {
     }
 }
 
-impl From<crate::net::NetError> for CliError {
-    fn from(e: crate::net::NetError) -> Self {
-        match e {
-            // A store error keeps its class (its message, its exit code, its words on the page).
-            crate::net::NetError::Store(e) => CliError::Store(e),
-            e => CliError::User(e.to_string()),
-        }
-    }
-}
-
 /// Resolves a member given by ID or by name (case-insensitive).
 pub fn member(view: &AllianceView, who: &str) -> Result<ItemId> {
     {
@@ -283,10 +273,10 @@ pub fn member(view: &AllianceView, who: &str) -> Result<ItemId> {
             .collect();
         match matches.as_slice() {
             [m] => Ok(m.id.clone()),
-            [] => Err(CliError::user(format!(
+            [] => Err(DeviceError::user(format!(
                 "no member '{who}'; `alliance show` lists the members"
             ))),
-            _ => Err(CliError::user(format!(
+            _ => Err(DeviceError::user(format!(
                 "several members are named '{who}'; use the member ID instead"
             ))),
         }
@@ -302,10 +292,10 @@ where
     let identity = ctx.identity()?;
     let id = ctx.alliance_id()?;
     let mut open = ctx.home.open(&id, LockMode::Exclusive)?;
-    crate::ops::edit_on(&mut open, &identity, ctx.entropy.as_mut(), ctx.now, f)
+    crate::device::steps::edit_on(&mut open, &identity, ctx.entropy.as_mut(), ctx.now, f)
 }
 
-/// [`edit`] with the history index at hand (see [`crate::ops::edit_indexed`]).
+/// [`edit`] with the history index at hand (see [`crate::device::steps::edit_indexed`]).
 pub fn edit_indexed<F>(ctx: &mut Context, f: F) -> Result<Edited>
 where
     F: FnOnce(&mut Replica, &Writer<'_>, &crate::core::index::ChangeIndex) -> Result<Edited>,
@@ -313,7 +303,7 @@ where
     let identity = ctx.identity()?;
     let id = ctx.alliance_id()?;
     let mut open = ctx.home.open(&id, LockMode::Exclusive)?;
-    crate::ops::edit_indexed(&mut open, &identity, ctx.entropy.as_mut(), ctx.now, f)
+    crate::device::steps::edit_indexed(&mut open, &identity, ctx.entropy.as_mut(), ctx.now, f)
 }
 
 /// Prints the result of an edit: `{"id", "change", "summary"}` as JSON, or the summary.
@@ -347,5 +337,5 @@ pub fn report(ctx: &Context, edited: &Edited) {
 /// Parses an item ID typed by a person, with a message that says what IDs look like.
 pub fn item_id(s: &str) -> Result<ItemId> {
     s.parse()
-        .map_err(|e: crate::core::ids::InvalidItemId| CliError::user(e.to_string()))
+        .map_err(|e: crate::core::ids::InvalidItemId| DeviceError::user(e.to_string()))
 }

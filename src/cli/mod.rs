@@ -3,7 +3,6 @@
 
 pub mod commands;
 pub mod context;
-pub mod duration;
 pub mod error;
 pub mod output;
 pub mod points;
@@ -17,7 +16,7 @@ use clap::{Parser, Subcommand};
 
 use commands::*;
 use context::Context;
-use error::CliError;
+use error::DeviceError;
 
 /// `alliance -V`: the crate's version, and the versions of the document's schema
 /// ([`crate::protocol::SCHEMA_VERSION`]) and of the wire protocol (the number in
@@ -140,7 +139,7 @@ pub fn run() -> ExitCode {
             } else {
                 eprintln!("error: {}", e.message());
             }
-            e.exit_code()
+            error::exit_code(&e)
         }
     }
 }
@@ -211,7 +210,7 @@ fn init_logging(serving: bool) {
         .try_init();
 }
 
-fn dispatch(cli: Cli) -> Result<(), CliError> {
+fn dispatch(cli: Cli) -> Result<(), DeviceError> {
     // Generated from the definitions alone: no home, no key, no alliance needed.
     let cli = match cli.command {
         Command::Completions(a) => return completions::run(a),

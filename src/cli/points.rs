@@ -4,9 +4,9 @@
 
 use automerge::ChangeHash;
 
-use crate::cli::error::{CliError, Result};
 use crate::core::Timestamp;
 use crate::core::index::ChangeIndex;
+use crate::device::{DeviceError, Result};
 
 /// Resolves `--since DATE|HASH` to the heads of that point (see [`point`]).
 pub fn since(index: &ChangeIndex, since: &str) -> Result<Vec<ChangeHash>> {
@@ -21,7 +21,7 @@ pub fn point(index: &ChangeIndex, option: &str, since: &str) -> Result<Vec<Chang
     if let Ok(date) = crate::core::edit::parse_date(since) {
         let fmt = time::macros::format_description!("[year]-[month]-[day]");
         let day = time::Date::parse(&date, &fmt)
-            .map_err(|_| CliError::user(format!("'{since}' is not a date")))?;
+            .map_err(|_| DeviceError::user(format!("'{since}' is not a date")))?;
         let start = day.midnight().assume_utc().unix_timestamp();
         return Ok(index.heads_before(Timestamp(start)));
     }
@@ -34,10 +34,10 @@ pub fn point(index: &ChangeIndex, option: &str, since: &str) -> Result<Vec<Chang
         .collect();
     match (lower.len() >= 6, matches.as_slice()) {
         (true, [one]) => Ok(vec![*one]),
-        (true, [_, _, ..]) => Err(CliError::user(format!(
+        (true, [_, _, ..]) => Err(DeviceError::user(format!(
             "{option} '{since}' matches several changes; give more of the hash"
         ))),
-        _ => Err(CliError::user(format!(
+        _ => Err(DeviceError::user(format!(
             "{option} '{since}' is neither a date (YYYY-MM-DD) nor the hash of one change in `alliance log`"
         ))),
     }

@@ -157,10 +157,11 @@ fn names_refuse_invisible_characters_and_texts_show_them_visibly() {
     d.ok(&["new", "Family", "--role", "parent"]);
     d.ok(&["member", "add", "Bo", "--role", "teen"]);
     d.ok(&["need", "add", "quiet\u{1b}[2J mornings"]);
-    d.ok(&["need", "add", "walks \u{202e}sdrawkcab"]);
+    // A bidirectional control would make what is shown differ from what is stored: refused.
+    let err = d.fails(&["need", "add", "walks \u{202e}sdrawkcab"], 1);
+    assert!(err.contains("type it without"), "{err}");
     let needs = d.ok(&["need", "list"]);
     assert!(needs.contains("quiet\\u{1b}[2J mornings"), "{needs}");
-    assert!(needs.contains("walks \\u{202e}sdrawkcab"), "{needs}");
     assert!(
         !needs.contains('\u{1b}') && !needs.contains('\u{202e}'),
         "{needs}"
@@ -285,7 +286,10 @@ fn log_names_an_unknown_person_as_an_error_takes_ids_and_says_each_name_once() {
     let e = ada.add(&["expect", "add", "no screens after 8pm"]);
     ada.ok(&["expect", "agree", &e]);
     let err = ada.fails(&["log", "--who", "Nobody"], 1);
-    assert!(err.contains("no member has that name or ID"), "{err}");
+    assert!(
+        err.contains("nobody in this alliance's history has that name or ID"),
+        "{err}"
+    );
     assert!(err.contains("Ada"), "{err}");
     let me = ada.json(&["member", "list"])[0]["id"]
         .as_str()

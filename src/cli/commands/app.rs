@@ -1,11 +1,12 @@
 use clap::Args;
 use serde::Serialize;
 
-use crate::app::{self, device::Device};
+use crate::app;
 use crate::cli::commands::serve::wait_for_signal;
 use crate::cli::context::{Context, block_on};
-use crate::cli::error::{CliError, Result};
 use crate::cli::output::write_stdout;
+use crate::device::Online;
+use crate::device::{DeviceError, Result};
 
 /// Open the family's page: this device's node (as `serve` runs it) and a page on 127.0.0.1.
 #[derive(Debug, Args)]
@@ -45,7 +46,7 @@ pub fn run(ctx: &mut Context, args: AppArgs) -> Result<()> {
     let no_open = args.no_open;
     let port = args.port;
     block_on(async move {
-        let device = Device::start(home, config, only).await?;
+        let device = Online::start(home, config, only).await?;
         let page = app::start(device.clone(), port).await?;
         let url = page.link();
         print_link(json, &url, true);
@@ -59,7 +60,7 @@ pub fn run(ctx: &mut Context, args: AppArgs) -> Result<()> {
         if !json {
             write_stdout("Stopped. Everything was already saved.");
         }
-        Ok::<(), CliError>(())
+        Ok::<(), DeviceError>(())
     })??;
     Ok(())
 }

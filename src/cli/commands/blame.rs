@@ -1,8 +1,8 @@
 use clap::{Args, ValueEnum};
 
 use crate::cli::context::Context;
-use crate::cli::error::Result;
 use crate::cli::render;
+use crate::device::Result;
 
 /// Who wrote which part of the current vision, line by line, from verified changes.
 #[derive(Debug, Args)]

@@ -4,8 +4,8 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::cli::context::Context;
-use crate::cli::error::{CliError, Result};
 use crate::core::{AllianceId, Replica, SignedChange};
+use crate::device::{DeviceError, Result};
 use crate::store::{LockMode, format};
 
 /// Carry an alliance between devices as a file (USB stick, email), with no network.
@@ -41,13 +41,13 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
                 .replica()
                 .for_sending(open.replica().changes_since(&[]));
             if crate::core::sync::newest_signatures(&changes).is_none() {
-                return Err(CliError::user(
+                return Err(DeviceError::user(
                     "some changes have no signature on this device that vouches for them; run `alliance verify`",
                 ));
             }
             let bytes = format::encode_bundle_kept(&open.replica().id().0, &changes);
             std::fs::write(&file, &bytes)
-                .map_err(|e| CliError::user(format!("cannot write {}: {e}", file.display())))?;
+                .map_err(|e| DeviceError::user(format!("cannot write {}: {e}", file.display())))?;
             ctx.out.emit(
                 &serde_json::json!({ "path": file.display().to_string(), "changes": changes.len() }),
                 || format!("Wrote {} signed changes to {}.", changes.len(), file.display()),
@@ -58,9 +58,9 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
             let progress = ctx.out.progress();
             progress.working("bundle", format!("Reading {}", file.display()));
             let bytes = std::fs::read(&file)
-                .map_err(|e| CliError::user(format!("cannot read {}: {e}", file.display())))?;
+                .map_err(|e| DeviceError::user(format!("cannot read {}: {e}", file.display())))?;
             let (id, records) = format::decode_bundle(&bytes).map_err(|e| {
-                CliError::user(format!(
+                DeviceError::user(format!(
                     "{} is not a valid alliance bundle: {e}",
                     file.display()
                 ))
@@ -73,7 +73,7 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
                     SignedChange::from_parts(r.change, None).map(|c| c.with_voucher(voucher))
                 })
                 .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| CliError::user(format!("{}: rejected: {e}", file.display())))?;
+                .map_err(|e| DeviceError::user(format!("{}: rejected: {e}", file.display())))?;
             let exists = ctx.home.alliance_ids()?.contains(&id);
             progress.working(
                 "bundle",
@@ -104,7 +104,7 @@ pub fn run(ctx: &mut Context, args: BundleArgs) -> Result<()> {
                 if replica.member_of(&me).is_none() {
                     let view = replica.view();
                     let names: Vec<&str> = view.members.iter().map(|m| m.name.as_str()).collect();
-                    return Err(CliError::user(format!(
+                    return Err(DeviceError::user(format!(
                         "{} holds \"{}\", an alliance of {} that this device is not a member of; nothing was imported. Ask one of them to add this device (`alliance member add YOUR_NAME --device {}`) and send the bundle again",
                         file.display(),
                         view.title,

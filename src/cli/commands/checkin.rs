@@ -1,9 +1,9 @@
 use clap::{Args, Subcommand};
 
 use crate::cli::context::{Context, edit, item_id, report};
-use crate::cli::error::{CliError, Result};
 use crate::cli::render;
 use crate::core::NewCheckIn;
+use crate::device::{DeviceError, Result};
 
 /// Step 4: regular check-ins to recalibrate.
 #[derive(Debug, Args)]
@@ -56,11 +56,6 @@ pub enum CheckinCommand {
     List,
 }
 
-/// Parses a cadence in days (10d, 2w, 1mo), at most 10 years.
-pub fn parse_cadence(s: &str) -> Result<u32> {
-    crate::cli::duration::parse_days("--next", s, 3660)
-}
-
 pub fn run(ctx: &mut Context, args: CheckinArgs) -> Result<()> {
     let edited = match args.command {
         CheckinCommand::Add {
@@ -70,7 +65,7 @@ pub fn run(ctx: &mut Context, args: CheckinArgs) -> Result<()> {
             propose,
             next,
         } => {
-            let next_in_days = parse_cadence(&next)?;
+            let next_in_days = crate::device::parse::cadence(&next)?;
             let date = date.unwrap_or_else(|| ctx.now.date());
             // One check-in a day: a second person's reflection belongs on the same one.
             let same_day = ctx
@@ -82,7 +77,7 @@ pub fn run(ctx: &mut Context, args: CheckinArgs) -> Result<()> {
                 .find(|c| c.date == date)
                 .map(|c| c.id.clone());
             if let Some(existing) = same_day {
-                return Err(CliError::user(format!(
+                return Err(DeviceError::user(format!(
                     "there is already a check-in on {date} ({existing}); add your reflection to it with `alliance checkin reflect {existing} --rating N --reflection TEXT`, or pass --date for another day"
                 )));
             }
@@ -108,7 +103,10 @@ pub fn run(ctx: &mut Context, args: CheckinArgs) -> Result<()> {
         }
         CheckinCommand::Edit { id, date, next } => {
             let id = item_id(&id)?;
-            let days = next.as_deref().map(parse_cadence).transpose()?;
+            let days = next
+                .as_deref()
+                .map(crate::device::parse::cadence)
+                .transpose()?;
             edit(ctx, |r, w, _| {
                 Ok(r.edit_checkin(w, &id, date.as_deref(), days)?)
             })?

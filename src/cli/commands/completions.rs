@@ -1,7 +1,7 @@
 use clap::{Args, CommandFactory};
 
 use crate::cli::Cli;
-use crate::cli::error::Result;
+use crate::device::Result;
 
 /// Print a completion script for your shell, generated from the commands themselves.
 ///

@@ -8,11 +8,11 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::context::{Context, block_on};
-use crate::cli::error::{CliError, Result};
 use crate::cli::output::write_stdout;
 use crate::cli::render;
 use crate::core::invite::Invite;
 use crate::core::{DeviceKey, Edited, Entropy, LogEntry, NewCheckIn, Replica, Writer};
+use crate::device::{DeviceError, Result};
 use crate::net::endpoint::{NetConfig, addr_for};
 use crate::net::node::{Node, add_invite, join, save_join};
 use crate::net::shared::SharedAlliance;
@@ -111,7 +111,7 @@ async fn node_for(d: &DemoDevice) -> Result<Node> {
         Some(id) => vec![SharedAlliance::new(d.home.open(id, LockMode::Shared)?)],
         None => vec![],
     };
-    let entropy = crate::system::entropy(d.name).map_err(CliError::user)?;
+    let entropy = crate::system::entropy(d.name).map_err(DeviceError::user)?;
     Ok(Node::start(
         DeviceKey::from_seed(d.identity.key.to_seed()),
         &NetConfig::loopback(),
@@ -127,12 +127,13 @@ pub fn run(ctx: &mut Context, args: DemoArgs) -> Result<()> {
     let root = match &args.keep {
         Some(dir) => {
             std::fs::create_dir_all(dir)
-                .map_err(|e| CliError::user(format!("cannot create {}: {e}", dir.display())))?;
+                .map_err(|e| DeviceError::user(format!("cannot create {}: {e}", dir.display())))?;
             dir.clone()
         }
         None => {
-            temp = tempfile::tempdir()
-                .map_err(|e| CliError::user(format!("cannot create a temporary directory: {e}")))?;
+            temp = tempfile::tempdir().map_err(|e| {
+                DeviceError::user(format!("cannot create a temporary directory: {e}"))
+            })?;
             temp.path().to_path_buf()
         }
     };
@@ -388,7 +389,7 @@ async fn demo(ctx: &mut Context, root: &std::path::Path, keep: Option<&PathBuf>)
     if converged && verified && same && settled && out.conflict.len() == 1 {
         Ok(())
     } else {
-        Err(CliError::user(
+        Err(DeviceError::user(
             "the demo's devices did not converge; this is a bug",
         ))
     }

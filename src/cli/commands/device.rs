@@ -2,9 +2,9 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::cli::context::{Context, edit, report};
-use crate::cli::error::{CliError, Result};
 use crate::cli::output::table;
 use crate::core::{DeviceId, Timestamp};
+use crate::device::{DeviceError, Result};
 use crate::store::LockMode;
 
 /// Your devices: link another one (a phone), list them, remove a lost one.
@@ -60,16 +60,16 @@ pub fn run(ctx: &mut Context, args: DeviceArgs) -> Result<()> {
     match args.command {
         DeviceCommand::Link { expires, qr } => {
             let valid =
-                crate::cli::duration::parse("--expires", &expires, 30 * crate::cli::duration::DAY)?;
+                crate::device::parse::parse("--expires", &expires, 30 * crate::device::parse::DAY)?;
             let identity = ctx.identity()?;
             let id = ctx.alliance_id()?;
             let open = ctx.home.open(&id, LockMode::Exclusive)?;
             let Some(serve) = ctx.home.running_serve() else {
-                return Err(CliError::user(
+                return Err(DeviceError::user(
                     "nothing is serving on this device, so the new device could not reach it; start `alliance serve` (or `alliance app`) and leave it running, then link again",
                 ));
             };
-            let (invite, ticket) = crate::ops::create_link(
+            let (invite, ticket) = crate::device::steps::create_link(
                 &open,
                 &identity,
                 ctx.entropy.as_mut(),
@@ -180,7 +180,7 @@ fn device_key(view: &crate::core::AllianceView, given: &str) -> Result<DeviceId>
         return Ok(key);
     }
     if given.len() < 6 {
-        return Err(CliError::user(
+        return Err(DeviceError::user(
             "give at least 6 characters of the device key; `alliance device list` shows them",
         ));
     }
@@ -193,11 +193,11 @@ fn device_key(view: &crate::core::AllianceView, given: &str) -> Result<DeviceId>
     match matches.as_slice() {
         [one] => one
             .parse()
-            .map_err(|_| CliError::user("that device key is malformed")),
-        [] => Err(CliError::user(format!(
+            .map_err(|_| DeviceError::user("that device key is malformed")),
+        [] => Err(DeviceError::user(format!(
             "no device starts with '{given}'; `alliance device list` shows them"
         ))),
-        _ => Err(CliError::user(format!(
+        _ => Err(DeviceError::user(format!(
             "several devices start with '{given}'; give more characters"
         ))),
     }

@@ -1,9 +1,9 @@
 use clap::Args;
 
 use crate::cli::context::Context;
-use crate::cli::error::Result;
 use crate::cli::points;
 use crate::cli::render;
+use crate::device::Result;
 
 /// What changed in the alliance since a point, in words, grouped by step, with who did it.
 /// Without --since: since this device last ran `alliance seen` (or since the beginning).

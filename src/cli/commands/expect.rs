@@ -1,8 +1,8 @@
 use clap::{Args, Subcommand};
 
 use crate::cli::context::{self, Context, edit, item_id, report};
-use crate::cli::error::Result;
 use crate::cli::render;
+use crate::device::Result;
 
 /// Step 3: concrete expectations, and who agreed to which wording.
 #[derive(Debug, Args)]

@@ -3,9 +3,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use crate::cli::context::Context;
-use crate::cli::error::{CliError, Result};
 use crate::cli::output::write_stdout;
-use crate::cli::render;
+use crate::device::{DeviceError, Result};
 
 /// Export the alliance as a printable Markdown document or as JSON.
 #[derive(Debug, Args)]
@@ -43,10 +42,12 @@ pub fn run(ctx: &mut Context, args: ExportArgs) -> Result<()> {
     }
     let text = match args.format {
         Format::Md => {
-            let mut md = render::markdown(&view, ctx.now);
-            md.push_str(&render::markdown_conflicts(&conflicts));
+            let mut md = crate::device::export::markdown(&view, ctx.now);
+            md.push_str(&crate::device::export::markdown_conflicts(&conflicts));
             if args.history {
-                md.push_str(&render::markdown_history(&open.replica().log()));
+                md.push_str(&crate::device::export::markdown_history(
+                    &open.replica().log(),
+                ));
             }
             md
         }
@@ -69,7 +70,7 @@ pub fn run(ctx: &mut Context, args: ExportArgs) -> Result<()> {
     match args.output {
         Some(path) => {
             std::fs::write(&path, crate::cli::output::sanitize(&text).as_bytes())
-                .map_err(|e| CliError::user(format!("cannot write {}: {e}", path.display())))?;
+                .map_err(|e| DeviceError::user(format!("cannot write {}: {e}", path.display())))?;
             ctx.out.emit(
                 &serde_json::json!({ "path": path.display().to_string() }),
                 || format!("Exported to {}.", path.display()),

@@ -2,7 +2,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::context::Context;
-use crate::cli::error::Result;
+use crate::device::Result;
 use crate::store::LockMode;
 
 /// Remove an alliance from this device. The other members keep theirs; to stop being a member,

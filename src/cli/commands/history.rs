@@ -1,8 +1,8 @@
 use clap::Args;
 
 use crate::cli::context::{Context, item_id};
-use crate::cli::error::{CliError, Result};
 use crate::cli::render;
+use crate::device::{DeviceError, Result};
 
 /// Every version of one item (need, plan, expectation, check-in, member): who changed which
 /// field, from what to what, when, and whether the change verified. A member's history also
@@ -22,7 +22,7 @@ struct HistoryJson<'a> {
 
 pub fn run(ctx: &mut Context, args: HistoryArgs) -> Result<()> {
     if args.id.trim().eq_ignore_ascii_case("vision") {
-        return Err(CliError::user(
+        return Err(DeviceError::user(
             "the vision is one shared text: `alliance blame vision` shows who wrote which part, `alliance log --kind vision` every edit",
         ));
     }
@@ -32,7 +32,7 @@ pub fn run(ctx: &mut Context, args: HistoryArgs) -> Result<()> {
     let index = open.change_index();
     let versions = replica.history(&index, &id);
     if versions.is_empty() {
-        return Err(CliError::user(format!(
+        return Err(DeviceError::user(format!(
             "no {} {id} in this alliance's history; `alliance show` lists the IDs",
             id.kind().noun()
         )));

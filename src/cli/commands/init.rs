@@ -2,7 +2,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::context::Context;
-use crate::cli::error::Result;
+use crate::device::Result;
 
 /// Set up this device: create its key and record your name.
 #[derive(Debug, Args)]
@@ -20,7 +20,8 @@ struct Out {
 }
 
 pub fn run(ctx: &mut Context, args: InitArgs) -> Result<()> {
-    let (identity, created) = crate::ops::init(&ctx.home, &args.name, ctx.entropy.as_mut())?;
+    let (identity, created) =
+        crate::device::steps::init(&ctx.home, &args.name, ctx.entropy.as_mut())?;
     let out = Out {
         name: identity.name.clone(),
         device: identity.key.device_id().to_hex(),

@@ -2,9 +2,9 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::cli::context::Context;
-use crate::cli::error::{CliError, Result};
 use crate::cli::output::table;
 use crate::core::Timestamp;
+use crate::device::{DeviceError, Result};
 use crate::store::LockMode;
 
 /// Invite someone: print a one-line ticket for `alliance join` (this device must be serving).
@@ -55,23 +55,23 @@ struct Row {
 pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
     match args.command {
         None => {
-            let valid = crate::cli::duration::parse(
+            let valid = crate::device::parse::parse(
                 "--expires",
                 &args.expires,
-                365 * crate::cli::duration::DAY,
+                365 * crate::device::parse::DAY,
             )?;
             let identity = ctx.identity()?;
             let id = ctx.alliance_id()?;
             let open = ctx.home.open(&id, LockMode::Exclusive)?;
-            crate::ops::can_invite(&open, &identity)?;
+            crate::device::steps::can_invite(&open, &identity)?;
             // A ticket carries the addresses this device serves on, and works only while it
             // serves: without a running `serve` there is nothing to put in it.
             let Some(serve) = ctx.home.running_serve() else {
-                return Err(CliError::user(
+                return Err(DeviceError::user(
                     "nothing is serving on this device, so a ticket would have no address to reach it at; start `alliance serve` (or `alliance app`) and leave it running, then invite again",
                 ));
             };
-            let (invite, ticket) = crate::ops::create_invite(
+            let (invite, ticket) = crate::device::steps::create_invite(
                 &open,
                 &identity,
                 ctx.entropy.as_mut(),
@@ -110,7 +110,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
         }
         Some(InviteCommand::List) => {
             let open = ctx.read()?;
-            let invites = crate::ops::invites(&open)?;
+            let invites = crate::device::steps::invites(&open)?;
             let view = open.replica().view();
             let rows: Vec<Row> = invites
                 .invites
@@ -156,7 +156,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
         Some(InviteCommand::Revoke { id }) => {
             let aid = ctx.alliance_id()?;
             let open = ctx.home.open(&aid, LockMode::Exclusive)?;
-            let id = crate::ops::revoke_invite(&open, &id)?;
+            let id = crate::device::steps::revoke_invite(&open, &id)?;
             ctx.out
                 .emit(&serde_json::json!({ "id": id, "revoked": true }), || {
                     format!("Revoked invite {id}; its ticket no longer works.")

@@ -1,7 +1,7 @@
 use clap::Args;
 
 use crate::cli::context::{Context, block_on};
-use crate::cli::error::Result;
+use crate::device::Result;
 
 /// Join an alliance with a ticket from `alliance invite` (the inviting device must be serving).
 #[derive(Debug, Args)]
@@ -24,7 +24,7 @@ pub fn run(ctx: &mut Context, args: JoinArgs) -> Result<()> {
             progress.sync("join", "the inviting device", step)
         }) as crate::net::session::OnProgress
     });
-    let joined = block_on(crate::ops::join(
+    let joined = block_on(crate::device::steps::join(
         &home,
         &net,
         &args.ticket,

@@ -1,7 +1,7 @@
 use clap::Args;
 
 use crate::cli::context::{Context, edit, report};
-use crate::cli::error::Result;
+use crate::device::Result;
 
 /// Leave the alliance: your devices stop syncing it with the others, and your past changes keep
 /// your name. Final (to come back, ask an admin for a new invite). Your copy stays on this
@@ -15,7 +15,7 @@ pub struct LeaveArgs {
 
 pub fn run(ctx: &mut Context, args: LeaveArgs) -> Result<()> {
     let (open, identity) = (ctx.read()?, ctx.identity()?);
-    let me = crate::ops::me(&open, &identity)?;
+    let me = crate::device::steps::me(&open, &identity)?;
     let title = open.replica().roster().title;
     drop(open);
     if !args.yes {

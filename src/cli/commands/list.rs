@@ -2,8 +2,8 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::context::Context;
-use crate::cli::error::Result;
 use crate::cli::output::table;
+use crate::device::Result;
 use crate::store::LockMode;
 
 /// List the alliances on this device.

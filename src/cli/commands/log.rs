@@ -1,11 +1,11 @@
 use clap::{Args, ValueEnum};
 
 use crate::cli::context::{Context, item_id};
-use crate::cli::error::Result;
 use crate::cli::output::{Paint, one_line, paint, table};
 use crate::cli::points;
 use crate::core::ItemKind;
 use crate::core::index::Touch;
+use crate::device::Result;
 
 /// List every change, newest first: who, which device, when, what, and whether it verified.
 #[derive(Debug, Args)]
@@ -94,7 +94,7 @@ pub fn run(ctx: &mut Context, args: LogArgs) -> Result<()> {
                             .map(|m| format!("{} (removed)", m.name)),
                     )
                     .collect();
-                return Err(crate::cli::error::CliError::user(format!(
+                return Err(crate::device::DeviceError::user(format!(
                     "--who '{w}': nobody in this alliance's history has that name or ID; the people are {}",
                     names.join(", ")
                 )));

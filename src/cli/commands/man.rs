@@ -1,7 +1,7 @@
 use clap::{Args, CommandFactory};
 
 use crate::cli::Cli;
-use crate::cli::error::{CliError, Result};
+use crate::device::{DeviceError, Result};
 
 /// Print the manual page (roff), generated from the commands themselves.
 ///
@@ -14,7 +14,7 @@ pub fn run(_args: ManArgs) -> Result<()> {
     let mut out = Vec::new();
     clap_mangen::Man::new(Cli::command())
         .render(&mut out)
-        .map_err(|e| CliError::user(format!("could not render the manual page: {e}")))?;
+        .map_err(|e| DeviceError::user(format!("could not render the manual page: {e}")))?;
     super::completions::write_raw(&out);
     Ok(())
 }

@@ -1,9 +1,9 @@
 use clap::{Args, Subcommand};
 
 use crate::cli::context::{Context, edit, report};
-use crate::cli::error::{CliError, Result};
 use crate::cli::render;
 use crate::core::DeviceId;
+use crate::device::{DeviceError, Result};
 
 /// The people in the alliance and their devices.
 #[derive(Debug, Args)]
@@ -51,7 +51,7 @@ pub fn run(ctx: &mut Context, args: MemberArgs) -> Result<()> {
             let device = device
                 .map(|d| {
                     d.parse::<DeviceId>()
-                        .map_err(|e| CliError::user(format!("--device: {e}")))
+                        .map_err(|e| DeviceError::user(format!("--device: {e}")))
                 })
                 .transpose()?;
             let edited = edit(ctx, |r, w, e| Ok(r.add_member(w, e, &name, &role, device)?))?;

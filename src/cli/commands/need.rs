@@ -1,8 +1,8 @@
 use clap::{Args, Subcommand};
 
 use crate::cli::context::{self, Context, edit, item_id, report};
-use crate::cli::error::Result;
 use crate::cli::render;
+use crate::device::Result;
 
 /// Step 1: what each person needs, in their own words.
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::context::Context;
-use crate::cli::error::Result;
+use crate::device::Result;
 
 /// Create a new alliance; you are its first member.
 #[derive(Debug, Args)]
@@ -23,7 +23,7 @@ struct Out {
 
 pub fn run(ctx: &mut Context, args: NewArgs) -> Result<()> {
     let identity = ctx.identity()?;
-    let (id, member) = crate::ops::create_alliance(
+    let (id, member) = crate::device::steps::create_alliance(
         &ctx.home,
         &identity,
         ctx.entropy.as_mut(),

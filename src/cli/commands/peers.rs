@@ -1,8 +1,8 @@
 use clap::Args;
 
 use crate::cli::context::Context;
-use crate::cli::error::Result;
 use crate::cli::output::table;
+use crate::device::Result;
 
 /// List the member devices: whose, last seen, and the addresses this device knows for them.
 #[derive(Debug, Args)]
@@ -11,7 +11,7 @@ pub struct PeersArgs {}
 pub fn run(ctx: &mut Context, _args: PeersArgs) -> Result<()> {
     let me = ctx.home.identity().ok().map(|i| i.key.device_id().to_hex());
     let open = ctx.read()?;
-    let rows = crate::ops::devices(&open, me.as_deref())?;
+    let rows = crate::device::steps::devices(&open, me.as_deref())?;
     ctx.out.emit(&rows, || {
         table(
             &["WHO", "DEVICE", "LAST SEEN (UTC)", "ADDRESSES"],

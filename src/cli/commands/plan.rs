@@ -1,8 +1,8 @@
 use clap::{Args, Subcommand};
 
 use crate::cli::context::{self, Context, edit, report};
-use crate::cli::error::Result;
 use crate::cli::render;
+use crate::device::Result;
 
 /// Step 2: plan when and how you sit down to design the alliance together.
 #[derive(Debug, Args)]

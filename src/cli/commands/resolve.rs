@@ -1,8 +1,8 @@
 use clap::Args;
 
 use crate::cli::context::{Context, edit_indexed, item_id, report};
-use crate::cli::error::{CliError, Result};
 use crate::core::conflicts::{Resolution, Target};
+use crate::device::{DeviceError, Result};
 
 /// Settle a conflict (a field two people set at the same time, or a text two people rewrote at
 /// the same time): keep one of the values or write a new one. `alliance status` lists the
@@ -35,11 +35,11 @@ pub fn run(ctx: &mut Context, args: ResolveArgs) -> Result<()> {
     let choice = match (args.pick, args.value) {
         (Some(n), _) => Resolution::Pick(n),
         (None, Some(v)) => Resolution::Value(v),
-        (None, None) => return Err(CliError::user("say --pick N or --value TEXT")),
+        (None, None) => return Err(DeviceError::user("say --pick N or --value TEXT")),
     };
     let field = args.field.unwrap_or_default();
     if field.is_empty() && target != Target::Vision {
-        return Err(CliError::user(
+        return Err(DeviceError::user(
             "say which field: `alliance resolve ID FIELD --pick N`; `alliance status` names them",
         ));
     }

@@ -1,7 +1,7 @@
 use clap::Args;
 
 use crate::cli::context::Context;
-use crate::cli::error::Result;
+use crate::device::Result;
 use crate::store::Seen;
 
 /// Mark everything this device holds now as seen: `status` and `diff` then count from here.

@@ -1,10 +1,10 @@
 use clap::Args;
 use serde::Serialize;
 
-use crate::app::device::Device;
 use crate::cli::context::{Context, block_on};
-use crate::cli::error::{CliError, Result};
 use crate::cli::output::write_stdout;
+use crate::device::Online;
+use crate::device::{DeviceError, Result};
 use crate::net::shared::SharedAlliance;
 use crate::store::LockMode;
 
@@ -35,7 +35,7 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
         None => ctx.home.alliance_ids()?,
     };
     if ids.is_empty() {
-        return Err(CliError::user(
+        return Err(DeviceError::user(
             "there is no alliance on this device to serve; create one with `alliance new TITLE`",
         ));
     }
@@ -50,7 +50,7 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
     let home = ctx.home.clone();
     let name = identity.name.clone();
     block_on(async move {
-        let device = Device::start(home, config, only).await?;
+        let device = Online::start(home, config, only).await?;
         let info = device.info().unwrap_or_default();
         // The family's page runs here too (one node per home): `alliance app` asks this
         // process for a link instead of starting a second node.
@@ -147,7 +147,7 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
         if !json {
             write_stdout("Stopped. Everything received was already saved.");
         }
-        Ok::<(), CliError>(())
+        Ok::<(), DeviceError>(())
     })??;
     Ok(())
 }
@@ -203,9 +203,9 @@ fn event_in_words(
 }
 
 /// The error of a second serving process: which process serves this home already.
-pub fn already_serving(home: &crate::store::Home) -> CliError {
+pub fn already_serving(home: &crate::store::Home) -> DeviceError {
     match home.running_serve() {
-        Some(info) => CliError::user(format!(
+        Some(info) => DeviceError::user(format!(
             "this device is already serving (process {}, on {}); stop it first (Ctrl-C where it runs), or leave it running: other commands and devices use it",
             info.pid,
             if info.addrs.is_empty() {
@@ -214,7 +214,7 @@ pub fn already_serving(home: &crate::store::Home) -> CliError {
                 info.addrs.join(", ")
             }
         )),
-        None => CliError::user(
+        None => DeviceError::user(
             "another process is starting to serve this device; wait for it, or stop it first",
         ),
     }

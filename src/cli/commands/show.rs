@@ -1,8 +1,8 @@
 use clap::Args;
 
 use crate::cli::context::Context;
-use crate::cli::error::Result;
 use crate::cli::render;
+use crate::device::Result;
 
 /// Show the whole alliance: members, needs, plan, vision, expectations, check-ins.
 #[derive(Debug, Args)]

@@ -1,8 +1,8 @@
 use clap::Args;
 
 use crate::cli::context::Context;
-use crate::cli::error::Result;
 use crate::cli::render;
+use crate::device::Result;
 use crate::store::LockMode;
 
 /// What needs your attention: conflicts, expectations to agree to, a due check-in, members
@@ -54,8 +54,8 @@ fn status_of(ctx: &Context, id: &crate::core::AllianceId) -> Result<crate::core:
     let identity = ctx.identity()?;
     let mut open = ctx.home.open(id, LockMode::Shared)?;
     open.use_verdicts(&identity.key.to_seed());
-    let me = crate::ops::me(&open, &identity)?;
-    let status = crate::ops::status(&open, &me, ctx.now);
+    let me = crate::device::steps::me(&open, &identity)?;
+    let status = crate::device::steps::status(&open, &me, ctx.now);
     open.save_verdicts();
     status
 }

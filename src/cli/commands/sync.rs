@@ -2,9 +2,9 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::context::{Context, block_on};
-use crate::cli::error::{CliError, Result};
 use crate::cli::output::table;
 use crate::core::DeviceId;
+use crate::device::{DeviceError, Result};
 use crate::net::NetError;
 use crate::net::node::Node;
 use crate::net::shared::SharedAlliance;
@@ -42,7 +42,7 @@ pub fn run(ctx: &mut Context, args: SyncArgs) -> Result<()> {
         .map(|p| {
             p.parse::<DeviceId>()
                 .map(|d| vec![d])
-                .map_err(|e| CliError::user(format!("--peer: {e}")))
+                .map_err(|e| DeviceError::user(format!("--peer: {e}")))
         })
         .transpose()?;
     let mut shared = Vec::new();
@@ -50,7 +50,7 @@ pub fn run(ctx: &mut Context, args: SyncArgs) -> Result<()> {
         shared.push(SharedAlliance::new(ctx.home.open(id, LockMode::Shared)?));
     }
     let net = ctx.net.clone();
-    let entropy = system::entropy("sync").map_err(CliError::user)?;
+    let entropy = system::entropy("sync").map_err(DeviceError::user)?;
     // On a terminal: one line per member device, what arrives and what is being verified.
     let progress = std::sync::Arc::new(ctx.out.progress());
     // One node, every alliance (the default first), each synced with its reachable members.
@@ -152,13 +152,13 @@ pub fn run(ctx: &mut Context, args: SyncArgs) -> Result<()> {
         return Ok(());
     }
     if reached == 0 {
-        return Err(CliError::user(
+        return Err(DeviceError::user(
             "no member device was reachable; is `alliance serve` running on one of them, on this network?",
         ));
     }
     let unreachable = rows.len() - reached;
     if failed > unreachable {
-        return Err(CliError::user(format!(
+        return Err(DeviceError::user(format!(
             "{} reachable device(s) did not sync; see above",
             failed - unreachable
         )));

@@ -2,7 +2,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::context::Context;
-use crate::cli::error::Result;
+use crate::device::Result;
 use crate::store::LockMode;
 
 /// Choose the alliance commands use when this device holds several and none is named.

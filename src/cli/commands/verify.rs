@@ -2,8 +2,8 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::context::Context;
-use crate::cli::error::{CliError, Result};
 use crate::core::ChangeCheck;
+use crate::device::{DeviceError, Result};
 
 /// Re-check every change: signature, author, membership. Exits 3 naming each bad change.
 #[derive(Debug, Args)]
@@ -49,7 +49,7 @@ pub fn run(ctx: &mut Context, _args: VerifyArgs) -> Result<()> {
     if out.ok {
         Ok(())
     } else {
-        Err(CliError::VerifyFailed(format!(
+        Err(DeviceError::VerifyFailed(format!(
             "{} change(s) failed verification",
             out.bad.len()
         )))

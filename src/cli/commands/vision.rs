@@ -4,7 +4,7 @@ use std::process::Command;
 use clap::{Args, Subcommand};
 
 use crate::cli::context::{Context, edit, report};
-use crate::cli::error::{CliError, Result};
+use crate::device::{DeviceError, Result};
 
 /// Step 3: the shared vision, one text everyone can edit at once.
 #[derive(Debug, Args)]
@@ -71,7 +71,7 @@ pub fn run(ctx: &mut Context, args: VisionArgs) -> Result<()> {
                 let mut s = String::new();
                 std::io::stdin()
                     .read_to_string(&mut s)
-                    .map_err(|e| CliError::user(format!("cannot read standard input: {e}")))?;
+                    .map_err(|e| DeviceError::user(format!("cannot read standard input: {e}")))?;
                 s
             } else {
                 text
@@ -150,7 +150,7 @@ fn run_editor(text: &str) -> Result<String> {
         initial.push('\n');
     }
     std::fs::write(&path, &initial)
-        .map_err(|e| CliError::user(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(|e| DeviceError::user(format!("cannot write {}: {e}", path.display())))?;
     // Through the shell, so EDITOR may carry arguments ("code --wait").
     let status = Command::new("sh")
         .arg("-c")
@@ -160,11 +160,11 @@ fn run_editor(text: &str) -> Result<String> {
         .status();
     let result = match status {
         Ok(s) if s.success() => std::fs::read_to_string(&path)
-            .map_err(|e| CliError::user(format!("cannot read {}: {e}", path.display()))),
-        Ok(s) => Err(CliError::user(format!(
+            .map_err(|e| DeviceError::user(format!("cannot read {}: {e}", path.display()))),
+        Ok(s) => Err(DeviceError::user(format!(
             "the editor ({editor}) exited with {s}; the vision was not changed"
         ))),
-        Err(e) => Err(CliError::user(format!(
+        Err(e) => Err(DeviceError::user(format!(
             "cannot start the editor ({editor}): {e}; set EDITOR"
         ))),
     };

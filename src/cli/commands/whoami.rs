@@ -2,7 +2,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::cli::context::Context;
-use crate::cli::error::Result;
+use crate::device::Result;
 
 /// Show your name and this device's public key.
 #[derive(Debug, Args)]

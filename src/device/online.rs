@@ -1,18 +1,18 @@
-//! A running device: its node (exactly as `alliance serve` runs it, see
-//! [`crate::ops::start_node`]) and the alliances it holds. The page and `serve` share it; when
-//! the page sets the device up, founds or joins an alliance, the node starts again with it.
+//! This device online: its node and the alliances it serves. `serve` and the page (`app`)
+//! share it; when the page sets the device up, founds or joins an alliance, the running node
+//! serves it too.
 
 use std::sync::{Arc, RwLock};
 
-use crate::cli::error::Result;
-use crate::core::AllianceId;
+use crate::core::{AllianceId, DeviceKey};
+use crate::device::{DeviceError, Result};
 use crate::net::endpoint::NetConfig;
 use crate::net::node::Node;
 use crate::net::shared::SharedAlliance;
 use crate::store::ServeInfo;
 use crate::store::{Home, LockMode};
 
-pub struct Device {
+pub struct Online {
     pub home: Home,
     pub config: NetConfig,
     /// Serve only this alliance (`serve --alliance`); `None`: every one on the device.
@@ -23,14 +23,14 @@ pub struct Device {
     online: RwLock<Vec<String>>,
 }
 
-impl Device {
+impl Online {
     /// Starts the node if this device is set up and holds an alliance.
     pub async fn start(
         home: Home,
         config: NetConfig,
         only: Option<AllianceId>,
-    ) -> Result<Arc<Device>> {
-        let device = Arc::new(Device {
+    ) -> Result<Arc<Online>> {
+        let device = Arc::new(Online {
             home,
             config,
             only,
@@ -69,14 +69,8 @@ impl Device {
                     .iter()
                     .map(|id| Ok(SharedAlliance::new(self.home.open(id, LockMode::Shared)?)))
                     .collect::<Result<Vec<_>>>()?;
-                let (started, info) = crate::ops::start_node(
-                    &self.home,
-                    &identity.key,
-                    list,
-                    self.only,
-                    &self.config,
-                )
-                .await?;
+                let (started, info) =
+                    start_node(&self.home, &identity.key, list, self.only, &self.config).await?;
                 *node = Some(started);
                 *self.info.write().unwrap_or_else(|p| p.into_inner()) = Some(info);
             }
@@ -88,7 +82,7 @@ impl Device {
     }
 
     /// What happens to the running node's connections, if it runs (a node restarted by
-    /// [`Device::refresh`] has a stream of its own).
+    /// [`Online::refresh`] has a stream of its own).
     pub async fn events(
         &self,
     ) -> Option<tokio::sync::broadcast::Receiver<crate::net::session::NodeEvent>> {
@@ -111,7 +105,7 @@ impl Device {
         self.info.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The devices connected right now (hex keys), as of the last [`Device::poll_online`].
+    /// The devices connected right now (hex keys), as of the last [`Online::poll_online`].
     pub fn online(&self) -> Vec<String> {
         self.online
             .read()
@@ -119,7 +113,7 @@ impl Device {
             .clone()
     }
 
-    /// Refreshes [`Device::online`]; returns whether it changed.
+    /// Refreshes [`Online::online`]; returns whether it changed.
     pub async fn poll_online(&self) -> bool {
         let now: Vec<String> = match self.node.lock().await.as_ref() {
             Some(n) => {
@@ -138,7 +132,73 @@ impl Device {
     /// Stops the node and withdraws its announcement.
     pub async fn stop(&self) {
         if let Some(node) = self.node.lock().await.take() {
-            crate::ops::stop_node(&self.home, node).await;
+            stop_node(&self.home, node).await;
         }
     }
+}
+
+/// Starts this device's node for `alliances`, as `serve` runs it: binds (the port used last
+/// time, or any if that one is taken), announces its addresses in the home (so `invite` can
+/// put them in tickets), and keeps a live session with every member device.
+pub async fn start_node(
+    home: &Home,
+    key: &DeviceKey,
+    alliances: Vec<Arc<SharedAlliance>>,
+    only: Option<AllianceId>,
+    config: &NetConfig,
+) -> Result<(Node, ServeInfo)> {
+    let start = |config: NetConfig| {
+        let alliances = alliances.clone();
+        let key = DeviceKey::from_seed(key.to_seed());
+        async move {
+            let entropy = crate::system::entropy("serve").map_err(DeviceError::user)?;
+            Node::start(key, &config, alliances, entropy, crate::system::now)
+                .await
+                .map_err(DeviceError::from)
+        }
+    };
+    let mut node = match start(config.clone()).await {
+        Ok(n) => n,
+        // The port used last time is taken: take any.
+        Err(_) if config.bind.is_some_and(|b| b.ip().is_unspecified()) => {
+            let mut any = config.clone();
+            any.bind = None;
+            start(any).await?
+        }
+        Err(e) => return Err(e),
+    };
+    let info = ServeInfo {
+        device: node.device().to_hex(),
+        addrs: node.addrs(),
+        pid: std::process::id(),
+    };
+    // Without it `invite` makes no tickets; serving goes on regardless.
+    let _ = home.announce_serve(&info);
+    node.find_with(finder(home.clone(), only));
+    node.keep_all_live();
+    Ok((node, info))
+}
+
+/// How a running node finds an alliance of `home` it does not serve yet (created or joined by
+/// another command since it started), when a peer asks for it: an invite made a moment after
+/// `alliance new` works at once. With `only`, no other alliance is served.
+fn finder(home: Home, only: Option<AllianceId>) -> crate::net::session::Finder {
+    Box::new(move |id: &AllianceId| {
+        if only.is_some_and(|o| o != *id) || !home.alliance_ids().ok()?.contains(id) {
+            return None;
+        }
+        match home.open(id, LockMode::Shared) {
+            Ok(open) => Some(SharedAlliance::new(open)),
+            Err(e) => {
+                tracing::warn!(alliance = %id, error = %e, "cannot open an alliance a peer asked for");
+                None
+            }
+        }
+    })
+}
+
+/// Stops a node started by [`start_node`] and withdraws its announcement.
+pub async fn stop_node(home: &Home, node: Node) {
+    node.shutdown().await;
+    let _ = home.clear_serve_announcement();
 }

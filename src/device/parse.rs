@@ -2,7 +2,7 @@
 //! `checkin --next`): a whole number and a unit, the unit required: `30min`, `24h`, `7d`,
 //! `2w`, `1mo` (30 days). `m` alone is refused: it reads as minutes to some and months to others.
 
-use crate::cli::error::{CliError, Result};
+use crate::device::{DeviceError, Result};
 
 const MINUTE: i64 = 60;
 const HOUR: i64 = 60 * MINUTE;
@@ -15,7 +15,7 @@ pub fn parse(option: &str, s: &str, max: i64) -> Result<i64> {
     let (num, unit) = s.split_at(split);
     let unit = unit.trim();
     let bad = |why: &str| {
-        CliError::user(format!(
+        DeviceError::user(format!(
             "{option} '{s}': {why}; write a number and a unit: 30min, 24h, 7d, 2w or 1mo"
         ))
     };
@@ -43,7 +43,7 @@ pub fn parse(option: &str, s: &str, max: i64) -> Result<i64> {
 pub fn parse_days(option: &str, s: &str, max_days: i64) -> Result<u32> {
     let secs = parse(option, s, max_days * DAY)?;
     if secs % DAY != 0 {
-        return Err(CliError::user(format!(
+        return Err(DeviceError::user(format!(
             "{option} '{s}' is counted in whole days: write e.g. 10d, 2w or 1mo"
         )));
     }
@@ -56,6 +56,11 @@ fn words(secs: i64) -> String {
         s if s % DAY == 0 => format!("{} day(s)", s / DAY),
         s => format!("{s} seconds"),
     }
+}
+
+/// A check-in cadence in days (10d, 2w, 1mo), at most 10 years.
+pub fn cadence(s: &str) -> Result<u32> {
+    parse_days("--next", s, 3660)
 }
 
 #[cfg(test)]

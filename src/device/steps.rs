@@ -3,23 +3,20 @@
 //! what the person typed and shows the result its own way; what happens in between is here, so
 //! the page is a second door onto the same calls, never a second implementation.
 
-use std::sync::Arc;
-
-use crate::cli::error::{CliError, Result};
 use crate::core::invite::{Invite, Invites};
 use crate::core::status::{QuarantinedPeer, Status};
 use crate::core::{AllianceId, DeviceKey, Edited, Entropy, ItemId, Replica, Timestamp, Writer};
+use crate::device::{DeviceError, Result};
 use crate::net::endpoint::{NetConfig, addr_for, bind, device_of, direct_addrs};
-use crate::net::node::{Node, add_invite, join_reporting, save_join};
-use crate::net::shared::SharedAlliance;
+use crate::net::node::{add_invite, join_reporting, save_join};
 use crate::net::ticket::InviteTicket;
-use crate::store::{Home, Identity, InitOutcome, LockMode, OpenAlliance, ServeInfo};
+use crate::store::{Home, Identity, InitOutcome, LockMode, OpenAlliance};
 
 /// Sets up this device for `name`: a fresh key from `entropy` (nothing changes when the
 /// device is set up already). Returns the identity and whether it was created.
 pub fn init(home: &Home, name: &str, entropy: &mut dyn Entropy) -> Result<(Identity, bool)> {
     let name = crate::core::text::check_name(name)
-        .map_err(|why| CliError::user(format!("your name: {why}")))?;
+        .map_err(|why| DeviceError::user(format!("your name: {why}")))?;
     let mut seed = [0u8; 32];
     entropy.fill(&mut seed);
     Ok(match home.init(&name, seed)? {
@@ -43,7 +40,7 @@ pub fn create_alliance(
     for id in home.alliance_ids()? {
         let existing = home.open(&id, LockMode::Shared)?.replica().view().title;
         if existing.trim().eq_ignore_ascii_case(wanted) {
-            return Err(CliError::user(format!(
+            return Err(DeviceError::user(format!(
                 "this device already holds an alliance titled \"{existing}\" ({}); choose another title",
                 id.short()
             )));
@@ -133,7 +130,7 @@ pub fn me(open: &OpenAlliance, identity: &Identity) -> Result<ItemId> {
             (None, None) => None,
         }
     });
-    Err(CliError::user(match removal {
+    Err(DeviceError::user(match removal {
         Some(how) => format!(
             "this device is no longer a member of \"{}\": {how}. What it holds stays readable here; `alliance forget` removes it from this device",
             view.title
@@ -191,10 +188,10 @@ pub fn can_invite(open: &OpenAlliance, identity: &Identity) -> Result<()> {
     let device = identity.key.device_id();
     match open.replica().admin_device(&device, "invite a new person") {
         Ok(_) => Ok(()),
-        Err(crate::core::EditError::NotAMember(_)) => Err(CliError::user(
+        Err(crate::core::EditError::NotAMember(_)) => Err(DeviceError::user(
             "this device is not a member of the alliance, so it cannot invite",
         )),
-        Err(e) => Err(CliError::user(format!(
+        Err(e) => Err(DeviceError::user(format!(
             "{e} (to add a device of your own, use `alliance device link`)"
         ))),
     }
@@ -214,7 +211,7 @@ pub fn create_invite(
     can_invite(open, identity)?;
     let role = role.trim();
     if role.is_empty() {
-        return Err(CliError::user("the role must not be empty"));
+        return Err(DeviceError::user("the role must not be empty"));
     }
     let secret = fresh_secret(open, entropy)?;
     let invite = Invite::new(&secret, role, now, valid_secs);
@@ -253,7 +250,9 @@ pub fn create_link(
         .replica()
         .member_of(&identity.key.device_id())
         .ok_or_else(|| {
-            CliError::user("this device is not a member of the alliance, so it cannot link another")
+            DeviceError::user(
+                "this device is not a member of the alliance, so it cannot link another",
+            )
         })?;
     let secret = fresh_secret(open, entropy)?;
     let invite = Invite::link(&secret, me.as_str(), now, valid_secs);
@@ -284,7 +283,7 @@ pub fn revoke_invite(open: &OpenAlliance, id: &str) -> Result<String> {
     let id = id.trim().to_lowercase();
     open.update_invites(|invites| {
         if id.len() < 4 || !invites.revoke(&id) {
-            return Err(CliError::user(format!(
+            return Err(DeviceError::user(format!(
                 "no invite '{id}' on this device; `alliance invite list` shows them"
             )));
         }
@@ -350,10 +349,10 @@ pub async fn join(
     let ticket: InviteTicket = ticket
         .trim()
         .parse()
-        .map_err(|e: crate::net::ticket::BadTicket| CliError::user(e.to_string()))?;
+        .map_err(|e: crate::net::ticket::BadTicket| DeviceError::user(e.to_string()))?;
     let id = AllianceId(automerge::ChangeHash(ticket.alliance));
     if home.alliance_ids()?.contains(&id) {
-        return Err(CliError::user(format!(
+        return Err(DeviceError::user(format!(
             "alliance {} is already on this device; use `alliance sync`",
             id.short()
         )));
@@ -380,7 +379,7 @@ pub async fn join(
         String::new()
     } else {
         crate::core::text::check_name(&name)
-            .map_err(|why| CliError::user(format!("your name: {why}")))?
+            .map_err(|why| DeviceError::user(format!("your name: {why}")))?
     };
     let endpoint = bind(&key, net).await?;
     let joined = join_reporting(&endpoint, &ticket, &name, direct_addrs(&endpoint), progress).await;
@@ -389,7 +388,7 @@ pub async fn join(
         Ok(j) => j,
         // The inviting device is not there: the most common reason a join fails.
         Err(crate::net::NetError::Unreachable { reason, .. }) => {
-            return Err(CliError::user(format!(
+            return Err(DeviceError::user(format!(
                 "could not reach the inviting device ({reason}); it must be running `alliance serve` (or `alliance app`) and be reachable from here (the same network, or relays on both devices); ask them to check, then try again: the ticket stays good until it expires"
             )));
         }
@@ -416,70 +415,4 @@ pub async fn join(
         device: key.device_id().to_hex(),
         received: report.received,
     })
-}
-
-/// Starts this device's node for `alliances`, as `serve` runs it: binds (the port used last
-/// time, or any if that one is taken), announces its addresses in the home (so `invite` can
-/// put them in tickets), and keeps a live session with every member device.
-pub async fn start_node(
-    home: &Home,
-    key: &DeviceKey,
-    alliances: Vec<Arc<SharedAlliance>>,
-    only: Option<AllianceId>,
-    config: &NetConfig,
-) -> Result<(Node, ServeInfo)> {
-    let start = |config: NetConfig| {
-        let alliances = alliances.clone();
-        let key = DeviceKey::from_seed(key.to_seed());
-        async move {
-            let entropy = crate::system::entropy("serve").map_err(CliError::user)?;
-            Node::start(key, &config, alliances, entropy, crate::system::now)
-                .await
-                .map_err(CliError::from)
-        }
-    };
-    let mut node = match start(config.clone()).await {
-        Ok(n) => n,
-        // The port used last time is taken: take any.
-        Err(_) if config.bind.is_some_and(|b| b.ip().is_unspecified()) => {
-            let mut any = config.clone();
-            any.bind = None;
-            start(any).await?
-        }
-        Err(e) => return Err(e),
-    };
-    let info = ServeInfo {
-        device: node.device().to_hex(),
-        addrs: node.addrs(),
-        pid: std::process::id(),
-    };
-    // Without it `invite` makes no tickets; serving goes on regardless.
-    let _ = home.announce_serve(&info);
-    node.find_with(finder(home.clone(), only));
-    node.keep_all_live();
-    Ok((node, info))
-}
-
-/// How a running node finds an alliance of `home` it does not serve yet (created or joined by
-/// another command since it started), when a peer asks for it: an invite made a moment after
-/// `alliance new` works at once. With `only`, no other alliance is served.
-fn finder(home: Home, only: Option<AllianceId>) -> crate::net::session::Finder {
-    Box::new(move |id: &AllianceId| {
-        if only.is_some_and(|o| o != *id) || !home.alliance_ids().ok()?.contains(id) {
-            return None;
-        }
-        match home.open(id, LockMode::Shared) {
-            Ok(open) => Some(SharedAlliance::new(open)),
-            Err(e) => {
-                tracing::warn!(alliance = %id, error = %e, "cannot open an alliance a peer asked for");
-                None
-            }
-        }
-    })
-}
-
-/// Stops a node started by [`start_node`] and withdraws its announcement.
-pub async fn stop_node(home: &Home, node: Node) {
-    node.shutdown().await;
-    let _ = home.clear_serve_announcement();
 }
