@@ -571,6 +571,10 @@ struct VisionText {
     ok: bool,
     heads: Vec<String>,
     text: String,
+    /// The answer to a splice: the device holds changes this version does not (others' edits
+    /// made meanwhile); the page fetches the whole vision once it has nothing left to send.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    behind: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
     message: String,
 }
@@ -585,6 +589,28 @@ fn vision_of(open: &OpenAlliance) -> VisionText {
             .map(ToString::to_string)
             .collect(),
         text: open.replica().view().vision,
+        behind: false,
+        message: String::new(),
+    }
+}
+
+/// The answer to a page's splice: the vision as of the change it made (the page's own
+/// version: its text is what the page sent), so the page goes on typing from there. When
+/// others' edits came in meanwhile the change was made beside them (concurrent, so a
+/// rewording of the same words is a text conflict), and the page keeps typing on its own
+/// version until it has sent everything; then it fetches the merged vision.
+fn vision_after(open: &OpenAlliance, change: Option<automerge::ChangeHash>) -> VisionText {
+    let Some(hash) = change else {
+        return vision_of(open);
+    };
+    let replica = open.replica();
+    let text =
+        crate::core::text::root_text_at(replica.doc(), crate::core::model::keys::VISION, &[hash]);
+    VisionText {
+        ok: true,
+        heads: vec![hash.to_string()],
+        text,
+        behind: replica.heads() != [hash],
         message: String::new(),
     }
 }
@@ -638,14 +664,14 @@ async fn vision_splice(
         }
         let splices = req.splices;
         app.with_open(&aid, LockMode::Exclusive, move |open, identity, entropy| {
-            crate::device::steps::edit_on(
+            let edited = crate::device::steps::edit_on(
                 open,
                 identity,
                 entropy,
                 crate::system::now(),
-                |r, w, _| Ok(r.splice_vision_at(w, &base, &splices)?),
+                |r, w, x| Ok(r.splice_vision_at(w, x, &base, &splices)?),
             )?;
-            Ok(vision_of(open))
+            Ok(vision_after(open, edited.change.as_ref().map(|c| c.hash())))
         })
         .await
     }
@@ -658,6 +684,7 @@ async fn vision_splice(
                 ok: false,
                 heads: Vec::new(),
                 text: String::new(),
+                behind: false,
                 message: e.message,
             }),
         )

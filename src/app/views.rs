@@ -6,7 +6,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::core::conflicts::Conflict;
 use crate::core::model::{AllianceView, ExpectationStatus};
-use crate::core::{ItemId, Timestamp};
+use crate::core::{ItemId, ItemKind, Timestamp};
 use crate::store::OpenAlliance;
 
 /// What a view is rendered from: the alliance as opened, and who is looking.
@@ -82,7 +82,7 @@ impl Page {
             Page::Needs => &["needs"],
             Page::Plan => &["plan"],
             // The blame part is inside the editor's view, drawn when opened.
-            Page::Vision => &[],
+            Page::Vision => &["vision-conflicts"],
             Page::Expectations => &["expectations"],
             Page::Checkins => &["checkins"],
             Page::People => &["devices", "members", "invites"],
@@ -213,6 +213,7 @@ pub fn part(name: &str, c: &Ctx<'_>) -> Option<Markup> {
         "changes" => changes(c),
         "needs" => needs(c),
         "plan" => plan(c),
+        "vision-conflicts" => vision_conflicts(c),
         "blame" => blame(c),
         "expectations" => expectations(c),
         "checkins" => checkins(c),
@@ -274,7 +275,7 @@ pub fn page(p: Page, c: &Ctx<'_>, csrf: &str) -> Markup {
                 }))
             }
         },
-        Page::Vision => vision_editor(c, &a),
+        Page::Vision => vision_editor(c, parts),
         Page::Expectations => html! {
             p.lead { "Concrete things we expect of each other. An expectation is agreed when everyone has agreed to its current wording." }
             (parts)
@@ -376,7 +377,7 @@ fn rating_select(id: &str) -> Markup {
     }
 }
 
-fn vision_editor(c: &Ctx<'_>, _a: &str) -> Markup {
+fn vision_editor(c: &Ctx<'_>, parts: Markup) -> Markup {
     let heads: Vec<String> = c
         .open
         .replica()
@@ -386,6 +387,7 @@ fn vision_editor(c: &Ctx<'_>, _a: &str) -> Markup {
         .collect();
     html! {
         p.lead { "One text we all write together. Type away: your words go out a moment after you pause, and the others' words appear as they type, without moving your cursor." }
+        (parts)
         @if c.me.is_some() {
             label for="vision" { "Our shared vision" }
             textarea #vision rows="12" spellcheck="true"
@@ -602,9 +604,46 @@ fn needs(c: &Ctx<'_>) -> Markup {
     }
 }
 
-fn plan(c: &Ctx<'_>) -> Markup {
+/// The vision's open text conflicts: words two people rewrote at once, each wording with its
+/// author and "Keep this" (shown above the editor, not only on "What needs me").
+fn vision_conflicts(c: &Ctx<'_>) -> Markup {
+    let index = c.open.change_index();
+    let here: Vec<Conflict> = c
+        .open
+        .replica()
+        .conflicts(Some(&index))
+        .into_iter()
+        .filter(|cf| cf.is_text() && cf.item.is_none())
+        .collect();
     let a = format!("/a/{}/do", c.aid);
     html! {
+        @if !here.is_empty() {
+            div.notice role="alert" {
+                h2 { "Rewritten by two people at once" }
+                p { "The text below holds both wordings merged. Keep one of them; the other stays in the history." }
+                (conflicts(&c.aid, &here, &a))
+            }
+        }
+    }
+}
+
+fn plan(c: &Ctx<'_>) -> Markup {
+    let a = format!("/a/{}/do", c.aid);
+    let index = c.open.change_index();
+    let here: Vec<Conflict> = c
+        .open
+        .replica()
+        .conflicts(Some(&index))
+        .into_iter()
+        .filter(|cf| cf.item.as_ref().is_some_and(|i| i.kind() == ItemKind::Plan))
+        .collect();
+    html! {
+        @if !here.is_empty() {
+            div.notice role="alert" {
+                h2 { (here.len()) " conflict(s): a session changed by two people at once" }
+                (conflicts(&c.aid, &here, &a))
+            }
+        }
         @if c.view.plan.is_empty() { p { "No session planned yet." } }
         ul.cards {
             @for p in &c.view.plan {

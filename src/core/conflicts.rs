@@ -426,13 +426,15 @@ impl Replica {
                 .settling_splice(index, &text, pick, value.as_deref())
                 .map_err(EditError::Invalid)?
             {
-                Some((obj, splice, kept)) => {
+                Some((obj, splices, kept)) => {
                     let what = target.to_string();
                     let after = {
                         let mut t: Vec<char> =
                             self.doc().text(&obj).unwrap_or_default().chars().collect();
-                        let end = (splice.at + splice.delete).min(t.len());
-                        t.splice(splice.at.min(end)..end, splice.insert.chars());
+                        for splice in &splices {
+                            let end = (splice.at + splice.delete).min(t.len());
+                            t.splice(splice.at.min(end)..end, splice.insert.chars());
+                        }
                         t.into_iter().collect::<String>()
                     };
                     let summary = match &text {
@@ -445,10 +447,17 @@ impl Replica {
                         }
                     };
                     let change = self.commit(writer, summary.clone(), move |tx| {
-                        tx.splice_text(&obj, splice.at, splice.delete as isize, &splice.insert)?;
-                        if splice.mark {
-                            tx.splice_text(&obj, splice.at, 0, " ")?;
-                            tx.splice_text(&obj, splice.at, 1, "")?;
+                        for splice in splices {
+                            tx.splice_text(
+                                &obj,
+                                splice.at,
+                                splice.delete as isize,
+                                &splice.insert,
+                            )?;
+                            if splice.mark {
+                                tx.splice_text(&obj, splice.at, 0, " ")?;
+                                tx.splice_text(&obj, splice.at, 1, "")?;
+                            }
                         }
                         Ok(())
                     })?;

@@ -666,19 +666,25 @@ impl Replica {
 
     /// Step 3: an editor's edit of the vision made against the version it last saw
     /// (`base_heads`), as one signed change: `splices` (sorted, not overlapping) are positions
-    /// in the text *at `base_heads`*. Each is carried over to the text as it is now the way
-    /// Automerge merges concurrent edits: an insertion goes right after the character that
-    /// preceded it in the base text (wherever that character is now), and a deletion removes
-    /// only those base characters nobody removed meanwhile, never text others inserted in
-    /// between. Made under this device's own actor, so a page typing into the vision costs one
-    /// small change per pause, like `splice_vision`.
+    /// in the text *at `base_heads`*.
+    ///
+    /// When others' changes arrived since `base_heads`, the change is made as of
+    /// `base_heads` ([`Replica::commit_at`]): it is concurrent with them, as an edit made
+    /// offline is, and Automerge merges it with them the usual way (an insertion goes right
+    /// after the character that preceded it in the base text; a deletion removes only base
+    /// characters). So when someone meanwhile rewrote the words this edit rewrites, that is a
+    /// text conflict exactly as for edits made offline (docs/schema.md, "Text conflicts"),
+    /// with both wordings kept; typing in other places or at the same place merges with no
+    /// conflict. A page typing into the vision costs one small change per pause, like
+    /// `splice_vision`.
     pub fn splice_vision_at(
         &mut self,
         writer: &Writer<'_>,
+        entropy: &mut dyn Entropy,
         base_heads: &[automerge::ChangeHash],
         splices: &[Splice],
     ) -> Result<Edited, EditError> {
-        use automerge::{Cursor, ReadDoc};
+        use automerge::{ReadDoc, Value};
         self.me(writer)?;
         for s in splices {
             written("vision", &s.insert)?;
@@ -690,14 +696,18 @@ impl Replica {
             )));
         }
         let existing = model::text_obj_at(self.doc(), &ROOT, keys::VISION);
-        // The base text's length (zero when the vision did not exist yet at the base, or was
-        // made concurrently by someone else: then every splice must be an insertion at 0).
+        // Whether the text object there now was already there at the base (else the vision
+        // did not exist yet at the base, or someone else made it concurrently: then every
+        // splice must be an insertion at 0, into the text there now).
+        let at_base = existing.as_ref().is_some_and(|t| {
+            matches!(
+                self.doc().get_at(ROOT, keys::VISION, base_heads),
+                Ok(Some((Value::Object(ObjType::Text), id))) if &id == t
+            )
+        });
         let base_len = match &existing {
-            Some(t) => match self.doc().get_cursor(t, 0, Some(base_heads)) {
-                Ok(_) => self.doc().length_at(t, base_heads),
-                Err(_) => 0,
-            },
-            None => 0,
+            Some(t) if at_base => self.doc().length_at(t, base_heads),
+            _ => 0,
         };
         let mut end = 0;
         let mut inserted = 0;
@@ -722,93 +732,54 @@ impl Replica {
                 max: crate::protocol::MAX_TEXT_CHARS,
             });
         }
-        // Where each splice lands in the text as it is now.
-        enum Op {
-            /// Delete this many characters at the index.
-            Delete(usize, usize),
-            /// The index, the splice's number (later ones go first at one index) and the text.
-            Insert(usize, usize, String),
-        }
-        let mut ops = Vec::new();
-        let mut now_heads = self.heads();
-        now_heads.sort();
-        let mut base_sorted = base_heads.to_vec();
-        base_sorted.sort();
-        match (&existing, base_len) {
-            // Nothing happened since the base (the usual case): the splices as they are.
-            (Some(_), n) if n > 0 && now_heads == base_sorted => {
-                for (k, s) in splices.iter().enumerate() {
-                    if s.delete > 0 {
-                        ops.push(Op::Delete(s.pos, s.delete));
-                    }
-                    if !s.insert.is_empty() {
-                        ops.push(Op::Insert(s.pos, k, s.insert.clone()));
-                    }
-                }
-            }
-            (Some(t), n) if n > 0 => {
-                let doc = self.doc();
-                let cursor = |i: usize| doc.get_cursor(t, i, Some(base_heads));
-                // The current index of a base character, and whether it is still there.
-                let now = |c: &Cursor| -> Result<(usize, bool), EditError> {
-                    let i = doc.get_cursor_position(t, c, None)?;
-                    let visible = i < len && doc.get_cursor(t, i, None).ok().as_ref() == Some(c);
-                    Ok((i, visible))
-                };
-                for (n, s) in splices.iter().enumerate() {
-                    for k in s.pos..s.pos + s.delete {
-                        let (i, visible) = now(&cursor(k)?)?;
-                        if visible {
-                            ops.push(Op::Delete(i, 1));
-                        }
-                    }
-                    if !s.insert.is_empty() {
-                        let at = if s.pos == 0 {
-                            0
-                        } else {
-                            match now(&cursor(s.pos - 1)?)? {
-                                (i, true) => i + 1,
-                                (i, false) => i,
-                            }
-                        };
-                        ops.push(Op::Insert(at, n, s.insert.clone()));
-                    }
-                }
-            }
-            _ => {
-                for (n, s) in splices.iter().enumerate() {
-                    if !s.insert.is_empty() {
-                        ops.push(Op::Insert(0, n, s.insert.clone()));
-                    }
-                }
-            }
-        }
-        if ops.is_empty() {
+        if splices.iter().all(|s| s.delete == 0 && s.insert.is_empty()) {
             return Ok(Edited {
                 id: None,
                 change: None,
                 summary: "the vision was left as it was".into(),
             });
         }
-        // From the end, deletions before insertions at one position, so no index moves; of
-        // two insertions at one position the later splice goes in first, to end up after.
-        use std::cmp::Reverse;
-        ops.sort_by_key(|op| match op {
-            Op::Delete(i, _) => (Reverse(*i), 0, Reverse(0)),
-            Op::Insert(i, n, _) => (Reverse(*i), 1, Reverse(*n)),
-        });
         let first = splices.first().map_or(0, |s| s.pos);
         let words: String = splices.iter().map(|s| s.insert.as_str()).collect();
         let summary = format!("edited the vision at {first}: {}", excerpt(&words));
+        let mut now_heads = self.heads();
+        now_heads.sort();
+        let mut base_sorted = base_heads.to_vec();
+        base_sorted.sort();
+        let splices = splices.to_vec();
+        if let Some(t) = existing
+            .clone()
+            .filter(|_| at_base && now_heads != base_sorted)
+        {
+            // Others' changes arrived since the base: made as of the base, concurrent with them.
+            let change =
+                self.commit_at(writer, entropy, &base_sorted, summary.clone(), move |tx| {
+                    // From the end, so the base positions of the earlier splices stay put.
+                    for s in splices.iter().rev() {
+                        tx.splice_text(&t, s.pos, s.delete as isize, &s.insert)?;
+                    }
+                    Ok(())
+                })?;
+            return Ok(Edited {
+                id: None,
+                change,
+                summary,
+            });
+        }
         self.edited(writer, None, summary, move |tx| {
             let t = match existing {
                 Some(t) => t,
                 None => tx.put_object(ROOT, keys::VISION, ObjType::Text)?,
             };
-            for op in ops {
-                match op {
-                    Op::Delete(i, n) => tx.splice_text(&t, i, n as isize, "")?,
-                    Op::Insert(i, _, s) => tx.splice_text(&t, i, 0, &s)?,
+            if at_base {
+                for s in splices.iter().rev() {
+                    tx.splice_text(&t, s.pos, s.delete as isize, &s.insert)?;
+                }
+            } else {
+                // The base had no text here: each splice is an insertion at 0 (checked above),
+                // the later ones first so they end up after the earlier ones.
+                for s in splices.iter().rev() {
+                    tx.splice_text(&t, 0, 0, &s.insert)?;
                 }
             }
             Ok(())
@@ -1184,6 +1155,7 @@ mod splice_tests {
         let e = r
             .splice_vision_at(
                 &writer(&a, 1),
+                &mut SeededEntropy::new(9),
                 &base,
                 &[splice(0, 5, "Hi"), splice(11, 0, "!")],
             )
@@ -1202,14 +1174,20 @@ mod splice_tests {
         let base = r.heads();
         r.splice_vision_at(
             &writer(&a, 1),
+            &mut SeededEntropy::new(9),
             &base,
             &[splice(1, 1, "XY"), splice(3, 0, "!")],
         )
         .unwrap();
         assert_eq!(r.view().vision, "aXYc!");
         let base = r.heads();
-        r.splice_vision_at(&writer(&a, 1), &base, &[splice(0, 5, "")])
-            .unwrap();
+        r.splice_vision_at(
+            &writer(&a, 1),
+            &mut SeededEntropy::new(9),
+            &base,
+            &[splice(0, 5, "")],
+        )
+        .unwrap();
         assert_eq!(r.view().vision, "");
     }
 
@@ -1219,8 +1197,13 @@ mod splice_tests {
         r.set_vision(&writer(&a, 1), "one two three").unwrap();
         let base = r.heads();
         r.splice_vision(&writer(&b, 2), 3, 4, "").unwrap(); // "one three"
-        r.splice_vision_at(&writer(&a, 1), &base, &[splice(7, 0, "!")])
-            .unwrap();
+        r.splice_vision_at(
+            &writer(&a, 1),
+            &mut SeededEntropy::new(9),
+            &base,
+            &[splice(7, 0, "!")],
+        )
+        .unwrap();
         assert_eq!(r.view().vision, "one! three");
     }
 
@@ -1235,17 +1218,30 @@ mod splice_tests {
             vec![splice(2, 2, "")],
             vec![splice(2, 0, "x"), splice(1, 0, "y")],
         ] {
-            assert!(r.splice_vision_at(&writer(&a, 1), &base, &bad).is_err());
+            assert!(
+                r.splice_vision_at(&writer(&a, 1), &mut SeededEntropy::new(9), &base, &bad)
+                    .is_err()
+            );
         }
         let unknown = [automerge::ChangeHash([7; 32])];
         assert!(
-            r.splice_vision_at(&writer(&a, 1), &unknown, &[splice(0, 0, "x")])
-                .is_err()
+            r.splice_vision_at(
+                &writer(&a, 1),
+                &mut SeededEntropy::new(9),
+                &unknown,
+                &[splice(0, 0, "x")]
+            )
+            .is_err()
         );
         let huge = "x".repeat(crate::protocol::MAX_TEXT_CHARS);
         assert!(
-            r.splice_vision_at(&writer(&a, 1), &base, &[splice(0, 0, &huge)])
-                .is_err()
+            r.splice_vision_at(
+                &writer(&a, 1),
+                &mut SeededEntropy::new(9),
+                &base,
+                &[splice(0, 0, &huge)]
+            )
+            .is_err()
         );
         assert_eq!(r.heads(), before);
     }
@@ -1254,8 +1250,13 @@ mod splice_tests {
     fn the_first_words_of_a_vision() {
         let (mut r, a, _) = two();
         let base = r.heads();
-        r.splice_vision_at(&writer(&a, 1), &base, &[splice(0, 0, "We")])
-            .unwrap();
+        r.splice_vision_at(
+            &writer(&a, 1),
+            &mut SeededEntropy::new(9),
+            &base,
+            &[splice(0, 0, "We")],
+        )
+        .unwrap();
         assert_eq!(r.view().vision, "We");
     }
 }

@@ -764,17 +764,20 @@ impl Replica {
             .collect()
     }
 
-    /// The splice that settles the first unsettled conflict of `text`: the region rewritten to
-    /// the `pick`-th side's version of it (1-based, as listed), or the whole text made `value`
-    /// (short texts only). `None` when the text has no conflict. The splice always rewrites the
-    /// region, so the conflict counts as settled on every device.
+    /// The splices that settle the first unsettled conflict of `text` (made in order): the
+    /// region rewritten to the `pick`-th side's version of it (1-based, as listed), or the
+    /// whole text made `value` (short texts only). `None` when the text has no conflict. The
+    /// splices always rewrite the region, so the conflict counts as settled on every device.
+    /// Keeping a side keeps its characters that are still there, so `blame` still names
+    /// whoever typed them (the settling change only deletes the other wordings, and types
+    /// again only what is gone).
     pub(crate) fn settling_splice(
         &self,
         index: &ChangeIndex,
         text: &TextRef,
         pick: Option<usize>,
         value: Option<&str>,
-    ) -> Result<Option<(ObjId, Splice3, String)>, String> {
+    ) -> Result<Option<(ObjId, Vec<Splice3>, String)>, String> {
         let doc = self.doc();
         let Some(c) = self
             .raw_text_conflicts(index)
@@ -800,8 +803,21 @@ impl Replica {
                 let seq = Seq::read(doc, &c.obj, Some(std::slice::from_ref(&e.hash)));
                 let theirs = region_in(&seq, &c.region, &reference);
                 kept = seq.text(sentence(&seq.chars, theirs.clone()));
+                let version = side_version(&c, &seq, theirs, &current, region.clone());
+                // The kept wording's characters that are still there stay (with their
+                // authors); only the others go, and only what is gone is typed again. That
+                // settles the conflict when it deletes a character of the region.
+                let pieces = keeping(&current, region.clone(), &version);
+                let settles = pieces.iter().any(|p| {
+                    current.elems[p.at..p.at + p.delete]
+                        .iter()
+                        .any(|e| c.region.contains(e))
+                });
+                if settles {
+                    return Ok(Some((c.obj, pieces, kept)));
+                }
                 let mut target: Vec<String> = current.chars[..region.start].to_vec();
-                target.extend(side_version(&c, &seq, theirs, &current, region.clone()));
+                target.extend(version.into_iter().map(|(_, ch)| ch));
                 target.extend_from_slice(&current.chars[region.end..]);
                 target
             }
@@ -841,8 +857,52 @@ impl Replica {
                 mark: true,
             };
         }
-        Ok(Some((c.obj, splice, kept)))
+        Ok(Some((c.obj, vec![splice], kept)))
     }
+}
+
+/// The splices (from the end, so each one's position holds when it is made) that make the
+/// region `region` of `current` read `version`, keeping every character of `version` that is
+/// still there in the region (in order): the rest of the region is deleted, and what
+/// `version` has that is gone is typed again where it goes.
+fn keeping(
+    current: &Seq,
+    region: Range<usize>,
+    version: &[(Option<Elem>, String)],
+) -> Vec<Splice3> {
+    let mut pieces = Vec::new();
+    let mut at = region.start;
+    let mut typed = String::new();
+    for (e, ch) in version {
+        let here = e
+            .as_ref()
+            .and_then(|e| current.pos(e))
+            .filter(|i| region.contains(i) && *i >= at);
+        match here {
+            Some(i) => {
+                if i > at || !typed.is_empty() {
+                    pieces.push(Splice3 {
+                        at,
+                        delete: i - at,
+                        insert: std::mem::take(&mut typed),
+                        mark: false,
+                    });
+                }
+                at = i + 1;
+            }
+            None => typed.push_str(ch),
+        }
+    }
+    if region.end > at || !typed.is_empty() {
+        pieces.push(Splice3 {
+            at,
+            delete: region.end.saturating_sub(at),
+            insert: typed,
+            mark: false,
+        });
+    }
+    pieces.reverse();
+    pieces
 }
 
 /// The region as side `seq` wrote it, with what others did meanwhile inside it kept: the side's
@@ -854,7 +914,7 @@ fn side_version(
     theirs: Range<usize>,
     current: &Seq,
     region: Range<usize>,
-) -> Vec<String> {
+) -> Vec<(Option<Elem>, String)> {
     let deleted_in_conflict: HashSet<&Elem> =
         c.edits.iter().flat_map(|e| e.deleted.iter()).collect();
     let mut out: Vec<(Option<Elem>, String)> = theirs
@@ -877,10 +937,10 @@ fn side_version(
             continue;
         }
         let at = after.map_or(0, |a| a + 1);
-        out.insert(at, (None, current.chars[i].clone()));
+        out.insert(at, (Some(e.clone()), current.chars[i].clone()));
         after = Some(at);
     }
-    out.into_iter().map(|(_, ch)| ch).collect()
+    out
 }
 
 /// One splice of a text: at a character position, delete some, insert a string.

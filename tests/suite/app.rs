@@ -1466,3 +1466,175 @@ async fn a_change_between_page_load_and_its_event_stream_is_shown() {
     a.close().await.unwrap();
     app.stop();
 }
+
+/// Types `text` where the focused element's caret (or selection) is, key by key, `pause_ms`
+/// between keys, as one WebDriver actions call (the keys go where the person's caret is,
+/// whatever a driver's element send-keys does with the caret).
+async fn keys_at_caret(c: &Client, text: &str, pause_ms: u64) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    let mut keys = KeyActions::new("keyboard".into());
+    for ch in text.chars() {
+        keys = keys
+            .then(KeyAction::Down { value: ch })
+            .then(KeyAction::Up { value: ch });
+        if pause_ms > 0 {
+            keys = keys.then(KeyAction::Pause {
+                duration: Duration::from_millis(pause_ms),
+            });
+        }
+    }
+    c.perform_actions(keys).await.unwrap();
+}
+
+/// Selects `words` in the vision editor (focused, as a person's mouse leaves it).
+async fn select_in_vision(c: &Client, words: &str) {
+    let js = format!(
+        "const t = document.querySelector('#vision'); const i = t.value.indexOf({w}); \
+         if (i < 0) return false; t.focus(); t.setSelectionRange(i, i + {w}.length); return true",
+        w = serde_json::to_string(words).unwrap()
+    );
+    assert_eq!(
+        c.execute(&js, vec![]).await.unwrap(),
+        serde_json::Value::Bool(true),
+        "'{words}' is in the editor"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "unfinished (helper A, issue 24 s.2): the Plan page part passes; on the Vision page every letter of both wordings arrives intact and Saved., but no vision conflict is recorded yet in this browser run (the core tests in text_conflicts.rs show it for the same splices)"]
+async fn two_people_rewording_the_same_words_on_live_pages_see_both_wordings_and_keep_one() {
+    let Some((chromium, chromedriver)) = tools_or_skip("two_people_rewording") else {
+        return;
+    };
+    let mut driver = Driver::start(chromium, chromedriver);
+    let vision = "We listen first. We laugh a lot and forgive fast.";
+    let tunde = Device::founder(1, "Tunde", "The Adeyemi family", "parent");
+    tunde.ok(&["vision", "set", vision, "--yes"]);
+    let tunde_app = App::start(tunde.home());
+    let zoe = Device::new(2);
+    // The ticket is made by the real clock (the app redeems it by the real clock).
+    let out = tunde
+        .cmd()
+        .env_remove("ALLIANCE_TEST_NOW")
+        .args(["--json", "invite"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let ticket: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    zoe.ok(&["join", ticket["ticket"].as_str().unwrap(), "--name", "Zoe"]);
+    // A session both reschedule while Zoe's device is offline: a field conflict.
+    let plan = tunde.add(&["plan", "add", "--when", "Sunday 7pm", "--how", "at home"]);
+    zoe.ok(&["sync"]);
+    tunde.ok(&["plan", "edit", &plan, "--when", "Saturday 10am"]);
+    zoe.ok(&["plan", "edit", &plan, "--when", "Monday 6pm"]);
+    let zoe_app = App::start(zoe.home());
+    let id = alliance_id(tunde.home());
+    let (t, z) = (driver.browser().await, driver.browser().await);
+    for (c, app) in [(&t, &tunde_app), (&z, &zoe_app)] {
+        c.goto(&app.url).await.unwrap();
+        until(
+            c,
+            "the overview",
+            "return location.pathname.startsWith('/a/')",
+        )
+        .await;
+        c.goto(&format!("http://127.0.0.1:{}/a/{id}/plan", app.port))
+            .await
+            .unwrap();
+    }
+    // The Plan page itself shows the conflict, both values and "Keep this".
+    for c in [&t, &z] {
+        for needle in ["Saturday 10am", "Monday 6pm", "Keep this"] {
+            until_text(c, "[data-part=plan] .conflict", needle).await;
+        }
+    }
+
+    for (c, app) in [(&t, &tunde_app), (&z, &zoe_app)] {
+        c.goto(&format!("http://127.0.0.1:{}/a/{id}/vision", app.port))
+            .await
+            .unwrap();
+        until(
+            c,
+            "a live vision page",
+            &format!(
+                "return document.documentElement.dataset.live === '1' && document.querySelector('#vision').value === {}",
+                serde_json::to_string(vision).unwrap()
+            ),
+        )
+        .await;
+    }
+    // Both select "forgive fast" and type a replacement: Zoe her first letter, then Tunde his
+    // words at once, then Zoe the rest of hers, a key every 80 ms (so Tunde's words reach her
+    // device while hers are still being typed in her page).
+    select_in_vision(&z, "forgive fast").await;
+    select_in_vision(&t, "forgive fast").await;
+    let (zoe_words, tunde_words) = ("never hold a grudge", "make up quickly");
+    keys_at_caret(&z, &zoe_words[..1], 0).await;
+    keys_at_caret(&t, tunde_words, 0).await;
+    keys_at_caret(&z, &zoe_words[1..], 80).await;
+    let (zoe_says, tunde_says) = (
+        vision.replace("forgive fast", zoe_words),
+        vision.replace("forgive fast", tunde_words),
+    );
+    // Every page: every letter either typed is there, "Saved.", and above the editor the
+    // conflict with both wordings, their authors and "Keep this".
+    for c in [&t, &z] {
+        until(
+            c,
+            "both wordings in the editor, saved",
+            &format!(
+                "const t = document.querySelector('#vision'); return t.value.includes({}) && t.value.includes({}) && document.querySelector('#vision-state').textContent === 'Saved.'",
+                serde_json::to_string(zoe_words).unwrap(),
+                serde_json::to_string(tunde_words).unwrap()
+            ),
+        )
+        .await;
+        let sentence = |s: &str| s.split(". ").nth(1).unwrap().to_string();
+        for needle in [sentence(&zoe_says), sentence(&tunde_says)] {
+            until_text(c, "[data-part=vision-conflicts]", &needle).await;
+        }
+        for needle in ["Zoe", "Tunde", "Keep this"] {
+            until_text(c, "[data-part=vision-conflicts]", needle).await;
+        }
+    }
+    shoot_at(&z, "vision-conflict", Some("[data-part=vision-conflicts]")).await;
+    // Tunde keeps Zoe's wording: every page shows it, the conflict gone.
+    click(
+        &t,
+        "[data-part=vision-conflicts] button[aria-label='Keep We laugh a lot and never hold a grudge. for vision']",
+    )
+    .await;
+    for c in [&t, &z] {
+        until(
+            c,
+            "Zoe's wording kept",
+            &format!(
+                "const t = document.querySelector('#vision'); const p = document.querySelector('[data-part=vision-conflicts]'); return t.value === {} && !p.textContent.includes('Keep this')",
+                serde_json::to_string(&zoe_says).unwrap()
+            ),
+        )
+        .await;
+    }
+    for d in [&tunde, &zoe] {
+        assert_eq!(vision_show(d), zoe_says);
+    }
+    // The kept words are still Zoe's.
+    let blame = tunde.json(&["blame", "vision"]);
+    let mut at = 0;
+    let start = zoe_says.find(zoe_words).unwrap();
+    let mut authors: Vec<String> = Vec::new();
+    for s in blame["spans"].as_array().unwrap() {
+        let text = s["text"].as_str().unwrap();
+        let span = at..at + text.len();
+        at = span.end;
+        let author = s["author"].as_str().unwrap().to_string();
+        if span.start < start + zoe_words.len() && start < span.end && !authors.contains(&author) {
+            authors.push(author);
+        }
+    }
+    assert_eq!(authors, ["Zoe"], "{blame:#}");
+    t.close().await.unwrap();
+    z.close().await.unwrap();
+    tunde_app.stop();
+    zoe_app.stop();
+}

@@ -404,11 +404,11 @@ fn a_conflict_is_reported_exactly_when_concurrent_splices_overlap_and_the_same_e
             sync(&mut [&mut *ada, &mut *ben, &mut *cy]);
             let heads = ada.replica.heads();
             if !x.is_empty() {
-                ada.edit(20, |r, w| r.splice_vision_at(w, &heads, &x))
+                ada.act(20, |r, w, e| r.splice_vision_at(w, e, &heads, &x))
                     .unwrap();
             }
             if !y.is_empty() {
-                ben.edit(21, |r, w| r.splice_vision_at(w, &heads, &y))
+                ben.act(21, |r, w, e| r.splice_vision_at(w, e, &heads, &y))
                     .unwrap();
             }
             // Cy receives Ben's first, Ada and Ben each other's.
@@ -712,4 +712,245 @@ fn keeping_one_version_keeps_what_a_third_person_wrote_inside_the_region_meanwhi
         "Cy's edit stays: {now}"
     );
     assert!(text_conflicts(&ada).is_empty());
+}
+
+// ---- the live page: splices made against the version a page saw ----
+
+const LIVE: &str = "We listen first. We laugh a lot and forgive fast.";
+
+/// The vision's text as of the splices' answer to a page: the page's own version (its base
+/// for the next splices) is the text as of the change just made.
+fn own_version(d: &Dev) -> Vec<automerge::ChangeHash> {
+    vec![d.replica.doc().get_last_local_change().unwrap().hash()]
+}
+
+/// One page's splices against `base`, as `vision_splice` makes them.
+fn page_splice(d: &mut Dev, t: i64, base: &[automerge::ChangeHash], splices: &[Splice]) {
+    d.act(t, |r, w, x| r.splice_vision_at(w, x, base, splices))
+        .unwrap();
+}
+
+fn at(pos: usize, delete: usize, insert: &str) -> Splice {
+    Splice {
+        pos,
+        delete,
+        insert: insert.into(),
+    }
+}
+
+#[test]
+fn a_live_rewording_of_words_someone_rewrote_meanwhile_is_a_conflict_with_both_wordings() {
+    let (mut ada, mut ben, mut cy) = three();
+    ada.edit(1, |r, w| r.set_vision(w, LIVE)).unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let base = ada.replica.heads();
+    let words = LIVE.find("forgive fast").unwrap();
+    // Ben's page replaces "forgive fast"; his change reaches Ada's device before her page
+    // sends anything.
+    page_splice(&mut ben, 10, &base, &[at(words, 12, "make up quickly")]);
+    ada.receive_all(&ben.replica);
+    // Ada's page, still on the version she saw, replaces the same words: first what she typed
+    // before her page heard of Ben's change, then the rest of her words on her own version.
+    page_splice(&mut ada, 11, &base, &[at(words, 12, "never h")]);
+    let mine = own_version(&ada);
+    assert_eq!(
+        alliance::core::text::root_text_at(ada.replica.doc(), "vision", &mine),
+        LIVE.replace("forgive fast", "never h"),
+        "the page's own version is what it sent"
+    );
+    page_splice(&mut ada, 12, &mine, &[at(words + 7, 0, "old a grudge")]);
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+
+    let merged = ada.replica.view().vision;
+    assert!(
+        merged.contains("never hold a grudge") && merged.contains("make up quickly"),
+        "no typed letter is lost and neither wording is cut into the other: {merged}"
+    );
+    let conflicts = text_conflicts(&ada);
+    assert_eq!(conflicts.len(), 1, "{conflicts:#?}");
+    assert_eq!(text_conflicts(&ben), conflicts);
+    assert_eq!(text_conflicts(&cy), conflicts);
+    let mut sides: Vec<(&str, &str)> = conflicts[0]
+        .values
+        .iter()
+        .map(|v| (v.author.as_str(), v.value.as_str()))
+        .collect();
+    sides.sort();
+    assert_eq!(
+        sides,
+        [
+            ("Ada", "We laugh a lot and never hold a grudge."),
+            ("Ben", "We laugh a lot and make up quickly.")
+        ]
+    );
+    // Every device verifies the whole history (no actor numbered two changes alike).
+    for d in [&ada, &ben, &cy] {
+        let mut fresh = Dev::new(7, alliance::core::Replica::empty(d.replica.id()));
+        fresh.receive_all(&d.replica);
+        assert_eq!(fresh.replica.view().vision, merged);
+    }
+}
+
+#[test]
+fn keeping_a_wording_keeps_its_author_in_blame() {
+    let (mut ada, mut ben, mut cy) = three();
+    ada.edit(1, |r, w| r.set_vision(w, LIVE)).unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let base = ada.replica.heads();
+    let words = LIVE.find("forgive fast").unwrap();
+    page_splice(&mut ben, 10, &base, &[at(words, 12, "make up quickly")]);
+    ada.receive_all(&ben.replica);
+    page_splice(&mut ada, 11, &base, &[at(words, 12, "never hold a grudge")]);
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let conflicts = text_conflicts(&ben);
+    assert_eq!(conflicts.len(), 1, "{conflicts:#?}");
+    // Ben keeps Ada's wording.
+    let pick = conflicts[0]
+        .values
+        .iter()
+        .position(|v| v.author == "Ada")
+        .unwrap()
+        + 1;
+    resolve(&mut ben, 20, Target::Vision, "", Resolution::Pick(pick));
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let expected = LIVE.replace("forgive fast", "never hold a grudge");
+    for d in [&ada, &ben, &cy] {
+        assert_eq!(d.replica.view().vision, expected);
+        assert!(text_conflicts(d).is_empty());
+    }
+    let blame = cy.replica.blame_vision(&ChangeIndex::build(&cy.replica));
+    let by = |needle: &str| -> Vec<String> {
+        let mut at = 0;
+        let start = expected.find(needle).unwrap();
+        let range = start..start + needle.len();
+        let mut out = Vec::new();
+        for s in &blame {
+            let span = at..at + s.text.len();
+            at = span.end;
+            if span.start < range.end && range.start < span.end && !out.contains(&s.author) {
+                out.push(s.author.clone());
+            }
+        }
+        out
+    };
+    assert_eq!(by("never hold a grudge"), ["Ada"], "{blame:#?}");
+    assert_eq!(by("We listen first."), ["Ada"]);
+}
+
+#[test]
+fn live_splices_at_the_same_caret_or_nearby_merge_without_a_conflict() {
+    let (mut ada, mut ben, mut cy) = three();
+    ada.edit(1, |r, w| r.set_vision(w, LIVE)).unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let base = ada.replica.heads();
+    let end = LIVE.chars().count();
+    let fast = LIVE.find(" fast").unwrap();
+    // Both type at the end; Ben also adds a word just before "fast" while Ada fixes the
+    // word right after it (nearby, not the same characters).
+    page_splice(
+        &mut ben,
+        10,
+        &base,
+        &[at(fast, 0, " and"), at(end, 0, " Always.")],
+    );
+    ada.receive_all(&ben.replica);
+    page_splice(
+        &mut ada,
+        11,
+        &base,
+        &[at(fast + 1, 4, "quick"), at(end, 0, " Together.")],
+    );
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let merged = ada.replica.view().vision;
+    assert!(text_conflicts(&ada).is_empty(), "{merged}");
+    for words in [" Always.", " Together.", "forgive and quick."] {
+        assert!(merged.contains(words), "{words} in {merged}");
+    }
+}
+
+#[test]
+fn a_page_behind_this_devices_own_newest_change_writes_under_a_fresh_actor() {
+    let (mut ada, mut ben, mut cy) = three();
+    ada.edit(1, |r, w| r.set_vision(w, LIVE)).unwrap();
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let base = ada.replica.heads();
+    let words = LIVE.find("forgive fast").unwrap();
+    page_splice(&mut ben, 10, &base, &[at(words, 12, "make up quickly")]);
+    ada.receive_all(&ben.replica);
+    // Ada's device changes something else after Ben's change came in (another form, or the
+    // command line); her page is still on the version before both.
+    ada.act(11, |r, w, x| r.add_need(w, x, "quiet mornings"))
+        .unwrap();
+    page_splice(&mut ada, 12, &base, &[at(words, 12, "never hold a grudge")]);
+    // The change is one of the heads (beside Ada's need), by Ada's device under an actor
+    // that never wrote before.
+    let doc = ada.replica.doc();
+    let fresh: Vec<_> = ada
+        .replica
+        .heads()
+        .iter()
+        .filter_map(|h| automerge::ReadDoc::get_change_by_hash(doc, h))
+        .filter(|c| c.actor_id() != &ada.actor())
+        .collect();
+    assert_eq!(fresh.len(), 1, "{fresh:?}");
+    assert_eq!(
+        &fresh[0].actor_id().to_bytes()[..32],
+        ada.key.device_id().as_bytes()
+    );
+    assert_eq!(fresh[0].seq(), 1);
+    sync(&mut [&mut ada, &mut ben, &mut cy]);
+    let conflicts = text_conflicts(&cy);
+    assert_eq!(conflicts.len(), 1, "{conflicts:#?}");
+    assert!(
+        conflicts[0]
+            .values
+            .iter()
+            .any(|v| v.author == "Ada" && v.verified)
+    );
+}
+
+#[test]
+fn a_live_splice_conflicts_exactly_when_it_overlaps_what_arrived_meanwhile() {
+    // The property test above, with the order a live page meets: Ben's device has Ada's
+    // change before Ben's page sends his splices against the version both started from.
+    let mut runner = TestRunner::new_with_rng(
+        Config {
+            cases: 32,
+            failure_persistence: None,
+            ..Config::default()
+        },
+        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
+    );
+    let strategy = "[a-z .]{1,24}".prop_flat_map(|base: String| {
+        let n = base.chars().count();
+        (Just(base), side(n), side(n))
+    });
+    let template = three();
+    runner
+        .run(&strategy, |(base, x, y)| {
+            let mut devs = three_from(&template);
+            let (ada, rest) = devs.split_at_mut(1);
+            let (ben, cy) = rest.split_at_mut(1);
+            let (ada, ben, cy) = (&mut ada[0], &mut ben[0], &mut cy[0]);
+            ada.edit(10, |r, w| r.set_vision(w, &base)).unwrap();
+            sync(&mut [&mut *ada, &mut *ben, &mut *cy]);
+            let heads = ada.replica.heads();
+            page_splice(ada, 20, &heads, &x);
+            ben.receive_all(&ada.replica);
+            page_splice(ben, 21, &heads, &y);
+            sync(&mut [&mut *ada, &mut *ben, &mut *cy]);
+            let found = text_conflicts(cy);
+            prop_assert_eq!(
+                found.len(),
+                usize::from(overlap(&x, &y)),
+                "base {:?}, x {:?}, y {:?}: {:#?}",
+                base,
+                x,
+                y,
+                found
+            );
+            prop_assert_eq!(&text_conflicts(ada), &found);
+            Ok(())
+        })
+        .unwrap();
 }

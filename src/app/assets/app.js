@@ -260,6 +260,21 @@
         hunks.push({ s: op.ax, e: op.ax + 1, t: [] });
       }
     }
+    // Semantic cleanup (as diff-match-patch's): a run of unchanged characters no longer than
+    // the edits on both sides of it is a coincidence ("forgive fast" -> "make up quickly"
+    // keeps an "e" and a space), not text the person kept: the two edits become one, so a
+    // rewording is sent as a rewording and never shares letters with someone else's.
+    const size = (h) => Math.max(h.e - h.s, h.t.length);
+    for (let i = 0; i + 1 < hunks.length;) {
+      const [h, k] = [hunks[i], hunks[i + 1]];
+      const gap = k.s - h.e;
+      if (gap <= size(h) && gap <= size(k)) {
+        hunks.splice(i, 2, { s: h.s, e: k.e, t: h.t.concat(A.slice(h.e, k.s), k.t) });
+        if (i > 0) i--;
+      } else {
+        i++;
+      }
+    }
     for (const h of hunks) { h.s += pre; h.e += pre; }
     return hunks;
   }
@@ -369,13 +384,17 @@
         (why) => this.show(why, true));
       this.inflight = false;
       if (data.ok) {
+        // The answer is the vision as of my change (my own version, made beside whatever
+        // others sent meanwhile): I go on typing from there, and fetch the merged vision
+        // once everything I typed is sent.
         this.adopt(data.text, data.heads, local);
+        if (data.behind) this.stale = true;
         this.show(this.ta.value === this.base ? 'Saved.' : 'Not sent yet…');
       } else {
         this.show(data.message || 'Not saved.', true);
         this.pending = false;
         // Start again from the text as it is now (the typing is kept, rebased onto it).
-        this.pull();
+        this.pull(true);
         return;
       }
       if (this.pending || this.ta.value !== this.base) {
@@ -385,8 +404,18 @@
         this.pull();
       }
     }
-    async pull() {
+    // Fetches the vision as the device has it now. Typing not sent yet is never moved onto
+    // others' text here: it is sent first, against the version it was typed on, so the
+    // device merges it as it merges any concurrent edit (and a rewording of the same words
+    // is a conflict with both wordings). Only `rebase` (after a refused send) merges it in.
+    async pull(rebase) {
       if (this.inflight || this.pulling) { this.stale = true; return; }
+      if (!rebase && this.ta.value !== this.base) {
+        this.stale = true;
+        clearTimeout(this.timer);
+        this.send();
+        return;
+      }
       this.stale = false;
       this.pulling = true;
       let data = null;
@@ -395,6 +424,13 @@
         data = await r.json();
       } catch (_) { data = null; }
       this.pulling = false;
+      if (!rebase && this.ta.value !== this.base) {
+        // Typed while fetching: send that first, then fetch again.
+        this.stale = true;
+        this.pending = false;
+        this.send();
+        return;
+      }
       if (data && data.ok && data.heads.join(',') !== this.heads.join(',')) {
         this.adopt(data.text, data.heads, this.base);
       }

@@ -518,6 +518,64 @@ impl Replica {
         Ok(change)
     }
 
+    /// Like [`Replica::commit`], but the change is made as of `heads`, an earlier version of
+    /// this replica: its dependencies are `heads`, so it is concurrent with every change made
+    /// since, exactly as if this device had made it before those arrived (and the merge,
+    /// the conflicts it shows and settling them are the same as for any concurrent edit).
+    ///
+    /// The actor's changes must stay one chain with no sequence number used twice (two
+    /// changes with one (actor, seq) are an equivocation every peer punishes). So this
+    /// device's actor makes the change only when its own newest change is in the past of
+    /// `heads` (then the change takes the next number and has all of the actor's changes in
+    /// its past); else a fresh actor of this device, its tag drawn from `entropy`, makes it.
+    pub(crate) fn commit_at<F>(
+        &mut self,
+        writer: &Writer<'_>,
+        entropy: &mut dyn Entropy,
+        heads: &[ChangeHash],
+        summary: String,
+        f: F,
+    ) -> Result<Option<SignedChange<Verified>>, EditError>
+    where
+        F: FnOnce(&mut Transaction<'_>) -> Result<(), EditError>,
+    {
+        if self.poisoned {
+            return Err(EditError::Invalid(
+                "the alliance must be loaded again after a failed receive".into(),
+            ));
+        }
+        let device = writer.key.device_id();
+        if self.member_of(&device).is_none() {
+            return Err(EditError::NotAMember(device.short()));
+        }
+        if let Some(h) = heads.iter().find(|h| !self.has(h)) {
+            return Err(EditError::Invalid(format!(
+                "the version {} is not known here; reload the page",
+                &h.to_string()[..8]
+            )));
+        }
+        let own = writer.actor();
+        let since = self.doc.get_changes(heads);
+        let mut tag = writer.actor_tag;
+        if since.iter().any(|c| c.actor_id() == &own) {
+            entropy.fill(&mut tag);
+        }
+        let writer = Writer {
+            key: writer.key,
+            actor_tag: tag,
+            now: writer.now,
+        };
+        let change = commit_on_at(&mut self.doc, &writer, Some(heads), summary, f);
+        // The document's own actor stays this device's usual one.
+        self.doc.set_actor(own);
+        let change = change?;
+        if let Some(c) = &change {
+            self.keep_signature(c);
+            self.note_seqs(std::slice::from_ref(c));
+        }
+        Ok(change)
+    }
+
     /// Applies changes read back from this device's own store (written by another process on
     /// this device, which verified them first).
     pub(crate) fn apply_trusted(
@@ -738,8 +796,29 @@ pub(crate) fn commit_on<F>(
 where
     F: FnOnce(&mut Transaction<'_>) -> Result<(), EditError>,
 {
+    commit_on_at(doc, writer, None, summary, f)
+}
+
+/// [`commit_on`], the transaction made as of `heads` when given (Automerge's isolated
+/// transaction: it reads and writes the document as it was at `heads`, which become the
+/// change's dependencies). The caller makes sure `writer`'s actor may write there.
+fn commit_on_at<F>(
+    doc: &mut Automerge,
+    writer: &Writer<'_>,
+    heads: Option<&[ChangeHash]>,
+    summary: String,
+    f: F,
+) -> Result<Option<SignedChange<Verified>>, EditError>
+where
+    F: FnOnce(&mut Transaction<'_>) -> Result<(), EditError>,
+{
     doc.set_actor(writer.actor());
-    let mut tx = doc.transaction();
+    let mut tx = match heads {
+        Some(h) => doc
+            .transaction_at(automerge::PatchLog::inactive(), h)
+            .map_err(|_| EditError::Automerge(AutomergeError::Fail))?,
+        None => doc.transaction(),
+    };
     if let Err(e) = f(&mut tx) {
         tx.rollback();
         return Err(e);
