@@ -1501,7 +1501,6 @@ async fn select_in_vision(c: &Client, words: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "unfinished (helper A, issue 24 s.2): the Plan page part passes; on the Vision page every letter of both wordings arrives intact and Saved., but no vision conflict is recorded yet in this browser run (the core tests in text_conflicts.rs show it for the same splices)"]
 async fn two_people_rewording_the_same_words_on_live_pages_see_both_wordings_and_keep_one() {
     let Some((chromium, chromedriver)) = tools_or_skip("two_people_rewording") else {
         return;
@@ -1563,15 +1562,15 @@ async fn two_people_rewording_the_same_words_on_live_pages_see_both_wordings_and
         )
         .await;
     }
-    // Both select "forgive fast" and type a replacement: Zoe her first letter, then Tunde his
-    // words at once, then Zoe the rest of hers, a key every 80 ms (so Tunde's words reach her
-    // device while hers are still being typed in her page).
+    // Both select "forgive fast" and type a replacement at the same time, a key every 60 ms:
+    // the first to pause sends; the other is still typing when that change reaches their page.
     select_in_vision(&z, "forgive fast").await;
     select_in_vision(&t, "forgive fast").await;
     let (zoe_words, tunde_words) = ("never hold a grudge", "make up quickly");
-    keys_at_caret(&z, &zoe_words[..1], 0).await;
-    keys_at_caret(&t, tunde_words, 0).await;
-    keys_at_caret(&z, &zoe_words[1..], 80).await;
+    tokio::join!(
+        keys_at_caret(&z, zoe_words, 60),
+        keys_at_caret(&t, tunde_words, 60)
+    );
     let (zoe_says, tunde_says) = (
         vision.replace("forgive fast", zoe_words),
         vision.replace("forgive fast", tunde_words),
