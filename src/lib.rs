@@ -13,9 +13,16 @@
 //!   authored by a member device.
 //! - [`store`]: this device's files: the identity, and per alliance a checksummed append-only
 //!   change log plus an atomically replaced snapshot, under a lock.
+//! - [`proto`]: the sync protocol as state machines without I/O (handshake, session).
+//! - [`net`]: iroh and tokio around them: endpoints, sessions, a running node.
+//! - [`device`]: this device as both doors use it: the steps above the core, this device
+//!   online, the parsers, the printable export, one error type with classes.
 //! - [`cli`]: the `alliance` command; [`app`]: the family's page (`alliance app`), a second
-//!   door onto the same calls ([`ops`]).
+//!   door onto the same calls.
 //! - [`protocol`]: constants other devices must agree on (signature domain, limits, formats).
+//!
+//! Imports go one way: `cli`, `app` -> `device` -> `net` -> `store`, `proto` -> `core` ->
+//! `protocol`.
 //!
 //! ## Two devices, in memory
 //!

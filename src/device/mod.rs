@@ -3,8 +3,9 @@
 //! `serve` and `app`), what people type that is not document text ([`parse`]), the printable
 //! export ([`export`]) and the one error type with its classes ([`error`]).
 //!
-//! Imports go `cli`, `app` -> `device` -> `net` -> `store` -> `proto` -> `core`: the doors
-//! never import each other, and nothing below imports this layer.
+//! Imports go `cli`, `app` -> `device` -> `net` -> `store`, `proto` -> `core`: the page never
+//! imports the CLI (the CLI starts the page for `serve` and `app`), and nothing below imports
+//! this layer.
 
 pub mod error;
 pub mod export;
