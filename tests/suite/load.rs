@@ -2,9 +2,12 @@
 //! with the real sync planner ([`PeerSync`]), each message encoded and decoded as a wire frame;
 //! connections are cut mid-sync (the frame in flight is lost), saved sync states are kept (as a
 //! device persists them) or lost, and live pushes may arrive without their dependencies. After
-//! the schedule every pair syncs to the end until nothing moves. Then all replicas must have
-//! the same heads and the same view, every edit (by its change and by its marker text), and a
-//! history in which every change verifies.
+//! the schedule every pair syncs to the end until nothing moves. Then the devices that still
+//! sync with each other must have the same heads and the same view, every edit (by its change
+//! and by its marker text), and a history in which every change verifies; every device left out
+//! must be one they removed, and it must never have received its removal from another device (a
+//! device that knows of a removal ends its sessions with the removed device before sending it
+//! anything, as `proto::session` does).
 //!
 //! A property test over random schedules (proptest, shrinking). `PROPTEST_CASES` sets the
 //! number of cases (default 96), `LOAD_STEPS` the longest schedule (default 120); failures are
@@ -188,6 +191,8 @@ struct Stats {
     heal_passes: usize,
     changes: usize,
     refused: usize,
+    /// Sessions (and pushes) that did not happen because a side knew the other was removed.
+    ended_by_removal: usize,
     /// People or devices removed (or left), and changes withdrawn from the final histories
     /// (made concurrently with their author's removal; backdated ones included).
     removals: usize,
@@ -210,6 +215,7 @@ impl Stats {
         self.heal_passes += o.heal_passes;
         self.changes += o.changes;
         self.refused += o.refused;
+        self.ended_by_removal += o.ended_by_removal;
         self.removals += o.removals;
         self.withdrawn += o.withdrawn;
         self.backdated += o.backdated;
@@ -266,6 +272,8 @@ enum Outcome {
     Cut,
     /// A side refused a message (the connection closes, as `net::session` does); why.
     Refused(String),
+    /// A side knew the other was removed and ended the session without sending it anything.
+    Removed,
 }
 
 /// The insertions of the vision (`[k12x]` -> `k12x`) with their char positions, or `None` if
@@ -389,6 +397,9 @@ fn session(
             };
             if error.contains("did not settle") {
                 return Err(format!("sync between {a} and {b} did not settle"));
+            }
+            if error.contains(alliance::proto::session::REMOVED) {
+                return Ok(Outcome::Removed);
             }
             Ok(Outcome::Refused(format!(
                 "device {who} refused an honest sync message from device {from}: {error}\n{why}"
@@ -840,6 +851,10 @@ impl Sim {
                 self.stats.refused += 1;
                 Ok(Outcome::Refused(why))
             }
+            Outcome::Removed => {
+                self.stats.ended_by_removal += 1;
+                Ok(Outcome::Removed)
+            }
             o => Ok(o),
         }
     }
@@ -847,6 +862,12 @@ impl Sim {
     /// A live push of `a`'s newest `n` changes to `b`.
     fn push(&mut self, a: usize, b: usize, n: usize) -> Result<(), Fail> {
         self.stats.pushes += 1;
+        // A live session ends as soon as either side knows the other was removed: no push.
+        let (ka, kb) = (device_key(a).device_id(), device_key(b).device_id());
+        if !self.devs[a].replica.may_receive(&kb) || !self.devs[b].replica.may_receive(&ka) {
+            self.stats.ended_by_removal += 1;
+            return Ok(());
+        }
         let all = self.devs[a].replica.changes_since(&[]);
         let newest = all[all.len().saturating_sub(n)..].to_vec();
         // As a live session pushes them: the protocol's own push frame, over the wire, parsed
@@ -899,10 +920,10 @@ impl Sim {
                             ));
                         }
                     }
-                    if let Outcome::Refused(why) = outcome {
-                        self.stuck = Some(why);
-                    } else {
-                        assert_eq!(outcome, Outcome::Done);
+                    match outcome {
+                        Outcome::Refused(why) => self.stuck = Some(why),
+                        Outcome::Removed => {}
+                        o => assert_eq!(o, Outcome::Done),
                     }
                 }
             }
@@ -915,41 +936,93 @@ impl Sim {
         ))
     }
 
+    /// The devices that still sync with each other after the heal: those with the heads most
+    /// devices share (a removed device is refused by every device that knows of its removal,
+    /// so it keeps what it had).
+    fn main_group(&self) -> Vec<usize> {
+        let mut groups: Vec<(Vec<ChangeHash>, Vec<usize>)> = Vec::new();
+        for (i, d) in self.devs.iter().enumerate() {
+            let heads = d.replica.heads();
+            match groups.iter_mut().find(|(h, _)| *h == heads) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((heads, vec![i])),
+            }
+        }
+        groups
+            .into_iter()
+            .max_by_key(|(_, members)| (members.len(), std::cmp::Reverse(members[0])))
+            .map(|(_, members)| members)
+            .unwrap_or_default()
+    }
+
     fn check(&mut self) -> Result<(), Fail> {
-        let heads0 = self.devs[0].replica.heads();
-        let view0 = self.devs[0].replica.view();
-        self.stats.changes += self.devs[0].replica.len();
-        let final0 = &self.devs[0].replica;
+        let main = self.main_group();
+        let first = main[0];
+        let view0 = self.devs[first].replica.view();
+        self.stats.changes += self.devs[first].replica.len();
+        let final0 = &self.devs[first].replica;
         self.stats.withdrawn += self.authors.keys().filter(|h| !final0.has(h)).count();
         let v = final0.view();
         self.stats.removals +=
             v.former.len() + v.devices.iter().filter(|d| d.removed.is_some()).count();
         let lens: Vec<usize> = self.devs.iter().map(|d| d.replica.len()).collect();
-        for (i, d) in self.devs.iter().enumerate() {
-            if d.replica.heads() != heads0 {
-                return Err(match &self.stuck {
-                    Some(why) => format!(
-                        "stuck (histories of {lens:?} changes): a pair still refuses in the heal \
-                         phase: {why}"
-                    ),
-                    None => format!("device {i} has other heads than device 0 ({lens:?} changes)"),
-                });
+        let ids: Vec<_> = (0..DEVICES).map(|i| device_key(i).device_id()).collect();
+        for i in 0..DEVICES {
+            for j in i + 1..DEVICES {
+                // Two devices that still accept each other synced to the end in the heal.
+                let (ri, rj) = (&self.devs[i].replica, &self.devs[j].replica);
+                if ri.may_receive(&ids[j]) && rj.may_receive(&ids[i]) && ri.heads() != rj.heads() {
+                    return Err(match &self.stuck {
+                        Some(why) => format!(
+                            "stuck (histories of {lens:?} changes): a pair still refuses in the \
+                             heal phase: {why}"
+                        ),
+                        None => format!(
+                            "devices {i} and {j} accept each other but have other heads ({lens:?} \
+                             changes)"
+                        ),
+                    });
+                }
+            }
+        }
+        // A removed device never receives its removal from another device (nor, so, anything
+        // that has the removal in its past): whoever knows of it sends it nothing more.
+        for (d, removed) in self.devs.iter().enumerate() {
+            for r in self
+                .devs
+                .iter()
+                .flat_map(|o| o.replica.removals_of(&ids[d]))
+            {
+                if removed.replica.has(&r) && self.authors.get(&r) != Some(&ids[d]) {
+                    return Err(format!(
+                        "device {d} was removed and received its removal {r} from another device"
+                    ));
+                }
             }
         }
         for (i, d) in self.devs.iter().enumerate() {
+            if !main.contains(&i) {
+                continue;
+            }
             let r = &d.replica;
             let view = r.view();
             if view != view0 {
                 return Err(format!(
-                    "device {i} reads differently from device 0:\n{view:#?}\nvs\n{view0:#?}"
+                    "device {i} reads differently from device {first}:\n{view:#?}\nvs\n{view0:#?}"
                 ));
             }
-            // Only a change made concurrently with its author's removal may be missing.
+            // Only a change made concurrently with its author's removal may be missing, or one
+            // whose author no longer syncs with this group (it removed them, or they it).
+            let outside = |h: &ChangeHash| {
+                self.authors
+                    .get(h)
+                    .is_some_and(|a| !main.iter().any(|m| ids[*m] == *a))
+            };
             if let Some((h, _, _)) = self
                 .expect
                 .changes
                 .iter()
-                .find(|(h, _, _)| !r.has(h) && !self.may_withdraw(i, h))
+                .find(|(h, _, _)| !r.has(h) && !self.may_withdraw(i, h) && !outside(h))
             {
                 return Err(format!("device {i} lacks the change {h} of an edit"));
             }
@@ -986,16 +1059,16 @@ impl Sim {
                 return Err(format!("device {i}: history does not verify: {problems:?}"));
             }
         }
-        self.check_edits(&view0)
+        self.check_edits(first, &view0)
     }
 
     /// Every edit's marker is where it was put (and deletions took effect).
-    fn check_edits(&self, view: &alliance::core::AllianceView) -> Result<(), Fail> {
+    fn check_edits(&self, first: usize, view: &alliance::core::AllianceView) -> Result<(), Fail> {
         let e = &self.expect;
         // The steps whose changes were withdrawn (made concurrently with their author's
         // removal, and nobody built on them): their effects are not expected.
         // (A step that changed nothing, such as agreeing again, has no effect to expect.)
-        let r = &self.devs[0].replica;
+        let r = &self.devs[first].replica;
         let gone: BTreeSet<&String> = e
             .changes
             .iter()
@@ -1213,8 +1286,9 @@ fn eight_devices_editing_and_syncing_at_random_converge_with_every_edit() {
     eprintln!(
         "load: {} cases (schedules of 1..={max_steps} steps) in {:.1} s: {} steps, {} edits, \
          {} syncs ({} cut mid-sync), {} frames, {} disconnects, {} pushes ({} refused for \
-         missing dependencies), {} connections ended by a refused message (tolerated); heal: {} \
-         passes, {} syncs; {} changes in the final histories; {} people or devices removed, \
+         missing dependencies), {} connections ended by a refused message (tolerated), {} \
+         sessions or pushes that did not happen because a side knew the other was removed; \
+         heal: {} passes, {} syncs; {} changes in the final histories; {} people or devices removed, \
          {} backdated changes forged, {} changes withdrawn; {}",
         t.cases,
         started.elapsed().as_secs_f64(),
@@ -1227,6 +1301,7 @@ fn eight_devices_editing_and_syncing_at_random_converge_with_every_edit() {
         t.pushes,
         t.pushes_refused,
         t.refused,
+        t.ended_by_removal,
         t.heal_passes,
         t.heal_syncs,
         t.changes,

@@ -38,6 +38,14 @@ impl Replica {
         wrote_removal || authors.iter().any(|a| self.member_of(a).is_none())
     }
 
+    /// The changes that removed `device` (its own removal, or its person's), as this replica
+    /// knows them.
+    pub fn removals_of(&self, device: &DeviceId) -> Vec<ChangeHash> {
+        self.removals()
+            .remove(device.as_bytes())
+            .unwrap_or_default()
+    }
+
     /// Every removal in the document: removed device key -> the changes that removed it (the
     /// device's own removal, or its person's).
     fn removals(&self) -> HashMap<[u8; DEVICE_KEY_LEN], Vec<ChangeHash>> {
