@@ -26,14 +26,14 @@
 //!   [`Replica::unsigned_by`], [`Replica::changes_since`].
 //!
 //! The writers of parts of the schema (a member, a device) live in
-//! [`edit`](crate::core::edit), beside the edits.
+//! [`edit`](crate::core::document::edit), beside the edits.
 
 mod audit;
 mod document;
 mod receive;
 mod removal;
 
-use crate::core::guard::guarded;
+use crate::core::trust::guard::guarded;
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
@@ -46,13 +46,13 @@ use ed25519_dalek::Signature;
 
 pub use audit::{ChangeCheck, Facts, LogEntry};
 
-use crate::core::equivocation::{Held, Quarantine};
-use crate::core::identity::{DeviceId, DeviceKey};
+use crate::core::document::model::{self, AllianceView, keys};
+use crate::core::document::model::{put_device, put_member};
 use crate::core::ids::{Entropy, ItemId, ItemKind, Timestamp};
-use crate::core::model::{self, AllianceView, keys};
-use crate::core::model::{put_device, put_member};
-use crate::core::signed::{ChangeError, SignedChange, Verified, Voucher};
-use crate::core::verdicts::Verdicts;
+use crate::core::trust::equivocation::{Held, Quarantine};
+use crate::core::trust::identity::{DeviceId, DeviceKey};
+use crate::core::trust::signed::{ChangeError, SignedChange, Verified, Voucher};
+use crate::core::trust::verdicts::Verdicts;
 use crate::protocol::{
     ACTOR_ID_LEN, ACTOR_TAG_LEN, MAX_BATCH_CHANGES, MAX_BATCH_SECS, SCHEMA_VERSION,
 };
@@ -144,7 +144,7 @@ pub enum ReceiveError {
     )]
     NotAMember { hash: String, author: String },
     #[error("rejected {0}")]
-    Rule(#[from] crate::core::rules::Broken),
+    Rule(#[from] crate::core::trust::rules::Broken),
     #[error("{count} change(s) depend on changes that were not sent; nothing was applied")]
     MissingDependencies { count: usize },
     #[error("these changes do not belong to alliance {0} (its genesis change is missing)")]
@@ -233,7 +233,7 @@ pub struct Received {
     /// Equivocations found in this batch (the proofs are in [`Replica::quarantine`]).
     pub equivocations: usize,
     /// Changes of the batch left out because of an equivocation (see
-    /// [`equivocation`](crate::core::equivocation)).
+    /// [`equivocation`](crate::core::trust::equivocation)).
     pub dropped: usize,
 }
 
@@ -244,8 +244,8 @@ pub struct Replica {
     pub(crate) doc: Automerge,
     signatures: HashMap<ChangeHash, Signature>,
     /// Proofs that vouch for changes whose vouching change a removal withdrew (see
-    /// [`Proof`](crate::core::signed::Proof) and `removal`).
-    proofs: HashMap<ChangeHash, crate::core::signed::Proof>,
+    /// [`Proof`](crate::core::trust::signed::Proof) and `removal`).
+    proofs: HashMap<ChangeHash, crate::core::trust::signed::Proof>,
     /// How many changes of each actor the document holds, found when first needed and kept
     /// up to date by every way in (see [`Tips`]).
     seq_counts: Tips,
@@ -256,10 +256,10 @@ pub struct Replica {
     /// Set when changes the replica held were withdrawn (see `removal`): save it whole.
     rewritten: bool,
     /// Verdicts of earlier checks for the review commands (see
-    /// [`verdicts`](crate::core::verdicts)); in memory only until the store gives it the kept set.
+    /// [`verdicts`](crate::core::trust::verdicts)); in memory only until the store gives it the kept set.
     verdicts: VerdictCell,
     /// Which signature vouches for each change without its own, for the heads it was worked
-    /// out at (see [`vouch::vouchers`](crate::core::vouch::vouchers)).
+    /// out at (see [`vouch::vouchers`](crate::core::trust::vouch::vouchers)).
     vouchers: VoucherCell,
 }
 
@@ -312,7 +312,7 @@ impl Replica {
         role: &str,
     ) -> Result<(Replica, ItemId, SignedChange<Verified>), EditError> {
         let title = non_empty("title", title)?;
-        let name = crate::core::text::check_name(name).map_err(EditError::Invalid)?;
+        let name = crate::core::document::text::check_name(name).map_err(EditError::Invalid)?;
         written("role", role)?;
         let member = ItemId::random(ItemKind::Member, entropy);
         let device = writer.key.device_id().to_hex();
@@ -374,7 +374,7 @@ impl Replica {
         id: AllianceId,
         snapshot: Option<&[u8]>,
         signatures: HashMap<ChangeHash, Signature>,
-        proofs: HashMap<ChangeHash, crate::core::signed::Proof>,
+        proofs: HashMap<ChangeHash, crate::core::trust::signed::Proof>,
         changes: Vec<SignedChange<Verified>>,
     ) -> Result<Replica, AutomergeError> {
         let doc = match snapshot {
@@ -437,7 +437,7 @@ impl Replica {
     }
 
     /// The proofs kept for changes whose vouching change a removal withdrew.
-    pub fn proofs(&self) -> &HashMap<ChangeHash, crate::core::signed::Proof> {
+    pub fn proofs(&self) -> &HashMap<ChangeHash, crate::core::trust::signed::Proof> {
         &self.proofs
     }
 
@@ -459,7 +459,7 @@ impl Replica {
     /// The member ID of a device, if the device is a member now (added, and neither it nor
     /// its person removed).
     pub fn member_of(&self, device: &DeviceId) -> Option<ItemId> {
-        crate::core::rules::member_at(&self.doc, device, &self.doc.get_heads())
+        crate::core::trust::rules::member_at(&self.doc, device, &self.doc.get_heads())
     }
 
     /// Whether `device` was a device of the alliance and was removed (or its person was), as
@@ -756,7 +756,11 @@ impl Held for Replica {
         self.tip(actor).seq
     }
 
-    fn change_at(&self, actor: &ActorId, seq: u64) -> Option<crate::core::equivocation::Signed> {
+    fn change_at(
+        &self,
+        actor: &ActorId,
+        seq: u64,
+    ) -> Option<crate::core::trust::equivocation::Signed> {
         let hash = self
             .doc
             .get_changes_meta(&[])
@@ -773,7 +777,7 @@ impl Held for Replica {
             }
         };
         let change = self.doc.get_change_by_hash(&hash)?;
-        Some(crate::core::equivocation::Signed {
+        Some(crate::core::trust::equivocation::Signed {
             bytes: change.raw_bytes().to_vec(),
             hash,
             vouched_by,
@@ -844,9 +848,9 @@ impl From<EditError> for ReceiveError {
 }
 
 /// Refuses text people write that holds a bidirectional control
-/// ([`crate::core::text::check_text`]).
+/// ([`crate::core::document::text::check_text`]).
 pub(crate) fn written(what: &str, s: &str) -> Result<(), EditError> {
-    crate::core::text::check_text(&format!("the {what}"), s).map_err(EditError::Invalid)
+    crate::core::document::text::check_text(&format!("the {what}"), s).map_err(EditError::Invalid)
 }
 
 /// Trims `s` and refuses an empty result, or one with a bidirectional control ([`written`]).

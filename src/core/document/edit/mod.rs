@@ -2,15 +2,15 @@
 //! current document, then makes exactly one signed change whose message is a one-line summary
 //! in words ("added expectation e7kq2: no screens after 8pm").
 
-use crate::core::model::{put_device, put_member};
+use crate::core::document::model::{put_device, put_member};
 use crate::core::replica::{non_empty, written};
 use automerge::{ObjId, ObjType, ROOT, ReadDoc, ScalarValue, transaction::Transactable};
 
-use crate::core::identity::DeviceId;
+use crate::core::document::model::{self, keys, text_digest};
 use crate::core::ids::{Entropy, ItemId, ItemKind, Timestamp};
-use crate::core::model::{self, keys, text_digest};
 use crate::core::replica::{EditError, Replica, Writer};
-use crate::core::signed::{SignedChange, Verified};
+use crate::core::trust::identity::DeviceId;
+use crate::core::trust::signed::{SignedChange, Verified};
 
 /// The result of an edit: the ID it created or touched, and the signed change to persist
 /// (`None` when the edit changed nothing, e.g. setting the vision to its current text).
@@ -308,7 +308,7 @@ impl Replica {
         device: Option<DeviceId>,
     ) -> Result<Edited, EditError> {
         let me = self.admin(writer, "add a person")?;
-        let name = crate::core::text::check_name(name).map_err(EditError::Invalid)?;
+        let name = crate::core::document::text::check_name(name).map_err(EditError::Invalid)?;
         written("role", role)?;
         if let Some(d) = &device
             && self.roster().device(&d.to_hex()).is_some()
@@ -570,7 +570,7 @@ impl Replica {
         let old = self.view_vision();
         let summary = format!(
             "edited the vision: {}",
-            crate::core::text::edit_in_words(&old, text)
+            crate::core::document::text::edit_in_words(&old, text)
         );
         self.replace_vision(writer, text, summary)
     }
@@ -584,17 +584,17 @@ impl Replica {
         heads: &[automerge::ChangeHash],
         label: &str,
     ) -> Result<Edited, EditError> {
-        let text = crate::core::text::root_text_at(self.doc(), keys::VISION, heads);
+        let text = crate::core::document::text::root_text_at(self.doc(), keys::VISION, heads);
         let summary = format!(
             "restored the vision as of {label}: {}",
-            crate::core::text::edit_in_words(&self.view_vision(), &text)
+            crate::core::document::text::edit_in_words(&self.view_vision(), &text)
         );
         self.replace_vision(writer, &text, summary)
     }
 
     /// The vision as this replica has it now.
     fn view_vision(&self) -> String {
-        crate::core::text::root_text_at(self.doc(), keys::VISION, &self.heads())
+        crate::core::document::text::root_text_at(self.doc(), keys::VISION, &self.heads())
     }
 
     /// Replaces the vision with `text`, applied as character edits (so concurrent edits of
@@ -815,10 +815,10 @@ impl Replica {
             now: writer.now,
         };
         let existing = model::text_obj_at(&fork, &ROOT, keys::VISION);
-        let base = crate::core::text::root_text_at(self.doc(), keys::VISION, base_heads);
+        let base = crate::core::document::text::root_text_at(self.doc(), keys::VISION, base_heads);
         let summary = format!(
             "edited the vision: {}",
-            crate::core::text::edit_in_words(&base, edited)
+            crate::core::document::text::edit_in_words(&base, edited)
         );
         let text = edited.to_string();
         let change = crate::core::replica::commit_on(

@@ -41,11 +41,11 @@ use std::ops::Range;
 
 use automerge::{ActorId, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value, legacy};
 
-use crate::core::guard::guarded;
+use crate::core::document::index::{ChangeIndex, Touch};
+use crate::core::document::model::{self, keys};
 use crate::core::ids::{ItemId, ItemKind};
-use crate::core::index::{ChangeIndex, Touch};
-use crate::core::model::{self, keys};
 use crate::core::replica::Replica;
+use crate::core::trust::guard::guarded;
 
 /// A character of a text: the ID of the operation that typed it.
 pub(crate) type Elem = (u64, ActorId);
