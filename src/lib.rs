@@ -7,10 +7,12 @@
 //! ed25519 key of the device that made it.
 //!
 //! ## Layers
-//! - [`core`]: no I/O. Identity and signatures ([`core::DeviceKey`], [`core::SignedChange`]),
-//!   the document schema ([`core::model`]), the edits people make ([`core::edit`]) and the
-//!   [`core::Replica`] that only ever accepts changes that are signed by their author and
-//!   authored by a member device.
+//! - [`core`]: no I/O, in two rooms. [`core::trust`]: identity and signatures
+//!   ([`core::DeviceKey`], [`core::SignedChange`]), vouching, equivocations, the rules of who
+//!   may write what. [`core::document`]: the document schema ([`core::model`]), the edits
+//!   people make ([`core::edit`], one file per step) and their review (history, conflicts,
+//!   diff, status). They meet in the [`core::Replica`], which only ever accepts changes that
+//!   are signed by their author and authored by a member device.
 //! - [`store`]: this device's files: the identity, and per alliance a checksummed append-only
 //!   change log plus an atomically replaced snapshot, under a lock.
 //! - [`proto`]: the sync protocol as state machines without I/O (handshake, session).

@@ -24,9 +24,9 @@ use automerge::sync::{self, ChunkList, SyncDoc};
 use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
-use crate::core::guard::guarded;
 use crate::core::replica::{Budget, ReceiveError, Replica};
-use crate::core::signed::{Proof, SignedChange, Unverified, Verified, Voucher};
+use crate::core::trust::guard::guarded;
+use crate::core::trust::signed::{Proof, SignedChange, Unverified, Verified, Voucher};
 use crate::protocol::{MAX_BATCH_CHANGES, MAX_FRAME_BYTES, SIGNATURE_LEN};
 
 /// One sync message on the wire: an Automerge sync message whose changes are V1 change chunks,
@@ -51,7 +51,7 @@ pub struct Vouch {
 }
 
 impl Vouch {
-    fn of<S: crate::core::signed::Stage>(c: &SignedChange<S>) -> Option<Vouch> {
+    fn of<S: crate::core::trust::signed::Stage>(c: &SignedChange<S>) -> Option<Vouch> {
         Some(Vouch::new(&c.hash(), c.voucher()?))
     }
 
@@ -83,20 +83,21 @@ impl Vouch {
 }
 
 /// The signatures changes travel with ([`Replica::for_sending`] decides which they are).
-pub fn vouches<S: crate::core::signed::Stage>(changes: &[SignedChange<S>]) -> Vec<Vouch> {
+pub fn vouches<S: crate::core::trust::signed::Stage>(changes: &[SignedChange<S>]) -> Vec<Vouch> {
     changes.iter().filter_map(Vouch::of).collect()
 }
 
 /// The signatures a batch travels with: those of each author's newest changes in it (see
-/// [`vouch`](crate::core::vouch)), or `None` when one of those has none here (then the batch
+/// [`vouch`](crate::core::trust::vouch)), or `None` when one of those has none here (then the batch
 /// must go through [`Replica::for_sending`], which adds the changes up to one that has).
-pub fn newest_signatures<S: crate::core::signed::Stage>(
+pub fn newest_signatures<S: crate::core::trust::signed::Stage>(
     changes: &[SignedChange<S>],
 ) -> Option<Vec<Vouch>> {
-    let nodes =
-        crate::core::signed::authored(changes.iter().map(|c| (c.hash(), c.actor_id(), c.deps())))
-            .ok()?;
-    crate::core::vouch::signatures_to_check(&nodes)
+    let nodes = crate::core::trust::signed::authored(
+        changes.iter().map(|c| (c.hash(), c.actor_id(), c.deps())),
+    )
+    .ok()?;
+    crate::core::trust::vouch::signatures_to_check(&nodes)
         .into_iter()
         .map(|i| Vouch::of(&changes[i]))
         .collect()
@@ -437,13 +438,13 @@ fn missing_deps(
 /// rest, or `None` when one of them is not kept here (then the changes travel one by one).
 fn document_signatures(replica: &Replica) -> Option<Vec<Vouch>> {
     let metas = replica.doc.get_changes_meta(&[]);
-    let nodes = crate::core::signed::authored(
+    let nodes = crate::core::trust::signed::authored(
         metas
             .iter()
             .map(|m| (m.hash, m.actor.as_ref(), m.deps.as_slice())),
     )
     .ok()?;
-    crate::core::vouch::signatures_to_check(&nodes)
+    crate::core::trust::vouch::signatures_to_check(&nodes)
         .into_iter()
         .map(|i| {
             Some(Vouch::new(

@@ -7,7 +7,7 @@
 //! valid under the device its actor ID names, and that device was a member as of the change's
 //! dependencies (the membership check of `receive`, [`Replica::authorised`]). The signature
 //! that vouches for a change is its own, or that of a later change of the same author that has
-//! it in its past ([`vouch`](crate::core::vouch)): a receiver keeps only the signatures that
+//! it in its past ([`vouch`](crate::core::trust::vouch)): a receiver keeps only the signatures that
 //! travelled, one per author and batch.
 
 use std::collections::{HashMap, HashSet};
@@ -17,13 +17,13 @@ use ed25519_dalek::Signature;
 use serde::Serialize;
 
 use super::Replica;
-use crate::core::guard::guarded;
-use crate::core::identity::DeviceId;
+use crate::core::document::model::AllianceView;
 use crate::core::ids::{ItemId, Timestamp};
-use crate::core::model::AllianceView;
-use crate::core::rules;
-use crate::core::signed::{SignedChange, Verified, Voucher, author_of};
-use crate::core::verdicts::Verdicts;
+use crate::core::trust::guard::guarded;
+use crate::core::trust::identity::DeviceId;
+use crate::core::trust::rules;
+use crate::core::trust::signed::{SignedChange, Verified, Voucher, author_of};
+use crate::core::trust::verdicts::Verdicts;
 
 /// The verdict on one change of the history.
 #[derive(Debug, Clone, Serialize)]
@@ -50,7 +50,7 @@ pub struct LogEntry {
     pub verified: bool,
     pub problem: Option<String>,
     /// Set when the change's author also signed another change with the same actor and
-    /// number (an equivocation; see [`crate::core::equivocation`]).
+    /// number (an equivocation; see [`crate::core::trust::equivocation`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub equivocation: Option<String>,
 }
@@ -68,7 +68,7 @@ impl LogEntry {
 }
 
 /// Which stored signature vouches for each change that has none of its own, worked out for
-/// one set of heads (see [`vouch::vouchers`](crate::core::vouch::vouchers)).
+/// one set of heads (see [`vouch::vouchers`](crate::core::trust::vouch::vouchers)).
 #[derive(Debug, Default)]
 pub(crate) struct Vouchers {
     heads: Vec<ChangeHash>,
@@ -126,7 +126,7 @@ impl Replica {
         }
         let proof = self.proofs.get(hash)?;
         let meta = self.doc.get_change_meta_by_hash(hash)?;
-        let author = crate::core::signed::author_of_actor(meta.actor.as_ref())?;
+        let author = crate::core::trust::signed::author_of_actor(meta.actor.as_ref())?;
         Some((proof.signed_hash(hash, &author)?, proof.signature))
     }
 
@@ -156,7 +156,7 @@ impl Replica {
     /// Works the vouchers out from the history index instead of Automerge's metadata (a pass
     /// over every change's header that the review commands would otherwise pay): when the
     /// index is of the present heads and none are known yet.
-    pub fn prime_vouchers(&self, index: &crate::core::index::ChangeIndex) {
+    pub fn prime_vouchers(&self, index: &crate::core::document::index::ChangeIndex) {
         let heads = self.doc.get_heads();
         let mut indexed = index.heads().to_vec();
         indexed.sort();
@@ -177,14 +177,14 @@ impl Replica {
         *cell = Some(std::sync::Arc::new(v));
     }
 
-    /// [`vouch::vouchers`](crate::core::vouch::vouchers) over the changes of a history, given
+    /// [`vouch::vouchers`](crate::core::trust::vouch::vouchers) over the changes of a history, given
     /// in causal order as (hash, dependencies, actor).
     fn work_out_vouchers<'m>(
         &self,
         heads: Vec<ChangeHash>,
         changes: impl Iterator<Item = (ChangeHash, &'m [ChangeHash], &'m automerge::ActorId)>,
     ) -> Vouchers {
-        let mut authors = crate::core::signed::Authors::default();
+        let mut authors = crate::core::trust::signed::Authors::default();
         let nodes: Vec<(ChangeHash, &[ChangeHash], Option<DeviceId>)> = changes
             .map(|(hash, deps, actor)| (hash, deps, authors.of(actor)))
             .collect();
@@ -192,7 +192,7 @@ impl Replica {
             .iter()
             .map(|n| self.signatures.contains_key(&n.0) || self.proofs.contains_key(&n.0))
             .collect();
-        let found = crate::core::vouch::vouchers(&nodes, &signed);
+        let found = crate::core::trust::vouch::vouchers(&nodes, &signed);
         let of = found
             .iter()
             .enumerate()
@@ -206,7 +206,7 @@ impl Replica {
     /// and that change's signature or proof): for a change whose vouching change is about to
     /// be withdrawn, or one shown in an equivocation proof. `None` when nothing here vouches
     /// for it, or it vouches for itself.
-    pub(crate) fn proof_for(&self, hash: &ChangeHash) -> Option<crate::core::signed::Proof> {
+    pub(crate) fn proof_for(&self, hash: &ChangeHash) -> Option<crate::core::trust::signed::Proof> {
         let voucher = self.voucher_of(hash)?;
         if voucher == *hash {
             return None;
@@ -225,7 +225,7 @@ impl Replica {
             }
             (None, None) => return None,
         };
-        Some(crate::core::signed::Proof { via, signature })
+        Some(crate::core::trust::signed::Proof { via, signature })
     }
 
     /// Forgets the vouchers worked out so far (signatures or proofs changed, not the heads).
@@ -247,12 +247,12 @@ impl Replica {
             .map(|m| (m.hash, m.deps.as_slice(), None))
             .collect();
         let at = |h: &ChangeHash| metas.iter().position(|m| m.hash == *h);
-        let path = crate::core::vouch::path(&nodes, at(from)?, at(to)?)?;
+        let path = crate::core::trust::vouch::path(&nodes, at(from)?, at(to)?)?;
         Some(path.into_iter().map(|i| metas[i].hash).collect())
     }
 
     /// Changes to send, as they travel: each author's newest changes among them carry their
-    /// signatures and the rest go without (see [`vouch`](crate::core::vouch)). When one of those
+    /// signatures and the rest go without (see [`vouch`](crate::core::trust::vouch)). When one of those
     /// newest changes has no signature here (a batch cut short: a push split in parts, or a
     /// change the peer asked for by hash), the changes up to a later change of its author that
     /// has one are added. Whatever is added the peer may hold already; it counts them as
@@ -262,13 +262,13 @@ impl Replica {
         // Each round adds, for every newest change without a signature, the way to the
         // signature that vouches for it; that change is signed, so a round never repeats.
         for _ in 0..4 {
-            let Ok(nodes) = crate::core::signed::authored(
+            let Ok(nodes) = crate::core::trust::signed::authored(
                 changes.iter().map(|c| (c.hash(), c.actor_id(), c.deps())),
             ) else {
                 // A change naming no device key cannot be in a replica; send as it is.
                 return changes;
             };
-            let newest = crate::core::vouch::signatures_to_check(&nodes);
+            let newest = crate::core::trust::vouch::signatures_to_check(&nodes);
             drop(nodes);
             let mut missing = Vec::new();
             for &i in &newest {
@@ -281,7 +281,7 @@ impl Replica {
                 }
             }
             if missing.is_empty() {
-                crate::core::signed::keep_only_checked(&mut changes, &newest, |c| {
+                crate::core::trust::signed::keep_only_checked(&mut changes, &newest, |c| {
                     c.set_voucher(None)
                 });
                 return changes;
@@ -312,7 +312,7 @@ impl Replica {
     }
 
     /// Uses `verdicts` for the review commands' checks from now on (the store loads them
-    /// from its cache; see [`verdicts`](crate::core::verdicts)).
+    /// from its cache; see [`verdicts`](crate::core::trust::verdicts)).
     pub fn use_verdicts(&mut self, verdicts: Verdicts) {
         *self.verdicts.lock() = verdicts;
     }
@@ -341,7 +341,7 @@ impl Replica {
         let vouching = self.vouching(&hash);
         let problem = match (author, vouching) {
             (None, _) => {
-                Some(crate::core::signed::ChangeError::BadAuthor(hash.to_string()).to_string())
+                Some(crate::core::trust::signed::ChangeError::BadAuthor(hash.to_string()).to_string())
             }
             (Some(_), None) => Some(
                 "no signature vouches for it (neither its own nor one of its author's later changes')"
@@ -440,13 +440,13 @@ impl Replica {
         signed.sort_by_key(|(a, h, _)| (*h, *a.as_bytes()));
         signed.dedup_by_key(|(a, h, _)| (*h, *a.as_bytes()));
         let failing: HashSet<(ChangeHash, DeviceId)> =
-            crate::core::identity::failing_signatures(&signed)
+            crate::core::trust::identity::failing_signatures(&signed)
                 .into_iter()
                 .map(|i| (signed[i].1, signed[i].0))
                 .collect();
         // Membership as of each change's dependencies, one read of the past per device and
         // branch (see `rules::people_of`).
-        let listed: Vec<crate::core::signed::Claim<'_>> = claims
+        let listed: Vec<crate::core::trust::signed::Claim<'_>> = claims
             .iter()
             .map(|(a, h, _, deps, _)| (*h, *deps, *a))
             .collect();
@@ -468,7 +468,7 @@ impl Replica {
     }
 
     /// [`Replica::check`], and the rules of who may write what (see
-    /// [`rules`](crate::core::rules)), for `verify`; `failing` are the stored signatures that
+    /// [`rules`](crate::core::trust::rules)), for `verify`; `failing` are the stored signatures that
     /// do not verify (all of them checked once, up front).
     fn check_fully(
         &self,
@@ -497,7 +497,7 @@ impl Replica {
 
     /// Of changes each claimed to be signed by a device, the ones for which no stored signature
     /// vouches, or whose vouching signature does not verify under that device (checked in
-    /// batches, see [`failing_signatures`](crate::core::identity::failing_signatures)).
+    /// batches, see [`failing_signatures`](crate::core::trust::identity::failing_signatures)).
     pub fn unsigned_by(&self, claims: &[(ChangeHash, DeviceId)]) -> HashSet<ChangeHash> {
         let mut bad: HashSet<ChangeHash> = HashSet::new();
         let mut signed = Vec::with_capacity(claims.len());
@@ -513,7 +513,7 @@ impl Replica {
                 }
             }
         }
-        for i in crate::core::identity::failing_signatures(&signed) {
+        for i in crate::core::trust::identity::failing_signatures(&signed) {
             bad.insert(of[i]);
         }
         bad
@@ -523,7 +523,7 @@ impl Replica {
     /// hash it is over; for a proof, the last change of its chain).
     fn failing_stored_signatures(&self) -> HashSet<ChangeHash> {
         let metas = self.doc.get_changes_meta(&[]);
-        let mut authors = crate::core::signed::Authors::default();
+        let mut authors = crate::core::trust::signed::Authors::default();
         let signed: Vec<(DeviceId, ChangeHash, Signature)> = metas
             .iter()
             .filter_map(|m| {
@@ -537,7 +537,7 @@ impl Replica {
                 }
             })
             .collect();
-        crate::core::identity::failing_signatures(&signed)
+        crate::core::trust::identity::failing_signatures(&signed)
             .into_iter()
             .map(|i| signed[i].1)
             .collect()
@@ -574,7 +574,7 @@ impl Replica {
     pub fn log(&self) -> Vec<LogEntry> {
         let view = self.roster();
         let metas = self.doc.get_changes_meta(&[]);
-        let mut authors = crate::core::signed::Authors::default();
+        let mut authors = crate::core::trust::signed::Authors::default();
         let listed: Vec<(Facts<'_>, Option<DeviceId>)> = metas
             .iter()
             .map(|m| (Facts::from(m), authors.of(&m.actor)))
@@ -590,11 +590,11 @@ impl Replica {
 
     /// One change of the history with its verdict and, only when it verifies, its author's
     /// name (from `view`). `None` when the history does not hold `hash`. (For many changes,
-    /// [`Attributor`](crate::core::history::Attributor) checks them together.)
+    /// [`Attributor`](crate::core::document::history::Attributor) checks them together.)
     pub fn attribute(&self, view: &AllianceView, hash: &ChangeHash) -> Option<LogEntry> {
         let meta = self.doc.get_change_meta_by_hash(hash)?;
         let facts = Facts::from(&meta);
-        let author = crate::core::signed::author_of_actor(facts.actor);
+        let author = crate::core::trust::signed::author_of_actor(facts.actor);
         Some(self.entry(view, &facts, author))
     }
 

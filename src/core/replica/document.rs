@@ -10,9 +10,9 @@ use automerge::{Automerge, ChangeHash, ReadDoc};
 
 use super::receive::{Numbering, Past, check_op_ranges, within_batch_ops};
 use super::{Budget, ReceiveError, Received, Replica};
-use crate::core::guard::guarded;
-use crate::core::identity::DeviceId;
-use crate::core::signed::{
+use crate::core::trust::guard::guarded;
+use crate::core::trust::identity::DeviceId;
+use crate::core::trust::signed::{
     ChangeError, Claim, SignedChange, Voucher, authored, check_vouching_signatures,
     within_change_ops,
 };
@@ -29,7 +29,7 @@ impl Replica {
     }
 
     /// Receives a whole history as one Automerge document with the signatures that vouch for
-    /// its changes (each author's newest changes', see [`vouch`](crate::core::vouch)), as
+    /// its changes (each author's newest changes', see [`vouch`](crate::core::trust::vouch)), as
     /// (change hash, signature): what a peer sends a device that has nothing yet, because
     /// loading a document costs a fraction of applying its changes one by one.
     ///

@@ -2,12 +2,12 @@
 //! goes through on either way in (a batch here, a whole document in `document`). Each check is
 //! written once and both ways in call it:
 //! - authorship: [`authenticate_batch`] for a batch; a document's metadata goes through the
-//!   same two steps ([`authored`](crate::core::signed::authored), then
-//!   [`check_vouching_signatures`](crate::core::signed::check_vouching_signatures));
+//!   same two steps ([`authored`](crate::core::trust::signed::authored), then
+//!   [`check_vouching_signatures`](crate::core::trust::signed::check_vouching_signatures));
 //! - membership as of each change's dependencies: [`Replica::check_authors`] (on the replica,
 //!   on a staging copy, or on the loaded document: whichever holds the changes' whole past);
 //! - operation numbering: [`check_op_ranges`];
-//! - operation limits: [`within_change_ops`](crate::core::signed::within_change_ops) per
+//! - operation limits: [`within_change_ops`](crate::core::trust::signed::within_change_ops) per
 //!   change and [`within_batch_ops`] per batch, checked after [`decode_within`] for a batch
 //!   and on Automerge's metadata for a document.
 //!
@@ -22,11 +22,11 @@ use automerge::{ActorId, Automerge, Change, ChangeHash, ChangeMetadata};
 
 use super::{ActorTip, Budget, ReceiveError, Received, Replica};
 use crate::core::ItemId;
-use crate::core::equivocation;
-use crate::core::guard::guarded;
-use crate::core::identity::DeviceId;
-use crate::core::rules;
-use crate::core::signed::{
+use crate::core::trust::equivocation;
+use crate::core::trust::guard::guarded;
+use crate::core::trust::identity::DeviceId;
+use crate::core::trust::rules;
+use crate::core::trust::signed::{
     Authenticated, Authors, ChangeError, Claim, SignedChange, Unverified, Verified,
     authenticate_batch,
 };
@@ -45,7 +45,7 @@ impl Replica {
     /// Verifies a batch of changes from outside and applies it, all or nothing.
     ///
     /// Order of checks on the raw bytes, before Automerge parses any change: size limits;
-    /// equivocations and quarantined actors (see [`equivocation`](crate::core::equivocation):
+    /// equivocations and quarantined actors (see [`equivocation`](crate::core::trust::equivocation):
     /// such changes, and what depends on them, are left out and reported, the rest goes on);
     /// every dependency is in the batch or in the replica (nothing is left waiting in
     /// Automerge's queue); the alliance's genesis change is there; no gap in an actor's

@@ -26,9 +26,9 @@ use std::collections::{HashMap, HashSet};
 use automerge::{ChangeHash, ObjType, ROOT, ReadDoc};
 
 use super::Replica;
-use crate::core::guard::guarded;
-use crate::core::identity::DeviceId;
-use crate::core::model::keys;
+use crate::core::document::model::keys;
+use crate::core::trust::guard::guarded;
+use crate::core::trust::identity::DeviceId;
 use crate::protocol::DEVICE_KEY_LEN;
 
 impl Replica {
@@ -51,7 +51,7 @@ impl Replica {
     fn removals(&self) -> HashMap<[u8; DEVICE_KEY_LEN], Vec<ChangeHash>> {
         let doc = &self.doc;
         let mut out: HashMap<[u8; DEVICE_KEY_LEN], Vec<ChangeHash>> = HashMap::new();
-        let map = |key: &str| crate::core::model::map_at(doc, &ROOT, key);
+        let map = |key: &str| crate::core::document::model::map_at(doc, &ROOT, key);
         let (Some(devices), Some(members)) = (map(keys::DEVICES), map(keys::MEMBERS)) else {
             return out;
         };
@@ -81,7 +81,7 @@ impl Replica {
             };
             let obj = item.id();
             let mut w = writers(&obj);
-            let member = crate::core::model::string_at(doc, &obj, "member");
+            let member = crate::core::document::model::string_at(doc, &obj, "member");
             if let Some(m) = member_removals.get(&member) {
                 w.extend(m.iter().copied());
             }
@@ -137,7 +137,7 @@ impl Replica {
                 && self
                     .doc
                     .get_change_by_hash(&m.hash)
-                    .is_some_and(|c| crate::core::rules::is_removal(&c))
+                    .is_some_and(|c| crate::core::trust::rules::is_removal(&c))
             {
                 suspect[i] = false;
             }
@@ -202,7 +202,7 @@ impl Replica {
 
     /// After a withdrawal: a kept change whose only vouching change was withdrawn (its
     /// author's later change, made concurrently with the author's removal) keeps a
-    /// [`Proof`](crate::core::signed::Proof) built from `before`, the replica as it was: the
+    /// [`Proof`](crate::core::trust::signed::Proof) built from `before`, the replica as it was: the
     /// changes up to the withdrawn one and its signature. Newest first, so one proof covers its
     /// author's older changes too. The store then saves the replica whole.
     fn prove_what_lost_its_voucher(&mut self, before: &Replica) {
@@ -224,7 +224,7 @@ impl Replica {
             };
             match before.proof_for(&lost) {
                 Some(proof) => {
-                    self.keep_voucher(lost, crate::core::signed::Voucher::Proof(proof));
+                    self.keep_voucher(lost, crate::core::trust::signed::Voucher::Proof(proof));
                     self.rewritten = true;
                 }
                 None => {

@@ -14,7 +14,7 @@
 //!
 //! A batch from a peer goes through [`authenticate_batch`] instead: the same checks, but each author's
 //! older changes in the batch are vouched for by the signature on a newer one (see
-//! [`vouch`](crate::core::vouch)).
+//! [`vouch`](crate::core::trust::vouch)).
 //!
 //! Membership ("was the author a member device at that point of the history?") needs the
 //! document, so the replica checks it when it applies a batch.
@@ -24,10 +24,10 @@ use std::fmt;
 use automerge::{ActorId, Change, ChangeHash};
 use ed25519_dalek::Signature;
 
-use crate::core::guard::guarded;
-use crate::core::identity::{DeviceId, DeviceKey};
-use crate::core::raw::{RawChange, RawError};
-use crate::core::vouch::{Node, causal_order, signatures_to_check};
+use crate::core::trust::guard::guarded;
+use crate::core::trust::identity::{DeviceId, DeviceKey};
+use crate::core::trust::raw::{RawChange, RawError};
+use crate::core::trust::vouch::{Node, causal_order, signatures_to_check};
 use crate::protocol::{ACTOR_ID_LEN, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, SIGNATURE_LEN};
 
 /// Marker: not yet verified. Everything from outside starts here, held as its raw bytes and
@@ -92,7 +92,7 @@ impl Stage for Verified {
 
 /// An Automerge change with the ed25519 signature of its author, when it travels or is kept
 /// with one. A change without a signature of its own is vouched for by a later change of the
-/// same author that has it in its past (see [`vouch`](crate::core::vouch)): only each author's
+/// same author that has it in its past (see [`vouch`](crate::core::trust::vouch)): only each author's
 /// newest changes of a batch carry a signature on the wire.
 pub struct SignedChange<S: Stage = Unverified> {
     body: S::Body,
@@ -313,7 +313,7 @@ impl Authenticated {
 /// Authorship is established for every change, but not every signature is checked: each
 /// author's newest changes in the batch are checked with `verify_strict`, and their signatures
 /// vouch for that author's older changes of the batch, which are their ancestors (see
-/// [`vouch`](crate::core::vouch)). Any failing signature rejects the whole batch. The batch
+/// [`vouch`](crate::core::trust::vouch)). Any failing signature rejects the whole batch. The batch
 /// must not hold the same change twice.
 pub fn authenticate_batch(
     batch: Vec<SignedChange<Unverified>>,

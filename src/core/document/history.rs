@@ -15,10 +15,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use automerge::{ChangeHash, ObjId, ObjType, ROOT, ReadDoc, Value, ValueRef};
 use serde::Serialize;
 
+use crate::core::document::index::{ChangeIndex, Touch};
+use crate::core::document::model::{AllianceView, CONFLICT_MARK, keys, scalar};
+use crate::core::document::replay::{ChainCheck, ItemReplay};
 use crate::core::ids::{ItemId, ItemKind, Timestamp};
-use crate::core::index::{ChangeIndex, Touch};
-use crate::core::model::{AllianceView, CONFLICT_MARK, keys, scalar};
-use crate::core::replay::{ChainCheck, ItemReplay};
 use crate::core::replica::{Facts, LogEntry, Replica};
 
 /// Names the authors of changes, verifying each change once (signature and membership), and
@@ -27,7 +27,7 @@ pub struct Attributor<'a> {
     replica: &'a Replica,
     view: &'a AllianceView,
     cache: HashMap<ChangeHash, LogEntry>,
-    authors: crate::core::signed::Authors,
+    authors: crate::core::trust::signed::Authors,
 }
 
 impl<'a> Attributor<'a> {
@@ -36,7 +36,7 @@ impl<'a> Attributor<'a> {
             replica,
             view,
             cache: HashMap::new(),
-            authors: crate::core::signed::Authors::default(),
+            authors: crate::core::trust::signed::Authors::default(),
         }
     }
 
@@ -339,7 +339,7 @@ fn words(
         ([f], Some(o), Some(v))
             if !f.ends_with("_at") && (o.contains('\n') || v.contains('\n') || *f == "vision") =>
         {
-            let lines = crate::core::text::line_changes(o, v);
+            let lines = crate::core::document::text::line_changes(o, v);
             (!lines.is_empty()).then(|| format!("{f}: {}", lines.join("\n")))
         }
         ([f], Some(o), Some(v)) if !f.ends_with("_at") => {

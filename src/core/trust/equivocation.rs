@@ -25,9 +25,11 @@ use automerge::{ActorId, ChangeHash};
 use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
-use crate::core::identity::DeviceId;
-use crate::core::signed::{ChangeError, Proof, SignedChange, Unverified, Voucher, author_of_actor};
-use crate::core::vouch::signatures_to_check;
+use crate::core::trust::identity::DeviceId;
+use crate::core::trust::signed::{
+    ChangeError, Proof, SignedChange, Unverified, Voucher, author_of_actor,
+};
+use crate::core::trust::vouch::signatures_to_check;
 
 /// One change of a proof, as it was signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -375,7 +377,7 @@ pub(crate) fn screen(
     let mut proved: HashMap<usize, Proof> = HashMap::new();
     if out.iter().any(|o| *o) {
         let kept_at: Vec<usize> = (0..fresh.len()).filter(|&i| !out[i]).collect();
-        let nodes = crate::core::signed::authored(kept_at.iter().map(|&i| {
+        let nodes = crate::core::trust::signed::authored(kept_at.iter().map(|&i| {
             let c = &fresh[i];
             (c.hash(), c.actor_id(), c.deps())
         }));

@@ -13,10 +13,10 @@ use std::collections::{HashMap, HashSet};
 use automerge::{Automerge, Change, ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc, Value};
 use automerge::{ScalarValue, legacy};
 
-use crate::core::guard::guarded;
-use crate::core::identity::DeviceId;
+use crate::core::document::model::keys;
 use crate::core::ids::ItemId;
-use crate::core::model::keys;
+use crate::core::trust::guard::guarded;
+use crate::core::trust::identity::DeviceId;
 
 /// A change that breaks one of the rules. Nothing of it is applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -114,7 +114,7 @@ impl At<'_> {
     /// (the rules), so the document as it is now names the same object as at any point:
     /// reading the present spares a historical read.
     fn collection(&self, collection: &str) -> Option<ObjId> {
-        crate::core::model::map_at(self.doc, &ROOT, collection)
+        crate::core::document::model::map_at(self.doc, &ROOT, collection)
     }
 
     /// Whether `collection` has anything at `key` (an entry of any type).
@@ -194,7 +194,7 @@ fn person_now(doc: &Automerge, devices: &ObjId, key: &str) -> Option<String> {
         },
         _ => return None,
     };
-    let member = crate::core::model::string_at(doc, &entry, "member");
+    let member = crate::core::document::model::string_at(doc, &entry, "member");
     (!member.is_empty() && !removed_now(doc, key, &member)).then_some(member)
 }
 
@@ -215,10 +215,10 @@ pub struct Unfinished;
 /// the past per device and branch, not one per change.
 pub fn people_of(
     doc: &Automerge,
-    claims: &[crate::core::signed::Claim<'_>],
+    claims: &[crate::core::trust::signed::Claim<'_>],
     mut full: impl FnMut(usize) -> Result<Option<ItemId>, Unfinished>,
 ) -> Result<Vec<Option<ItemId>>, Unfinished> {
-    let devices = crate::core::model::map_at(doc, &ROOT, keys::DEVICES);
+    let devices = crate::core::document::model::map_at(doc, &ROOT, keys::DEVICES);
     let mut bits: HashMap<DeviceId, u64> = HashMap::new();
     let mut now: HashMap<DeviceId, Option<ItemId>> = HashMap::new();
     let mut passed: HashMap<ChangeHash, u64> = HashMap::with_capacity(claims.len());
@@ -286,8 +286,8 @@ pub fn member_at(doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> Opt
 /// Whether the document as it is now records a removal of the device `key` or of `member`.
 fn removed_now(doc: &Automerge, key: &str, member: &str) -> bool {
     let now = |collection: &str, k: &str| {
-        crate::core::model::map_at(doc, &ROOT, collection)
-            .and_then(|c| crate::core::model::map_at(doc, &c, k))
+        crate::core::document::model::map_at(doc, &ROOT, collection)
+            .and_then(|c| crate::core::document::model::map_at(doc, &c, k))
             .is_some_and(|obj| matches!(doc.get(&obj, keys::REMOVED_AT), Ok(Some(_))))
     };
     now(keys::DEVICES, key) || now(keys::MEMBERS, member)
@@ -736,8 +736,8 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
                 // need is gone now.
                 let owner = at
                     .collection(keys::NEEDS)
-                    .and_then(|c| crate::core::model::map_at(doc, &c, n))
-                    .map(|o| crate::core::model::string_at(doc, &o, "owner"))
+                    .and_then(|c| crate::core::document::model::map_at(doc, &c, n))
+                    .map(|o| crate::core::document::model::string_at(doc, &o, "owner"))
                     .or_else(|| at.entry(keys::NEEDS, n).and_then(|o| at.str(&o, "owner")));
                 if owner.as_deref() != Some(me.as_str()) || *field == Some("owner") {
                     return Err(broken(rule::NEED_OWNER, what()));

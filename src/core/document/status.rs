@@ -8,13 +8,13 @@ use std::collections::HashSet;
 use automerge::ChangeHash;
 use serde::Serialize;
 
-use crate::core::conflicts::Conflict;
-use crate::core::history::Attributor;
-use crate::core::identity::DeviceId;
+use crate::core::document::conflicts::Conflict;
+use crate::core::document::history::Attributor;
+use crate::core::document::index::ChangeIndex;
+use crate::core::document::model::ExpectationStatus;
 use crate::core::ids::{ItemId, Timestamp};
-use crate::core::index::ChangeIndex;
-use crate::core::model::ExpectationStatus;
 use crate::core::replica::{LogEntry, Replica};
+use crate::core::trust::identity::DeviceId;
 
 /// At most this many of the changes by others are listed (newest first); all are counted.
 pub const NEWS_SHOWN: usize = 20;
@@ -37,7 +37,7 @@ pub struct Status {
     pub without_needs: Vec<MemberRef>,
     pub conflicts: Vec<Conflict>,
     /// Devices that signed two different changes with one number (see
-    /// [`crate::core::equivocation`]).
+    /// [`crate::core::trust::equivocation`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub equivocations: Vec<EquivocationNote>,
     /// Peers this device refuses for now (filled in by the caller from the device-local
@@ -161,14 +161,14 @@ impl Replica {
         shared: &[(DeviceId, Vec<ChangeHash>)],
     ) -> Vec<Unshared> {
         let view = self.roster();
-        let devices_of = |m: &crate::core::model::Member| -> Vec<DeviceId> {
+        let devices_of = |m: &crate::core::document::model::Member| -> Vec<DeviceId> {
             m.devices
                 .iter()
                 .filter_map(|d| DeviceId::from_bytes(&hex::decode(d).ok()?).ok())
                 .collect()
         };
         let mine: Vec<DeviceId> = view.member(me).map(devices_of).unwrap_or_default();
-        let is_mine = |e: &&crate::core::index::IndexEntry| {
+        let is_mine = |e: &&crate::core::document::index::IndexEntry| {
             let actor = e.actor.to_bytes();
             mine.iter().any(|d| actor.starts_with(d.as_bytes()))
         };
@@ -228,7 +228,7 @@ impl Replica {
         me: &ItemId,
         seen: Option<&[ChangeHash]>,
         now: Timestamp,
-        conflicts: Vec<crate::core::conflicts::Conflict>,
+        conflicts: Vec<crate::core::document::conflicts::Conflict>,
     ) -> Status {
         self.prime_vouchers(index);
         let view = self.view();
@@ -243,7 +243,7 @@ impl Replica {
             .unwrap_or_default();
         // Never marked seen: news is what came after the person joined (the change that added
         // them), not the history they joined into.
-        let me_touch = crate::core::index::Touch::Item(me.clone());
+        let me_touch = crate::core::document::index::Touch::Item(me.clone());
         let joined: Vec<ChangeHash> = index
             .touching(&me_touch)
             .next()

@@ -13,10 +13,10 @@ use std::collections::HashMap;
 
 use automerge::{ActorId, ChangeHash, ObjType, legacy};
 
-use crate::core::guard::guarded;
+use crate::core::document::model::keys;
 use crate::core::ids::{ItemId, ItemKind, Timestamp};
-use crate::core::model::keys;
 use crate::core::replica::Replica;
+use crate::core::trust::guard::guarded;
 
 /// A part of the alliance a change touched.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 use automerge::ChangeHash;
 
-use crate::core::identity::DeviceId;
+use crate::core::trust::identity::DeviceId;
 
 /// Authors per batch for which the plan tracks ancestry (a bit per author and change); a batch
 /// with more authors has every signature checked.
@@ -221,7 +221,7 @@ fn positions(nodes: &[Node<'_>]) -> Option<HashMap<ChangeHash, usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::identity::DeviceKey;
+    use crate::core::trust::identity::DeviceKey;
 
     fn h(i: u8) -> ChangeHash {
         ChangeHash([i; 32])

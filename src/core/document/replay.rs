@@ -32,9 +32,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use automerge::legacy::{self, ElementId, Key, ObjectId, OpId, OpType};
 use automerge::{ChangeHash, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 
+use crate::core::document::index::ChangeIndex;
+use crate::core::document::model::{CONFLICT_MARK, scalar};
 use crate::core::ids::{ItemId, ItemKind};
-use crate::core::index::ChangeIndex;
-use crate::core::model::{CONFLICT_MARK, scalar};
 
 /// Something the replay does not model; the caller reads the document instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,7 +232,7 @@ impl ItemReplay {
 
     /// Applies one change's operations (those on the item's objects; the rest are ignored).
     pub fn apply(&mut self, change: &automerge::Change) -> Result<(), Unsupported> {
-        let expanded = crate::core::guard::guarded(|| change.decode())
+        let expanded = crate::core::trust::guard::guarded(|| change.decode())
             .ok_or(Unsupported("a change whose operations cannot be read"))?;
         let start = change.start_op().get();
         for (i, op) in expanded.operations.iter().enumerate() {
@@ -307,7 +307,7 @@ impl ItemReplay {
         }
     }
 
-    /// The item's fields, flattened as [`item_at`](crate::core::history::item_at) reads them.
+    /// The item's fields, flattened as [`item_at`](crate::core::document::history::item_at) reads them.
     pub fn read(&self) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         if let Some(Obj::Map(map)) = self.root.as_ref().and_then(|r| self.objs.get(r)) {

@@ -7,7 +7,7 @@
 //! conflicting value, signed like any other change.
 //!
 //! Texts merge character by character instead; two people rewriting the same words of one
-//! text at once is a *text conflict* ([`crate::core::text_conflicts`]), listed here with the
+//! text at once is a *text conflict* ([`crate::core::document::text_conflicts`]), listed here with the
 //! field conflicts and settled by [`Replica::resolve_with`] as splices. No I/O.
 
 use std::collections::BTreeMap;
@@ -15,14 +15,14 @@ use std::collections::BTreeMap;
 use automerge::{ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value, transaction::Transactable};
 use serde::Serialize;
 
-use crate::core::edit::{Edited, excerpt};
-use crate::core::history::Attributor;
+use crate::core::document::edit::{Edited, excerpt};
+use crate::core::document::history::Attributor;
+use crate::core::document::index::ChangeIndex;
+use crate::core::document::model::scalar;
+use crate::core::document::model::{self, keys};
+use crate::core::document::text_conflicts::TextRef;
 use crate::core::ids::{ItemId, ItemKind};
-use crate::core::index::ChangeIndex;
-use crate::core::model::scalar;
-use crate::core::model::{self, keys};
 use crate::core::replica::{EditError, Replica, Writer};
-use crate::core::text_conflicts::TextRef;
 
 /// One field with several concurrent values, or one text that several people rewrote at once.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -646,7 +646,7 @@ fn check_value(replica: &Replica, field: &str, value: &Owned) -> Result<(), Edit
         _ => (None, None),
     };
     match (field, text, number) {
-        ("date", Some(d), _) => crate::core::edit::parse_date(&d).map(|_| ()),
+        ("date", Some(d), _) => crate::core::document::edit::parse_date(&d).map(|_| ()),
         ("rating", _, Some(r)) if !(1..=5).contains(&r) => Err(EditError::RatingOutOfRange(r)),
         ("next_in_days", _, Some(d)) if !(1..=3660).contains(&d) => Err(EditError::Invalid(
             format!("next_in_days must be between 1 and 3660 days, not {d}"),

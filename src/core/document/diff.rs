@@ -9,10 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use automerge::ChangeHash;
 use serde::Serialize;
 
-use crate::core::history::{Attributor, FieldChange, field_changes, item_at};
+use crate::core::document::history::{Attributor, FieldChange, field_changes, item_at};
+use crate::core::document::index::{ChangeIndex, Touch};
+use crate::core::document::model::keys;
 use crate::core::ids::{ItemId, ItemKind};
-use crate::core::index::{ChangeIndex, Touch};
-use crate::core::model::keys;
 use crate::core::replica::Replica;
 
 /// The alliance's steps, in the order a diff lists them.
@@ -80,7 +80,7 @@ fn title(kind: ItemKind, fields: &BTreeMap<String, String>) -> String {
         ItemKind::CheckIn => "date",
     };
     let text = fields.get(key).cloned().unwrap_or_default();
-    crate::core::edit::excerpt(&text)
+    crate::core::document::edit::excerpt(&text)
 }
 
 /// How one of the alliance's own fields (the vision, the title) changed between two points.
@@ -91,7 +91,7 @@ fn root_field_diff(
     now: &[ChangeHash],
     view: &crate::core::AllianceView,
 ) -> Option<ItemDiff> {
-    let read = |heads: &[ChangeHash]| crate::core::text::root_text_at(doc, key, heads);
+    let read = |heads: &[ChangeHash]| crate::core::document::text::root_text_at(doc, key, heads);
     let (old, new) = (read(before), read(now));
     if old == new {
         return None;
@@ -101,7 +101,7 @@ fn root_field_diff(
     Some(ItemDiff {
         item: None,
         what: if old.is_empty() { "added" } else { "changed" },
-        title: crate::core::edit::excerpt(&new),
+        title: crate::core::document::edit::excerpt(&new),
         fields: field_changes(ItemKind::Need, &o, &n, view),
         authors: Vec::new(),
         changes: Vec::new(),
