@@ -11,9 +11,10 @@
 //!   the document schema ([`core::model`]), the edits people make ([`core::edit`]) and the
 //!   [`core::Replica`] that only ever accepts changes that are signed by their author and
 //!   authored by a member device.
-//! - [`store`]: this device's files: the identity, and per alliance a checksummed append-only
-//!   change log plus an atomically replaced snapshot, under a lock.
 //! - [`proto`]: the sync protocol as state machines without I/O (handshake, session).
+//! - [`store`]: this device's files: the identity, and per alliance a checksummed append-only
+//!   change log plus an atomically replaced snapshot, under a lock; an alliance a running
+//!   device shares between its sessions and the page ([`store::shared`]).
 //! - [`net`]: iroh and tokio around them: endpoints, sessions, a running node.
 //! - [`device`]: this device as both doors use it: the steps above the core, this device
 //!   online, the parsers, the printable export, one error type with classes.
@@ -21,7 +22,7 @@
 //!   door onto the same calls.
 //! - [`protocol`]: constants other devices must agree on (signature domain, limits, formats).
 //!
-//! Imports go one way: `cli`, `app` -> `device` -> `net` -> `store`, `proto` -> `core` ->
+//! Imports go one way: `cli`, `app` -> `device` -> `net` -> `store` -> `proto` -> `core` ->
 //! `protocol`.
 //!
 //! ## Two devices, in memory
