@@ -13,8 +13,8 @@ use alliance::core::invite::Invite;
 use alliance::core::{DeviceKey, Replica, SeededEntropy, Timestamp, Writer};
 use alliance::net::endpoint::{NetConfig, addr_for, device_of};
 use alliance::net::node::{Node, add_invite, join, save_join};
-use alliance::net::shared::SharedAlliance;
 use alliance::net::ticket::InviteTicket;
+use alliance::store::shared::SharedAlliance;
 use alliance::store::{Home, LockMode};
 
 fn now() -> Timestamp {

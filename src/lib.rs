@@ -13,9 +13,10 @@
 //!   people make ([`core::edit`], one file per step) and their review (history, conflicts,
 //!   diff, status). They meet in the [`core::Replica`], which only ever accepts changes that
 //!   are signed by their author and authored by a member device.
-//! - [`store`]: this device's files: the identity, and per alliance a checksummed append-only
-//!   change log plus an atomically replaced snapshot, under a lock.
 //! - [`proto`]: the sync protocol as state machines without I/O (handshake, session).
+//! - [`store`]: this device's files: the identity, and per alliance a checksummed append-only
+//!   change log plus an atomically replaced snapshot, under a lock; an alliance a running
+//!   device shares between its sessions and the page ([`store::shared`]).
 //! - [`net`]: iroh and tokio around them: endpoints, sessions, a running node.
 //! - [`device`]: this device as both doors use it: the steps above the core, this device
 //!   online, the parsers, the printable export, one error type with classes.
@@ -23,7 +24,7 @@
 //!   door onto the same calls.
 //! - [`protocol`]: constants other devices must agree on (signature domain, limits, formats).
 //!
-//! Imports go one way: `cli`, `app` -> `device` -> `net` -> `store`, `proto` -> `core` ->
+//! Imports go one way: `cli`, `app` -> `device` -> `net` -> `store` -> `proto` -> `core` ->
 //! `protocol`.
 //!
 //! ## Two devices, in memory

@@ -12,7 +12,7 @@ use alliance::core::{AllianceId, DeviceId, DeviceKey, Replica, SeededEntropy, Ti
 use alliance::net::endpoint::{NetConfig, addr_for, bind};
 use alliance::net::node::Node;
 use alliance::net::session::{self, Dial};
-use alliance::net::shared::SharedAlliance;
+use alliance::store::shared::SharedAlliance;
 use alliance::store::{Home, LockMode};
 use automerge::sync::State;
 use automerge::{Automerge, ChangeHash};

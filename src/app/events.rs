@@ -13,8 +13,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::security::{Guard, SessionKey};
-use crate::net::shared::SharedAlliance;
 use crate::store::LockMode;
+use crate::store::shared::SharedAlliance;
 
 /// A comment line every so often, so that a dead connection is noticed and closed.
 const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -27,8 +27,8 @@ pub fn stream(shared: Arc<SharedAlliance>, guard: Arc<Guard>, session: SessionKe
     // First a `retry` hint and a `hello` with the heads, so the page knows the stream is up
     // and whether it missed something.
     let first = futures_util::stream::once(async move {
-        let heads = tokio::task::spawn_blocking(move || {
-            shared.with(LockMode::Shared, |open| {
+        let heads = shared
+            .run(LockMode::Shared, |open| {
                 Ok(open
                     .replica()
                     .heads()
@@ -36,10 +36,9 @@ pub fn stream(shared: Arc<SharedAlliance>, guard: Arc<Guard>, session: SessionKe
                     .map(ToString::to_string)
                     .collect::<Vec<_>>())
             })
-        })
-        .await;
+            .await;
         let mut heads = match heads {
-            Ok(Ok(h)) => h,
+            Ok(h) => h,
             // Unknown: the page re-fetches everything.
             _ => vec!["?".to_string()],
         };

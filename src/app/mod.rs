@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::{AllianceId, Edited, Entropy, ItemId, Splice};
 use crate::device::Online;
 use crate::device::{DeviceError, Result};
-use crate::net::shared::SharedAlliance;
+use crate::store::shared::SharedAlliance;
 use crate::store::{Identity, LockMode, OpenAlliance};
 use security::{Csrf, Guard, SessionKey};
 use views::{Ctx, Page};
@@ -336,10 +336,10 @@ impl App {
         let shared = self.shared(aid)?;
         let app = self.clone();
         let aid = shared.id.to_string();
-        let result = tokio::task::spawn_blocking(move || {
-            let identity = app.device.home.identity().ok();
-            let online = app.device.online();
-            shared.with(LockMode::Shared, |open: &mut OpenAlliance| {
+        let online = app.device.online();
+        let result = shared
+            .run(LockMode::Shared, move |open: &mut OpenAlliance| {
+                let identity = app.device.home.identity().ok();
                 let me = identity
                     .as_ref()
                     .and_then(|i| open.replica().member_of(&i.key.device_id()));
@@ -357,14 +357,7 @@ impl App {
                 };
                 Ok(f(&ctx))
             })
-        })
-        .await
-        .map_err(|_| {
-            PageError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The page failed to read the alliance; please reload.",
-            )
-        })?;
+            .await;
         result.map_err(|e| PageError::from(DeviceError::from(e)))
     }
 
@@ -396,21 +389,18 @@ impl App {
     ) -> Result<T, PageError> {
         let shared = self.shared(aid)?;
         let app = self.clone();
-        let result = tokio::task::spawn_blocking(move || -> Result<T> {
-            let identity = app.device.home.identity()?;
-            let mut entropy = app.entropy.lock().unwrap_or_else(|p| p.into_inner());
-            shared
-                .with(mode, |open| Ok(f(open, &identity, entropy.as_mut())))
-                .map_err(DeviceError::from)?
-        })
-        .await
-        .map_err(|_| {
-            PageError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The change failed; nothing was saved. Please reload.",
-            )
-        })?;
-        Ok(result?)
+        let result = shared
+            .run(mode, move |open| {
+                let identity = match app.device.home.identity() {
+                    Ok(identity) => identity,
+                    Err(e) => return Ok(Err(DeviceError::from(e))),
+                };
+                let mut entropy = app.entropy.lock().unwrap_or_else(|p| p.into_inner());
+                Ok(f(open, &identity, entropy.as_mut()))
+            })
+            .await
+            .map_err(DeviceError::from);
+        Ok(result??)
     }
 }
 

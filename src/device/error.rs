@@ -5,6 +5,7 @@
 use crate::core::{EditError, ReceiveError};
 use crate::net::NetError;
 use crate::store::StoreError;
+use crate::store::shared::SharedError;
 
 /// Whose an error is to mend, which decides how each door reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,13 @@ impl From<NetError> for DeviceError {
             NetError::Store(e) => DeviceError::Store(e),
             e => DeviceError::Net(e),
         }
+    }
+}
+
+/// A step on a shared alliance keeps its class the same way.
+impl From<SharedError> for DeviceError {
+    fn from(e: SharedError) -> Self {
+        NetError::from(e).into()
     }
 }
 

@@ -8,8 +8,8 @@ use crate::core::{AllianceId, DeviceKey};
 use crate::device::{DeviceError, Result};
 use crate::net::endpoint::NetConfig;
 use crate::net::node::Node;
-use crate::net::shared::SharedAlliance;
 use crate::store::ServeInfo;
+use crate::store::shared::SharedAlliance;
 use crate::store::{Home, LockMode};
 
 pub struct Online {

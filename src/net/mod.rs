@@ -5,8 +5,8 @@
 //! - [`ticket`]: invite tickets.
 //! - [`session`]: the driver of a connection: the handshake's reads and writes, then a
 //!   [`crate::proto::session::Session`] fed with frames, fresh changes and its timer.
-//! - [`shared`]: an alliance a running device holds (store lock per step, reload, the stream
-//!   of fresh changes); the target of its sessions.
+//! - [`target`]: the store's [`SharedAlliance`](crate::store::shared::SharedAlliance) as a
+//!   session's target (a thin adapter: the steps themselves are the store's).
 //! - [`node`]: a running device: accepts connections, dials peers, watches the store.
 //!
 //! See `docs/protocol.md` for the handshake and what is verified where.
@@ -14,7 +14,7 @@
 pub mod endpoint;
 pub mod node;
 pub mod session;
-pub mod shared;
+pub mod target;
 pub mod ticket;
 pub mod wire;
 

@@ -15,10 +15,10 @@ use crate::core::{AllianceId, DeviceId, DeviceKey, Entropy, Timestamp};
 use crate::net::NetError;
 use crate::net::endpoint::{NetConfig, addr_for, bind, direct_addrs};
 use crate::net::session::{self, Dial, Finder, Listener, SessionReport};
-use crate::net::shared::SharedAlliance;
 use crate::net::ticket::InviteTicket;
 use crate::net::wire::JoinRequest;
 use crate::protocol::MAX_STRANGER_CONNECTIONS;
+use crate::store::shared::SharedAlliance;
 
 /// How often a running device checks the store for edits by other commands.
 pub const DISK_POLL: Duration = Duration::from_millis(10);

@@ -18,17 +18,18 @@ use crate::core::sync::PeerSync;
 use crate::core::{AllianceId, DeviceId, DeviceKey, Entropy, Timestamp};
 use crate::net::NetError;
 use crate::net::endpoint::device_of;
-use crate::net::shared::{Fresh, SharedAlliance};
 use crate::net::wire::{
     Frame, JoinRequest, WireError, read_frame_observed, read_frame_within, write_frame,
 };
 use crate::proto::frame::CloseCode;
 use crate::proto::handshake::{self, Answer, Decision, Hello, Standing};
+use crate::proto::session::Fresh;
 use crate::proto::session::{Action, Event, Mode, Session, SessionError, Side, Target};
 use crate::protocol::{
     ALPN, CONNECT_TIMEOUT_SECS, FRAME_TIMEOUT_SECS, HANDSHAKE_TIMEOUT_SECS, MAX_FRAME_BYTES,
     MAX_HANDSHAKE_FRAME_BYTES,
 };
+use crate::store::shared::SharedAlliance;
 
 /// What happens to a running device's connections, in terms a person cares about.
 #[derive(Debug, Clone)]
@@ -469,7 +470,7 @@ where
                 Action::ScheduleTimer(at) => timer = at.map(tokio::time::Instant::from_std),
                 Action::Quarantine { reason } => {
                     if let Some(shared) = quarantine {
-                        shared.quarantine(session.peer(), &reason);
+                        shared.quarantine(session.peer(), &reason, crate::system::now());
                     }
                 }
                 Action::Close { code, linger } => {

@@ -4,9 +4,9 @@
 //! timer fired, the peer closed) with the time as an argument, and returns [`Action`]s (send
 //! this frame, schedule the timer, quarantine the peer, close with this code, finished with this
 //! report). It reads and writes the alliance through a [`Target`]: a [`Replica`] in memory, or,
-//! at the edge, the device's store (`net::shared`). The tokio driver (`net::session`) only reads,
-//! writes, sleeps and selects; the simulator (`proto::sim`), the load test and the
-//! benchmark drive this same machine.
+//! at the edge, the device's store (`store::shared`, a target through `net::target`). The tokio
+//! driver (`net::session`) only reads, writes, sleeps and selects; the simulator (`proto::sim`),
+//! the load test and the benchmark drive this same machine.
 //!
 //! ```text
 //! one-shot:  the dialer speaks first; each side answers a frame with Sync(msg) or Done; the
@@ -171,6 +171,16 @@ pub enum Mode {
 pub struct FreshChanges {
     pub from: Option<DeviceId>,
     pub changes: Vec<SignedChange<Verified>>,
+}
+
+/// What a running device tells its live sessions when its replica changed.
+#[derive(Debug, Clone)]
+pub enum Fresh {
+    /// Changes that entered the replica.
+    Changes(Arc<FreshChanges>),
+    /// The replica changed without a list of changes (a whole history arrived as one
+    /// document): sessions run a sync round instead.
+    Resync,
 }
 
 /// What happened, for a session to react to.

@@ -459,7 +459,7 @@ fn a_step_that_panics_leaves_the_store_unlocked_and_the_device_up() {
         panic!("a bug in a step")
     });
     assert!(
-        matches!(r, Err(alliance::net::NetError::Internal(_))),
+        matches!(r, Err(alliance::store::shared::SharedError::Internal(_))),
         "{r:?}"
     );
     // Another command can take the write lock (it would wait forever if the lock leaked).

@@ -1,6 +1,6 @@
 //! The real binary over iroh on 127.0.0.1 (relays off): serve, invite, join, sync, live edits.
 
-use crate::kit::{Device, NOW, eventually};
+use crate::kit::{Device, NOW, eventually, snapshot_tree};
 use alliance::store::layout;
 
 #[test]
@@ -518,5 +518,49 @@ fn an_invite_made_right_after_founding_while_serve_runs_works_at_once() {
     synced_with_ada(&ben, &ada);
     let needs = ada.json(&["--alliance", &id, "need", "list"]);
     assert!(needs.to_string().contains("one book a month"), "{needs:#}");
+    drop(serve);
+}
+
+/// Issue 25: a damaged store met during a sync is the store's error, whatever layer meets it:
+/// exit 4, the damaged file named, nothing written. `sync` loads the alliance (every record of
+/// its change log checked) before it starts the node, so a bad checksum in the middle of
+/// `changes.log` is met there; the address book is read by the sync itself, through the shared
+/// alliance, once the store is open.
+#[test]
+fn a_damaged_store_met_during_a_sync_exits_4_and_writes_nothing() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let serve = ada.serve();
+    let ticket = ada.json(&["invite", "--role", "teen"])["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ben = Device::new(2);
+    ben.json(&["join", &ticket, "--name", "Ben"]);
+    ben.ok(&["need", "add", "sleep"]);
+    ben.ok(&["need", "add", "sunlight"]);
+    ada.ok(&["need", "add", "for Ben to receive"]);
+    let dir = ben.alliance_dir();
+
+    // The change log, damaged inside its first record (not the last: not a torn tail).
+    let log_path = dir.join(layout::CHANGES_LOG);
+    let good_log = std::fs::read(&log_path).unwrap();
+    let mut log = good_log.clone();
+    log[20] ^= 0xff;
+    std::fs::write(&log_path, &log).unwrap();
+    let before = snapshot_tree(ben.home());
+    let err = ben.fails(&["sync"], 4);
+    assert!(err.contains(layout::CHANGES_LOG), "{err}");
+    assert!(err.contains("damaged"), "{err}");
+    assert_eq!(snapshot_tree(ben.home()), before, "nothing was written");
+    std::fs::write(&log_path, &good_log).unwrap();
+
+    // The address book, which the sync reads through the shared alliance as it runs.
+    std::fs::write(dir.join(layout::PEER_BOOK), "{ not an address book").unwrap();
+    let before = snapshot_tree(ben.home());
+    let err = ben.fails(&["sync"], 4);
+    assert!(err.contains(layout::PEER_BOOK), "{err}");
+    assert!(err.contains("damaged"), "{err}");
+    assert_eq!(snapshot_tree(ben.home()), before, "nothing was written");
+    assert!(!ben.needs().contains(&"for Ben to receive".to_string()));
     drop(serve);
 }

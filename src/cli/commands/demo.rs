@@ -15,8 +15,8 @@ use crate::core::{DeviceKey, Edited, Entropy, LogEntry, NewCheckIn, Replica, Wri
 use crate::device::{DeviceError, Result};
 use crate::net::endpoint::{NetConfig, addr_for};
 use crate::net::node::{Node, add_invite, join, save_join};
-use crate::net::shared::SharedAlliance;
 use crate::net::ticket::InviteTicket;
+use crate::store::shared::SharedAlliance;
 use crate::store::{Home, Identity, LockMode};
 
 /// Run a demo: three family devices on this machine design an alliance, edit apart, and sync over iroh.

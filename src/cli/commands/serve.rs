@@ -5,8 +5,8 @@ use crate::cli::context::{Context, block_on};
 use crate::cli::output::write_stdout;
 use crate::device::Online;
 use crate::device::{DeviceError, Result};
-use crate::net::shared::SharedAlliance;
 use crate::store::LockMode;
+use crate::store::shared::SharedAlliance;
 
 /// Stay online: accept members, keep connected devices live, until Ctrl-C (or SIGTERM).
 #[derive(Debug, Args)]
@@ -99,7 +99,7 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
                 let mut fresh = shared.fresh();
                 watching.spawn(async move {
                     while let Ok(notice) = fresh.recv().await {
-                        if let crate::net::shared::Fresh::Changes(c) = notice
+                        if let crate::proto::session::Fresh::Changes(c) = notice
                             && let Some(from) = c.from
                         {
                             let who = name_of(&shared, &from);

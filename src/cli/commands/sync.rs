@@ -7,8 +7,8 @@ use crate::core::DeviceId;
 use crate::device::{DeviceError, Result};
 use crate::net::NetError;
 use crate::net::node::Node;
-use crate::net::shared::SharedAlliance;
 use crate::store::LockMode;
+use crate::store::shared::SharedAlliance;
 use crate::system;
 
 /// Sync once with every reachable member device (or one), then exit. With several alliances

@@ -8,8 +8,8 @@ use alliance::core::{AllianceId, DeviceKey, Replica, SeededEntropy, Timestamp, W
 use alliance::net::NetError;
 use alliance::net::endpoint::{NetConfig, addr_for};
 use alliance::net::node::{Node, add_invite, join, save_join};
-use alliance::net::shared::SharedAlliance;
 use alliance::net::ticket::InviteTicket;
+use alliance::store::shared::SharedAlliance;
 use alliance::store::{Home, LockMode};
 
 /// The kit's one pinned clock.

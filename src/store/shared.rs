@@ -1,5 +1,9 @@
-//! An alliance in this device's store, shared by the sessions of a running device: the store
-//! lock per step, panic recovery and reload, and the stream of fresh changes live sessions push.
+//! An alliance in this device's store, shared by everything a running device does with it (its
+//! sessions, the page, `serve`'s output): the store lock per step, panic recovery and reload,
+//! and the stream of fresh changes live sessions push. [`SharedAlliance::run`] is the one async
+//! entry: it runs a step on a blocking thread, never on the async ones. The session's side of
+//! it (the [`Target`](crate::proto::session::Target) a session reads and writes through) is a
+//! thin adapter in `net::target`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,31 +12,38 @@ use tokio::sync::{broadcast, watch};
 
 use crate::core::peers::PeerBook;
 use crate::core::replica::Budget;
-use crate::core::sync::{PeerSync, SyncMessage};
+use crate::core::sync::{PeerSync, SyncError, SyncMessage};
 use crate::core::{
     AllianceId, DeviceId, DeviceKey, Entropy, ReceiveError, SignedChange, Timestamp, Unverified,
     Writer,
 };
-use crate::net::NetError;
-pub use crate::proto::session::FreshChanges;
-use crate::proto::session::{Failed, Target};
+use crate::proto::session::{Fresh, FreshChanges};
 use crate::protocol::{MAX_BATCH_SECS, PEER_QUARANTINE_SECS};
-use crate::store::{LockMode, OpenAlliance};
+use crate::store::{LockMode, OpenAlliance, StoreError};
+
+/// Errors of a step on a [`SharedAlliance`]. Each converts to the network layer's error with
+/// the same message (`NetError`'s `Store`, `BadChanges` and `Internal`).
+#[derive(Debug, thiserror::Error)]
+pub enum SharedError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{peer} sent changes that failed verification and was disconnected: {source}")]
+    BadChanges {
+        peer: String,
+        #[source]
+        source: SyncError,
+    },
+    #[error("{0}; the device goes on (please report this as a bug)")]
+    Internal(String),
+}
+
+/// What a step that panicked (or could not run) answers.
+const STEP_FAILED: &str = "a step on the alliance failed unexpectedly";
 
 /// The time budget of one received batch: out of time after [`MAX_BATCH_SECS`].
 fn batch_clock() -> impl Fn() -> bool + Sync {
     let start = std::time::Instant::now();
     move || start.elapsed() >= Duration::from_secs(MAX_BATCH_SECS)
-}
-
-/// What a running device tells its live sessions when its replica changed.
-#[derive(Debug, Clone)]
-pub enum Fresh {
-    /// Changes that entered the replica.
-    Changes(Arc<FreshChanges>),
-    /// The replica changed without a list of changes (a whole history arrived as one
-    /// document): sessions run a sync round instead.
-    Resync,
 }
 
 /// How many [`Fresh`] notices a slow session may fall behind before it catches up with a
@@ -61,13 +72,27 @@ impl SharedAlliance {
         })
     }
 
+    /// [`SharedAlliance::with`] on a blocking thread: the one entry for async callers (the
+    /// page's handlers), so that the store's locks and files are never waited on by an async
+    /// thread.
+    pub async fn run<T, F>(self: &Arc<Self>, mode: LockMode, f: F) -> Result<T, SharedError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut OpenAlliance) -> Result<T, SharedError> + Send + 'static,
+    {
+        let shared = self.clone();
+        tokio::task::spawn_blocking(move || shared.with(mode, f))
+            .await
+            .unwrap_or_else(|_| Err(SharedError::Internal(STEP_FAILED.into())))
+    }
+
     /// Runs `f` on the alliance with its store lock held and fresh from disk. Changes that
     /// other commands wrote, and changes `f` persists, go out to the live sessions.
     pub fn with<T>(
         &self,
         mode: LockMode,
-        f: impl FnOnce(&mut OpenAlliance) -> Result<T, NetError>,
-    ) -> Result<T, NetError> {
+        f: impl FnOnce(&mut OpenAlliance) -> Result<T, SharedError>,
+    ) -> Result<T, SharedError> {
         self.with_from(mode, None, f)
     }
 
@@ -76,8 +101,8 @@ impl SharedAlliance {
         &self,
         mode: LockMode,
         from: Option<DeviceId>,
-        f: impl FnOnce(&mut OpenAlliance) -> Result<T, NetError>,
-    ) -> Result<T, NetError> {
+        f: impl FnOnce(&mut OpenAlliance) -> Result<T, SharedError>,
+    ) -> Result<T, SharedError> {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let external = open.relock(mode)?;
         // A panic in a step (a bug: nothing from outside should cause one) must neither take
@@ -89,12 +114,10 @@ impl SharedAlliance {
                 if let Err(e) = open.reload() {
                     tracing::error!(error = %e, "cannot reload the alliance from the store");
                 }
-                Err(NetError::Internal(
-                    "a step on the alliance failed unexpectedly".into(),
-                ))
+                Err(SharedError::Internal(STEP_FAILED.into()))
             }
         };
-        if let Err(NetError::BadChanges { source, .. }) = &result
+        if let Err(SharedError::BadChanges { source, .. }) = &result
             && source.needs_reload()
         {
             // A batch failed halfway or made Automerge panic: what is in memory can no longer
@@ -146,7 +169,7 @@ impl SharedAlliance {
     }
 
     /// Picks up writes by other processes (cheap when there are none).
-    pub fn poll_disk(&self) -> Result<(), NetError> {
+    pub fn poll_disk(&self) -> Result<(), SharedError> {
         let changed = {
             let open = self.open.lock().unwrap_or_else(|p| p.into_inner());
             open.changed_on_disk()
@@ -158,11 +181,11 @@ impl SharedAlliance {
     }
 
     /// Whether `device` was a device of the alliance and was removed (or its person was).
-    pub fn is_removed(&self, device: &DeviceId) -> Result<bool, NetError> {
+    pub fn is_removed(&self, device: &DeviceId) -> Result<bool, SharedError> {
         self.with(LockMode::Shared, |o| Ok(o.replica().is_removed(device)))
     }
 
-    pub fn is_member(&self, device: &DeviceId) -> Result<bool, NetError> {
+    pub fn is_member(&self, device: &DeviceId) -> Result<bool, SharedError> {
         self.with(LockMode::Shared, |o| {
             Ok(o.replica().member_of(device).is_some())
         })
@@ -170,7 +193,7 @@ impl SharedAlliance {
 
     /// Member devices other than `me` (removed devices, and devices of removed people, are
     /// not: they are never dialled).
-    pub fn member_devices(&self, me: &DeviceId) -> Result<Vec<DeviceId>, NetError> {
+    pub fn member_devices(&self, me: &DeviceId) -> Result<Vec<DeviceId>, SharedError> {
         self.with(LockMode::Shared, |o| {
             let replica = o.replica();
             Ok(replica
@@ -183,7 +206,7 @@ impl SharedAlliance {
         })
     }
 
-    pub fn peer_book(&self) -> Result<PeerBook, NetError> {
+    pub fn peer_book(&self) -> Result<PeerBook, SharedError> {
         self.with(LockMode::Shared, |o| Ok(o.peer_book()?))
     }
 
@@ -194,7 +217,7 @@ impl SharedAlliance {
         addrs: &[String],
         result: Result<(), &str>,
         now: Timestamp,
-    ) -> Result<(), NetError> {
+    ) -> Result<(), SharedError> {
         self.with(LockMode::Exclusive, |o| {
             Ok(o.update_peer_book(|book| match result {
                 Ok(()) => book.seen(&peer.to_hex(), addrs, None, now),
@@ -221,10 +244,9 @@ impl SharedAlliance {
         });
     }
 
-    /// Quarantines a peer whose data made Automerge panic: its connections are refused and it
-    /// is not dialled for [`PEER_QUARANTINE_SECS`].
-    pub fn quarantine(&self, peer: &DeviceId, reason: &str) {
-        let now = crate::system::now();
+    /// Quarantines a peer whose data made Automerge panic (`now` is the time of the decision):
+    /// its connections are refused and it is not dialled for [`PEER_QUARANTINE_SECS`].
+    pub fn quarantine(&self, peer: &DeviceId, reason: &str, now: Timestamp) {
         let result = self.with(LockMode::Exclusive, |o| {
             Ok(o.update_peer_book(|book| {
                 book.quarantine(&peer.to_hex(), reason, now, PEER_QUARANTINE_SECS)
@@ -248,138 +270,73 @@ impl SharedAlliance {
         now: Timestamp,
     ) -> Result<(), String> {
         let result = self.with(LockMode::Exclusive, |o| {
-            if o.replica().member_of(peer).is_some() {
-                return Err(NetError::RefusedPeer {
-                    peer: peer.short(),
-                    reason: "this device is already a member; use `alliance sync`".into(),
-                });
-            }
-            let refused = |reason: String| NetError::RefusedPeer {
-                peer: peer.short(),
-                reason,
-            };
-            // Check before using the invite up: a person's invite needs a name.
-            let invite = o
-                .invites()?
-                .check(secret, now)
-                .map_err(|e| refused(e.to_string()))?
-                .clone();
-            if invite.member.is_none() && name.trim().is_empty() {
-                return Err(refused(
-                    "this ticket invites a new person: join with `alliance join TICKET --name YOUR_NAME`"
-                        .into(),
-                ));
-            }
-            let invite = o.update_invites(|invites| {
-                invites
-                    .redeem(secret, &peer.to_hex(), now)
-                    .map_err(|e| NetError::RefusedPeer {
-                        peer: peer.short(),
-                        reason: e.to_string(),
-                    })
-            })?;
-            let tag = o.actor_tag(entropy)?;
-            let writer = Writer {
-                key,
-                actor_tag: tag,
-                now,
-            };
-            let edited = match &invite.member {
-                Some(member) => {
-                    let mine = o.replica().member_of(&key.device_id());
-                    if mine.as_ref().map(|m| m.as_str()) != Some(member.as_str()) {
-                        return Err(refused(
-                            "this link ticket was made for a person this device no longer acts for; ask for a new one".into(),
-                        ));
-                    }
-                    o.replica_mut().link_device(&writer, peer)
-                }
-                None => o.replica_mut().add_member(
-                    &writer,
-                    entropy,
-                    name,
-                    &invite.role,
-                    Some(*peer),
-                ),
-            }
-            .map_err(|e| refused(e.to_string()))?;
-            if let Some(c) = &edited.change {
-                o.persist(std::slice::from_ref(c))?;
-            }
-            Ok(())
+            Ok(admit_on(o, peer, name, secret, key, entropy, now))
         });
         match result {
-            Ok(()) => Ok(()),
-            Err(NetError::RefusedPeer { reason, .. }) => Err(reason),
-            Err(e) => Err(e.to_string()),
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(Admission::Refused(reason))) => Err(reason),
+            Ok(Err(Admission::Failed(e))) | Err(e) => Err(e.to_string()),
         }
     }
-}
 
-/// The device's store is a session's target: each step takes the store lock, picks up other
-/// commands' writes, and persists what verified before the lock is released.
-impl Target for &SharedAlliance {
-    type Error = NetError;
-
-    fn generate(
-        &mut self,
+    /// Whether `to` may be sent anything (it is a member device, not removed), and if so the
+    /// next sync message for it; both under one hold of the lock, so that a removal that
+    /// entered the replica is seen before anything is generated for the removed device.
+    /// `None` when `to` may receive nothing.
+    pub fn generate_for(
+        &self,
         peer: &mut PeerSync,
         to: &DeviceId,
-    ) -> Result<Option<SyncMessage>, Failed<NetError>> {
-        // Membership and the message under one hold of the lock: a removal that entered the
-        // replica is seen before anything is generated for the removed device.
+    ) -> Result<Option<Option<SyncMessage>>, SharedError> {
         self.with(LockMode::Shared, |o| {
             Ok(o.replica()
                 .may_receive(to)
                 .then(|| peer.generate(o.replica())))
         })
-        .map_err(Failed::Local)?
-        .ok_or(Failed::PeerRemoved)
     }
 
-    fn may_send(&mut self, to: &DeviceId) -> Result<(), Failed<NetError>> {
-        match self.with(LockMode::Shared, |o| Ok(o.replica().may_receive(to))) {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Failed::PeerRemoved),
-            Err(e) => Err(Failed::Local(e)),
-        }
+    /// Whether `to` may be sent anything (it is a member device, not removed).
+    pub fn may_receive(&self, to: &DeviceId) -> Result<bool, SharedError> {
+        self.with(LockMode::Shared, |o| Ok(o.replica().may_receive(to)))
     }
 
-    fn receive(
-        &mut self,
+    /// Receives a sync message from `from`: verifies and applies what it carries, persists
+    /// what verified (a whole history as the snapshot) and announces it.
+    pub fn receive_sync(
+        &self,
         peer: &mut PeerSync,
         msg: SyncMessage,
         from: &DeviceId,
-    ) -> Result<(), Failed<NetError>> {
-        let loaded = self
-            .with_from(LockMode::Exclusive, Some(*from), |o| {
-                let clock = batch_clock();
-                let applied = peer
-                    .receive_within(o.replica_mut(), msg, &Budget::until(&clock))
-                    .map_err(|source| NetError::BadChanges {
-                        peer: from.short(),
-                        source,
-                    })?;
-                if applied.loaded > 0 {
-                    // A whole history arrived as one document: store it as the snapshot.
-                    o.compact()?;
-                } else {
-                    o.persist(&applied.new)?;
-                }
-                Ok(applied.loaded)
-            })
-            .map_err(failed)?;
+    ) -> Result<(), SharedError> {
+        let loaded = self.with_from(LockMode::Exclusive, Some(*from), |o| {
+            let clock = batch_clock();
+            let applied = peer
+                .receive_within(o.replica_mut(), msg, &Budget::until(&clock))
+                .map_err(|source| SharedError::BadChanges {
+                    peer: from.short(),
+                    source,
+                })?;
+            if applied.loaded > 0 {
+                // A whole history arrived as one document: store it as the snapshot.
+                o.compact()?;
+            } else {
+                o.persist(&applied.new)?;
+            }
+            Ok(applied.loaded)
+        })?;
         if loaded > 0 {
             self.announce(Fresh::Resync);
         }
         Ok(())
     }
 
-    fn receive_pushed(
-        &mut self,
+    /// Receives changes `from` pushed live: verifies, applies and persists them. `false` when
+    /// they build on changes this device does not have (a sync round fetches those).
+    pub fn receive_pushed(
+        &self,
         changes: Vec<SignedChange<Unverified>>,
         from: &DeviceId,
-    ) -> Result<bool, Failed<NetError>> {
+    ) -> Result<bool, SharedError> {
         self.with_from(LockMode::Exclusive, Some(*from), |o| {
             let clock = batch_clock();
             match o
@@ -391,20 +348,85 @@ impl Target for &SharedAlliance {
                     Ok(true)
                 }
                 Err(ReceiveError::MissingDependencies { .. }) => Ok(false),
-                Err(e) => Err(NetError::BadChanges {
+                Err(e) => Err(SharedError::BadChanges {
                     peer: from.short(),
                     source: e.into(),
                 }),
             }
         })
-        .map_err(failed)
     }
 }
 
-/// Tells the peer's bad data from this device's own failures.
-fn failed(e: NetError) -> Failed<NetError> {
-    match e {
-        NetError::BadChanges { source, .. } => Failed::Bad(source),
-        e => Failed::Local(e),
+/// Why [`SharedAlliance::admit`] admitted no one.
+enum Admission {
+    /// The reason the peer is told.
+    Refused(String),
+    /// This device's store failed.
+    Failed(SharedError),
+}
+
+impl From<StoreError> for Admission {
+    fn from(e: StoreError) -> Self {
+        Admission::Failed(e.into())
     }
+}
+
+/// [`SharedAlliance::admit`]'s step, with the store lock held.
+fn admit_on(
+    o: &mut OpenAlliance,
+    peer: &DeviceId,
+    name: &str,
+    secret: &[u8; 32],
+    key: &DeviceKey,
+    entropy: &mut dyn Entropy,
+    now: Timestamp,
+) -> Result<(), Admission> {
+    let refused = Admission::Refused;
+    if o.replica().member_of(peer).is_some() {
+        return Err(refused(
+            "this device is already a member; use `alliance sync`".into(),
+        ));
+    }
+    // Check before using the invite up: a person's invite needs a name.
+    let invite = o
+        .invites()?
+        .check(secret, now)
+        .map_err(|e| refused(e.to_string()))?
+        .clone();
+    if invite.member.is_none() && name.trim().is_empty() {
+        return Err(refused(
+            "this ticket invites a new person: join with `alliance join TICKET --name YOUR_NAME`"
+                .into(),
+        ));
+    }
+    let invite = o.update_invites(|invites| {
+        invites
+            .redeem(secret, &peer.to_hex(), now)
+            .map_err(|e| refused(e.to_string()))
+    })?;
+    let tag = o.actor_tag(entropy)?;
+    let writer = Writer {
+        key,
+        actor_tag: tag,
+        now,
+    };
+    let edited = match &invite.member {
+        Some(member) => {
+            let mine = o.replica().member_of(&key.device_id());
+            if mine.as_ref().map(|m| m.as_str()) != Some(member.as_str()) {
+                return Err(refused(
+                    "this link ticket was made for a person this device no longer acts for; ask for a new one".into(),
+                ));
+            }
+            o.replica_mut().link_device(&writer, peer)
+        }
+        None => o
+            .replica_mut()
+            .add_member(&writer, entropy, name, &invite.role, Some(*peer)),
+    }
+    .map_err(|e| refused(e.to_string()))?;
+    if let Some(c) = &edited.change {
+        o.persist(std::slice::from_ref(c))?;
+    }
+    Ok(())
 }
