@@ -27,7 +27,7 @@ use crate::core::{AllianceId, DeviceKey, Entropy, Replica, SignedChange, Verifie
 use crate::protocol::ACTOR_TAG_LEN;
 use format::FormatError;
 use fsutil::{io, read_optional, sync_dir, write_atomic, write_cache, write_new};
-pub use local::{PageSession, PageSessions, Seen, ServeInfo, Serving};
+pub use local::{AppFile, PageSession, PageSessions, Seen, ServeInfo, Serving};
 use local::{load_json, save_json};
 pub use lock::{AllianceLock, LockMode};
 
