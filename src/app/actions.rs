@@ -1,6 +1,8 @@
-//! The page's forms: each answers with what happened in words (the edit's summary, as the CLI
-//! prints it) or a clear message, as JSON the script shows next to the form. Every edit is one
-//! call of the core, through [`App::edit`] (the CLI's edit-then-persist path).
+//! The page's forms, handled: each answers with what happened in words (the edit's summary, as
+//! the CLI prints it) or a clear message, as JSON the script shows next to the form. Every edit
+//! is one call of the core, through [`App::edit`] (the CLI's edit-then-persist path). Which
+//! forms there are and the names of their fields are in [`super::forms`], which the views
+//! render them from.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +12,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use crate::app::{App, PageError, views};
+use super::error::PageError;
+use super::forms::{Action, field};
+use super::state::App;
+use super::views;
 use crate::core::conflicts::{Resolution, Target};
 use crate::core::{Edited, ItemId, NewCheckIn};
 use crate::device::DeviceError;
@@ -112,7 +117,7 @@ pub(crate) async fn setup(State(app): State<Arc<App>>, body: axum::body::Bytes) 
     answer(
         async {
             let f = form_fields(&body)?;
-            let name = f.text("name")?;
+            let name = f.text(field::NAME)?;
             let mut entropy = crate::system::entropy("app-setup").map_err(DeviceError::user)?;
             let (identity, _) =
                 crate::device::steps::init(&app.device.home, &name, entropy.as_mut())?;
@@ -132,7 +137,7 @@ pub(crate) async fn create(State(app): State<Arc<App>>, body: axum::body::Bytes)
     answer(
         async {
             let f = form_fields(&body)?;
-            let (title, role) = (f.text("title")?, f.text("role")?);
+            let (title, role) = (f.text(field::TITLE)?, f.text(field::ROLE)?);
             let home = app.device.home.clone();
             let identity = home.identity().map_err(DeviceError::from)?;
             let mut entropy = crate::system::entropy("app-create").map_err(DeviceError::user)?;
@@ -160,8 +165,8 @@ pub(crate) async fn join(State(app): State<Arc<App>>, body: axum::body::Bytes) -
     answer(
         async {
             let f = form_fields(&body)?;
-            let ticket = f.text("ticket")?;
-            let name = f.text("name")?;
+            let ticket = f.text(field::TICKET)?;
+            let name = f.text(field::NAME)?;
             let name = (!name.trim().is_empty()).then_some(name);
             let mut entropy = crate::system::entropy("app-join").map_err(DeviceError::user)?;
             let mut net = app.device.config.clone();
@@ -219,41 +224,57 @@ pub(crate) async fn action(
     UrlPath((aid, what)): UrlPath<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    answer(run_action(&app, &aid, &what, &body).await)
+    answer(
+        async {
+            let f = form_fields(&body)?;
+            let Some(action) = Action::from_name(&what) else {
+                return Err(PageError::new(
+                    StatusCode::NOT_FOUND,
+                    "That is not something this page does.",
+                ));
+            };
+            run_action(&app, &aid, action, f).await
+        }
+        .await,
+    )
 }
 
+/// Runs `action` with the form's fields `f`, read by the names the views render them with.
 async fn run_action(
     app: &Arc<App>,
     aid: &str,
-    what: &str,
-    body: &axum::body::Bytes,
+    action: Action,
+    f: Fields,
 ) -> Result<Answer, PageError> {
-    let f = form_fields(body)?;
-    Ok(match what {
-        "need-add" => {
-            let text = f.text("text")?;
+    Ok(match action {
+        Action::NeedAdd => {
+            let text = f.text(field::TEXT)?;
             done(
                 app.edit(aid, move |r, w, e| Ok(r.add_need(w, e, &text)?))
                     .await?,
             )
         }
-        "need-edit" => {
-            let (id, text) = (f.id("id")?, f.text("text")?);
+        Action::NeedEdit => {
+            let (id, text) = (f.id(field::ID)?, f.text(field::TEXT)?);
             done(
                 app.edit(aid, move |r, w, _| Ok(r.edit_need(w, &id, &text)?))
                     .await?,
             )
         }
-        "need-remove" => {
-            let id = f.id("id")?;
+        Action::NeedRemove => {
+            let id = f.id(field::ID)?;
             done(
                 app.edit(aid, move |r, w, _| Ok(r.remove_need(w, &id)?))
                     .await?,
             )
         }
-        "plan-add" => {
-            let (when, how, agenda) = (f.text("when")?, f.text("how")?, f.text("agenda")?);
-            let who = f.ids("with")?;
+        Action::PlanAdd => {
+            let (when, how, agenda) = (
+                f.text(field::WHEN)?,
+                f.text(field::HOW)?,
+                f.text(field::AGENDA)?,
+            );
+            let who = f.ids(field::WITH)?;
             done(
                 app.edit(aid, move |r, w, e| {
                     Ok(r.add_plan(w, e, &when, &how, &agenda, &who)?)
@@ -261,8 +282,8 @@ async fn run_action(
                 .await?,
             )
         }
-        "plan-edit" => {
-            let id = f.id("id")?;
+        Action::PlanEdit => {
+            let id = f.id(field::ID)?;
             let opt = |name: &str| -> Result<Option<String>, PageError> {
                 if f.all(name).is_empty() {
                     Ok(None)
@@ -270,13 +291,13 @@ async fn run_action(
                     f.text(name).map(Some)
                 }
             };
-            let (when, how, agenda) = (opt("when")?, opt("how")?, opt("agenda")?);
+            let (when, how, agenda) = (opt(field::WHEN)?, opt(field::HOW)?, opt(field::AGENDA)?);
             // Only the fields that differ from what is there now, as `plan edit --when` does:
             // a reschedule must not also rewrite the place and agenda.
-            let view = app
+            let (_, view) = app
                 .read(aid, {
                     let id = id.clone();
-                    move |c| c.view.plan.iter().find(|p| p.id == id).cloned()
+                    move |_, c| c.view.plan.iter().find(|p| p.id == id).cloned()
                 })
                 .await?;
             let changed =
@@ -298,10 +319,10 @@ async fn run_action(
                 .await?,
             )
         }
-        "expect-add" => {
-            let text = f.text("text")?;
-            let holder = f.ids("holder")?.into_iter().next();
-            let of = f.ids("of")?;
+        Action::ExpectAdd => {
+            let text = f.text(field::TEXT)?;
+            let holder = f.ids(field::HOLDER)?.into_iter().next();
+            let of = f.ids(field::OF)?;
             done(
                 app.edit(aid, move |r, w, e| {
                     Ok(r.add_expectation(w, e, &text, holder.as_ref(), &of)?)
@@ -309,15 +330,15 @@ async fn run_action(
                 .await?,
             )
         }
-        "expect-edit" => {
-            let (id, text) = (f.id("id")?, f.text("text")?);
+        Action::ExpectEdit => {
+            let (id, text) = (f.id(field::ID)?, f.text(field::TEXT)?);
             done(
                 app.edit(aid, move |r, w, _| Ok(r.edit_expectation(w, &id, &text)?))
                     .await?,
             )
         }
-        "expect-agree" => {
-            let id = f.id("id")?;
+        Action::ExpectAgree => {
+            let id = f.id(field::ID)?;
             done(
                 app.with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
                     crate::device::steps::edit_indexed(
@@ -331,15 +352,15 @@ async fn run_action(
                 .await?,
             )
         }
-        "expect-retire" => {
-            let id = f.id("id")?;
+        Action::ExpectRetire => {
+            let id = f.id(field::ID)?;
             done(app.edit(aid, move |r, w, _| Ok(r.retire(w, &id)?)).await?)
         }
-        "checkin-add" => {
+        Action::CheckinAdd => {
             let rating = rating(&f)?;
-            let reflection = f.text("reflection")?;
-            let proposed_changes = lines(&f.text("propose")?);
-            let next_in_days = crate::device::parse::cadence(&f.text("next")?)?;
+            let reflection = f.text(field::REFLECTION)?;
+            let proposed_changes = lines(&f.text(field::PROPOSE)?);
+            let next_in_days = crate::device::parse::cadence(&f.text(field::NEXT)?)?;
             let new = NewCheckIn {
                 date: crate::system::now().date(),
                 rating,
@@ -352,11 +373,11 @@ async fn run_action(
                     .await?,
             )
         }
-        "checkin-reflect" => {
-            let id = f.id("id")?;
+        Action::CheckinReflect => {
+            let id = f.id(field::ID)?;
             let rating = rating(&f)?;
-            let reflection = f.text("reflection")?;
-            let propose = lines(&f.text("propose")?);
+            let reflection = f.text(field::REFLECTION)?;
+            let propose = lines(&f.text(field::PROPOSE)?);
             done(
                 app.edit(aid, move |r, w, _| {
                     Ok(r.reflect(w, &id, rating, &reflection, &propose)?)
@@ -364,18 +385,18 @@ async fn run_action(
                 .await?,
             )
         }
-        "resolve" => {
-            let id = f.text("id")?;
+        Action::Resolve => {
+            let id = f.text(field::ID)?;
             let target = if id.trim().eq_ignore_ascii_case("alliance") {
                 Target::Alliance
             } else if id.trim().eq_ignore_ascii_case("vision") {
                 Target::Vision
             } else {
-                Target::Item(f.id("id")?)
+                Target::Item(f.id(field::ID)?)
             };
-            let field = f.text("field")?;
+            let which = f.text(field::FIELD)?;
             let pick: usize =
-                f.text("pick")?.trim().parse().map_err(|_| {
+                f.text(field::PICK)?.trim().parse().map_err(|_| {
                     PageError::new(StatusCode::BAD_REQUEST, "choose one of the values")
                 })?;
             done(
@@ -386,14 +407,14 @@ async fn run_action(
                         entropy,
                         crate::system::now(),
                         |r, w, index| {
-                            Ok(r.resolve_with(w, index, &target, &field, Resolution::Pick(pick))?)
+                            Ok(r.resolve_with(w, index, &target, &which, Resolution::Pick(pick))?)
                         },
                     )
                 })
                 .await?,
             )
         }
-        "seen" => {
+        Action::Seen => {
             let n = app
                 .with_open(aid, LockMode::Shared, |open, _, _| {
                     let heads = open.replica().heads();
@@ -411,13 +432,13 @@ async fn run_action(
                 ..Answer::default()
             }
         }
-        "invite" => {
+        Action::Invite => {
             let valid = crate::device::parse::parse(
                 "expires",
-                &f.text("expires")?,
+                &f.text(field::EXPIRES)?,
                 365 * crate::device::parse::DAY,
             )?;
-            let role = f.text("role")?;
+            let role = f.text(field::ROLE)?;
             let addrs = app.device.info().map(|i| i.addrs).unwrap_or_default();
             let (invite, ticket) = app
                 .with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
@@ -443,8 +464,8 @@ async fn run_action(
                 ..Answer::default()
             }
         }
-        "invite-revoke" => {
-            let id = f.text("id")?;
+        Action::InviteRevoke => {
+            let id = f.text(field::ID)?;
             let id = app
                 .with_open(aid, LockMode::Exclusive, move |open, _, _| {
                     crate::device::steps::revoke_invite(open, &id)
@@ -460,17 +481,11 @@ async fn run_action(
                 ..Answer::default()
             }
         }
-        _ => {
-            return Err(PageError::new(
-                StatusCode::NOT_FOUND,
-                "That is not something this page does.",
-            ));
-        }
     })
 }
 
 fn rating(f: &Fields) -> Result<i64, PageError> {
-    f.text("rating")?
+    f.text(field::RATING)?
         .trim()
         .parse()
         .map_err(|_| PageError::new(StatusCode::BAD_REQUEST, "choose a rating from 1 to 5"))

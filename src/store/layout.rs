@@ -18,6 +18,8 @@
 //!   page-sessions.json       the open sessions of this device's page (`alliance app`): a
 //!                            hash of each session's secret (never the secret) and when it
 //!                            was last used (mode 0600)
+//!   app.json                 the page's port (remembered across runs), the process running
+//!                            it and the key of its link API (mode 0600)
 //!   alliances/
 //!     .new-<short id>-<pid>/ an alliance being created, renamed to its ID once complete
 //!     .gone-<short id>-<pid>/ an alliance being removed from this device (`alliance forget`)
@@ -58,6 +60,8 @@ pub const SERVE_LOCK: &str = "serve.lock";
 pub const SERVE_ANNOUNCEMENT: &str = "serve.json";
 /// Home: the page's sessions (see [`super::PageSessions`]).
 pub const PAGE_SESSIONS: &str = "page-sessions.json";
+/// Home: the page's port, process and link key (see [`super::AppFile`]).
+pub const APP_FILE: &str = "app.json";
 /// Home: one directory per alliance, named by its ID.
 pub const ALLIANCES_DIR: &str = "alliances";
 /// `alliances/`: the prefix of an alliance directory being created.

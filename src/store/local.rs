@@ -1,7 +1,8 @@
 //! The device-local files (never synced), each read and written through a typed method of
 //! [`Home`] or [`OpenAlliance`]: the address book, the invites, the seen marker, the sync
-//! states, and the announcement of a running `serve`. Their names are in [`layout`]. JSON
-//! files are replaced atomically ([`write_atomic`]); a missing one reads as its default.
+//! states, the announcement of a running `serve` and the page's file (`app.json`). Their names
+//! are in [`layout`]. JSON files are replaced atomically ([`write_atomic`]); a missing one
+//! reads as its default.
 
 use std::fs;
 use std::path::Path;
@@ -62,6 +63,15 @@ pub struct PageSession {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageSessions {
     pub sessions: Vec<PageSession>,
+}
+
+/// What the page's file ([`layout::APP_FILE`]) holds: the page's port (remembered across runs),
+/// the process running it and the key of its link API. Readable by this user only (0600).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppFile {
+    pub port: u16,
+    pub pid: u32,
+    pub key: String,
 }
 
 /// This process serves the home: held for as long as it runs (the OS releases it if the process
@@ -166,6 +176,20 @@ impl Home {
         fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         let bytes = serde_json::to_vec_pretty(sessions).expect("sessions serialise");
         write_atomic(&self.root.join(layout::PAGE_SESSIONS), &bytes, 0o600)
+    }
+
+    /// The page's file, if a page ever ran here. A hint like the serve announcement (the page
+    /// may have stopped since), so a missing, unreadable or damaged one is `None`.
+    pub fn app_file(&self) -> Option<AppFile> {
+        load_json(&self.root.join(layout::APP_FILE)).ok().flatten()
+    }
+
+    /// Replaces the page's file atomically, readable by this user only (0600): it holds the key
+    /// of the page's link API.
+    pub fn save_app_file(&self, file: &AppFile) -> Result<(), StoreError> {
+        fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let bytes = serde_json::to_vec_pretty(file).expect("the page's file serialises");
+        write_atomic(&self.root.join(layout::APP_FILE), &bytes, 0o600)
     }
 
     /// Removes the announcement of `serve` (it stopped).

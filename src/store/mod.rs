@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 
 pub use alliance::OpenAlliance;
 pub use home::{Home, Identity, InitOutcome};
-pub use local::{PageSession, PageSessions, Seen, ServeInfo, Serving};
+pub use local::{AppFile, PageSession, PageSessions, Seen, ServeInfo, Serving};
 pub use lock::{AllianceLock, LockMode};
 
 /// Log records after which the log is folded into a new snapshot.

@@ -452,6 +452,23 @@ impl Page {
         );
         (s, body)
     }
+
+    /// A form sent as the page's script sends it (session cookie, `Origin`, CSRF header).
+    fn post(&self, path: &str, form: &str) -> (u16, String) {
+        let (_, session) = self.get("/session");
+        let v: serde_json::Value = serde_json::from_str(&session).unwrap();
+        let csrf = v["csrf"].as_str().unwrap();
+        let (s, _, body) = http(
+            self.port,
+            &format!(
+                "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {}\r\nOrigin: http://127.0.0.1:{port}\r\nX-Alliance-CSRF: {csrf}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+                self.cookie,
+                form.len(),
+                port = self.port,
+            ),
+        );
+        (s, body)
+    }
 }
 
 fn alliance_id(d: &Device) -> String {
@@ -562,6 +579,48 @@ fn a_store_error_on_the_page_is_said_in_words_and_its_details_go_to_the_log() {
     assert!(!logged.contains('\u{1b}'), "colour in a file: {logged:?}");
 }
 
+/// Issue 25: an edit from the page that meets a damaged store is the store's error (500), said
+/// in words without a path, and changes nothing; the details go to the app's log.
+#[test]
+fn a_page_edit_that_meets_a_damaged_store_answers_500_in_words_and_writes_nothing() {
+    let ada = Device::founder(1, "Ada", "Family", "parent");
+    for need in ["a walk", "a nap", "a call", "a book"] {
+        ada.ok(&["need", "add", need]);
+    }
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let page = Page::open(&ada, Stdio::from(log.reopen().unwrap()));
+    let id = alliance_id(&ada);
+    // The alliance's change log damaged in the middle, behind the page's back.
+    let file = ada
+        .alliance_dir()
+        .join(alliance::store::layout::CHANGES_LOG);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid - 8..mid + 8] {
+        *b ^= 0x5a;
+    }
+    bytes.push(0); // grown, so the page's device reads it again
+    std::fs::write(&file, &bytes).unwrap();
+    let (s, body) = page.post(&format!("/a/{id}/do/need-add"), "text=time+alone");
+    assert_eq!(s, 500, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}"));
+    assert_eq!(v["ok"], false);
+    let message = v["message"].as_str().unwrap();
+    assert!(
+        message.contains("Part of this alliance's files on this device is damaged"),
+        "{message}"
+    );
+    let home = ada.home().to_string_lossy().to_string();
+    assert!(!body.contains(&home), "a path on the page: {body}");
+    drop(page);
+    assert_eq!(std::fs::read(&file).unwrap(), bytes, "nothing was written");
+    let logged = std::fs::read_to_string(log.path()).unwrap();
+    assert!(
+        logged.contains(&home),
+        "the details in the app's log: {logged}"
+    );
+}
+
 #[test]
 fn a_second_app_opens_only_a_link_to_its_own_page() {
     let ada = Device::founder(1, "Ada", "Family", "parent");
@@ -570,13 +629,13 @@ fn a_second_app_opens_only_a_link_to_its_own_page() {
     let serve = ada.serve();
     let fake = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = fake.local_addr().unwrap().port();
-    alliance::app::AppFile {
-        port,
-        pid: std::process::id(),
-        key: "k".repeat(64),
-    }
-    .write(ada.home())
-    .unwrap();
+    alliance::store::Home::new(ada.home())
+        .save_app_file(&alliance::store::AppFile {
+            port,
+            pid: std::process::id(),
+            key: "k".repeat(64),
+        })
+        .unwrap();
     let server = std::thread::spawn(move || {
         if let Ok((mut s, _)) = fake.accept() {
             let mut buf = [0u8; 4096];

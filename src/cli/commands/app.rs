@@ -28,7 +28,7 @@ struct Out {
 
 pub fn run(ctx: &mut Context, args: AppArgs) -> Result<()> {
     // One node per home: a running page (or `serve`) gives out a fresh link instead.
-    if let Some(url) = app::request_link(ctx.home.root()) {
+    if let Some(url) = app::request_link(&ctx.home) {
         return show(ctx, &args, url, false);
     }
     // One node per home: this process serves it from here on (a `serve` that holds it and has
