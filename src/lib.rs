@@ -22,10 +22,10 @@
 //!   online, the parsers, the printable export, one error type with classes.
 //! - [`cli`]: the `alliance` command; [`app`]: the family's page (`alliance app`), a second
 //!   door onto the same calls.
-//! - [`protocol`]: constants other devices must agree on (signature domain, limits, formats).
+//! - [`constants`]: constants other devices must agree on (signature domain, limits, formats).
 //!
 //! Imports go one way: `cli`, `app` -> `device` -> `net` -> `store` -> `proto` -> `core` ->
-//! `protocol`.
+//! `constants`.
 //!
 //! ## Two devices, in memory
 //!
@@ -78,6 +78,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod constants;
 pub mod core;
 pub mod device;
 /// The fuzz targets' bodies: built for the library's own tests and, with the `fuzz` feature,
@@ -87,6 +88,5 @@ pub mod device;
 pub mod fuzz;
 pub mod net;
 pub mod proto;
-pub mod protocol;
 pub mod store;
 pub mod system;

@@ -20,7 +20,7 @@
 //!   and then a whole paragraph;
 //! - keeps the essay long but bounded: the longer the text, the more it revises by deleting,
 //!   so it grows quickly at first and then hovers around [`TARGET_CHARS`] characters (alliance
-//!   accepts at most 100,000 characters in the vision, `protocol::MAX_TEXT_CHARS`).
+//!   accepts at most 100,000 characters in the vision, `constants::MAX_TEXT_CHARS`).
 //!
 //! The text is ASCII, so character positions are byte positions. [`generate`] replays its own
 //! edits onto an empty text and checks the result against the text it kept as it went.

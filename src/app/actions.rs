@@ -16,7 +16,7 @@ use super::error::PageError;
 use super::forms::{Action, field};
 use super::state::App;
 use super::views;
-use crate::core::conflicts::{Resolution, Target};
+use crate::core::conflicts::{Place, Resolution};
 use crate::core::{Edited, ItemId, NewCheckIn};
 use crate::device::DeviceError;
 use crate::store::LockMode;
@@ -24,7 +24,7 @@ use crate::store::LockMode;
 /// The answer to a form: what happened, in words, and where to go next, or a bit of HTML to
 /// show (a new invite's ticket).
 #[derive(Serialize, Default)]
-struct Answer {
+struct Reply {
     ok: bool,
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,15 +33,15 @@ struct Answer {
     html: Option<String>,
 }
 
-fn answer(result: Result<Answer, PageError>) -> Response {
+fn answer(result: Result<Reply, PageError>) -> Response {
     match result {
         Ok(a) => axum::Json(a).into_response(),
         Err(e) => (
             e.status,
-            axum::Json(Answer {
+            axum::Json(Reply {
                 ok: false,
                 message: e.message,
-                ..Answer::default()
+                ..Reply::default()
             }),
         )
             .into_response(),
@@ -122,7 +122,7 @@ pub(crate) async fn setup(State(app): State<Arc<App>>, body: axum::body::Bytes) 
             let (identity, _) =
                 crate::device::steps::init(&app.device.home, &name, entropy.as_mut())?;
             app.device.refresh().await?;
-            Ok(Answer {
+            Ok(Reply {
                 ok: true,
                 message: format!("This device is set up for {}.", identity.name),
                 go: Some("/".into()),
@@ -150,7 +150,7 @@ pub(crate) async fn create(State(app): State<Arc<App>>, body: axum::body::Bytes)
                 &role,
             )?;
             app.device.refresh().await?;
-            Ok(Answer {
+            Ok(Reply {
                 ok: true,
                 message: format!("Created \"{}\".", title.trim()),
                 go: Some(format!("/a/{id}/")),
@@ -185,7 +185,7 @@ pub(crate) async fn join(State(app): State<Arc<App>>, body: axum::body::Bytes) -
             )
             .await?;
             app.device.refresh().await?;
-            Ok(Answer {
+            Ok(Reply {
                 ok: true,
                 message: format!(
                     "Joined \"{}\" as {}; received {} verified changes.",
@@ -211,11 +211,11 @@ fn said(edited: &Edited) -> String {
     s
 }
 
-fn done(edited: Edited) -> Answer {
-    Answer {
+fn done(edited: Edited) -> Reply {
+    Reply {
         ok: true,
         message: said(&edited),
-        ..Answer::default()
+        ..Reply::default()
     }
 }
 
@@ -245,7 +245,7 @@ async fn run_action(
     aid: &str,
     action: Action,
     f: Fields,
-) -> Result<Answer, PageError> {
+) -> Result<Reply, PageError> {
     Ok(match action {
         Action::NeedAdd => {
             let text = f.text(field::TEXT)?;
@@ -306,10 +306,10 @@ async fn run_action(
             let how = changed(how, view.as_ref().map(|p| &p.how));
             let agenda = changed(agenda, view.as_ref().map(|p| &p.agenda));
             if view.is_some() && when.is_none() && how.is_none() && agenda.is_none() {
-                return Ok(Answer {
+                return Ok(Reply {
                     ok: true,
                     message: "Nothing changed.".into(),
-                    ..Answer::default()
+                    ..Reply::default()
                 });
             }
             done(
@@ -388,11 +388,11 @@ async fn run_action(
         Action::Resolve => {
             let id = f.text(field::ID)?;
             let target = if id.trim().eq_ignore_ascii_case("alliance") {
-                Target::Alliance
+                Place::Alliance
             } else if id.trim().eq_ignore_ascii_case("vision") {
-                Target::Vision
+                Place::Vision
             } else {
-                Target::Item(f.id(field::ID)?)
+                Place::Item(f.id(field::ID)?)
             };
             let which = f.text(field::FIELD)?;
             let pick: usize =
@@ -426,10 +426,10 @@ async fn run_action(
             if let Ok(s) = app.shared(aid) {
                 s.notify();
             }
-            Answer {
+            Reply {
                 ok: true,
                 message: format!("Marked all {n} changes as read."),
-                ..Answer::default()
+                ..Reply::default()
             }
         }
         Action::Invite => {
@@ -457,11 +457,11 @@ async fn run_action(
             if let Ok(s) = app.shared(aid) {
                 s.notify();
             }
-            Answer {
+            Reply {
                 ok: true,
                 message: format!("Invite {} made.", invite.id),
                 html: Some(views::ticket(&ticket, &invite).into_string()),
-                ..Answer::default()
+                ..Reply::default()
             }
         }
         Action::InviteRevoke => {
@@ -475,10 +475,10 @@ async fn run_action(
             if let Ok(s) = app.shared(aid) {
                 s.notify();
             }
-            Answer {
+            Reply {
                 ok: true,
                 message: format!("Revoked invite {id}; its ticket no longer works."),
-                ..Answer::default()
+                ..Reply::default()
             }
         }
     })

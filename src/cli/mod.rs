@@ -19,8 +19,8 @@ use context::Context;
 use error::DeviceError;
 
 /// `alliance -V`: the crate's version, and the versions of the document's schema
-/// ([`crate::protocol::SCHEMA_VERSION`]) and of the wire protocol (the number in
-/// [`crate::protocol::ALPN`]). The test `terminal::version_names_schema_and_protocol` checks the
+/// ([`crate::constants::SCHEMA_VERSION`]) and of the wire protocol (the number in
+/// [`crate::constants::ALPN`]). The test `terminal::version_names_schema_and_protocol` checks the
 /// numbers here against those constants.
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (schema 1, protocol 3)");
 

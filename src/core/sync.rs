@@ -24,10 +24,10 @@ use automerge::sync::{self, ChunkList, SyncDoc};
 use ed25519_dalek::Signature;
 use serde::{Deserialize, Serialize};
 
+use crate::constants::{MAX_BATCH_CHANGES, MAX_FRAME_BYTES, SIGNATURE_LEN};
 use crate::core::replica::{Budget, ReceiveError, Replica};
 use crate::core::trust::guard::guarded;
 use crate::core::trust::signed::{Proof, SignedChange, Unverified, Verified, Voucher};
-use crate::protocol::{MAX_BATCH_CHANGES, MAX_FRAME_BYTES, SIGNATURE_LEN};
 
 /// One sync message on the wire: an Automerge sync message whose changes are V1 change chunks,
 /// and the signatures that vouch for them (each author's newest changes in the message).

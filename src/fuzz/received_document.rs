@@ -5,8 +5,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use automerge::Automerge;
 use ed25519_dalek::Signature;
 
+use crate::constants::SIGNATURE_LEN;
 use crate::core::Replica;
-use crate::protocol::SIGNATURE_LEN;
 
 use super::{Fixture, fixture, use_replica};
 use crate::core::raw::{DOCUMENT, chunk};

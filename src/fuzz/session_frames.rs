@@ -1,10 +1,10 @@
 //! Target `session_frames`: frames fed to a live session between two devices.
 
+use crate::constants::MAX_FRAME_BYTES;
 use crate::core::sync::PeerSync;
 use crate::core::{SignedChange, Verified};
 use crate::net::wire::{self};
 use crate::proto::session::{Action, Event as SessionEvent, Mode, Session, Side};
-use crate::protocol::MAX_FRAME_BYTES;
 
 use super::{fixture, use_replica};
 

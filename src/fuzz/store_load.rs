@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use std::sync::OnceLock;
 
+use crate::constants::SIGNATURE_LEN;
 use crate::core::index::ChangeIndex;
 use crate::core::sync::PeerSync;
-use crate::protocol::SIGNATURE_LEN;
 use crate::store::{Home, LockMode, format, layout};
 
 use super::fixture;

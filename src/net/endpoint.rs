@@ -15,9 +15,9 @@ use std::str::FromStr;
 use iroh::endpoint::presets;
 use iroh::{Endpoint, EndpointAddr, RelayMode, RelayUrl, SecretKey};
 
+use crate::constants::ALPN;
 use crate::core::{DeviceId, DeviceKey};
 use crate::net::NetError;
-use crate::protocol::ALPN;
 
 /// Which relays to use: `default` (n0's public relays), `disabled`, or a relay URL.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use iroh::Endpoint;
 use tokio::task::JoinSet;
 
+use crate::constants::MAX_STRANGER_CONNECTIONS;
 use crate::core::Replica;
 use crate::core::sync::PeerSync;
 use crate::core::{AllianceId, DeviceId, DeviceKey, Entropy, Timestamp};
@@ -17,7 +18,6 @@ use crate::net::endpoint::{NetConfig, addr_for, bind, direct_addrs};
 use crate::net::session::{self, Dial, Finder, Listener, SessionReport};
 use crate::net::ticket::InviteTicket;
 use crate::net::wire::JoinRequest;
-use crate::protocol::MAX_STRANGER_CONNECTIONS;
 use crate::store::shared::SharedAlliance;
 
 /// How often a running device checks the store for edits by other commands.

@@ -14,6 +14,10 @@ use iroh::{Endpoint, EndpointAddr};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::timeout;
 
+use crate::constants::{
+    ALPN, CONNECT_TIMEOUT_SECS, FRAME_TIMEOUT_SECS, HANDSHAKE_TIMEOUT_SECS, MAX_FRAME_BYTES,
+    MAX_HANDSHAKE_FRAME_BYTES,
+};
 use crate::core::sync::PeerSync;
 use crate::core::{AllianceId, DeviceId, DeviceKey, Entropy, Timestamp};
 use crate::net::NetError;
@@ -25,10 +29,6 @@ use crate::proto::frame::CloseCode;
 use crate::proto::handshake::{self, Answer, Decision, Hello, Standing};
 use crate::proto::session::Fresh;
 use crate::proto::session::{Action, Event, Mode, Session, SessionError, Side, Target};
-use crate::protocol::{
-    ALPN, CONNECT_TIMEOUT_SECS, FRAME_TIMEOUT_SECS, HANDSHAKE_TIMEOUT_SECS, MAX_FRAME_BYTES,
-    MAX_HANDSHAKE_FRAME_BYTES,
-};
 use crate::store::shared::SharedAlliance;
 
 /// What happens to a running device's connections, in terms a person cares about.

@@ -11,7 +11,7 @@ use iroh::EndpointAddr;
 use iroh_tickets::{ParseError, Ticket};
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::TICKET_KIND;
+use crate::constants::TICKET_KIND;
 
 /// Version byte inside the ticket, for future formats. Version 1 had no checksum.
 const TICKET_VERSION: u8 = 2;

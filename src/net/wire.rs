@@ -4,8 +4,8 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use crate::constants::MAX_FRAME_BYTES;
 pub use crate::proto::frame::{Frame, JoinRequest, WireError, decode, encode};
-use crate::protocol::MAX_FRAME_BYTES;
 
 pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, frame: &Frame) -> Result<(), WireError> {
     let bytes = encode(frame);
@@ -77,9 +77,9 @@ const READ_CHUNK: usize = 64 << 10;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::constants::FRAME_DEFLATE_MAX;
     use crate::core::sync::{SyncMessage, Vouch};
     use crate::proto::frame::{DEFLATED, PLAIN};
-    use crate::protocol::FRAME_DEFLATE_MAX;
     use std::io::Write;
 
     #[tokio::test]

@@ -11,8 +11,8 @@ use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
+use crate::constants::{FRAME_DEFLATE_MAX, FRAME_DEFLATE_MIN};
 use crate::core::sync::{SyncMessage, Vouch};
-use crate::protocol::{FRAME_DEFLATE_MAX, FRAME_DEFLATE_MIN};
 
 /// Body encodings.
 pub(crate) const PLAIN: u8 = 0;

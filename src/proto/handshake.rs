@@ -208,7 +208,7 @@ mod tests {
             decide(&peer, &hello(Some("Ben")), Some(removed)),
             Decision::Refuse(r) if r.contains("was removed")
         ));
-        let long = "x".repeat(crate::protocol::MAX_NAME_CHARS + 1);
+        let long = "x".repeat(crate::constants::MAX_NAME_CHARS + 1);
         assert!(matches!(
             decide(&peer, &hello(Some(&long)), Some(stranger)),
             Decision::Refuse(_)

@@ -28,12 +28,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::constants::{
+    FRAME_TIMEOUT_SECS, MAX_BATCH_CHANGES, MAX_SYNC_ROUNDS, PUSH_CHUNK, SETTLE_AFTER_MS,
+};
 use crate::core::sync::{PeerSync, SyncError, SyncMessage, Vouch, newest_signatures, pair};
 use crate::core::{DeviceId, ReceiveError, Replica, SignedChange, Unverified, Verified};
 use crate::proto::frame::{CloseCode, Frame};
-use crate::protocol::{
-    FRAME_TIMEOUT_SECS, MAX_BATCH_CHANGES, MAX_SYNC_ROUNDS, PUSH_CHUNK, SETTLE_AFTER_MS,
-};
 
 /// How long a one-shot session waits for the peer's next frame.
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(FRAME_TIMEOUT_SECS);

@@ -264,7 +264,7 @@ pub fn one_shot<A: Target, B: Target>(
 /// A device of a [`Network`]: its replica, the sync states it keeps for its peers, and what
 /// entered its replica since the network last passed it on to its live sessions.
 #[derive(Debug)]
-pub struct Device {
+pub struct SimDevice {
     pub id: DeviceId,
     pub replica: Replica,
     /// Sync states kept between connections, by peer.
@@ -276,9 +276,9 @@ pub struct Device {
     fresh: Vec<SignedChange<Verified>>,
 }
 
-impl Device {
-    pub fn new(id: DeviceId, replica: Replica) -> Device {
-        Device {
+impl SimDevice {
+    pub fn new(id: DeviceId, replica: Replica) -> SimDevice {
+        SimDevice {
             id,
             replica,
             saved: HashMap::new(),
@@ -291,7 +291,7 @@ impl Device {
 
 /// A device is a session target as a running device is: what enters its replica is passed on
 /// to its other live sessions.
-impl Target for Device {
+impl Target for SimDevice {
     type Error = Infallible;
 
     fn generate(
@@ -340,13 +340,13 @@ pub struct LinkId(usize);
 
 /// Devices and the connections between them, on a virtual clock.
 pub struct Network {
-    pub devices: Vec<Device>,
+    pub devices: Vec<SimDevice>,
     links: Vec<(usize, usize, Link)>,
     now: Instant,
 }
 
 impl Network {
-    pub fn new(devices: Vec<Device>) -> Network {
+    pub fn new(devices: Vec<SimDevice>) -> Network {
         Network {
             devices,
             links: Vec::new(),
@@ -359,7 +359,7 @@ impl Network {
         self.now
     }
 
-    fn pair(&mut self, a: usize, b: usize) -> (&mut Device, &mut Device) {
+    fn pair(&mut self, a: usize, b: usize) -> (&mut SimDevice, &mut SimDevice) {
         assert_ne!(a, b, "a device does not connect to itself");
         if a < b {
             let (l, r) = self.devices.split_at_mut(b);
@@ -376,7 +376,7 @@ impl Network {
     pub fn connect(&mut self, a: usize, b: usize, mode: Mode, cut_after: Option<usize>) -> LinkId {
         let now = self.now;
         let (da, db) = self.pair(a, b);
-        let load = |d: &mut Device, peer: &DeviceId| {
+        let load = |d: &mut SimDevice, peer: &DeviceId| {
             d.saved
                 .get(peer)
                 .map(|s| PeerSync::decode(s))

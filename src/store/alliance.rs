@@ -11,10 +11,10 @@ use serde::{Deserialize, Serialize};
 use super::fsutil::{io, read_optional, write_cache};
 use super::local::{load_json, save_json};
 use super::{AllianceLock, Home, LockMode, StoreError, format, layout};
+use crate::constants::ACTOR_TAG_LEN;
 use crate::core::guard::guarded;
 use crate::core::index::ChangeIndex;
 use crate::core::{Entropy, Replica, SignedChange, Verified};
-use crate::protocol::ACTOR_TAG_LEN;
 
 /// This device's own state for one alliance ([`layout::LOCAL_STATE`]).
 #[derive(Serialize, Deserialize, Default)]

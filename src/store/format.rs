@@ -35,11 +35,11 @@ use std::collections::HashMap;
 use automerge::ChangeHash;
 use ed25519_dalek::Signature;
 
-use crate::core::signed::{Proof, Voucher};
-use crate::protocol::{
+use crate::constants::{
     BUNDLE_MAGIC, BUNDLE_MAGIC_V1, CHANGE_HASH_LEN, LOG_MAGIC, LOG_MAGIC_V1, SIGNATURE_LEN,
     SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_V1,
 };
+use crate::core::signed::{Proof, Voucher};
 
 const RECORD_HEADER: usize = 8;
 

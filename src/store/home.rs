@@ -12,10 +12,10 @@ use super::format::{self, FormatError};
 use super::fsutil::{io, read_optional, sync_dir, write_atomic, write_new};
 use super::local::{load_json, save_json};
 use super::{AllianceLock, COMPACT_AFTER, LockMode, StoreError, layout};
+use crate::constants::ACTOR_TAG_LEN;
 use crate::core::equivocation::Quarantine;
 use crate::core::guard::guarded;
 use crate::core::{AllianceId, DeviceKey, Replica, SignedChange, Verified};
-use crate::protocol::ACTOR_TAG_LEN;
 
 const KEY_FILE_HEADER: &str = "alliance device key v1";
 
@@ -314,7 +314,7 @@ impl Home {
         let old_format = log.old_format
             || snapshot_bytes
                 .as_ref()
-                .is_some_and(|b| b.starts_with(crate::protocol::SNAPSHOT_MAGIC_V1));
+                .is_some_and(|b| b.starts_with(crate::constants::SNAPSHOT_MAGIC_V1));
         Ok(OpenAlliance {
             old_format,
             dir,

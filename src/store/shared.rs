@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, watch};
 
+use crate::constants::{MAX_BATCH_SECS, PEER_QUARANTINE_SECS};
 use crate::core::peers::PeerBook;
 use crate::core::replica::Budget;
 use crate::core::sync::{PeerSync, SyncError, SyncMessage};
@@ -18,7 +19,6 @@ use crate::core::{
     Writer,
 };
 use crate::proto::session::{Fresh, FreshChanges};
-use crate::protocol::{MAX_BATCH_SECS, PEER_QUARANTINE_SECS};
 use crate::store::{LockMode, OpenAlliance, StoreError};
 
 /// Errors of a step on a [`SharedAlliance`]. Each converts to the network layer's error with

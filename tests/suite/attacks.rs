@@ -11,13 +11,13 @@ use crate::kit::eventually_async;
 use crate::kit::net::{
     Dev, family, honest_need_arrives, introduce, now, raw_live_session, sync_once_with, sync_pair,
 };
-use alliance::core::{SeededEntropy, SignedChange, Writer};
-use alliance::net::endpoint::addr_for;
-use alliance::net::wire::{Frame, read_frame, write_frame};
-use alliance::protocol::{
+use alliance::constants::{
     ALPN, HANDSHAKE_TIMEOUT_SECS, MAX_FRAME_BYTES, MAX_HANDSHAKE_FRAME_BYTES,
     MAX_STRANGER_CONNECTIONS,
 };
+use alliance::core::{SeededEntropy, SignedChange, Writer};
+use alliance::net::endpoint::addr_for;
+use alliance::net::wire::{Frame, read_frame, write_frame};
 use alliance::store::{LockMode, layout};
 
 /// The changes `dev` holds after `before`, as (bytes, signature) pairs for a frame: every

@@ -362,11 +362,11 @@ fn write_old_format(dir: &std::path::Path) {
     // Version 1 is version 2 without the proofs (their count, 8 bytes, before the CRC).
     let mut snapshot = format::encode_snapshot(&doc.save(), &sigs, &Default::default());
     snapshot.truncate(snapshot.len() - 4 - 8);
-    snapshot[..8].copy_from_slice(alliance::protocol::SNAPSHOT_MAGIC_V1);
+    snapshot[..8].copy_from_slice(alliance::constants::SNAPSHOT_MAGIC_V1);
     let crc = crc32fast::hash(&snapshot);
     snapshot.extend_from_slice(&crc.to_le_bytes());
     std::fs::write(dir.join(layout::SNAPSHOT), snapshot).unwrap();
-    let mut log = alliance::protocol::LOG_MAGIC_V1.to_vec();
+    let mut log = alliance::constants::LOG_MAGIC_V1.to_vec();
     for r in last {
         let mut payload = r.signature.unwrap().to_vec();
         payload.extend_from_slice(&r.change);

@@ -490,7 +490,7 @@ fn a_few_bytes_that_stand_for_millions_of_operations_are_refused_before_they_are
     let ben = dev(2);
     let mut doc = automerge::AutoCommit::new().with_actor(ben.actor());
     let text = doc.put_object(ROOT, "t", automerge::ObjType::Text).unwrap();
-    let n = alliance::protocol::MAX_CHANGE_OPS + 1000;
+    let n = alliance::constants::MAX_CHANGE_OPS + 1000;
     doc.splice_text(&text, 0, 0, &"a".repeat(n)).unwrap();
     doc.commit();
     doc.splice_text(&text, 0, n as isize, "").unwrap();

@@ -18,12 +18,12 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::kit::memory::{Dev, device_key, family_tree};
+use alliance::constants::MAX_FRAME_BYTES;
 use alliance::core::sync::{PeerSync, SyncMessage};
 use alliance::core::{ItemId, NewCheckIn, Replica};
 use alliance::proto::frame::Frame;
 use alliance::proto::session::{Target, parse_pushed, push_frame};
 use alliance::proto::sim::{self, over_wire};
-use alliance::protocol::MAX_FRAME_BYTES;
 use automerge::{ChangeHash, ROOT, ReadDoc};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};

@@ -120,9 +120,9 @@ async fn a_join_and_a_sync_report_what_is_verified_and_how_many_changes_arrived(
 
 #[tokio::test]
 async fn a_large_frame_reports_its_bytes_as_they_arrive() {
+    use alliance::constants::MAX_FRAME_BYTES;
     use alliance::core::sync::SyncMessage;
     use alliance::net::wire::{Frame, OBSERVED_FRAME_BYTES, read_frame_observed, write_frame};
-    use alliance::protocol::MAX_FRAME_BYTES;
     let big = Frame::Sync(SyncMessage {
         message: (0..3 * OBSERVED_FRAME_BYTES)
             .map(|i| (i * 7919 % 251) as u8)

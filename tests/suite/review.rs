@@ -3,7 +3,7 @@
 //! network is not the point here; `cli_net.rs` does the same over iroh).
 
 use crate::kit::memory::{Dev as Device, T0, founded, wire};
-use alliance::core::conflicts::{Resolution, Target};
+use alliance::core::conflicts::{Place, Resolution};
 use alliance::core::index::{ChangeIndex, Touch};
 use alliance::core::{
     DeviceKey, ItemId, NewCheckIn, Replica, SeededEntropy, SignedChange, Timestamp, Unverified,
@@ -186,7 +186,7 @@ fn concurrent_reschedules_are_a_conflict_on_every_device_until_resolved() {
     let pick = c.values.iter().position(|v| v.author == "Ben").unwrap() + 1;
     let resolved = ada
         .act(30, |r, w, _| {
-            r.resolve(w, &Target::Item(p.clone()), "when", Resolution::Pick(pick))
+            r.resolve(w, &Place::Item(p.clone()), "when", Resolution::Pick(pick))
         })
         .unwrap();
     assert!(resolved.change.is_some());
@@ -213,7 +213,7 @@ fn concurrent_reschedules_are_a_conflict_on_every_device_until_resolved() {
     let heads = ada.replica.heads();
     let err = ada
         .act(31, |r, w, _| {
-            r.resolve(w, &Target::Item(p.clone()), "when", Resolution::Pick(1))
+            r.resolve(w, &Place::Item(p.clone()), "when", Resolution::Pick(1))
         })
         .unwrap_err();
     assert!(err.to_string().contains("no conflict"), "{err}");
@@ -254,7 +254,7 @@ fn resolving_with_a_new_value_keeps_the_field_type() {
         .act(30, |r, w, _| {
             r.resolve(
                 w,
-                &Target::Item(c.clone()),
+                &Place::Item(c.clone()),
                 "next_in_days",
                 Resolution::Value("soon".into()),
             )
@@ -266,7 +266,7 @@ fn resolving_with_a_new_value_keeps_the_field_type() {
         .act(30, |r, w, _| {
             r.resolve(
                 w,
-                &Target::Item(c.clone()),
+                &Place::Item(c.clone()),
                 "next_in_days",
                 Resolution::Value("-3".into()),
             )
@@ -276,7 +276,7 @@ fn resolving_with_a_new_value_keeps_the_field_type() {
     ada.act(31, |r, w, _| {
         r.resolve(
             w,
-            &Target::Item(c.clone()),
+            &Place::Item(c.clone()),
             "next_in_days",
             Resolution::Value("21".into()),
         )
@@ -649,12 +649,12 @@ fn two_members_claiming_one_device_at_once_is_a_conflict_settled_on_the_alliance
     // Whose device it is, is an admin's to settle.
     let refused = cy
         .act(20, |r, w, _| {
-            r.resolve(w, &Target::Alliance, &field, Resolution::Pick(pick))
+            r.resolve(w, &Place::Alliance, &field, Resolution::Pick(pick))
         })
         .unwrap_err();
     assert!(refused.to_string().contains("only an admin"), "{refused}");
     ada.act(20, |r, w, _| {
-        r.resolve(w, &Target::Alliance, &field, Resolution::Pick(pick))
+        r.resolve(w, &Place::Alliance, &field, Resolution::Pick(pick))
     })
     .unwrap();
     sync(&mut [&mut ada, &mut ben, &mut cy]);
@@ -667,10 +667,10 @@ fn two_members_claiming_one_device_at_once_is_a_conflict_settled_on_the_alliance
         let owner = view.member_of_device(&dee.to_hex()).unwrap();
         assert_eq!(owner.name, "Dee");
     }
-    // The alliance's own fields are the only ones `Target::Alliance` may write.
+    // The alliance's own fields are the only ones `Place::Alliance` may write.
     let err = cy
         .act(21, |r, w, _| {
-            r.resolve(w, &Target::Alliance, "members", Resolution::Pick(1))
+            r.resolve(w, &Place::Alliance, "members", Resolution::Pick(1))
         })
         .unwrap_err();
     assert!(err.to_string().contains("no field"), "{err}");

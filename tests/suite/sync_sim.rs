@@ -123,7 +123,7 @@ use alliance::core::{Replica, SignedChange, Verified};
 use alliance::proto::session::{
     Action, Event, LINGER_REJECTED, Mode, SETTLE_AFTER, Session, SessionError, Side,
 };
-use alliance::proto::sim::{Device, Network, Outcome};
+use alliance::proto::sim::{Network, Outcome, SimDevice};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -132,14 +132,14 @@ fn network(n: usize) -> Network {
     Network::new(
         family(n)
             .into_iter()
-            .map(|d| Device::new(d.key.device_id(), d.replica))
+            .map(|d| SimDevice::new(d.key.device_id(), d.replica))
             .collect(),
     )
 }
 
 static SEED: AtomicU64 = AtomicU64::new(40);
 
-/// Device `d` adds a need (as person P`d`), signed with its key; returns the change.
+/// SimDevice `d` adds a need (as person P`d`), signed with its key; returns the change.
 fn add_need(net: &mut Network, d: usize, text: &str) -> SignedChange<Verified> {
     let key = crate::kit::memory::device_key(d);
     let w = Writer {
@@ -187,7 +187,7 @@ fn a_live_edit_is_pushed_at_once_and_a_sync_round_follows_only_once_pushes_settl
     net.settle();
     assert!(!net.timer_pending(link));
     assert_eq!(net.outcome(link), Outcome::Open);
-    // Device 1 dialed: end 0 of the link received the push that end 1 sent.
+    // SimDevice 1 dialed: end 0 of the link received the push that end 1 sent.
     assert_eq!(net.reports(link)[0].received, 1);
     assert_eq!(net.reports(link)[1].sent, 1);
     assert_eq!(
@@ -251,7 +251,7 @@ fn a_forged_push_is_rejected_with_the_reason_and_the_connection_closed() {
     let link = net.connect(0, 1, Mode::Live, None);
     net.settle();
     let heads = net.devices[1].replica.heads();
-    // Device 0 pushes its change with a stranger's signature.
+    // SimDevice 0 pushes its change with a stranger's signature.
     let change = add_need(&mut net, 0, "forged");
     let stranger = DeviceKey::from_seed([99; 32]);
     let forged = SignedChange::from_bytes(

@@ -4,9 +4,9 @@ use crate::kit::Device;
 
 /// The numbers `alliance --version` should print, read from the protocol's constants.
 fn schema_and_protocol() -> (String, String) {
-    let alpn = std::str::from_utf8(alliance::protocol::ALPN).unwrap();
+    let alpn = std::str::from_utf8(alliance::constants::ALPN).unwrap();
     let protocol = alpn.strip_prefix("alliance/").unwrap().to_string();
-    (alliance::protocol::SCHEMA_VERSION.to_string(), protocol)
+    (alliance::constants::SCHEMA_VERSION.to_string(), protocol)
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! before. A property test checks the definition of overlap (docs/schema.md, "Text conflicts")
 //! against random concurrent splices on random texts.
 
-use alliance::core::conflicts::{Conflict, Resolution, Target};
+use alliance::core::conflicts::{Conflict, Place, Resolution};
 use alliance::core::index::ChangeIndex;
 use alliance::core::{ItemId, Splice};
 use proptest::prelude::*;
@@ -50,7 +50,7 @@ fn expectation(d: &Dev, id: &ItemId) -> String {
         .clone()
 }
 
-fn resolve(d: &mut Dev, t: i64, target: Target, field: &str, choice: Resolution) {
+fn resolve(d: &mut Dev, t: i64, target: Place, field: &str, choice: Resolution) {
     let index = ChangeIndex::build(&d.replica);
     d.edit(t, |r, w| r.resolve_with(w, &index, &target, field, choice))
         .unwrap();
@@ -126,7 +126,7 @@ fn two_rewrites_of_the_same_words_are_one_conflict_and_a_typo_fix_elsewhere_is_n
     resolve(
         &mut cy,
         31,
-        Target::Item(e.clone()),
+        Place::Item(e.clone()),
         "text",
         Resolution::Pick(pick),
     );
@@ -177,7 +177,7 @@ fn a_settled_conflict_stays_settled() {
     resolve(
         &mut ada,
         30,
-        Target::Item(e.clone()),
+        Place::Item(e.clone()),
         "text",
         Resolution::Value(
             "Screens off at dinner and after homework. Phones charge in the kitchen overnigth."
@@ -217,7 +217,7 @@ fn a_settled_conflict_stays_settled() {
             r.resolve_with(
                 w,
                 &index,
-                &Target::Item(e.clone()),
+                &Place::Item(e.clone()),
                 "text",
                 Resolution::Pick(1),
             )
@@ -307,7 +307,7 @@ fn a_sentence_of_the_vision_rewritten_twice_at_once_is_a_region_conflict() {
     );
 
     let pick = c.values.iter().position(|v| v.author == "Ada").unwrap() + 1;
-    resolve(&mut ben, 30, Target::Vision, "", Resolution::Pick(pick));
+    resolve(&mut ben, 30, Place::Vision, "", Resolution::Pick(pick));
     sync(&mut [&mut ada, &mut ben, &mut cy]);
     for d in [&ada, &ben, &cy] {
         assert!(text_conflicts(d).is_empty());
@@ -432,7 +432,7 @@ fn a_conflict_is_reported_exactly_when_concurrent_splices_overlap_and_the_same_e
             if expected {
                 // Either version kept, by a third person: settled on every device.
                 let pick = 1 + (base.len() % 2);
-                resolve(cy, 30, Target::Vision, "", Resolution::Pick(pick));
+                resolve(cy, 30, Place::Vision, "", Resolution::Pick(pick));
                 sync(&mut [&mut *ada, &mut *ben, &mut *cy]);
                 for d in [&*ada, &*ben, &*cy] {
                     prop_assert!(text_conflicts(d).is_empty(), "{:#?}", text_conflicts(d));
@@ -508,7 +508,7 @@ fn two_edits_in_a_row_on_one_side_are_one_version_of_that_side() {
     resolve(
         &mut cy,
         30,
-        Target::Item(e.clone()),
+        Place::Item(e.clone()),
         "text",
         Resolution::Pick(pick),
     );
@@ -650,7 +650,7 @@ fn random_schedule(seed: u64) -> usize {
         if left == 0 {
             break;
         }
-        resolve(&mut cy, 200 + t, Target::Vision, "", Resolution::Pick(1));
+        resolve(&mut cy, 200 + t, Place::Vision, "", Resolution::Pick(1));
         sync(&mut [&mut ada, &mut ben, &mut cy]);
         let now = text_conflicts(&ada);
         assert!(
@@ -703,7 +703,7 @@ fn keeping_one_version_keeps_what_a_third_person_wrote_inside_the_region_meanwhi
         .position(|v| v.author == "Ben")
         .unwrap()
         + 1;
-    resolve(&mut cy, 20, Target::Vision, "", Resolution::Pick(pick));
+    resolve(&mut cy, 20, Place::Vision, "", Resolution::Pick(pick));
     sync(&mut [&mut ada, &mut ben, &mut cy]);
     let now = ada.replica.view().vision;
     assert!(now.contains("We keep one evening for games."), "{now}");
@@ -811,7 +811,7 @@ fn keeping_a_wording_keeps_its_author_in_blame() {
         .position(|v| v.author == "Ada")
         .unwrap()
         + 1;
-    resolve(&mut ben, 20, Target::Vision, "", Resolution::Pick(pick));
+    resolve(&mut ben, 20, Place::Vision, "", Resolution::Pick(pick));
     sync(&mut [&mut ada, &mut ben, &mut cy]);
     let expected = LIVE.replace("forgive fast", "never hold a grudge");
     for d in [&ada, &ben, &cy] {

@@ -312,7 +312,7 @@ async fn demo(ctx: &mut Context, root: &std::path::Path, keep: Option<&PathBuf>)
     ada.0.edit(ctx, |r, w, _| {
         r.resolve(
             w,
-            &crate::core::conflicts::Target::Item(session.clone()),
+            &crate::core::conflicts::Place::Item(session.clone()),
             "when",
             crate::core::conflicts::Resolution::Pick(zoes),
         )

@@ -1,7 +1,7 @@
 use clap::Args;
 
 use crate::cli::context::{Context, edit_indexed, item_id, report};
-use crate::core::conflicts::{Resolution, Target};
+use crate::core::conflicts::{Place, Resolution};
 use crate::device::{DeviceError, Result};
 
 /// Settle a conflict (a field two people set at the same time, or a text two people rewrote at
@@ -26,11 +26,11 @@ pub struct ResolveArgs {
 
 pub fn run(ctx: &mut Context, args: ResolveArgs) -> Result<()> {
     let target = if args.id.trim().eq_ignore_ascii_case("alliance") {
-        Target::Alliance
+        Place::Alliance
     } else if args.id.trim().eq_ignore_ascii_case("vision") {
-        Target::Vision
+        Place::Vision
     } else {
-        Target::Item(item_id(&args.id)?)
+        Place::Item(item_id(&args.id)?)
     };
     let choice = match (args.pick, args.value) {
         (Some(n), _) => Resolution::Pick(n),
@@ -38,7 +38,7 @@ pub fn run(ctx: &mut Context, args: ResolveArgs) -> Result<()> {
         (None, None) => return Err(DeviceError::user("say --pick N or --value TEXT")),
     };
     let field = args.field.unwrap_or_default();
-    if field.is_empty() && target != Target::Vision {
+    if field.is_empty() && target != Place::Vision {
         return Err(DeviceError::user(
             "say which field: `alliance resolve ID FIELD --pick N`; `alliance status` names them",
         ));

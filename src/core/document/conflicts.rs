@@ -374,23 +374,23 @@ impl Replica {
         &mut self,
         writer: &Writer<'_>,
         index: &ChangeIndex,
-        target: &Target,
+        target: &Place,
         field: &str,
         choice: Resolution,
     ) -> Result<Edited, EditError> {
         let text = match target {
-            Target::Vision => Some(TextRef::Vision),
-            Target::Item(id) => Some(TextRef::Item {
+            Place::Vision => Some(TextRef::Vision),
+            Place::Item(id) => Some(TextRef::Item {
                 id: id.clone(),
                 field: field.to_string(),
             }),
-            Target::Alliance => None,
+            Place::Alliance => None,
         };
         if let Some(text) = text {
             let me = self
                 .member_of(&writer.key.device_id())
                 .ok_or_else(|| EditError::NotAMember(writer.key.device_id().short()))?;
-            if let Target::Item(id) = target
+            if let Place::Item(id) = target
                 && id.kind() == ItemKind::Need
                 && let Some(collection) = model::map_at(self.doc(), &ROOT, id.kind().collection())
                 && let Some(item) = model::map_at(self.doc(), &collection, id.as_str())
@@ -412,11 +412,11 @@ impl Replica {
                         ));
                     }
                     let v = crate::core::replica::non_empty("value", v)?;
-                    if v.chars().count() > crate::protocol::MAX_TEXT_CHARS {
+                    if v.chars().count() > crate::constants::MAX_TEXT_CHARS {
                         return Err(EditError::TooLong {
                             what: "value",
                             len: v.chars().count(),
-                            max: crate::protocol::MAX_TEXT_CHARS,
+                            max: crate::constants::MAX_TEXT_CHARS,
                         });
                     }
                     (None, Some(v))
@@ -463,7 +463,7 @@ impl Replica {
                     })?;
                     return Ok(Edited {
                         id: match target {
-                            Target::Item(id) => Some(id.clone()),
+                            Place::Item(id) => Some(id.clone()),
                             _ => None,
                         },
                         change,
@@ -513,7 +513,7 @@ impl Replica {
     pub fn resolve(
         &mut self,
         writer: &Writer<'_>,
-        target: &Target,
+        target: &Place,
         field: &str,
         choice: Resolution,
     ) -> Result<Edited, EditError> {
@@ -528,7 +528,7 @@ impl Replica {
             ))
         };
         let mut obj = match target {
-            Target::Item(id) => {
+            Place::Item(id) => {
                 let unknown = || EditError::UnknownItem {
                     kind: id.kind().noun(),
                     id: id.to_string(),
@@ -547,8 +547,8 @@ impl Replica {
                 }
                 item
             }
-            Target::Vision => return Err(no_field()),
-            Target::Alliance => {
+            Place::Vision => return Err(no_field()),
+            Place::Alliance => {
                 let device_field = field.strip_prefix("devices.").is_some_and(|rest| {
                     let parts: Vec<&str> = rest.split('.').collect();
                     matches!(parts.as_slice(), [_] | [_, "member"])
@@ -628,8 +628,8 @@ impl Replica {
         })?;
         Ok(Edited {
             id: match target {
-                Target::Item(id) => Some(id.clone()),
-                Target::Alliance | Target::Vision => None,
+                Place::Item(id) => Some(id.clone()),
+                Place::Alliance | Place::Vision => None,
             },
             change,
             summary,
@@ -662,11 +662,11 @@ fn check_value(replica: &Replica, field: &str, value: &Owned) -> Result<(), Edit
                 )))
             }
         }
-        (_, Some(t), _) if t.chars().count() > crate::protocol::MAX_TEXT_CHARS => {
+        (_, Some(t), _) if t.chars().count() > crate::constants::MAX_TEXT_CHARS => {
             Err(EditError::TooLong {
                 what: "value",
                 len: t.chars().count(),
-                max: crate::protocol::MAX_TEXT_CHARS,
+                max: crate::constants::MAX_TEXT_CHARS,
             })
         }
         _ => Ok(()),
@@ -675,7 +675,7 @@ fn check_value(replica: &Replica, field: &str, value: &Owned) -> Result<(), Edit
 
 /// What a conflict belongs to: an item, or the alliance itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub enum Place {
     Item(ItemId),
     /// The alliance's own fields: its title, and which member each device belongs to.
     Alliance,
@@ -683,12 +683,12 @@ pub enum Target {
     Vision,
 }
 
-impl std::fmt::Display for Target {
+impl std::fmt::Display for Place {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Target::Item(id) => write!(f, "{} {id}", id.kind().noun()),
-            Target::Alliance => write!(f, "the alliance"),
-            Target::Vision => write!(f, "the vision"),
+            Place::Item(id) => write!(f, "{} {id}", id.kind().noun()),
+            Place::Alliance => write!(f, "the alliance"),
+            Place::Vision => write!(f, "the vision"),
         }
     }
 }

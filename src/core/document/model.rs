@@ -60,7 +60,7 @@ pub struct Member {
 
 /// A device registered in the alliance: whose it is, who added it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Device {
+pub struct DeviceEntry {
     pub key: String,
     pub member: ItemId,
     pub added_by: String,
@@ -182,7 +182,7 @@ pub struct AllianceView {
     /// The people who left or were removed: their past changes keep their names.
     pub former: Vec<Member>,
     /// Every device ever added, removed ones included (with `removed` set).
-    pub devices: Vec<Device>,
+    pub devices: Vec<DeviceEntry>,
     pub needs: Vec<Need>,
     pub plan: Vec<PlanSession>,
     pub vision: String,
@@ -210,7 +210,7 @@ impl AllianceView {
     }
 
     /// The device entry of a key, removed or not.
-    pub fn device(&self, key_hex: &str) -> Option<&Device> {
+    pub fn device(&self, key_hex: &str) -> Option<&DeviceEntry> {
         self.devices.iter().find(|d| d.key == key_hex)
     }
 
@@ -330,11 +330,11 @@ fn bool_at<D: ReadDoc>(doc: &D, obj: &ObjId, key: &str) -> bool {
 }
 
 /// The people of the alliance and their devices: (current members, former members, devices).
-fn read_people<D: ReadDoc>(doc: &D) -> (Vec<Member>, Vec<Member>, Vec<Device>) {
+fn read_people<D: ReadDoc>(doc: &D) -> (Vec<Member>, Vec<Member>, Vec<DeviceEntry>) {
     let root = ROOT;
-    let devices: Vec<Device> = entries(doc, &root, keys::DEVICES)
+    let devices: Vec<DeviceEntry> = entries(doc, &root, keys::DEVICES)
         .into_iter()
-        .map(|(key, obj)| Device {
+        .map(|(key, obj)| DeviceEntry {
             key,
             member: id_at(doc, &obj, "member"),
             added_by: string_at(doc, &obj, "added_by"),

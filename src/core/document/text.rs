@@ -65,10 +65,10 @@ pub fn bidi_escaped(text: &str) -> std::borrow::Cow<'_, str> {
 /// characters, on one line, and without characters that change how the text around it looks
 /// ([`is_unsafe`]): a name is shown beside everything its person did. `Err` says why not.
 ///
-/// [`MAX_NAME_CHARS`]: crate::protocol::MAX_NAME_CHARS
+/// [`MAX_NAME_CHARS`]: crate::constants::MAX_NAME_CHARS
 pub fn check_name(name: &str) -> Result<String, String> {
     let name = name.trim();
-    let max = crate::protocol::MAX_NAME_CHARS;
+    let max = crate::constants::MAX_NAME_CHARS;
     if name.is_empty() || name.chars().count() > max {
         return Err(format!("the name must be 1 to {max} characters"));
     }
@@ -290,7 +290,7 @@ mod tests {
         for bad in ["Ad\u{1b}[31ma", "Ada\u{202e}evil", "A\nB", "\u{2066}x", ""] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
-        assert!(check_name(&"x".repeat(crate::protocol::MAX_NAME_CHARS + 1)).is_err());
+        assert!(check_name(&"x".repeat(crate::constants::MAX_NAME_CHARS + 1)).is_err());
     }
 
     #[test]

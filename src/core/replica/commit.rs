@@ -212,11 +212,11 @@ pub(crate) fn non_empty(what: &'static str, s: &str) -> Result<String, EditError
     }
     written(what, t)?;
     let len = t.chars().count();
-    if len > crate::protocol::MAX_TEXT_CHARS {
+    if len > crate::constants::MAX_TEXT_CHARS {
         return Err(EditError::TooLong {
             what,
             len,
-            max: crate::protocol::MAX_TEXT_CHARS,
+            max: crate::constants::MAX_TEXT_CHARS,
         });
     }
     Ok(t.to_string())

@@ -10,13 +10,13 @@ use automerge::{Automerge, ChangeHash, ReadDoc};
 
 use super::receive::{Numbering, Past, check_op_ranges, within_batch_ops};
 use super::{Budget, ReceiveError, Received, Replica};
+use crate::constants::MAX_BATCH_CHANGES;
 use crate::core::trust::guard::guarded;
 use crate::core::trust::identity::DeviceId;
 use crate::core::trust::signed::{
     ChangeError, Claim, SignedChange, Voucher, authored, check_vouching_signatures,
     within_change_ops,
 };
-use crate::protocol::MAX_BATCH_CHANGES;
 
 impl Replica {
     /// [`Replica::receive_document_within`] with no time limit.

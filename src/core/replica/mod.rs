@@ -53,6 +53,9 @@ pub use audit::{ChangeCheck, Facts, LogEntry};
 pub(crate) use commit::{commit_on, non_empty, written};
 use tips::{ActorTip, Tips};
 
+use crate::constants::{
+    ACTOR_ID_LEN, ACTOR_TAG_LEN, MAX_BATCH_CHANGES, MAX_BATCH_SECS, SCHEMA_VERSION,
+};
 use crate::core::document::model::{self, AllianceView, keys};
 use crate::core::document::model::{put_device, put_member};
 use crate::core::ids::{Entropy, ItemId, ItemKind, Timestamp};
@@ -60,9 +63,6 @@ use crate::core::trust::equivocation::Quarantine;
 use crate::core::trust::identity::{DeviceId, DeviceKey};
 use crate::core::trust::signed::{ChangeError, SignedChange, Verified};
 use crate::core::trust::verdicts::Verdicts;
-use crate::protocol::{
-    ACTOR_ID_LEN, ACTOR_TAG_LEN, MAX_BATCH_CHANGES, MAX_BATCH_SECS, SCHEMA_VERSION,
-};
 
 /// An alliance's ID: the hash of its genesis change. Self-certifying: whoever holds the genesis
 /// change can check that it is the alliance's first change, and who founded it.
@@ -192,7 +192,7 @@ impl ReceiveError {
 }
 
 /// Limits on the work one received batch may cause, besides the fixed ones in
-/// [`protocol`](crate::protocol). Time comes in from the caller (the core reads no clock):
+/// [`constants`](crate::constants). Time comes in from the caller (the core reads no clock):
 /// `out_of_time` says whether the batch's time is up, and is asked between steps.
 pub struct Budget<'a> {
     out_of_time: Option<&'a (dyn Fn() -> bool + Sync)>,

@@ -21,6 +21,7 @@ use std::collections::{HashMap, HashSet};
 use automerge::{ActorId, Automerge, Change, ChangeHash, ChangeMetadata};
 
 use super::{ActorTip, Budget, ReceiveError, Received, Replica};
+use crate::constants::{MAX_BATCH_CHANGES, MAX_BATCH_OPS};
 use crate::core::ItemId;
 use crate::core::trust::equivocation;
 use crate::core::trust::guard::guarded;
@@ -30,7 +31,6 @@ use crate::core::trust::signed::{
     Authenticated, Authors, ChangeError, Claim, SignedChange, Unverified, Verified,
     authenticate_batch,
 };
-use crate::protocol::{MAX_BATCH_CHANGES, MAX_BATCH_OPS};
 
 impl Replica {
     /// Verifies a batch of changes from outside and applies it, all or nothing, with no time
@@ -581,7 +581,7 @@ fn comes_back_out(
 }
 
 /// Decodes an authenticated batch (see [`Authenticated::decode`], which holds each change to
-/// [`MAX_CHANGE_OPS`](crate::protocol::MAX_CHANGE_OPS)) and holds it to [`MAX_BATCH_OPS`] and
+/// [`MAX_CHANGE_OPS`](crate::constants::MAX_CHANGE_OPS)) and holds it to [`MAX_BATCH_OPS`] and
 /// the budget's time.
 fn decode_within(
     authenticated: Authenticated,

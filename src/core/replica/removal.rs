@@ -26,10 +26,10 @@ use std::collections::{HashMap, HashSet};
 use automerge::{ChangeHash, ObjType, ROOT, ReadDoc};
 
 use super::Replica;
+use crate::constants::DEVICE_KEY_LEN;
 use crate::core::document::model::keys;
 use crate::core::trust::guard::guarded;
 use crate::core::trust::identity::DeviceId;
-use crate::protocol::DEVICE_KEY_LEN;
 
 impl Replica {
     /// Whether a received batch calls for the withdrawal pass: it wrote a removal, or one of

@@ -166,8 +166,8 @@ impl Held for Replica {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::constants::ACTOR_TAG_LEN;
     use crate::core::{DeviceKey, SeededEntropy, Timestamp, Writer};
-    use crate::protocol::ACTOR_TAG_LEN;
 
     /// Every actor's tip as the whole history's metadata gives it.
     fn full_tips(doc: &Automerge) -> HashMap<ActorId, (u64, u64)> {

@@ -11,7 +11,7 @@ use std::str::FromStr;
 use automerge::ChangeHash;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
-use crate::protocol::{DEVICE_KEY_LEN, SIGNATURE_DOMAIN};
+use crate::constants::{DEVICE_KEY_LEN, SIGNATURE_DOMAIN};
 
 /// This device's secret signing key. Not `Debug`, not `Display`, not serialisable: it is only
 /// ever written to the device's key file by the store.

@@ -24,7 +24,7 @@ use std::io::Write;
 use automerge::{ActorId, Change, ChangeHash};
 use sha2::{Digest, Sha256};
 
-use crate::protocol::{ACTOR_ID_LEN, CHANGE_HASH_LEN, MAX_CHANGE_BYTES};
+use crate::constants::{ACTOR_ID_LEN, CHANGE_HASH_LEN, MAX_CHANGE_BYTES};
 
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const CHUNK_TYPE_CHANGE: u8 = 1;

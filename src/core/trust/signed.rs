@@ -24,11 +24,11 @@ use std::fmt;
 use automerge::{ActorId, Change, ChangeHash};
 use ed25519_dalek::Signature;
 
+use crate::constants::{ACTOR_ID_LEN, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, SIGNATURE_LEN};
 use crate::core::trust::guard::guarded;
 use crate::core::trust::identity::{DeviceId, DeviceKey};
 use crate::core::trust::raw::{RawChange, RawError};
 use crate::core::trust::vouch::{Node, causal_order, signatures_to_check};
-use crate::protocol::{ACTOR_ID_LEN, MAX_CHANGE_BYTES, MAX_CHANGE_OPS, SIGNATURE_LEN};
 
 /// Marker: not yet verified. Everything from outside starts here, held as its raw bytes and
 /// the header read from them ([`RawChange`]); Automerge has not parsed it.
@@ -552,5 +552,5 @@ pub fn author_of_actor(actor: &ActorId) -> Option<DeviceId> {
     if actor.len() != ACTOR_ID_LEN {
         return None;
     }
-    DeviceId::from_bytes(&actor[..crate::protocol::DEVICE_KEY_LEN]).ok()
+    DeviceId::from_bytes(&actor[..crate::constants::DEVICE_KEY_LEN]).ok()
 }

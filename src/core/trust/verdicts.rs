@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 /// the signing key itself).
 pub fn key_from_seed(seed: &[u8; 32]) -> [u8; 32] {
     let mut h = Sha256::new();
-    h.update(crate::protocol::VERDICT_KEY_DOMAIN);
+    h.update(crate::constants::VERDICT_KEY_DOMAIN);
     h.update(seed);
     h.finalize().into()
 }

@@ -207,7 +207,7 @@ pub async fn raw_live_session(
         .endpoint
         .connect(
             addr_for(&to.device(), &to.addrs(), None),
-            alliance::protocol::ALPN,
+            alliance::constants::ALPN,
         )
         .await
         .unwrap();

@@ -53,11 +53,11 @@ impl Replica {
     ) -> Result<Edited, EditError> {
         self.me(writer)?;
         let len = text.chars().count();
-        if len > crate::protocol::MAX_TEXT_CHARS {
+        if len > crate::constants::MAX_TEXT_CHARS {
             return Err(EditError::TooLong {
                 what: "vision",
                 len,
-                max: crate::protocol::MAX_TEXT_CHARS,
+                max: crate::constants::MAX_TEXT_CHARS,
             });
         }
         let existing = model::text_obj_at(self.doc(), &ROOT, keys::VISION);
@@ -91,11 +91,11 @@ impl Replica {
                 "the vision has {len} characters: cannot delete {delete} at {pos}"
             )));
         }
-        if len - delete + insert.chars().count() > crate::protocol::MAX_TEXT_CHARS {
+        if len - delete + insert.chars().count() > crate::constants::MAX_TEXT_CHARS {
             return Err(EditError::TooLong {
                 what: "vision",
                 len: len - delete + insert.chars().count(),
-                max: crate::protocol::MAX_TEXT_CHARS,
+                max: crate::constants::MAX_TEXT_CHARS,
             });
         }
         let summary = format!("edited the vision at {pos}: {}", excerpt(insert));
@@ -171,11 +171,11 @@ impl Replica {
         }
         let len = existing.as_ref().map_or(0, |t| self.doc().length(t));
         let new_len = (len + inserted).saturating_sub(deleted);
-        if new_len > crate::protocol::MAX_TEXT_CHARS {
+        if new_len > crate::constants::MAX_TEXT_CHARS {
             return Err(EditError::TooLong {
                 what: "vision",
                 len: new_len,
-                max: crate::protocol::MAX_TEXT_CHARS,
+                max: crate::constants::MAX_TEXT_CHARS,
             });
         }
         if splices.iter().all(|s| s.delete == 0 && s.insert.is_empty()) {
@@ -253,7 +253,7 @@ impl Replica {
         self.me(writer)?;
         written("vision", edited)?;
         let mut fork = self.doc().fork_at(base_heads)?;
-        let mut tag = [0u8; crate::protocol::ACTOR_TAG_LEN];
+        let mut tag = [0u8; crate::constants::ACTOR_TAG_LEN];
         entropy.fill(&mut tag);
         let forked_writer = Writer {
             key: writer.key,
@@ -419,7 +419,7 @@ mod splice_tests {
             )
             .is_err()
         );
-        let huge = "x".repeat(crate::protocol::MAX_TEXT_CHARS);
+        let huge = "x".repeat(crate::constants::MAX_TEXT_CHARS);
         assert!(
             r.splice_vision_at(
                 &writer(&a, 1),
