@@ -24,6 +24,7 @@ use crate::core::trust::identity::DeviceId;
 use crate::core::trust::rules;
 use crate::core::trust::signed::{SignedChange, Verified, Voucher, author_of};
 use crate::core::trust::verdicts::Verdicts;
+use crate::core::trust::vouch::Vouchers;
 
 /// The verdict on one change of the history.
 #[derive(Debug, Clone, Serialize)]
@@ -65,14 +66,6 @@ impl LogEntry {
             .filter(|_| self.verified)
             .unwrap_or(&self.summary)
     }
-}
-
-/// Which stored signature vouches for each change that has none of its own, worked out for
-/// one set of heads (see [`vouch::vouchers`](crate::core::trust::vouch::vouchers)).
-#[derive(Debug, Default)]
-pub(crate) struct Vouchers {
-    heads: Vec<ChangeHash>,
-    of: HashMap<ChangeHash, ChangeHash>,
 }
 
 impl Replica {

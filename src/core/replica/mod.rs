@@ -272,7 +272,7 @@ pub struct Replica {
 
 /// The vouchers behind a lock, worked out when first needed for the present heads.
 #[derive(Debug, Default)]
-struct VoucherCell(std::sync::Mutex<Option<std::sync::Arc<audit::Vouchers>>>);
+struct VoucherCell(std::sync::Mutex<Option<std::sync::Arc<crate::core::trust::vouch::Vouchers>>>);
 
 impl Clone for VoucherCell {
     fn clone(&self) -> Self {

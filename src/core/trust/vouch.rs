@@ -296,3 +296,11 @@ mod tests {
         assert_eq!(signatures_to_check(&nodes), vec![0, 1]);
     }
 }
+
+/// Which stored signature vouches for each change that has none of its own, worked out for
+/// one set of heads (see [`vouchers`]); a replica keeps the last one it worked out.
+#[derive(Debug, Default)]
+pub(crate) struct Vouchers {
+    pub(crate) heads: Vec<ChangeHash>,
+    pub(crate) of: HashMap<ChangeHash, ChangeHash>,
+}
