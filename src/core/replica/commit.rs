@@ -13,6 +13,21 @@ use crate::core::trust::guard::guarded;
 use crate::core::trust::signed::{SignedChange, Verified, Voucher};
 
 impl Replica {
+    /// Whether `writer` may commit here now: the replica is sound (not poisoned by a failed
+    /// receive) and the writer's device is a member.
+    fn may_commit(&self, writer: &Writer<'_>) -> Result<(), EditError> {
+        if self.poisoned {
+            return Err(EditError::Invalid(
+                "the alliance must be loaded again after a failed receive".into(),
+            ));
+        }
+        let device = writer.key.device_id();
+        if self.member_of(&device).is_none() {
+            return Err(EditError::NotAMember(device.short()));
+        }
+        Ok(())
+    }
+
     /// Runs `f` in one transaction as `writer`, commits it with `summary` as the change message,
     /// signs it and records the signature. `Ok(None)` when `f` changed nothing.
     pub(crate) fn commit<F>(
@@ -24,15 +39,7 @@ impl Replica {
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), EditError>,
     {
-        if self.poisoned {
-            return Err(EditError::Invalid(
-                "the alliance must be loaded again after a failed receive".into(),
-            ));
-        }
-        let device = writer.key.device_id();
-        if self.member_of(&device).is_none() {
-            return Err(EditError::NotAMember(device.short()));
-        }
+        self.may_commit(writer)?;
         let change = commit_on(&mut self.doc, writer, summary, f)?;
         if let Some(c) = &change {
             self.keep_signature(c);
@@ -62,15 +69,7 @@ impl Replica {
     where
         F: FnOnce(&mut Transaction<'_>) -> Result<(), EditError>,
     {
-        if self.poisoned {
-            return Err(EditError::Invalid(
-                "the alliance must be loaded again after a failed receive".into(),
-            ));
-        }
-        let device = writer.key.device_id();
-        if self.member_of(&device).is_none() {
-            return Err(EditError::NotAMember(device.short()));
-        }
+        self.may_commit(writer)?;
         if let Some(h) = heads.iter().find(|h| !self.has(h)) {
             return Err(EditError::Invalid(format!(
                 "the version {} is not known here; reload the page",

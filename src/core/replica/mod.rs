@@ -472,7 +472,7 @@ impl Replica {
     /// Whether `device` was a device of the alliance and was removed (or its person was), as
     /// this replica knows now.
     pub fn is_removed(&self, device: &DeviceId) -> bool {
-        self.member_of(device).is_none() && self.roster().device(&device.to_hex()).is_some()
+        crate::core::trust::rules::removed_now_of(&self.doc, device)
     }
 
     /// Whether a session may send `device` anything from this replica. A session starts only

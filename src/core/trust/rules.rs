@@ -283,6 +283,26 @@ pub fn member_at(doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> Opt
     Some(ItemId::from_doc_key(&member))
 }
 
+/// Whether the document as it is now records the removal of `device` or of its person: a read
+/// of the present only (no point of the history), cheap enough for a session to ask before
+/// every event. A removal is never undone, so once true it stays true.
+pub fn removed_now_of(doc: &Automerge, device: &DeviceId) -> bool {
+    let key = device.to_hex();
+    let Some(devices) = crate::core::document::model::map_at(doc, &ROOT, keys::DEVICES) else {
+        return false;
+    };
+    // Every value of the entry: two admins may have added the key at once.
+    doc.get_all(&devices, key.as_str())
+        .unwrap_or_default()
+        .iter()
+        .any(|(value, entry)| {
+            matches!(value, Value::Object(ObjType::Map)) && {
+                let member = crate::core::document::model::string_at(doc, entry, "member");
+                removed_now(doc, &key, &member)
+            }
+        })
+}
+
 /// Whether the document as it is now records a removal of the device `key` or of `member`.
 fn removed_now(doc: &Automerge, key: &str, member: &str) -> bool {
     let now = |collection: &str, k: &str| {
