@@ -435,6 +435,9 @@
         this.adopt(data.text, data.heads, this.base);
       }
       if (this.pending) { this.pending = false; this.send(); }
+      // A change announced while this fetch was on its way may not be in its answer: fetch
+      // again (else the editor would stay behind until the next change).
+      else if (this.stale) this.pull();
     }
     // The server's text (at heads) replaces `old`, from which the textarea's value was made:
     // keep my unsent typing, the caret and the selection.
