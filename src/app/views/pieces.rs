@@ -147,13 +147,19 @@ pub(super) fn conflicts(aid: &str, list: &[Conflict]) -> Markup {
                 @let item = cf.item.as_ref().map(|i| i.to_string()).unwrap_or_else(|| if vision { "vision".into() } else { "alliance".into() });
                 li.conflict {
                     p {
-                        strong { (cf.field) } " of " code { (item) }
-                        @if let Some(i) = &cf.item { " (" (i.kind().noun()) ") · " (history_link(aid, i)) }
-                        @if cf.is_text() {
+                        @if vision {
+                            strong { "The vision" }
                             @if let Some(line) = cf.line { ", line " (line) }
+                        } @else if let Some(i) = &cf.item {
+                            strong { "The " (cf.field) " of this " (i.kind().noun()) }
+                            " · " (history_link(aid, i))
+                        } @else {
+                            strong { "The alliance's " (cf.field) }
+                        }
+                        @if cf.is_text() {
                             ": " (cf.values.len()) " people rewrote it at once"
                         } @else {
-                            ": " (cf.values.len()) " values"
+                            ": " (cf.values.len()) " people set it at once"
                         }
                     }
                     @if let Some(m) = &cf.merged { p { "Merged now: " q { (shown(m)) } } }
