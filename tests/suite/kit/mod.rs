@@ -409,3 +409,23 @@ pub fn forge(
     let sig = key.sign_change(&change.hash());
     alliance::core::SignedChange::from_bytes(change.raw_bytes().to_vec(), &sig.to_bytes()).unwrap()
 }
+
+/// One HTTP/1.1 exchange over a plain socket to 127.0.0.1:`port`, every header as given: the
+/// status, the head (lower-cased) and the body.
+pub fn http(port: u16, request: &str) -> (u16, String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let text = String::from_utf8_lossy(&out).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_lowercase(), body.to_string())
+}
