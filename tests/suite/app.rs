@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::kit::Device;
-use crate::kit::http;
+use crate::kit::{http, session_cookie};
 use alliance::store::{Home, LockMode};
 
 /// A running `alliance app --no-open` of a device; stopped (SIGTERM) on drop.
@@ -191,14 +191,7 @@ fn attacks_over_plain_http_are_refused_and_write_nothing() {
         .to_string();
     assert!(cookie_line.contains("httponly"), "{cookie_line}");
     assert!(cookie_line.contains("samesite=strict"), "{cookie_line}");
-    let session = cookie_line
-        .split("alliance_session=")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = session_cookie(&cookie_line);
     let cookie = format!("Cookie: alliance_session={session}");
     let (s, _, _) = http(
         port,
@@ -454,14 +447,7 @@ fn a_text_two_people_rewrote_at_once_shows_on_the_page_and_waits_to_be_agreed_to
         port,
         &req("GET", &format!("/login?token={token}"), &host, &[], ""),
     );
-    let session = head
-        .split("alliance_session=")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = session_cookie(&head);
     let cookie = format!("Cookie: alliance_session={session}");
     let (s, _, page) = http(
         port,
@@ -1097,14 +1083,7 @@ fn log_in(app: &App) -> String {
         ),
     );
     assert_eq!(s, 303, "the link logs in");
-    head.split("alliance_session=")
-        .nth(1)
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .trim()
-        .to_string()
+    session_cookie(&head)
 }
 
 /// The page of the alliance with `session`'s cookie: its status, and its CSRF token when 200.

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::kit::http;
 use crate::kit::{Device, alliance};
+use crate::kit::{http, session_cookie};
 
 /// The bytes ff fe fd: not UTF-8 in any position.
 fn not_text() -> OsString {
@@ -412,14 +412,7 @@ impl Page {
             &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
         );
         assert_eq!(s, 303, "{head}");
-        let session = head
-            .split("alliance_session=")
-            .nth(1)
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
+        let session = session_cookie(&head);
         Page {
             child,
             port,

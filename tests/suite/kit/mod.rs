@@ -429,3 +429,15 @@ pub fn http(port: u16, request: &str) -> (u16, String, String) {
         .unwrap_or(0);
     (status, head.to_lowercase(), body.to_string())
 }
+
+/// The page's session cookie (its value) set in a response's `head`.
+pub fn session_cookie(head: &str) -> String {
+    head.split("alliance_session=")
+        .nth(1)
+        .expect("a session cookie")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
