@@ -82,7 +82,9 @@ pub const BUNDLE_MAGIC_V1: &[u8; 8] = b"ALLBNDL1";
 /// The ALPN of alliance connections. The version is part of it: a device that speaks another
 /// version refuses the connection during the QUIC handshake instead of misreading frames.
 /// Version 3: only the signatures that vouch travel (each author's newest changes in a batch).
-pub const ALPN: &[u8] = b"alliance/3";
+/// Version 4: a hello may hand an alliance over to a keeper, and both sides pass on the
+/// addresses they know of the alliance's other devices (`Addresses`).
+pub const ALPN: &[u8] = b"alliance/4";
 
 /// The largest frame accepted from a peer: 64 MiB. The length prefix is checked before any
 /// buffer is allocated.
@@ -132,6 +134,15 @@ pub const PEER_QUARANTINE_SECS: u64 = 24 * 60 * 60;
 
 /// The kind prefix of invite tickets (`alliance` + base32).
 pub const TICKET_KIND: &str = "alliance";
+
+/// The kind prefix of keeper tickets (`keeper` + base32): a keeper's key, addresses and the
+/// secret that lets an admin hand it an alliance.
+pub const KEEPER_TICKET_KIND: &str = "keeper";
+
+/// Devices whose addresses a session passes on (`Addresses`), and addresses per device: an
+/// alliance is a family or a coach's clients, not a crowd; more is cut off, not refused.
+pub const MAX_PASSED_DEVICES: usize = 64;
+pub const MAX_PASSED_ADDRS: usize = 8;
 
 /// The longest display name accepted in a join request.
 pub const MAX_NAME_CHARS: usize = 200;

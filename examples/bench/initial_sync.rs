@@ -105,6 +105,7 @@ async fn signed_sync_over_iroh(
         Dial {
             alliance: id,
             join: None,
+            hand_over: None,
             live: false,
             my_addrs: Vec::new(),
             target: &mut target,

@@ -135,6 +135,7 @@ async fn over_iroh(w: &workload::Workload) -> (Duration, Duration, Duration) {
             Dial {
                 alliance: id,
                 join: None,
+                hand_over: None,
                 live: true,
                 my_addrs: Vec::new(),
                 target: &mut b_shared.as_ref(),

@@ -36,6 +36,7 @@ pub fn seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         }),
         live: true,
         addrs: vec!["127.0.0.1:4000".into(), "[::1]:4000".into()],
+        hand_over: None,
     };
     add("wire_frame", "hello_join", body(&hello_join));
     add(

@@ -42,6 +42,7 @@ fn deliver(frame: Frame) -> bool {
             join,
             live,
             addrs,
+            hand_over,
         } => {
             // The listener (net::session::accept): the protocol's own decision, then the
             // invite, as the edge redeems it.
@@ -50,6 +51,7 @@ fn deliver(frame: Frame) -> bool {
                 join: join.clone(),
                 live,
                 addrs: addrs.clone(),
+                hand_over: hand_over,
             }) else {
                 return false;
             };
@@ -59,7 +61,7 @@ fn deliver(frame: Frame) -> bool {
                 removed: false,
                 quarantine: None,
             });
-            let admitted = match (handshake::decide(&peer, &hello, standing), &join) {
+            let admitted = match (handshake::decide(&peer, &hello, standing, Some(&[9; 32])), &join) {
                 (Decision::Welcome, _) => true,
                 (Decision::Admit { name }, Some(request)) => {
                     let mut invites = Invites {

@@ -225,7 +225,7 @@ impl Node {
     ) -> Result<Vec<PeerOutcome>, NetError> {
         let me = self.device();
         let book = shared.peer_book()?;
-        let mut devices = shared.member_devices(&me)?;
+        let mut devices = shared.peer_devices(&me)?;
         if let Some(only) = only {
             devices.retain(|d| only.contains(d));
         }
@@ -288,7 +288,7 @@ impl Node {
             let mut dialling = JoinSet::new();
             let mut started = HashSet::new();
             loop {
-                for device in shared.member_devices(&me).unwrap_or_default() {
+                for device in shared.peer_devices(&me).unwrap_or_default() {
                     if started.insert(device) {
                         dialling.spawn(keep_dialling(
                             endpoint.clone(),
@@ -333,7 +333,7 @@ async fn keep_dialling(
 ) {
     let mut backoff = BACKOFF_MIN;
     loop {
-        if !shared.is_member(&device).unwrap_or(true) {
+        if !shared.is_peer(&device).unwrap_or(true) {
             tracing::info!(peer = %device.short(), "no longer a member device: not dialled any more");
             return;
         }
@@ -423,6 +423,7 @@ async fn sync_with(
         Dial {
             alliance: shared.id,
             join: None,
+            hand_over: None,
             live,
             my_addrs: listener.my_addrs.clone(),
             target: &mut shared.as_ref(),
@@ -486,6 +487,7 @@ pub async fn join_reporting(
                 secret: ticket.secret,
                 name: name.to_string(),
             }),
+            hand_over: None,
             live: false,
             my_addrs,
             target: &mut target,

@@ -79,6 +79,8 @@ pub struct SessionReport {
 pub struct Dial<'a, T> {
     pub alliance: AllianceId,
     pub join: Option<JoinRequest>,
+    /// Handing the alliance to a keeper: the secret of its ticket.
+    pub hand_over: Option<[u8; 32]>,
     pub live: bool,
     /// Our own direct addresses, for the peer's address book.
     pub my_addrs: Vec<String>,
@@ -135,6 +137,7 @@ where
         join: opts.join,
         mode,
         addrs: opts.my_addrs,
+        hand_over: opts.hand_over,
     };
     write(&mut send, &peer, &hello.frame()).await?;
     let their_addrs = match handshake::answer(read_handshake(&mut recv, &peer).await?) {
@@ -184,6 +187,22 @@ where
 /// asks for it.
 pub type Finder = Box<dyn Fn(&AllianceId) -> Option<Arc<SharedAlliance>> + Send + Sync>;
 
+/// What a device that runs as a keeper adds to its listener: the secret of its ticket, and
+/// where an alliance handed over to it goes.
+pub struct Keeping {
+    pub secret: [u8; 32],
+    /// Stores an alliance handed over (whole, verified, naming this keeper), given with the
+    /// device that handed it and that device's addresses, and serves it from now on.
+    pub adopt: Adopter,
+}
+
+/// See [`Keeping::adopt`]: the refusal reason on failure.
+pub type Adopter = Box<
+    dyn Fn(crate::core::Replica, &DeviceId, &[String]) -> Result<Arc<SharedAlliance>, String>
+        + Send
+        + Sync,
+>;
+
 /// What a listening device needs to answer connections.
 pub struct Listener {
     /// What happens to this device's connections, for a person watching (`serve`).
@@ -196,6 +215,8 @@ pub struct Listener {
     alliances: std::sync::RwLock<Vec<Arc<SharedAlliance>>>,
     /// Where an alliance not served yet is looked for (see [`Finder`]).
     finder: std::sync::OnceLock<Finder>,
+    /// Set when this device runs as a keeper.
+    keeping: std::sync::OnceLock<Keeping>,
     pub my_addrs: Vec<String>,
     pub entropy: Mutex<Box<dyn Entropy + Send>>,
     pub now: fn() -> Timestamp,
@@ -216,6 +237,7 @@ impl Listener {
             lookup,
             alliances: std::sync::RwLock::new(alliances),
             finder: std::sync::OnceLock::new(),
+            keeping: std::sync::OnceLock::new(),
             my_addrs,
             entropy: Mutex::new(entropy),
             now,
@@ -225,6 +247,35 @@ impl Listener {
     /// Where an alliance not served yet is looked for from now on (the first finder stays).
     pub fn find_with(&self, finder: Finder) {
         let _ = self.finder.set(finder);
+    }
+
+    /// Runs this device as a keeper from now on (the first setting stays).
+    pub fn keep_with(&self, keeping: Keeping) {
+        let _ = self.keeping.set(keeping);
+    }
+
+    /// Stops serving alliance `id` if nothing uses it (no session, no task): an idle keeper
+    /// drops what it holds in memory (its files stay). Returns whether it was dropped.
+    pub fn release_if_idle(&self, id: &AllianceId) -> bool {
+        let mut list = self.alliances.write().unwrap_or_else(|p| p.into_inner());
+        let idle = list
+            .iter()
+            .position(|a| a.id == *id && Arc::strong_count(a) == 1);
+        match idle {
+            Some(i) => {
+                list.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Serves an alliance from now on (one handed over to this keeper).
+    pub fn add(&self, shared: Arc<SharedAlliance>) {
+        let mut list = self.alliances.write().unwrap_or_else(|p| p.into_inner());
+        if !list.iter().any(|a| a.id == shared.id) {
+            list.push(shared);
+        }
     }
 
     /// The alliances served now.
@@ -256,7 +307,7 @@ impl Listener {
     pub fn knows(&self, device: &DeviceId) -> bool {
         self.alliances()
             .iter()
-            .any(|a| a.is_member(device).unwrap_or(false))
+            .any(|a| a.is_peer(device).unwrap_or(false))
     }
 }
 
@@ -324,21 +375,27 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
     let now = (listener.now)();
     let shared = listener.alliance(&hello.alliance);
     let decision = match &shared {
-        None => handshake::decide(&peer_id, &hello, None),
+        None => handshake::decide(
+            &peer_id,
+            &hello,
+            None,
+            listener.keeping.get().map(|k| &k.secret),
+        ),
         Some(shared) => {
             let book = shared.peer_book()?;
             let standing = Standing {
-                member: shared.is_member(&peer_id)?,
+                member: shared.is_peer(&peer_id)?,
                 removed: shared.is_removed(&peer_id)?,
                 quarantine: book.quarantined(&peer_id.to_hex(), now),
             };
-            handshake::decide(&peer_id, &hello, Some(standing))
+            handshake::decide(&peer_id, &hello, Some(standing), None)
         }
     };
     let shared = match (decision, shared) {
         (Decision::Refuse(reason), _) => {
             return Err(refuse(&conn, &mut send, &peer_id, reason).await);
         }
+        (Decision::Adopt, None) => return adopt(conn, send, recv, &listener, &peer_id, &hello).await,
         (_, None) => {
             // `decide` refuses a hello for an alliance this device does not serve.
             let reason = handshake::NOT_SERVED.to_string();
@@ -365,7 +422,8 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
             }
             shared
         }
-        (Decision::Welcome, Some(shared)) => shared,
+        // Held already: an ordinary sync (`decide` welcomes the admin's device).
+        (Decision::Welcome | Decision::Adopt, Some(shared)) => shared,
     };
     let _ = shared.record_contact(&peer_id, &hello.addrs, Ok(()), now);
     let _ = listener.events.send(NodeEvent::Connected {
@@ -410,6 +468,62 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
         error: result.as_ref().err().map(|e| e.to_string()),
     });
     result.map(|()| SessionReport {
+        peer: peer_id.to_hex(),
+        sent: report.sent,
+        received: report.received,
+    })
+}
+
+/// A keeper receives an alliance handed over by `peer` (the hello carried the keeper's
+/// secret): welcomed, then a one-shot sync into an empty replica, where every change is
+/// verified as in any sync (signatures, membership, the rules). The alliance is kept only if
+/// it names this device as a keeper, not removed.
+async fn adopt(
+    conn: Connection,
+    mut send: SendStream,
+    recv: RecvStream,
+    listener: &Listener,
+    peer_id: &DeviceId,
+    hello: &Hello,
+) -> Result<SessionReport, NetError> {
+    let Some(keeping) = listener.keeping.get() else {
+        let reason = handshake::NOT_A_KEEPER.to_string();
+        return Err(refuse(&conn, &mut send, peer_id, reason).await);
+    };
+    let peer = peer_id.short();
+    write(
+        &mut send,
+        &peer,
+        &Frame::Welcome {
+            addrs: listener.my_addrs.clone(),
+        },
+    )
+    .await?;
+    let mut replica = crate::core::Replica::empty(hello.alliance);
+    let mut session = Session::new(*peer_id, Side::Listener, Mode::OneShot, PeerSync::new());
+    drive(&conn, send, recv, &mut session, &mut replica, None, None, None).await?;
+    let me = listener.key.device_id();
+    if !replica.is_keeper(&me) {
+        tracing::info!(peer = %peer, "refused an alliance handed over that does not name this keeper");
+        return Err(NetError::RefusedPeer {
+            peer,
+            reason: "the alliance handed over does not name this device as its keeper".into(),
+        });
+    }
+    let shared = (keeping.adopt)(replica, peer_id, &hello.addrs).map_err(|reason| {
+        NetError::RefusedPeer {
+            peer: peer.clone(),
+            reason,
+        }
+    })?;
+    shared.save_peer_sync(peer_id, session.sync());
+    let _ = listener.events.send(NodeEvent::Connected {
+        alliance: shared.id,
+        device: *peer_id,
+        joined: false,
+    });
+    let report = session.report();
+    Ok(SessionReport {
         peer: peer_id.to_hex(),
         sent: report.sent,
         received: report.received,

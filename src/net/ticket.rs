@@ -1,8 +1,14 @@
-//! Invite tickets: `alliance` + base32 of a postcard-encoded [`InviteTicket`] followed by a
-//! 4-byte checksum (the first bytes of its SHA-256), in the iroh-tickets format. A ticket holds
-//! the alliance ID, the inviting device's address and the invite secret. The checksum makes a
-//! ticket with a mistyped or missing character fail as mistyped, instead of decoding into
-//! another address or secret and failing later with a misleading network error.
+//! Tickets, in the iroh-tickets format: a kind, then base32 of a postcard-encoded ticket
+//! followed by a 4-byte checksum (the first bytes of its SHA-256).
+//!
+//! - An invite ticket ([`InviteTicket`], `alliance...`) holds the alliance ID, the inviting
+//!   device's address and the invite secret.
+//! - A keeper ticket ([`KeeperTicket`], `keeper...`) holds a keeper's address, its name and
+//!   the secret that lets an admin hand it an alliance (`alliance keeper add`).
+//!
+//! The checksum makes a ticket with a mistyped or missing character fail as mistyped, instead
+//! of decoding into another address or secret and failing later with a misleading network
+//! error.
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,7 +17,7 @@ use iroh::EndpointAddr;
 use iroh_tickets::{ParseError, Ticket};
 use serde::{Deserialize, Serialize};
 
-use crate::constants::TICKET_KIND;
+use crate::constants::{KEEPER_TICKET_KIND, TICKET_KIND};
 
 /// Version byte inside the ticket, for future formats. Version 1 had no checksum.
 const TICKET_VERSION: u8 = 2;
@@ -34,38 +40,108 @@ pub struct InviteTicket {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Wire {
+struct Wire<T> {
     version: u8,
-    ticket: InviteTicket,
+    ticket: T,
+}
+
+/// A ticket's bytes: version, the ticket, then the checksum.
+fn encode_checked<T: Serialize>(ticket: &T) -> Vec<u8> {
+    let mut bytes = postcard::to_stdvec(&Wire {
+        version: TICKET_VERSION,
+        ticket,
+    })
+    .expect("tickets serialise");
+    let sum = checksum(&bytes);
+    bytes.extend_from_slice(&sum);
+    bytes
+}
+
+/// A ticket from its bytes, once its checksum and version hold.
+fn decode_checked<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ParseError> {
+    let Some(split) = bytes.len().checked_sub(CHECKSUM_LEN) else {
+        return Err(ParseError::verification_failed("too short"));
+    };
+    let (body, sum) = bytes.split_at(split);
+    if checksum(body) != sum {
+        return Err(ParseError::verification_failed("checksum"));
+    }
+    let wire: Wire<T> = postcard::from_bytes(body)?;
+    if wire.version != TICKET_VERSION {
+        return Err(ParseError::verification_failed("unknown ticket version"));
+    }
+    Ok(wire.ticket)
 }
 
 impl Ticket for InviteTicket {
     const KIND: &'static str = TICKET_KIND;
 
     fn encode_bytes(&self) -> Vec<u8> {
-        let mut bytes = postcard::to_stdvec(&Wire {
-            version: TICKET_VERSION,
-            ticket: self.clone(),
-        })
-        .expect("tickets serialise");
-        let sum = checksum(&bytes);
-        bytes.extend_from_slice(&sum);
-        bytes
+        encode_checked(self)
     }
 
     fn decode_bytes(bytes: &[u8]) -> Result<Self, ParseError> {
-        let Some(split) = bytes.len().checked_sub(CHECKSUM_LEN) else {
-            return Err(ParseError::verification_failed("too short"));
-        };
-        let (body, sum) = bytes.split_at(split);
-        if checksum(body) != sum {
-            return Err(ParseError::verification_failed("checksum"));
+        decode_checked(bytes)
+    }
+}
+
+/// What an admin needs to add a keeper: where it is, what it is called, and the secret that
+/// lets this alliance be handed to it (a keeper holds only alliances handed over with it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeeperTicket {
+    /// The keeper: its key and the addresses it listens on.
+    pub keeper: EndpointAddr,
+    /// What the keeper calls itself ("the Okafor NAS"); the admin may name it otherwise.
+    pub name: String,
+    pub secret: [u8; 32],
+}
+
+impl Ticket for KeeperTicket {
+    const KIND: &'static str = KEEPER_TICKET_KIND;
+
+    fn encode_bytes(&self) -> Vec<u8> {
+        encode_checked(self)
+    }
+
+    fn decode_bytes(bytes: &[u8]) -> Result<Self, ParseError> {
+        decode_checked(bytes)
+    }
+}
+
+impl fmt::Display for KeeperTicket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.encode_string())
+    }
+}
+
+/// A string that is not a usable keeper ticket.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadKeeperTicket {
+    #[error(
+        "this is an invite ticket, not a keeper ticket; a person joins with it (`alliance join`), a keeper is added with the line `alliance keeper ticket` prints on the keeper"
+    )]
+    AnInvite,
+    #[error(
+        "this is not a keeper ticket (those start with \"{KEEPER_TICKET_KIND}\"); copy the whole line that `alliance keeper ticket` prints on the keeper"
+    )]
+    NotATicket,
+    #[error(
+        "this keeper ticket is mistyped or incomplete (its checksum does not match); copy the whole line that `alliance keeper ticket` printed again"
+    )]
+    Mistyped,
+}
+
+impl FromStr for KeeperTicket {
+    type Err = BadKeeperTicket;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.starts_with(TICKET_KIND) {
+            return Err(BadKeeperTicket::AnInvite);
         }
-        let wire: Wire = postcard::from_bytes(body)?;
-        if wire.version != TICKET_VERSION {
-            return Err(ParseError::verification_failed("unknown ticket version"));
+        if !s.starts_with(KEEPER_TICKET_KIND) {
+            return Err(BadKeeperTicket::NotATicket);
         }
-        Ok(wire.ticket)
+        Self::decode_string(s).map_err(|_| BadKeeperTicket::Mistyped)
     }
 }
 
@@ -86,12 +162,19 @@ pub enum BadTicket {
         "this ticket is mistyped or incomplete (its checksum does not match); copy the whole line that `alliance invite` printed again"
     )]
     Mistyped,
+    #[error(
+        "this is a keeper ticket, not an invite; an admin adds the keeper with `alliance keeper add TICKET`"
+    )]
+    AKeeper,
 }
 
 impl FromStr for InviteTicket {
     type Err = BadTicket;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
+        if s.starts_with(KEEPER_TICKET_KIND) {
+            return Err(BadTicket::AKeeper);
+        }
         if !s.starts_with(TICKET_KIND) {
             return Err(BadTicket::NotATicket);
         }
@@ -132,6 +215,30 @@ mod tests {
             s[..s.len() - 5].parse::<InviteTicket>(),
             Err(BadTicket::Mistyped)
         );
+    }
+
+    #[test]
+    fn keeper_tickets_round_trip_and_are_told_from_invites() {
+        let key = iroh::SecretKey::from_bytes(&[4; 32]).public();
+        let t = KeeperTicket {
+            keeper: EndpointAddr::new(key).with_ip_addr("127.0.0.1:4343".parse().unwrap()),
+            name: "the Okafor NAS".into(),
+            secret: [7; 32],
+        };
+        let s = t.to_string();
+        assert!(s.starts_with("keeper"));
+        assert_eq!(s.parse::<KeeperTicket>().unwrap(), t);
+        assert_eq!(s.parse::<InviteTicket>(), Err(BadTicket::AKeeper));
+        let invite = sample().to_string();
+        assert_eq!(
+            invite.parse::<KeeperTicket>(),
+            Err(BadKeeperTicket::AnInvite)
+        );
+        assert_eq!(
+            s[..s.len() - 3].parse::<KeeperTicket>(),
+            Err(BadKeeperTicket::Mistyped)
+        );
+        assert_eq!("hello".parse::<KeeperTicket>(), Err(BadKeeperTicket::NotATicket));
     }
 
     #[test]

@@ -93,6 +93,7 @@ mod tests {
                 }),
                 live: true,
                 addrs: vec!["127.0.0.1:4000".into()],
+                hand_over: None,
             },
             Frame::Welcome { addrs: vec![] },
             Frame::Sync(SyncMessage {

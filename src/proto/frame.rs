@@ -38,6 +38,9 @@ pub enum Frame {
         live: bool,
         /// Direct addresses the dialer can be reached at (when it serves), for the address book.
         addrs: Vec<String>,
+        /// An admin handing the alliance to a keeper that does not hold it yet: the secret of
+        /// the keeper's ticket (see `proto::handshake`).
+        hand_over: Option<[u8; 32]>,
     },
     /// The listener accepts; sync follows.
     Welcome {
@@ -59,6 +62,18 @@ pub enum Frame {
         changes: Vec<Vec<u8>>,
         signatures: Vec<Vouch>,
     },
+    /// The addresses the sender knows of the alliance's other devices, sent once after the
+    /// handshake, so that two devices that only ever met through a third (or a keeper) can
+    /// meet directly next time. Hints only: a device is dialled by its key, which QUIC proves.
+    Addresses { devices: Vec<PassedAddrs> },
+}
+
+/// What one device of the alliance is known to be reachable at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassedAddrs {
+    pub device: [u8; 32],
+    pub addrs: Vec<String>,
+    pub relay: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

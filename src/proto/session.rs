@@ -29,11 +29,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::constants::{
+    MAX_PASSED_ADDRS, MAX_PASSED_DEVICES,
     FRAME_TIMEOUT_SECS, MAX_BATCH_CHANGES, MAX_SYNC_ROUNDS, PUSH_CHUNK, SETTLE_AFTER_MS,
 };
 use crate::core::sync::{PeerSync, SyncError, SyncMessage, Vouch, newest_signatures, pair};
 use crate::core::{DeviceId, ReceiveError, Replica, SignedChange, Unverified, Verified};
-use crate::proto::frame::{CloseCode, Frame};
+use crate::proto::frame::{CloseCode, Frame, PassedAddrs};
 
 /// How long a one-shot session waits for the peer's next frame.
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(FRAME_TIMEOUT_SECS);
@@ -82,6 +83,16 @@ pub trait Target {
         changes: Vec<SignedChange<Unverified>>,
         from: &DeviceId,
     ) -> Result<bool, Failed<Self::Error>>;
+
+    /// The addresses this device knows of the alliance's other devices (not `to`'s own), to
+    /// pass on to `to` once a session starts. None by default.
+    fn addresses_for(&mut self, _to: &DeviceId) -> Vec<PassedAddrs> {
+        Vec::new()
+    }
+
+    /// Addresses `from` passed on: hints for reaching the alliance's other devices (a target
+    /// keeps those of its devices only). Ignored by default.
+    fn learn_addresses(&mut self, _from: &DeviceId, _devices: Vec<PassedAddrs>) {}
 }
 
 /// Why a target could not take what the peer sent.
@@ -368,8 +379,15 @@ impl Session {
     /// waits for it; a live session runs a sync round.
     pub fn start<T: Target>(&mut self, target: &mut T, now: Instant) -> Vec<Action<T::Error>> {
         let mut out = Vec::new();
+        let may_send = target.may_send(&self.peer).is_ok();
+        if may_send {
+            let devices = target.addresses_for(&self.peer);
+            if !devices.is_empty() {
+                out.push(Action::Send(Frame::Addresses { devices }));
+            }
+        }
         let result = match (self.mode, self.side) {
-            _ if target.may_send(&self.peer).is_err() => Err(SessionError::PeerRemoved),
+            _ if !may_send => Err(SessionError::PeerRemoved),
             (Mode::OneShot, Side::Dialer) => self.speak(target, now, &mut out),
             (Mode::OneShot, Side::Listener) => {
                 self.wait_for_peer(now, &mut out);
@@ -397,6 +415,17 @@ impl Session {
         // frame goes out or is answered.
         let result = match target.may_send(&self.peer) {
             Err(e) if !matches!(event, Event::Closed | Event::Stop) => Err(e.into()),
+            // Hints for reaching other devices: kept, and the sync goes on as it was.
+            Ok(()) if matches!(event, Event::Frame(Frame::Addresses { .. })) => {
+                if let Event::Frame(Frame::Addresses { mut devices }) = event {
+                    devices.truncate(MAX_PASSED_DEVICES);
+                    for d in &mut devices {
+                        d.addrs.truncate(MAX_PASSED_ADDRS);
+                    }
+                    target.learn_addresses(&self.peer, devices);
+                }
+                Ok(false)
+            }
             _ => match self.mode {
                 Mode::OneShot => self.one_shot(event, target, now, &mut out),
                 Mode::Live => self.live(event, target, now, &mut out),

@@ -185,25 +185,16 @@ impl SharedAlliance {
         self.with(LockMode::Shared, |o| Ok(o.replica().is_removed(device)))
     }
 
-    pub fn is_member(&self, device: &DeviceId) -> Result<bool, SharedError> {
-        self.with(LockMode::Shared, |o| {
-            Ok(o.replica().member_of(device).is_some())
-        })
+    /// Whether `device` may sync with this alliance now: a member device or a keeper, neither
+    /// removed.
+    pub fn is_peer(&self, device: &DeviceId) -> Result<bool, SharedError> {
+        self.with(LockMode::Shared, |o| Ok(o.replica().is_peer(device)))
     }
 
-    /// Member devices other than `me` (removed devices, and devices of removed people, are
-    /// not: they are never dialled).
-    pub fn member_devices(&self, me: &DeviceId) -> Result<Vec<DeviceId>, SharedError> {
-        self.with(LockMode::Shared, |o| {
-            let replica = o.replica();
-            Ok(replica
-                .view()
-                .devices
-                .iter()
-                .filter_map(|d| d.key.parse::<DeviceId>().ok())
-                .filter(|d| d != me && replica.member_of(d).is_some())
-                .collect())
-        })
+    /// The devices to keep in sync with, other than `me`: member devices and keepers (removed
+    /// devices, and devices of removed people, are not: they are never dialled).
+    pub fn peer_devices(&self, me: &DeviceId) -> Result<Vec<DeviceId>, SharedError> {
+        self.with(LockMode::Shared, |o| Ok(o.replica().peer_devices(me)))
     }
 
     pub fn peer_book(&self) -> Result<PeerBook, SharedError> {

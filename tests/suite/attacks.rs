@@ -472,7 +472,7 @@ fn a_step_that_panics_leaves_the_store_unlocked_and_the_device_up() {
     });
     assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(true));
     // And the shared alliance still works.
-    assert!(shared.is_member(&ada.key().device_id()).unwrap());
+    assert!(shared.is_peer(&ada.key().device_id()).unwrap());
 }
 
 /// Ben's modified client writes an agreement in Ada's name: genuinely signed by Ben's device,

@@ -93,6 +93,7 @@ async fn a_non_member_endpoint_is_refused_before_any_data() {
         Dial {
             alliance: ada.id(),
             join: None,
+            hand_over: None,
             live: false,
             my_addrs: vec![],
             target: &mut target,
@@ -273,6 +274,7 @@ async fn forged_changes_over_a_real_connection_are_rejected_and_nothing_is_store
             Dial {
                 alliance: ada.id(),
                 join: None,
+                hand_over: None,
                 live: false,
                 my_addrs: vec![],
                 target: &mut Forger(msg),

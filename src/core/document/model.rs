@@ -32,6 +32,11 @@ pub mod keys {
     pub const REMOVED_BY: &str = "removed_by";
     pub const AGREEMENTS: &str = "agreements";
     pub const REFLECTIONS: &str = "reflections";
+    /// `devices[k].keeper`: true for a keeper, an always-on device of no person that holds and
+    /// forwards what members sign and authors nothing (docs/schema.md).
+    pub const KEEPER: &str = "keeper";
+    /// `devices[k].name`: what people call a device ("the family's NAS").
+    pub const NAME: &str = "name";
 }
 
 /// Who removed a person or a device, and when. A person who left removed themselves.
@@ -62,7 +67,12 @@ pub struct Member {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DeviceEntry {
     pub key: String,
+    /// Whose device it is (empty for a keeper, which belongs to no person).
     pub member: ItemId,
+    /// A keeper: an always-on device that holds and forwards the alliance, and writes nothing.
+    pub keeper: bool,
+    /// What people call it, when it was given a name.
+    pub name: String,
     pub added_by: String,
     pub added_at: Timestamp,
     /// Set when the device was removed (a lost phone), or its person was.
@@ -337,6 +347,8 @@ fn read_people<D: ReadDoc>(doc: &D) -> (Vec<Member>, Vec<Member>, Vec<DeviceEntr
         .map(|(key, obj)| DeviceEntry {
             key,
             member: id_at(doc, &obj, "member"),
+            keeper: bool_at(doc, &obj, keys::KEEPER),
+            name: string_at(doc, &obj, keys::NAME),
             added_by: string_at(doc, &obj, "added_by"),
             added_at: ts_at(doc, &obj, "added_at"),
             removed: removal_at(doc, &obj),
@@ -555,6 +567,23 @@ pub(crate) fn put_device(
 ) -> Result<(), AutomergeError> {
     let d = tx.put_object(devices, key_hex, ObjType::Map)?;
     tx.put(&d, "member", member.as_str())?;
+    tx.put(&d, "added_by", added_by)?;
+    tx.put(&d, "added_at", now.0)?;
+    Ok(())
+}
+
+/// A keeper's entry in `ROOT.devices`: no person, `keeper: true`, a name.
+pub(crate) fn put_keeper(
+    tx: &mut Transaction<'_>,
+    devices: &ObjId,
+    key_hex: &str,
+    name: &str,
+    added_by: &str,
+    now: Timestamp,
+) -> Result<(), AutomergeError> {
+    let d = tx.put_object(devices, key_hex, ObjType::Map)?;
+    tx.put(&d, keys::KEEPER, true)?;
+    tx.put(&d, keys::NAME, name)?;
     tx.put(&d, "added_by", added_by)?;
     tx.put(&d, "added_at", now.0)?;
     Ok(())

@@ -358,10 +358,14 @@ impl Replica {
                 })
             }
             (Some(a), Some(_)) if !self.authorised(&self.doc, &hash, facts.deps, &a) => {
-                Some(format!(
+                Some(if rules::keeper_at(&self.doc, &a, facts.deps) {
+                    rules::by_keeper(&hash, &a).to_string()
+                } else {
+                    format!(
                     "author {} was not a member device at that point of the history",
                     a.short()
-                ))
+                )
+                })
             }
             _ => None,
         };

@@ -475,6 +475,35 @@ impl Replica {
         crate::core::trust::rules::removed_now_of(&self.doc, device)
     }
 
+    /// Whether `device` is a keeper of the alliance now (added, not removed).
+    pub fn is_keeper(&self, device: &DeviceId) -> bool {
+        self.roster()
+            .device(&device.to_hex())
+            .is_some_and(|d| d.keeper && d.removed.is_none())
+    }
+
+    /// Whether `device` may sync with this replica now: a member device, or a keeper (which
+    /// holds and forwards, and writes nothing); neither removed.
+    pub fn is_peer(&self, device: &DeviceId) -> bool {
+        self.member_of(device).is_some() || self.is_keeper(device)
+    }
+
+    /// The devices this one keeps in sync with, other than `me`: every member device and
+    /// keeper now (removed ones, and devices of removed people, are not: they are never
+    /// dialled).
+    pub fn peer_devices(&self, me: &DeviceId) -> Vec<DeviceId> {
+        let roster = self.roster();
+        let current: std::collections::HashSet<&ItemId> =
+            roster.members.iter().map(|m| &m.id).collect();
+        roster
+            .devices
+            .iter()
+            .filter(|d| d.removed.is_none() && (d.keeper || current.contains(&d.member)))
+            .filter_map(|d| d.key.parse::<DeviceId>().ok())
+            .filter(|d| d != me && self.is_peer(d))
+            .collect()
+    }
+
     /// Whether a session may send `device` anything from this replica. A session starts only
     /// with a member device (the handshake sees to it), and stops being one only by a removal:
     /// once the removal of `device` (or of its person) is here, nothing more leaves this

@@ -375,8 +375,13 @@ impl Replica {
             });
         };
         let mut people = rules::People::with_capacity(claims.len());
-        for ((hash, _, author), person) in claims.iter().zip(found) {
+        for ((hash, deps, author), person) in claims.iter().zip(found) {
             match person {
+                None if guarded(|| rules::keeper_at(doc, author, deps))
+                    .unwrap_or(false) =>
+                {
+                    return Err(rules::by_keeper(hash, author).into());
+                }
                 None => {
                     return Err(ReceiveError::NotAMember {
                         hash: hash.to_string(),

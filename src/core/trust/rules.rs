@@ -56,6 +56,9 @@ pub mod rule {
         "the agreements and reflections of an item are made with the item, never replaced";
     pub const KEEP_ITEMS: &str =
         "expectations and check-ins are retired or edited, never deleted or replaced";
+    pub const ADD_KEEPER: &str = "only an admin adds a keeper, and a keeper belongs to no person";
+    pub const KEEPER: &str =
+        "a keeper authors nothing in the document (it holds and forwards what members sign)";
 }
 
 /// One step of a path in the document.
@@ -281,6 +284,31 @@ pub fn member_at(doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> Opt
         return None;
     }
     Some(ItemId::from_doc_key(&member))
+}
+
+/// Whether `device` was a keeper of the alliance as of `deps` (its entry says `keeper`, removed
+/// or not): a change it signed breaks [`rule::KEEPER`], whatever it writes.
+pub fn keeper_at(doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> bool {
+    let at = At { doc, deps };
+    let Some(devices) = at.collection(keys::DEVICES) else {
+        return false;
+    };
+    at.map(&devices, &device.to_hex()).is_some_and(|entry| {
+        matches!(
+            doc.get_at(&entry, keys::KEEPER, deps),
+            Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true))
+        )
+    })
+}
+
+/// The refusal of a change signed by a keeper (see [`keeper_at`]).
+pub fn by_keeper(hash: &ChangeHash, author: &DeviceId) -> Broken {
+    broken_by(
+        hash,
+        author,
+        rule::KEEPER,
+        "its author is a keeper of this alliance".into(),
+    )
 }
 
 /// Whether the document as it is now records the removal of `device` or of its person: a read
@@ -711,6 +739,18 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
             [Some(keys::DEVICES), Some(k)] => {
                 if !is_make || !at.fresh(w, keys::DEVICES, k) {
                     return Err(broken(rule::DEVICE_ONCE, what()));
+                }
+                let keeper = writes.iter().any(|w| {
+                    w.target.len() == 3
+                        && key(&w.target[1]) == Some(*k)
+                        && key(&w.target[2]) == Some(keys::KEEPER)
+                });
+                if keeper {
+                    let personless = put(&[keys::DEVICES, k, "member"]).is_none();
+                    if !personless || !admin_now(&at) {
+                        return Err(broken(rule::ADD_KEEPER, what()));
+                    }
+                    continue;
                 }
                 let for_me = put(&[keys::DEVICES, k, "member"]).as_deref() == Some(me.as_str());
                 if !for_me && !admin_now(&at) {

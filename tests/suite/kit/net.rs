@@ -219,6 +219,7 @@ pub async fn raw_live_session(
             join: None,
             live: true,
             addrs: vec![],
+            hand_over: None,
         },
     )
     .await

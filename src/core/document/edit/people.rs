@@ -4,7 +4,7 @@
 use automerge::{ObjId, ROOT, transaction::Transactable};
 
 use super::Edited;
-use crate::core::document::model::{self, keys, put_device, put_member};
+use crate::core::document::model::{self, keys, put_device, put_keeper, put_member};
 use crate::core::ids::{Entropy, ItemId, ItemKind};
 use crate::core::replica::{EditError, Replica, Writer, written};
 use crate::core::trust::identity::DeviceId;
@@ -167,7 +167,9 @@ impl Replica {
             )));
         }
         let whose = entry.member.clone();
-        if whose != me {
+        if entry.keeper {
+            self.admin(writer, "remove a keeper")?;
+        } else if whose != me {
             self.admin(writer, "remove another person's device")?;
         }
         let devices = self.devices_map()?;
@@ -176,15 +178,48 @@ impl Replica {
                 kind: "device",
                 id: device.short(),
             })?;
-        let summary = format!(
-            "removed device {} of {} ({whose})",
-            device.short(),
-            roster.name_of(&whose)
-        );
+        let summary = if entry.keeper {
+            format!("removed the keeper \"{}\"", entry.name)
+        } else {
+            format!(
+                "removed device {} of {} ({whose})",
+                device.short(),
+                roster.name_of(&whose)
+            )
+        };
         let now = writer.now;
         self.edited(writer, Some(whose), summary, move |tx| {
             tx.put(&obj, keys::REMOVED_AT, now.0)?;
             tx.put(&obj, keys::REMOVED_BY, me.as_str())?;
+            Ok(())
+        })
+    }
+
+    /// Adds a keeper: an always-on device of no person that holds the alliance and forwards
+    /// what members sign, and authors nothing (docs/schema.md). Only an admin may.
+    pub fn add_keeper(
+        &mut self,
+        writer: &Writer<'_>,
+        device: &DeviceId,
+        name: &str,
+    ) -> Result<Edited, EditError> {
+        let me = self.admin(writer, "add a keeper")?;
+        let name = crate::core::document::text::check_name(name).map_err(EditError::Invalid)?;
+        if let Some(entry) = self.roster().device(&device.to_hex()) {
+            return Err(EditError::Invalid(if entry.keeper && entry.removed.is_none() {
+                format!("the keeper \"{}\" is in this alliance already", entry.name)
+            } else {
+                format!(
+                    "device {} was in this alliance before; a removed device cannot come back",
+                    device.short()
+                )
+            }));
+        }
+        let devices = self.devices_map()?;
+        let summary = format!("added the keeper \"{name}\"");
+        let (by, now, key) = (writer.key.device_id().to_hex(), writer.now, device.to_hex());
+        self.edited(writer, Some(me), summary, move |tx| {
+            put_keeper(tx, &devices, &key, &name, &by, now)?;
             Ok(())
         })
     }
