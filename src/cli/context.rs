@@ -240,10 +240,14 @@ impl Context {
     /// The network configuration for `serve`: the port it used last when none was chosen, so a
     /// device keeps its address across restarts.
     pub fn serve_config(&self) -> crate::net::endpoint::NetConfig {
+        self.serve_config_for(&self.home)
+    }
+
+    /// [`Context::serve_config`] for the node of `home` (a keeper's home, beside this one).
+    pub fn serve_config_for(&self, home: &crate::store::Home) -> crate::net::endpoint::NetConfig {
         let mut config = self.net.clone();
         if config.bind.is_none()
-            && let Some(port) = self
-                .home
+            && let Some(port) = home
                 .serve_announcement()
                 .and_then(|s| {
                     s.addrs

@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod output;
 pub mod points;
 pub mod reference;
@@ -117,6 +118,7 @@ pub enum Command {
     Join(join::JoinArgs),
     Sync(sync::SyncArgs),
     Serve(serve::ServeArgs),
+    Keeper(keeper::KeeperArgs),
     Peers(peers::PeersArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
@@ -128,7 +130,14 @@ pub fn run() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    init_logging(matches!(&cli.command, Command::Serve(a) if a.verbose));
+    init_logging(match &cli.command {
+        Command::Serve(a) => Logging::Running { verbose: a.verbose },
+        Command::App(a) => Logging::Running { verbose: a.verbose },
+        Command::Keeper(a) => Logging::Running {
+            verbose: a.verbose(),
+        },
+        _ => Logging::Command,
+    });
     let json = cli.json;
     match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -191,15 +200,25 @@ fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Diagnostics go to stderr: warnings by default, connection events too with `serve -v`.
-/// `ALLIANCE_LOG` takes a tracing filter (e.g. `alliance=debug`). Coloured only on a terminal
-/// (as anstream decides for stderr: never in a file or a pipe, never with `NO_COLOR`).
-fn init_logging(serving: bool) {
+/// What a command logs.
+enum Logging {
+    /// A command that runs and exits: warnings.
+    Command,
+    /// A running device (`serve`, `app`, `keeper`): it prints what happens in words; the
+    /// technical lines (connections, sessions, addresses; warnings) only with `-v`.
+    Running { verbose: bool },
+}
+
+/// Diagnostics go to stderr: warnings for commands, errors only for a running device unless
+/// `-v` (its own lines say what happens in words). `ALLIANCE_LOG` takes a tracing filter
+/// (e.g. `alliance=debug`). Coloured only on a terminal (as anstream decides for stderr: never
+/// in a file or a pipe, never with `NO_COLOR`).
+fn init_logging(logging: Logging) {
     let ansi = anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never;
-    let default = if serving {
-        "alliance=info"
-    } else {
-        "alliance=warn"
+    let default = match logging {
+        Logging::Command => "alliance=warn",
+        Logging::Running { verbose: true } => "alliance=info",
+        Logging::Running { verbose: false } => "alliance=error",
     };
     let filter = std::env::var("ALLIANCE_LOG").unwrap_or_else(|_| default.to_string());
     let _ = tracing_subscriber::fmt()
@@ -262,6 +281,7 @@ fn dispatch(cli: Cli) -> Result<(), DeviceError> {
         Command::Join(a) => join::run(&mut ctx, a),
         Command::Sync(a) => sync::run(&mut ctx, a),
         Command::Serve(a) => serve::run(&mut ctx, a),
+        Command::Keeper(a) => keeper::run(&mut ctx, a),
         Command::Peers(a) => peers::run(&mut ctx, a),
         Command::Completions(_) | Command::Man(_) => unreachable!("run before the context"),
     }

@@ -33,6 +33,27 @@ impl Timestamp {
         self.to_rfc3339().chars().take(10).collect()
     }
 
+    /// How long before `now`, as people say it: "just now", "5 minutes ago", "3 hours ago",
+    /// "2 days ago"; the date beyond a week (or for a time after `now`).
+    pub fn ago(self, now: Timestamp) -> String {
+        let secs = now.0 - self.0;
+        let plural = |n: i64, unit: &str| {
+            if n == 1 {
+                format!("1 {unit} ago")
+            } else {
+                format!("{n} {unit}s ago")
+            }
+        };
+        match secs {
+            s if s < 0 => self.date(),
+            0..60 => "just now".into(),
+            60..3_600 => plural(secs / 60, "minute"),
+            3_600..86_400 => plural(secs / 3_600, "hour"),
+            86_400..604_800 => plural(secs / 86_400, "day"),
+            _ => self.date(),
+        }
+    }
+
     /// Date and minutes, for tables: `2026-11-24 12:00`.
     pub fn short(self) -> String {
         let s = self.to_rfc3339();

@@ -9,6 +9,7 @@
 
 pub mod error;
 pub mod export;
+pub mod keeper;
 pub mod online;
 pub mod parse;
 pub mod steps;

@@ -179,6 +179,14 @@ pub fn status(open: &OpenAlliance, me: &ItemId, now: Timestamp) -> Result<Status
         }
     }
     status.unshared = replica.unshared(&index, me, &shared);
+    status.keepers = replica.keepers_hold(&index, me, &shared);
+    for k in &mut status.keepers {
+        k.last_sync = book
+            .peers
+            .get(&k.device)
+            .and_then(|p| p.last_seen)
+            .map(Timestamp);
+    }
     Ok(status)
 }
 

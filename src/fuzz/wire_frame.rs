@@ -100,6 +100,14 @@ fn deliver(frame: Frame) -> bool {
             book.learn(&fx.ben.device_id().to_hex(), &addrs, None);
             serde_json::to_vec(&book).is_ok()
         }
+        Frame::Addresses { devices } => {
+            // Hints kept in the address book, as the store's target keeps them.
+            let mut book = PeerBook::default();
+            for d in devices.iter().take(crate::constants::MAX_PASSED_DEVICES) {
+                book.learn(&hex::encode(d.device), &d.addrs, d.relay.clone());
+            }
+            serde_json::to_vec(&book).is_ok()
+        }
         Frame::Sync(msg) => sync_message(msg),
         frame @ Frame::Changes { .. } => {
             // A live session takes the push (parse, verify, apply), as devices do.

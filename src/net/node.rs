@@ -197,14 +197,65 @@ impl Node {
                         }
                     };
                     connected.enter(peer);
+                    let events = listener.events.clone();
                     match session::accept(conn, listener).await {
                         Ok(r) => tracing::info!(peer = %peer.short(), sent = r.sent, received = r.received, "session ended"),
-                        Err(e) => tracing::warn!(peer = %peer.short(), error = %e, "session failed"),
+                        Err(NetError::RefusedPeer { reason, .. }) => {
+                            tracing::debug!(peer = %peer.short(), %reason, "refused");
+                            let _ = events.send(session::NodeEvent::Refused { device: peer, reason });
+                        }
+                        Err(e) => tracing::debug!(peer = %peer.short(), error = %e, "session failed"),
                     }
                     connected.leave(&peer);
                 });
             }
         });
+    }
+
+    /// A handle that dials from this node (for tasks that outlive a borrow of it).
+    pub fn dialer(&self) -> Dialer {
+        Dialer {
+            endpoint: self.endpoint.clone(),
+            listener: self.listener.clone(),
+        }
+    }
+
+    /// Hands `shared` to the keeper of `ticket` (an admin, after adding it): a one-shot sync
+    /// whose hello carries the ticket's secret, so that a keeper that does not hold the
+    /// alliance yet takes it. The keeper's addresses go into the address book.
+    pub async fn hand_over(
+        &self,
+        shared: &Arc<SharedAlliance>,
+        ticket: &crate::net::ticket::KeeperTicket,
+    ) -> Result<SessionReport, NetError> {
+        let keeper = crate::net::endpoint::device_of(&ticket.keeper.id);
+        let now = (self.listener.now)();
+        let mut sync = shared.load_peer_sync(&keeper);
+        let result = session::dial(
+            &self.endpoint,
+            ticket.keeper.clone(),
+            Dial {
+                alliance: shared.id,
+                join: None,
+                hand_over: Some(ticket.secret),
+                live: false,
+                my_addrs: self.listener.my_addrs.clone(),
+                target: &mut shared.as_ref(),
+                sync: &mut sync,
+                fresh: None,
+                events: None,
+                progress: None,
+            },
+        )
+        .await;
+        shared.save_peer_sync(&keeper, &sync);
+        match &result {
+            Ok((_, addrs)) => shared.record_contact(&keeper, addrs, Ok(()), now)?,
+            Err(e) => {
+                let _ = shared.record_contact(&keeper, &[], Err(&e.to_string()), now);
+            }
+        }
+        result.map(|(r, _)| r)
     }
 
     /// Syncs each alliance once with each reachable member device (or only `only`).
@@ -320,6 +371,46 @@ impl Node {
     }
 }
 
+/// Dials from a node: what a task needs to sync without holding the node.
+#[derive(Clone)]
+pub struct Dialer {
+    endpoint: Endpoint,
+    listener: Arc<Listener>,
+}
+
+impl Dialer {
+    /// A one-shot sync of `shared` with each of `devices`, all at once; the outcomes in order.
+    pub async fn sync_once(
+        &self,
+        shared: &Arc<SharedAlliance>,
+        devices: &[DeviceId],
+    ) -> Vec<PeerOutcome> {
+        let book = shared.peer_book().unwrap_or_default();
+        let mut tasks = JoinSet::new();
+        for (i, device) in devices.iter().copied().enumerate() {
+            let (endpoint, listener, shared, book) = (
+                self.endpoint.clone(),
+                self.listener.clone(),
+                shared.clone(),
+                book.clone(),
+            );
+            tasks.spawn(async move {
+                let result =
+                    sync_with(&endpoint, &listener, &shared, &device, &book, false, None).await;
+                (i, PeerOutcome { device, result })
+            });
+        }
+        let mut outcomes = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(o) = done {
+                outcomes.push(o);
+            }
+        }
+        outcomes.sort_by_key(|(i, _)| *i);
+        outcomes.into_iter().map(|(_, o)| o).collect()
+    }
+}
+
 /// Keeps a live session with `device` while it is a member device: dials it when no session
 /// with it runs (either direction), again and again; the wait doubles after each dial that
 /// fails, up to [`BACKOFF_MAX`], and starts over after a session. Ends once `device` is no
@@ -396,11 +487,17 @@ async fn sync_with(
     live: bool,
     progress: Option<session::OnProgress>,
 ) -> Result<SessionReport, NetError> {
-    let info = book
+    let mut info = book
         .peers
         .get(&device.to_hex())
         .cloned()
         .unwrap_or_default();
+    // A keeper's addresses as its ticket gave them, after the newer ones of the address book.
+    for hint in shared.dial_hints(device) {
+        if !info.addrs.contains(&hint) {
+            info.addrs.push(hint);
+        }
+    }
     if info.addrs.is_empty() && info.relay.is_none() && !listener.lookup {
         return Err(NetError::Unreachable {
             peer: device.short(),

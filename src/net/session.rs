@@ -46,6 +46,14 @@ pub enum NodeEvent {
         device: DeviceId,
         error: Option<String>,
     },
+    /// A keeper took an alliance an admin's device handed over.
+    HandedOver {
+        alliance: AllianceId,
+        device: DeviceId,
+    },
+    /// A connection was refused at the handshake (a stranger, a removed device, a bad
+    /// invite), with the reason it was told.
+    Refused { device: DeviceId, reason: String },
 }
 
 /// How a sync with one peer is going, as data for a progress display (`alliance join` and
@@ -194,6 +202,9 @@ pub struct Keeping {
     /// Stores an alliance handed over (whole, verified, naming this keeper), given with the
     /// device that handed it and that device's addresses, and serves it from now on.
     pub adopt: Adopter,
+    /// Whether a device syncs with an alliance this keeper holds, loaded or not (so that
+    /// members never wait among strangers for a connection slot).
+    pub knows: Box<dyn Fn(&DeviceId) -> bool + Send + Sync>,
 }
 
 /// See [`Keeping::adopt`]: the refusal reason on failure.
@@ -305,9 +316,11 @@ impl Listener {
 
     /// Whether `device` is a member device of an alliance this device serves.
     pub fn knows(&self, device: &DeviceId) -> bool {
-        self.alliances()
-            .iter()
-            .any(|a| a.is_peer(device).unwrap_or(false))
+        self.keeping.get().is_some_and(|k| (k.knows)(device))
+            || self
+                .alliances()
+                .iter()
+                .any(|a| a.is_peer(device).unwrap_or(false))
     }
 }
 
@@ -517,10 +530,10 @@ async fn adopt(
         }
     })?;
     shared.save_peer_sync(peer_id, session.sync());
-    let _ = listener.events.send(NodeEvent::Connected {
+    listener.add(shared.clone());
+    let _ = listener.events.send(NodeEvent::HandedOver {
         alliance: shared.id,
         device: *peer_id,
-        joined: false,
     });
     let report = session.report();
     Ok(SessionReport {

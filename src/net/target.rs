@@ -11,6 +11,7 @@ use crate::core::DeviceId;
 use crate::core::sync::{PeerSync, SyncMessage};
 use crate::core::{SignedChange, Unverified};
 use crate::net::NetError;
+use crate::proto::frame::PassedAddrs;
 use crate::proto::session::{Failed, Target};
 use crate::store::shared::{SharedAlliance, SharedError};
 
@@ -62,6 +63,31 @@ impl Target for &SharedAlliance {
         from: &DeviceId,
     ) -> Result<bool, Failed<NetError>> {
         SharedAlliance::receive_pushed(self, changes, from).map_err(failed)
+    }
+
+    fn addresses_for(&mut self, to: &DeviceId) -> Vec<PassedAddrs> {
+        SharedAlliance::addresses_for(self, to)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(device, addrs, relay)| PassedAddrs {
+                device: *device.as_bytes(),
+                addrs,
+                relay,
+            })
+            .collect()
+    }
+
+    fn learn_addresses(&mut self, from: &DeviceId, devices: Vec<PassedAddrs>) {
+        let passed = devices
+            .into_iter()
+            .filter_map(|d| {
+                let device = DeviceId::from_bytes(&d.device).ok()?;
+                Some((device, d.addrs, d.relay))
+            })
+            .collect();
+        if let Err(e) = SharedAlliance::learn_addresses(self, from, passed) {
+            tracing::warn!(error = %e, "cannot keep the addresses a peer passed on");
+        }
     }
 }
 

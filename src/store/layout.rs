@@ -20,6 +20,9 @@
 //!                            was last used (mode 0600)
 //!   app.json                 the page's port (remembered across runs), the process running
 //!                            it and the key of its link API (mode 0600)
+//!   keeper.json              a keeper's home only: the secret of its ticket (mode 0600)
+//!   keeper-status.json       a keeper's home only: what the running keeper holds (alliances,
+//!                            devices, last syncs, changes waiting), for `keeper status`
 //!   alliances/
 //!     .new-<short id>-<pid>/ an alliance being created, renamed to its ID once complete
 //!     .gone-<short id>-<pid>/ an alliance being removed from this device (`alliance forget`)
@@ -62,6 +65,10 @@ pub const SERVE_ANNOUNCEMENT: &str = "serve.json";
 pub const PAGE_SESSIONS: &str = "page-sessions.json";
 /// Home: the page's port, process and link key (see [`super::AppFile`]).
 pub const APP_FILE: &str = "app.json";
+/// Home of a keeper: the secret of its ticket (see [`super::KeeperFile`]).
+pub const KEEPER_FILE: &str = "keeper.json";
+/// Home of a keeper: what it holds (see [`super::KeeperStatus`]).
+pub const KEEPER_STATUS: &str = "keeper-status.json";
 /// Home: one directory per alliance, named by its ID.
 pub const ALLIANCES_DIR: &str = "alliances";
 /// `alliances/`: the prefix of an alliance directory being created.

@@ -18,6 +18,7 @@ mod alliance;
 pub mod format;
 mod fsutil;
 mod home;
+mod keeper;
 pub mod layout;
 mod local;
 pub mod lock;
@@ -28,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 pub use alliance::OpenAlliance;
 pub use home::{Home, Identity, InitOutcome};
+pub use keeper::{HeldAlliance, HeldDevice, KeeperFile, KeeperStatus};
 pub use local::{AppFile, PageSession, PageSessions, Seen, ServeInfo, Serving};
 pub use lock::{AllianceLock, LockMode};
 

@@ -197,6 +197,73 @@ impl SharedAlliance {
         self.with(LockMode::Shared, |o| Ok(o.replica().peer_devices(me)))
     }
 
+    /// What this device knows of reaching the alliance's other devices but `to`, to pass on
+    /// to `to` (device, addresses, relay): its address book, for devices that sync now.
+    pub fn addresses_for(
+        &self,
+        to: &DeviceId,
+    ) -> Result<Vec<(DeviceId, Vec<String>, Option<String>)>, SharedError> {
+        self.with(LockMode::Shared, |o| {
+            let book = o.peer_book()?;
+            let replica = o.replica();
+            Ok(book
+                .peers
+                .iter()
+                .filter(|(_, info)| !info.addrs.is_empty() || info.relay.is_some())
+                .filter_map(|(key, info)| Some((key.parse::<DeviceId>().ok()?, info)))
+                .filter(|(device, _)| device != to && replica.is_peer(device))
+                .take(crate::constants::MAX_PASSED_DEVICES)
+                .map(|(device, info)| (device, info.addrs.clone(), info.relay.clone()))
+                .collect())
+        })
+    }
+
+    /// Keeps addresses `from` passed on, for devices that sync with this alliance now (others
+    /// are dropped); a device's own addresses come with its hello, not from a third.
+    pub fn learn_addresses(
+        &self,
+        from: &DeviceId,
+        passed: Vec<(DeviceId, Vec<String>, Option<String>)>,
+    ) -> Result<(), SharedError> {
+        self.with(LockMode::Exclusive, |o| {
+            let replica = o.replica();
+            let useful: Vec<_> = passed
+                .into_iter()
+                .filter(|(device, _, _)| device != from && replica.is_peer(device))
+                .collect();
+            let book = o.peer_book()?;
+            let new = useful.iter().any(|(device, addrs, relay)| {
+                let known = book.peers.get(&device.to_hex());
+                addrs
+                    .iter()
+                    .any(|a| !known.is_some_and(|k| k.addrs.contains(a)))
+                    || (relay.is_some() && known.is_none_or(|k| k.relay.is_none()))
+            });
+            if new {
+                o.update_peer_book(|book| {
+                    for (device, addrs, relay) in &useful {
+                        book.learn(&device.to_hex(), addrs, relay.clone());
+                    }
+                })?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Addresses to try for `device` besides the address book's: a keeper's, as its ticket
+    /// gave them when it was added (kept in the document, so every member can reach it).
+    pub fn dial_hints(&self, device: &DeviceId) -> Vec<String> {
+        self.with(LockMode::Shared, |o| {
+            Ok(o.replica()
+                .roster()
+                .device(&device.to_hex())
+                .filter(|d| d.keeper)
+                .map(|d| d.addrs.clone())
+                .unwrap_or_default())
+        })
+        .unwrap_or_default()
+    }
+
     pub fn peer_book(&self) -> Result<PeerBook, SharedError> {
         self.with(LockMode::Shared, |o| Ok(o.peer_book()?))
     }

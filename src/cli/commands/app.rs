@@ -17,6 +17,10 @@ pub struct AppArgs {
     /// The page's port on 127.0.0.1 [default: the one used last, or any free one]
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
+    /// Also print the technical log lines (connections, sessions, addresses); ALLIANCE_LOG
+    /// takes a finer filter.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 #[derive(Serialize)]
@@ -53,7 +57,13 @@ pub fn run(ctx: &mut Context, args: AppArgs) -> Result<()> {
         if !no_open {
             open_browser(&url);
         }
+        // What happens, in plain words: who connected, joined, sent changes, was refused.
+        let mut watching = tokio::task::JoinSet::new();
+        if !json {
+            crate::cli::commands::serve::watch_in_words(&mut watching, &device).await;
+        }
         wait_for_signal().await;
+        watching.abort_all();
         page.stop();
         device.stop().await;
         drop(serving);

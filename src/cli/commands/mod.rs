@@ -15,6 +15,7 @@ pub mod history;
 pub mod init;
 pub mod invite;
 pub mod join;
+pub mod keeper;
 pub mod leave;
 pub mod list;
 pub mod log;

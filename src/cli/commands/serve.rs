@@ -6,7 +6,7 @@ use crate::cli::output::write_stdout;
 use crate::device::Online;
 use crate::device::{DeviceError, Result};
 use crate::store::LockMode;
-use crate::store::shared::SharedAlliance;
+use std::sync::Arc;
 
 /// Stay online: accept members, keep connected devices live, until Ctrl-C (or SIGTERM).
 #[derive(Debug, Args)]
@@ -70,9 +70,8 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
             crate::cli::output::write_json(&crate::cli::output::to_json(&started, false));
         } else {
             write_stdout(&format!(
-                "Serving {} alliance(s) as {name} (device {}) on {}.\nPress Ctrl-C to stop.",
-                started.alliances.len(),
-                &started.device[..10.min(started.device.len())],
+                "Serving {} as {name} on {}.\nPress Ctrl-C to stop.",
+                crate::cli::events::count(started.alliances.len(), "alliance", "alliances"),
                 if started.addrs.is_empty() {
                     "no direct address".to_string()
                 } else {
@@ -83,35 +82,7 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
         // What happens, in plain words: who connected, joined, sent changes, left.
         let mut watching = tokio::task::JoinSet::new();
         if !json {
-            let alliances = device.alliances();
-            if let Some(mut events) = device.events().await {
-                let by_id = alliances.clone();
-                watching.spawn(async move {
-                    while let Ok(event) = events.recv().await {
-                        if let Some(line) = event_in_words(&by_id, &event) {
-                            write_stdout(&line);
-                        }
-                    }
-                });
-            }
-            let several = alliances.len() > 1;
-            for shared in alliances {
-                let mut fresh = shared.fresh();
-                watching.spawn(async move {
-                    while let Ok(notice) = fresh.recv().await {
-                        if let crate::proto::session::Fresh::Changes(c) = notice
-                            && let Some(from) = c.from
-                        {
-                            let who = name_of(&shared, &from);
-                            write_stdout(&format!(
-                                "{} change(s) from {who}{}",
-                                c.changes.len(),
-                                title_of(&shared, several)
-                            ));
-                        }
-                    }
-                });
-            }
+            watch_in_words(&mut watching, &device).await;
         }
         // An alliance created or joined on this device while it serves (by another command)
         // is picked up: the node starts again with it.
@@ -128,9 +99,12 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
                     for shared in device.alliances() {
                         if !before.contains(&shared.id) && !json {
                             let title = shared
-                                .with(LockMode::Shared, |o| Ok(o.replica().view().title))
+                                .with(LockMode::Shared, |o| Ok(o.replica().roster().title))
                                 .unwrap_or_default();
-                            write_stdout(&format!("Now also serving \"{title}\"."));
+                            write_stdout(&format!(
+                                "Now also serving \"{}\".",
+                                crate::cli::output::one_line(&title)
+                            ));
                         }
                     }
                 }
@@ -152,54 +126,18 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-/// A person's name for a device of `shared` (its member's name), or the device's short key.
-fn name_of(shared: &SharedAlliance, device: &crate::core::DeviceId) -> String {
-    shared
-        .with(LockMode::Shared, |o| {
-            Ok(o.replica()
-                .view()
-                .member_of_device(&device.to_hex())
-                .map(|m| m.name.clone()))
-        })
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| format!("device {}", device.short()))
-}
-
-/// ` ("Title")` when several alliances are served (the line must say which), else nothing.
-fn title_of(shared: &SharedAlliance, several: bool) -> String {
-    if !several {
-        return String::new();
+/// Prints what happens to `device`'s connections and alliances in words (`serve`, `app`).
+pub async fn watch_in_words(tasks: &mut tokio::task::JoinSet<()>, device: &Arc<Online>) {
+    let alliances = device.alliances();
+    let several = alliances.len() > 1;
+    if let Some(events) = device.events().await {
+        let online = device.clone();
+        let lookup: crate::cli::events::Lookup = Arc::new(move |id| online.alliance(id));
+        crate::cli::events::print_events(tasks, events, lookup, several);
     }
-    let title = shared
-        .with(LockMode::Shared, |o| Ok(o.replica().view().title))
-        .unwrap_or_default();
-    format!(" (\"{title}\")")
-}
-
-/// A node event as a line a person reads, or `None` when it says nothing worth reading.
-fn event_in_words(
-    alliances: &[std::sync::Arc<SharedAlliance>],
-    event: &crate::net::session::NodeEvent,
-) -> Option<String> {
-    use crate::net::session::NodeEvent;
-    let (alliance, device) = match event {
-        NodeEvent::Connected {
-            alliance, device, ..
-        }
-        | NodeEvent::Ended {
-            alliance, device, ..
-        } => (alliance, device),
-    };
-    let shared = alliances.iter().find(|a| a.id == *alliance)?;
-    let who = name_of(shared, device);
-    let title = title_of(shared, alliances.len() > 1);
-    Some(match event {
-        NodeEvent::Connected { joined: true, .. } => format!("{who} joined{title}"),
-        NodeEvent::Connected { .. } => format!("{who} connected{title}"),
-        NodeEvent::Ended { error: None, .. } => format!("{who} disconnected{title}"),
-        NodeEvent::Ended { error: Some(e), .. } => format!("{who} disconnected{title}: {e}"),
-    })
+    for shared in &alliances {
+        crate::cli::events::print_arrivals(tasks, shared, several);
+    }
 }
 
 /// The error of a second serving process: which process serves this home already.

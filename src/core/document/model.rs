@@ -37,6 +37,8 @@ pub mod keys {
     pub const KEEPER: &str = "keeper";
     /// `devices[k].name`: what people call a device ("the family's NAS").
     pub const NAME: &str = "name";
+    /// `devices[k].addrs`: a keeper's addresses when it was added (hints).
+    pub const ADDRS: &str = "addrs";
 }
 
 /// Who removed a person or a device, and when. A person who left removed themselves.
@@ -73,6 +75,9 @@ pub struct DeviceEntry {
     pub keeper: bool,
     /// What people call it, when it was given a name.
     pub name: String,
+    /// For a keeper: the addresses its ticket gave when it was added (hints for dialling it;
+    /// the address book has newer ones).
+    pub addrs: Vec<String>,
     pub added_by: String,
     pub added_at: Timestamp,
     /// Set when the device was removed (a lost phone), or its person was.
@@ -349,6 +354,7 @@ fn read_people<D: ReadDoc>(doc: &D) -> (Vec<Member>, Vec<Member>, Vec<DeviceEntr
             member: id_at(doc, &obj, "member"),
             keeper: bool_at(doc, &obj, keys::KEEPER),
             name: string_at(doc, &obj, keys::NAME),
+            addrs: strings_at(doc, &obj, keys::ADDRS),
             added_by: string_at(doc, &obj, "added_by"),
             added_at: ts_at(doc, &obj, "added_at"),
             removed: removal_at(doc, &obj),
@@ -578,12 +584,17 @@ pub(crate) fn put_keeper(
     devices: &ObjId,
     key_hex: &str,
     name: &str,
+    addrs: &[String],
     added_by: &str,
     now: Timestamp,
 ) -> Result<(), AutomergeError> {
     let d = tx.put_object(devices, key_hex, ObjType::Map)?;
     tx.put(&d, keys::KEEPER, true)?;
     tx.put(&d, keys::NAME, name)?;
+    let list = tx.put_object(&d, keys::ADDRS, ObjType::List)?;
+    for (i, a) in addrs.iter().enumerate() {
+        tx.insert(&list, i, a.as_str())?;
+    }
     tx.put(&d, "added_by", added_by)?;
     tx.put(&d, "added_at", now.0)?;
     Ok(())

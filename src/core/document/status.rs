@@ -49,6 +49,9 @@ pub struct Status {
     /// change may have reached them through a third device meanwhile).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unshared: Vec<Unshared>,
+    /// What each keeper holds of this person's changes, as far as this device knows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keepers: Vec<KeeperHolds>,
 }
 
 /// Changes of this person that have not reached another member, as far as this device knows.
@@ -58,6 +61,18 @@ pub struct Unshared {
     /// How many of this person's changes that member's devices lack; `None` when this device
     /// never synced with any of them.
     pub changes: Option<usize>,
+}
+
+/// What a keeper holds of this person's changes, as far as this device knows.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct KeeperHolds {
+    pub name: String,
+    pub device: String,
+    /// How many of this person's changes it lacks; `None` when this device never synced
+    /// with it.
+    pub missing: Option<usize>,
+    /// When this device last synced with it (filled in by the caller from the address book).
+    pub last_sync: Option<Timestamp>,
 }
 
 /// One equivocation, for people.
@@ -205,6 +220,51 @@ impl Replica {
         out
     }
 
+    /// What each keeper (not removed) holds of `me`'s changes: `shared` as for
+    /// [`Replica::unshared`].
+    pub fn keepers_hold(
+        &self,
+        index: &ChangeIndex,
+        me: &ItemId,
+        shared: &[(DeviceId, Vec<ChangeHash>)],
+    ) -> Vec<KeeperHolds> {
+        let view = self.roster();
+        let mine: Vec<DeviceId> = view
+            .member(me)
+            .map(|m| {
+                m.devices
+                    .iter()
+                    .filter_map(|d| d.parse::<DeviceId>().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        view.devices
+            .iter()
+            .filter(|d| d.keeper && d.removed.is_none())
+            .map(|d| {
+                let heads = shared
+                    .iter()
+                    .find(|(k, _)| k.to_hex() == d.key)
+                    .map(|(_, h)| h);
+                KeeperHolds {
+                    name: d.name.clone(),
+                    device: d.key.clone(),
+                    missing: heads.map(|heads| {
+                        index
+                            .after(heads)
+                            .into_iter()
+                            .filter(|e| {
+                                let actor = e.actor.to_bytes();
+                                mine.iter().any(|m| actor.starts_with(m.as_bytes()))
+                            })
+                            .count()
+                    }),
+                    last_sync: None,
+                }
+            })
+            .collect()
+    }
+
     /// What needs `me`'s attention as of `now`. `seen` is the heads this device last marked as
     /// seen (`None`: never). A change whose signature shows it was made on one of this
     /// person's own devices is not news; the others are counted, and the listed ones verified.
@@ -341,6 +401,7 @@ impl Replica {
                 .collect(),
             quarantined_peers: Vec::new(),
             unshared: Vec::new(),
+            keepers: Vec::new(),
         }
     }
 }

@@ -202,8 +202,14 @@ impl Replica {
         writer: &Writer<'_>,
         device: &DeviceId,
         name: &str,
+        addrs: &[std::net::SocketAddr],
     ) -> Result<Edited, EditError> {
         let me = self.admin(writer, "add a keeper")?;
+        let addrs: Vec<String> = addrs
+            .iter()
+            .take(crate::constants::MAX_PASSED_ADDRS)
+            .map(|a| a.to_string())
+            .collect();
         let name = crate::core::document::text::check_name(name).map_err(EditError::Invalid)?;
         if let Some(entry) = self.roster().device(&device.to_hex()) {
             return Err(EditError::Invalid(if entry.keeper && entry.removed.is_none() {
@@ -219,7 +225,7 @@ impl Replica {
         let summary = format!("added the keeper \"{name}\"");
         let (by, now, key) = (writer.key.device_id().to_hex(), writer.now, device.to_hex());
         self.edited(writer, Some(me), summary, move |tx| {
-            put_keeper(tx, &devices, &key, &name, &by, now)?;
+            put_keeper(tx, &devices, &key, &name, &addrs, &by, now)?;
             Ok(())
         })
     }
