@@ -10,6 +10,7 @@
 //! - the docs themselves: `docs` (every test they cite and every `cargo test` command exists).
 
 mod kit;
+mod keeper;
 
 mod app;
 mod attacks;

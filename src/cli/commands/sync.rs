@@ -90,10 +90,13 @@ pub fn run(ctx: &mut Context, args: SyncArgs) -> Result<()> {
     for (view, outs) in per_alliance {
         for o in outs {
             let hex = o.device.to_hex();
-            let name = view
-                .member_of_device(&hex)
-                .map(|m| m.name.clone())
-                .unwrap_or_else(|| "?".into());
+            let name = match view.device(&hex) {
+                Some(d) if d.keeper => format!("the keeper \"{}\"", d.name),
+                _ => view
+                    .member_of_device(&hex)
+                    .map(|m| m.name.clone())
+                    .unwrap_or_else(|| "?".into()),
+            };
             let alliance = several.then(|| view.title.clone());
             rows.push(match &o.result {
                 Ok(r) => Row {

@@ -233,6 +233,46 @@ impl Device {
     }
 }
 
+/// A running `alliance keeper` of a device (its keeper home is `HOME/keeper`); killed
+/// (SIGKILL) on drop unless stopped.
+pub struct Keeper {
+    pub serve: Serve,
+    /// The keeper ticket it printed.
+    pub ticket: String,
+}
+
+impl Device {
+    /// Starts `alliance --json keeper` bound to `bind` and waits for its first line (its
+    /// ticket). `extra`: more arguments (`--idle 1`).
+    pub fn keeper_at(&self, bind: &str, extra: &[&str]) -> Keeper {
+        use std::io::BufRead;
+        let mut child = alliance(self.home(), self.seed)
+            .env("ALLIANCE_BIND", bind)
+            .args(["--json", "keeper"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&line).expect("the keeper announces itself");
+        let addrs = v["addrs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        Keeper {
+            serve: Serve { child, addrs },
+            ticket: v["ticket"].as_str().unwrap().to_string(),
+        }
+    }
+}
+
 /// A running `alliance serve` as a person sees it (its plain-word lines, read as they come);
 /// killed on drop.
 pub struct Watched {
