@@ -146,8 +146,10 @@ impl Keeper {
                 && let Ok(open) = home.open(&id, LockMode::Shared)
             {
                 let shared = SharedAlliance::new(open);
-                held.alliances
-                    .insert(id.to_string(), describe(&shared, false));
+                held.alliances.insert(
+                    id.to_string(),
+                    describe(&shared, &identity.key.device_id(), false),
+                );
             }
         }
         for a in held.alliances.values_mut() {
@@ -243,7 +245,7 @@ impl Keeper {
                             shared.fresh(),
                             me,
                         ));
-                        update(&status, &shared, true);
+                        update(&status, &shared, &me, true);
                         watched.insert(*id, None);
                     }
                 }
@@ -255,14 +257,14 @@ impl Keeper {
                         if now.duration_since(since) >= idle {
                             // Its final state, then out of memory.
                             if let Some(shared) = listener.alliance(&id) {
-                                update(&status, &shared, false);
+                                update(&status, &shared, &me, false);
                             }
                             if listener.release_if_idle(&id) {
                                 tracing::info!(alliance = %id, "idle: written back and dropped from memory");
                                 watched.remove(&id);
                                 changed = true;
                             } else if let Some(shared) = listener.alliance(&id) {
-                                update(&status, &shared, true);
+                                update(&status, &shared, &me, true);
                             }
                         }
                     } else {
@@ -272,7 +274,7 @@ impl Keeper {
                 while forwarding.try_join_next().is_some() {}
                 if changed || now.duration_since(written) >= STATUS_EVERY {
                     for shared in listener.alliances() {
-                        update(&status, &shared, true);
+                        update(&status, &shared, &me, true);
                     }
                     let snapshot = status.read().unwrap_or_else(|p| p.into_inner()).clone();
                     if let Err(e) = home.save_keeper_status(&snapshot) {
@@ -289,8 +291,9 @@ impl Keeper {
     pub async fn stop(mut self) {
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
+        let me = self.node.device();
         for shared in self.node.alliances() {
-            update(&self.status, &shared, false);
+            update(&self.status, &shared, &me, false);
         }
         let snapshot = self.status();
         let _ = self.home.save_keeper_status(&snapshot);
@@ -331,7 +334,11 @@ fn finder(home: Home) -> crate::net::session::Finder {
 fn adopter(home: Home) -> crate::net::session::Adopter {
     Box::new(move |replica, from, addrs| {
         let id = replica.id();
-        if !home.alliance_ids().map_err(|e| e.to_string())?.contains(&id) {
+        if !home
+            .alliance_ids()
+            .map_err(|e| e.to_string())?
+            .contains(&id)
+        {
             home.create_alliance_from(&replica, None)
                 .map_err(|e| e.to_string())?;
         }
@@ -397,8 +404,8 @@ fn other_keepers(shared: &SharedAlliance, me: &DeviceId) -> Vec<DeviceId> {
 }
 
 /// Writes what `shared` holds into the status.
-fn update(status: &RwLock<KeeperStatus>, shared: &SharedAlliance, loaded: bool) {
-    let held = describe(shared, loaded);
+fn update(status: &RwLock<KeeperStatus>, shared: &SharedAlliance, me: &DeviceId, loaded: bool) {
+    let held = describe(shared, me, loaded);
     status
         .write()
         .unwrap_or_else(|p| p.into_inner())
@@ -408,7 +415,7 @@ fn update(status: &RwLock<KeeperStatus>, shared: &SharedAlliance, loaded: bool) 
 
 /// What a keeper holds of one alliance: its devices, when each last synced here, and how many
 /// of the changes held here each is not known to have.
-fn describe(shared: &SharedAlliance, loaded: bool) -> HeldAlliance {
+fn describe(shared: &SharedAlliance, me: &DeviceId, loaded: bool) -> HeldAlliance {
     let read = shared.with(LockMode::Shared, |o| {
         let replica = o.replica();
         let roster = replica.roster();
@@ -418,7 +425,7 @@ fn describe(shared: &SharedAlliance, loaded: bool) -> HeldAlliance {
             let Ok(device) = d.key.parse::<DeviceId>() else {
                 continue;
             };
-            if !replica.is_peer(&device) {
+            if device == *me || !replica.is_peer(&device) {
                 continue;
             }
             let sync = o
@@ -453,7 +460,10 @@ fn describe(shared: &SharedAlliance, loaded: bool) -> HeldAlliance {
 /// How many changes of `doc` are not in the past of `heads` (all of them when `heads` is
 /// empty or unknown here).
 pub fn missing_from(doc: &automerge::Automerge, heads: &[automerge::ChangeHash]) -> usize {
-    if heads.iter().any(|h| doc.get_change_meta_by_hash(h).is_none()) {
+    if heads
+        .iter()
+        .any(|h| doc.get_change_meta_by_hash(h).is_none())
+    {
         return doc.get_changes(&[]).len();
     }
     doc.get_changes(heads).len()
@@ -635,7 +645,10 @@ pub fn remove(
         .filter(|d| d.name == which || (which.len() >= 6 && d.key.starts_with(which)))
         .collect();
     let device = match found.as_slice() {
-        [one] => one.key.parse::<DeviceId>().map_err(|e| DeviceError::user(e.to_string()))?,
+        [one] => one
+            .key
+            .parse::<DeviceId>()
+            .map_err(|e| DeviceError::user(e.to_string()))?,
         [] => {
             return Err(DeviceError::user(format!(
                 "no keeper called \"{which}\" in this alliance; `alliance keeper list` shows them"

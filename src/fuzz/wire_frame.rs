@@ -61,7 +61,10 @@ fn deliver(frame: Frame) -> bool {
                 removed: false,
                 quarantine: None,
             });
-            let admitted = match (handshake::decide(&peer, &hello, standing, Some(&[9; 32])), &join) {
+            let admitted = match (
+                handshake::decide(&peer, &hello, standing, Some(&[9; 32])),
+                &join,
+            ) {
                 (Decision::Welcome, _) => true,
                 (Decision::Admit { name }, Some(request)) => {
                     let mut invites = Invites {

@@ -408,7 +408,9 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
         (Decision::Refuse(reason), _) => {
             return Err(refuse(&conn, &mut send, &peer_id, reason).await);
         }
-        (Decision::Adopt, None) => return adopt(conn, send, recv, &listener, &peer_id, &hello).await,
+        (Decision::Adopt, None) => {
+            return adopt(conn, send, recv, &listener, &peer_id, &hello).await;
+        }
         (_, None) => {
             // `decide` refuses a hello for an alliance this device does not serve.
             let reason = handshake::NOT_SERVED.to_string();
@@ -514,7 +516,17 @@ async fn adopt(
     .await?;
     let mut replica = crate::core::Replica::empty(hello.alliance);
     let mut session = Session::new(*peer_id, Side::Listener, Mode::OneShot, PeerSync::new());
-    drive(&conn, send, recv, &mut session, &mut replica, None, None, None).await?;
+    drive(
+        &conn,
+        send,
+        recv,
+        &mut session,
+        &mut replica,
+        None,
+        None,
+        None,
+    )
+    .await?;
     let me = listener.key.device_id();
     if !replica.is_keeper(&me) {
         tracing::info!(peer = %peer, "refused an alliance handed over that does not name this keeper");

@@ -238,7 +238,10 @@ mod tests {
             s[..s.len() - 3].parse::<KeeperTicket>(),
             Err(BadKeeperTicket::Mistyped)
         );
-        assert_eq!("hello".parse::<KeeperTicket>(), Err(BadKeeperTicket::NotATicket));
+        assert_eq!(
+            "hello".parse::<KeeperTicket>(),
+            Err(BadKeeperTicket::NotATicket)
+        );
     }
 
     #[test]

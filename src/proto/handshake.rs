@@ -205,7 +205,10 @@ mod tests {
             removed: false,
             quarantine: None,
         };
-        assert_eq!(decide(&peer, &hello(None), Some(member), None), Decision::Welcome);
+        assert_eq!(
+            decide(&peer, &hello(None), Some(member), None),
+            Decision::Welcome
+        );
         assert!(matches!(
             decide(&peer, &hello(None), Some(stranger), None),
             Decision::Refuse(r) if r.contains("not a member")
@@ -263,7 +266,10 @@ mod tests {
         // A keeper adopts an alliance it does not hold only with its own secret.
         let mut handing = hello(None);
         handing.hand_over = Some([5; 32]);
-        assert_eq!(decide(&peer, &handing, None, Some(&[5; 32])), Decision::Adopt);
+        assert_eq!(
+            decide(&peer, &handing, None, Some(&[5; 32])),
+            Decision::Adopt
+        );
         assert!(matches!(
             decide(&peer, &handing, None, Some(&[6; 32])),
             Decision::Refuse(r) if r.contains("keeper ticket is not its own")

@@ -29,8 +29,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::constants::{
-    MAX_PASSED_ADDRS, MAX_PASSED_DEVICES,
-    FRAME_TIMEOUT_SECS, MAX_BATCH_CHANGES, MAX_SYNC_ROUNDS, PUSH_CHUNK, SETTLE_AFTER_MS,
+    FRAME_TIMEOUT_SECS, MAX_BATCH_CHANGES, MAX_PASSED_ADDRS, MAX_PASSED_DEVICES, MAX_SYNC_ROUNDS,
+    PUSH_CHUNK, SETTLE_AFTER_MS,
 };
 use crate::core::sync::{PeerSync, SyncError, SyncMessage, Vouch, newest_signatures, pair};
 use crate::core::{DeviceId, ReceiveError, Replica, SignedChange, Unverified, Verified};

@@ -14,6 +14,8 @@ struct Family {
     zoe: Device,
     keeper: Device,
     keeper_at: String,
+    /// Where Ada's device serves when it does (Ben and Zoe know it from joining).
+    ada_at: String,
 }
 
 impl Family {
@@ -25,7 +27,8 @@ impl Family {
         let added = ada.json(&["keeper", "add", &running.ticket, "--name", "the Okafor NAS"]);
         assert_eq!(added["name"], "the Okafor NAS");
         assert_eq!(added["added_now"], true);
-        let serve = ada.serve();
+        let ada_at = format!("127.0.0.1:{}", free_port());
+        let serve = ada.serve_at(&ada_at);
         let ben = Device::new(42);
         ben.ok(&["join", &ada.invite_ticket(), "--name", "Ben"]);
         let zoe = Device::new(43);
@@ -38,6 +41,7 @@ impl Family {
                 zoe,
                 keeper,
                 keeper_at,
+                ada_at,
             },
             running,
         )
@@ -125,4 +129,193 @@ fn a_changes_waiting_count_says_what_has_not_reached_the_keeper_yet() {
         words.contains("2 of your changes have not reached it yet"),
         "{words}"
     );
+}
+
+/// The needs the keeper holds, read from its own store (`HOME/keeper`).
+fn kept_needs(keeper: &Device) -> BTreeSet<String> {
+    let home = keeper.home().join("keeper");
+    let out = crate::kit::alliance(&home, keeper.seed)
+        .args(["--json", "need", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_keeper_restart_or_a_kill_during_a_sync_loses_nothing_that_was_acknowledged() {
+    let (f, keeper) = Family::new();
+    f.ada.ok(&["need", "add", "Quiet mornings"]);
+    sync(&f.ada);
+    // Stopped (SIGTERM) and started again: everything is there.
+    assert!(keeper.serve.stop(), "the keeper stops cleanly on SIGTERM");
+    let keeper = f.keeper.keeper_at(&f.keeper_at, &[]);
+    sync(&f.ben);
+    assert_eq!(needs(&f.ben), set(&["Quiet mornings"]));
+    // Killed (SIGKILL) right after Ben's sync returned: what it acknowledged stays.
+    f.ben.ok(&["need", "add", "A walk on Sundays"]);
+    sync(&f.ben);
+    drop(keeper);
+    // Killed in the middle of a bigger sync: the store is whole, and a second sync brings the
+    // rest.
+    for i in 0..40 {
+        f.zoe.ok(&["need", "add", &format!("Zoe's need {i}")]);
+    }
+    let keeper = f.keeper.keeper_at(&f.keeper_at, &[]);
+    let mut syncing = crate::kit::alliance(f.zoe.home(), f.zoe.seed)
+        .arg("sync")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    drop(keeper);
+    let _ = syncing.wait();
+    let _keeper = f.keeper.keeper_at(&f.keeper_at, &[]);
+    sync(&f.zoe);
+    sync(&f.ada);
+    let mut all = set(&["Quiet mornings", "A walk on Sundays"]);
+    all.extend((0..40).map(|i| format!("Zoe's need {i}")));
+    assert_eq!(needs(&f.ada), all);
+    assert_eq!(kept_needs(&f.keeper), all);
+}
+
+/// What `sync --json` printed, whether or not anyone was reachable.
+fn sync_rows(d: &Device) -> Vec<serde_json::Value> {
+    let out = d.cmd().args(["--json", "sync"]).output().unwrap();
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .map(|v| v.as_array().cloned().unwrap_or_default())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_removed_keeper_is_refused_and_receives_nothing_written_after_its_removal() {
+    let (f, _keeper) = Family::new();
+    f.ada.ok(&["need", "add", "Quiet mornings"]);
+    sync(&f.ada);
+    f.ada.ok(&["keeper", "remove", "the Okafor NAS"]);
+    f.ada.ok(&["need", "add", "After the keeper left"]);
+    // Ada's sync no longer dials it; Ben (who does not know of the removal yet) reaches it
+    // and gets nothing from it that is new, and gives it nothing new once he knows.
+    let out = sync_rows(&f.ada);
+    assert!(
+        out.iter()
+            .all(|r| !r["name"].as_str().unwrap().contains("keeper")),
+        "a removed keeper is not dialled: {out:#?}"
+    );
+    let serve = f.ada.serve_at(&f.ada_at);
+    // (Its session with the keeper, at the same time, ends as soon as the removal arrives.)
+    sync_rows(&f.ben);
+    drop(serve);
+    assert!(needs(&f.ben).contains("After the keeper left"));
+    // Ben now knows: his sync refuses the keeper, and the keeper never got the new need.
+    let out = sync_rows(&f.ben);
+    assert!(
+        out.iter()
+            .all(|r| !r["name"].as_str().unwrap().contains("keeper")),
+        "{out:#?}"
+    );
+    assert_eq!(kept_needs(&f.keeper), set(&["Quiet mornings"]));
+    let list = f.ada.ok(&["keeper", "list"]);
+    assert!(list.contains("no keeper"), "{list}");
+}
+
+#[test]
+fn two_keepers_of_one_alliance_sync_with_each_other() {
+    let (f, first) = Family::new();
+    let second = Device::new(44);
+    let second_at = format!("127.0.0.1:{}", free_port());
+    let running = second.keeper_at(&second_at, &[]);
+    f.ada
+        .ok(&["keeper", "add", &running.ticket, "--name", "Grandma's box"]);
+    // Ben hears of the second keeper from the first.
+    sync(&f.ada);
+    sync(&f.ben);
+    f.ada.ok(&["need", "add", "Quiet mornings"]);
+    // Ada reaches only the first keeper; it passes the need on to the second.
+    let first_key = f.keeper.home().join("keeper");
+    let first_id = crate::kit::alliance(&first_key, f.keeper.seed)
+        .args(["--json", "whoami"])
+        .output()
+        .unwrap();
+    let first_id: serde_json::Value = serde_json::from_slice(&first_id.stdout).unwrap();
+    f.ada
+        .ok(&["sync", "--peer", first_id["device"].as_str().unwrap()]);
+    assert!(
+        crate::kit::eventually(20, || kept_needs(&second).contains("Quiet mornings")),
+        "the second keeper got the need from the first"
+    );
+    // With the first keeper gone, Ben gets it from the second.
+    drop(first);
+    sync(&f.ben);
+    assert!(needs(&f.ben).contains("Quiet mornings"));
+}
+
+#[test]
+fn an_idle_alliance_leaves_the_keepers_memory_and_comes_back_when_a_member_connects() {
+    let keeper = Device::new(50);
+    let at = format!("127.0.0.1:{}", free_port());
+    let _running = keeper.keeper_at(&at, &["--idle", "1"]);
+    let ada = Device::founder(51, "Ada", "The Okafor family", "parent");
+    let ticket = keeper.json(&["keeper", "ticket"])["ticket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ada.ok(&["keeper", "add", &ticket]);
+    ada.ok(&["need", "add", "Quiet mornings"]);
+    sync(&ada);
+    let loaded = |d: &Device| {
+        let s = d.json(&["keeper", "status"]);
+        s["alliances"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .map(|a| a["loaded"] == true)
+    };
+    assert!(
+        crate::kit::eventually(20, || loaded(&keeper) == Some(false)),
+        "dropped from memory once idle"
+    );
+    ada.ok(&["need", "add", "Tea at four"]);
+    sync(&ada);
+    assert_eq!(kept_needs(&keeper), set(&["Quiet mornings", "Tea at four"]));
+}
+
+#[test]
+fn members_pass_on_addresses_so_two_who_met_only_through_a_third_meet_directly() {
+    let (f, keeper) = Family::new();
+    drop(keeper);
+    let [a, z] = [0, 1].map(|_| format!("127.0.0.1:{}", free_port()));
+    // Zoe's device serves at a fixed address and meets Ada's; Ben knows only Ada's.
+    let ada = f.ada.serve_at(&a);
+    f.zoe.knows_at(&[(&f.ada, &a)]);
+    f.ben.knows_at(&[(&f.ada, &a)]);
+    let zoe = f.zoe.serve_at(&z);
+    assert!(crate::kit::eventually(20, || {
+        f.ada.json(&["peers"]).to_string().contains(&z)
+    }));
+    // Ben syncs with Ada's device, which passes on where Zoe's is.
+    f.ben.ok(&["sync"]);
+    drop(ada);
+    f.ben.ok(&["need", "add", "A walk on Sundays"]);
+    let out = f.ben.json(&["sync"]);
+    assert!(
+        out.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "Zoe" && r["ok"] == true),
+        "Ben reached Zoe directly: {out:#}"
+    );
+    drop(zoe);
+    assert!(needs(&f.zoe).contains("A walk on Sundays"));
 }

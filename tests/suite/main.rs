@@ -9,8 +9,8 @@
 //!   `durability`, `crash`; the family's page in a real headless Chromium: `app`;
 //! - the docs themselves: `docs` (every test they cite and every `cargo test` command exists).
 
-mod kit;
 mod keeper;
+mod kit;
 
 mod app;
 mod attacks;

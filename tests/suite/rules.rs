@@ -572,3 +572,110 @@ fn a_kept_change_whose_voucher_a_removal_withdrew_keeps_a_proof_that_travels_and
     assert!(refused.receive(batch).is_err());
     assert!(refused.is_empty());
 }
+
+/// A keeper of the Okafors' alliance (added by Ada), holding it as it is now.
+fn with_keeper() -> (Dev, Dev, Dev, Dev) {
+    let (mut ada, mut ben, mut cy) = okafors();
+    let keeper_key = crate::kit::memory::device_key(9).device_id();
+    ada.edit(20, |r, w| {
+        r.add_keeper(
+            w,
+            &keeper_key,
+            "the Okafor NAS",
+            &["127.0.0.1:4000".parse().unwrap()],
+        )
+    })
+    .unwrap();
+    sync3(&mut ada, &mut ben, &mut cy);
+    let mut keeper = Dev::new(9, Replica::empty(ada.replica.id()));
+    keeper.receive_all(&ada.replica);
+    assert!(keeper.replica.is_keeper(&keeper_key));
+    (ada, ben, cy, keeper)
+}
+
+#[test]
+fn a_change_signed_by_a_keeper_is_refused_by_every_device_and_by_the_keeper_itself() {
+    let (ada, mut ben, mut cy, mut keeper) = with_keeper();
+    let ada_id = member(&ada, "Ada");
+    // What a modified keeper client might sign: a need, an agreement, a vision edit, a new
+    // member, a new device, a title.
+    let attempts: Vec<(&str, Forge)> = vec![
+        ("a need", |tx, _, _, _| {
+            let needs = tx.get(ROOT, "needs").unwrap().unwrap().1;
+            let n = tx.put_object(&needs, "nkeep", ObjType::Map).unwrap();
+            tx.put(&n, "owner", "nobody").unwrap();
+        }),
+        ("an agreement", |tx, doc, ada_id, _| {
+            let e = first(doc, "expectations");
+            let agreements = map(doc, &e, "agreements");
+            let a = tx
+                .put_object(&agreements, ada_id.as_str(), ObjType::Map)
+                .unwrap();
+            tx.put(&a, "text_digest", "0000").unwrap();
+        }),
+        ("a vision edit", |tx, doc, _, _| {
+            let vision = map(doc, &ROOT, "vision");
+            tx.splice_text(&vision, 0, 0, "Keepers rule. ").unwrap();
+        }),
+        ("a new member", |tx, doc, _, _| {
+            let members = map(doc, &ROOT, "members");
+            let m = tx.put_object(&members, "mkeep", ObjType::Map).unwrap();
+            tx.put(&m, "name", "Mallory").unwrap();
+        }),
+        ("a new device", |tx, doc, ada_id, _| {
+            let devices = map(doc, &ROOT, "devices");
+            let d = tx
+                .put_object(&devices, &"ab".repeat(32), ObjType::Map)
+                .unwrap();
+            tx.put(&d, "member", ada_id.as_str()).unwrap();
+        }),
+        ("the title", |tx, _, _, _| {
+            tx.put(ROOT, "title", "Kept").unwrap();
+        }),
+    ];
+    for (what, f) in attempts {
+        let change = forged(&keeper, 30, |tx, doc| f(tx, doc, &ada_id, &ada_id));
+        for receiver in [&mut ben, &mut cy] {
+            let broken = refused(receiver, change.clone(), rule::KEEPER);
+            assert!(broken.to_string().contains("keeper"), "{what}: {broken}");
+        }
+        // The keeper's own replica refuses what it is handed, as every device does.
+        refused(&mut keeper, change, rule::KEEPER);
+    }
+}
+
+#[test]
+fn only_an_admin_adds_a_keeper_and_a_keeper_belongs_to_no_person() {
+    let (_, ben, mut cy) = okafors();
+    let ben_id = member(&ben, "Ben");
+    // Ben (not an admin) adds a keeper: refused.
+    let change = forged(&ben, 30, |tx, doc| {
+        let devices = map(doc, &ROOT, "devices");
+        let d = tx
+            .put_object(&devices, &"cd".repeat(32), ObjType::Map)
+            .unwrap();
+        tx.put(&d, "keeper", true).unwrap();
+        tx.put(&d, "name", "Ben's box").unwrap();
+    });
+    refused(&mut cy, change, rule::ADD_KEEPER);
+    // Ben adds a device of his own that says it is a keeper: refused too (a keeper would
+    // then write as Ben).
+    let change = forged(&ben, 31, |tx, doc| {
+        let devices = map(doc, &ROOT, "devices");
+        let d = tx
+            .put_object(&devices, &"ce".repeat(32), ObjType::Map)
+            .unwrap();
+        tx.put(&d, "member", ben_id.as_str()).unwrap();
+        tx.put(&d, "keeper", true).unwrap();
+    });
+    refused(&mut cy, change, rule::ADD_KEEPER);
+    // And only an admin removes one.
+    let (mut ada, ben, _, _) = with_keeper();
+    let keeper_hex = crate::kit::memory::device_key(9).device_id().to_hex();
+    let change = forged(&ben, 32, |tx, doc| {
+        let devices = map(doc, &ROOT, "devices");
+        let k = map(doc, &devices, &keeper_hex);
+        tx.put(&k, "removed_at", 1).unwrap();
+    });
+    refused(&mut ada, change, rule::REMOVE_DEVICE);
+}

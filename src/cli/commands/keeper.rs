@@ -184,7 +184,12 @@ struct TicketOut {
 
 fn ticket(ctx: &mut Context) -> Result<()> {
     let ticket = keeper::ticket(&keeper_home(&ctx.home))?.to_string();
-    ctx.out.emit(&TicketOut { ticket: ticket.clone() }, || ticket);
+    ctx.out.emit(
+        &TicketOut {
+            ticket: ticket.clone(),
+        },
+        || ticket,
+    );
     Ok(())
 }
 
@@ -287,7 +292,10 @@ fn add(ctx: &mut Context, ticket: &str, name: Option<&str>) -> Result<()> {
 }
 
 fn list(ctx: &mut Context) -> Result<()> {
-    let (open, identity) = (ctx.home.open(&ctx.alliance_id()?, LockMode::Shared)?, ctx.identity()?);
+    let (open, identity) = (
+        ctx.home.open(&ctx.alliance_id()?, LockMode::Shared)?,
+        ctx.identity()?,
+    );
     let keepers = keeper::keepers(&open, &identity)?;
     let now = ctx.now;
     ctx.out.emit(&keepers, || {

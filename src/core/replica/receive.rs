@@ -377,9 +377,7 @@ impl Replica {
         let mut people = rules::People::with_capacity(claims.len());
         for ((hash, deps, author), person) in claims.iter().zip(found) {
             match person {
-                None if guarded(|| rules::keeper_at(doc, author, deps))
-                    .unwrap_or(false) =>
-                {
+                None if guarded(|| rules::keeper_at(doc, author, deps)).unwrap_or(false) => {
                     return Err(rules::by_keeper(hash, author).into());
                 }
                 None => {

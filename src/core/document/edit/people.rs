@@ -212,14 +212,16 @@ impl Replica {
             .collect();
         let name = crate::core::document::text::check_name(name).map_err(EditError::Invalid)?;
         if let Some(entry) = self.roster().device(&device.to_hex()) {
-            return Err(EditError::Invalid(if entry.keeper && entry.removed.is_none() {
-                format!("the keeper \"{}\" is in this alliance already", entry.name)
-            } else {
-                format!(
-                    "device {} was in this alliance before; a removed device cannot come back",
-                    device.short()
-                )
-            }));
+            return Err(EditError::Invalid(
+                if entry.keeper && entry.removed.is_none() {
+                    format!("the keeper \"{}\" is in this alliance already", entry.name)
+                } else {
+                    format!(
+                        "device {} was in this alliance before; a removed device cannot come back",
+                        device.short()
+                    )
+                },
+            ));
         }
         let devices = self.devices_map()?;
         let summary = format!("added the keeper \"{name}\"");
