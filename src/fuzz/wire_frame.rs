@@ -51,7 +51,7 @@ fn deliver(frame: Frame) -> bool {
                 join: join.clone(),
                 live,
                 addrs: addrs.clone(),
-                hand_over: hand_over,
+                hand_over,
             }) else {
                 return false;
             };

@@ -53,6 +53,9 @@ const FRESH_BACKLOG: usize = 1024;
 /// An alliance in this device's store, shared by the sessions of a running device. The store
 /// lock is taken for each step and released in between, so other `alliance` commands can write
 /// while `serve` runs; their writes are picked up at the next step.
+/// Where a device can be reached: its key, its direct addresses, its relay.
+pub type Reachable = (DeviceId, Vec<String>, Option<String>);
+
 pub struct SharedAlliance {
     pub id: AllianceId,
     open: Mutex<OpenAlliance>,
@@ -202,7 +205,7 @@ impl SharedAlliance {
     pub fn addresses_for(
         &self,
         to: &DeviceId,
-    ) -> Result<Vec<(DeviceId, Vec<String>, Option<String>)>, SharedError> {
+    ) -> Result<Vec<Reachable>, SharedError> {
         self.with(LockMode::Shared, |o| {
             let book = o.peer_book()?;
             let replica = o.replica();
@@ -223,7 +226,7 @@ impl SharedAlliance {
     pub fn learn_addresses(
         &self,
         from: &DeviceId,
-        passed: Vec<(DeviceId, Vec<String>, Option<String>)>,
+        passed: Vec<Reachable>,
     ) -> Result<(), SharedError> {
         self.with(LockMode::Exclusive, |o| {
             let replica = o.replica();

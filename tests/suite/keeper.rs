@@ -319,3 +319,177 @@ fn members_pass_on_addresses_so_two_who_met_only_through_a_third_meet_directly()
     drop(zoe);
     assert!(needs(&f.zoe).contains("A walk on Sundays"));
 }
+
+/// A stranger's endpoint on 127.0.0.1 (a real iroh node of a device in no alliance).
+async fn stranger(seed: u8) -> alliance::net::node::Node {
+    crate::kit::net::Dev::new(seed, "Eve").node().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_keeper_survives_what_serve_survives_from_strangers() {
+    use alliance::constants::{ALPN, MAX_HANDSHAKE_FRAME_BYTES, MAX_STRANGER_CONNECTIONS};
+    use alliance::net::ticket::KeeperTicket;
+    use alliance::net::wire::{Frame, read_frame, write_frame};
+    let (f, keeper) = tokio::task::block_in_place(Family::new);
+    let ticket: KeeperTicket = keeper.ticket.parse().unwrap();
+    let addr = ticket.keeper.clone();
+    let alliance_id: [u8; 32] = {
+        let id = f.ada.json(&["show"])["id"].as_str().unwrap().to_string();
+        hex::decode(id).unwrap().try_into().unwrap()
+    };
+    let eve = stranger(90).await;
+    // Garbage for a first frame: disconnected.
+    let conn = eve.endpoint.connect(addr.clone(), ALPN).await.unwrap();
+    let (mut s, mut r) = conn.open_bi().await.unwrap();
+    s.write_all(&[0, 0, 0, 9, 7, 7, 7, 7, 7, 7, 7, 7, 7])
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(15), read_frame(&mut r))
+        .await
+        .expect("answered");
+    assert!(!matches!(answer, Ok(Frame::Welcome { .. })), "{answer:?}");
+    // A frame announced over the handshake limit: disconnected before it is read.
+    let conn = eve.endpoint.connect(addr.clone(), ALPN).await.unwrap();
+    let (mut s, mut r) = conn.open_bi().await.unwrap();
+    s.write_all(&((MAX_HANDSHAKE_FRAME_BYTES as u32) + 1).to_be_bytes())
+        .await
+        .unwrap();
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_secs(15), read_frame(&mut r))
+            .await
+            .expect("answered")
+            .is_err()
+    );
+    // A stranger's hello for the alliance the keeper holds: refused, as not a member.
+    let hello = |hand_over| Frame::Hello {
+        alliance: alliance_id,
+        join: None,
+        live: true,
+        addrs: vec![],
+        hand_over,
+    };
+    for (hand_over, expected) in [
+        (None, "not a member"),
+        // A hand-over with a wrong secret, for an alliance it holds or not.
+        (Some([1; 32]), "not a member"),
+    ] {
+        let conn = eve.endpoint.connect(addr.clone(), ALPN).await.unwrap();
+        let (mut s, mut r) = conn.open_bi().await.unwrap();
+        write_frame(&mut s, &hello(hand_over)).await.unwrap();
+        match read_frame(&mut r).await {
+            Ok(Frame::Refused { reason }) => assert!(reason.contains(expected), "{reason}"),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+    let conn = eve.endpoint.connect(addr.clone(), ALPN).await.unwrap();
+    let (mut s, mut r) = conn.open_bi().await.unwrap();
+    write_frame(
+        &mut s,
+        &Frame::Hello {
+            alliance: [9; 32],
+            join: None,
+            live: false,
+            addrs: vec![],
+            hand_over: Some([1; 32]),
+        },
+    )
+    .await
+    .unwrap();
+    match read_frame(&mut r).await {
+        Ok(Frame::Refused { reason }) => {
+            assert!(reason.contains("keeper ticket is not its own"), "{reason}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // A flood of silent strangers, more than the slots they share: members still get in.
+    let mut conns = Vec::new();
+    let mut floods = Vec::new();
+    for seed in 0..3u8 {
+        let node = stranger(91 + seed).await;
+        for _ in 0..(MAX_STRANGER_CONNECTIONS / 2) {
+            if let Ok(c) = node.endpoint.connect(addr.clone(), ALPN).await {
+                conns.push(c);
+            }
+        }
+        floods.push(node);
+    }
+    assert!(conns.len() > MAX_STRANGER_CONNECTIONS);
+    tokio::task::block_in_place(|| {
+        f.ada.ok(&["need", "add", "During the flood"]);
+        sync(&f.ada);
+        sync(&f.ben);
+        assert!(needs(&f.ben).contains("During the flood"));
+    });
+    // Nothing of the strangers is kept, and the keeper is still the one it was.
+    let status = tokio::task::block_in_place(|| f.keeper.json(&["keeper", "status"]));
+    assert_eq!(status["running"], true);
+    assert_eq!(status["alliances"].as_object().unwrap().len(), 1);
+    for n in floods {
+        n.shutdown().await;
+    }
+    eve.shutdown().await;
+}
+
+/// `alliance app --no-open` of a device (its node stays connected, live, as a family's open
+/// page keeps it); killed on drop.
+struct OpenPage(std::process::Child);
+
+impl OpenPage {
+    fn start(d: &Device) -> OpenPage {
+        use std::io::BufRead;
+        let mut child = crate::kit::alliance(d.home(), d.seed)
+            .args(["--json", "app", "--no-open"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.contains("url"), "the page started: {line}");
+        OpenPage(child)
+    }
+}
+
+impl Drop for OpenPage {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn three_members_whose_pages_are_never_open_together_converge_through_the_keeper_live() {
+    let (f, _keeper) = Family::new();
+    let arrives = |d: &Device, what: &[&str]| {
+        crate::kit::eventually(30, || {
+            let have = needs(d);
+            what.iter().all(|w| have.contains(*w))
+        })
+    };
+    let kept = |what: &str| crate::kit::eventually(30, || kept_needs(&f.keeper).contains(what));
+    // Ada's page is open; what she writes reaches the keeper with no command.
+    let page = OpenPage::start(&f.ada);
+    f.ada.ok(&["need", "add", "Quiet mornings"]);
+    assert!(kept("Quiet mornings"));
+    drop(page);
+    // Ben opens his page later: Ada's need arrives; his goes to the keeper.
+    let page = OpenPage::start(&f.ben);
+    assert!(arrives(&f.ben, &["Quiet mornings"]));
+    f.ben.ok(&["need", "add", "A walk on Sundays"]);
+    assert!(kept("A walk on Sundays"));
+    drop(page);
+    // Zoe, later still.
+    let page = OpenPage::start(&f.zoe);
+    assert!(arrives(&f.zoe, &["Quiet mornings", "A walk on Sundays"]));
+    f.zoe.ok(&["need", "add", "Time with friends"]);
+    assert!(kept("Time with friends"));
+    drop(page);
+    // Ada's page again: Ben's and Zoe's arrive.
+    let _page = OpenPage::start(&f.ada);
+    assert!(arrives(
+        &f.ada,
+        &["Quiet mornings", "A walk on Sundays", "Time with friends"]
+    ));
+}

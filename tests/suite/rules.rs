@@ -625,7 +625,7 @@ fn a_change_signed_by_a_keeper_is_refused_by_every_device_and_by_the_keeper_itse
         ("a new device", |tx, doc, ada_id, _| {
             let devices = map(doc, &ROOT, "devices");
             let d = tx
-                .put_object(&devices, &"ab".repeat(32), ObjType::Map)
+                .put_object(&devices, "ab".repeat(32), ObjType::Map)
                 .unwrap();
             tx.put(&d, "member", ada_id.as_str()).unwrap();
         }),
@@ -652,7 +652,7 @@ fn only_an_admin_adds_a_keeper_and_a_keeper_belongs_to_no_person() {
     let change = forged(&ben, 30, |tx, doc| {
         let devices = map(doc, &ROOT, "devices");
         let d = tx
-            .put_object(&devices, &"cd".repeat(32), ObjType::Map)
+            .put_object(&devices, "cd".repeat(32), ObjType::Map)
             .unwrap();
         tx.put(&d, "keeper", true).unwrap();
         tx.put(&d, "name", "Ben's box").unwrap();
@@ -663,7 +663,7 @@ fn only_an_admin_adds_a_keeper_and_a_keeper_belongs_to_no_person() {
     let change = forged(&ben, 31, |tx, doc| {
         let devices = map(doc, &ROOT, "devices");
         let d = tx
-            .put_object(&devices, &"ce".repeat(32), ObjType::Map)
+            .put_object(&devices, "ce".repeat(32), ObjType::Map)
             .unwrap();
         tx.put(&d, "member", ben_id.as_str()).unwrap();
         tx.put(&d, "keeper", true).unwrap();
