@@ -202,10 +202,7 @@ impl SharedAlliance {
 
     /// What this device knows of reaching the alliance's other devices but `to`, to pass on
     /// to `to` (device, addresses, relay): its address book, for devices that sync now.
-    pub fn addresses_for(
-        &self,
-        to: &DeviceId,
-    ) -> Result<Vec<Reachable>, SharedError> {
+    pub fn addresses_for(&self, to: &DeviceId) -> Result<Vec<Reachable>, SharedError> {
         self.with(LockMode::Shared, |o| {
             let book = o.peer_book()?;
             let replica = o.replica();

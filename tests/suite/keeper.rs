@@ -493,3 +493,41 @@ fn three_members_whose_pages_are_never_open_together_converge_through_the_keeper
         &["Quiet mornings", "A walk on Sundays", "Time with friends"]
     ));
 }
+
+#[test]
+fn the_relay_allowlist_names_exactly_the_devices_of_the_alliances_the_keeper_holds() {
+    let (f, _keeper) = Family::new();
+    sync(&f.ada);
+    sync(&f.ben);
+    sync(&f.zoe);
+    f.ada.ok(&["member", "remove", "Zoe", "--yes"]);
+    sync(&f.ada);
+    // The status file the allowlist reads is written every few seconds.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let text = f.keeper.ok(&["keeper", "relay-allowlist"]);
+    let config: toml::Table = text.parse().expect("a TOML config iroh-relay reads");
+    let listed: BTreeSet<String> = config["access"]["allowlist"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            let k = k.as_str().unwrap();
+            // As iroh-relay reads them: endpoint IDs.
+            k.parse::<iroh::PublicKey>().expect("an endpoint ID");
+            k.to_string()
+        })
+        .collect();
+    let keeper_key = crate::kit::alliance(&f.keeper.home().join("keeper"), f.keeper.seed)
+        .args(["--json", "whoami"])
+        .output()
+        .unwrap();
+    let keeper_key: serde_json::Value = serde_json::from_slice(&keeper_key.stdout).unwrap();
+    let expected: BTreeSet<String> = [
+        f.ada.device_key(),
+        f.ben.device_key(),
+        keeper_key["device"].as_str().unwrap().to_string(),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(listed, expected, "Zoe, removed, is not on it:\n{text}");
+}

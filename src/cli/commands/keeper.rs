@@ -60,6 +60,9 @@ pub enum KeeperCommand {
     Status,
     /// Print a systemd unit that runs the keeper as a service.
     Service,
+    /// Print the access section of an iroh-relay config that lets only the devices of the
+    /// alliances this keeper holds use your own relay (docs/keeper.md).
+    RelayAllowlist,
     /// Add a keeper to this alliance (an admin), with the ticket the keeper printed; it is
     /// handed the alliance at once.
     Add {
@@ -85,6 +88,7 @@ pub fn run(ctx: &mut Context, args: KeeperArgs) -> Result<()> {
         Some(KeeperCommand::Ticket) => ticket(ctx),
         Some(KeeperCommand::Status) => status(ctx),
         Some(KeeperCommand::Service) => service(ctx),
+        Some(KeeperCommand::RelayAllowlist) => relay_allowlist(ctx),
         Some(KeeperCommand::Add { ticket, name }) => add(ctx, &ticket, name.as_deref()),
         Some(KeeperCommand::List) => list(ctx),
         Some(KeeperCommand::Remove { keeper }) => remove(ctx, &keeper),
@@ -259,6 +263,56 @@ fn service(ctx: &mut Context) -> Result<()> {
     }
     let unit = keeper::systemd_unit(&exe, ctx.home.root());
     ctx.out.emit(&Unit { unit: unit.clone() }, || unit);
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Allowed {
+    device: String,
+    name: String,
+    alliance: String,
+}
+
+fn relay_allowlist(ctx: &mut Context) -> Result<()> {
+    let home = keeper_home(&ctx.home);
+    let me = home.identity().map_err(|_| {
+        DeviceError::user("this device runs no keeper; start one with `alliance keeper`")
+    })?;
+    let mut allowed = vec![Allowed {
+        device: me.key.device_id().to_hex(),
+        name: me.name.clone(),
+        alliance: String::new(),
+    }];
+    for a in home.keeper_status().alliances.values() {
+        for (key, d) in &a.devices {
+            if !allowed.iter().any(|x| &x.device == key) {
+                allowed.push(Allowed {
+                    device: key.clone(),
+                    name: d.name.clone(),
+                    alliance: a.title.clone(),
+                });
+            }
+        }
+    }
+    ctx.out.emit(&allowed, || {
+        let mut s = String::from(
+            "# iroh-relay's config file: only the devices of the alliances this keeper holds\n# may use the relay (run this again after someone joins or is removed).\naccess.allowlist = [\n",
+        );
+        for a in &allowed {
+            let who = if a.alliance.is_empty() {
+                format!("the keeper \"{}\"", crate::cli::output::one_line(&a.name))
+            } else {
+                format!(
+                    "{} ({})",
+                    crate::cli::output::one_line(&a.name),
+                    crate::cli::output::one_line(&a.alliance)
+                )
+            };
+            s.push_str(&format!("  \"{}\", # {who}\n", a.device));
+        }
+        s.push(']');
+        s
+    });
     Ok(())
 }
 
