@@ -464,6 +464,34 @@ async fn run_action(
                 ..Reply::default()
             }
         }
+        Action::KeeperAdd => {
+            let ticket = crate::device::keeper::parse_ticket(&f.text(field::TICKET)?)?;
+            let name = f.text(field::NAME).ok();
+            let entry = ticket.clone();
+            let (name, added_now) = app
+                .with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
+                    crate::device::keeper::add_entry(
+                        open,
+                        identity,
+                        &entry,
+                        name.as_deref(),
+                        entropy,
+                        crate::system::now(),
+                    )
+                })
+                .await?;
+            let id = app.shared(aid)?.id;
+            let handed = app.device.hand_over(&id, &ticket).await;
+            let added = crate::device::keeper::handed_over(name, &ticket, added_now, handed)?;
+            Reply {
+                ok: true,
+                message: format!(
+                    "The keeper \"{}\" holds the alliance now: everyone's devices sync with it from now on.",
+                    added.name
+                ),
+                ..Reply::default()
+            }
+        }
         Action::InviteRevoke => {
             let id = f.text(field::ID)?;
             let id = app

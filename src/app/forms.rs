@@ -22,10 +22,11 @@ pub enum Action {
     Seen,
     Invite,
     InviteRevoke,
+    KeeperAdd,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::NeedAdd,
         Action::NeedEdit,
         Action::NeedRemove,
@@ -41,6 +42,7 @@ impl Action {
         Action::Seen,
         Action::Invite,
         Action::InviteRevoke,
+        Action::KeeperAdd,
     ];
 
     /// Its name in the route.
@@ -61,6 +63,7 @@ impl Action {
             Action::Seen => "seen",
             Action::Invite => "invite",
             Action::InviteRevoke => "invite-revoke",
+            Action::KeeperAdd => "keeper-add",
         }
     }
 

@@ -94,6 +94,14 @@ impl<'a> Reader<'a> {
                 crate::device::steps::devices(open, Some(&c.device)).unwrap_or_default(),
             ),
             Part::Members => PartData::Members,
+            Part::Keepers => PartData::Keepers(
+                c.me.as_ref()
+                    .and_then(|me| crate::device::steps::keepers(open, me).ok())
+                    .unwrap_or_default(),
+                c.me.as_ref()
+                    .and_then(|me| c.view.current(me))
+                    .is_some_and(|m| m.admin),
+            ),
             Part::Invites => PartData::Invites(
                 crate::device::steps::invites(open)
                     .map(|i| i.invites)

@@ -528,10 +528,8 @@ pub fn keepers(
     identity: &crate::store::Identity,
 ) -> Result<Vec<KeeperEntry>> {
     let me = crate::device::steps::me(open, identity)?;
-    let status = crate::device::steps::status(open, &me, Timestamp(0))?;
     let roster = open.replica().roster();
-    Ok(status
-        .keepers
+    Ok(crate::device::steps::keepers(open, &me)?
         .into_iter()
         .filter_map(|k| {
             let d = roster.device(&k.device)?;
@@ -576,29 +574,10 @@ pub async fn add(
     entropy: &mut (dyn crate::core::Entropy + Send),
     now: Timestamp,
 ) -> Result<Added> {
-    let ticket: KeeperTicket = ticket
-        .trim()
-        .parse()
-        .map_err(|e: crate::net::ticket::BadKeeperTicket| DeviceError::user(e.to_string()))?;
-    let keeper = crate::net::endpoint::device_of(&ticket.keeper.id);
-    if keeper == identity.key.device_id() {
-        return Err(DeviceError::user(
-            "that ticket is this device's own; a keeper runs from its own home (`alliance keeper` keeps it under HOME/keeper)",
-        ));
-    }
-    let name = name.unwrap_or(&ticket.name).to_string();
-    let addrs: Vec<std::net::SocketAddr> = ticket.keeper.ip_addrs().copied().collect();
-    let added_now = {
+    let ticket = parse_ticket(ticket)?;
+    let (name, added_now) = {
         let mut open = home.open(id, LockMode::Exclusive)?;
-        let already = open.replica().is_keeper(&keeper);
-        if !already {
-            crate::device::steps::edit_on(&mut open, identity, entropy, now, |r, w, _| {
-                Ok(r.add_keeper(w, &keeper, &name, &addrs)?)
-            })?;
-        }
-        let listed: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
-        open.update_peer_book(|book| book.learn(&keeper.to_hex(), &listed, None))?;
-        !already
+        add_entry(&mut open, identity, &ticket, name, entropy, now)?
     };
     let shared = SharedAlliance::new(home.open(id, LockMode::Shared)?);
     let seed = identity.key.to_seed();
@@ -613,6 +592,58 @@ pub async fn add(
     .await?;
     let handed = node.hand_over(&shared, &ticket).await;
     node.shutdown().await;
+    handed_over(name, &ticket, added_now, handed)
+}
+
+/// Parses a keeper ticket as a person pasted it.
+pub fn parse_ticket(ticket: &str) -> Result<KeeperTicket> {
+    ticket
+        .trim()
+        .parse()
+        .map_err(|e: crate::net::ticket::BadKeeperTicket| DeviceError::user(e.to_string()))
+}
+
+/// The first half of adding a keeper (an admin), on the alliance open for writing: its entry
+/// in the document (unless it is there already) and its addresses in the address book. Returns its name and whether it was added now.
+pub fn add_entry(
+    open: &mut crate::store::OpenAlliance,
+    identity: &crate::store::Identity,
+    ticket: &KeeperTicket,
+    name: Option<&str>,
+    entropy: &mut dyn crate::core::Entropy,
+    now: Timestamp,
+) -> Result<(String, bool)> {
+    let keeper = crate::net::endpoint::device_of(&ticket.keeper.id);
+    if keeper == identity.key.device_id() {
+        return Err(DeviceError::user(
+            "that ticket is this device's own; a keeper runs from its own home (`alliance keeper` keeps it under HOME/keeper)",
+        ));
+    }
+    let name = name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&ticket.name)
+        .to_string();
+    let addrs: Vec<std::net::SocketAddr> = ticket.keeper.ip_addrs().copied().collect();
+    let already = open.replica().is_keeper(&keeper);
+    if !already {
+        crate::device::steps::edit_on(open, identity, entropy, now, |r, w, _| {
+            Ok(r.add_keeper(w, &keeper, &name, &addrs)?)
+        })?;
+    }
+    let listed: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+    open.update_peer_book(|book| book.learn(&keeper.to_hex(), &listed, None))?;
+    Ok((name, !already))
+}
+
+/// The second half: what handing the alliance over came to, in words.
+pub fn handed_over(
+    name: String,
+    ticket: &KeeperTicket,
+    added_now: bool,
+    handed: std::result::Result<crate::net::session::SessionReport, crate::net::NetError>,
+) -> Result<Added> {
+    let keeper = crate::net::endpoint::device_of(&ticket.keeper.id);
     match handed {
         Ok(report) => Ok(Added {
             name,
@@ -621,7 +652,7 @@ pub async fn add(
             sent: report.sent,
         }),
         Err(e) => Err(DeviceError::user(format!(
-            "the keeper \"{name}\" {} this alliance, but it could not take it yet ({e}); start it (`alliance keeper` on its machine) and run the same `alliance keeper add` again",
+            "the keeper \"{name}\" {} this alliance, but it could not take it yet ({e}); start it (`alliance keeper` on its machine) and add it again",
             if added_now { "was added to" } else { "is in" }
         ))),
     }

@@ -129,6 +129,23 @@ impl Online {
         changed
     }
 
+    /// Hands alliance `id` to the keeper of `ticket` from the running node (see
+    /// [`crate::device::keeper`]); an error in words when nothing runs.
+    pub async fn hand_over(
+        &self,
+        id: &AllianceId,
+        ticket: &crate::net::ticket::KeeperTicket,
+    ) -> std::result::Result<crate::net::session::SessionReport, crate::net::NetError> {
+        self.refresh().await.ok();
+        let node = self.node.lock().await;
+        let (Some(node), Some(shared)) = (node.as_ref(), self.alliance(id)) else {
+            return Err(crate::net::NetError::Internal(
+                "this device is not online yet".into(),
+            ));
+        };
+        node.hand_over(&shared, ticket).await
+    }
+
     /// Stops the node and withdraws its announcement.
     pub async fn stop(&self) {
         if let Some(node) = self.node.lock().await.take() {

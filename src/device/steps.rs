@@ -165,9 +165,18 @@ pub fn status(open: &OpenAlliance, me: &ItemId, now: Timestamp) -> Result<Status
             })
         })
         .collect();
-    // What this device knows the others have: the heads kept with each peer device.
+    let shared = shared_heads(open)?;
+    status.unshared = replica.unshared(&index, me, &shared);
+    status.keepers = keepers_hold(open, &index, me, &shared)?;
+    Ok(status)
+}
+
+/// What this device knows the others have: the heads kept with each peer device.
+fn shared_heads(
+    open: &OpenAlliance,
+) -> Result<Vec<(crate::core::DeviceId, Vec<automerge::ChangeHash>)>> {
     let mut shared = Vec::new();
-    for device in replica.roster().devices {
+    for device in open.replica().roster().devices {
         let Ok(id) = device.key.parse::<crate::core::DeviceId>() else {
             continue;
         };
@@ -178,16 +187,31 @@ pub fn status(open: &OpenAlliance, me: &ItemId, now: Timestamp) -> Result<Status
             shared.push((id, heads));
         }
     }
-    status.unshared = replica.unshared(&index, me, &shared);
-    status.keepers = replica.keepers_hold(&index, me, &shared);
-    for k in &mut status.keepers {
+    Ok(shared)
+}
+
+/// What each keeper holds of `me`'s changes, and when this device last synced with it.
+fn keepers_hold(
+    open: &OpenAlliance,
+    index: &crate::core::index::ChangeIndex,
+    me: &ItemId,
+    shared: &[(crate::core::DeviceId, Vec<automerge::ChangeHash>)],
+) -> Result<Vec<crate::core::status::KeeperHolds>> {
+    let book = open.peer_book()?;
+    let mut keepers = open.replica().keepers_hold(index, me, shared);
+    for k in &mut keepers {
         k.last_sync = book
             .peers
             .get(&k.device)
             .and_then(|p| p.last_seen)
             .map(Timestamp);
     }
-    Ok(status)
+    Ok(keepers)
+}
+
+/// What each keeper of the alliance holds of `me`'s changes (`status` and the page say it).
+pub fn keepers(open: &OpenAlliance, me: &ItemId) -> Result<Vec<crate::core::status::KeeperHolds>> {
+    keepers_hold(open, &open.change_index(), me, &shared_heads(open)?)
 }
 
 /// Whether this device may invite a new person (its person is an admin), with a message that

@@ -85,7 +85,7 @@ impl Page {
             Page::Vision => &[Part::VisionConflicts],
             Page::Expectations => &[Part::Expectations],
             Page::Checkins => &[Part::Checkins],
-            Page::People => &[Part::Devices, Part::Members, Part::Invites],
+            Page::People => &[Part::Devices, Part::Members, Part::Keepers, Part::Invites],
         }
     }
 }
@@ -104,11 +104,12 @@ pub enum Part {
     Checkins,
     Devices,
     Members,
+    Keepers,
     Invites,
 }
 
 impl Part {
-    pub const ALL: [Part; 11] = [
+    pub const ALL: [Part; 12] = [
         Part::Status,
         Part::Changes,
         Part::Needs,
@@ -119,6 +120,7 @@ impl Part {
         Part::Checkins,
         Part::Devices,
         Part::Members,
+        Part::Keepers,
         Part::Invites,
     ];
 
@@ -135,6 +137,7 @@ impl Part {
             Part::Checkins => "checkins",
             Part::Devices => "devices",
             Part::Members => "members",
+            Part::Keepers => "keepers",
             Part::Invites => "invites",
         }
     }
@@ -168,6 +171,9 @@ pub enum PartData {
     Checkins,
     Devices(Vec<DeviceRow>),
     Members,
+    /// The alliance's keepers and what each holds of this person's changes; whether this
+    /// device's person is an admin (who may add one).
+    Keepers(Vec<crate::core::status::KeeperHolds>, bool),
     /// The invites made on this device.
     Invites(Vec<Invite>),
 }
@@ -186,6 +192,7 @@ impl PartData {
             PartData::Checkins => Part::Checkins,
             PartData::Devices(_) => Part::Devices,
             PartData::Members => Part::Members,
+            PartData::Keepers(..) => Part::Keepers,
             PartData::Invites(_) => Part::Invites,
         }
     }

@@ -45,6 +45,7 @@ pub fn part(c: &Ctx, data: &PartData) -> Markup {
         PartData::Checkins => steps::checkins(c),
         PartData::Devices(rows) => people::devices(c, rows),
         PartData::Members => people::members(c),
+        PartData::Keepers(list, admin) => people::keepers(c, list, *admin),
         PartData::Invites(list) => people::invites(c, list),
     }
 }

@@ -28,6 +28,16 @@ pub(super) fn status(c: &Ctx, status: Option<&Result<Box<Status>, String>>) -> M
     html! {
         p { "Hello, " (shown(&st.name)) "." }
         @if quiet { p.calm { "Nothing needs your attention." } }
+        @for k in &st.keepers {
+            p.keeper {
+                @match k.missing {
+                    Some(0) => { "The keeper “" (shown(&k.name)) "” has everything you wrote." }
+                    Some(n) => { @if n == 1 { "1 of your changes has" } @else { (n) " of your changes have" } " not reached the keeper “" (shown(&k.name)) "” yet." }
+                    None => { "This device has not synced with the keeper “" (shown(&k.name)) "” yet." }
+                }
+                @if let Some(t) = k.last_sync { " Last synced " (t.ago(c.now)) "." }
+            }
+        }
         @if !st.conflicts.is_empty() {
             h2 { (st.conflicts.len()) " conflict(s): edits that collided" }
             (conflicts(&c.aid, &st.conflicts))

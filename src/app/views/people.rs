@@ -66,6 +66,37 @@ pub(super) fn devices(c: &Ctx, rows: &[DeviceRow]) -> Markup {
     }
 }
 
+/// The alliance's always-on keepers, whether each has what this person wrote, and (for an
+/// admin) the form that adds one.
+pub(super) fn keepers(c: &Ctx, list: &[crate::core::status::KeeperHolds], admin: bool) -> Markup {
+    html! {
+        h2 { "Always-on keepers" }
+        @if list.is_empty() {
+            p { "A keeper is a computer that stays on (a desktop, a NAS, a small server) and keeps the alliance for everyone, so that devices that are never on at the same time still get each other's changes. It writes nothing itself." }
+        } @else {
+            ul.cards {
+                @for k in list {
+                    li {
+                        p.text { strong { (shown(&k.name)) } }
+                        p.meta {
+                            (crate::device::keeper::holds_in_words(k.missing).replacen("it has", "It has", 1).replacen("not synced", "Not synced", 1))
+                            @if let Some(t) = k.last_sync { " · last synced " (t.ago(c.now)) }
+                        }
+                    }
+                }
+            }
+        }
+        @if admin {
+            (form(&Action::KeeperAdd.path(&c.aid), "Add an always-on keeper", html! {
+                label for="keeper-ticket" { "The keeper's ticket (it shows it when it starts)" }
+                input #keeper-ticket name=(field::TICKET) type="text" autocomplete="off" required;
+                label for="keeper-name" { "What your family calls it (optional)" }
+                input #keeper-name name=(field::NAME) type="text" placeholder="the family's NAS";
+            }))
+        }
+    }
+}
+
 /// The invites made on this device (`list`).
 pub(super) fn invites(c: &Ctx, list: &[Invite]) -> Markup {
     html! {
