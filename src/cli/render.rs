@@ -334,7 +334,7 @@ pub fn diff_text(diff: &crate::core::diff::Diff) -> String {
 }
 
 /// `alliance status`: what needs this person's attention, most actionable first.
-pub fn status_text(st: &crate::core::status::Status) -> String {
+pub fn status_text(st: &crate::core::status::Status, now: crate::core::Timestamp) -> String {
     use crate::cli::output::{Paint, paint};
     let mut s = format!("Status for {}\n", st.name);
     let mut quiet = true;
@@ -485,10 +485,25 @@ pub fn status_text(st: &crate::core::status::Status) -> String {
         s.push_str("\nNot yet shared, as far as this device knows:\n");
         for (who, n) in &behind {
             s.push_str(&format!(
-                "  {n} of your change(s) have not reached {who} yet\n"
+                "  {} not reached {who} yet\n",
+                if *n == 1 {
+                    "1 of your changes has".to_string()
+                } else {
+                    format!("{n} of your changes have")
+                }
             ));
         }
         s.push_str("  `alliance sync` shares them with whoever is reachable now\n");
+    }
+    for k in &st.keepers {
+        s.push_str(&format!(
+            "\nThe keeper \"{}\": {}{}\n",
+            crate::cli::output::one_line(&k.name),
+            crate::device::keeper::holds_in_words(k.missing),
+            k.last_sync
+                .map(|t| format!("; last synced {}", t.ago(now)))
+                .unwrap_or_default()
+        ));
     }
     if quiet {
         s.push_str(&format!(

@@ -459,7 +459,7 @@ fn serve_says_in_plain_words_who_joined_connected_and_sent_changes_and_invite_li
     ben.ok(&["need", "add", "rides to practice"]);
     ben.ok(&["sync"]);
     serve.wait_for("Ben connected");
-    serve.wait_for("1 change(s) from Ben");
+    serve.wait_for("1 change from Ben");
     let seen = serve.wait_for("Ben disconnected");
     assert!(
         seen.iter()
@@ -469,6 +469,30 @@ fn serve_says_in_plain_words_who_joined_connected_and_sent_changes_and_invite_li
     drop(serve);
     let list = ada.ok(&["invite", "list"]);
     assert!(list.contains("Ben ("), "{list}");
+}
+
+#[test]
+fn the_page_process_says_in_plain_words_who_joined_and_sent_changes_with_no_technical_lines() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let mut app = ada.watched_at("127.0.0.1:0", &["app", "--no-open"]);
+    let ben = Device::new(2);
+    ben.ok(&["join", &ada.invite_ticket(), "--name", "Ben"]);
+    app.wait_for("Ben joined");
+    ben.ok(&["need", "add", "rides to practice"]);
+    ben.ok(&["sync"]);
+    let seen = app.wait_for("1 change from Ben").to_vec();
+    assert!(
+        seen.iter()
+            .all(|l| !l.contains("INFO") && !l.contains("peer=")),
+        "{seen:#?}"
+    );
+    let errors = app.stderr();
+    assert!(
+        errors
+            .iter()
+            .all(|l| !l.contains("WARN") && !l.contains("INFO")),
+        "the technical lines are behind -v: {errors:#?}"
+    );
 }
 
 #[test]
@@ -482,7 +506,7 @@ fn status_says_which_of_my_changes_have_not_reached_whom() {
     ben.ok(&["need", "add", "quiet evenings"]);
     let status = ben.ok(&["status"]);
     assert!(
-        status.contains("2 of your change(s) have not reached Ada yet"),
+        status.contains("2 of your changes have not reached Ada yet"),
         "{status}"
     );
     let json = ben.json(&["status"]);

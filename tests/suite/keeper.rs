@@ -531,3 +531,46 @@ fn the_relay_allowlist_names_exactly_the_devices_of_the_alliances_the_keeper_hol
     .collect();
     assert_eq!(listed, expected, "Zoe, removed, is not on it:\n{text}");
 }
+
+#[test]
+fn the_keeper_says_in_words_who_handed_over_connected_sent_and_was_refused() {
+    let keeper = Device::new(60);
+    let at = format!("127.0.0.1:{}", free_port());
+    let mut running = keeper.watched_at(&at, &["keeper", "--name", "the Okafor NAS"]);
+    let ticket = running
+        .wait_for("alliance keeper add keeper")
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("alliance keeper add "))
+        .unwrap()
+        .to_string();
+    let ada = Device::founder(61, "Ada", "The Okafor family", "parent");
+    ada.ok(&["keeper", "add", &ticket]);
+    running.wait_for("Ada handed over \"The Okafor family\"");
+    ada.ok(&["need", "add", "Quiet mornings"]);
+    sync(&ada);
+    running.wait_for("Ada connected");
+    running.wait_for("1 change from Ada");
+    // Someone with a ticket that is not the keeper's own: refused, and told why.
+    let mut forged: alliance::net::ticket::KeeperTicket = ticket.parse().unwrap();
+    forged.secret = [7; 32];
+    let eve = Device::founder(62, "Eve", "Eve's", "parent");
+    eve.fails(&["keeper", "add", &forged.to_string()], 1);
+    let seen = running.wait_for("Refused a device").to_vec();
+    assert!(
+        seen.iter()
+            .any(|l| l.contains("Refused a device") && l.contains("keeper ticket is not its own")),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .all(|l| !l.contains("INFO") && !l.contains("peer=")),
+        "no technical lines on its terminal by default: {seen:#?}"
+    );
+    let errors = running.stderr();
+    assert!(
+        errors
+            .iter()
+            .all(|l| !l.contains("WARN") && !l.contains("INFO")),
+        "the technical lines are behind -v: {errors:#?}"
+    );
+}

@@ -14,7 +14,8 @@ pub fn run(ctx: &mut Context, _args: StatusArgs) -> Result<()> {
     let ids = ctx.alliances_for_all()?;
     if ids.len() == 1 {
         let status = status_of(ctx, &ids[0])?;
-        ctx.out.emit(&status, || render::status_text(&status));
+        let now = ctx.now;
+        ctx.out.emit(&status, || render::status_text(&status, now));
         return Ok(());
     }
     // Several alliances and none named: what needs you in each, the default first.
@@ -40,7 +41,7 @@ pub fn run(ctx: &mut Context, _args: StatusArgs) -> Result<()> {
                     "== \"{}\" ({})\n{}",
                     e.title,
                     &e.alliance[..12],
-                    render::status_text(&e.status)
+                    render::status_text(&e.status, ctx.now)
                 )
             })
             .collect::<Vec<_>>()

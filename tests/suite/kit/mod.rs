@@ -279,6 +279,8 @@ pub struct Watched {
     child: std::process::Child,
     lines: std::sync::mpsc::Receiver<String>,
     seen: Vec<String>,
+    /// What it wrote to stderr so far.
+    errors: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// A UDP port on 127.0.0.1 that was free a moment ago (a fixed address for a device that
@@ -318,14 +320,31 @@ impl Device {
 
     /// [`Device::serve_watched`] bound to `bind`.
     pub fn serve_watched_at(&self, bind: &str) -> Watched {
+        self.watched_at(bind, &["serve"])
+    }
+
+    /// `alliance ARGS` (a running device: `serve`, `app --no-open`, `keeper`) bound to `bind`,
+    /// read as a person reads its terminal; what it writes to stderr is kept too.
+    pub fn watched_at(&self, bind: &str, args: &[&str]) -> Watched {
         use std::io::BufRead;
         let mut child = alliance(self.home(), self.seed)
             .env("ALLIANCE_BIND", bind)
-            .arg("serve")
+            .args(args)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
+        let errors = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let kept = errors.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                kept.lock().unwrap().push(line);
+            }
+        });
         let (tx, lines) = std::sync::mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         std::thread::spawn(move || {
@@ -340,6 +359,7 @@ impl Device {
             child,
             lines,
             seen: Vec::new(),
+            errors,
         };
         watched.wait_for("Press Ctrl-C to stop.");
         watched
@@ -347,6 +367,11 @@ impl Device {
 }
 
 impl Watched {
+    /// Every line it wrote to stderr so far.
+    pub fn stderr(&self) -> Vec<String> {
+        self.errors.lock().unwrap().clone()
+    }
+
     /// Waits (up to 20 s) until serve has said a line containing `what`; returns every line so
     /// far.
     pub fn wait_for(&mut self, what: &str) -> &[String] {
