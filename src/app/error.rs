@@ -40,7 +40,7 @@ impl From<DeviceError> for PageError {
             DeviceError::Store(store) => {
                 // The details (the file, the system's words) go to the app's log; the page
                 // says what happened in words.
-                tracing::warn!(error = %e.message(), "the page could not use this device's files");
+                tracing::error!(error = %e.message(), "the page could not use this device's files");
                 store_in_words(store)
             }
             _ => e.message(),

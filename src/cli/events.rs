@@ -1,12 +1,12 @@
 //! What a running device (`serve`, `app`, `keeper`) prints as it runs, in a person's words:
-//! who connected, joined or left, what arrived from whom, who was refused and why. The raw
+//! who connected, joined or left, what arrived from whom, who was refused and why, from the
+//! node's events. The raw
 //! log lines are behind `-v`.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use crate::core::{AllianceId, DeviceId};
 use crate::net::session::NodeEvent;
-use crate::proto::session::Fresh;
 use crate::store::LockMode;
 use crate::store::shared::SharedAlliance;
 
@@ -29,37 +29,6 @@ pub fn print_events(
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            }
-        }
-    });
-}
-
-/// Prints what arrives in `shared` from other devices ("3 changes from Ada"), for as long as
-/// it is held (a keeper drops idle alliances: this does not keep one in memory).
-pub fn print_arrivals(
-    tasks: &mut tokio::task::JoinSet<()>,
-    shared: &Arc<SharedAlliance>,
-    several: bool,
-) {
-    let mut fresh = shared.fresh();
-    let weak: Weak<SharedAlliance> = Arc::downgrade(shared);
-    tasks.spawn(async move {
-        loop {
-            match fresh.recv().await {
-                Ok(Fresh::Changes(c)) => {
-                    let (Some(from), Some(shared)) = (c.from, weak.upgrade()) else {
-                        continue;
-                    };
-                    let n = c.changes.len();
-                    crate::cli::output::write_stdout(&format!(
-                        "{} from {}{}",
-                        count(n, "change", "changes"),
-                        name_of(&shared, &from),
-                        title_of(&shared, several)
-                    ));
-                }
-                Ok(Fresh::Resync) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             }
         }
@@ -114,6 +83,9 @@ fn in_words(event: &NodeEvent, lookup: &Lookup, several: bool) -> Option<String>
         | NodeEvent::Ended {
             alliance, device, ..
         }
+        | NodeEvent::Received {
+            alliance, device, ..
+        }
         | NodeEvent::HandedOver { alliance, device } => (alliance, device),
         NodeEvent::Refused { device, reason } => {
             return Some(format!(
@@ -134,6 +106,9 @@ fn in_words(event: &NodeEvent, lookup: &Lookup, several: bool) -> Option<String>
             "{who} disconnected{title}: {}",
             crate::cli::output::one_line(e)
         ),
+        NodeEvent::Received { changes, .. } => {
+            format!("{} from {who}{title}", count(*changes, "change", "changes"))
+        }
         NodeEvent::HandedOver { .. } => {
             let title = shared
                 .with(LockMode::Shared, |o| Ok(o.replica().roster().title))

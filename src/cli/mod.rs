@@ -23,13 +23,13 @@ use error::DeviceError;
 /// ([`crate::constants::SCHEMA_VERSION`]) and of the wire protocol (the number in
 /// [`crate::constants::ALPN`]). The test `terminal::version_names_schema_and_protocol` checks the
 /// numbers here against those constants.
-pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (schema 1, protocol 3)");
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (schema 1, protocol 4)");
 
 /// `alliance --version`: the same, one version a line.
 pub const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     "\nschema 1 (the alliance document's layout)",
-    "\nprotocol 3 (alliance/3, what devices speak to each other)"
+    "\nprotocol 4 (alliance/4, what devices speak to each other)"
 );
 
 /// Design your alliance together: needs, a plan, a shared vision and expectations, and

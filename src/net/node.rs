@@ -527,7 +527,11 @@ async fn sync_with(
             sync: &mut sync,
             fresh: live.then(|| shared.fresh()),
             events: Some(listener.events.clone()),
-            progress,
+            progress: Some(session::telling(
+                listener.events.clone(),
+                shared.id,
+                progress,
+            )),
         },
     )
     .await;

@@ -46,6 +46,12 @@ pub enum NodeEvent {
         device: DeviceId,
         error: Option<String>,
     },
+    /// Changes from a device were verified and kept (a push or a sync message).
+    Received {
+        alliance: AllianceId,
+        device: DeviceId,
+        changes: usize,
+    },
     /// A keeper took an alliance an admin's device handed over.
     HandedOver {
         alliance: AllianceId,
@@ -71,6 +77,31 @@ pub enum SyncProgress {
 /// Where a session reports its progress: called with the peer and each step, from the tasks
 /// that run the session (so it must be cheap; a display rate-limits itself).
 pub type OnProgress = Arc<dyn Fn(DeviceId, SyncProgress) + Send + Sync>;
+
+/// A progress report that also tells `events` what arrived from `device` (as
+/// [`NodeEvent::Received`]), then passes every step on to `also` (a display), if any.
+pub fn telling(
+    events: broadcast::Sender<NodeEvent>,
+    alliance: AllianceId,
+    also: Option<OnProgress>,
+) -> OnProgress {
+    let told = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    Arc::new(move |device: DeviceId, step: SyncProgress| {
+        if let SyncProgress::Received { received } = step {
+            let before = told.swap(received, std::sync::atomic::Ordering::Relaxed);
+            if received > before {
+                let _ = events.send(NodeEvent::Received {
+                    alliance,
+                    device,
+                    changes: received - before,
+                });
+            }
+        }
+        if let Some(also) = &also {
+            also(device, step);
+        }
+    })
+}
 
 /// How many [`NodeEvent`]s a slow watcher may fall behind.
 pub const EVENT_BACKLOG: usize = 256;
@@ -469,7 +500,7 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
         &mut shared.as_ref(),
         fresh,
         Some(shared.as_ref()),
-        None,
+        Some(telling(listener.events.clone(), shared.id, None)),
     )
     .await;
     let report = session.report();

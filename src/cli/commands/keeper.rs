@@ -1,5 +1,4 @@
-use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -11,7 +10,6 @@ use crate::core::AllianceId;
 use crate::device::keeper::{self, Keeper, keeper_home};
 use crate::device::{DeviceError, Result};
 use crate::store::LockMode;
-use crate::store::shared::SharedAlliance;
 
 /// An always-on keeper, so that devices that keep different hours still meet: run one
 /// (`alliance keeper`, on a desktop that stays on, a NAS, a small server), or add, list and
@@ -149,26 +147,6 @@ fn run_keeper(ctx: &mut Context, args: RunArgs) -> Result<()> {
                 listener.alliances().into_iter().find(|a| a.id == *id)
             });
             crate::cli::events::print_events(&mut watching, keeper.events(), lookup, true);
-            let listener = keeper.listener();
-            watching.spawn(async move {
-                // Alliances come and go (loaded when a device asks, dropped when idle): each
-                // one loaded is watched for what arrives, without keeping it in memory.
-                let mut watched: HashMap<AllianceId, Weak<SharedAlliance>> = HashMap::new();
-                let mut arrivals = tokio::task::JoinSet::new();
-                loop {
-                    for shared in listener.alliances() {
-                        let fresh = watched
-                            .get(&shared.id)
-                            .is_none_or(|w| !std::ptr::eq(w.as_ptr(), Arc::as_ptr(&shared)));
-                        if fresh {
-                            crate::cli::events::print_arrivals(&mut arrivals, &shared, true);
-                            watched.insert(shared.id, Arc::downgrade(&shared));
-                        }
-                    }
-                    while arrivals.try_join_next().is_some() {}
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            });
         }
         wait_for_signal().await;
         watching.abort_all();

@@ -135,9 +135,6 @@ pub async fn watch_in_words(tasks: &mut tokio::task::JoinSet<()>, device: &Arc<O
         let lookup: crate::cli::events::Lookup = Arc::new(move |id| online.alliance(id));
         crate::cli::events::print_events(tasks, events, lookup, several);
     }
-    for shared in &alliances {
-        crate::cli::events::print_arrivals(tasks, shared, several);
-    }
 }
 
 /// The error of a second serving process: which process serves this home already.
