@@ -13,7 +13,7 @@
 //! The member's side is here too: adding a keeper (`keeper add`, the page's People), listing
 //! and removing keepers, and what a keeper holds of this device's changes (`status`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -38,9 +38,6 @@ pub const IDLE: Duration = Duration::from_secs(60);
 
 /// How often a running keeper looks at what it holds (new loads, idle ones, its status file).
 const TICK: Duration = Duration::from_millis(250);
-
-/// How often the status file is written while alliances are loaded.
-const STATUS_EVERY: Duration = Duration::from_secs(2);
 
 /// The keeper's home beside a member's home.
 pub fn keeper_home(home: &Home) -> Home {
@@ -226,14 +223,26 @@ impl Keeper {
         let dialer = self.node.dialer();
         let (home, status) = (self.home.clone(), self.status.clone());
         let me = self.node.device();
+        let mut events = listener.events.subscribe();
         self.tasks.spawn(async move {
             let mut watched: HashMap<AllianceId, Option<Instant>> = HashMap::new();
             let mut forwarding = tokio::task::JoinSet::new();
-            let mut written = Instant::now();
             loop {
                 tokio::time::sleep(TICK).await;
                 let now = Instant::now();
                 let loaded: Vec<AllianceId> = listener.alliances().iter().map(|a| a.id).collect();
+                // What to describe again: alliances a session touched since the last look
+                // (the status file is rewritten only when something happened).
+                let mut dirty: HashSet<AllianceId> = HashSet::new();
+                loop {
+                    match events.try_recv() {
+                        Ok(event) => dirty.extend(alliance_of(&event)),
+                        Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {
+                            dirty.extend(loaded.iter().copied())
+                        }
+                        Err(_) => break,
+                    }
+                }
                 for id in &loaded {
                     if !watched.contains_key(id)
                         && let Some(shared) = listener.alliance(id)
@@ -245,42 +254,46 @@ impl Keeper {
                             shared.fresh(),
                             me,
                         ));
-                        update(&status, &shared, &me, true);
+                        dirty.insert(*id);
                         watched.insert(*id, None);
                     }
                 }
                 let mut changed = false;
                 for id in loaded {
                     let idle_since = watched.entry(id).or_default();
-                    if !in_use(&listener, &id) {
-                        let since = *idle_since.get_or_insert(now);
-                        if now.duration_since(since) >= idle {
-                            // Its final state, then out of memory.
-                            if let Some(shared) = listener.alliance(&id) {
-                                update(&status, &shared, &me, false);
-                            }
-                            if listener.release_if_idle(&id) {
-                                tracing::info!(alliance = %id, "idle: written back and dropped from memory");
-                                watched.remove(&id);
-                                changed = true;
-                            } else if let Some(shared) = listener.alliance(&id) {
-                                update(&status, &shared, &me, true);
-                            }
-                        }
-                    } else {
+                    if in_use(&listener, &id) {
                         *idle_since = None;
+                        continue;
+                    }
+                    let since = *idle_since.get_or_insert(now);
+                    if now.duration_since(since) < idle {
+                        continue;
+                    }
+                    // Its final state, then out of memory.
+                    if let Some(shared) = listener.alliance(&id) {
+                        update(&status, &shared, &me, false);
+                    }
+                    if listener.release_if_idle(&id) {
+                        tracing::info!(alliance = %id, "idle: written back and dropped from memory");
+                        watched.remove(&id);
+                        dirty.remove(&id);
+                        changed = true;
+                    } else {
+                        dirty.insert(id);
+                    }
+                }
+                for id in dirty {
+                    if let Some(shared) = listener.alliance(&id) {
+                        update(&status, &shared, &me, true);
+                        changed = true;
                     }
                 }
                 while forwarding.try_join_next().is_some() {}
-                if changed || now.duration_since(written) >= STATUS_EVERY {
-                    for shared in listener.alliances() {
-                        update(&status, &shared, &me, true);
-                    }
+                if changed {
                     let snapshot = status.read().unwrap_or_else(|p| p.into_inner()).clone();
                     if let Err(e) = home.save_keeper_status(&snapshot) {
                         tracing::warn!(error = %e, "cannot write the keeper's status");
                     }
-                    written = now;
                 }
             }
         });
@@ -299,6 +312,17 @@ impl Keeper {
         let _ = self.home.save_keeper_status(&snapshot);
         self.node.shutdown().await;
         let _ = self.home.clear_serve_announcement();
+    }
+}
+
+/// The alliance a node event is about.
+fn alliance_of(event: &NodeEvent) -> Option<AllianceId> {
+    match event {
+        NodeEvent::Connected { alliance, .. }
+        | NodeEvent::Ended { alliance, .. }
+        | NodeEvent::Received { alliance, .. }
+        | NodeEvent::HandedOver { alliance, .. } => Some(*alliance),
+        NodeEvent::Refused { .. } => None,
     }
 }
 

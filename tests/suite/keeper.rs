@@ -502,7 +502,7 @@ fn the_relay_allowlist_names_exactly_the_devices_of_the_alliances_the_keeper_hol
     sync(&f.zoe);
     f.ada.ok(&["member", "remove", "Zoe", "--yes"]);
     sync(&f.ada);
-    // The status file the allowlist reads is written every few seconds.
+    // The status file the allowlist reads is written as the keeper notices what happened.
     std::thread::sleep(std::time::Duration::from_secs(3));
     let text = f.keeper.ok(&["keeper", "relay-allowlist"]);
     let config: toml::Table = text.parse().expect("a TOML config iroh-relay reads");
