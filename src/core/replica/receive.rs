@@ -162,6 +162,8 @@ impl Replica {
         match parsed {
             Some(doc) if self.is_empty() && received.dropped == 0 && received.duplicates == 0 => {
                 // Every change of the document passed: take it as Automerge parsed it.
+                #[cfg(any(test, feature = "test-hooks"))]
+                super::hooks::applied();
                 self.doc = doc;
                 self.seq_counts = Default::default();
                 for c in &verified {
@@ -680,6 +682,8 @@ pub(super) fn within_batch_ops(ops: u64, what: &str) -> Result<(), ReceiveError>
 /// what the history costs).
 fn apply_all(doc: &mut Automerge, changes: &[SignedChange<Verified>]) -> Result<(), ReceiveError> {
     let plain: Vec<Change> = changes.iter().map(|c| c.change().clone()).collect();
+    #[cfg(any(test, feature = "test-hooks"))]
+    super::hooks::applied();
     match guarded(|| doc.apply_changes(plain)) {
         Some(Ok(())) => Ok(()),
         Some(Err(e)) => Err(ReceiveError::Automerge(e.to_string())),
