@@ -150,8 +150,8 @@ pub struct Ledger<'d> {
     actors: HashMap<ActorId, u32>,
     index: HashMap<ChangeHash, usize>,
     nodes: Vec<Node>,
-    registers: HashMap<(ObjId, String), Vec<OpRec>>,
-    keys: HashMap<ObjId, BTreeSet<String>>,
+    /// Per object, per key, the operations on it.
+    registers: HashMap<ObjId, HashMap<String, Vec<OpRec>>>,
     superseded: HashMap<OpKey, Vec<usize>>,
     objects: HashMap<ObjId, usize>,
     frontiers: Vec<Arc<Vec<ChangeHash>>>,
@@ -171,7 +171,6 @@ impl<'d> Ledger<'d> {
             index: HashMap::new(),
             nodes: Vec::new(),
             registers: HashMap::new(),
-            keys: HashMap::new(),
             superseded: HashMap::new(),
             objects: HashMap::new(),
             frontiers: Vec::new(),
@@ -316,12 +315,10 @@ impl<'d> Ledger<'d> {
             for p in w.pred {
                 self.superseded.entry(p).or_default().push(change);
             }
-            self.keys
-                .entry(w.obj.clone())
-                .or_default()
-                .insert(w.key.clone());
             self.registers
-                .entry((w.obj, w.key))
+                .entry(w.obj)
+                .or_default()
+                .entry(w.key)
                 .or_default()
                 .push(OpRec {
                     id: w.id,
@@ -400,7 +397,7 @@ impl Point<'_, '_> {
                 out.push((k, v, id));
             }
         }
-        if let Some(ops) = l.registers.get(&(obj.clone(), key.to_string())) {
+        if let Some(ops) = l.registers.get(obj).and_then(|keys| keys.get(key)) {
             for op in ops {
                 if let Some(v) = &op.value
                     && l.sees(self.of, op.change)
@@ -426,8 +423,8 @@ impl Point<'_, '_> {
             .base_keys(l.nodes[self.of].frontier, obj)
             .into_iter()
             .collect();
-        if let Some(k) = l.keys.get(obj) {
-            keys.extend(k.iter().cloned());
+        if let Some(k) = l.registers.get(obj) {
+            keys.extend(k.keys().cloned());
         }
         keys.into_iter()
             .filter(|k| !self.all(obj, k).is_empty())
