@@ -624,7 +624,7 @@ where
         }
     });
     let mut timer: Option<tokio::time::Instant> = None;
-    let mut actions = session.start(target, Instant::now());
+    let mut actions = off_runtime(|| session.start(target, Instant::now()));
     let result = loop {
         let mut finished = None;
         let mut broken = None;
@@ -681,10 +681,23 @@ where
                 Event::Timer
             }
         };
-        actions = session.handle(event, target, Instant::now());
+        actions = off_runtime(|| session.handle(event, target, Instant::now()));
     };
     reader.abort();
     result
+}
+
+/// Runs one step of a session off the async workers: a step may verify, apply and fsync a
+/// received batch (up to [`MAX_BATCH_SECS`](crate::constants::MAX_BATCH_SECS)). On a
+/// multi-threaded runtime the worker hands its other tasks to another worker and runs the step
+/// as a blocking thread (`block_in_place`), so the page and other sessions go on; a
+/// current-thread runtime (some tests) has no other worker and runs it in place. The step
+/// holds the store lock only inside itself, never across an await.
+fn off_runtime<R>(step: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(step),
+        _ => step(),
+    }
 }
 
 /// A session's error, as the network layer names it (with the peer).

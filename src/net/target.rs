@@ -3,9 +3,9 @@
 //! persist, unlock), its errors told apart as the session needs (the peer's bad data, or this
 //! device's own failure).
 //!
-//! The session calls its target synchronously from the driver's task, so each step runs on an
-//! async thread; moving the session's steps to blocking threads ([`SharedAlliance::run`]) is
-//! left to issue 27, where it is measured.
+//! The session calls its target synchronously; the driver (`net::session`) runs each of the
+//! session's steps off the async workers (`block_in_place` on a multi-threaded runtime), so
+//! verifying, applying and fsyncing a batch never stalls the page or other sessions' I/O.
 
 use crate::core::DeviceId;
 use crate::core::sync::{PeerSync, SyncMessage};

@@ -679,3 +679,76 @@ fn only_an_admin_adds_a_keeper_and_a_keeper_belongs_to_no_person() {
     });
     refused(&mut ada, change, rule::REMOVE_DEVICE);
 }
+
+/// `change` with every operation moved into an object the alliance does not hold, signed
+/// again by `dev`: Automerge panics applying such a change (its `apply_changes` unwraps the
+/// missing object), and it breaks the rule that the top-level parts are made by the first
+/// change only (it writes to an object that is not there).
+fn into_missing_object(
+    key: &alliance::core::DeviceKey,
+    change: &SignedChange<Unverified>,
+) -> SignedChange<Unverified> {
+    let plain = automerge::Change::from_bytes(change.raw_bytes().to_vec()).unwrap();
+    let mut expanded = plain.decode();
+    let actor = expanded.actor_id.clone();
+    for op in &mut expanded.operations {
+        op.obj = automerge::legacy::ObjectId::Id(automerge::legacy::OpId(999_999, actor.clone()));
+        op.pred = Vec::new().into();
+    }
+    expanded.hash = None;
+    let bad = automerge::Change::from(expanded);
+    let sig = key.sign_change(&bad.hash());
+    SignedChange::from_bytes(bad.raw_bytes().to_vec(), &sig.to_bytes()).unwrap()
+}
+
+#[test]
+fn a_change_that_breaks_a_rule_and_would_make_automerge_panic_is_refused_by_the_rule_before_any_apply()
+ {
+    use alliance::core::replica::hooks::document_applies;
+    let (_ada, ben, mut cy) = okafors();
+    let heads = cy.replica.heads();
+    // Automerge itself panics applying it.
+    let alone = into_missing_object(
+        &ben.key,
+        &forged(&ben, 20, |tx, _| {
+            tx.put(ROOT, "title", "ours").unwrap();
+        }),
+    );
+    let mut doc = cy.replica.doc().clone();
+    let plain = automerge::Change::from_bytes(alone.raw_bytes().to_vec()).unwrap();
+    assert!(
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes([plain])))
+            .is_err(),
+        "Automerge no longer panics applying a change into a missing object: find another"
+    );
+    // Alone (a live edit) and after an honest change of the same batch (a batch that builds on
+    // itself): refused by the rule, and no document was touched.
+    let honest = forged(&ben, 21, |tx, doc| {
+        let e = first(doc, "expectations");
+        let t = map(doc, &e, "text");
+        tx.splice_text(&t, 0, 0, "all ").unwrap();
+    });
+    let mut after_honest = ben.replica.clone();
+    after_honest.receive(vec![honest.clone()]).unwrap();
+    let on_honest = crate::kit::forge(
+        after_honest.doc(),
+        &after_honest.heads(),
+        ben.actor(),
+        &ben.key,
+        22,
+        |tx, _| {
+            tx.put(ROOT, "title", "ours").unwrap();
+        },
+    );
+    let on_honest = into_missing_object(&ben.key, &on_honest);
+    for batch in [vec![alone], vec![honest, on_honest]] {
+        let before = document_applies();
+        match cy.replica.receive(batch) {
+            Err(ReceiveError::Rule(broken)) => assert_eq!(broken.rule, rule::TOP, "{broken}"),
+            other => panic!("expected the rule to refuse it, got {other:?}"),
+        }
+        assert_eq!(document_applies(), before, "no document was applied to");
+        assert_eq!(cy.replica.heads(), heads, "nothing of it is kept");
+        assert!(!cy.replica.is_poisoned());
+    }
+}

@@ -8,15 +8,11 @@ use std::collections::HashMap;
 
 use automerge::{Automerge, ChangeHash, ReadDoc};
 
-use super::receive::{Numbering, Past, check_op_ranges, within_batch_ops};
+use super::receive::within_batch_ops;
 use super::{Budget, ReceiveError, Received, Replica};
 use crate::constants::MAX_BATCH_CHANGES;
 use crate::core::trust::guard::guarded;
-use crate::core::trust::identity::DeviceId;
-use crate::core::trust::signed::{
-    ChangeError, Claim, SignedChange, Voucher, authored, check_vouching_signatures,
-    within_change_ops,
-};
+use crate::core::trust::signed::{ChangeError, SignedChange, Voucher, within_change_ops};
 
 impl Replica {
     /// [`Replica::receive_document_within`] with no time limit.
@@ -96,71 +92,28 @@ impl Replica {
             Some(genesis) if genesis.deps.is_empty() => {}
             _ => return Err(ReceiveError::WrongAlliance(self.id.short())),
         }
-        // Authorship, as for a batch (see `authenticate_batch`), on Automerge's metadata.
-        let nodes = authored(
-            metas
-                .iter()
-                .map(|m| (m.hash, m.actor.as_ref(), m.deps.as_slice())),
-        )?;
-        let checked = check_vouching_signatures(&nodes, |i| sig_of.get(&nodes[i].hash).copied())?;
-        // Only the signatures checked are kept (one sent on an older change is redundant).
-        let kept: HashMap<ChangeHash, Voucher> = checked
-            .iter()
-            .filter_map(|&i| Some((nodes[i].hash, (*sig_of.get(&nodes[i].hash)?).clone())))
-            .collect();
-        budget.check("checking signatures")?;
-        let claims: Vec<Claim<'_>> = nodes.iter().map(|n| (n.hash, n.deps, n.author)).collect();
-        let author_of: HashMap<ChangeHash, DeviceId> =
-            nodes.iter().map(|n| (n.hash, n.author)).collect();
-        drop(nodes);
-        let people = self.check_authors(&loaded, &claims, budget)?;
-        drop(claims);
+        // Split into its changes, each judged as any batch's change is, before anything of
+        // the document reaches the replica.
         let changes = guarded(|| loaded.get_changes(&[])).ok_or(ReceiveError::Panicked {
             step: "reading the changes",
             reload: false,
         })?;
-        self.check_rules(
-            &loaded,
-            changes.iter().map(|c| (c, author_of[&c.hash()])),
-            &people,
-            budget,
-        )?;
-        drop(changes);
-        check_op_ranges(metas.iter().map(Numbering::from), Past::Document(&loaded))?;
-        let total = metas.len();
-        drop(metas);
-        if self.is_empty() {
-            self.doc = loaded;
-            (self.signatures, self.proofs) = (HashMap::new(), HashMap::new());
-            for (hash, voucher) in kept {
-                self.keep_voucher(hash, voucher);
-            }
-            self.seq_counts = Default::default();
-            let withdrawn = self.withdraw_concurrent_with_removals();
-            return Ok(Received {
-                new: Vec::new(),
-                duplicates: 0,
-                loaded: total - withdrawn.len(),
-                equivocations: 0,
-                dropped: withdrawn.len(),
-            });
-        }
-        // Another session filled this replica meanwhile: take what it lacks, through the same
-        // checks as any batch (equivocations included).
-        let added =
-            guarded(|| self.doc.get_changes_added(&loaded)).ok_or(ReceiveError::Panicked {
-                step: "comparing histories",
-                reload: false,
-            })?;
-        let batch = added
-            .into_iter()
+        let batch = changes
+            .iter()
             .map(|c| {
                 let change = SignedChange::from_parts(c.raw_bytes().to_vec(), None)?;
-                Ok(change.with_voucher(kept.get(&c.hash()).cloned()))
+                Ok(change.with_voucher(sig_of.get(&c.hash()).map(|v| (*v).clone())))
             })
             .collect::<Result<Vec<_>, ReceiveError>>()?;
-        let mut received = self.receive_within(batch, budget)?;
-        received.duplicates += total.saturating_sub(received.new.len() + received.dropped);
+        drop(changes);
+        let total = metas.len();
+        drop(metas);
+        drop(sig_of);
+        let empty = self.is_empty();
+        let mut received = self.receive_judged(batch, budget, empty.then_some(loaded))?;
+        if received.loaded == 0 {
+            received.duplicates += total.saturating_sub(received.new.len() + received.dropped);
+        }
         Ok(received)
     }
 }

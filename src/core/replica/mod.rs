@@ -31,6 +31,9 @@
 //! The writers of parts of the schema (a member, a device) live in
 //! [`edit`](crate::core::document::edit), beside the edits.
 
+#[cfg(any(test, feature = "test-hooks"))]
+pub mod hooks;
+
 mod audit;
 mod commit;
 mod document;

@@ -26,6 +26,7 @@ use crate::core::ItemId;
 use crate::core::trust::equivocation;
 use crate::core::trust::guard::guarded;
 use crate::core::trust::identity::DeviceId;
+use crate::core::trust::ledger::Ledger;
 use crate::core::trust::rules;
 use crate::core::trust::signed::{
     Authenticated, Authors, ChangeError, Claim, SignedChange, Unverified, Verified,
@@ -65,6 +66,18 @@ impl Replica {
         &mut self,
         batch: Vec<SignedChange<Unverified>>,
         budget: &Budget<'_>,
+    ) -> Result<Received, ReceiveError> {
+        self.receive_judged(batch, budget, None)
+    }
+
+    /// [`Replica::receive_within`]; `parsed`, when given, is the whole batch as Automerge
+    /// parsed it from a document (see `document`): once every change has passed, an empty
+    /// replica takes it as it is instead of applying the changes again.
+    pub(super) fn receive_judged(
+        &mut self,
+        batch: Vec<SignedChange<Unverified>>,
+        budget: &Budget<'_>,
+        parsed: Option<Automerge>,
     ) -> Result<Received, ReceiveError> {
         if self.poisoned {
             return Err(ReceiveError::Poisoned(
@@ -129,50 +142,43 @@ impl Replica {
             .changes()
             .iter()
             .any(|c| c.deps().iter().any(|d| fresh_hashes.contains(d)));
-        let verified = if builds_on_batch {
-            let verified = decode_within(authenticated, budget)?;
-            check_op_ranges(verified.iter().map(Numbering::from), Past::Replica(self))?;
-            let mut staging = self.doc.clone();
-            apply_all(&mut staging, &verified)?;
-            budget.check("applying")?;
-            if !comes_back_out(&staging, &self.doc.get_heads(), &verified) {
-                return Err(ReceiveError::Panicked {
-                    step: "reading the changes back",
-                    reload: false,
-                });
-            }
-            let people = self.check_authors(&staging, &claims_of(&verified), budget)?;
-            let removes =
-                self.check_rules(&staging, authored_changes(&verified), &people, budget)?;
-            self.doc = staging;
-            (verified, removes)
+        // A batch that builds only on what the replica holds (a live edit): membership on the
+        // raw headers, against the replica, before Automerge decodes anything.
+        let people = if builds_on_batch {
+            None
         } else {
-            let people = self.check_authors(&self.doc, &authenticated.claims(), budget)?;
-            let verified = decode_within(authenticated, budget)?;
-            check_op_ranges(verified.iter().map(Numbering::from), Past::Replica(self))?;
-            let removes =
-                self.check_rules(&self.doc, authored_changes(&verified), &people, budget)?;
-            let before = self.doc.get_heads();
-            match apply_all(&mut self.doc, &verified) {
-                Ok(()) => {}
-                // Automerge's state after a panic cannot be trusted, whatever its heads say.
-                Err(ReceiveError::Panicked { step, .. }) => {
-                    self.seq_counts = Default::default();
-                    self.poisoned = true;
-                    return Err(ReceiveError::Panicked { step, reload: true });
-                }
-                Err(e) => return Err(self.undo(&before, &fresh_hashes, e)),
-            }
-            if !comes_back_out(&self.doc, &before, &verified) {
-                self.seq_counts = Default::default();
-                self.poisoned = true;
-                return Err(ReceiveError::Panicked {
-                    step: "reading the changes back",
-                    reload: true,
-                });
-            }
-            (verified, removes)
+            Some(self.check_authors(&self.doc, &authenticated.claims(), budget)?)
         };
+        let verified = decode_within(authenticated, budget)?;
+        check_op_ranges(verified.iter().map(Numbering::from), Past::Replica(self))?;
+        let removes = match people {
+            Some(people) => {
+                self.check_rules(&self.doc, authored_changes(&verified), &people, budget)?
+            }
+            // Judged change by change in causal order, against the replica and the batch's
+            // ledger: nothing of the batch is in any document yet.
+            None => self.judge_in_order(&verified, budget)?,
+        };
+        match parsed {
+            Some(doc) if self.is_empty() && received.dropped == 0 && received.duplicates == 0 => {
+                // Every change of the document passed: take it as Automerge parsed it.
+                #[cfg(any(test, feature = "test-hooks"))]
+                super::hooks::applied();
+                self.doc = doc;
+                self.seq_counts = Default::default();
+                for c in &verified {
+                    self.keep_signature(c);
+                }
+                let total = verified.len();
+                let withdrawn = self.withdraw_concurrent_with_removals();
+                self.quarantine = quarantine;
+                received.loaded = total - withdrawn.len();
+                received.dropped = withdrawn.len();
+                return Ok(received);
+            }
+            _ => self.apply_judged(&verified, &fresh_hashes)?,
+        }
+        let verified = (verified, removes);
         let (mut verified, removes) = verified;
         // Kept before the withdrawal pass, which works out what vouches for what.
         for c in &verified {
@@ -200,6 +206,137 @@ impl Replica {
         self.quarantine = quarantine;
         received.new = verified;
         Ok(received)
+    }
+
+    /// Applies changes that passed every check to the replica, in place, in one call, and
+    /// reads them back. A refusal by Automerge (no change kept) is undone; a panic, or a
+    /// change that does not come back out byte for byte, leaves the replica to be reloaded.
+    pub(super) fn apply_judged(
+        &mut self,
+        verified: &[SignedChange<Verified>],
+        fresh_hashes: &HashSet<ChangeHash>,
+    ) -> Result<(), ReceiveError> {
+        let before = self.doc.get_heads();
+        match apply_all(&mut self.doc, verified) {
+            Ok(()) => {}
+            // Automerge's state after a panic cannot be trusted, whatever its heads say.
+            Err(ReceiveError::Panicked { step, .. }) => {
+                self.seq_counts = Default::default();
+                self.poisoned = true;
+                return Err(ReceiveError::Panicked { step, reload: true });
+            }
+            Err(e) => return Err(self.undo(&before, fresh_hashes, e)),
+        }
+        if !comes_back_out(&self.doc, &before, verified) {
+            self.seq_counts = Default::default();
+            self.poisoned = true;
+            return Err(ReceiveError::Panicked {
+                step: "reading the changes back",
+                reload: true,
+            });
+        }
+        Ok(())
+    }
+
+    /// Judges a batch that builds on itself before any of it reaches a document: change by
+    /// change in causal order, each as of its dependencies, read from the replica (the past
+    /// it holds) and the batch's [`Ledger`] (the batch's changes before it). For each change:
+    /// its author's standing ([`rules::standing_in`]: a member device, or the change is
+    /// refused); its operations traced to their paths, every object it writes in made in its
+    /// past; the rules ([`rules::judge_in`]). Then the ledger notes what it wrote. Returns
+    /// whether a change removed a person or a device.
+    pub(super) fn judge_in_order(
+        &self,
+        verified: &[SignedChange<Verified>],
+        budget: &Budget<'_>,
+    ) -> Result<bool, ReceiveError> {
+        const STEP: usize = 1024;
+        let mut ledger = Ledger::new(&self.doc);
+        let mut paths = rules::Paths::default();
+        let mut removes = false;
+        let mut authors = Authors::default();
+        for (n, c) in verified.iter().enumerate() {
+            if n % STEP == STEP - 1 {
+                budget.check("checking the rules")?;
+            }
+            let change = c.change();
+            let hash = c.hash();
+            let i = ledger
+                .enter(hash, change.actor_id(), change.seq(), change.deps())
+                .map_err(|_| {
+                    ReceiveError::OverBudget(
+                        "the batch's history is too tangled to check within the limits".into(),
+                    )
+                })?;
+            let author = authors
+                .of(change.actor_id())
+                .expect("verified changes have a valid author");
+            let genesis = hash == self.id.0;
+            let person = if genesis {
+                if !change.deps().is_empty() {
+                    return Err(ReceiveError::NotAMember {
+                        hash: hash.to_string(),
+                        author: author.short(),
+                    });
+                }
+                None
+            } else {
+                let point = ledger.point(i);
+                let standing = guarded(|| rules::standing_in(&point, &author)).ok_or(
+                    ReceiveError::Panicked {
+                        step: "checking membership",
+                        reload: false,
+                    },
+                )?;
+                match standing.refusal(&hash, &author) {
+                    None => standing.writer().cloned(),
+                    Some(rules::Refusal::Rule(broken)) => return Err(broken.into()),
+                    Some(rules::Refusal::NotAMember) => {
+                        return Err(ReceiveError::NotAMember {
+                            hash: hash.to_string(),
+                            author: author.short(),
+                        });
+                    }
+                }
+            };
+            let expanded = guarded(|| change.decode()).ok_or(ReceiveError::Panicked {
+                step: "reading a change's operations",
+                reload: false,
+            })?;
+            let mut traced = rules::trace(&self.doc, change, expanded, &author, &mut paths)?;
+            if let Some(obj) = traced
+                .uses()
+                .iter()
+                .find(|o| ledger.holds_new(i, o) == Some(false))
+            {
+                return Err(rules::Broken {
+                    hash: hash.to_string(),
+                    author: author.short(),
+                    rule: rules::rule::TOP,
+                    what: format!("it writes to object {obj}, which its dependencies do not hold"),
+                }
+                .into());
+            }
+            if let Some(person) = &person {
+                let point = ledger.point(i);
+                match guarded(|| rules::judge_in(&point, &traced, person)) {
+                    Some(Ok(r)) => removes |= r,
+                    Some(Err(b)) => return Err(b.into()),
+                    None => {
+                        return Err(ReceiveError::Panicked {
+                            step: "checking the rules",
+                            reload: false,
+                        });
+                    }
+                }
+            }
+            for obj in traced.made() {
+                ledger.made(i, obj.clone());
+            }
+            let noted = traced.take_noted();
+            ledger.note(i, noted);
+        }
+        Ok(removes)
     }
 
     /// The dependency check of a batch: every dependency of a fresh change is in the batch
@@ -430,30 +567,26 @@ impl Replica {
     }
 }
 
-/// The past that received changes are numbered against: the replica they join, or, for a
-/// whole history, the document they came in.
+/// The past that received changes are numbered against: the replica they join.
 pub(super) enum Past<'r> {
     Replica(&'r mut Replica),
-    Document(&'r Automerge),
 }
 
 impl Past<'_> {
     /// The last operation of change `hash` of the past (0 when it holds no such change).
     fn max_op_of(&self, hash: &ChangeHash) -> u64 {
-        let doc = match self {
-            Past::Replica(replica) => &replica.doc,
-            Past::Document(doc) => *doc,
-        };
-        doc.get_change_meta_by_hash(hash).map_or(0, |m| m.max_op)
+        let Past::Replica(replica) = self;
+        replica
+            .doc
+            .get_change_meta_by_hash(hash)
+            .map_or(0, |m| m.max_op)
     }
 
     /// The newest change of `actor` before the changes being checked (none for a whole
     /// history: its own changes are all being checked).
     fn tip(&mut self, actor: &ActorId) -> ActorTip {
-        match self {
-            Past::Replica(replica) => replica.tip(actor),
-            Past::Document(_) => ActorTip::default(),
-        }
+        let Past::Replica(replica) = self;
+        replica.tip(actor)
     }
 }
 
@@ -553,6 +686,8 @@ pub(super) fn within_batch_ops(ops: u64, what: &str) -> Result<(), ReceiveError>
 /// what the history costs).
 fn apply_all(doc: &mut Automerge, changes: &[SignedChange<Verified>]) -> Result<(), ReceiveError> {
     let plain: Vec<Change> = changes.iter().map(|c| c.change().clone()).collect();
+    #[cfg(any(test, feature = "test-hooks"))]
+    super::hooks::applied();
     match guarded(|| doc.apply_changes(plain)) {
         Some(Ok(())) => Ok(()),
         Some(Err(e)) => Err(ReceiveError::Automerge(e.to_string())),
@@ -608,13 +743,5 @@ fn authored_changes(changes: &[SignedChange<Verified>]) -> Vec<(&Change, DeviceI
                 .expect("verified changes have a valid author");
             (c.change(), author)
         })
-        .collect()
-}
-
-/// The membership claims of verified changes.
-fn claims_of(changes: &[SignedChange<Verified>]) -> Vec<Claim<'_>> {
-    authored_changes(changes)
-        .into_iter()
-        .map(|(c, author)| (c.hash(), c.deps(), author))
         .collect()
 }

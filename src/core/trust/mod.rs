@@ -10,6 +10,7 @@
 pub mod equivocation;
 pub mod guard;
 pub mod identity;
+pub mod ledger;
 pub mod raw;
 pub mod rules;
 pub mod signed;

@@ -11,6 +11,8 @@
 use std::collections::{HashMap, HashSet};
 
 use automerge::{Automerge, Change, ChangeHash, ObjId, ObjType, Prop, ROOT, ReadDoc, Value};
+
+use crate::core::trust::ledger::{Noted, Point, Val, new_obj};
 use automerge::{ScalarValue, legacy};
 
 use crate::core::document::model::keys;
@@ -88,36 +90,82 @@ struct Write {
     overwrites: bool,
 }
 
-/// The document as of a change's dependencies.
-struct At<'a> {
-    doc: &'a Automerge,
-    deps: &'a [ChangeHash],
+/// Where the document as of a change's dependencies is read from: a document that holds the
+/// change's whole past (the replica, for a change that builds only on what it holds), or the
+/// ledger of a batch that builds on itself (see [`ledger`](crate::core::trust::ledger)).
+enum Src<'a> {
+    Doc {
+        doc: &'a Automerge,
+        deps: &'a [ChangeHash],
+    },
+    Ledger(&'a Point<'a, 'a>),
 }
 
-impl At<'_> {
+/// The document as of a change's dependencies.
+struct At<'a> {
+    src: Src<'a>,
+}
+
+impl<'a> At<'a> {
+    fn doc(doc: &'a Automerge, deps: &'a [ChangeHash]) -> At<'a> {
+        At {
+            src: Src::Doc { doc, deps },
+        }
+    }
+
+    /// The winning value of `obj[key]`.
+    fn get(&self, obj: &ObjId, key: &str) -> Option<(Val, ObjId)> {
+        match &self.src {
+            Src::Doc { doc, deps } => match doc.get_at(obj, key, deps) {
+                Ok(Some((v, id))) => Some((Val::from_value(&v), id)),
+                _ => None,
+            },
+            Src::Ledger(p) => p.get(obj, key),
+        }
+    }
+
+    /// How many values `obj[key]` holds (more than one: a conflict).
+    fn count(&self, obj: &ObjId, key: &str) -> usize {
+        match &self.src {
+            Src::Doc { doc, deps } => doc.get_all_at(obj, key, deps).map_or(0, |a| a.len()),
+            Src::Ledger(p) => p.all(obj, key).len(),
+        }
+    }
+
+    fn keys(&self, obj: &ObjId) -> Vec<String> {
+        match &self.src {
+            Src::Doc { doc, deps } => doc.keys_at(obj, deps).collect(),
+            Src::Ledger(p) => p.keys(obj),
+        }
+    }
+
     fn map(&self, obj: &ObjId, key: &str) -> Option<ObjId> {
-        match self.doc.get_at(obj, key, self.deps) {
-            Ok(Some((Value::Object(ObjType::Map), id))) => Some(id),
+        match self.get(obj, key) {
+            Some((Val::Obj(ObjType::Map), id)) => Some(id),
             _ => None,
         }
     }
 
     fn has(&self, obj: &ObjId, key: &str) -> bool {
-        matches!(self.doc.get_at(obj, key, self.deps), Ok(Some(_)))
+        self.get(obj, key).is_some()
     }
 
     fn str(&self, obj: &ObjId, key: &str) -> Option<String> {
-        match self.doc.get_at(obj, key, self.deps) {
-            Ok(Some((Value::Scalar(s), _))) => s.as_str().map(str::to_string),
+        match self.get(obj, key) {
+            Some((Val::Scalar(s), _)) => s.as_str().map(str::to_string),
             _ => None,
         }
     }
 
     /// A top-level collection. The genesis change makes them and no change may replace one
     /// (the rules), so the document as it is now names the same object as at any point:
-    /// reading the present spares a historical read.
+    /// reading the present spares a historical read. (A ledger reads it as of the
+    /// dependencies: the genesis change may be in the batch.)
     fn collection(&self, collection: &str) -> Option<ObjId> {
-        crate::core::document::model::map_at(self.doc, &ROOT, collection)
+        match &self.src {
+            Src::Doc { doc, .. } => crate::core::document::model::map_at(*doc, &ROOT, collection),
+            Src::Ledger(_) => self.map(&ROOT, collection),
+        }
     }
 
     /// Whether `collection` has anything at `key` (an entry of any type).
@@ -129,8 +177,7 @@ impl At<'_> {
     /// Whether `collection[key]` holds several concurrent values.
     fn conflicted(&self, collection: &str, key: &str) -> bool {
         self.collection(collection)
-            .and_then(|c| self.doc.get_all_at(&c, key, self.deps).ok())
-            .is_some_and(|all| all.len() > 1)
+            .is_some_and(|c| self.count(&c, key) > 1)
     }
 
     fn entry(&self, collection: &str, key: &str) -> Option<ObjId> {
@@ -147,25 +194,136 @@ impl At<'_> {
         if w.overwrites {
             return false;
         }
-        let single_now = self
-            .collection(collection)
-            .and_then(|c| self.doc.get_all(&c, key).ok())
-            .is_some_and(|all| all.len() == 1);
+        let single_now = match &self.src {
+            Src::Doc { doc, .. } => self
+                .collection(collection)
+                .and_then(|c| doc.get_all(&c, key).ok())
+                .is_some_and(|all| all.len() == 1),
+            Src::Ledger(_) => false,
+        };
         single_now || !self.holds(collection, key)
     }
 
     /// `collection[key]` as of the dependencies: `None` when there is nothing there,
     /// `Some(None)` when there is something other than a map.
     fn slot(&self, collection: &str, key: &str) -> Option<Option<ObjId>> {
-        match self
-            .collection(collection)
-            .map(|c| self.doc.get_at(&c, key, self.deps))
-        {
-            Some(Ok(None)) => None,
-            Some(Ok(Some((Value::Object(ObjType::Map), obj)))) => Some(Some(obj)),
-            _ => Some(None),
+        let c = self.collection(collection)?;
+        match self.get(&c, key) {
+            None => None,
+            Some((Val::Obj(ObjType::Map), obj)) => Some(Some(obj)),
+            Some(_) => Some(None),
         }
     }
+
+    /// The owner of need `n`. A need's owner never changes (the rules): the present says
+    /// it, unless the need is gone now.
+    fn need_owner(&self, n: &str) -> Option<String> {
+        let now = match &self.src {
+            Src::Doc { doc, .. } => self
+                .collection(keys::NEEDS)
+                .and_then(|c| crate::core::document::model::map_at(*doc, &c, n))
+                .map(|o| crate::core::document::model::string_at(*doc, &o, "owner")),
+            Src::Ledger(_) => None,
+        };
+        now.or_else(|| {
+            self.entry(keys::NEEDS, n)
+                .and_then(|o| self.str(&o, "owner"))
+        })
+    }
+
+    /// The person the change's author acted for, when it is a member device.
+    fn person(&self, author: &DeviceId) -> Option<ItemId> {
+        match &self.src {
+            Src::Doc { doc, deps } => member_at(doc, author, deps),
+            Src::Ledger(_) => standing(self, author).writer().cloned(),
+        }
+    }
+}
+
+/// Who a change's author is, as of the change's dependencies: what the rules ask before
+/// anything else. The one place that says which standing may write (see
+/// [`Standing::writer`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// A device of a person who is a member (both added, neither removed).
+    MemberDevice(ItemId),
+    /// A keeper: a device of no person that holds and forwards the alliance and authors
+    /// nothing (removed or not).
+    Keeper,
+    /// A device that was removed, or whose person was.
+    Removed,
+    /// No device of the alliance.
+    Unknown,
+}
+
+impl Standing {
+    /// The person an author of this standing writes for, if it may write at all. Every rule
+    /// of who may write what starts here: a standing that may author nothing answers `None`.
+    pub fn writer(&self) -> Option<&ItemId> {
+        match self {
+            Standing::MemberDevice(person) => Some(person),
+            Standing::Keeper | Standing::Removed | Standing::Unknown => None,
+        }
+    }
+
+    /// Why a change by an author of this standing is refused, when it is refused: a keeper's
+    /// breaks [`rule::KEEPER`]; others' are not a member's.
+    pub fn refusal(&self, hash: &ChangeHash, author: &DeviceId) -> Option<Refusal> {
+        match self {
+            Standing::MemberDevice(_) => None,
+            Standing::Keeper => Some(Refusal::Rule(by_keeper(hash, author))),
+            Standing::Removed | Standing::Unknown => Some(Refusal::NotAMember),
+        }
+    }
+}
+
+/// Why a change's author may not write it at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The author is not a member device as of the change's dependencies.
+    NotAMember,
+    /// The author's standing breaks a rule (a keeper authors nothing).
+    Rule(Broken),
+}
+
+/// The standing of `device` as of the point `at` reads.
+fn standing(at: &At<'_>, device: &DeviceId) -> Standing {
+    let key = device.to_hex();
+    let Some(devices) = at.collection(keys::DEVICES) else {
+        return Standing::Unknown;
+    };
+    let Some(entry) = at.map(&devices, &key) else {
+        return Standing::Unknown;
+    };
+    if matches!(
+        at.get(&entry, keys::KEEPER),
+        Some((Val::Scalar(ScalarValue::Boolean(true)), _))
+    ) {
+        return Standing::Keeper;
+    }
+    if at.has(&entry, keys::REMOVED_AT) {
+        return Standing::Removed;
+    }
+    let Some(member) = at.str(&entry, "member") else {
+        return Standing::Unknown;
+    };
+    let Some(m) = at.entry(keys::MEMBERS, &member) else {
+        return Standing::Unknown;
+    };
+    if at.has(&m, keys::REMOVED_AT) {
+        return Standing::Removed;
+    }
+    Standing::MemberDevice(ItemId::from_doc_key(&member))
+}
+
+/// The standing of `device` as of a batch change's dependencies, read from the ledger.
+pub fn standing_in(point: &Point<'_, '_>, device: &DeviceId) -> Standing {
+    standing(
+        &At {
+            src: Src::Ledger(point),
+        },
+        device,
+    )
 }
 
 /// Whether a change removes a person or a device (by the rules, such a change does nothing
@@ -263,7 +421,7 @@ pub fn member_at(doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> Opt
     if deps.is_empty() {
         return None;
     }
-    let at = At { doc, deps };
+    let at = At::doc(doc, deps);
     let key = device.to_hex();
     let devices = at.collection(keys::DEVICES)?;
     // When the present answers (see `person_now`), one historical read: whether the entry was
@@ -274,31 +432,13 @@ pub fn member_at(doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> Opt
             .has(&devices, &key)
             .then(|| ItemId::from_doc_key(&member));
     }
-    let entry = at.map(&devices, &key)?;
-    if at.has(&entry, keys::REMOVED_AT) {
-        return None;
-    }
-    let member = at.str(&entry, "member")?;
-    let m = at.entry(keys::MEMBERS, &member)?;
-    if at.has(&m, keys::REMOVED_AT) {
-        return None;
-    }
-    Some(ItemId::from_doc_key(&member))
+    standing(&at, device).writer().cloned()
 }
 
 /// Whether `device` was a keeper of the alliance as of `deps` (its entry says `keeper`, removed
 /// or not): a change it signed breaks [`rule::KEEPER`], whatever it writes.
 pub fn keeper_at(doc: &Automerge, device: &DeviceId, deps: &[ChangeHash]) -> bool {
-    let at = At { doc, deps };
-    let Some(devices) = at.collection(keys::DEVICES) else {
-        return false;
-    };
-    at.map(&devices, &device.to_hex()).is_some_and(|entry| {
-        matches!(
-            doc.get_at(&entry, keys::KEEPER, deps),
-            Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true))
-        )
-    })
+    matches!(standing(&At::doc(doc, deps), device), Standing::Keeper)
 }
 
 /// The refusal of a change signed by a keeper (see [`keeper_at`]).
@@ -351,26 +491,25 @@ fn admins(at: &At<'_>) -> (HashSet<String>, Vec<(i64, String)>) {
     let Some(members) = at.collection(keys::MEMBERS) else {
         return (explicit, current);
     };
-    for item in at.doc.map_range_at(&members, .., at.deps) {
-        let automerge::ValueRef::Object(ObjType::Map) = item.value else {
+    for key in at.keys(&members) {
+        let Some(obj) = at.map(&members, &key) else {
             continue;
         };
-        let obj = item.id();
         if at.has(&obj, keys::REMOVED_AT) {
             continue;
         }
-        let added = match at.doc.get_at(&obj, "added_at", at.deps) {
-            Ok(Some((Value::Scalar(s), _))) => s.as_i64().unwrap_or(0),
+        let added = match at.get(&obj, "added_at") {
+            Some((Val::Scalar(s), _)) => s.as_i64().unwrap_or(0),
             _ => 0,
         };
         let admin = matches!(
-            at.doc.get_at(&obj, keys::ADMIN, at.deps),
-            Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true))
+            at.get(&obj, keys::ADMIN),
+            Some((Val::Scalar(ScalarValue::Boolean(true)), _))
         );
         if admin {
-            explicit.insert(item.key.to_string());
+            explicit.insert(key.clone());
         }
-        current.push((added, item.key.to_string()));
+        current.push((added, key));
     }
     current.sort();
     (explicit, current)
@@ -444,12 +583,42 @@ pub struct Traced {
     deps: Vec<ChangeHash>,
     author: DeviceId,
     writes: Vec<Write>,
+    /// The writes a batch's ledger records (see [`Traced::noted`]).
+    noted: Vec<Noted>,
+    /// The objects it made.
+    made: Vec<ObjId>,
+    /// The objects it writes in that it did not make.
+    uses: Vec<ObjId>,
 }
 
 impl Traced {
     pub fn hash(&self) -> &ChangeHash {
         &self.hash
     }
+
+    /// The objects the change made.
+    pub fn made(&self) -> &[ObjId] {
+        &self.made
+    }
+
+    /// The objects the change writes in that it did not make: each must be in its past.
+    pub fn uses(&self) -> &[ObjId] {
+        &self.uses
+    }
+
+    /// The writes of the parts the rules read (the top level, and paths of at most three
+    /// steps under people, devices, needs, expectations and check-ins), for a batch's
+    /// ledger; taken once.
+    pub fn take_noted(&mut self) -> Vec<Noted> {
+        std::mem::take(&mut self.noted)
+    }
+}
+
+/// Whether the rules read what a write at `target` writes (see [`Traced::take_noted`]).
+fn noted_path(target: &Path) -> bool {
+    target.len() <= 3
+        && matches!(target.last(), Some(Seg::Key(_)))
+        && !matches!(target.first(), Some(Seg::Key(k)) if k == keys::VISION || k == keys::PLAN)
 }
 
 fn broken_by(hash: &ChangeHash, author: &DeviceId, rule: &'static str, what: String) -> Broken {
@@ -477,6 +646,9 @@ pub fn trace(
     let start = change.start_op().get();
     let mut made: HashMap<legacy::OpId, Path> = HashMap::new();
     let mut writes = Vec::with_capacity(expanded.operations.len());
+    let mut noted = Vec::new();
+    let mut made_objs = Vec::new();
+    let mut uses: Vec<ObjId> = Vec::new();
     for (i, op) in expanded.operations.into_iter().enumerate() {
         let (mut target, in_new_object) = match &op.obj {
             legacy::ObjectId::Root => (Path::new(), false),
@@ -491,6 +663,12 @@ pub fn trace(
                         ),
                     ));
                 };
+                if !new {
+                    let obj = new_obj(id.0, &id.1);
+                    if uses.last() != Some(&obj) && !uses.contains(&obj) {
+                        uses.push(obj);
+                    }
+                }
                 (p, new)
             }
         };
@@ -498,12 +676,33 @@ pub fn trace(
             legacy::Key::Map(k) => Seg::Key(k.to_string()),
             legacy::Key::Seq(_) => Seg::Index,
         });
+        let op_id = legacy::OpId(start + i as u64, change.actor_id().clone());
         if let legacy::OpType::Make(_) = op.action {
-            let id = legacy::OpId(start + i as u64, change.actor_id().clone());
             // Changes are checked in causal order, so an object is made before anything
             // refers to it: remembering each one spares reading the document's structure.
-            paths.known.insert(id.clone(), target.clone());
-            made.insert(id, target.clone());
+            paths.known.insert(op_id.clone(), target.clone());
+            made.insert(op_id.clone(), target.clone());
+            made_objs.push(new_obj(op_id.0, &op_id.1));
+        }
+        if let (true, legacy::Key::Map(k)) = (noted_path(&target), &op.key) {
+            let value = match &op.action {
+                legacy::OpType::Put(v) => Some(Some(Val::Scalar(v.clone()))),
+                legacy::OpType::Make(t) => Some(Some(Val::Obj(*t))),
+                legacy::OpType::Delete => Some(None),
+                _ => None,
+            };
+            if let Some(value) = value {
+                noted.push(Noted {
+                    obj: match &op.obj {
+                        legacy::ObjectId::Root => ObjId::Root,
+                        legacy::ObjectId::Id(id) => new_obj(id.0, &id.1),
+                    },
+                    key: k.to_string(),
+                    id: (op_id.0, op_id.1.clone()),
+                    pred: op.pred.iter().map(|p| (p.0, p.1.clone())).collect(),
+                    value,
+                });
+            }
         }
         writes.push(Write {
             target,
@@ -517,6 +716,9 @@ pub fn trace(
         deps: change.deps().to_vec(),
         author: *author,
         writes,
+        noted,
+        made: made_objs,
+        uses,
     })
 }
 
@@ -529,13 +731,29 @@ pub fn trace(
 // would let a case that fails the test fall through to the arms below.
 #[allow(clippy::collapsible_match)]
 pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Result<bool, Broken> {
+    judge_at(&At::doc(doc, &traced.deps), traced, person)
+}
+
+/// [`judge`] for a change of a batch that builds on itself, reading the document as of its
+/// dependencies from the batch's ledger (see [`ledger`](crate::core::trust::ledger)).
+pub fn judge_in(point: &Point<'_, '_>, traced: &Traced, person: &ItemId) -> Result<bool, Broken> {
+    judge_at(
+        &At {
+            src: Src::Ledger(point),
+        },
+        traced,
+        Some(person),
+    )
+}
+
+#[allow(clippy::collapsible_match)]
+fn judge_at(at: &At<'_>, traced: &Traced, person: Option<&ItemId>) -> Result<bool, Broken> {
     let Traced {
         hash,
-        deps,
         author,
         writes,
+        ..
     } = traced;
-    let deps = deps.as_slice();
     let broken = |rule: &'static str, what: String| broken_by(hash, author, rule, what);
     let mut removes = false;
     // Most changes (typing in the vision, rewording an expectation, planning) write only what
@@ -557,7 +775,6 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
     if anyone {
         return Ok(false);
     }
-    let at = At { doc, deps };
     // Who the author is matters only for people, devices, needs and per-person parts.
     let needs_me = writes.iter().any(|w| {
         let t: Vec<Option<&str>> = w.target.iter().map(key).collect();
@@ -581,7 +798,7 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
         )
     });
     let me = if needs_me {
-        match person.cloned().or_else(|| member_at(doc, author, deps)) {
+        match person.cloned().or_else(|| at.person(author)) {
             Some(me) => me,
             // The membership check reports this one; nothing to judge here.
             None => return Ok(false),
@@ -681,7 +898,7 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
                 if !is_make || !at.fresh(w, keys::MEMBERS, m) {
                     return Err(broken(rule::KEEP_PEOPLE, what()));
                 }
-                if !admin_now(&at) {
+                if !admin_now(at) {
                     return Err(broken(rule::ADD_PERSON, what()));
                 }
             }
@@ -699,7 +916,7 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
                 };
                 match *field {
                     "name" => {
-                        if *m != me.as_str() && !admin_now(&at) {
+                        if *m != me.as_str() && !admin_now(at) {
                             return Err(broken(rule::NAME, what()));
                         }
                     }
@@ -707,7 +924,7 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
                         if at.has(&obj, keys::REMOVED_AT) {
                             return Err(broken(rule::FINAL, what()));
                         }
-                        if *m != me.as_str() && !admin_now(&at) {
+                        if *m != me.as_str() && !admin_now(at) {
                             return Err(broken(rule::REMOVE_PERSON, what()));
                         }
                         demoted.insert(m.to_string());
@@ -715,7 +932,7 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
                         removal_writes += 1;
                     }
                     _ => {
-                        if !admin_now(&at) {
+                        if !admin_now(at) {
                             return Err(broken(rule::ROLE, what()));
                         }
                         if *field == keys::ADMIN {
@@ -735,7 +952,7 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
             // Two admins who added one key for two people at once: an admin settles whose
             // it is (`alliance resolve`), writing the entry again.
             [Some(keys::DEVICES), Some(k), ..]
-                if t.len() <= 3 && at.conflicted(keys::DEVICES, k) && admin_now(&at) => {}
+                if t.len() <= 3 && at.conflicted(keys::DEVICES, k) && admin_now(at) => {}
             [Some(keys::DEVICES), Some(k)] => {
                 if !is_make || !at.fresh(w, keys::DEVICES, k) {
                     return Err(broken(rule::DEVICE_ONCE, what()));
@@ -753,7 +970,7 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
                     continue;
                 }
                 let for_me = put(&[keys::DEVICES, k, "member"]).as_deref() == Some(me.as_str());
-                if !for_me && !admin_now(&at) {
+                if !for_me && !admin_now(at) {
                     return Err(broken(rule::ADD_DEVICE, what()));
                 }
             }
@@ -769,7 +986,7 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
                     return Err(broken(rule::FINAL, what()));
                 }
                 let whose = at.str(&obj, "member");
-                if whose.as_deref() != Some(me.as_str()) && !admin_now(&at) {
+                if whose.as_deref() != Some(me.as_str()) && !admin_now(at) {
                     return Err(broken(rule::REMOVE_DEVICE, what()));
                 }
                 removes = true;
@@ -792,13 +1009,7 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
                 _ => return Err(broken(rule::NEED_OWNER, what())),
             },
             [Some(keys::NEEDS), Some(n), field, ..] => {
-                // A need's owner never changes (the rules): the present says it, unless the
-                // need is gone now.
-                let owner = at
-                    .collection(keys::NEEDS)
-                    .and_then(|c| crate::core::document::model::map_at(doc, &c, n))
-                    .map(|o| crate::core::document::model::string_at(doc, &o, "owner"))
-                    .or_else(|| at.entry(keys::NEEDS, n).and_then(|o| at.str(&o, "owner")));
+                let owner = at.need_owner(n);
                 if owner.as_deref() != Some(me.as_str()) || *field == Some("owner") {
                     return Err(broken(rule::NEED_OWNER, what()));
                 }
@@ -820,7 +1031,7 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
         ));
     }
     if !demoted.is_empty() {
-        let (explicit, current) = admins(&at);
+        let (explicit, current) = admins(at);
         let before: HashSet<String> = if explicit.is_empty() {
             current
                 .first()
