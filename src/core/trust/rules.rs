@@ -964,7 +964,7 @@ fn judge_at(at: &At<'_>, traced: &Traced, person: Option<&ItemId>) -> Result<boo
                 });
                 if keeper {
                     let personless = put(&[keys::DEVICES, k, "member"]).is_none();
-                    if !personless || !admin_now(&at) {
+                    if !personless || !admin_now(at) {
                         return Err(broken(rule::ADD_KEEPER, what()));
                     }
                     continue;
