@@ -477,14 +477,7 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
         device: peer_id,
         joined: hello.join.is_some(),
     });
-    write(
-        &mut send,
-        &peer,
-        &Frame::Welcome {
-            addrs: listener.my_addrs.clone(),
-        },
-    )
-    .await?;
+    welcome(&mut send, &peer, &listener).await?;
     let sync = if hello.join.is_some() {
         PeerSync::new()
     } else {
@@ -520,6 +513,18 @@ pub async fn accept(conn: Connection, listener: Arc<Listener>) -> Result<Session
     })
 }
 
+/// Welcomes the dialer, with this device's addresses.
+async fn welcome(send: &mut SendStream, peer: &str, listener: &Listener) -> Result<(), NetError> {
+    write(
+        send,
+        peer,
+        &Frame::Welcome {
+            addrs: listener.my_addrs.clone(),
+        },
+    )
+    .await
+}
+
 /// A keeper receives an alliance handed over by `peer` (the hello carried the keeper's
 /// secret): welcomed, then a one-shot sync into an empty replica, where every change is
 /// verified as in any sync (signatures, membership, the rules). The alliance is kept only if
@@ -537,14 +542,7 @@ async fn adopt(
         return Err(refuse(&conn, &mut send, peer_id, reason).await);
     };
     let peer = peer_id.short();
-    write(
-        &mut send,
-        &peer,
-        &Frame::Welcome {
-            addrs: listener.my_addrs.clone(),
-        },
-    )
-    .await?;
+    welcome(&mut send, &peer, listener).await?;
     let mut replica = crate::core::Replica::empty(hello.alliance);
     let mut session = Session::new(*peer_id, Side::Listener, Mode::OneShot, PeerSync::new());
     drive(

@@ -436,18 +436,8 @@ struct OpenPage(std::process::Child);
 
 impl OpenPage {
     fn start(d: &Device) -> OpenPage {
-        use std::io::BufRead;
-        let mut child = crate::kit::alliance(d.home(), d.seed)
-            .args(["--json", "app", "--no-open"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(line.contains("url"), "the page started: {line}");
+        let (child, v) = d.announced("127.0.0.1:0", &["app", "--no-open"]);
+        assert!(v["url"].is_string(), "the page started: {v}");
         OpenPage(child)
     }
 }

@@ -210,10 +210,21 @@ impl Device {
     /// Starts `alliance serve --json` bound to `bind` (a fixed port keeps the device's address
     /// across restarts) and waits for its announcement.
     pub fn serve_at(&self, bind: &str) -> Serve {
+        let (child, v) = self.announced(bind, &["serve"]);
+        Serve {
+            child,
+            addrs: strings(&v["addrs"]),
+        }
+    }
+
+    /// Starts `alliance --json ARGS` bound to `bind` (a running device: `serve`, `keeper`,
+    /// `app --no-open`) and reads the one line it announces itself with.
+    pub fn announced(&self, bind: &str, args: &[&str]) -> (std::process::Child, serde_json::Value) {
         use std::io::BufRead;
         let mut child = alliance(self.home(), self.seed)
             .env("ALLIANCE_BIND", bind)
-            .args(["--json", "serve"])
+            .arg("--json")
+            .args(args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -222,15 +233,19 @@ impl Device {
         std::io::BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).expect("serve announces itself");
-        let addrs = v["addrs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap().to_string())
-            .collect();
-        Serve { child, addrs }
+        let v = serde_json::from_str(&line)
+            .unwrap_or_else(|_| panic!("alliance {args:?} announces itself: {line:?}"));
+        (child, v)
     }
+}
+
+/// A JSON array of strings.
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
 }
 
 /// A running `alliance keeper` of a device (its keeper home is `HOME/keeper`); killed
@@ -245,29 +260,14 @@ impl Device {
     /// Starts `alliance --json keeper` bound to `bind` and waits for its first line (its
     /// ticket). `extra`: more arguments (`--idle 1`).
     pub fn keeper_at(&self, bind: &str, extra: &[&str]) -> Keeper {
-        use std::io::BufRead;
-        let mut child = alliance(self.home(), self.seed)
-            .env("ALLIANCE_BIND", bind)
-            .args(["--json", "keeper"])
-            .args(extra)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: serde_json::Value =
-            serde_json::from_str(&line).expect("the keeper announces itself");
-        let addrs = v["addrs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap().to_string())
-            .collect();
+        let mut args = vec!["keeper"];
+        args.extend_from_slice(extra);
+        let (child, v) = self.announced(bind, &args);
         Keeper {
-            serve: Serve { child, addrs },
+            serve: Serve {
+                child,
+                addrs: strings(&v["addrs"]),
+            },
             ticket: v["ticket"].as_str().unwrap().to_string(),
         }
     }
