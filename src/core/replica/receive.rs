@@ -242,8 +242,7 @@ impl Replica {
     /// change in causal order, each as of its dependencies, read from the replica (the past
     /// it holds) and the batch's [`Ledger`] (the batch's changes before it). For each change:
     /// its author's standing ([`rules::standing_in`]: a member device, or the change is
-    /// refused); its operations traced to their paths, every object it writes in made in its
-    /// past; the rules ([`rules::judge_in`]). Then the ledger notes what it wrote. Returns
+    /// refused); its operations traced to their paths; the rules ([`rules::judge_in`]). Then the ledger notes what it wrote. Returns
     /// whether a change removed a person or a device.
     pub(super) fn judge_in_order(
         &self,
@@ -303,19 +302,6 @@ impl Replica {
                 reload: false,
             })?;
             let mut traced = rules::trace(&self.doc, change, expanded, &author, &mut paths)?;
-            if let Some(obj) = traced
-                .uses()
-                .iter()
-                .find(|o| ledger.holds_new(i, o) == Some(false))
-            {
-                return Err(rules::Broken {
-                    hash: hash.to_string(),
-                    author: author.short(),
-                    rule: rules::rule::TOP,
-                    what: format!("it writes to object {obj}, which its dependencies do not hold"),
-                }
-                .into());
-            }
             if let Some(person) = &person {
                 let point = ledger.point(i);
                 match guarded(|| rules::judge_in(&point, &traced, person)) {

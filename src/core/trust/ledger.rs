@@ -300,15 +300,6 @@ impl<'d> Ledger<'d> {
         self.objects.insert(obj, change);
     }
 
-    /// Whether `obj` is an object the batch made: `Some(true)` when change `of` has the change
-    /// that made it in its past (or is that change), `Some(false)` when it does not, `None`
-    /// when the batch did not make it (the replica may hold it).
-    pub fn holds_new(&self, of: usize, obj: &ObjId) -> Option<bool> {
-        self.objects
-            .get(obj)
-            .map(|&maker| maker == of || self.sees(of, maker))
-    }
-
     /// Records the writes of change `change` (judged) that the rules read.
     pub fn note(&mut self, change: usize, writes: Vec<Noted>) {
         for w in writes {

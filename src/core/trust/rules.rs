@@ -540,8 +540,6 @@ pub struct Traced {
     noted: Vec<Noted>,
     /// The objects it made.
     made: Vec<ObjId>,
-    /// The objects it writes in that it did not make.
-    uses: Vec<ObjId>,
 }
 
 impl Traced {
@@ -552,11 +550,6 @@ impl Traced {
     /// The objects the change made.
     pub fn made(&self) -> &[ObjId] {
         &self.made
-    }
-
-    /// The objects the change writes in that it did not make: each must be in its past.
-    pub fn uses(&self) -> &[ObjId] {
-        &self.uses
     }
 
     /// The writes of the parts the rules read (the top level, and paths of at most three
@@ -601,7 +594,6 @@ pub fn trace(
     let mut writes = Vec::with_capacity(expanded.operations.len());
     let mut noted = Vec::new();
     let mut made_objs = Vec::new();
-    let mut uses: Vec<ObjId> = Vec::new();
     for (i, op) in expanded.operations.into_iter().enumerate() {
         let (mut target, in_new_object) = match &op.obj {
             legacy::ObjectId::Root => (Path::new(), false),
@@ -616,12 +608,6 @@ pub fn trace(
                         ),
                     ));
                 };
-                if !new {
-                    let obj = new_obj(id.0, &id.1);
-                    if uses.last() != Some(&obj) && !uses.contains(&obj) {
-                        uses.push(obj);
-                    }
-                }
                 (p, new)
             }
         };
@@ -671,7 +657,6 @@ pub fn trace(
         writes,
         noted,
         made: made_objs,
-        uses,
     })
 }
 
