@@ -279,6 +279,8 @@ impl Replica {
                     });
                 }
                 None
+            } else if let Some(p) = ledger.known_member(i, &author) {
+                Some(p.clone())
             } else {
                 let point = ledger.point(i);
                 let standing = guarded(|| rules::standing_in(&point, &author)).ok_or(
@@ -314,6 +316,9 @@ impl Replica {
                         });
                     }
                 }
+            }
+            if let Some(p) = person {
+                ledger.member_found(i, author, p);
             }
             for obj in traced.made() {
                 ledger.made(i, obj.clone());

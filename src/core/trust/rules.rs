@@ -640,6 +640,14 @@ pub fn trace(
                     id: (op_id.0, op_id.1.clone()),
                     pred: op.pred.iter().map(|p| (p.0, p.1.clone())).collect(),
                     value,
+                    membership: matches!(
+                        target.as_slice(),
+                        [Seg::Key(c), ..] if c == keys::DEVICES
+                    ) || matches!(
+                        target.as_slice(),
+                        [Seg::Key(c), _, Seg::Key(f)]
+                            if c == keys::MEMBERS && (f == keys::REMOVED_AT || f == keys::REMOVED_BY)
+                    ),
                 });
             }
         }
