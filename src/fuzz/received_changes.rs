@@ -29,7 +29,7 @@ pub(super) fn sync_message(msg: SyncMessage) -> bool {
 /// Input: a flags byte, then the body of an Automerge change chunk. Flags: bits 0-1 the chunk
 /// type (1 change; 0 document, 2 compressed change and 3 bundle are there to be refused);
 /// bit 2: the batch also holds Ada's honest change [`Fixture::next`] first (so the fuzzed
-/// change can build on a change of the same batch, which takes the staging path); bit 3: the
+/// change can build on a change of the same batch, judged against the batch's ledger); bit 3: the
 /// change arrives in a sync message (Automerge's V1 message with this one change) instead of
 /// a push. The chunk gets a correct length and checksum and its hash is signed by the member
 /// whose key appears first in the body (the actor ID), so it passes the checksum and the

@@ -1,8 +1,9 @@
 //! Receiving a whole history as one Automerge document ([`Replica::receive_document`]): what
-//! a peer sends a device that has nothing yet. The document is loaded on its own copy and goes
-//! through the checks of `receive`, on Automerge's metadata of its changes, before anything of
-//! it is kept; an empty replica then takes it as it is, a replica that meanwhile has changes of
-//! its own takes the changes it lacks as a batch.
+//! a peer sends a device that has nothing yet. The document is loaded on its own copy, its
+//! limits checked on Automerge's metadata, then split into its changes, which go through every
+//! check of `receive` as one batch before anything of it is kept; an empty replica then takes
+//! the copy as it is, a replica that meanwhile has changes of its own applies the changes it
+//! lacks.
 
 use std::collections::HashMap;
 
@@ -32,11 +33,12 @@ impl Replica {
     /// The document is loaded into a separate copy (guarded against panics) and nothing of it
     /// is kept unless all of it passes: Automerge recomputes every change hash while loading
     /// and checks the document's heads against them; nothing may wait for missing
-    /// dependencies; the operation limits; the genesis change is this alliance's; authorship
-    /// is checked as in [`Replica::receive`]; and every author was a member as of each
-    /// change's dependencies. An empty replica takes the document as it is (persist it as a
-    /// snapshot, [`Received::loaded`]); a replica that meanwhile has changes of its own takes
-    /// the document's changes it lacks, through [`Replica::receive_within`].
+    /// dependencies; the operation limits; the genesis change is this alliance's. Then the
+    /// copy is split into its changes and they go through every check of
+    /// [`Replica::receive`] as one batch (authorship, membership as of each change's
+    /// dependencies, the rules), before anything reaches the replica. An empty replica takes
+    /// the copy as it is (persist it as a snapshot, [`Received::loaded`]); a replica that
+    /// meanwhile has changes of its own applies the document's changes it lacks.
     pub fn receive_document_within(
         &mut self,
         bytes: &[u8],

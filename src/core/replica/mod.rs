@@ -12,7 +12,8 @@
 //! depends on "now"); they are committed and signed here (`Replica::commit`, `commit_on`). A
 //! received batch is checked before the replica changes and applied all or nothing, in one
 //! Automerge call (see [`Replica::receive`], in `receive`); a whole history sent as one
-//! document is loaded and checked on a separate copy ([`Replica::receive_document`], in
+//! document is parsed into a separate copy and split into its changes, which go through the
+//! same checks before the replica takes any of it ([`Replica::receive_document`], in
 //! `document`). Both ways in run the same checks, each written once in `receive`. Nothing from
 //! a failed batch is kept. What a replica holds can be re-checked at any time (`audit`:
 //! [`Replica::verify_history`], [`Replica::log`]).

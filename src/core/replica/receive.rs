@@ -1,20 +1,18 @@
 //! Receiving a batch of changes ([`Replica::receive`]), and the checks every received change
-//! goes through on either way in (a batch here, a whole document in `document`). Each check is
-//! written once and both ways in call it:
-//! - authorship: [`authenticate_batch`] for a batch; a document's metadata goes through the
-//!   same two steps ([`authored`](crate::core::trust::signed::authored), then
-//!   [`check_vouching_signatures`](crate::core::trust::signed::check_vouching_signatures));
-//! - membership as of each change's dependencies: [`Replica::check_authors`] (on the replica,
-//!   on a staging copy, or on the loaded document: whichever holds the changes' whole past);
+//! goes through on either way in (a batch here, a whole document in `document`, which splits
+//! the document into its changes and hands them here). Every check runs before the batch
+//! reaches any document:
+//! - authorship: [`authenticate_batch`];
+//! - membership as of each change's dependencies: [`Replica::check_authors`] on the raw headers
+//!   against the replica for a live edit; change by change against the replica and the
+//!   batch's [`Ledger`] for a batch that builds on itself ([`Replica::judge_in_order`]);
 //! - operation numbering: [`check_op_ranges`];
 //! - operation limits: [`within_change_ops`](crate::core::trust::signed::within_change_ops) per
-//!   change and [`within_batch_ops`] per batch, checked after [`decode_within`] for a batch
-//!   and on Automerge's metadata for a document.
+//!   change and [`within_batch_ops`] per batch, checked after [`decode_within`];
+//! - the rules of who may write what: [`Replica::check_rules`] or [`Replica::judge_in_order`].
 //!
-//! Only a batch needs the dependency check before decoding
-//! ([`Replica::check_dependencies`]: a document's changes with missing dependencies wait in
-//! Automerge's queue, which `document` asks) and the read-back check ([`comes_back_out`]: a
-//! loaded document is taken as Automerge rebuilt it).
+//! Then one apply, in place ([`Replica::apply_judged`]), and the read-back check
+//! ([`comes_back_out`]; a whole document an empty replica takes as parsed needs none).
 
 use std::collections::{HashMap, HashSet};
 
@@ -59,8 +57,10 @@ impl Replica {
     /// membership is checked on the raw headers against the replica as it is, before
     /// Automerge decodes the changes (guarded against panics); the operation limits and the
     /// rules are checked after decoding, and the batch is applied in place, in one call.
-    /// Otherwise Automerge decodes the batch and it is applied to a staging copy, membership
-    /// and the rules are judged there, and the copy replaces the replica only if they pass.
+    /// Otherwise (a batch that builds on itself) Automerge decodes each change on its own and
+    /// each is judged in causal order, membership and rules, against the replica and the
+    /// batch's ledger ([`Replica::judge_in_order`]); the batch is applied in place, in one
+    /// call, only if every change passed.
     /// `budget` bounds the time; a batch over it is abandoned with nothing applied.
     pub fn receive_within(
         &mut self,
@@ -242,8 +242,7 @@ impl Replica {
     /// change in causal order, each as of its dependencies, read from the replica (the past
     /// it holds) and the batch's [`Ledger`] (the batch's changes before it). For each change:
     /// its author's standing ([`rules::standing_in`]: a member device, or the change is
-    /// refused); its operations traced to their paths, every object it writes in made in its
-    /// past; the rules ([`rules::judge_in`]). Then the ledger notes what it wrote. Returns
+    /// refused); its operations traced to their paths; the rules ([`rules::judge_in`]). Then the ledger notes what it wrote. Returns
     /// whether a change removed a person or a device.
     pub(super) fn judge_in_order(
         &self,
@@ -280,6 +279,8 @@ impl Replica {
                     });
                 }
                 None
+            } else if let Some(p) = ledger.known_member(i, &author) {
+                Some(p.clone())
             } else {
                 let point = ledger.point(i);
                 let standing = guarded(|| rules::standing_in(&point, &author)).ok_or(
@@ -304,19 +305,6 @@ impl Replica {
                 reload: false,
             })?;
             let mut traced = rules::trace(&self.doc, change, expanded, &author, &mut paths)?;
-            if let Some(obj) = traced
-                .uses()
-                .iter()
-                .find(|o| ledger.holds_new(i, o) == Some(false))
-            {
-                return Err(rules::Broken {
-                    hash: hash.to_string(),
-                    author: author.short(),
-                    rule: rules::rule::TOP,
-                    what: format!("it writes to object {obj}, which its dependencies do not hold"),
-                }
-                .into());
-            }
             if let Some(person) = &person {
                 let point = ledger.point(i);
                 match guarded(|| rules::judge_in(&point, &traced, person)) {
@@ -329,6 +317,9 @@ impl Replica {
                         });
                     }
                 }
+            }
+            if let Some(p) = person {
+                ledger.member_found(i, author, p);
             }
             for obj in traced.made() {
                 ledger.made(i, obj.clone());

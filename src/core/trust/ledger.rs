@@ -81,6 +81,9 @@ pub struct Noted {
     pub pred: Vec<OpKey>,
     /// `None` for a delete (or an operation that holds no value, like an increment).
     pub value: Option<Val>,
+    /// It writes what a device's standing is read from: a device's entry or its fields, or a
+    /// person's removal.
+    pub membership: bool,
 }
 
 /// A change's vector clock: `base`, with the change's own actor at `seq`.
@@ -154,6 +157,10 @@ pub struct Ledger<'d> {
     registers: HashMap<ObjId, HashMap<String, Vec<OpRec>>>,
     superseded: HashMap<OpKey, Vec<usize>>,
     objects: HashMap<ObjId, usize>,
+    /// The changes that wrote what standing is read from (see [`Noted::membership`]).
+    membership: Vec<usize>,
+    /// Per author, the newest change found a member device's, and its person.
+    standing: HashMap<crate::core::trust::identity::DeviceId, (usize, crate::core::ids::ItemId)>,
     frontiers: Vec<Arc<Vec<ChangeHash>>>,
     frontier_ids: HashMap<Arc<Vec<ChangeHash>>, usize>,
     cache: RefCell<HashMap<(usize, ObjId, String), Values>>,
@@ -173,6 +180,8 @@ impl<'d> Ledger<'d> {
             registers: HashMap::new(),
             superseded: HashMap::new(),
             objects: HashMap::new(),
+            membership: Vec::new(),
+            standing: HashMap::new(),
             frontiers: Vec::new(),
             frontier_ids: HashMap::new(),
             cache: RefCell::new(HashMap::new()),
@@ -300,17 +309,11 @@ impl<'d> Ledger<'d> {
         self.objects.insert(obj, change);
     }
 
-    /// Whether `obj` is an object the batch made: `Some(true)` when change `of` has the change
-    /// that made it in its past (or is that change), `Some(false)` when it does not, `None`
-    /// when the batch did not make it (the replica may hold it).
-    pub fn holds_new(&self, of: usize, obj: &ObjId) -> Option<bool> {
-        self.objects
-            .get(obj)
-            .map(|&maker| maker == of || self.sees(of, maker))
-    }
-
     /// Records the writes of change `change` (judged) that the rules read.
     pub fn note(&mut self, change: usize, writes: Vec<Noted>) {
+        if writes.iter().any(|w| w.membership) {
+            self.membership.push(change);
+        }
         for w in writes {
             for p in w.pred {
                 self.superseded.entry(p).or_default().push(change);
@@ -326,6 +329,35 @@ impl<'d> Ledger<'d> {
                     value: w.value,
                 });
         }
+    }
+
+    /// The person `author` writes for as of change `of`'s dependencies, when it follows from
+    /// an earlier change: a change by the same device in `of`'s past was found a member
+    /// device's, the two have the same replica frontier, and no change of the batch between
+    /// them wrote a device's entry or a removal. (Entries are written once and never deleted,
+    /// removals are never undone, and only judged changes are noted, so nothing else can
+    /// change a standing.) `None`: read it in full ([`Point`]).
+    pub fn known_member(
+        &self,
+        of: usize,
+        author: &crate::core::trust::identity::DeviceId,
+    ) -> Option<&crate::core::ids::ItemId> {
+        let (x, person) = self.standing.get(author)?;
+        let x = *x;
+        let same_frontier = self.nodes[x].frontier == self.nodes[of].frontier;
+        let untouched = !self.membership.iter().any(|&r| r >= x && self.sees(of, r));
+        (self.sees(of, x) && same_frontier && untouched).then_some(person)
+    }
+
+    /// Records that `author` was a member device's, of `person`, as of change `of`'s
+    /// dependencies (see [`Ledger::known_member`]).
+    pub fn member_found(
+        &mut self,
+        of: usize,
+        author: crate::core::trust::identity::DeviceId,
+        person: crate::core::ids::ItemId,
+    ) {
+        self.standing.insert(author, (of, person));
     }
 
     /// The document as of change `of`'s dependencies.
@@ -455,6 +487,7 @@ mod tests {
                 id: (1, a.clone()),
                 pred: vec![],
                 value: Some(Val::Scalar(ScalarValue::Int(1))),
+                membership: false,
             }],
         );
         // b builds on g; a's second change builds on g too; a merge of both.
@@ -467,6 +500,7 @@ mod tests {
                 id: (2, b.clone()),
                 pred: vec![(1, a.clone())],
                 value: Some(Val::Scalar(ScalarValue::Int(2))),
+                membership: false,
             }],
         );
         let a2 = l.enter(hash(3), &a, 2, &[hash(1)]).unwrap();

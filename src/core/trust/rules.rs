@@ -587,8 +587,6 @@ pub struct Traced {
     noted: Vec<Noted>,
     /// The objects it made.
     made: Vec<ObjId>,
-    /// The objects it writes in that it did not make.
-    uses: Vec<ObjId>,
 }
 
 impl Traced {
@@ -599,11 +597,6 @@ impl Traced {
     /// The objects the change made.
     pub fn made(&self) -> &[ObjId] {
         &self.made
-    }
-
-    /// The objects the change writes in that it did not make: each must be in its past.
-    pub fn uses(&self) -> &[ObjId] {
-        &self.uses
     }
 
     /// The writes of the parts the rules read (the top level, and paths of at most three
@@ -648,7 +641,6 @@ pub fn trace(
     let mut writes = Vec::with_capacity(expanded.operations.len());
     let mut noted = Vec::new();
     let mut made_objs = Vec::new();
-    let mut uses: Vec<ObjId> = Vec::new();
     for (i, op) in expanded.operations.into_iter().enumerate() {
         let (mut target, in_new_object) = match &op.obj {
             legacy::ObjectId::Root => (Path::new(), false),
@@ -663,12 +655,6 @@ pub fn trace(
                         ),
                     ));
                 };
-                if !new {
-                    let obj = new_obj(id.0, &id.1);
-                    if uses.last() != Some(&obj) && !uses.contains(&obj) {
-                        uses.push(obj);
-                    }
-                }
                 (p, new)
             }
         };
@@ -701,6 +687,14 @@ pub fn trace(
                     id: (op_id.0, op_id.1.clone()),
                     pred: op.pred.iter().map(|p| (p.0, p.1.clone())).collect(),
                     value,
+                    membership: matches!(
+                        target.as_slice(),
+                        [Seg::Key(c), ..] if c == keys::DEVICES
+                    ) || matches!(
+                        target.as_slice(),
+                        [Seg::Key(c), _, Seg::Key(f)]
+                            if c == keys::MEMBERS && (f == keys::REMOVED_AT || f == keys::REMOVED_BY)
+                    ),
                 });
             }
         }
@@ -718,7 +712,6 @@ pub fn trace(
         writes,
         noted,
         made: made_objs,
-        uses,
     })
 }
 
