@@ -12,6 +12,7 @@
 mod kit;
 
 mod app;
+mod app_family;
 mod attacks;
 mod cli;
 mod cli_evening;
