@@ -454,3 +454,69 @@ async fn no_page_shows_an_item_id_or_a_device_key_to_read_or_to_hear() {
     a.close().await.unwrap();
     app.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_who_is_not_an_admin_is_told_whom_to_ask_and_can_leave_from_the_page() {
+    let Some((chromium, chromedriver)) = tools_or_skip("a_member_who_is_not_an_admin") else {
+        return;
+    };
+    let mut driver = Driver::start(chromium, chromedriver);
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let ben = Device::new(2);
+    ben.ok(&["init", "--name", "Ben"]);
+    ada.ok(&[
+        "member",
+        "add",
+        "Ben",
+        "--role",
+        "teen",
+        "--device",
+        &ben.device_key(),
+    ]);
+    // Ben's device receives the alliance as a bundle (no network needed here).
+    let bundle = ada.dir.path().join("all.bundle");
+    ada.ok(&["bundle", "export", bundle.to_str().unwrap()]);
+    ben.ok(&["bundle", "import", bundle.to_str().unwrap()]);
+    let id = alliance_id(ben.home());
+    let app = App::start(ben.home());
+    let b = driver.browser().await;
+    b.goto(&app.url).await.unwrap();
+    until_text(&b, "main", "Hello, Ben").await;
+    b.goto(&format!("http://127.0.0.1:{}/a/{id}/people", app.port))
+        .await
+        .unwrap();
+    // No invite form he could not use: whom to ask instead; linking his own device stays.
+    until_text(&b, "main", "ask Ada to invite them").await;
+    let forms = b
+        .execute(
+            "return [!!document.querySelector('form[action$=\"/do/invite\"]'), !!document.querySelector('form[action$=\"/do/device-link\"]')]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forms, serde_json::json!([false, true]));
+
+    // Leaving asks first; then every page says this device is out, and why.
+    click(&b, "[data-part=members] details.danger summary").await;
+    until_text(
+        &b,
+        "[data-part=members] details.danger",
+        "This cannot be undone",
+    )
+    .await;
+    click(&b, "button[aria-label='Yes, leave the alliance']").await;
+    until_text(&b, "main", "This device is no longer in").await;
+    until_text(&b, "main", "you left it on").await;
+    until_text(&b, "main", "Nothing written here goes to anyone").await;
+    let members = ben.json(&["member", "list"]);
+    assert!(
+        members
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["name"] != "Ben"),
+        "Ben is no longer a current member on his own device: {members}"
+    );
+    b.close().await.unwrap();
+    app.stop();
+}

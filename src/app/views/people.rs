@@ -139,7 +139,7 @@ pub(super) fn devices(c: &Ctx, rows: &[DeviceRow]) -> Markup {
                     }
                     p.meta {
                         @if let Some((by, at)) = &r.removed { "removed by " (shown(by)) " on " (on_day(*at)) }
-                        @else if r.this_device { "this device" }
+                        @else if r.this_device { "the one you are using" }
                         @else if c.online.contains(&r.device) { span.online { "online now" } }
                         @else { @match r.last_seen { Some(t) => { "last seen " (when(t)) }, None => { "not seen yet" } } }
                         " · added on " (on_day(r.added_at))
