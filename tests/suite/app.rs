@@ -92,7 +92,7 @@ impl Drop for App {
 }
 
 /// A request with the given extra header lines and form body.
-fn req(method: &str, path: &str, host: &str, headers: &[String], body: &str) -> String {
+pub(crate) fn req(method: &str, path: &str, host: &str, headers: &[String], body: &str) -> String {
     let mut r = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for h in headers {
         r.push_str(h);
@@ -107,7 +107,7 @@ fn req(method: &str, path: &str, host: &str, headers: &[String], body: &str) -> 
     r
 }
 
-fn heads(home: &Path) -> Vec<String> {
+pub(crate) fn heads(home: &Path) -> Vec<String> {
     let h = Home::new(home);
     let id = h.alliance_ids().unwrap()[0];
     let open = h.open(&id, LockMode::Shared).unwrap();
@@ -1074,7 +1074,7 @@ async fn two_devices_in_two_browsers_design_an_alliance_live() {
 // ---- sessions that survive a restart ----
 
 /// Trades the app's one-time link for a session cookie; returns the cookie's value.
-fn log_in(app: &App) -> String {
+pub(crate) fn log_in(app: &App) -> String {
     let host = format!("127.0.0.1:{}", app.port);
     let (s, head, _) = http(
         app.port,
@@ -1091,7 +1091,7 @@ fn log_in(app: &App) -> String {
 }
 
 /// The page of the alliance with `session`'s cookie: its status, and its CSRF token when 200.
-fn open_page(port: u16, id: &str, session: &str) -> (u16, String, String) {
+pub(crate) fn open_page(port: u16, id: &str, session: &str) -> (u16, String, String) {
     let (s, _, page) = http(
         port,
         &req(

@@ -520,3 +520,49 @@ async fn a_member_who_is_not_an_admin_is_told_whom_to_ask_and_can_leave_from_the
     b.close().await.unwrap();
     app.stop();
 }
+
+#[test]
+fn a_reschedule_over_a_change_made_meanwhile_says_who_changed_it_and_saves_nothing() {
+    let ada = Device::founder(1, "Ada", "The Okafor family", "parent");
+    let plan = ada.add(&["plan", "add", "--when", "Sunday 7pm", "--how", "at home"]);
+    let id = alliance_id(ada.home());
+    let app = App::start(ada.home());
+    let port = app.port;
+    let session = crate::app::log_in(&app);
+    let (_, csrf, _) = crate::app::open_page(port, &id, &session);
+    // The form was drawn at "Sunday 7pm"; meanwhile the time changed to "Monday 6pm".
+    ada.ok(&["plan", "edit", &plan, "--when", "Monday 6pm"]);
+    let before = crate::app::heads(ada.home());
+    let send = |body: &str| {
+        crate::kit::http(
+            port,
+            &crate::app::req(
+                "POST",
+                &format!("/a/{id}/do/plan-edit"),
+                &format!("127.0.0.1:{port}"),
+                &[
+                    format!("Cookie: alliance_session={session}"),
+                    format!("Origin: http://127.0.0.1:{port}"),
+                    format!("X-Alliance-CSRF: {csrf}"),
+                ],
+                body,
+            ),
+        )
+    };
+    let (s, _, answer) = send(&format!(
+        "id={plan}&was-when=Sunday+7pm&was-how=at+home&when=Saturday+10am&how=at+home&agenda="
+    ));
+    assert_eq!(s, 409, "{answer}");
+    assert!(
+        answer.contains("Ada changed the time a moment ago, from “Sunday 7pm” to “Monday 6pm”"),
+        "{answer}"
+    );
+    assert_eq!(crate::app::heads(ada.home()), before, "nothing was saved");
+    // Drawn at the time as it is now, the same reschedule goes through.
+    let (s, _, answer) = send(&format!(
+        "id={plan}&was-when=Monday+6pm&was-how=at+home&when=Saturday+10am&how=at+home&agenda="
+    ));
+    assert_eq!(s, 200, "{answer}");
+    assert_eq!(ada.json(&["plan", "list"])[0]["when"], "Saturday 10am");
+    app.stop();
+}

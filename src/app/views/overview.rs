@@ -185,3 +185,43 @@ fn news_lines(news: &[crate::core::LogEntry]) -> Vec<(&crate::core::LogEntry, St
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::news_lines;
+    use crate::core::{LogEntry, Timestamp};
+
+    fn entry(author: &str, summary: &str, t: i64) -> LogEntry {
+        LogEntry {
+            hash: format!("{t:08x}"),
+            author: author.into(),
+            member: None,
+            device: String::new(),
+            time: Timestamp(t),
+            summary: summary.into(),
+            verified: true,
+            problem: None,
+            equivocation: None,
+        }
+    }
+
+    #[test]
+    fn a_run_of_vision_typing_is_one_line_of_news_in_the_order_typed() {
+        // Newest first, as the status lists them.
+        let news = [
+            entry("Tunde", "edited the vision at 120: first", 4),
+            entry("Tunde", "edited the vision at 115: sorry ", 3),
+            entry("Zoe", "added need n9j4d: More sleep", 2),
+            entry("Tunde", "edited the vision at 3: We ", 1),
+        ];
+        let lines: Vec<String> = news_lines(&news).into_iter().map(|(_, w)| w).collect();
+        assert_eq!(
+            lines,
+            [
+                "wrote in the vision: “sorry”, “first”",
+                "added a need: More sleep",
+                "wrote in the vision: “We”",
+            ]
+        );
+    }
+}

@@ -39,6 +39,8 @@ pub enum InviteCommand {
 struct Created {
     ticket: String,
     id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
     expires: Timestamp,
     role: String,
     serving: bool,
@@ -97,6 +99,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
             let out = Created {
                 ticket: ticket.to_string(),
                 id: invite.id.clone(),
+                label: invite.label.clone(),
                 expires: Timestamp(invite.expires_at),
                 role: invite.role.clone(),
                 serving: true,
