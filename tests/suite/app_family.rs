@@ -199,13 +199,33 @@ async fn keyboard_only_a_second_need_and_an_agreement_with_the_focus_returned() 
         "return document.activeElement && document.activeElement.id === 'need-text'",
     )
     .await;
+
+    // Rewording a need (a form inside the live part, redrawn with it) by keyboard: the
+    // banner says what happened and the focus comes back to the need's card.
+    a.execute(
+        "const d = document.querySelector('[data-part=needs] li details'); d.open = true; \
+         const t = d.querySelector('textarea'); t.focus(); t.select(); return 1",
+        vec![],
+    )
+    .await
+    .unwrap();
+    crate::app::type_keys(&a, "More sleep, please").await;
+    press(&a, &[TAB, ENTER]).await;
+    until_text(&a, "[data-part=needs]", "More sleep, please").await;
+    until_text(&a, "#flash", "You reworded your need").await;
+    until(
+        &a,
+        "the focus back in the need's card",
+        "const a = document.activeElement; return !!a && !!a.closest('[id^=item-]')",
+    )
+    .await;
     let mut saved = ada.needs();
     saved.sort();
-    assert_eq!(saved, ["More sleep", "Quiet mornings"]);
+    assert_eq!(saved, ["More sleep, please", "Quiet mornings"]);
     // In the order they were written.
     let order = a
         .execute(
-            "const t = document.querySelector('[data-part=needs]').textContent; return t.indexOf('More sleep') < t.indexOf('Quiet mornings')",
+            "const t = document.querySelector('[data-part=needs]').textContent; return t.indexOf('More sleep, please') < t.indexOf('Quiet mornings')",
             vec![],
         )
         .await
@@ -310,6 +330,21 @@ async fn times_on_the_page_are_in_the_readers_own_time_zone() {
         .await
         .unwrap();
     assert_eq!(at, "2026-11-24T10:00:00Z");
+
+    // A calendar day (a check-in's date) is that day wherever the reader is: west of UTC it
+    // must not become the day before (midnight UTC is still the 23rd in Los Angeles).
+    ada.ok(&["checkin", "add", "--rating", "4", "--date", "2026-11-24"]);
+    devtools(
+        &driver,
+        &a,
+        "Emulation.setTimezoneOverride",
+        serde_json::json!({ "timezoneId": "America/Los_Angeles" }),
+    )
+    .await;
+    a.goto(&format!("http://127.0.0.1:{}/a/{id}/checkins", app.port))
+        .await
+        .unwrap();
+    until_text(&a, "[data-part=checkins] li strong time", "Nov 24, 2026").await;
     a.close().await.unwrap();
     app.stop();
 }

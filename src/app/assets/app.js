@@ -29,8 +29,11 @@
   };
   function localTimes(root) {
     for (const t of (root || document).querySelectorAll('time[data-local]')) {
-      const d = new Date(t.getAttribute('datetime'));
-      const f = formats[t.dataset.local];
+      const at = t.getAttribute('datetime');
+      // A calendar day is that day wherever the reader is (not midnight UTC).
+      const ymd = t.dataset.local === 'day' && /^(\d{4})-(\d{2})-(\d{2})$/.exec(at);
+      const d = ymd ? new Date(+ymd[1], +ymd[2] - 1, +ymd[3]) : new Date(at);
+      const f = formats[ymd ? 'date' : t.dataset.local];
       if (!f || isNaN(d.getTime())) continue;
       t.textContent = new Intl.DateTimeFormat(undefined, f).format(d);
     }

@@ -4,7 +4,7 @@
 use maud::{Markup, html};
 
 use super::data::Ctx;
-use super::pieces::{author, button, conflicts, count, history_link, in_words, shown, when};
+use super::pieces::{author, button, conflicts, count, day, history_link, in_words, shown, when};
 use crate::app::forms::{Action, field};
 use crate::core::diff::Diff;
 use crate::core::status::Status;
@@ -57,14 +57,14 @@ pub(super) fn status(c: &Ctx, status: Option<&Result<Box<Status>, String>>) -> M
             h2 { "A check-in is due" }
             p {
                 @match (&ci.last, &ci.next) {
-                    (Some(last), Some(next)) if ci.overdue_days > 0 => { "The last was " (last) "; the next was due " (next) " (" (count(ci.overdue_days as usize, "day", "days")) " ago). " }
-                    (Some(last), Some(next)) => { "Due today (" (next) "); the last was " (last) ". " }
+                    (Some(last), Some(next)) if ci.overdue_days > 0 => { "The last was " (day(last)) "; the next was due " (day(next)) " (" (count(ci.overdue_days as usize, "day", "days")) " ago). " }
+                    (Some(last), Some(next)) => { "Due today (" (day(next)) "); the last was " (day(last)) ". " }
                     _ => { "No check-in yet. " }
                 }
                 a href={"/a/" (c.aid) "/checkins"} { "Check in" }
             }
         } @else if let Some(next) = &ci.next {
-            p { "Next check-in: " (next) "." }
+            p { "Next check-in: " (day(next)) "." }
         }
         @if !st.without_needs.is_empty() {
             p { "No needs shared yet by: " (shown(&st.without_needs.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", "))) "." }

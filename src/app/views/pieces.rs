@@ -178,6 +178,12 @@ pub(super) fn on_day(t: Timestamp) -> Markup {
     html! { time datetime=(t.to_rfc3339()) data-local="date" { (t.date()) } }
 }
 
+/// A calendar day as the document keeps it ("2026-12-21"), written out in the reader's
+/// language by the script (as that day, in no time zone).
+pub(super) fn day(date: &str) -> Markup {
+    html! { time datetime=(date) data-local="day" { (date) } }
+}
+
 /// "1 change", "2 changes": a count with its noun, never "change(s)".
 pub(super) fn count(n: usize, one: &str, many: &str) -> String {
     if n == 1 {

@@ -4,7 +4,9 @@
 use maud::{Markup, html};
 
 use super::data::{Ctx, Part};
-use super::pieces::{author, button, conflicts, form, history_link, names, rating_select, shown};
+use super::pieces::{
+    author, button, conflicts, count, day, form, history_link, names, rating_select, shown,
+};
 use crate::app::forms::{Action, field};
 use crate::core::ItemId;
 use crate::core::conflicts::Conflict;
@@ -295,8 +297,8 @@ pub(super) fn checkins(c: &Ctx) -> Markup {
     html! {
         p.due {
             @match (&due.next, due.due) {
-                (Some(next), true) => { "A check-in is due (it was due " (next) ")." }
-                (Some(next), false) => { "Next check-in: " (next) "." }
+                (Some(next), true) => { "A check-in is due (it was due " (day(next)) ")." }
+                (Some(next), false) => { "Next check-in: " (day(next)) "." }
                 (None, _) => { "No check-in yet." }
             }
         }
@@ -306,7 +308,7 @@ pub(super) fn checkins(c: &Ctx) -> Markup {
             @for ci in c.view.checkins.iter().rev() {
                 @let reflected = c.me.as_ref().is_some_and(|m| ci.reflections.iter().any(|r| &r.member == m));
                 li #{"item-" (ci.id)} {
-                    p.text { strong { (ci.date) } " · next in " (ci.next_in_days) " days (" (crate::device::export::next_checkin(ci).unwrap_or_else(|| "-".into())) ") · " (history_link(&c.aid, &c.view, &ci.id)) }
+                    p.text { strong { (day(&ci.date)) } " · next in " (count(ci.next_in_days as usize, "day", "days")) @if let Some(next) = crate::device::export::next_checkin(ci) { " (" (day(&next)) ")" } " · " (history_link(&c.aid, &c.view, &ci.id)) }
                     ul {
                         @for r in &ci.reflections {
                             li { strong { (c.view.name_of(&r.member)) } " (" (r.rating) "/5): " @if r.text.is_empty() { "—" } @else { (r.text) } }
