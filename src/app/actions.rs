@@ -199,22 +199,35 @@ pub(crate) async fn join(State(app): State<Arc<App>>, body: axum::body::Bytes) -
     )
 }
 
-/// What an edit did, as the CLI reports it: its summary, capitalised.
-fn said(edited: &Edited) -> String {
+/// What an edit did, in the first person and without IDs: `did` ("You added your need") and,
+/// when the edit's summary ends with an excerpt of the words (our own core writes summaries
+/// as "… ID: excerpt"), that excerpt in quotes. An edit that changed nothing says so.
+fn said(edited: &Edited, did: &str) -> String {
     if edited.change.is_none() {
-        return format!("Nothing changed: {}", edited.summary);
+        return "Nothing changed: that was already so.".to_string();
     }
-    let mut s = edited.summary.clone();
-    if let Some(first) = s.get(0..1) {
-        s.replace_range(0..1, &first.to_uppercase());
+    if did.ends_with('.') {
+        return did.to_string();
     }
-    s
+    match edited.summary.split_once(": ") {
+        Some((_, words)) if !words.trim().is_empty() => format!("{did}: “{}”.", words.trim()),
+        _ => format!("{did}."),
+    }
 }
 
-fn done(edited: Edited) -> Reply {
+fn done(edited: Edited, did: &str) -> Reply {
     Reply {
         ok: true,
-        message: said(&edited),
+        message: said(&edited, did),
+        ..Reply::default()
+    }
+}
+
+/// A reply in words, with nothing else.
+fn words(message: impl Into<String>) -> Reply {
+    Reply {
+        ok: true,
+        message: message.into(),
         ..Reply::default()
     }
 }
@@ -233,6 +246,12 @@ pub(crate) async fn action(
                     "That is not something this page does.",
                 ));
             };
+            if action.destroys() && f.text(field::CONFIRM)?.trim() != "yes" {
+                return Err(PageError::new(
+                    StatusCode::BAD_REQUEST,
+                    "Nothing changed: this cannot be undone, so it needs the button that says what it does.",
+                ));
+            }
             run_action(&app, &aid, action, f).await
         }
         .await,
@@ -252,6 +271,7 @@ async fn run_action(
             done(
                 app.edit(aid, move |r, w, e| Ok(r.add_need(w, e, &text)?))
                     .await?,
+                "You added your need",
             )
         }
         Action::NeedEdit => {
@@ -259,6 +279,7 @@ async fn run_action(
             done(
                 app.edit(aid, move |r, w, _| Ok(r.edit_need(w, &id, &text)?))
                     .await?,
+                "You reworded your need",
             )
         }
         Action::NeedRemove => {
@@ -266,6 +287,7 @@ async fn run_action(
             done(
                 app.edit(aid, move |r, w, _| Ok(r.remove_need(w, &id)?))
                     .await?,
+                "You removed your need",
             )
         }
         Action::PlanAdd => {
@@ -280,6 +302,7 @@ async fn run_action(
                     Ok(r.add_plan(w, e, &when, &how, &agenda, &who)?)
                 })
                 .await?,
+                "You planned a session",
             )
         }
         Action::PlanEdit => {
@@ -292,31 +315,87 @@ async fn run_action(
                 }
             };
             let (when, how, agenda) = (opt(field::WHEN)?, opt(field::HOW)?, opt(field::AGENDA)?);
+            let with = if f.all(field::WITH_SENT).is_empty() {
+                None
+            } else {
+                Some(f.ids(field::WITH)?)
+            };
             // Only the fields that differ from what is there now, as `plan edit --when` does:
             // a reschedule must not also rewrite the place and agenda.
-            let (_, view) = app
+            let (_, (view, versions)) = app
                 .read(aid, {
                     let id = id.clone();
-                    move |_, c| c.view.plan.iter().find(|p| p.id == id).cloned()
+                    move |open, c| {
+                        let plan = c.view.plan.iter().find(|p| p.id == id).cloned();
+                        let versions = open.replica().history(&open.change_index(), &id);
+                        (plan, versions)
+                    }
                 })
                 .await?;
+            // Someone else changed the time or place since this form was drawn (a moment ago,
+            // on another page): say who, from what, to what, and save nothing, rather than
+            // silently replace their change.
+            if let Some(p) = &view {
+                for (name, was, now, new, words) in [
+                    ("when", f.all(field::WAS_WHEN), &p.when, &when, "time"),
+                    ("how", f.all(field::WAS_HOW), &p.how, &how, "place"),
+                ] {
+                    let Some(was) = was.first().map(|w| w.replace("\r\n", "\n")) else {
+                        continue;
+                    };
+                    if &was == now || new.as_ref().is_none_or(|n| n == now) {
+                        continue;
+                    }
+                    let who = versions
+                        .iter()
+                        .rev()
+                        .find(|v| v.fields.iter().any(|fc| fc.field == name))
+                        .map(|v| v.author.clone())
+                        .unwrap_or_else(|| "Someone".into());
+                    return Err(PageError::new(
+                        StatusCode::CONFLICT,
+                        format!(
+                            "{who} changed the {words} a moment ago, from “{was}” to “{now}”. Nothing was saved: look again, then send yours if it should still change."
+                        ),
+                    ));
+                }
+            }
             let changed =
                 |new: Option<String>, old: Option<&String>| new.filter(|n| Some(n) != old);
             let when = changed(when, view.as_ref().map(|p| &p.when));
             let how = changed(how, view.as_ref().map(|p| &p.how));
             let agenda = changed(agenda, view.as_ref().map(|p| &p.agenda));
-            if view.is_some() && when.is_none() && how.is_none() && agenda.is_none() {
-                return Ok(Reply {
-                    ok: true,
-                    message: "Nothing changed.".into(),
-                    ..Reply::default()
-                });
+            let with = with.filter(|new| {
+                let mut new = new.clone();
+                let mut old = view
+                    .as_ref()
+                    .map(|p| p.attendees.clone())
+                    .unwrap_or_default();
+                new.sort();
+                old.sort();
+                new != old
+            });
+            if view.is_some()
+                && when.is_none()
+                && how.is_none()
+                && agenda.is_none()
+                && with.is_none()
+            {
+                return Ok(words("Nothing changed."));
             }
             done(
                 app.edit(aid, move |r, w, _| {
-                    Ok(r.edit_plan(w, &id, when.as_deref(), how.as_deref(), agenda.as_deref())?)
+                    Ok(r.edit_plan_with(
+                        w,
+                        &id,
+                        when.as_deref(),
+                        how.as_deref(),
+                        agenda.as_deref(),
+                        with.as_deref(),
+                    )?)
                 })
                 .await?,
+                "You changed the session.",
             )
         }
         Action::ExpectAdd => {
@@ -328,6 +407,7 @@ async fn run_action(
                     Ok(r.add_expectation(w, e, &text, holder.as_ref(), &of)?)
                 })
                 .await?,
+                "You proposed",
             )
         }
         Action::ExpectEdit => {
@@ -335,6 +415,7 @@ async fn run_action(
             done(
                 app.edit(aid, move |r, w, _| Ok(r.edit_expectation(w, &id, &text)?))
                     .await?,
+                "You reworded the expectation; earlier agreements to it no longer count.",
             )
         }
         Action::ExpectAgree => {
@@ -350,11 +431,15 @@ async fn run_action(
                     )
                 })
                 .await?,
+                "You agreed to",
             )
         }
         Action::ExpectRetire => {
             let id = f.id(field::ID)?;
-            done(app.edit(aid, move |r, w, _| Ok(r.retire(w, &id)?)).await?)
+            done(
+                app.edit(aid, move |r, w, _| Ok(r.retire(w, &id)?)).await?,
+                "You retired",
+            )
         }
         Action::CheckinAdd => {
             let rating = rating(&f)?;
@@ -371,6 +456,7 @@ async fn run_action(
             done(
                 app.edit(aid, move |r, w, e| Ok(r.add_checkin(w, e, new)?))
                     .await?,
+                "You recorded your check-in.",
             )
         }
         Action::CheckinReflect => {
@@ -383,6 +469,7 @@ async fn run_action(
                     Ok(r.reflect(w, &id, rating, &reflection, &propose)?)
                 })
                 .await?,
+                "You added your reflection.",
             )
         }
         Action::Resolve => {
@@ -412,6 +499,7 @@ async fn run_action(
                     )
                 })
                 .await?,
+                "You kept that one; the other stays in the history.",
             )
         }
         Action::Seen => {
@@ -426,11 +514,10 @@ async fn run_action(
             if let Ok(s) = app.shared(aid) {
                 s.notify();
             }
-            Reply {
-                ok: true,
-                message: format!("Marked all {n} changes as read."),
-                ..Reply::default()
-            }
+            words(match n {
+                1 => "You marked the one change as read.".to_string(),
+                n => format!("You marked all {n} changes as read."),
+            })
         }
         Action::Invite => {
             let valid = crate::device::parse::parse(
@@ -439,6 +526,7 @@ async fn run_action(
                 365 * crate::device::parse::DAY,
             )?;
             let role = f.text(field::ROLE)?;
+            let label = f.text(field::LABEL)?;
             let addrs = app.device.info().map(|i| i.addrs).unwrap_or_default();
             let (invite, ticket) = app
                 .with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
@@ -447,7 +535,10 @@ async fn run_action(
                         identity,
                         entropy,
                         crate::system::now(),
-                        &role,
+                        &crate::device::steps::Invitee {
+                            role: &role,
+                            label: &label,
+                        },
                         valid,
                         &addrs,
                     )
@@ -459,7 +550,10 @@ async fn run_action(
             }
             Reply {
                 ok: true,
-                message: format!("Invite {} made.", invite.id),
+                message: match &invite.label {
+                    Some(label) => format!("You made an invite {label}."),
+                    None => "You made an invite.".to_string(),
+                },
                 html: Some(views::ticket(&ticket, &invite).into_string()),
                 ..Reply::default()
             }
@@ -494,19 +588,140 @@ async fn run_action(
         }
         Action::InviteRevoke => {
             let id = f.text(field::ID)?;
-            let id = app
+            let label = app
                 .with_open(aid, LockMode::Exclusive, move |open, _, _| {
-                    crate::device::steps::revoke_invite(open, &id)
+                    let id = crate::device::steps::revoke_invite(open, &id)?;
+                    Ok(crate::device::steps::invites(open)?
+                        .invites
+                        .into_iter()
+                        .find(|i| i.id == id)
+                        .and_then(|i| i.label))
                 })
                 .await?;
             // Invites are device-local: tell this page's parts ourselves.
             if let Ok(s) = app.shared(aid) {
                 s.notify();
             }
+            words(match label {
+                Some(label) => {
+                    format!("You revoked the invite {label}; its ticket no longer works.")
+                }
+                None => "You revoked the invite; its ticket no longer works.".to_string(),
+            })
+        }
+        Action::DeviceLink => {
+            let valid = crate::device::parse::parse(
+                "valid for",
+                &f.text(field::EXPIRES)?,
+                30 * crate::device::parse::DAY,
+            )?;
+            let label = f.text(field::LABEL)?;
+            let addrs = app.device.info().map(|i| i.addrs).unwrap_or_default();
+            let (invite, ticket) = app
+                .with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
+                    crate::device::steps::create_link(
+                        open,
+                        identity,
+                        entropy,
+                        crate::system::now(),
+                        &label,
+                        valid,
+                        &addrs,
+                    )
+                })
+                .await?;
+            if let Ok(s) = app.shared(aid) {
+                s.notify();
+            }
             Reply {
                 ok: true,
-                message: format!("Revoked invite {id}; its ticket no longer works."),
+                message: match &invite.label {
+                    Some(label) => format!("You made a link for {label}."),
+                    None => "You made a link for another device of yours.".to_string(),
+                },
+                html: Some(views::link_ticket(&ticket.to_string(), &invite).into_string()),
                 ..Reply::default()
+            }
+        }
+        Action::DeviceName => {
+            let (device, name) = (f.text(field::DEVICE)?, f.text(field::LABEL)?);
+            let kept = app
+                .with_open(aid, LockMode::Exclusive, move |open, _, _| {
+                    crate::device::steps::name_device(open, device.trim(), &name)
+                })
+                .await?;
+            // Names are device-local: tell this page's parts ourselves.
+            if let Ok(s) = app.shared(aid) {
+                s.notify();
+            }
+            words(match kept {
+                Some(name) => format!("This device now calls it {name}."),
+                None => "You took its name away.".to_string(),
+            })
+        }
+        Action::DeviceRemove => {
+            let device = f.text(field::DEVICE)?;
+            let (edited, called) = app
+                .with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
+                    let key = crate::device::steps::device_key(open, &device)?;
+                    let called = crate::device::steps::devices(open, None)?
+                        .into_iter()
+                        .find(|d| d.device == key.to_hex())
+                        .map(|d| d.label.unwrap_or_else(|| format!("{}'s device", d.name)))
+                        .unwrap_or_else(|| "that device".into());
+                    let edited = crate::device::steps::remove_device(
+                        open,
+                        identity,
+                        entropy,
+                        crate::system::now(),
+                        &key,
+                    )?;
+                    Ok((edited, called))
+                })
+                .await?;
+            done(
+                edited,
+                &format!("You removed {called}: it can no longer connect or write, on any device."),
+            )
+        }
+        Action::MemberRemove => {
+            let id = f.id(field::ID)?;
+            let (_, name) = app
+                .read(aid, {
+                    let id = id.clone();
+                    move |_, c| c.view.name_of(&id)
+                })
+                .await?;
+            let edited = app
+                .with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
+                    crate::device::steps::remove_member(
+                        open,
+                        identity,
+                        entropy,
+                        crate::system::now(),
+                        &id,
+                    )
+                })
+                .await?;
+            done(
+                edited,
+                &format!(
+                    "You removed {name} from the alliance: their devices can no longer connect or write."
+                ),
+            )
+        }
+        Action::Leave => {
+            let edited = app
+                .with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
+                    crate::device::steps::leave(open, identity, entropy, crate::system::now())
+                })
+                .await?;
+            Reply {
+                go: Some(format!("/a/{aid}/")),
+                ..done(
+                    edited,
+                    "You left the alliance. What it holds stays readable on this device.",
+                )
             }
         }
     })

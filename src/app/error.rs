@@ -43,9 +43,39 @@ impl From<DeviceError> for PageError {
                 tracing::error!(error = %e.message(), "the page could not use this device's files");
                 store_in_words(store)
             }
-            _ => e.message(),
+            _ => without_commands(&e.message()),
         };
         PageError::new(status, message)
+    }
+}
+
+/// A device error's message for the page: the CLI's hints (a clause or a bracket that names an
+/// `alliance` command) left out, since the page never tells a person to run a command; the
+/// rest capitalised as a sentence.
+pub(super) fn without_commands(message: &str) -> String {
+    let names_a_command = |s: &str| s.contains("`alliance") || s.contains("alliance join");
+    let mut kept: Vec<String> = Vec::new();
+    for clause in message.split("; ") {
+        if names_a_command(clause) {
+            // "X (to add a device of your own, use `alliance device link`)": keep X.
+            if let Some((before, _)) = clause.split_once(" (")
+                && !names_a_command(before)
+            {
+                kept.push(before.to_string());
+            }
+            continue;
+        }
+        kept.push(clause.to_string());
+    }
+    let mut out = kept.join("; ");
+    if out.trim().is_empty() {
+        out = message.to_string();
+    }
+    let out = out.trim_end_matches(['.', ' ']).to_string();
+    let mut chars = out.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => out,
     }
 }
 
@@ -82,5 +112,28 @@ fn store_in_words(e: &StoreError) -> String {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         (self.status, super::views::refusal(&self.message)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_commands;
+
+    #[test]
+    fn the_page_says_a_device_error_without_the_command_lines_of_its_hint() {
+        assert_eq!(
+            without_commands("no invite 'abcd' on this device; `alliance invite list` shows them"),
+            "No invite 'abcd' on this device."
+        );
+        assert_eq!(
+            without_commands(
+                "only an admin may invite a new person (to add a device of your own, use `alliance device link`)"
+            ),
+            "Only an admin may invite a new person."
+        );
+        assert_eq!(
+            without_commands("the expectation is in conflict; keep one version first"),
+            "The expectation is in conflict; keep one version first."
+        );
     }
 }

@@ -22,11 +22,16 @@ pub enum Action {
     Seen,
     Invite,
     InviteRevoke,
+    DeviceLink,
+    DeviceName,
+    DeviceRemove,
+    MemberRemove,
+    Leave,
     KeeperAdd,
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 21] = [
         Action::NeedAdd,
         Action::NeedEdit,
         Action::NeedRemove,
@@ -42,6 +47,11 @@ impl Action {
         Action::Seen,
         Action::Invite,
         Action::InviteRevoke,
+        Action::DeviceLink,
+        Action::DeviceName,
+        Action::DeviceRemove,
+        Action::MemberRemove,
+        Action::Leave,
         Action::KeeperAdd,
     ];
 
@@ -63,6 +73,11 @@ impl Action {
             Action::Seen => "seen",
             Action::Invite => "invite",
             Action::InviteRevoke => "invite-revoke",
+            Action::DeviceLink => "device-link",
+            Action::DeviceName => "device-name",
+            Action::DeviceRemove => "device-remove",
+            Action::MemberRemove => "member-remove",
+            Action::Leave => "leave",
             Action::KeeperAdd => "keeper-add",
         }
     }
@@ -70,6 +85,16 @@ impl Action {
     /// The action named `name` in a route, or `None` for one the page does not do.
     pub fn from_name(name: &str) -> Option<Action> {
         Action::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// Whether it cannot be undone (removing a device or a person, leaving): its form carries
+    /// [`field::CONFIRM`] from the button that says what it does, and the handler refuses it
+    /// without.
+    pub fn destroys(self) -> bool {
+        matches!(
+            self,
+            Action::DeviceRemove | Action::MemberRemove | Action::Leave
+        )
     }
 
     /// Where its form is sent, on the alliance `aid`.
@@ -111,8 +136,15 @@ pub mod field {
     pub const WHEN: &str = "when";
     pub const HOW: &str = "how";
     pub const AGENDA: &str = "agenda";
+    /// The time and place a session had when its form was drawn (plan edit): a change made
+    /// meanwhile by someone else is said, not silently replaced.
+    pub const WAS_WHEN: &str = "was-when";
+    pub const WAS_HOW: &str = "was-how";
     /// Who comes to a session (repeated: checkboxes).
     pub const WITH: &str = "with";
+    /// Set by a form that sends the whole list of who comes (plan edit): none ticked is then
+    /// everyone, not "unchanged".
+    pub const WITH_SENT: &str = "with-sent";
     /// Whose expectation it is, and of whom (repeated: checkboxes).
     pub const HOLDER: &str = "holder";
     pub const OF: &str = "of";
@@ -132,6 +164,12 @@ pub mod field {
     pub const NAME: &str = "name";
     pub const TITLE: &str = "title";
     pub const TICKET: &str = "ticket";
+    /// What an invite or a device is called ("for Zoe", "Zoe's phone").
+    pub const LABEL: &str = "label";
+    /// A device (its key, hex), for naming or removing it.
+    pub const DEVICE: &str = "device";
+    /// Set (`yes`) by the button that confirms an action that cannot be undone.
+    pub const CONFIRM: &str = "confirm";
 }
 
 #[cfg(test)]

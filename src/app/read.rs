@@ -11,7 +11,7 @@ use crate::core::index::ChangeIndex;
 use crate::core::{ItemId, Timestamp};
 use crate::store::{Identity, OpenAlliance};
 
-use super::views::{Ctx, HistoryData, Page, Part, PartData};
+use super::views::{Ctx, Gone, HistoryData, Page, Part, PartData};
 
 /// What every view is rendered from: the alliance as `open` has it, who is looking (this
 /// device's `identity`), the devices `online` now.
@@ -23,8 +23,28 @@ pub(super) fn ctx(
     now: Timestamp,
 ) -> Ctx {
     let replica = open.replica();
+    let view = replica.view();
+    // This device out of the alliance, as its replica knows (a removed device may never hear
+    // of its removal: nobody sends to it any more).
+    let gone = identity.and_then(|i| {
+        let d = view.device(&i.key.device_id().to_hex())?;
+        let person = view.member(&d.member)?;
+        match (&person.removed, &d.removed) {
+            (Some(r), _) if r.by == person.id => Some(Gone::Left(r.at)),
+            (Some(r), _) => Some(Gone::Removed {
+                by: view.name_of(&r.by),
+                at: r.at,
+            }),
+            (None, Some(r)) => Some(Gone::DeviceRemoved {
+                by: view.name_of(&r.by),
+                at: r.at,
+            }),
+            (None, None) => None,
+        }
+    });
     Ctx {
-        view: replica.view(),
+        gone,
+        view,
         heads: replica.heads().iter().map(ToString::to_string).collect(),
         me: identity.and_then(|i| replica.member_of(&i.key.device_id())),
         device: identity
@@ -80,7 +100,27 @@ impl<'a> Reader<'a> {
                     .and_then(|s| s.heads())
                     .map(|before| open.replica().diff(self.index(), &before)),
             ),
-            Part::Needs => PartData::Needs,
+            // In the order they were written: where each need's first change is in the history
+            // (a need written in the same second as another still comes after it).
+            Part::Needs => {
+                let index = self.index();
+                let mut order: Vec<(usize, ItemId)> = c
+                    .view
+                    .needs
+                    .iter()
+                    .map(|n| {
+                        let touch = crate::core::index::Touch::Item(n.id.clone());
+                        let at = index
+                            .touching(&touch)
+                            .next()
+                            .and_then(|e| index.position(&e.hash))
+                            .unwrap_or(usize::MAX);
+                        (at, n.id.clone())
+                    })
+                    .collect();
+                order.sort();
+                PartData::Needs(order.into_iter().map(|(_, id)| id).collect())
+            }
             Part::Plan => PartData::Plan(
                 self.conflicts(|cf| cf.item.as_ref().is_some_and(|i| i.kind() == ItemKind::Plan)),
             ),

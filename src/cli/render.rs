@@ -4,7 +4,7 @@
 
 use crate::cli::output::table;
 use crate::core::model::AllianceView;
-use crate::device::export::{agreed_by, average, names, next_checkin, of_whom};
+use crate::device::export::{agreed_by, average, next_checkin, of_whom};
 
 pub fn members_table(view: &AllianceView) -> String {
     let rows: Vec<Vec<String>> = view
@@ -64,7 +64,7 @@ pub fn plan_table(view: &AllianceView) -> String {
                 p.id.to_string(),
                 p.when.clone(),
                 p.how.clone(),
-                names(view, &p.attendees),
+                crate::device::export::attendees(view, &p.attendees),
                 p.agenda.clone(),
             ]
         })

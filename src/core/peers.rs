@@ -19,6 +19,10 @@ pub struct PeerInfo {
     /// Set while the peer is quarantined (its data made Automerge panic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<PeerQuarantine>,
+    /// What this device's person calls that device ("Zoe's phone"); device-local, like the
+    /// rest of the book.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// Why and until when a peer is quarantined: its connections are refused and it is not

@@ -11,6 +11,15 @@ pub(crate) fn names(view: &AllianceView, ids: &[ItemId]) -> String {
         .join(", ")
 }
 
+/// Who comes to a design session: "everyone" for an empty list (people who join later too).
+pub(crate) fn attendees(view: &AllianceView, ids: &[ItemId]) -> String {
+    if ids.is_empty() {
+        "everyone".into()
+    } else {
+        names(view, ids)
+    }
+}
+
 pub(crate) fn of_whom(view: &AllianceView, e: &Expectation) -> String {
     if e.of.is_empty() {
         "everyone".into()
@@ -197,7 +206,7 @@ pub fn markdown(view: &AllianceView, exported: Timestamp) -> String {
             "- **{}**, {} — with {}\n",
             p.when,
             p.how,
-            names(view, &p.attendees)
+            attendees(view, &p.attendees)
         ));
         if !p.agenda.trim().is_empty() {
             md.push_str(&format!("  - Agenda: {}\n", p.agenda.trim()));

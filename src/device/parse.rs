@@ -58,9 +58,16 @@ fn words(secs: i64) -> String {
     }
 }
 
-/// A check-in cadence in days (10d, 2w, 1mo), at most 10 years.
+/// A check-in cadence in days (10d, 2w, 1mo), at most 10 years. Counted in days, a cadence
+/// cannot mean minutes: `1m` here is a month.
 pub fn cadence(s: &str) -> Result<u32> {
-    parse_days("--next", s, 3660)
+    let t = s.trim().to_lowercase();
+    match t.strip_suffix('m') {
+        Some(n) if !n.is_empty() && n.trim().chars().all(|c| c.is_ascii_digit()) => {
+            parse_days("--next", &format!("{}mo", n.trim()), 3660)
+        }
+        _ => parse_days("--next", s, 3660),
+    }
 }
 
 #[cfg(test)]
@@ -81,5 +88,14 @@ mod tests {
         assert_eq!(parse_days("--next", "2w", 3660).unwrap(), 14);
         assert!(parse_days("--next", "36h", 3660).is_err());
         assert!(parse_days("--next", "10", 3660).is_err());
+    }
+
+    #[test]
+    fn a_cadence_of_1m_is_a_month_because_a_cadence_is_counted_in_days() {
+        assert_eq!(cadence("1m").unwrap(), 30);
+        assert_eq!(cadence(" 2M ").unwrap(), 60);
+        assert_eq!(cadence("2w").unwrap(), 14);
+        assert!(cadence("m").is_err());
+        assert!(cadence("30min").is_err());
     }
 }

@@ -229,6 +229,15 @@ pub fn can_invite(open: &OpenAlliance, identity: &Identity) -> Result<()> {
     }
 }
 
+/// Who an invite is for, as the inviting person describes them.
+#[derive(Debug, Clone, Copy)]
+pub struct Invitee<'a> {
+    /// The role they get: parent, teen, coach, client...
+    pub role: &'a str,
+    /// What the invite is called ("for Zoe"); empty for none.
+    pub label: &'a str,
+}
+
 /// Makes an invite for a new person (admins only) on this device (only the hash of its secret
 /// is kept) and its ticket, which names the addresses this device serves on (`addrs`).
 pub fn create_invite(
@@ -236,18 +245,33 @@ pub fn create_invite(
     identity: &Identity,
     entropy: &mut dyn Entropy,
     now: Timestamp,
-    role: &str,
+    invitee: &Invitee<'_>,
     valid_secs: i64,
     addrs: &[String],
 ) -> Result<(Invite, InviteTicket)> {
     can_invite(open, identity)?;
-    let role = role.trim();
+    let role = invitee.role.trim();
     if role.is_empty() {
         return Err(DeviceError::user("the role must not be empty"));
     }
+    let label = invite_label(invitee.label)?;
     let secret = fresh_secret(open, entropy)?;
-    let invite = Invite::new(&secret, role, now, valid_secs);
+    let invite = Invite {
+        label,
+        ..Invite::new(&secret, role, now, valid_secs)
+    };
     keep_and_ticket(open, identity, invite, secret, addrs)
+}
+
+/// An invite's label ("for Zoe", "Zoe's phone") as the person typed it: `None` when empty;
+/// held to the rule for names (short, no invisible characters).
+fn invite_label(label: &str) -> Result<Option<String>> {
+    if label.trim().is_empty() {
+        return Ok(None);
+    }
+    crate::core::text::check_name(label)
+        .map(Some)
+        .map_err(|why| DeviceError::user(format!("the label: {why}")))
 }
 
 /// Keeps an invite (or link) this device made and returns it with the ticket that carries its
@@ -275,6 +299,7 @@ pub fn create_link(
     identity: &Identity,
     entropy: &mut dyn Entropy,
     now: Timestamp,
+    label: &str,
     valid_secs: i64,
     addrs: &[String],
 ) -> Result<(Invite, InviteTicket)> {
@@ -286,8 +311,12 @@ pub fn create_link(
                 "this device is not a member of the alliance, so it cannot link another",
             )
         })?;
+    let label = invite_label(label)?;
     let secret = fresh_secret(open, entropy)?;
-    let invite = Invite::link(&secret, me.as_str(), now, valid_secs);
+    let invite = Invite {
+        label,
+        ..Invite::link(&secret, me.as_str(), now, valid_secs)
+    };
     keep_and_ticket(open, identity, invite, secret, addrs)
 }
 
@@ -327,33 +356,149 @@ pub fn revoke_invite(open: &OpenAlliance, id: &str) -> Result<String> {
 /// One member device as `alliance peers` lists it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct DeviceRow {
+    /// Whose device it is.
     pub name: String,
+    pub member: ItemId,
     pub device: String,
+    /// What this device's person calls it ("Zoe's phone"): the name given here, or the label
+    /// of the link ticket it joined with (device-local: the others do not see it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     pub this_device: bool,
+    pub added_at: Timestamp,
+    /// Set when the device, or its person, was removed: by whom (a name) and when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed: Option<(String, Timestamp)>,
     pub last_seen: Option<Timestamp>,
     pub addrs: Vec<String>,
     pub last_error: Option<String>,
 }
 
-/// The member devices: whose, last seen, the addresses this device knows for them.
+/// The member devices: whose, what this device calls them, whether they were removed, last
+/// seen, the addresses this device knows for them.
 pub fn devices(open: &OpenAlliance, me: Option<&str>) -> Result<Vec<DeviceRow>> {
     let view = open.replica().view();
     let book = open.peer_book()?;
+    let invites = open.invites()?;
     Ok(view
         .devices
         .iter()
         .map(|d| {
             let info = book.peers.get(&d.key).cloned().unwrap_or_default();
+            let linked = invites
+                .invites
+                .iter()
+                .filter(|i| i.used_by.as_deref() == Some(d.key.as_str()))
+                .find_map(|i| i.label.clone());
+            // A device is out when it was removed, or its person was.
+            let removed = d
+                .removed
+                .as_ref()
+                .or_else(|| view.member(&d.member).and_then(|m| m.removed.as_ref()))
+                .map(|r| (view.name_of(&r.by), r.at));
             DeviceRow {
                 name: view.name_of(&d.member),
+                member: d.member.clone(),
                 device: d.key.clone(),
+                label: info.name.clone().or(linked),
                 this_device: me == Some(d.key.as_str()),
+                added_at: d.added_at,
+                removed,
                 last_seen: info.last_seen.map(Timestamp),
                 addrs: info.addrs,
                 last_error: info.last_error,
             }
         })
         .collect())
+}
+
+/// A device of the alliance given by its key or a prefix of it (at least 6 hex characters).
+pub fn device_key(open: &OpenAlliance, given: &str) -> Result<crate::core::DeviceId> {
+    let view = open.replica().roster();
+    let given = given.trim().to_lowercase();
+    if let Ok(key) = given.parse::<crate::core::DeviceId>() {
+        return Ok(key);
+    }
+    if given.len() < 6 {
+        return Err(DeviceError::user(
+            "give at least 6 characters of the device key; `alliance device list` shows them",
+        ));
+    }
+    let matches: Vec<&str> = view
+        .devices
+        .iter()
+        .filter(|d| d.key.starts_with(&given))
+        .map(|d| d.key.as_str())
+        .collect();
+    match matches.as_slice() {
+        [one] => one
+            .parse()
+            .map_err(|_| DeviceError::user("that device key is malformed")),
+        [] => Err(DeviceError::user(format!(
+            "no device starts with '{given}'; `alliance device list` shows them"
+        ))),
+        _ => Err(DeviceError::user(format!(
+            "several devices start with '{given}'; give more characters"
+        ))),
+    }
+}
+
+/// Names a device of the alliance on this device ("Zoe's phone"): kept in this device's
+/// address book, shown on its page; an empty name forgets it. Returns the name kept.
+pub fn name_device(open: &OpenAlliance, device: &str, name: &str) -> Result<Option<String>> {
+    if open.replica().roster().device(device).is_none() {
+        return Err(DeviceError::user("that device is not in this alliance"));
+    }
+    let name = if name.trim().is_empty() {
+        None
+    } else {
+        Some(
+            crate::core::text::check_name(name)
+                .map_err(|why| DeviceError::user(format!("the device's name: {why}")))?,
+        )
+    };
+    let kept = name.clone();
+    open.update_peer_book(|book| book.peers.entry(device.to_string()).or_default().name = name)?;
+    Ok(kept)
+}
+
+/// Removes a device (a lost phone): one of this person's, or anyone's for an admin. Final.
+pub fn remove_device(
+    open: &mut OpenAlliance,
+    identity: &Identity,
+    entropy: &mut dyn Entropy,
+    now: Timestamp,
+    device: &crate::core::DeviceId,
+) -> Result<Edited> {
+    edit_on(open, identity, entropy, now, |r, w, _| {
+        Ok(r.remove_device(w, device)?)
+    })
+}
+
+/// Removes a person from the alliance (admins only). Final.
+pub fn remove_member(
+    open: &mut OpenAlliance,
+    identity: &Identity,
+    entropy: &mut dyn Entropy,
+    now: Timestamp,
+    member: &ItemId,
+) -> Result<Edited> {
+    edit_on(open, identity, entropy, now, |r, w, _| {
+        Ok(r.remove_member(w, member)?)
+    })
+}
+
+/// This device's person leaves the alliance: their devices stop syncing it. Final.
+pub fn leave(
+    open: &mut OpenAlliance,
+    identity: &Identity,
+    entropy: &mut dyn Entropy,
+    now: Timestamp,
+) -> Result<Edited> {
+    let me = me(open, identity)?;
+    edit_on(open, identity, entropy, now, |r, w, _| {
+        Ok(r.remove_member(w, &me)?)
+    })
 }
 
 /// What [`join`] did.

@@ -249,9 +249,23 @@ fn one_duration_syntax_everywhere_with_units_required() {
         two_weeks["expires"],
         serde_json::to_value(alliance::core::Timestamp(crate::kit::NOW + 14 * 86_400)).unwrap()
     );
-    let err = ada.fails(&["checkin", "add", "--rating", "4", "--next", "1m"], 1);
+    // `m` alone is ambiguous where minutes make sense (an invite), not in a cadence counted
+    // in days, where `1m` is a month (the page's example).
+    let err = ada.fails(&["invite", "--expires", "30m"], 1);
     assert!(err.contains("minutes or months"), "{err}");
-    ada.ok(&["checkin", "add", "--rating", "4", "--next", "1mo"]);
+    let month = ada.json(&["checkin", "add", "--rating", "4", "--next", "1m"]);
+    assert!(month["changed"] == true, "{month}");
+    assert_eq!(ada.json(&["checkin", "list"])[0]["next_in_days"], 30);
+    ada.ok(&[
+        "checkin",
+        "add",
+        "--rating",
+        "4",
+        "--next",
+        "1mo",
+        "--date",
+        "2026-11-25",
+    ]);
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod keeper;
 mod kit;
 
 mod app;
+mod app_family;
 mod attacks;
 mod cli;
 mod cli_evening;

@@ -391,7 +391,11 @@ fn status_lists_what_needs_each_persons_attention() {
     let no_needs: Vec<&str> = st.without_needs.iter().map(|m| m.name.as_str()).collect();
     assert_eq!(no_needs, ["Ben", "Cy"]);
     assert_eq!(st.news_count, 0);
-    assert!(st.checkin.due, "expectations but no check-in yet");
+    assert!(
+        !st.checkin.due,
+        "no check-in yet: the first comes two weeks after the first expectation, not at once"
+    );
+    assert!(st.checkin.next.is_some());
 
     // Ben agrees; then Cy rewords it: Ben's agreement went stale.
     ben.act(20, |r, w, _| r.agree(w, &e)).unwrap();

@@ -20,6 +20,42 @@
 
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+  // ---- times, in the reader's own zone ----
+  // The server writes each moment as <time datetime="...Z" data-local="datetime|date"> with
+  // UTC words; here they are written out in this browser's time zone and language.
+  const formats = {
+    datetime: { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' },
+    date: { year: 'numeric', month: 'short', day: 'numeric' },
+  };
+  function localTimes(root) {
+    for (const t of (root || document).querySelectorAll('time[data-local]')) {
+      const at = t.getAttribute('datetime');
+      // A calendar day is that day wherever the reader is (not midnight UTC).
+      const ymd = t.dataset.local === 'day' && /^(\d{4})-(\d{2})-(\d{2})$/.exec(at);
+      const d = ymd ? new Date(+ymd[1], +ymd[2] - 1, +ymd[3]) : new Date(at);
+      const f = formats[ymd ? 'date' : t.dataset.local];
+      if (!f || isNaN(d.getTime())) continue;
+      t.textContent = new Intl.DateTimeFormat(undefined, f).format(d);
+    }
+  }
+  localTimes();
+
+  // ---- focus, after a form is sent ----
+  // Keyboard use: after a form is sent the focus goes back where the person was, so adding a
+  // second need is typing it, not tabbing back through the page. A form outside the live
+  // parts keeps its place: its first field gets the focus. A form inside a part is redrawn
+  // with it: the focus goes to the same item's first control (or the item itself), else to
+  // the part.
+  let wantFocus = null;
+  function firstField(root) {
+    return root.querySelector('input:not([type=hidden]):not([disabled]), textarea:not([readonly]), select, button:not([disabled]), summary, a[href]');
+  }
+  function focusIn(el) {
+    const target = firstField(el) || el;
+    if (target === el && !el.hasAttribute('tabindex')) el.setAttribute('tabindex', '-1');
+    target.focus();
+  }
+
   // ---- the device: answering, or away ----
   // While this device does not answer (its app restarting, the laptop asleep), what the page
   // would send waits here and goes out when the device answers again: nothing typed is lost.
@@ -127,6 +163,8 @@
     ev.preventDefault();
     const out = form.querySelector('.result');
     const button = form.querySelector('button[type=submit]');
+    const inPart = form.closest('[data-part]');
+    const item = form.closest('[id]');
     if (button) button.disabled = true;
     const body = new URLSearchParams(new FormData(form)).toString();
     const data = await post(form.action, body, 'application/x-www-form-urlencoded', (why) => {
@@ -149,8 +187,15 @@
         form.after(box);
       }
       box.innerHTML = data.html;
+      localTimes(box);
     }
-    if (!form.closest('[data-part]')) form.reset();
+    if (!inPart) {
+      form.reset();
+      const field = firstField(form);
+      if (field) field.focus();
+    } else {
+      wantFocus = { item: item && inPart.contains(item) ? item.id : null, part: inPart.dataset.part, round };
+    }
     refresh();
   });
 
@@ -161,9 +206,13 @@
   };
   let busy = false;
   let again = false;
+  // Each refresh is numbered: a focus wanted after a form's answer is given by a refresh that
+  // started after that answer (one already on its way may hold the part as it was before).
+  let round = 0;
   async function refresh() {
     if (busy) { again = true; return; }
     busy = true;
+    const mine = ++round;
     // A part inside a closed <details> is drawn when it is opened.
     const parts = [...document.querySelectorAll('[data-part]')]
       .filter((p) => !p.closest('details:not([open])'));
@@ -174,20 +223,35 @@
       if (!r.ok) return;
       const html = await r.text();
       if (editing(part)) { part.dataset.stale = '1'; return; }
+      // Open <details> stay open: each by its item's id and its place among the item's own.
       const open = [...part.querySelectorAll('details[open]')]
-        .map((d) => d.closest('[id]') && d.closest('[id]').id).filter(Boolean);
+        .map((d) => {
+          const item = d.parentElement && d.parentElement.closest('[id]');
+          return item ? [item.id, [...item.querySelectorAll('details')].indexOf(d)] : null;
+        }).filter(Boolean);
       const focused = part.contains(document.activeElement) ? document.activeElement : null;
       const focusKey = focused && focused.closest('form') ? focused.closest('form').action + '|' + (focused.closest('[id]') || {}).id : null;
+      const focusItem = focused && focused.closest('[id]') && part.contains(focused.closest('[id]')) ? focused.closest('[id]').id : null;
       part.innerHTML = html;
+      localTimes(part);
       delete part.dataset.stale;
-      for (const id of open) {
+      for (const [id, n] of open) {
         const d = document.getElementById(id);
-        if (d && part.contains(d)) { const det = d.querySelector('details'); if (det) det.open = true; }
+        if (d && part.contains(d)) { const det = d.querySelectorAll('details')[n]; if (det) det.open = true; }
       }
-      if (focusKey) {
-        const again = [...part.querySelectorAll('form')].find((f) => f.action + '|' + (f.closest('[id]') || {}).id === focusKey);
-        const target = again ? again.querySelector('button') : null;
-        (target || part).focus && (target || part).focus();
+      // The focus was in this part: it stays where it was (the same form's button, else the
+      // same item, else the part), never dropped to the top of the page.
+      if (focused) {
+        const same = focusKey && [...part.querySelectorAll('form')].find((f) => f.action + '|' + (f.closest('[id]') || {}).id === focusKey);
+        const button = same ? same.querySelector('button') : null;
+        const item = focusItem && document.getElementById(focusItem);
+        if (button) button.focus();
+        else focusIn(item && part.contains(item) ? item : part);
+      }
+      if (wantFocus && wantFocus.part === part.dataset.part && mine > wantFocus.round) {
+        const item = wantFocus.item && document.getElementById(wantFocus.item);
+        wantFocus = null;
+        focusIn(item && part.contains(item) ? item : part);
       }
     }));
     busy = false;

@@ -22,6 +22,18 @@ pub struct Ctx {
     pub aid: String,
     /// The devices connected right now (hex keys).
     pub online: Vec<String>,
+    /// Set when this device is no longer in the alliance, as far as its replica knows.
+    pub gone: Option<Gone>,
+}
+
+/// How this device came to be out of the alliance.
+pub enum Gone {
+    /// Its person left, on that day.
+    Left(Timestamp),
+    /// Its person was removed, by that person.
+    Removed { by: String, at: Timestamp },
+    /// This device was removed, by that person.
+    DeviceRemoved { by: String, at: Timestamp },
 }
 
 /// The page's views (one URL each, under `/a/ID/`).
@@ -160,7 +172,8 @@ pub enum PartData {
     Status(Option<Result<Box<Status>, String>>),
     /// What changed since the seen marker: `None` when nothing was ever marked.
     Changes(Option<crate::core::diff::Diff>),
-    Needs,
+    /// The needs' IDs in the order they were written (the history's order).
+    Needs(Vec<ItemId>),
     /// The sessions' unresolved conflicts.
     Plan(Vec<Conflict>),
     /// The vision's open text conflicts.
@@ -184,7 +197,7 @@ impl PartData {
         match self {
             PartData::Status(_) => Part::Status,
             PartData::Changes(_) => Part::Changes,
-            PartData::Needs => Part::Needs,
+            PartData::Needs(_) => Part::Needs,
             PartData::Plan(_) => Part::Plan,
             PartData::VisionConflicts(_) => Part::VisionConflicts,
             PartData::Blame(_) => Part::Blame,

@@ -26,8 +26,8 @@ pub mod steps;
 
 use maud::{Markup, html};
 
-pub use data::{Ctx, HistoryData, Page, Part, PartData};
-pub use people::ticket;
+pub use data::{Ctx, Gone, HistoryData, Page, Part, PartData};
+pub use people::{link_ticket, ticket};
 pub use pieces::{layout, refusal};
 pub use review::{history, print};
 pub use start::{setup, start};
@@ -37,7 +37,7 @@ pub fn part(c: &Ctx, data: &PartData) -> Markup {
     match data {
         PartData::Status(status) => overview::status(c, status.as_ref()),
         PartData::Changes(diff) => overview::changes(c, diff.as_ref()),
-        PartData::Needs => steps::needs(c),
+        PartData::Needs(order) => steps::needs(c, order),
         PartData::Plan(here) => steps::plan(c, here),
         PartData::VisionConflicts(here) => steps::vision_conflicts(c, here),
         PartData::Blame(spans) => steps::blame(spans),
@@ -87,6 +87,7 @@ pub fn page(p: Page, c: &Ctx, parts: &[PartData], csrf: &str) -> Markup {
         Some((&c.aid, &c.view.title, p)),
         &heading,
         html! {
+            @if let Some(gone) = &c.gone { (pieces::gone(&c.view.title, gone)) }
             (body)
             // The version the page was drawn at: the event stream's first event says whether
             // something changed before it started listening.

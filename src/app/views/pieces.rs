@@ -6,7 +6,7 @@ use maud::{DOCTYPE, Markup, html};
 use super::data::Page;
 use crate::app::forms::{Action, field};
 use crate::core::conflicts::Conflict;
-use crate::core::{AllianceView, ItemId};
+use crate::core::{AllianceView, ItemId, Timestamp};
 
 pub(super) fn head(title: &str, csrf: Option<&str>, aid: Option<&str>) -> Markup {
     html! {
@@ -63,6 +63,25 @@ pub fn layout(
     }
 }
 
+/// What a device that is no longer in the alliance says on every page: since when, by whom,
+/// and that nothing written on it goes anywhere.
+pub(super) fn gone(title: &str, gone: &super::data::Gone) -> Markup {
+    use super::data::Gone;
+    html! {
+        div.notice role="alert" {
+            p {
+                strong { "This device is no longer in “" (shown(title)) "”: " }
+                @match gone {
+                    Gone::Left(at) => { "you left it on " (on_day(*at)) "." }
+                    Gone::Removed { by, at } => { (shown(by)) " removed you on " (on_day(*at)) "." }
+                    Gone::DeviceRemoved { by, at } => { (shown(by)) " removed this device on " (on_day(*at)) "." }
+                }
+            }
+            p { "Nothing written here goes to anyone any more: the others' devices do not accept it. What this device holds stays readable here." }
+        }
+    }
+}
+
 /// A refusal or error page: plain words, no data, no script needed.
 pub fn refusal(message: &str) -> axum::response::Html<String> {
     let page = html! {
@@ -113,8 +132,65 @@ pub(super) fn author(name: &str, verified: bool) -> Markup {
     }
 }
 
-pub(super) fn history_link(aid: &str, id: &ItemId) -> Markup {
-    html! { a.hist href={"/a/" (aid) "/history/" (id)} aria-label={"History of " (id)} { "history" } }
+/// A link to an item's history; screen readers hear what it is the history of, in words.
+pub(super) fn history_link(aid: &str, view: &AllianceView, id: &ItemId) -> Markup {
+    html! { a.hist href={"/a/" (aid) "/history/" (id)} aria-label={"History of " (crate::core::text::bidi_escaped(&describe(view, id)))} { "history" } }
+}
+
+/// An item in words, never by its ID: "Zoe", "Zoe's need “More sleep”", "the design session
+/// of Sunday 7pm", "the expectation “Phones off at dinner”", "the check-in of 2026-12-07".
+pub fn describe(view: &AllianceView, id: &ItemId) -> String {
+    use crate::core::ItemKind;
+    let quoted = |text: &str| {
+        let t = crate::core::edit::excerpt(text);
+        format!("“{t}”")
+    };
+    match id.kind() {
+        ItemKind::Member => view.name_of(id),
+        ItemKind::Need => match view.needs.iter().find(|n| &n.id == id) {
+            Some(n) => format!("{}'s need {}", view.name_of(&n.owner), quoted(&n.text)),
+            None => "a need that was removed".into(),
+        },
+        ItemKind::Plan => match view.plan.iter().find(|p| &p.id == id) {
+            Some(p) => format!("the design session of {}", p.when.trim()),
+            None => "a design session".into(),
+        },
+        ItemKind::Expectation => match view.expectation(id) {
+            Some(e) => format!("the expectation {}", quoted(&e.text)),
+            None => "an expectation".into(),
+        },
+        ItemKind::CheckIn => match view.checkins.iter().find(|c| &c.id == id) {
+            Some(c) => format!("the check-in of {}", c.date),
+            None => "a check-in".into(),
+        },
+    }
+}
+
+/// A moment in the reader's own time zone: `<time datetime>` with the instant, which the
+/// script writes out in the browser's zone and language; before it runs (or without it), the
+/// words say UTC.
+pub(super) fn when(t: Timestamp) -> Markup {
+    html! { time datetime=(t.to_rfc3339()) data-local="datetime" { (t.short()) " UTC" } }
+}
+
+/// A day in the reader's own time zone (as [`when`]).
+pub(super) fn on_day(t: Timestamp) -> Markup {
+    html! { time datetime=(t.to_rfc3339()) data-local="date" { (t.date()) } }
+}
+
+/// A calendar day as the document keeps it ("2026-12-21"), written out in the reader's
+/// language by the script (as that day, in no time zone).
+pub(super) fn day(date: &str) -> Markup {
+    html! { time datetime=(date) data-local="day" { (date) } }
+}
+
+/// "1 change", "2 changes": a count with its noun, never "change(s)".
+pub(super) fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 pub(super) fn names(view: &AllianceView, ids: &[ItemId]) -> String {
@@ -139,7 +215,7 @@ pub(super) fn rating_select(id: &str) -> Markup {
 }
 
 /// Unresolved conflicts, each value with its author and **Keep this** (an [`Action::Resolve`]).
-pub(super) fn conflicts(aid: &str, list: &[Conflict]) -> Markup {
+pub(super) fn conflicts(aid: &str, view: &AllianceView, list: &[Conflict]) -> Markup {
     html! {
         ul.cards {
             @for cf in list {
@@ -151,15 +227,15 @@ pub(super) fn conflicts(aid: &str, list: &[Conflict]) -> Markup {
                             strong { "The vision" }
                             @if let Some(line) = cf.line { ", line " (line) }
                         } @else if let Some(i) = &cf.item {
-                            strong { "The " (cf.field) " of this " (i.kind().noun()) }
-                            " · " (history_link(aid, i))
+                            strong { "The " (field_words(view, &cf.field)) " of " (shown(&describe(view, i))) }
+                            " · " (history_link(aid, view, i))
                         } @else {
                             strong { "The alliance's " (cf.field) }
                         }
                         @if cf.is_text() {
                             ": " (cf.values.len()) " people rewrote it at once"
                         } @else {
-                            ": " (cf.values.len()) " people set it at once"
+                            ": " (cf.values.len()) " people changed it at once"
                         }
                     }
                     @if let Some(m) = &cf.merged { p { "Merged now: " q { (shown(m)) } } }
@@ -169,7 +245,7 @@ pub(super) fn conflicts(aid: &str, list: &[Conflict]) -> Markup {
                                 q { (shown(&v.value)) } " by " (author(&v.author, v.verified))
                                 @if v.winner { " " span.tag { "shown now" } }
                                 @if !cf.field.is_empty() {
-                                    " " (button(&Action::Resolve.path(aid), "Keep this", &[(field::ID, &item), (field::FIELD, &cf.field), (field::PICK, &(n + 1).to_string())], &format!("Keep {} for {}", v.value, cf.field)))
+                                    " " (button(&Action::Resolve.path(aid), "Keep this", &[(field::ID, &item), (field::FIELD, &cf.field), (field::PICK, &(n + 1).to_string())], &format!("Keep “{}” by {} for the {}", v.value, v.author, field_words(view, &cf.field))))
                                 }
                             }
                         }
@@ -177,6 +253,139 @@ pub(super) fn conflicts(aid: &str, list: &[Conflict]) -> Markup {
                     @if cf.field.is_empty() { p { "Two items were created under one ID; edit the one shown to keep it." } }
                 }
             }
+        }
+    }
+}
+
+/// A field's value as words: a member by name, a device as whose it is, else as written.
+pub(super) fn value_words(view: &AllianceView, value: &str) -> String {
+    let bare = value.trim_matches('"');
+    if let Ok(id) = bare.parse::<ItemId>()
+        && view.member(&id).is_some()
+    {
+        return view.name_of(&id);
+    }
+    if bare.len() == 64 && bare.chars().all(|c| c.is_ascii_hexdigit()) {
+        return match view.member_of_device(bare) {
+            Some(m) => format!("{}'s device", m.name),
+            None => "a device".to_string(),
+        };
+    }
+    value.to_string()
+}
+
+/// A field's name as words: "created by", not `created_by`; "agreements · Zoe · text
+/// digest", not `agreements.m4k2x.text_digest` (a member by name, a device key left out).
+pub(super) fn field_words(view: &AllianceView, field: &str) -> String {
+    field
+        .split('.')
+        .map(|part| match part {
+            "when" => "time".to_string(),
+            "how" => "place".to_string(),
+            p if p.parse::<ItemId>().is_ok() => {
+                view.name_of(&p.parse().unwrap_or_else(|_| unreachable!()))
+            }
+            p if p.len() >= 32 && p.chars().all(|c| c.is_ascii_hexdigit()) => {
+                match view.member_of_device(p) {
+                    Some(m) => format!("{}'s device", m.name),
+                    None => "a device".to_string(),
+                }
+            }
+            p => p.replace('_', " "),
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+/// A change's summary (as the core writes it: "added need n9j4d: More sleep", "linked device
+/// 3f2a9c01de to Zoe (m4x2k)") in the family's words: item IDs and device keys left out, the
+/// thing named with an article instead ("added a need: More sleep", "linked a device to Zoe").
+pub fn in_words(summary: &str) -> String {
+    let nouns = [
+        "need",
+        "expectation",
+        "check-in",
+        "session",
+        "member",
+        "device",
+    ];
+    let mut out: Vec<String> = Vec::new();
+    for token in summary.split(' ') {
+        let core = token.trim_matches(|c: char| "():,".contains(c));
+        // The core writes an ID after its noun ("need n9j4d") or in brackets ("(m4x2k)").
+        let after_noun = out.last().is_some_and(|w| nouns.contains(&w.as_str()));
+        let is_id = core.parse::<ItemId>().is_ok() && (token.starts_with('(') || after_noun);
+        let is_key = core.len() >= 8 && core.chars().all(|c| c.is_ascii_hexdigit());
+        if !core.is_empty() && (is_id || is_key) {
+            // Keep what followed the ID ("n9j4d:" leaves ":"), drop the rest of the token.
+            let tail: String = token
+                .chars()
+                .rev()
+                .take_while(|c| ":,".contains(*c))
+                .collect();
+            if let Some(last) = out.last() {
+                if nouns.contains(&last.as_str()) {
+                    let noun = out.pop().unwrap_or_default();
+                    let design = out.last().is_some_and(|w| w == "design");
+                    if design {
+                        out.pop();
+                    }
+                    let first = out
+                        .last()
+                        .is_none_or(|w| matches!(w.as_str(), "added" | "planned" | "linked"));
+                    out.push(if first { "a" } else { "the" }.to_string());
+                    if design {
+                        out.push("design".into());
+                    }
+                    out.push(noun);
+                }
+                last_push(&mut out, &tail);
+            }
+            continue;
+        }
+        out.push(token.to_string());
+    }
+    out.join(" ").replace(" :", ":").replace(" ,", ",")
+}
+
+fn last_push(out: &mut [String], tail: &str) {
+    if let Some(last) = out.last_mut() {
+        last.push_str(tail);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_words;
+
+    #[test]
+    fn summaries_in_the_news_name_things_without_their_ids() {
+        for (summary, words) in [
+            ("added need n9j4d: More sleep", "added a need: More sleep"),
+            ("edited need n9j4d: More naps", "edited the need: More naps"),
+            (
+                "agreed to expectation e7kq2: Phones off",
+                "agreed to the expectation: Phones off",
+            ),
+            (
+                "planned design session p3abc: Sunday, at home",
+                "planned a design session: Sunday, at home",
+            ),
+            (
+                "linked device 3f2a9c01de to Zoe (m4x2k)",
+                "linked a device to Zoe",
+            ),
+            (
+                "removed Zoe (m4x2k) from the alliance",
+                "removed Zoe from the alliance",
+            ),
+            ("needs more plans", "needs more plans"),
+            (
+                "device 90929a1155 joined, added by Ada",
+                "a device joined, added by Ada",
+            ),
+        ] {
+            assert_eq!(in_words(summary), words, "{summary}");
         }
     }
 }

@@ -4,35 +4,37 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::data::{Ctx, HistoryData, Page};
-use super::pieces::{author, conflicts, head, layout, shown};
+use super::pieces::{
+    author, conflicts, describe, field_words, head, in_words, layout, shown, value_words, when,
+};
 
 /// `/a/ID/history/ITEM`: every version of one item.
 pub fn history(c: &Ctx, h: &HistoryData, csrf: &str) -> Markup {
-    let id = &h.id;
     let versions = &h.versions;
+    let what = describe(&c.view, &h.id);
     let body = html! {
-        @if versions.is_empty() { p.notice { "No " (id.kind().noun()) " " (id) " in this alliance's history." } }
+        @if versions.is_empty() { p.notice { "Nothing about " (shown(&what)) " is in this alliance's history." } }
         ol.history {
             @for v in versions {
                 li {
-                    p.meta { time { (v.time.short()) " UTC" } " · " (author(&v.author, v.verified)) " · device " code { (crate::core::history::short(&v.device)) } " · " @if v.verified { "verified" } @else { mark.flag { "FAILED verification" } } }
+                    p.meta { (when(v.time)) " · " (author(&v.author, v.verified)) " · " @if v.verified { "verified" } @else { mark.flag { "FAILED verification" } } }
                     @if let Some(p) = &v.problem { p.notice { (p) } }
                     @let told: Vec<&String> = v.fields.iter().filter_map(|f| f.words.as_ref()).collect();
                     ul {
                         @if told.is_empty() {
-                            @for f in &v.fields { li { (f.field) ": " (f.old.as_deref().unwrap_or("(none)")) " → " (f.new.as_deref().unwrap_or("(none)")) } }
+                            @for f in &v.fields { li { (field_words(&c.view, &f.field)) ": " (shown(&f.old.as_deref().map(|v| value_words(&c.view, v)).unwrap_or_else(|| "nothing".into()))) " → " (shown(&f.new.as_deref().map(|v| value_words(&c.view, v)).unwrap_or_else(|| "nothing".into()))) } }
                         }
-                        @for w in told { li { (shown(w)) } }
+                        @for w in told { li { (shown(&in_words(w))) } }
                     }
                 }
             }
         }
         @if !h.conflicts.is_empty() {
             h2 { "Unresolved conflicts" }
-            (conflicts(&c.aid, &h.conflicts))
+            (conflicts(&c.aid, &c.view, &h.conflicts))
         }
     };
-    let heading = format!("History of {} {id}", id.kind().noun());
+    let heading = format!("History of {what}");
     layout(
         &heading,
         csrf,

@@ -4,7 +4,9 @@
 use maud::{Markup, html};
 
 use super::data::{Ctx, Part};
-use super::pieces::{author, button, conflicts, form, history_link, names, rating_select, shown};
+use super::pieces::{
+    author, button, conflicts, count, day, form, history_link, names, rating_select, shown,
+};
 use crate::app::forms::{Action, field};
 use crate::core::ItemId;
 use crate::core::conflicts::Conflict;
@@ -40,7 +42,7 @@ pub(super) fn plan_page(c: &Ctx, parts: Markup) -> Markup {
                 label for="plan-agenda" { "What to talk about" }
                 textarea #plan-agenda name=(field::AGENDA) rows="2" {}
                 fieldset {
-                    legend { "Who comes (nobody ticked: everyone)" }
+                    legend { "Who comes (nobody ticked: everyone, also people who join later)" }
                     @for m in &c.view.members {
                         label.check { input type="checkbox" name=(field::WITH) value=(m.id); " " (shown(&m.name)) }
                     }
@@ -112,7 +114,7 @@ pub(super) fn checkins_page(c: &Ctx, parts: Markup) -> Markup {
                 textarea #checkin-reflection name=(field::REFLECTION) rows="3" {}
                 label for="checkin-propose" { "Changes I propose (one per line)" }
                 textarea #checkin-propose name=(field::PROPOSE) rows="2" {}
-                label for="checkin-next" { "Next check-in in (e.g. 10d, 2w, 1m)" }
+                label for="checkin-next" { "Next check-in in (e.g. 10d, 2w, 1m for a month)" }
                 input #checkin-next name=(field::NEXT) type="text" value="2w" required;
             }))
         }
@@ -122,19 +124,25 @@ pub(super) fn checkins_page(c: &Ctx, parts: Markup) -> Markup {
 
 // ---- parts ----
 
-pub(super) fn needs(c: &Ctx) -> Markup {
+/// Everyone's needs, each person's in `order` (the order they were written).
+pub(super) fn needs(c: &Ctx, order: &[ItemId]) -> Markup {
     html! {
         @if c.view.needs.is_empty() { p { "No needs written down yet." } }
         @for m in &c.view.members {
             @let mine = c.me.as_ref() == Some(&m.id);
-            @let list: Vec<_> = c.view.needs.iter().filter(|n| n.owner == m.id).collect();
+            // In the order they were written.
+            @let list: Vec<_> = order
+                .iter()
+                .filter_map(|id| c.view.needs.iter().find(|n| &n.id == id))
+                .filter(|n| n.owner == m.id)
+                .collect();
             h2 { (shown(&m.name)) @if mine { " (you)" } }
             @if list.is_empty() { p.quiet { "Nothing yet." } }
             ul.cards {
                 @for n in list {
                     li #{"item-" (n.id)} {
                         p.text { (shown(&n.text)) }
-                        p.meta { (history_link(&c.aid, &n.id)) }
+                        p.meta { (history_link(&c.aid, &c.view, &n.id)) }
                         @if mine {
                             details {
                                 summary { "Reword or remove" }
@@ -161,7 +169,7 @@ pub(super) fn vision_conflicts(c: &Ctx, here: &[Conflict]) -> Markup {
             div.notice role="alert" {
                 h2 { "Rewritten by two people at once" }
                 p { "The text below holds both wordings merged. Keep one of them; the other stays in the history." }
-                (conflicts(&c.aid, here))
+                (conflicts(&c.aid, &c.view, here))
             }
         }
     }
@@ -172,8 +180,8 @@ pub(super) fn plan(c: &Ctx, here: &[Conflict]) -> Markup {
     html! {
         @if !here.is_empty() {
             div.notice role="alert" {
-                h2 { (here.len()) " conflict(s): a session changed by two people at once" }
-                (conflicts(&c.aid, here))
+                h2 { @if here.len() == 1 { "A session two people changed at once" } @else { (here.len()) " sessions two people changed at once" } }
+                (conflicts(&c.aid, &c.view, here))
             }
         }
         @if c.view.plan.is_empty() { p { "No session planned yet." } }
@@ -181,19 +189,29 @@ pub(super) fn plan(c: &Ctx, here: &[Conflict]) -> Markup {
             @for p in &c.view.plan {
                 li #{"item-" (p.id)} {
                     p.text { strong.when { (shown(&p.when)) } " · " (shown(&p.how)) }
-                    p.meta { "With " @if p.attendees.is_empty() { "everyone" } @else { (names(&c.view, &p.attendees)) } " · " (history_link(&c.aid, &p.id)) }
+                    p.meta { "With " @if p.attendees.is_empty() { "everyone" } @else { (names(&c.view, &p.attendees)) } " · " (history_link(&c.aid, &c.view, &p.id)) }
                     @if !p.agenda.trim().is_empty() { p { "Agenda: " (shown(&p.agenda)) } }
                     @if c.me.is_some() {
                         details {
                             summary { "Reschedule or change" }
                             (form(&Action::PlanEdit.path(&c.aid), "Save", html! {
                                 input type="hidden" name=(field::ID) value=(p.id);
+                                input type="hidden" name=(field::WAS_WHEN) value=(p.when);
+                                input type="hidden" name=(field::WAS_HOW) value=(p.how);
                                 label for={"when-" (p.id)} { "When" }
                                 input id={"when-" (p.id)} name=(field::WHEN) type="text" value=(crate::core::text::bidi_escaped(&p.when)) required;
                                 label for={"how-" (p.id)} { "Where or how" }
                                 input id={"how-" (p.id)} name=(field::HOW) type="text" value=(crate::core::text::bidi_escaped(&p.how)) required;
                                 label for={"agenda-" (p.id)} { "Agenda" }
                                 textarea id={"agenda-" (p.id)} name=(field::AGENDA) rows="2" { (crate::core::text::bidi_escaped(&p.agenda)) }
+                                fieldset {
+                                    legend { "Who comes (nobody ticked: everyone, also people who join later)" }
+                                    // Marks that the list was sent (an empty list is everyone).
+                                    input type="hidden" name=(field::WITH_SENT) value="1";
+                                    @for m in &c.view.members {
+                                        label.check { input type="checkbox" name=(field::WITH) value=(m.id) checked[p.attendees.contains(&m.id)]; " " (shown(&m.name)) }
+                                    }
+                                }
                             }))
                         }
                     }
@@ -250,7 +268,7 @@ pub(super) fn expectations(c: &Ctx) -> Markup {
                     p.meta {
                         span.tag.status { (e.status.as_str()) } " "
                         (c.view.name_of(&e.holder)) "'s, of " @if e.of.is_empty() { "everyone" } @else { (names(&c.view, &e.of)) }
-                        " · " (history_link(&c.aid, &e.id))
+                        " · " (history_link(&c.aid, &c.view, &e.id))
                     }
                     p.agreed {
                         "Agreed by: " @if current.is_empty() { "nobody yet" } @else { span.agreed-by { (names(&c.view, &current)) } }
@@ -279,8 +297,8 @@ pub(super) fn checkins(c: &Ctx) -> Markup {
     html! {
         p.due {
             @match (&due.next, due.due) {
-                (Some(next), true) => { "A check-in is due (it was due " (next) ")." }
-                (Some(next), false) => { "Next check-in: " (next) "." }
+                (Some(next), true) => { "A check-in is due (it was due " (day(next)) ")." }
+                (Some(next), false) => { "Next check-in: " (day(next)) "." }
                 (None, _) => { "No check-in yet." }
             }
         }
@@ -290,7 +308,7 @@ pub(super) fn checkins(c: &Ctx) -> Markup {
             @for ci in c.view.checkins.iter().rev() {
                 @let reflected = c.me.as_ref().is_some_and(|m| ci.reflections.iter().any(|r| &r.member == m));
                 li #{"item-" (ci.id)} {
-                    p.text { strong { (ci.date) } " · next in " (ci.next_in_days) " days (" (crate::device::export::next_checkin(ci).unwrap_or_else(|| "-".into())) ") · " (history_link(&c.aid, &ci.id)) }
+                    p.text { strong { (day(&ci.date)) } " · next in " (count(ci.next_in_days as usize, "day", "days")) @if let Some(next) = crate::device::export::next_checkin(ci) { " (" (day(&next)) ")" } " · " (history_link(&c.aid, &c.view, &ci.id)) }
                     ul {
                         @for r in &ci.reflections {
                             li { strong { (c.view.name_of(&r.member)) } " (" (r.rating) "/5): " @if r.text.is_empty() { "—" } @else { (r.text) } }

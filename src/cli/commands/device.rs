@@ -1,9 +1,9 @@
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::cli::context::{Context, edit, report};
+use crate::cli::context::{Context, report};
 use crate::cli::output::table;
-use crate::core::{DeviceId, Timestamp};
+use crate::core::Timestamp;
 use crate::device::{DeviceError, Result};
 use crate::store::LockMode;
 
@@ -25,6 +25,9 @@ pub enum DeviceCommand {
         /// Also draw the ticket as a QR code, for a phone's camera (not with `--json`).
         #[arg(long)]
         qr: bool,
+        /// What you call the new device ("Zoe's phone"): how this device lists it.
+        #[arg(long, default_value = "")]
+        label: String,
     },
     /// List the devices of everyone in the alliance, removed ones included.
     List,
@@ -58,7 +61,7 @@ struct Row {
 
 pub fn run(ctx: &mut Context, args: DeviceArgs) -> Result<()> {
     match args.command {
-        DeviceCommand::Link { expires, qr } => {
+        DeviceCommand::Link { expires, qr, label } => {
             let valid =
                 crate::device::parse::parse("--expires", &expires, 30 * crate::device::parse::DAY)?;
             let identity = ctx.identity()?;
@@ -74,6 +77,7 @@ pub fn run(ctx: &mut Context, args: DeviceArgs) -> Result<()> {
                 &identity,
                 ctx.entropy.as_mut(),
                 ctx.now,
+                &label,
                 valid,
                 &serve.addrs,
             )?;
@@ -148,8 +152,13 @@ pub fn run(ctx: &mut Context, args: DeviceArgs) -> Result<()> {
             });
         }
         DeviceCommand::Remove { device, yes } => {
-            let view = ctx.read()?.replica().view();
-            let key = device_key(&view, &device)?;
+            let (key, view) = {
+                let open = ctx.read()?;
+                (
+                    crate::device::steps::device_key(&open, &device)?,
+                    open.replica().view(),
+                )
+            };
             let whose = view
                 .device(&key.to_hex())
                 .map(|d| view.name_of(&d.member))
@@ -166,39 +175,18 @@ pub fn run(ctx: &mut Context, args: DeviceArgs) -> Result<()> {
                     "nothing was removed",
                 )?;
             }
-            let edited = edit(ctx, |r, w, _| Ok(r.remove_device(w, &key)?))?;
+            let identity = ctx.identity()?;
+            let id = ctx.alliance_id()?;
+            let mut open = ctx.home.open(&id, LockMode::Exclusive)?;
+            let edited = crate::device::steps::remove_device(
+                &mut open,
+                &identity,
+                ctx.entropy.as_mut(),
+                ctx.now,
+                &key,
+            )?;
             report(ctx, &edited);
         }
     }
     Ok(())
-}
-
-/// A device given by its key or a prefix of it (at least 6 hex characters).
-fn device_key(view: &crate::core::AllianceView, given: &str) -> Result<DeviceId> {
-    let given = given.trim().to_lowercase();
-    if let Ok(key) = given.parse::<DeviceId>() {
-        return Ok(key);
-    }
-    if given.len() < 6 {
-        return Err(DeviceError::user(
-            "give at least 6 characters of the device key; `alliance device list` shows them",
-        ));
-    }
-    let matches: Vec<&str> = view
-        .devices
-        .iter()
-        .filter(|d| d.key.starts_with(&given))
-        .map(|d| d.key.as_str())
-        .collect();
-    match matches.as_slice() {
-        [one] => one
-            .parse()
-            .map_err(|_| DeviceError::user("that device key is malformed")),
-        [] => Err(DeviceError::user(format!(
-            "no device starts with '{given}'; `alliance device list` shows them"
-        ))),
-        _ => Err(DeviceError::user(format!(
-            "several devices start with '{given}'; give more characters"
-        ))),
-    }
 }

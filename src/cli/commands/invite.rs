@@ -20,6 +20,9 @@ pub struct InviteArgs {
     /// Also draw the ticket as a QR code, for a device with a camera (not with `--json`).
     #[arg(long)]
     pub qr: bool,
+    /// Who it is for, in your words ("for Zoe"): how `invite list` shows it.
+    #[arg(long, default_value = "")]
+    pub label: String,
     #[command(subcommand)]
     pub command: Option<InviteCommand>,
 }
@@ -36,6 +39,8 @@ pub enum InviteCommand {
 struct Created {
     ticket: String,
     id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
     expires: Timestamp,
     role: String,
     serving: bool,
@@ -44,6 +49,8 @@ struct Created {
 #[derive(Serialize)]
 struct Row {
     id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    label: Option<String>,
     role: String,
     status: &'static str,
     expires: Timestamp,
@@ -76,7 +83,10 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                 &identity,
                 ctx.entropy.as_mut(),
                 ctx.now,
-                &args.role,
+                &crate::device::steps::Invitee {
+                    role: &args.role,
+                    label: &args.label,
+                },
                 valid,
                 &serve.addrs,
             )?;
@@ -89,6 +99,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
             let out = Created {
                 ticket: ticket.to_string(),
                 id: invite.id.clone(),
+                label: invite.label.clone(),
                 expires: Timestamp(invite.expires_at),
                 role: invite.role.clone(),
                 serving: true,
@@ -117,6 +128,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                 .iter()
                 .map(|i| Row {
                     id: i.id.clone(),
+                    label: i.label.clone(),
                     role: i.role.clone(),
                     status: i.status(ctx.now),
                     expires: Timestamp(i.expires_at),
@@ -133,12 +145,13 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                     return "No invites made on this device.".into();
                 }
                 table(
-                    &["ID", "ROLE", "STATUS", "EXPIRES (UTC)", "USED BY"],
+                    &["ID", "LABEL", "ROLE", "STATUS", "EXPIRES (UTC)", "USED BY"],
                     &rows
                         .iter()
                         .map(|r| {
                             vec![
                                 r.id.clone(),
+                                r.label.clone().unwrap_or_default(),
                                 r.role.clone(),
                                 r.status.to_string(),
                                 r.expires.short(),

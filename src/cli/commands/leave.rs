@@ -1,6 +1,6 @@
 use clap::Args;
 
-use crate::cli::context::{Context, edit, report};
+use crate::cli::context::{Context, report};
 use crate::device::Result;
 
 /// Leave the alliance: your devices stop syncing it with the others, and your past changes keep
@@ -15,7 +15,7 @@ pub struct LeaveArgs {
 
 pub fn run(ctx: &mut Context, args: LeaveArgs) -> Result<()> {
     let (open, identity) = (ctx.read()?, ctx.identity()?);
-    let me = crate::device::steps::me(&open, &identity)?;
+    crate::device::steps::me(&open, &identity)?;
     let title = open.replica().roster().title;
     drop(open);
     if !args.yes {
@@ -29,7 +29,9 @@ pub fn run(ctx: &mut Context, args: LeaveArgs) -> Result<()> {
             "you are still a member",
         )?;
     }
-    let edited = edit(ctx, |r, w, _| Ok(r.remove_member(w, &me)?))?;
+    let aid = ctx.alliance_id()?;
+    let mut open = ctx.home.open(&aid, crate::store::LockMode::Exclusive)?;
+    let edited = crate::device::steps::leave(&mut open, &identity, ctx.entropy.as_mut(), ctx.now)?;
     report(ctx, &edited);
     Ok(())
 }

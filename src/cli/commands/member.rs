@@ -75,7 +75,16 @@ pub fn run(ctx: &mut Context, args: MemberArgs) -> Result<()> {
                     "nothing changed",
                 )?;
             }
-            let edited = edit(ctx, |r, w, _| Ok(r.remove_member(w, &id)?))?;
+            let identity = ctx.identity()?;
+            let aid = ctx.alliance_id()?;
+            let mut open = ctx.home.open(&aid, crate::store::LockMode::Exclusive)?;
+            let edited = crate::device::steps::remove_member(
+                &mut open,
+                &identity,
+                ctx.entropy.as_mut(),
+                ctx.now,
+                &id,
+            )?;
             report(ctx, &edited);
         }
         MemberCommand::Admin { who, revoke } => {

@@ -288,7 +288,12 @@ fn words(
                 None => quoted(v),
             },
         };
-        return Some(format!("{field}: {} → {}", shown(old), shown(new)));
+        return Some(format!(
+            "{}: {} → {}",
+            field.replace('_', " "),
+            shown(old),
+            shown(new)
+        ));
     }
     match (parts.as_slice(), old, new) {
         (["agreements", m, "text_digest"], None, Some(_)) => Some(format!("{} agreed", name(m))),
@@ -328,8 +333,9 @@ fn words(
         (["devices", key, "removed_by"], None, Some(by)) => {
             Some(format!("device {} was removed by {}", short(key), name(by)))
         }
+        // Field names as words: "created by", not `created_by`.
         ([f], _, Some(v)) if ["owner", "holder", "created_by"].contains(f) => {
-            Some(format!("{f}: {}", name(v)))
+            Some(format!("{}: {}", f.replace('_', " "), name(v)))
         }
         (["of"], _, Some(v)) => Some(format!("of: {}", names(view, v))),
         (["attendees"], _, Some(v)) => Some(format!("attendees: {}", names(view, v))),

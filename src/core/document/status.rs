@@ -119,8 +119,8 @@ pub struct CheckinDue {
     pub last: Option<String>,
     /// When the next one is due (`last` plus its `next_in_days`).
     pub next: Option<String>,
-    /// Whether a check-in is due today or overdue (also when there are expectations but no
-    /// check-in yet).
+    /// Whether a check-in is due today or overdue (with no check-in yet: from
+    /// [`FIRST_CHECKIN_DAYS`] after the oldest live expectation).
     pub due: bool,
     /// Days past the due date (0 when due today or not due).
     pub overdue_days: i64,
@@ -130,6 +130,9 @@ fn parse_day(s: &str) -> Option<time::Date> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(s, &fmt).ok()
 }
+
+/// Days from the oldest live expectation to the first check-in (the usual cadence, 2 weeks).
+pub const FIRST_CHECKIN_DAYS: i64 = 14;
 
 /// The check-in cadence as of `today`: the latest check-in by date, plus its `next_in_days`.
 pub fn checkin_due(view: &crate::core::AllianceView, today: Timestamp) -> CheckinDue {
@@ -142,16 +145,31 @@ pub fn checkin_due(view: &crate::core::AllianceView, today: Timestamp) -> Checki
         .iter()
         .filter_map(|c| parse_day(&c.date).map(|d| (d, c)))
         .max_by_key(|(d, c)| (*d, c.created_at));
+    let live = || {
+        view.expectations
+            .iter()
+            .filter(|e| e.status != ExpectationStatus::Retired)
+    };
     match latest {
-        None => CheckinDue {
-            last: None,
-            next: None,
-            due: view
-                .expectations
-                .iter()
-                .any(|e| e.status != ExpectationStatus::Retired),
-            overdue_days: 0,
-        },
+        // No check-in yet: the first comes a usual cadence after there is something to check
+        // (the oldest live expectation), not minutes after someone joined.
+        None => {
+            let first = live()
+                .map(|e| e.created_at)
+                .min()
+                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.0).ok())
+                .and_then(|t| {
+                    t.date()
+                        .checked_add(time::Duration::days(FIRST_CHECKIN_DAYS))
+                });
+            let overdue = first.map(|n| (today - n).whole_days());
+            CheckinDue {
+                last: None,
+                next: first.and_then(|n| n.format(&fmt).ok()),
+                due: overdue.is_some_and(|d| d >= 0),
+                overdue_days: overdue.unwrap_or(0).max(0),
+            }
+        }
         Some((day, c)) => {
             let next = day.checked_add(time::Duration::days(i64::from(c.next_in_days)));
             let overdue = next.map(|n| (today - n).whole_days());

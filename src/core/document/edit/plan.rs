@@ -8,7 +8,8 @@ use crate::core::ids::{Entropy, ItemId, ItemKind};
 use crate::core::replica::{EditError, Replica, Writer, non_empty, written};
 
 impl Replica {
-    /// Step 2: plans a design session. `attendees` empty means every current member.
+    /// Step 2: plans a design session. `attendees` empty means everyone: it is stored empty,
+    /// so it stays everyone when people join later.
     pub fn add_plan(
         &mut self,
         writer: &Writer<'_>,
@@ -23,11 +24,7 @@ impl Replica {
         let how = non_empty("where or how", how)?;
         written("agenda", agenda)?;
         self.check_members(attendees)?;
-        let attendees: Vec<ItemId> = if attendees.is_empty() {
-            self.roster().members.into_iter().map(|m| m.id).collect()
-        } else {
-            attendees.to_vec()
-        };
+        let attendees = attendees.to_vec();
         let plan = self.collection(ItemKind::Plan)?;
         let id = self.fresh_id(ItemKind::Plan, entropy);
         let summary = format!("planned design session {id}: {when}, {}", excerpt(&how));
@@ -86,11 +83,8 @@ impl Replica {
             None => None,
             Some(list) => {
                 self.check_members(list)?;
-                Some(if list.is_empty() {
-                    self.roster().members.into_iter().map(|m| m.id).collect()
-                } else {
-                    list.to_vec()
-                })
+                // Empty is everyone, stored as such (people who join later come too).
+                Some(list.to_vec())
             }
         };
         if when.is_none() && how.is_none() && agenda.is_none() && attendees.is_none() {
@@ -110,8 +104,12 @@ impl Replica {
         }
         let view = self.roster();
         if let Some(list) = &attendees {
-            let names: Vec<String> = list.iter().map(|m| view.name_of(m)).collect();
-            what.push(format!("with {}", names.join(", ")));
+            if list.is_empty() {
+                what.push("with everyone".to_string());
+            } else {
+                let names: Vec<String> = list.iter().map(|m| view.name_of(m)).collect();
+                what.push(format!("with {}", names.join(", ")));
+            }
         }
         let current_attendees = view
             .plan
