@@ -281,6 +281,24 @@ impl Replica {
                 None
             } else if let Some(p) = ledger.known_member(i, &author) {
                 Some(p.clone())
+            } else if let Some(frontier) = ledger.replica_only(i) {
+                // Nothing of the batch in its past bears on standing: the replica answers, with
+                // its shortcut through the present (one historical read).
+                let person = guarded(|| rules::member_at(&self.doc, &author, frontier)).ok_or(
+                    ReceiveError::Panicked {
+                        step: "checking membership",
+                        reload: false,
+                    },
+                )?;
+                match person {
+                    Some(p) => Some(p),
+                    None => {
+                        return Err(ReceiveError::NotAMember {
+                            hash: hash.to_string(),
+                            author: author.short(),
+                        });
+                    }
+                }
             } else {
                 let point = ledger.point(i);
                 let standing = guarded(|| rules::standing_in(&point, &author)).ok_or(

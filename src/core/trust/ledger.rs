@@ -81,8 +81,8 @@ pub struct Noted {
     pub pred: Vec<OpKey>,
     /// `None` for a delete (or an operation that holds no value, like an increment).
     pub value: Option<Val>,
-    /// It writes what a device's standing is read from: a device's entry or its fields, or a
-    /// person's removal.
+    /// It writes what a device's standing is read from: a device's entry or its fields, a
+    /// person's entry, or a person's removal.
     pub membership: bool,
 }
 
@@ -358,6 +358,15 @@ impl<'d> Ledger<'d> {
         person: crate::core::ids::ItemId,
     ) {
         self.standing.insert(author, (of, person));
+    }
+
+    /// The replica's changes in change `of`'s past, when nothing of the batch in its past
+    /// wrote what a standing is read from: then its author's standing is the replica's at
+    /// them (read with [`member_at`](crate::core::trust::rules::member_at)).
+    pub fn replica_only(&self, of: usize) -> Option<&[ChangeHash]> {
+        let frontier = &self.frontiers[self.nodes[of].frontier];
+        let untouched = !self.membership.iter().any(|&r| self.sees(of, r));
+        (!frontier.is_empty() && untouched).then_some(frontier.as_slice())
     }
 
     /// The document as of change `of`'s dependencies.

@@ -692,6 +692,9 @@ pub fn trace(
                         [Seg::Key(c), ..] if c == keys::DEVICES
                     ) || matches!(
                         target.as_slice(),
+                        [Seg::Key(c), _] if c == keys::MEMBERS
+                    ) || matches!(
+                        target.as_slice(),
                         [Seg::Key(c), _, Seg::Key(f)]
                             if c == keys::MEMBERS && (f == keys::REMOVED_AT || f == keys::REMOVED_BY)
                     ),
