@@ -138,6 +138,10 @@ pub(crate) async fn create(State(app): State<Arc<App>>, body: axum::body::Bytes)
         async {
             let f = form_fields(&body)?;
             let (title, role) = (f.text(field::TITLE)?, f.text(field::ROLE)?);
+            let start = match f.text(field::START)?.as_str() {
+                "" => None,
+                word => Some(word.parse().map_err(DeviceError::user)?),
+            };
             let home = app.device.home.clone();
             let identity = home.identity().map_err(DeviceError::from)?;
             let mut entropy = crate::system::entropy("app-create").map_err(DeviceError::user)?;
@@ -148,6 +152,7 @@ pub(crate) async fn create(State(app): State<Arc<App>>, body: axum::body::Bytes)
                 crate::system::now(),
                 &title,
                 &role,
+                start,
             )?;
             app.device.refresh().await?;
             Ok(Reply {
@@ -439,6 +444,7 @@ async fn run_action(
                 365 * crate::device::parse::DAY,
             )?;
             let role = f.text(field::ROLE)?;
+            let reader = !f.text(field::READER)?.is_empty();
             let addrs = app.device.info().map(|i| i.addrs).unwrap_or_default();
             let (invite, ticket) = app
                 .with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
@@ -448,6 +454,7 @@ async fn run_action(
                         entropy,
                         crate::system::now(),
                         &role,
+                        reader,
                         valid,
                         &addrs,
                     )

@@ -125,6 +125,10 @@ pub mod field {
     /// An invite's or a founder's role, and how long the invite is valid.
     pub const ROLE: &str = "role";
     pub const EXPIRES: &str = "expires";
+    /// An invite for a reader (a checkbox: present when ticked).
+    pub const READER: &str = "reader";
+    /// The founding form's starting point (`family`, `coaching`, `team`).
+    pub const START: &str = "start";
     /// A person's name (setup, join), an alliance's title (create), a ticket (join).
     pub const NAME: &str = "name";
     pub const TITLE: &str = "title";

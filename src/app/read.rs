@@ -23,10 +23,17 @@ pub(super) fn ctx(
     now: Timestamp,
 ) -> Ctx {
     let replica = open.replica();
+    let view = replica.view();
+    let me = identity.and_then(|i| replica.member_of(&i.key.device_id()));
+    let reader = me
+        .as_ref()
+        .and_then(|m| view.current(m))
+        .is_some_and(|m| m.reader);
     Ctx {
-        view: replica.view(),
+        view,
         heads: replica.heads().iter().map(ToString::to_string).collect(),
-        me: identity.and_then(|i| replica.member_of(&i.key.device_id())),
+        me,
+        reader,
         device: identity
             .map(|i| i.key.device_id().to_hex())
             .unwrap_or_default(),

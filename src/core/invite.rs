@@ -22,6 +22,10 @@ pub struct Invite {
     /// device will belong to; no new person is added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<String>,
+    /// An invite for a reader (`alliance invite --reader`): the new person syncs and sees
+    /// everything and writes nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reader: bool,
     pub created_at: i64,
     pub expires_at: i64,
     /// The device key that used it, once used.
@@ -38,6 +42,7 @@ impl Invite {
             secret_hash: hash,
             role: role.to_string(),
             member: None,
+            reader: false,
             created_at: now.0,
             expires_at: now.0.saturating_add(valid_secs),
             used_by: None,

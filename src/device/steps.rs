@@ -25,7 +25,8 @@ pub fn init(home: &Home, name: &str, entropy: &mut dyn Entropy) -> Result<(Ident
     })
 }
 
-/// Founds an alliance on this device with its person as the first member.
+/// Founds an alliance on this device with its person as the first member, from the starting
+/// point the founder chose (`start`: which prompts every device shows; see `core::seed`).
 pub fn create_alliance(
     home: &Home,
     identity: &Identity,
@@ -33,6 +34,7 @@ pub fn create_alliance(
     now: Timestamp,
     title: &str,
     role: &str,
+    start: Option<crate::core::seed::Start>,
 ) -> Result<(AllianceId, ItemId)> {
     // Titles pick alliances (`--alliance TITLE`, `alliance use TITLE`): two alike could not be
     // told apart.
@@ -54,7 +56,7 @@ pub fn create_alliance(
         now,
     };
     let (replica, member, genesis) =
-        Replica::create(&writer, entropy, title, &identity.name, role)?;
+        Replica::create_for(&writer, entropy, title, &identity.name, role, start)?;
     home.create_alliance(&replica.id(), std::slice::from_ref(&genesis), Some(tag))?;
     home.set_default_alliance(&replica.id())?;
     Ok((replica.id(), member))
@@ -73,8 +75,10 @@ pub fn edit_on<F>(
 where
     F: FnOnce(&mut Replica, &Writer<'_>, &mut dyn Entropy) -> Result<Edited>,
 {
-    // A device that is no longer a member hears why (who removed it, when) before anything.
-    me(open, identity)?;
+    // A device that is no longer a member hears why (who removed it, when) before anything;
+    // a reader hears that readers write nothing.
+    let person = me(open, identity)?;
+    open.replica().writes(&person)?;
     let tag = open.actor_tag(entropy)?;
     let writer = Writer {
         key: &identity.key,
@@ -198,13 +202,16 @@ pub fn can_invite(open: &OpenAlliance, identity: &Identity) -> Result<()> {
 }
 
 /// Makes an invite for a new person (admins only) on this device (only the hash of its secret
-/// is kept) and its ticket, which names the addresses this device serves on (`addrs`).
+/// is kept) and its ticket, which names the addresses this device serves on (`addrs`). A
+/// `reader`'s invite adds a person who syncs and sees everything and writes nothing.
+#[allow(clippy::too_many_arguments)]
 pub fn create_invite(
     open: &OpenAlliance,
     identity: &Identity,
     entropy: &mut dyn Entropy,
     now: Timestamp,
     role: &str,
+    reader: bool,
     valid_secs: i64,
     addrs: &[String],
 ) -> Result<(Invite, InviteTicket)> {
@@ -214,7 +221,10 @@ pub fn create_invite(
         return Err(DeviceError::user("the role must not be empty"));
     }
     let secret = fresh_secret(open, entropy)?;
-    let invite = Invite::new(&secret, role, now, valid_secs);
+    let invite = Invite {
+        reader,
+        ..Invite::new(&secret, role, now, valid_secs)
+    };
     keep_and_ticket(open, identity, invite, secret, addrs)
 }
 
@@ -254,6 +264,8 @@ pub fn create_link(
                 "this device is not a member of the alliance, so it cannot link another",
             )
         })?;
+    // Linking writes the new device into the alliance, which a reader does not.
+    open.replica().writes(&me)?;
     let secret = fresh_secret(open, entropy)?;
     let invite = Invite::link(&secret, me.as_str(), now, valid_secs);
     keep_and_ticket(open, identity, invite, secret, addrs)

@@ -27,6 +27,7 @@ mod load;
 mod net;
 mod progress;
 mod promises;
+mod readers;
 mod removal;
 mod replay;
 mod replica;

@@ -15,6 +15,9 @@ pub struct Ctx {
     pub heads: Vec<String>,
     /// This device's person, when the device is a member.
     pub me: Option<ItemId>,
+    /// This device's person is a reader: they see everything and write nothing, so the page
+    /// shows them no form that writes.
+    pub reader: bool,
     /// This device's key (hex).
     pub device: String,
     pub now: Timestamp,
@@ -22,6 +25,14 @@ pub struct Ctx {
     pub aid: String,
     /// The devices connected right now (hex keys).
     pub online: Vec<String>,
+}
+
+impl Ctx {
+    /// Whether this device's person writes here: a member who is not a reader. The forms
+    /// that write are shown only then.
+    pub fn writes(&self) -> bool {
+        self.me.is_some() && !self.reader
+    }
 }
 
 /// The page's views (one URL each, under `/a/ID/`).

@@ -30,7 +30,7 @@ pub(super) fn status(c: &Ctx, status: Option<&Result<Box<Status>, String>>) -> M
         @if quiet { p.calm { "Nothing needs your attention." } }
         @if !st.conflicts.is_empty() {
             h2 { (st.conflicts.len()) " conflict(s): edits that collided" }
-            (conflicts(&c.aid, &st.conflicts))
+            (conflicts(&c.aid, &st.conflicts, c.writes()))
         }
         @if !st.to_agree.is_empty() {
             h2 { (st.to_agree.len()) " expectation(s) waiting for your agreement" }
@@ -41,7 +41,7 @@ pub(super) fn status(c: &Ctx, status: Option<&Result<Box<Status>, String>>) -> M
                         @if e.stale { " " span.tag { "reworded since you agreed" } }
                         @if e.in_conflict {
                             " " span.tag { "rewritten by two people at once: keep one version above first" }
-                        } @else {
+                        } @else if c.writes() {
                             " " (button(&Action::ExpectAgree.path(&c.aid), "I agree", &[(field::ID, e.expectation.as_str())], &format!("I agree to {}", e.text)))
                         }
                     }

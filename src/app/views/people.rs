@@ -12,7 +12,7 @@ use crate::device::steps::DeviceRow;
 
 pub(super) fn people_page(c: &Ctx, parts: Markup) -> Markup {
     html! {
-        @if c.me.is_some() {
+        @if c.writes() {
             h2 { "Invite someone" }
             p { "The ticket works once, until it expires, while this device stays online (this page open, or the device serving)." }
             (form(&Action::Invite.path(&c.aid), "Make a ticket", html! {
@@ -20,6 +20,7 @@ pub(super) fn people_page(c: &Ctx, parts: Markup) -> Markup {
                 input #invite-role name=(field::ROLE) type="text" value="member" required;
                 label for="invite-expires" { "Valid for (e.g. 30m, 24h, 7d)" }
                 input #invite-expires name=(field::EXPIRES) type="text" value="24h" required;
+                label.check { input #invite-reader name=(field::READER) type="checkbox" value="yes"; " As a reader: they see everything and write nothing (a grandparent, a therapist, a supervisor)" }
             }))
         }
         (parts)
@@ -32,7 +33,7 @@ pub(super) fn members(c: &Ctx) -> Markup {
         ul.cards {
             @for m in &c.view.members {
                 li {
-                    p.text { strong { (shown(&m.name)) } @if !m.role.is_empty() { " · " (shown(&m.role)) } @if c.me.as_ref() == Some(&m.id) { " (you)" } }
+                    p.text { strong { (shown(&m.name)) } @if !m.role.is_empty() { " · " (shown(&m.role)) } @if m.reader { " · " span.tag { "reader" } } @if c.me.as_ref() == Some(&m.id) { " (you)" } }
                     p.meta {
                         (m.devices.len()) " device(s) · "
                         @match &m.added_by {
@@ -75,7 +76,7 @@ pub(super) fn invites(c: &Ctx, list: &[Invite]) -> Markup {
             @for i in list.iter().rev() {
                 @let status = i.status(c.now);
                 li {
-                    p.text { code { (i.id) } " · " (i.role) " · " span.tag { (status) } }
+                    p.text { code { (i.id) } " · " (i.role) @if i.reader { " (reader)" } " · " span.tag { (status) } }
                     p.meta { "expires " (Timestamp(i.expires_at).short()) " UTC"
                         @if let Some(u) = &i.used_by { " · used by device " code { (crate::core::history::short(u)) } } }
                     @if status == "open" { (button(&Action::InviteRevoke.path(&c.aid), "Revoke", &[(field::ID, &i.id)], &format!("Revoke invite {}", i.id))) }

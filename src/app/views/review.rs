@@ -29,7 +29,7 @@ pub fn history(c: &Ctx, h: &HistoryData, csrf: &str) -> Markup {
         }
         @if !h.conflicts.is_empty() {
             h2 { "Unresolved conflicts" }
-            (conflicts(&c.aid, &h.conflicts))
+            (conflicts(&c.aid, &h.conflicts, c.writes()))
         }
     };
     let heading = format!("History of {} {id}", id.kind().noun());

@@ -17,6 +17,10 @@ pub struct InviteArgs {
     /// The new member's role: parent, teen, coach, client...
     #[arg(long, default_value = "member")]
     pub role: String,
+    /// Invite a reader (a grandparent, a therapist, a supervisor): they sync and see
+    /// everything and write nothing, for good.
+    #[arg(long)]
+    pub reader: bool,
     /// Also draw the ticket as a QR code, for a device with a camera (not with `--json`).
     #[arg(long)]
     pub qr: bool,
@@ -38,6 +42,7 @@ struct Created {
     id: String,
     expires: Timestamp,
     role: String,
+    reader: bool,
     serving: bool,
 }
 
@@ -45,6 +50,7 @@ struct Created {
 struct Row {
     id: String,
     role: String,
+    reader: bool,
     status: &'static str,
     expires: Timestamp,
     /// The device that used it (hex), and its person's name once the alliance knows it.
@@ -71,26 +77,36 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                     "nothing is serving on this device, so a ticket would have no address to reach it at; start `alliance serve` (or `alliance app`) and leave it running, then invite again",
                 ));
             };
+            // A reader's role, unless one was given: "reader".
+            let role = if args.reader && args.role == "member" {
+                "reader"
+            } else {
+                args.role.as_str()
+            };
             let (invite, ticket) = crate::device::steps::create_invite(
                 &open,
                 &identity,
                 ctx.entropy.as_mut(),
                 ctx.now,
-                &args.role,
+                role,
+                args.reader,
                 valid,
                 &serve.addrs,
             )?;
-            crate::cli::commands::member::note_expectations_of_everyone(
-                ctx,
-                &open.replica().view(),
-                "the invited person's",
-                "will wait",
-            );
+            if !args.reader {
+                crate::cli::commands::member::note_expectations_of_everyone(
+                    ctx,
+                    &open.replica().view(),
+                    "the invited person's",
+                    "will wait",
+                );
+            }
             let out = Created {
                 ticket: ticket.to_string(),
                 id: invite.id.clone(),
                 expires: Timestamp(invite.expires_at),
                 role: invite.role.clone(),
+                reader: invite.reader,
                 serving: true,
             };
             ctx.out.emit(&out, || {
@@ -99,8 +115,13 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                 } else {
                     String::new()
                 };
+                let reader = if out.reader {
+                    "\nThey join as a reader: they will see everything and write nothing."
+                } else {
+                    ""
+                };
                 format!(
-                    "{}{qr}\n\nGive this ticket to the person you invite; on their device they run\n  alliance join TICKET --name THEIR_NAME\nIt works once, until {} UTC, while `alliance serve` runs here. Invite {} ({}).",
+                    "{}{qr}\n\nGive this ticket to the person you invite; on their device they run\n  alliance join TICKET --name THEIR_NAME\nIt works once, until {} UTC, while `alliance serve` runs here. Invite {} ({}).{reader}",
                     out.ticket,
                     out.expires.short(),
                     out.id,
@@ -118,6 +139,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                 .map(|i| Row {
                     id: i.id.clone(),
                     role: i.role.clone(),
+                    reader: i.reader,
                     status: i.status(ctx.now),
                     expires: Timestamp(i.expires_at),
                     used_by_name: i
@@ -139,7 +161,11 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                         .map(|r| {
                             vec![
                                 r.id.clone(),
-                                r.role.clone(),
+                                if r.reader {
+                                    format!("{} (reader)", r.role)
+                                } else {
+                                    r.role.clone()
+                                },
                                 r.status.to_string(),
                                 r.expires.short(),
                                 match (&r.used_by_name, r.used_by.as_deref()) {

@@ -56,6 +56,9 @@ pub mod rule {
         "the agreements and reflections of an item are made with the item, never replaced";
     pub const KEEP_ITEMS: &str =
         "expectations and check-ins are retired or edited, never deleted or replaced";
+    pub const READER: &str = "a reader writes nothing";
+    pub const READER_ONCE: &str =
+        "whether a person is a reader is written with the person, never changed";
 }
 
 /// One step of a path in the document.
@@ -328,7 +331,8 @@ fn admins(at: &At<'_>) -> (HashSet<String>, Vec<(i64, String)>) {
             continue;
         };
         let obj = item.id();
-        if at.has(&obj, keys::REMOVED_AT) {
+        // Readers write nothing, so they are never admins.
+        if at.has(&obj, keys::REMOVED_AT) || is_reader_obj(at.doc, &obj) {
             continue;
         }
         let added = match at.doc.get_at(&obj, "added_at", at.deps) {
@@ -346,6 +350,35 @@ fn admins(at: &At<'_>) -> (HashSet<String>, Vec<(i64, String)>) {
     }
     current.sort();
     (explicit, current)
+}
+
+/// Whether the member whose entry is `obj` is a reader. `members[m].reader` is written with the
+/// entry and never changed (the rules), so the document as it is now answers for every point
+/// of the history where the entry exists.
+fn is_reader_obj(doc: &Automerge, obj: &ObjId) -> bool {
+    matches!(
+        doc.get(obj, keys::READER),
+        Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true))
+    )
+}
+
+/// Whether the alliance has any reader now (cheap: the present only). When it has none, none
+/// of its members was one at any point either (see [`is_reader_obj`]).
+fn has_readers(doc: &Automerge) -> bool {
+    let Some(members) = crate::core::document::model::map_at(doc, &ROOT, keys::MEMBERS) else {
+        return false;
+    };
+    doc.map_range(&members, ..).any(|item| {
+        matches!(item.value, automerge::ValueRef::Object(ObjType::Map))
+            && is_reader_obj(doc, &item.id())
+    })
+}
+
+/// Whether `member` is a reader (see [`is_reader_obj`]).
+fn is_reader(doc: &Automerge, member: &ItemId) -> bool {
+    crate::core::document::model::map_at(doc, &ROOT, keys::MEMBERS)
+        .and_then(|c| crate::core::document::model::map_at(doc, &c, member.as_str()))
+        .is_some_and(|obj| is_reader_obj(doc, &obj))
 }
 
 fn is_admin(at: &At<'_>, member: &ItemId) -> bool {
@@ -509,6 +542,24 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
     } = traced;
     let deps = deps.as_slice();
     let broken = |rule: &'static str, what: String| broken_by(hash, author, rule, what);
+    // A reader writes nothing, whatever the path. Read only when the alliance has readers;
+    // the author's person is as of the dependencies, their standing is never changed.
+    if has_readers(doc)
+        && let Some(me) = person.cloned().or_else(|| member_at(doc, author, deps))
+        && is_reader(doc, &me)
+    {
+        let first = writes.first().map(|w| {
+            let p: Vec<&str> = w.target.iter().map(|s| key(s).unwrap_or("#")).collect();
+            p.join("/")
+        });
+        return Err(broken(
+            rule::READER,
+            format!(
+                "its author is a reader, and it writes {}",
+                first.unwrap_or_else(|| "nothing".into())
+            ),
+        ));
+    }
     let mut removes = false;
     // Most changes (typing in the vision, rewording an expectation, planning) write only what
     // any member may: no need to read who the author is.
@@ -670,6 +721,7 @@ pub fn judge(doc: &Automerge, traced: &Traced, person: Option<&ItemId>) -> Resul
                     return Err(broken(rule::KEEP_PEOPLE, what()));
                 };
                 match *field {
+                    keys::READER => return Err(broken(rule::READER_ONCE, what())),
                     "name" => {
                         if *m != me.as_str() && !admin_now(&at) {
                             return Err(broken(rule::NAME, what()));
