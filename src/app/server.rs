@@ -122,6 +122,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/a/{aid}", get(handlers::to_overview))
         .route("/a/{aid}/", get(handlers::overview))
         .route("/a/{aid}/print", get(handlers::print))
+        .route("/a/{aid}/calendar.ics", get(handlers::calendar))
         .route("/a/{aid}/{page}", get(handlers::view))
         .route("/a/{aid}/history/{item}", get(handlers::history))
         .route("/a/{aid}/part/{part}", get(handlers::part))

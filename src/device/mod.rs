@@ -7,9 +7,11 @@
 //! imports the CLI (the CLI starts the page for `serve` and `app`), and nothing below imports
 //! this layer.
 
+pub mod calendar;
 pub mod error;
 pub mod export;
 pub mod online;
+pub mod open_export;
 pub mod parse;
 pub mod steps;
 

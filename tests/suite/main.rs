@@ -18,6 +18,7 @@ mod cli_evening;
 mod cli_net;
 mod cli_reference;
 mod cli_review;
+mod cli_seed;
 mod cli_text_conflicts;
 mod crash;
 mod docs;

@@ -76,6 +76,7 @@ pub fn page(p: Page, c: &Ctx, parts: &[PartData], csrf: &str) -> Markup {
     let body = html! {
         (seed::reader_note(c))
         (seed::step_prompts(c, p))
+        (seed::calendar_link(c, p))
         (body)
     };
     let heading = match p {

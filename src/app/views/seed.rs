@@ -40,6 +40,20 @@ pub(super) fn step_prompts(c: &Ctx, p: Page) -> Markup {
     }
 }
 
+/// "Add to calendar" on the plan's and the check-ins' pages: the design sessions and the
+/// check-in cadence as one calendar file (the sessions whose time names a day).
+pub(super) fn calendar_link(c: &Ctx, p: Page) -> Markup {
+    if !matches!(p, Page::Plan | Page::Checkins) {
+        return html! {};
+    }
+    html! {
+        p.calendar {
+            a #calendar-link href={"/a/" (c.aid) "/calendar.ics"} download="alliance.ics" { "Add to calendar" }
+            " · the design sessions that name a day (a date, or a weekday like “Saturday 10am”) and the check-ins, in your calendar app"
+        }
+    }
+}
+
 /// What a reader reads at the top of every page: why there is nothing to fill in.
 pub(super) fn reader_note(c: &Ctx) -> Markup {
     if !c.reader {
