@@ -33,7 +33,7 @@ pub mod sync;
 pub mod trust;
 
 pub use document::{
-    calendar, conflicts, diff, edit, history, index, model, replay, seed, status, text,
+    calendar, conflicts, diff, edit, history, index, model, reminders, replay, seed, status, text,
     text_conflicts,
 };
 pub use trust::{equivocation, guard, identity, raw, rules, signed, verdicts, vouch};

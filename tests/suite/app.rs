@@ -16,14 +16,14 @@ use crate::kit::{http, session_cookie};
 use alliance::store::{Home, LockMode};
 
 /// A running `alliance app --no-open` of a device; stopped (SIGTERM) on drop.
-struct App {
+pub(crate) struct App {
     child: Child,
-    url: String,
-    port: u16,
+    pub(crate) url: String,
+    pub(crate) port: u16,
 }
 
 impl App {
-    fn start(home: &Path) -> App {
+    pub(crate) fn start(home: &Path) -> App {
         App::start_at(home, None)
     }
 
@@ -121,7 +121,7 @@ fn heads(home: &Path) -> Vec<String> {
     v
 }
 
-fn alliance_id(home: &Path) -> String {
+pub(crate) fn alliance_id(home: &Path) -> String {
     Home::new(home).alliance_ids().unwrap()[0].to_string()
 }
 
@@ -519,7 +519,7 @@ fn browser_tools() -> Option<(PathBuf, PathBuf)> {
 
 /// The browser tools, or `None` after saying why the test skips ([`crate::kit::skip`]: a
 /// failure under any non-empty `CI`).
-fn tools_or_skip(test: &str) -> Option<(PathBuf, PathBuf)> {
+pub(crate) fn tools_or_skip(test: &str) -> Option<(PathBuf, PathBuf)> {
     let tools = browser_tools();
     if tools.is_none() {
         crate::kit::skip(&format!(
@@ -531,7 +531,7 @@ fn tools_or_skip(test: &str) -> Option<(PathBuf, PathBuf)> {
 }
 
 /// A chromedriver on a free port; killed on drop.
-struct Driver {
+pub(crate) struct Driver {
     child: Child,
     url: String,
     _profiles: Vec<tempfile::TempDir>,
@@ -539,7 +539,7 @@ struct Driver {
 }
 
 impl Driver {
-    fn start(chromium: PathBuf, driver: PathBuf) -> Driver {
+    pub(crate) fn start(chromium: PathBuf, driver: PathBuf) -> Driver {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -565,7 +565,7 @@ impl Driver {
     }
 
     /// A fresh headless browser with its own profile.
-    async fn browser(&mut self) -> Client {
+    pub(crate) async fn browser(&mut self) -> Client {
         let profile = tempfile::tempdir().unwrap();
         let caps = serde_json::json!({
             "browserName": "chrome",
@@ -603,7 +603,7 @@ impl Drop for Driver {
 const WAIT: Duration = Duration::from_secs(30);
 
 /// Runs `script` in the page until it returns something truthy; returns it.
-async fn until(c: &Client, what: &str, script: &str) -> serde_json::Value {
+pub(crate) async fn until(c: &Client, what: &str, script: &str) -> serde_json::Value {
     let deadline = Instant::now() + WAIT;
     loop {
         let v = c
@@ -633,7 +633,7 @@ async fn until(c: &Client, what: &str, script: &str) -> serde_json::Value {
 }
 
 /// Waits until the text of the first element matching `css` contains `needle`.
-async fn until_text(c: &Client, css: &str, needle: &str) {
+pub(crate) async fn until_text(c: &Client, css: &str, needle: &str) {
     let script = format!(
         "const e = document.querySelector({}); return !!e && e.textContent.includes({});",
         serde_json::to_string(css).unwrap(),
@@ -646,7 +646,7 @@ async fn until_text(c: &Client, css: &str, needle: &str) {
 /// typing (the page leaves a part alone only once the focus is in it): then it is found again
 /// (chromedriver 148 reports the replaced field as stale or, while it is being replaced, as not
 /// interactable).
-async fn fill(c: &Client, css: &str, text: &str) {
+pub(crate) async fn fill(c: &Client, css: &str, text: &str) {
     for attempt in 0.. {
         let e = c.find(Locator::Css(css)).await.unwrap();
         let r = async {
@@ -669,7 +669,7 @@ async fn fill(c: &Client, css: &str, text: &str) {
     }
 }
 
-async fn click(c: &Client, css: &str) {
+pub(crate) async fn click(c: &Client, css: &str) {
     for attempt in 0.. {
         let r = c.find(Locator::Css(css)).await.unwrap().click().await;
         match r {
@@ -694,7 +694,7 @@ async fn not_reloaded(c: &Client) -> bool {
         == serde_json::Value::Bool(true)
 }
 
-async fn value(c: &Client, css: &str) -> String {
+pub(crate) async fn value(c: &Client, css: &str) -> String {
     c.execute(
         &format!(
             "return document.querySelector({}).value",

@@ -12,6 +12,7 @@
 mod kit;
 
 mod app;
+mod app_seed;
 mod attacks;
 mod cli;
 mod cli_evening;

@@ -14,6 +14,7 @@ pub mod edit;
 pub mod history;
 pub mod index;
 pub mod model;
+pub mod reminders;
 pub mod replay;
 pub mod seed;
 pub mod status;
