@@ -488,6 +488,28 @@ async fn run_action(
                 ..Reply::default()
             }
         }
+        Action::Reminders => {
+            // A setting of this computer (the page's file), not of the alliance.
+            let on = f.text(field::REMIND)? == "on";
+            let home = app.device.home.clone();
+            if let Some(mut file) = home.app_file() {
+                file.reminders = on;
+                home.save_app_file(&file).map_err(DeviceError::from)?;
+            }
+            app.reminders.set(on);
+            if let Ok(s) = app.shared(aid) {
+                s.notify();
+            }
+            Reply {
+                ok: true,
+                message: if on {
+                    "Reminders are on: this computer will tell you when a check-in comes due, a design session is tomorrow, or an expectation waits for you.".into()
+                } else {
+                    "Reminders are off.".into()
+                },
+                ..Reply::default()
+            }
+        }
     })
 }
 

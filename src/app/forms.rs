@@ -22,10 +22,11 @@ pub enum Action {
     Seen,
     Invite,
     InviteRevoke,
+    Reminders,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::NeedAdd,
         Action::NeedEdit,
         Action::NeedRemove,
@@ -41,6 +42,7 @@ impl Action {
         Action::Seen,
         Action::Invite,
         Action::InviteRevoke,
+        Action::Reminders,
     ];
 
     /// Its name in the route.
@@ -61,6 +63,7 @@ impl Action {
             Action::Seen => "seen",
             Action::Invite => "invite",
             Action::InviteRevoke => "invite-revoke",
+            Action::Reminders => "reminders",
         }
     }
 
@@ -129,6 +132,8 @@ pub mod field {
     pub const READER: &str = "reader";
     /// The founding form's starting point (`family`, `coaching`, `team`).
     pub const START: &str = "start";
+    /// Reminders as desktop notifications: `on` or `off`.
+    pub const REMIND: &str = "remind";
     /// A person's name (setup, join), an alliance's title (create), a ticket (join).
     pub const NAME: &str = "name";
     pub const TITLE: &str = "title";

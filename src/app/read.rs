@@ -34,6 +34,7 @@ pub(super) fn ctx(
         heads: replica.heads().iter().map(ToString::to_string).collect(),
         me,
         reader,
+        reminders: false,
         device: identity
             .map(|i| i.key.device_id().to_hex())
             .unwrap_or_default(),

@@ -353,3 +353,108 @@ fn the_automerge_export_reads_the_same_in_automerges_javascript_implementation()
     let read: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(read["problems"].as_array().unwrap().len(), 1, "{read}");
 }
+
+/// A program this machine has, or `None` after saying why the test skips (a failure under CI).
+fn tool(name: &str, package: &str) -> Option<()> {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        skip(&format!(
+            "{name} is not installed (Debian: apt-get install {package})"
+        ));
+        return None;
+    }
+    Some(())
+}
+
+/// A child process killed on drop.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_with_remind_sends_a_desktop_notification_for_a_session_tomorrow() {
+    use std::io::BufRead;
+    if tool("dbus-daemon", "dbus-daemon").is_none() || tool("dbus-monitor", "dbus-bin").is_none() {
+        return;
+    }
+    // The kit's clock: 2026-11-24; the session is tomorrow.
+    let ada = Device::founder(8, "Ada", "The Okafor family", "parent");
+    ada.add(&[
+        "plan",
+        "add",
+        "--when",
+        "tomorrow 7pm",
+        "--how",
+        "date night at home",
+    ]);
+    // A session bus of its own, and a monitor of the desktop's notification service on it.
+    let dir = tempfile::tempdir().unwrap();
+    let address = format!("unix:path={}", dir.path().join("bus").display());
+    let _bus = Killed(
+        std::process::Command::new("dbus-daemon")
+            .args(["--session", "--nofork", &format!("--address={address}")])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(crate::kit::eventually(10, || dir
+        .path()
+        .join("bus")
+        .exists()));
+    let mut monitor = std::process::Command::new("dbus-monitor")
+        .args([
+            "--address",
+            &address,
+            "interface='org.freedesktop.Notifications'",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = monitor.stdout.take().unwrap();
+    let _monitor = Killed(monitor);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // The monitor is listening once it has said anything (its own name on the bus).
+    rx.recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the monitor starts");
+    let serve = crate::kit::alliance(ada.home(), 8)
+        .env("DBUS_SESSION_BUS_ADDRESS", &address)
+        .env("TZ", "UTC")
+        .args(["--json", "serve", "--remind"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _serve = Killed(serve);
+    let mut seen = Vec::new();
+    let notified = crate::kit::eventually(30, || {
+        while let Ok(line) = rx.try_recv() {
+            seen.push(line);
+        }
+        let all = seen.join("\n");
+        all.contains("member=Notify")
+            && all.contains("A design session tomorrow in The Okafor family")
+    });
+    assert!(notified, "no notification on the bus:\n{}", seen.join("\n"));
+    let all = seen.join("\n");
+    assert!(
+        all.contains("Tomorrow at 19:00 (tomorrow 7pm): date night at home"),
+        "{all}"
+    );
+    assert!(all.contains("string \"alliance\""), "the app's name: {all}");
+}

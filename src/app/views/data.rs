@@ -18,6 +18,8 @@ pub struct Ctx {
     /// This device's person is a reader: they see everything and write nothing, so the page
     /// shows them no form that writes.
     pub reader: bool,
+    /// Reminders are shown as desktop notifications on this computer (the page's setting).
+    pub reminders: bool,
     /// This device's key (hex).
     pub device: String,
     pub now: Timestamp,

@@ -24,6 +24,12 @@ pub(super) fn people_page(c: &Ctx, parts: Markup) -> Markup {
             }))
         }
         (parts)
+        h2 { "Reminders on this computer" }
+        p { "While this page or the device's " em { "serve" } " runs, a notification on this computer when a check-in comes due, a design session is tomorrow, or an expectation waits for your agreement. Off unless you turn it on." }
+        (form(&Action::Reminders.path(&c.aid), if c.reminders { "Turn reminders off" } else { "Turn reminders on" }, html! {
+            input type="hidden" name=(field::REMIND) value=(if c.reminders { "off" } else { "on" });
+            p.quiet { "Reminders are " strong { (if c.reminders { "on" } else { "off" }) } "." }
+        }))
     }
 }
 
