@@ -14,13 +14,9 @@ pub struct NewArgs {
     #[arg(long, default_value = "member")]
     pub role: String,
     /// Who it is for: a family at home, a coach and a client, a team working apart. It sets
-    /// the questions each step asks, on every device (`alliance prompts`).
-    #[arg(
-        long = "for",
-        value_name = "family|coaching|team",
-        default_value = "family"
-    )]
-    pub start: Start,
+    /// the questions each step asks, on every device (`alliance prompts`) [default: family]
+    #[arg(long = "for", value_name = "family|coaching|team")]
+    pub start: Option<Start>,
 }
 
 #[derive(Serialize)]
@@ -42,14 +38,16 @@ pub fn run(ctx: &mut Context, args: NewArgs) -> Result<()> {
         ctx.now,
         &args.title,
         &args.role,
-        Some(args.start),
+        args.start,
     )?;
+    // Without `--for` nothing is written, and the alliance reads as a family's.
+    let start = args.start.unwrap_or(Start::Family);
     let out = Out {
         id: id.to_string(),
         title: args.title.trim().to_string(),
         member: member.to_string(),
-        start: args.start,
-        prompts: prompts(args.start, 1).expect("step 1 has prompts"),
+        start,
+        prompts: prompts(start, 1).expect("step 1 has prompts"),
     };
     ctx.out.emit(&out, || {
         format!(
