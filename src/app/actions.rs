@@ -138,6 +138,10 @@ pub(crate) async fn create(State(app): State<Arc<App>>, body: axum::body::Bytes)
         async {
             let f = form_fields(&body)?;
             let (title, role) = (f.text(field::TITLE)?, f.text(field::ROLE)?);
+            let start = match f.text(field::START)?.as_str() {
+                "" => None,
+                word => Some(word.parse().map_err(DeviceError::user)?),
+            };
             let home = app.device.home.clone();
             let identity = home.identity().map_err(DeviceError::from)?;
             let mut entropy = crate::system::entropy("app-create").map_err(DeviceError::user)?;
@@ -148,6 +152,7 @@ pub(crate) async fn create(State(app): State<Arc<App>>, body: axum::body::Bytes)
                 crate::system::now(),
                 &title,
                 &role,
+                start,
             )?;
             app.device.refresh().await?;
             Ok(Reply {
@@ -527,6 +532,7 @@ async fn run_action(
             )?;
             let role = f.text(field::ROLE)?;
             let label = f.text(field::LABEL)?;
+            let reader = !f.text(field::READER)?.is_empty();
             let addrs = app.device.info().map(|i| i.addrs).unwrap_or_default();
             let (invite, ticket) = app
                 .with_open(aid, LockMode::Exclusive, move |open, identity, entropy| {
@@ -538,6 +544,7 @@ async fn run_action(
                         &crate::device::steps::Invitee {
                             role: &role,
                             label: &label,
+                            reader,
                         },
                         valid,
                         &addrs,
@@ -722,6 +729,28 @@ async fn run_action(
                     edited,
                     "You left the alliance. What it holds stays readable on this device.",
                 )
+            }
+        }
+        Action::Reminders => {
+            // A setting of this computer (the page's file), not of the alliance.
+            let on = f.text(field::REMIND)? == "on";
+            let home = app.device.home.clone();
+            if let Some(mut file) = home.app_file() {
+                file.reminders = on;
+                home.save_app_file(&file).map_err(DeviceError::from)?;
+            }
+            app.reminders.set(on);
+            if let Ok(s) = app.shared(aid) {
+                s.notify();
+            }
+            Reply {
+                ok: true,
+                message: if on {
+                    "Reminders are on: this computer will tell you when a check-in comes due, a design session is tomorrow, or an expectation waits for you.".into()
+                } else {
+                    "Reminders are off.".into()
+                },
+                ..Reply::default()
             }
         }
     })

@@ -28,10 +28,11 @@ pub enum Action {
     MemberRemove,
     Leave,
     KeeperAdd,
+    Reminders,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::NeedAdd,
         Action::NeedEdit,
         Action::NeedRemove,
@@ -53,6 +54,7 @@ impl Action {
         Action::MemberRemove,
         Action::Leave,
         Action::KeeperAdd,
+        Action::Reminders,
     ];
 
     /// Its name in the route.
@@ -79,6 +81,7 @@ impl Action {
             Action::MemberRemove => "member-remove",
             Action::Leave => "leave",
             Action::KeeperAdd => "keeper-add",
+            Action::Reminders => "reminders",
         }
     }
 
@@ -160,6 +163,12 @@ pub mod field {
     /// An invite's or a founder's role, and how long the invite is valid.
     pub const ROLE: &str = "role";
     pub const EXPIRES: &str = "expires";
+    /// An invite for a reader (a checkbox: present when ticked).
+    pub const READER: &str = "reader";
+    /// The founding form's starting point (`family`, `coaching`, `team`).
+    pub const START: &str = "start";
+    /// Reminders as desktop notifications: `on` or `off`.
+    pub const REMIND: &str = "remind";
     /// A person's name (setup, join), an alliance's title (create), a ticket (join).
     pub const NAME: &str = "name";
     pub const TITLE: &str = "title";

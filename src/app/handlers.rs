@@ -131,6 +131,26 @@ pub(super) async fn print(
     Ok(Html(views::print(&ctx).into_string()))
 }
 
+/// "Add to calendar": the same file as `alliance export --format ics`, as a download.
+pub(super) async fn calendar(
+    State(app): State<Arc<App>>,
+    UrlPath(aid): UrlPath<String>,
+) -> Result<Response, PageError> {
+    let (ctx, ()) = app.read(&aid, |_, _| ()).await?;
+    let cal = crate::device::calendar::ics(&ctx.view, ctx.now);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"alliance.ics\"",
+            ),
+        ],
+        cal.ics,
+    )
+        .into_response())
+}
+
 pub(super) async fn history(
     State(app): State<Arc<App>>,
     UrlPath((aid, item)): UrlPath<(String, String)>,

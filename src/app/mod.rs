@@ -30,6 +30,7 @@ pub mod forms;
 pub mod handlers;
 pub mod link;
 pub mod read;
+pub mod reminders;
 pub mod security;
 pub mod server;
 pub mod state;

@@ -24,6 +24,11 @@ pub(super) fn ctx(
 ) -> Ctx {
     let replica = open.replica();
     let view = replica.view();
+    let me = identity.and_then(|i| replica.member_of(&i.key.device_id()));
+    let reader = me
+        .as_ref()
+        .and_then(|m| view.current(m))
+        .is_some_and(|m| m.reader);
     // This device out of the alliance, as its replica knows (a removed device may never hear
     // of its removal: nobody sends to it any more).
     let gone = identity.and_then(|i| {
@@ -46,7 +51,9 @@ pub(super) fn ctx(
         gone,
         view,
         heads: replica.heads().iter().map(ToString::to_string).collect(),
-        me: identity.and_then(|i| replica.member_of(&i.key.device_id())),
+        me,
+        reader,
+        reminders: false,
         device: identity
             .map(|i| i.key.device_id().to_hex())
             .unwrap_or_default(),

@@ -11,6 +11,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
 use super::forms::FirstRun;
+use super::reminders::Reminders;
 use super::security::{self, Guard};
 use super::state::App;
 use super::{actions, handlers, vision};
@@ -25,6 +26,7 @@ pub const MAX_BODY: usize = 4 << 20;
 pub struct PageServer {
     pub port: u16,
     pub guard: Arc<Guard>,
+    reminders: Arc<Reminders>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -32,6 +34,11 @@ impl PageServer {
     /// A fresh one-time link to the page.
     pub fn link(&self) -> String {
         self.guard.link()
+    }
+
+    /// Turns reminders on or off for this run (`serve --remind`), whatever the page's setting.
+    pub fn set_reminders(&self, on: bool) {
+        self.reminders.set(on);
     }
 
     pub fn stop(self) {
@@ -64,10 +71,13 @@ pub async fn start(device: Arc<Online>, port: Option<u16>) -> Result<PageServer>
         .map_err(|e| DeviceError::user(format!("cannot serve the page: {e}")))?
         .port();
     let guard = Guard::new(port, Some(device.home.clone()));
+    // The page's setting survives a restart: reminders stay as the person left them.
+    let remind = home.app_file().is_some_and(|f| f.reminders);
     home.save_app_file(&AppFile {
         port,
         pid: std::process::id(),
         key: guard.api_key.clone(),
+        reminders: remind,
     })
     .map_err(|e| match e {
         StoreError::Io { source, .. } => DeviceError::user(format!(
@@ -76,7 +86,9 @@ pub async fn start(device: Arc<Online>, port: Option<u16>) -> Result<PageServer>
         )),
         e => DeviceError::from(e),
     })?;
-    let app = Arc::new(App::new(device.clone(), guard.clone())?);
+    let reminders = Arc::new(Reminders::new(remind));
+    let reminding = super::reminders::spawn(device.clone(), reminders.clone());
+    let app = Arc::new(App::new(device.clone(), guard.clone(), reminders.clone())?);
     let router = router(app);
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
@@ -98,7 +110,8 @@ pub async fn start(device: Arc<Online>, port: Option<u16>) -> Result<PageServer>
     Ok(PageServer {
         port,
         guard,
-        tasks: vec![server, watcher],
+        reminders,
+        tasks: vec![server, watcher, reminding],
     })
 }
 
@@ -122,6 +135,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/a/{aid}", get(handlers::to_overview))
         .route("/a/{aid}/", get(handlers::overview))
         .route("/a/{aid}/print", get(handlers::print))
+        .route("/a/{aid}/calendar.ics", get(handlers::calendar))
         .route("/a/{aid}/{page}", get(handlers::view))
         .route("/a/{aid}/history/{item}", get(handlers::history))
         .route("/a/{aid}/part/{part}", get(handlers::part))

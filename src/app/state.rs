@@ -21,15 +21,22 @@ use crate::store::{Identity, LockMode, OpenAlliance};
 pub struct App {
     pub device: Arc<Online>,
     pub guard: Arc<Guard>,
+    /// Whether reminders are shown as desktop notifications (the page's setting).
+    pub reminders: Arc<super::reminders::Reminders>,
     entropy: Mutex<Box<dyn Entropy + Send>>,
 }
 
 impl App {
     /// The page's state on the running device, with its safety guard.
-    pub(super) fn new(device: Arc<Online>, guard: Arc<Guard>) -> Result<App> {
+    pub(super) fn new(
+        device: Arc<Online>,
+        guard: Arc<Guard>,
+        reminders: Arc<super::reminders::Reminders>,
+    ) -> Result<App> {
         Ok(App {
             device,
             guard,
+            reminders,
             entropy: Mutex::new(crate::system::entropy("app").map_err(DeviceError::user)?),
         })
     }
@@ -55,10 +62,12 @@ impl App {
         let app = self.clone();
         let aid = shared.id.to_string();
         let online = app.device.online();
+        let reminders = app.reminders.on();
         let result = shared
             .run(LockMode::Shared, move |open: &mut OpenAlliance| {
                 let identity = app.device.home.identity().ok();
-                let ctx = read::ctx(open, identity.as_ref(), aid, online, crate::system::now());
+                let mut ctx = read::ctx(open, identity.as_ref(), aid, online, crate::system::now());
+                ctx.reminders = reminders;
                 let data = f(open, &ctx);
                 Ok((ctx, data))
             })

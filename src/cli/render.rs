@@ -21,6 +21,8 @@ pub fn members_table(view: &AllianceView) -> String {
                 m.name.clone(),
                 if m.admin && m.removed.is_none() {
                     format!("{} (admin)", m.role)
+                } else if m.reader {
+                    format!("{} (reader)", m.role)
                 } else {
                     m.role.clone()
                 },

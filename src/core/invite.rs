@@ -26,6 +26,10 @@ pub struct Invite {
     /// for a link, the name this device gives the device that used it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// An invite for a reader (`alliance invite --reader`): the new person syncs and sees
+    /// everything and writes nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reader: bool,
     pub created_at: i64,
     pub expires_at: i64,
     /// The device key that used it, once used.
@@ -43,6 +47,7 @@ impl Invite {
             role: role.to_string(),
             member: None,
             label: None,
+            reader: false,
             created_at: now.0,
             expires_at: now.0.saturating_add(valid_secs),
             used_by: None,

@@ -33,7 +33,8 @@ pub mod sync;
 pub mod trust;
 
 pub use document::{
-    conflicts, diff, edit, history, index, model, replay, status, text, text_conflicts,
+    calendar, conflicts, diff, edit, history, index, model, reminders, replay, seed, status, text,
+    text_conflicts,
 };
 pub use trust::{equivocation, guard, identity, raw, rules, signed, verdicts, vouch};
 

@@ -7,10 +7,12 @@
 //! imports the CLI (the CLI starts the page for `serve` and `app`), and nothing below imports
 //! this layer.
 
+pub mod calendar;
 pub mod error;
 pub mod export;
 pub mod keeper;
 pub mod online;
+pub mod open_export;
 pub mod parse;
 pub mod steps;
 

@@ -25,7 +25,8 @@ pub fn init(home: &Home, name: &str, entropy: &mut dyn Entropy) -> Result<(Ident
     })
 }
 
-/// Founds an alliance on this device with its person as the first member.
+/// Founds an alliance on this device with its person as the first member, from the starting
+/// point the founder chose (`start`: which prompts every device shows; see `core::seed`).
 pub fn create_alliance(
     home: &Home,
     identity: &Identity,
@@ -33,6 +34,7 @@ pub fn create_alliance(
     now: Timestamp,
     title: &str,
     role: &str,
+    start: Option<crate::core::seed::Start>,
 ) -> Result<(AllianceId, ItemId)> {
     // Titles pick alliances (`--alliance TITLE`, `alliance use TITLE`): two alike could not be
     // told apart.
@@ -54,7 +56,7 @@ pub fn create_alliance(
         now,
     };
     let (replica, member, genesis) =
-        Replica::create(&writer, entropy, title, &identity.name, role)?;
+        Replica::create_for(&writer, entropy, title, &identity.name, role, start)?;
     home.create_alliance(&replica.id(), std::slice::from_ref(&genesis), Some(tag))?;
     home.set_default_alliance(&replica.id())?;
     Ok((replica.id(), member))
@@ -73,8 +75,10 @@ pub fn edit_on<F>(
 where
     F: FnOnce(&mut Replica, &Writer<'_>, &mut dyn Entropy) -> Result<Edited>,
 {
-    // A device that is no longer a member hears why (who removed it, when) before anything.
-    me(open, identity)?;
+    // A device that is no longer a member hears why (who removed it, when) before anything;
+    // a reader hears that readers write nothing.
+    let person = me(open, identity)?;
+    open.replica().writes(&person)?;
     let tag = open.actor_tag(entropy)?;
     let writer = Writer {
         key: &identity.key,
@@ -236,10 +240,14 @@ pub struct Invitee<'a> {
     pub role: &'a str,
     /// What the invite is called ("for Zoe"); empty for none.
     pub label: &'a str,
+    /// A reader: syncs and sees everything, writes nothing.
+    pub reader: bool,
 }
 
 /// Makes an invite for a new person (admins only) on this device (only the hash of its secret
-/// is kept) and its ticket, which names the addresses this device serves on (`addrs`).
+/// is kept) and its ticket, which names the addresses this device serves on (`addrs`). A
+/// `reader`'s invite adds a person who syncs and sees everything and writes nothing.
+#[allow(clippy::too_many_arguments)]
 pub fn create_invite(
     open: &OpenAlliance,
     identity: &Identity,
@@ -258,6 +266,7 @@ pub fn create_invite(
     let secret = fresh_secret(open, entropy)?;
     let invite = Invite {
         label,
+        reader: invitee.reader,
         ..Invite::new(&secret, role, now, valid_secs)
     };
     keep_and_ticket(open, identity, invite, secret, addrs)
@@ -312,6 +321,8 @@ pub fn create_link(
             )
         })?;
     let label = invite_label(label)?;
+    // Linking writes the new device into the alliance, which a reader does not.
+    open.replica().writes(&me)?;
     let secret = fresh_secret(open, entropy)?;
     let invite = Invite {
         label,

@@ -72,6 +72,9 @@ pub struct AppFile {
     pub port: u16,
     pub pid: u32,
     pub key: String,
+    /// Reminders as desktop notifications (the page's setting; off unless turned on).
+    #[serde(default)]
+    pub reminders: bool,
 }
 
 /// This process serves the home: held for as long as it runs (the OS releases it if the process

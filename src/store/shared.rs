@@ -478,9 +478,14 @@ fn admit_on(
             }
             o.replica_mut().link_device(&writer, peer)
         }
-        None => o
-            .replica_mut()
-            .add_member(&writer, entropy, name, &invite.role, Some(*peer)),
+        None => o.replica_mut().add_person(
+            &writer,
+            entropy,
+            name,
+            &invite.role,
+            Some(*peer),
+            invite.reader,
+        ),
     }
     .map_err(|e| refused(e.to_string()))?;
     if let Some(c) = &edited.change {

@@ -612,6 +612,7 @@ fn a_second_app_opens_only_a_link_to_its_own_page() {
             port,
             pid: std::process::id(),
             key: "k".repeat(64),
+            reminders: false,
         })
         .unwrap();
     let server = std::thread::spawn(move || {

@@ -15,6 +15,11 @@ pub struct Ctx {
     pub heads: Vec<String>,
     /// This device's person, when the device is a member.
     pub me: Option<ItemId>,
+    /// This device's person is a reader: they see everything and write nothing, so the page
+    /// shows them no form that writes.
+    pub reader: bool,
+    /// Reminders are shown as desktop notifications on this computer (the page's setting).
+    pub reminders: bool,
     /// This device's key (hex).
     pub device: String,
     pub now: Timestamp,
@@ -34,6 +39,14 @@ pub enum Gone {
     Removed { by: String, at: Timestamp },
     /// This device was removed, by that person.
     DeviceRemoved { by: String, at: Timestamp },
+}
+
+impl Ctx {
+    /// Whether this device's person writes here: a member who is not a reader. The forms
+    /// that write are shown only then.
+    pub fn writes(&self) -> bool {
+        self.me.is_some() && !self.reader
+    }
 }
 
 /// The page's views (one URL each, under `/a/ID/`).

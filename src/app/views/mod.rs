@@ -11,6 +11,7 @@
 //! - [`steps`]: the four steps' pages (needs, plan, vision, expectations, check-ins).
 //! - [`people`]: members, devices, invites and a fresh ticket.
 //! - [`review`]: an item's history, the printable page.
+//! - [`seed`]: the questions each step asks, and a reader's note.
 //! - [`start`]: first run, and starting or joining another alliance.
 //! - [`data`]: what the views are rendered from ([`Ctx`], [`PartData`], [`HistoryData`]) and
 //!   the views and parts by name ([`Page`], [`Part`]).
@@ -21,6 +22,7 @@ pub mod overview;
 pub mod people;
 pub mod pieces;
 pub mod review;
+pub mod seed;
 pub mod start;
 pub mod steps;
 
@@ -71,6 +73,12 @@ pub fn page(p: Page, c: &Ctx, parts: &[PartData], csrf: &str) -> Markup {
         Page::Expectations => steps::expectations_page(c, parts),
         Page::Checkins => steps::checkins_page(c, parts),
         Page::People => people::people_page(c, parts),
+    };
+    let body = html! {
+        (seed::reader_note(c))
+        (seed::step_prompts(c, p))
+        (seed::calendar_link(c, p))
+        (body)
     };
     let heading = match p {
         Page::Overview => "What needs me".to_string(),

@@ -44,7 +44,7 @@ pub(super) fn status(c: &Ctx, status: Option<&Result<Box<Status>, String>>) -> M
         }
         @if !st.conflicts.is_empty() {
             h2 { @if st.conflicts.len() == 1 { "A conflict: two people changed the same thing at once" } @else { (st.conflicts.len()) " conflicts: people changed the same things at once" } }
-            (conflicts(&c.aid, &c.view, &st.conflicts))
+            (conflicts(&c.aid, &c.view, &st.conflicts, c.writes()))
         }
         @if !st.to_agree.is_empty() {
             h2 { (count(st.to_agree.len(), "expectation", "expectations")) " waiting for your agreement" }
@@ -55,7 +55,7 @@ pub(super) fn status(c: &Ctx, status: Option<&Result<Box<Status>, String>>) -> M
                         @if e.stale { " " span.tag { "reworded since you agreed" } }
                         @if e.in_conflict {
                             " " span.tag { "rewritten by two people at once: keep one version above first" }
-                        } @else {
+                        } @else if c.writes() {
                             " " (button(&Action::ExpectAgree.path(&c.aid), "I agree", &[(field::ID, e.expectation.as_str())], &format!("I agree to {}", e.text)))
                         }
                     }

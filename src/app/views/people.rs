@@ -29,7 +29,7 @@ fn either(names: &[String]) -> String {
 
 pub(super) fn people_page(c: &Ctx, parts: Markup) -> Markup {
     html! {
-        @if c.me.is_some() {
+        @if c.writes() {
             h2 { "Invite someone" }
             @if admin(c) {
                 p { "The ticket works once, until it expires, while this device stays online (this page open, or the device serving)." }
@@ -40,6 +40,7 @@ pub(super) fn people_page(c: &Ctx, parts: Markup) -> Markup {
                     input #invite-role name=(field::ROLE) type="text" value="member" required;
                     label for="invite-expires" { "Valid for (e.g. 30min, 24h, 7d)" }
                     input #invite-expires name=(field::EXPIRES) type="text" value="24h" required;
+                    label.check { input #invite-reader name=(field::READER) type="checkbox" value="yes"; " As a reader: they see everything and write nothing (a grandparent, a therapist, a supervisor)" }
                 }))
             } @else {
                 @let admins: Vec<String> = c.view.admins().map(|m| m.name.clone()).collect();
@@ -55,6 +56,12 @@ pub(super) fn people_page(c: &Ctx, parts: Markup) -> Markup {
             }))
         }
         (parts)
+        h2 { "Reminders on this computer" }
+        p { "While this page or the device's " em { "serve" } " runs, a notification on this computer when a check-in comes due, a design session is tomorrow, or an expectation waits for your agreement. Off unless you turn it on." }
+        (form(&Action::Reminders.path(&c.aid), if c.reminders { "Turn reminders off" } else { "Turn reminders on" }, html! {
+            input type="hidden" name=(field::REMIND) value=(if c.reminders { "off" } else { "on" });
+            p.quiet { "Reminders are " strong { (if c.reminders { "on" } else { "off" }) } "." }
+        }))
     }
 }
 
@@ -70,6 +77,7 @@ pub(super) fn members(c: &Ctx) -> Markup {
                         strong { (shown(&m.name)) } @if !m.role.is_empty() { " · " (shown(&m.role)) }
                         @if me { " (you)" }
                         @if m.admin { " " span.tag { "admin" } }
+                        @if m.reader { " " span.tag { "reader" } }
                     }
                     p.meta {
                         (count(m.devices.len(), "device", "devices")) " · "
@@ -223,7 +231,7 @@ pub(super) fn invites(c: &Ctx, list: &[Invite]) -> Markup {
                     (None, None) => "An invite".to_string(),
                 };
                 li {
-                    p.text { strong { (shown(&what)) } @if i.member.is_none() { " · as " (shown(&i.role)) } " · " span.tag { (status_words(status)) } }
+                    p.text { strong { (shown(&what)) } @if i.member.is_none() { " · as " (shown(&i.role)) } @if i.reader { " (reader)" } " · " span.tag { (status_words(status)) } }
                     p.meta {
                         @if let Some(u) = &i.used_by {
                             @match c.view.member_of_device(u) {

@@ -215,7 +215,9 @@ pub(super) fn rating_select(id: &str) -> Markup {
 }
 
 /// Unresolved conflicts, each value with its author and **Keep this** (an [`Action::Resolve`]).
-pub(super) fn conflicts(aid: &str, view: &AllianceView, list: &[Conflict]) -> Markup {
+/// The conflicts in `list`, each value with a "Keep this" button when `writes` (a reader sees
+/// them and settles none).
+pub(super) fn conflicts(aid: &str, view: &AllianceView, list: &[Conflict], writes: bool) -> Markup {
     html! {
         ul.cards {
             @for cf in list {
@@ -244,7 +246,7 @@ pub(super) fn conflicts(aid: &str, view: &AllianceView, list: &[Conflict]) -> Ma
                             li {
                                 q { (shown(&v.value)) } " by " (author(&v.author, v.verified))
                                 @if v.winner { " " span.tag { "shown now" } }
-                                @if !cf.field.is_empty() {
+                                @if writes && !cf.field.is_empty() {
                                     " " (button(&Action::Resolve.path(aid), "Keep this", &[(field::ID, &item), (field::FIELD, &cf.field), (field::PICK, &(n + 1).to_string())], &format!("Keep “{}” by {} for the {}", v.value, v.author, field_words(view, &cf.field))))
                                 }
                             }

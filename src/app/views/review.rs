@@ -31,7 +31,7 @@ pub fn history(c: &Ctx, h: &HistoryData, csrf: &str) -> Markup {
         }
         @if !h.conflicts.is_empty() {
             h2 { "Unresolved conflicts" }
-            (conflicts(&c.aid, &c.view, &h.conflicts))
+            (conflicts(&c.aid, &c.view, &h.conflicts, c.writes()))
         }
     };
     let heading = format!("History of {what}");

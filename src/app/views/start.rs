@@ -5,6 +5,7 @@ use maud::{Markup, html};
 
 use super::pieces::{form, layout};
 use crate::app::forms::{FirstRun, field};
+use crate::core::seed::Start;
 
 /// First run: this device has no identity yet.
 pub fn setup(csrf: &str) -> Markup {
@@ -46,6 +47,12 @@ pub fn start(csrf: &str, alliances: &[(String, String)], named: bool) -> Markup 
                     input #new-title name=(field::TITLE) type="text" placeholder="The Okafor family" required;
                     label for="new-role" { "Your role in it" }
                     input #new-role name=(field::ROLE) type="text" value="member" required;
+                    fieldset.start {
+                        legend { "Who is it for? (it sets the questions each step asks)" }
+                        @for s in Start::ALL {
+                            label { input type="radio" name=(field::START) value=(s.as_str()) checked[s == Start::Family]; " " (s.label()) }
+                        }
+                    }
                 }))
             } @else {
                 p { a href="/" { "Tell us your name first" } "." }

@@ -18,7 +18,7 @@ use crate::core::model::ExpectationStatus;
 pub(super) fn needs_page(c: &Ctx, parts: Markup) -> Markup {
     html! {
         p.lead { "What each of us needs, in our own words. You can add, reword and remove your own." }
-        @if c.me.is_some() {
+        @if c.writes() {
             (form(&Action::NeedAdd.path(&c.aid), "Add my need", html! {
                 label for="need-text" { "A need of mine" }
                 textarea #need-text name=(field::TEXT) rows="2" required {}
@@ -32,7 +32,7 @@ pub(super) fn plan_page(c: &Ctx, parts: Markup) -> Markup {
     html! {
         p.lead { "When and how we sit down to design our alliance together." }
         (parts)
-        @if c.me.is_some() {
+        @if c.writes() {
             h2 { "Plan a session" }
             (form(&Action::PlanAdd.path(&c.aid), "Plan it", html! {
                 label for="plan-when" { "When" }
@@ -56,7 +56,7 @@ pub(super) fn vision_editor(c: &Ctx, parts: Markup) -> Markup {
     html! {
         p.lead { "One text we all write together. Type away: your words go out a moment after you pause, and the others' words appear as they type, without moving your cursor." }
         (parts)
-        @if c.me.is_some() {
+        @if c.writes() {
             label for="vision" { "Our shared vision" }
             textarea #vision rows="12" spellcheck="true"
                 data-heads=(c.heads.join(","))
@@ -81,7 +81,7 @@ pub(super) fn expectations_page(c: &Ctx, parts: Markup) -> Markup {
     html! {
         p.lead { "Concrete things we expect of each other. An expectation is agreed when everyone has agreed to its current wording." }
         (parts)
-        @if c.me.is_some() {
+        @if c.writes() {
             h2 { "Propose an expectation" }
             (form(&Action::ExpectAdd.path(&c.aid), "Propose it", html! {
                 label for="expect-text" { "The expectation" }
@@ -106,7 +106,7 @@ pub(super) fn expectations_page(c: &Ctx, parts: Markup) -> Markup {
 pub(super) fn checkins_page(c: &Ctx, parts: Markup) -> Markup {
     html! {
         p.lead { "Regular check-ins to recalibrate: how is it working, and what should change?" }
-        @if c.me.is_some() {
+        @if c.writes() {
             h2 { "Check in now" }
             (form(&Action::CheckinAdd.path(&c.aid), "Record my check-in", html! {
                 (rating_select("checkin-rating"))
@@ -169,7 +169,7 @@ pub(super) fn vision_conflicts(c: &Ctx, here: &[Conflict]) -> Markup {
             div.notice role="alert" {
                 h2 { "Rewritten by two people at once" }
                 p { "The text below holds both wordings merged. Keep one of them; the other stays in the history." }
-                (conflicts(&c.aid, &c.view, here))
+                (conflicts(&c.aid, &c.view, here, c.writes()))
             }
         }
     }
@@ -181,7 +181,7 @@ pub(super) fn plan(c: &Ctx, here: &[Conflict]) -> Markup {
         @if !here.is_empty() {
             div.notice role="alert" {
                 h2 { @if here.len() == 1 { "A session two people changed at once" } @else { (here.len()) " sessions two people changed at once" } }
-                (conflicts(&c.aid, &c.view, here))
+                (conflicts(&c.aid, &c.view, here, c.writes()))
             }
         }
         @if c.view.plan.is_empty() { p { "No session planned yet." } }
@@ -191,7 +191,7 @@ pub(super) fn plan(c: &Ctx, here: &[Conflict]) -> Markup {
                     p.text { strong.when { (shown(&p.when)) } " · " (shown(&p.how)) }
                     p.meta { "With " @if p.attendees.is_empty() { "everyone" } @else { (names(&c.view, &p.attendees)) } " · " (history_link(&c.aid, &c.view, &p.id)) }
                     @if !p.agenda.trim().is_empty() { p { "Agenda: " (shown(&p.agenda)) } }
-                    @if c.me.is_some() {
+                    @if c.writes() {
                         details {
                             summary { "Reschedule or change" }
                             (form(&Action::PlanEdit.path(&c.aid), "Save", html! {
@@ -274,7 +274,7 @@ pub(super) fn expectations(c: &Ctx) -> Markup {
                         "Agreed by: " @if current.is_empty() { "nobody yet" } @else { span.agreed-by { (names(&c.view, &current)) } }
                         @if !stale.is_empty() { " · to an earlier wording: " span.stale { (names(&c.view, &stale)) } }
                     }
-                    @if c.me.is_some() && !retired {
+                    @if c.writes() && !retired {
                         @if !i_agreed { (button(&Action::ExpectAgree.path(&c.aid), "I agree", &[(field::ID, e.id.as_str())], &format!("I agree to: {}", e.text))) }
                         details {
                             summary { "Reword or retire" }
@@ -318,7 +318,7 @@ pub(super) fn checkins(c: &Ctx) -> Markup {
                         p { "Proposed changes:" }
                         ul { @for p in &ci.proposed_changes { li { (p) } } }
                     }
-                    @if c.me.is_some() && !reflected {
+                    @if c.writes() && !reflected {
                         details {
                             summary { "Add my reflection" }
                             (form(&Action::CheckinReflect.path(&c.aid), "Add my reflection", html! {

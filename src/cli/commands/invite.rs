@@ -17,6 +17,10 @@ pub struct InviteArgs {
     /// The new member's role: parent, teen, coach, client...
     #[arg(long, default_value = "member")]
     pub role: String,
+    /// Invite a reader (a grandparent, a therapist, a supervisor): they sync and see
+    /// everything and write nothing, for good.
+    #[arg(long)]
+    pub reader: bool,
     /// Also draw the ticket as a QR code, for a device with a camera (not with `--json`).
     #[arg(long)]
     pub qr: bool,
@@ -43,6 +47,7 @@ struct Created {
     label: Option<String>,
     expires: Timestamp,
     role: String,
+    reader: bool,
     serving: bool,
 }
 
@@ -52,6 +57,7 @@ struct Row {
     #[serde(skip_serializing_if = "Option::is_none")]
     label: Option<String>,
     role: String,
+    reader: bool,
     status: &'static str,
     expires: Timestamp,
     /// The device that used it (hex), and its person's name once the alliance knows it.
@@ -78,30 +84,40 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                     "nothing is serving on this device, so a ticket would have no address to reach it at; start `alliance serve` (or `alliance app`) and leave it running, then invite again",
                 ));
             };
+            // A reader's role, unless one was given: "reader".
+            let role = if args.reader && args.role == "member" {
+                "reader"
+            } else {
+                args.role.as_str()
+            };
             let (invite, ticket) = crate::device::steps::create_invite(
                 &open,
                 &identity,
                 ctx.entropy.as_mut(),
                 ctx.now,
                 &crate::device::steps::Invitee {
-                    role: &args.role,
+                    role,
                     label: &args.label,
+                    reader: args.reader,
                 },
                 valid,
                 &serve.addrs,
             )?;
-            crate::cli::commands::member::note_expectations_of_everyone(
-                ctx,
-                &open.replica().view(),
-                "the invited person's",
-                "will wait",
-            );
+            if !args.reader {
+                crate::cli::commands::member::note_expectations_of_everyone(
+                    ctx,
+                    &open.replica().view(),
+                    "the invited person's",
+                    "will wait",
+                );
+            }
             let out = Created {
                 ticket: ticket.to_string(),
                 id: invite.id.clone(),
                 label: invite.label.clone(),
                 expires: Timestamp(invite.expires_at),
                 role: invite.role.clone(),
+                reader: invite.reader,
                 serving: true,
             };
             ctx.out.emit(&out, || {
@@ -110,8 +126,13 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                 } else {
                     String::new()
                 };
+                let reader = if out.reader {
+                    "\nThey join as a reader: they will see everything and write nothing."
+                } else {
+                    ""
+                };
                 format!(
-                    "{}{qr}\n\nGive this ticket to the person you invite; on their device they run\n  alliance join TICKET --name THEIR_NAME\nIt works once, until {} UTC, while `alliance serve` runs here. Invite {} ({}).",
+                    "{}{qr}\n\nGive this ticket to the person you invite; on their device they run\n  alliance join TICKET --name THEIR_NAME\nIt works once, until {} UTC, while `alliance serve` runs here. Invite {} ({}).{reader}",
                     out.ticket,
                     out.expires.short(),
                     out.id,
@@ -130,6 +151,7 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                     id: i.id.clone(),
                     label: i.label.clone(),
                     role: i.role.clone(),
+                    reader: i.reader,
                     status: i.status(ctx.now),
                     expires: Timestamp(i.expires_at),
                     used_by_name: i
@@ -152,7 +174,11 @@ pub fn run(ctx: &mut Context, args: InviteArgs) -> Result<()> {
                             vec![
                                 r.id.clone(),
                                 r.label.clone().unwrap_or_default(),
-                                r.role.clone(),
+                                if r.reader {
+                                    format!("{} (reader)", r.role)
+                                } else {
+                                    r.role.clone()
+                                },
                                 r.status.to_string(),
                                 r.expires.short(),
                                 match (&r.used_by_name, r.used_by.as_deref()) {

@@ -25,6 +25,7 @@ pub mod need;
 pub mod new;
 pub mod peers;
 pub mod plan;
+pub mod prompts;
 pub mod resolve;
 pub mod seen;
 pub mod serve;

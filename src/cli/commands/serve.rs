@@ -15,6 +15,10 @@ pub struct ServeArgs {
     /// takes a finer filter.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+    /// Show reminders as desktop notifications while serving (a check-in come due, a design
+    /// session tomorrow, an expectation waiting for you), whatever the page's setting.
+    #[arg(long)]
+    pub remind: bool,
 }
 
 /// How often a running `serve` looks for alliances created or joined since it started.
@@ -27,7 +31,7 @@ struct Started {
     alliances: Vec<String>,
 }
 
-pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
+pub fn run(ctx: &mut Context, args: ServeArgs) -> Result<()> {
     // (`--verbose` is read where logging starts: `cli::run`.)
     let identity = ctx.identity()?;
     let ids = match &ctx.alliance {
@@ -55,7 +59,12 @@ pub fn run(ctx: &mut Context, _args: ServeArgs) -> Result<()> {
         // The family's page runs here too (one node per home): `alliance app` asks this
         // process for a link instead of starting a second node.
         let page = match crate::app::start(device.clone(), None).await {
-            Ok(p) => Some(p),
+            Ok(p) => {
+                if args.remind {
+                    p.set_reminders(true);
+                }
+                Some(p)
+            }
             Err(e) => {
                 tracing::warn!(error = %e.message(), "the page is not served");
                 None

@@ -7,13 +7,16 @@
 //! way, except the schema ([`model`]), the text checks ([`text`]) and the history index
 //! ([`index`]) that the replica and the rules read.
 
+pub mod calendar;
 pub mod conflicts;
 pub mod diff;
 pub mod edit;
 pub mod history;
 pub mod index;
 pub mod model;
+pub mod reminders;
 pub mod replay;
+pub mod seed;
 pub mod status;
 pub mod text;
 pub mod text_conflicts;

@@ -30,6 +30,13 @@ pub mod keys {
     pub const REMOVED_AT: &str = "removed_at";
     /// `members[m].removed_by`, `devices[k].removed_by`: the member who removed them.
     pub const REMOVED_BY: &str = "removed_by";
+    /// `members[m].reader`: a reader syncs and sees everything and writes nothing (see
+    /// docs/schema.md). Written only with the member's entry; never changed.
+    pub const READER: &str = "reader";
+    /// `ROOT.start`: the starting point the founder chose (`family`, `coaching`, `team`),
+    /// which sets the prompts every device shows (`core::seed`). Written by the genesis
+    /// change only; absent in alliances made before it existed (read as `family`).
+    pub const START: &str = "start";
     pub const AGREEMENTS: &str = "agreements";
     pub const REFLECTIONS: &str = "reflections";
     /// `devices[k].keeper`: true for a keeper, an always-on device of no person that holds and
@@ -56,6 +63,8 @@ pub struct Member {
     pub role: String,
     /// Whether this person may add, remove and promote people (see docs/schema.md).
     pub admin: bool,
+    /// Whether this person is a reader: they sync and see everything and write nothing.
+    pub reader: bool,
     /// Device keys (hex) that act for this person now (removed devices are not listed).
     pub devices: Vec<String>,
     /// The member who added this one (`None` for the founder).
@@ -192,6 +201,9 @@ pub struct AllianceView {
     pub id: String,
     pub title: String,
     pub created_at: Timestamp,
+    /// The starting point the founder chose (`ROOT.start`: `family`, `coaching`, `team`; empty
+    /// in alliances made before it existed). `core::seed::Start::of` reads it.
+    pub start: String,
     /// The people in the alliance now.
     pub members: Vec<Member>,
     /// The people who left or were removed: their past changes keep their names.
@@ -217,6 +229,12 @@ impl AllianceView {
     /// The current members who may add, remove and promote people.
     pub fn admins(&self) -> impl Iterator<Item = &Member> {
         self.members.iter().filter(|m| m.admin)
+    }
+
+    /// The current members who write (everyone but readers): whose agreement, needs and
+    /// reflections the steps ask for.
+    pub fn writers(&self) -> impl Iterator<Item = &Member> {
+        self.members.iter().filter(|m| !m.reader)
     }
 
     /// A person who is in the alliance now.
@@ -375,6 +393,7 @@ fn read_people<D: ReadDoc>(doc: &D) -> (Vec<Member>, Vec<Member>, Vec<DeviceEntr
                 name: string_at(doc, &obj, "name"),
                 role: string_at(doc, &obj, "role"),
                 admin: bool_at(doc, &obj, keys::ADMIN),
+                reader: bool_at(doc, &obj, keys::READER),
                 added_by: (!added_by.is_empty()).then(|| ItemId::from_doc_key(&added_by)),
                 added_at: ts_at(doc, &obj, "added_at"),
                 removed: removal_at(doc, &obj),
@@ -386,8 +405,14 @@ fn read_people<D: ReadDoc>(doc: &D) -> (Vec<Member>, Vec<Member>, Vec<DeviceEntr
         members.into_iter().partition(|m| m.removed.is_some());
     // The rule every device applies (see `rules::admins_at`): with no admin left, the
     // longest-standing member is one.
-    if !members.is_empty() && !members.iter().any(|m| m.admin) {
-        members[0].admin = true;
+    // (Readers write nothing, so they are never admins.)
+    for m in members.iter_mut().filter(|m| m.reader) {
+        m.admin = false;
+    }
+    if !members.iter().any(|m| m.admin)
+        && let Some(first) = members.iter_mut().find(|m| !m.reader)
+    {
+        first.admin = true;
     }
     (members, former, devices)
 }
@@ -401,6 +426,7 @@ pub fn read_roster<D: ReadDoc>(doc: &D, alliance_id: &ChangeHash) -> AllianceVie
         id: alliance_id.to_string(),
         title: string_at(doc, &ROOT, keys::TITLE),
         created_at: ts_at(doc, &ROOT, keys::CREATED_AT),
+        start: string_at(doc, &ROOT, keys::START),
         members,
         former,
         devices,
@@ -445,7 +471,12 @@ pub fn read_view<D: ReadDoc>(doc: &D, alliance_id: &ChangeHash) -> AllianceView 
         .collect();
     plan.sort_by_key(|p| (p.created_at, p.id.clone()));
 
-    let member_ids: Vec<ItemId> = members.iter().map(|m| m.id.clone()).collect();
+    // Readers write nothing, so an expectation is agreed without them.
+    let member_ids: Vec<ItemId> = members
+        .iter()
+        .filter(|m| !m.reader)
+        .map(|m| m.id.clone())
+        .collect();
     let mut expectations: Vec<Expectation> = entries(doc, &root, keys::EXPECTATIONS)
         .into_iter()
         .map(|(key, obj)| {
@@ -525,6 +556,7 @@ pub fn read_view<D: ReadDoc>(doc: &D, alliance_id: &ChangeHash) -> AllianceView 
         id: alliance_id.to_string(),
         title: string_at(doc, &root, keys::TITLE),
         created_at: ts_at(doc, &root, keys::CREATED_AT),
+        start: string_at(doc, &root, keys::START),
         members,
         former,
         devices,
@@ -540,6 +572,7 @@ pub fn read_view<D: ReadDoc>(doc: &D, alliance_id: &ChangeHash) -> AllianceView 
 // Writers of the schema's parts that more than one edit writes.
 
 /// Writes a member (`ROOT.members[id]`, see docs/schema.md) in `tx`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn put_member(
     tx: &mut Transaction<'_>,
     members: &ObjId,
@@ -547,11 +580,15 @@ pub(crate) fn put_member(
     name: &str,
     role: &str,
     added_by: Option<&ItemId>,
+    reader: bool,
     now: Timestamp,
 ) -> Result<(), AutomergeError> {
     let m = tx.put_object(members, id.as_str(), ObjType::Map)?;
     tx.put(&m, "name", name)?;
     tx.put(&m, "role", role)?;
+    if reader {
+        tx.put(&m, keys::READER, true)?;
+    }
     tx.put(&m, "added_by", added_by.map(|a| a.as_str()).unwrap_or(""))?;
     tx.put(&m, "added_at", now.0)?;
     if added_by.is_none() {

@@ -367,10 +367,12 @@ impl Replica {
             .take(NEWS_SHOWN)
             .filter_map(|e| attributor.attribute(&e.hash).cloned())
             .collect();
+        // A reader agrees to nothing (they write nothing).
+        let reader = view.current(me).is_some_and(|m| m.reader);
         let to_agree = view
             .expectations
             .iter()
-            .filter(|e| e.status != ExpectationStatus::Retired)
+            .filter(|e| !reader && e.status != ExpectationStatus::Retired)
             .filter_map(|e| {
                 let mine = e.agreements.iter().find(|a| &a.member == me);
                 match mine {
@@ -387,8 +389,7 @@ impl Replica {
             })
             .collect();
         let without_needs = view
-            .members
-            .iter()
+            .writers()
             .filter(|m| !view.needs.iter().any(|n| n.owner == m.id))
             .map(|m| MemberRef {
                 id: m.id.clone(),

@@ -322,6 +322,19 @@ impl Replica {
         name: &str,
         role: &str,
     ) -> Result<(Replica, ItemId, SignedChange<Verified>), EditError> {
+        Self::create_for(writer, entropy, title, name, role, None)
+    }
+
+    /// [`Replica::create`] with the starting point the founder chose (`ROOT.start`, written by
+    /// the genesis change: see `core::seed`).
+    pub fn create_for(
+        writer: &Writer<'_>,
+        entropy: &mut dyn Entropy,
+        title: &str,
+        name: &str,
+        role: &str,
+        start: Option<crate::core::seed::Start>,
+    ) -> Result<(Replica, ItemId, SignedChange<Verified>), EditError> {
         let title = non_empty("title", title)?;
         let name = crate::core::document::text::check_name(name).map_err(EditError::Invalid)?;
         written("role", role)?;
@@ -333,13 +346,16 @@ impl Replica {
             tx.put(ROOT, keys::SCHEMA, SCHEMA_VERSION)?;
             tx.put(ROOT, keys::TITLE, title.as_str())?;
             tx.put(ROOT, keys::CREATED_AT, writer.now.0)?;
+            if let Some(start) = start {
+                tx.put(ROOT, keys::START, start.as_str())?;
+            }
             let devices = tx.put_object(ROOT, keys::DEVICES, ObjType::Map)?;
             let members = tx.put_object(ROOT, keys::MEMBERS, ObjType::Map)?;
             for k in [keys::NEEDS, keys::PLAN, keys::EXPECTATIONS, keys::CHECKINS] {
                 tx.put_object(ROOT, k, ObjType::Map)?;
             }
             tx.put_object(ROOT, keys::VISION, ObjType::Text)?;
-            put_member(tx, &members, &member, &name, role, None, writer.now)?;
+            put_member(tx, &members, &member, &name, role, None, false, writer.now)?;
             put_device(tx, &devices, &device, &member, &device, writer.now)?;
             Ok(())
         })?

@@ -61,6 +61,9 @@ pub mod rule {
     pub const ADD_KEEPER: &str = "only an admin adds a keeper, and a keeper belongs to no person";
     pub const KEEPER: &str =
         "a keeper authors nothing in the document (it holds and forwards what members sign)";
+    pub const READER: &str = "a reader writes nothing";
+    pub const READER_ONCE: &str =
+        "whether a person is a reader is written with the person, never changed";
 }
 
 /// One step of a path in the document.
@@ -495,7 +498,12 @@ fn admins(at: &At<'_>) -> (HashSet<String>, Vec<(i64, String)>) {
         let Some(obj) = at.map(&members, &key) else {
             continue;
         };
-        if at.has(&obj, keys::REMOVED_AT) {
+        // Readers write nothing, so they are never admins.
+        let reader = matches!(
+            at.get(&obj, keys::READER),
+            Some((Val::Scalar(ScalarValue::Boolean(true)), _))
+        );
+        if at.has(&obj, keys::REMOVED_AT) || reader {
             continue;
         }
         let added = match at.get(&obj, "added_at") {
@@ -513,6 +521,28 @@ fn admins(at: &At<'_>) -> (HashSet<String>, Vec<(i64, String)>) {
     }
     current.sort();
     (explicit, current)
+}
+
+/// Whether the member whose entry is `obj` is a reader. `members[m].reader` is written with the
+/// entry and never changed (the rules), so the document as it is now answers for every point
+/// of the history where the entry exists.
+fn is_reader_obj(doc: &Automerge, obj: &ObjId) -> bool {
+    matches!(
+        doc.get(obj, keys::READER),
+        Ok(Some((Value::Scalar(s), _))) if matches!(s.as_ref(), ScalarValue::Boolean(true))
+    )
+}
+
+/// Whether the alliance has any reader now (cheap: the present only). When it has none, none
+/// of its members was one at any point either (see [`is_reader_obj`]).
+fn has_readers(doc: &Automerge) -> bool {
+    let Some(members) = crate::core::document::model::map_at(doc, &ROOT, keys::MEMBERS) else {
+        return false;
+    };
+    doc.map_range(&members, ..).any(|item| {
+        matches!(item.value, automerge::ValueRef::Object(ObjType::Map))
+            && is_reader_obj(doc, &item.id())
+    })
 }
 
 fn is_admin(at: &At<'_>, member: &ItemId) -> bool {
@@ -751,6 +781,35 @@ fn judge_at(at: &At<'_>, traced: &Traced, person: Option<&ItemId>) -> Result<boo
         ..
     } = traced;
     let broken = |rule: &'static str, what: String| broken_by(hash, author, rule, what);
+    // A reader writes nothing, whatever the path. Read only when the alliance has readers;
+    // the author's person is as of the dependencies, their standing is never changed.
+    let maybe_readers = match &at.src {
+        Src::Doc { doc, .. } => has_readers(doc),
+        Src::Ledger(_) => true,
+    };
+    if maybe_readers
+        && let Some(me) = person
+            .cloned()
+            .or_else(|| standing(at, author).writer().cloned())
+        && at.entry(keys::MEMBERS, me.as_str()).is_some_and(|obj| {
+            matches!(
+                at.get(&obj, keys::READER),
+                Some((Val::Scalar(ScalarValue::Boolean(true)), _))
+            )
+        })
+    {
+        let first = writes.first().map(|w| {
+            let p: Vec<&str> = w.target.iter().map(|s| key(s).unwrap_or("#")).collect();
+            p.join("/")
+        });
+        return Err(broken(
+            rule::READER,
+            format!(
+                "its author is a reader, and it writes {}",
+                first.unwrap_or_else(|| "nothing".into())
+            ),
+        ));
+    }
     let mut removes = false;
     // Most changes (typing in the vision, rewording an expectation, planning) write only what
     // any member may: no need to read who the author is.
@@ -911,6 +970,7 @@ fn judge_at(at: &At<'_>, traced: &Traced, person: Option<&ItemId>) -> Result<boo
                     return Err(broken(rule::KEEP_PEOPLE, what()));
                 };
                 match *field {
+                    keys::READER => return Err(broken(rule::READER_ONCE, what())),
                     "name" => {
                         if *m != me.as_str() && !admin_now(at) {
                             return Err(broken(rule::NAME, what()));

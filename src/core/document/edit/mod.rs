@@ -68,10 +68,29 @@ pub fn parse_date(s: &str) -> Result<String, EditError> {
 }
 
 impl Replica {
+    /// This device's person, who writes: a reader writes nothing (docs/schema.md), and hears
+    /// so before anything is signed.
     fn me(&self, writer: &Writer<'_>) -> Result<ItemId, EditError> {
         let device = writer.key.device_id();
-        self.member_of(&device)
-            .ok_or_else(|| EditError::NotAMember(device.short()))
+        let me = self
+            .member_of(&device)
+            .ok_or_else(|| EditError::NotAMember(device.short()))?;
+        self.writes(&me)?;
+        Ok(me)
+    }
+
+    /// Refuses a reader: they sync and see everything and write nothing. The message says
+    /// whom to ask.
+    pub fn writes(&self, member: &ItemId) -> Result<(), EditError> {
+        let roster = self.roster();
+        if !roster.current(member).is_some_and(|m| m.reader) {
+            return Ok(());
+        }
+        let admins: Vec<&str> = roster.admins().map(|m| m.name.as_str()).collect();
+        Err(EditError::NotAllowed(format!(
+            "you are a reader here: you see everything and write nothing; to write, ask {} for a member's invite",
+            admins.join(" or ")
+        )))
     }
 
     /// The map object of an existing item, or `UnknownItem`.

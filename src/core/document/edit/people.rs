@@ -86,6 +86,10 @@ impl Replica {
         }
         if !admin {
             self.keeps_an_admin(id)?;
+        } else if roster.current(id).is_some_and(|x| x.reader) {
+            return Err(EditError::NotAllowed(format!(
+                "{name} is a reader, who writes nothing, so cannot be an admin; invite them again as a member"
+            )));
         }
         let summary = if admin {
             format!("made {name} ({id}) an admin")
@@ -242,6 +246,20 @@ impl Replica {
         role: &str,
         device: Option<DeviceId>,
     ) -> Result<Edited, EditError> {
+        self.add_person(writer, entropy, name, role, device, false)
+    }
+
+    /// Adds a person as [`Replica::add_member`] does; a `reader` (a grandparent, a therapist, a
+    /// supervisor) syncs and sees everything and writes nothing, for good (docs/schema.md).
+    pub fn add_person(
+        &mut self,
+        writer: &Writer<'_>,
+        entropy: &mut dyn Entropy,
+        name: &str,
+        role: &str,
+        device: Option<DeviceId>,
+        reader: bool,
+    ) -> Result<Edited, EditError> {
         let me = self.admin(writer, "add a person")?;
         let name = crate::core::document::text::check_name(name).map_err(EditError::Invalid)?;
         written("role", role)?;
@@ -257,11 +275,24 @@ impl Replica {
         let members = self.collection(ItemKind::Member)?;
         let devices = self.devices_map()?;
         let by = writer.key.device_id().to_hex();
-        let summary = format!("added member {id}: {name} ({role})");
+        let summary = if reader {
+            format!("added reader {id}: {name} ({role})")
+        } else {
+            format!("added member {id}: {name} ({role})")
+        };
         let now = writer.now;
         let id2 = id.clone();
         self.edited(writer, Some(id.clone()), summary, move |tx| {
-            put_member(tx, &members, &id2, &name, role.trim(), Some(&me), now)?;
+            put_member(
+                tx,
+                &members,
+                &id2,
+                &name,
+                role.trim(),
+                Some(&me),
+                reader,
+                now,
+            )?;
             if let Some(d) = device {
                 put_device(tx, &devices, &d.to_hex(), &id2, &by, now)?;
             }
