@@ -2,7 +2,6 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::app;
-use crate::cli::commands::serve::wait_for_signal;
 use crate::cli::context::{Context, block_on};
 use crate::cli::output::write_stdout;
 use crate::device::Online;
@@ -51,6 +50,8 @@ pub fn run(ctx: &mut Context, args: AppArgs) -> Result<()> {
     let port = args.port;
     block_on(async move {
         let device = Online::start(home, config, only).await?;
+        // Listened for before the link is printed: a SIGTERM right after stops it cleanly.
+        let stop = crate::cli::commands::serve::stop_signal();
         let page = app::start(device.clone(), port).await?;
         let url = page.link();
         print_link(json, &url, true);
@@ -62,7 +63,7 @@ pub fn run(ctx: &mut Context, args: AppArgs) -> Result<()> {
         if !json {
             crate::cli::commands::serve::watch_in_words(&mut watching, &device).await;
         }
-        wait_for_signal().await;
+        stop.await;
         watching.abort_all();
         page.stop();
         device.stop().await;

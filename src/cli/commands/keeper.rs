@@ -3,7 +3,6 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::cli::commands::serve::wait_for_signal;
 use crate::cli::context::{Context, block_on, report};
 use crate::cli::output::{table, write_stdout};
 use crate::core::AllianceId;
@@ -115,6 +114,8 @@ fn run_keeper(ctx: &mut Context, args: RunArgs) -> Result<()> {
     let idle = std::time::Duration::from_secs(args.idle.max(1));
     block_on(async move {
         let keeper = Keeper::start(home, config, idle).await?;
+        // Listened for before the keeper says it runs: a SIGTERM right after saves and stops.
+        let stop = crate::cli::commands::serve::stop_signal();
         let held = keeper.status().alliances.len();
         let started = Started {
             ticket: keeper.ticket().to_string(),
@@ -148,7 +149,7 @@ fn run_keeper(ctx: &mut Context, args: RunArgs) -> Result<()> {
             });
             crate::cli::events::print_events(&mut watching, keeper.events(), lookup, true);
         }
-        wait_for_signal().await;
+        stop.await;
         watching.abort_all();
         keeper.stop().await;
         if !json {

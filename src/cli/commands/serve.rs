@@ -55,6 +55,8 @@ pub fn run(ctx: &mut Context, args: ServeArgs) -> Result<()> {
     let name = identity.name.clone();
     block_on(async move {
         let device = Online::start(home, config, only).await?;
+        // Listened for before anything is announced: a SIGTERM right after stops it cleanly.
+        let stop = stop_signal();
         let info = device.info().unwrap_or_default();
         // The family's page runs here too (one node per home): `alliance app` asks this
         // process for a link instead of starting a second node.
@@ -119,7 +121,7 @@ pub fn run(ctx: &mut Context, args: ServeArgs) -> Result<()> {
                 }
             })
         };
-        wait_for_signal().await;
+        stop.await;
         picking_up.abort();
         watching.abort_all();
         if let Some(p) = page {
@@ -164,25 +166,21 @@ pub fn already_serving(home: &crate::store::Home) -> DeviceError {
     }
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn wait_for_signal() {
+/// Ctrl-C or SIGTERM, listened for from the moment this is called (so a SIGTERM sent right
+/// after a device announced itself still stops it cleanly): await the future to wait.
+pub fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        let _ = ctrl_c.await;
     }
 }
