@@ -24,6 +24,7 @@ RATIO = {
     "review": "x read view",
     "page": "x show",
     "typing": "x 300 ms",
+    "keeper": "x baseline",
 }
 
 

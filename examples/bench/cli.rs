@@ -171,7 +171,7 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
 
 /// `r` as the device `me` holds it after receiving it: the signatures of its own changes, and
 /// of the others' only those that travel (each author's newest, which vouch for the rest).
-fn as_synced_by(
+pub fn as_synced_by(
     r: &alliance::core::Replica,
     me: &alliance::core::DeviceId,
 ) -> alliance::core::Replica {

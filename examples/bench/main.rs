@@ -25,8 +25,10 @@
 //! 100,000 and 200,000 changes), or `--trace FILE`. Every row says which (`workload`).
 
 mod cli;
+mod clients;
 mod converge;
 mod initial_sync;
+mod keeper;
 mod keystrokes;
 mod live;
 mod measure;
@@ -69,7 +71,7 @@ struct Section {
     unit: &'static str,
 }
 
-const SECTIONS: [Section; 8] = [
+const SECTIONS: [Section; 9] = [
     Section {
         name: "sync",
         title: "Initial sync to a fresh device (median of {runs} runs; ms)",
@@ -133,6 +135,14 @@ const SECTIONS: [Section; 8] = [
         sizes: &[2],
         quick: &[2],
         unit: "devices",
+    },
+    Section {
+        name: "keeper",
+        title: "A coach's keeper, the real binary: start-up, its memory holding 40 alliances, reconnect through it (median of {runs} runs; ms, MiB of the keeper)",
+        ratio: "x baseline",
+        sizes: &[10_000],
+        quick: &[1_000],
+        unit: "changes",
     },
 ];
 
@@ -206,6 +216,7 @@ fn main() {
                 "converge" => converge::section(&sizes, runs),
                 "page" => page::section(&sizes, runs),
                 "typing" => page::typing_section(if quick { 10 } else { 40 }),
+                "keeper" => keeper::section(&sizes, runs, if quick { 8 } else { 40 }),
                 _ => review::section(&sizes, runs, 10_000),
             };
             (section, rows)
