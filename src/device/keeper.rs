@@ -484,7 +484,10 @@ fn describe(shared: &SharedAlliance, me: &DeviceId, loaded: bool) -> HeldAllianc
 /// How many changes of `doc` are not in the past of `heads` (all of them when `heads` is
 /// empty or unknown here). Read from the changes' metadata: no change is rebuilt.
 pub fn missing_from(doc: &automerge::Automerge, heads: &[automerge::ChangeHash]) -> usize {
-    if heads.iter().any(|h| doc.get_change_meta_by_hash(h).is_none()) {
+    if heads
+        .iter()
+        .any(|h| doc.get_change_meta_by_hash(h).is_none())
+    {
         return doc.get_changes_meta(&[]).len();
     }
     doc.get_changes_meta(heads).len()

@@ -77,7 +77,7 @@ pub(super) fn members(c: &Ctx) -> Markup {
                         strong { (shown(&m.name)) } @if !m.role.is_empty() { " · " (shown(&m.role)) }
                         @if me { " (you)" }
                         @if m.admin { " " span.tag { "admin" } }
-                        @if m.reader { " " span.tag { "reader" } }
+                        @if m.reader { " · " span.tag { "reader" } }
                     }
                     p.meta {
                         (count(m.devices.len(), "device", "devices")) " · "
@@ -87,7 +87,7 @@ pub(super) fn members(c: &Ctx) -> Markup {
                         }
                         " · " (history_link(&c.aid, &c.view, &m.id))
                     }
-                    @if me {
+                    @if me && c.writes() {
                         details.danger {
                             summary { "Leave the alliance…" }
                             p { "Your devices will no longer sync “" (shown(&c.view.title)) "”, and only a new invite brings you back. What you wrote keeps your name, and what this device holds stays readable here. This cannot be undone." }
