@@ -394,6 +394,8 @@ pub fn devices(open: &OpenAlliance, me: Option<&str>) -> Result<Vec<DeviceRow>> 
     Ok(view
         .devices
         .iter()
+        // Keepers belong to no person: they are listed on their own (`keepers`).
+        .filter(|d| !d.keeper)
         .map(|d| {
             let info = book.peers.get(&d.key).cloned().unwrap_or_default();
             let linked = invites

@@ -564,3 +564,56 @@ fn the_keeper_says_in_words_who_handed_over_connected_sent_and_was_refused() {
         "the technical lines are behind -v: {errors:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_a_keeper_from_the_page_and_the_page_says_it_has_everything() {
+    use crate::app::{App, Driver, alliance_id, click, fill, tools_or_skip, until_text};
+    let Some((chromium, chromedriver)) = tools_or_skip("an_admin_adds_a_keeper_from_the_page")
+    else {
+        return;
+    };
+    let keeper = Device::new(70);
+    let at = format!("127.0.0.1:{}", free_port());
+    let running = tokio::task::block_in_place(|| keeper.keeper_at(&at, &[]));
+    let ada = tokio::task::block_in_place(|| {
+        let ada = Device::founder(71, "Ada", "The Okafor family", "parent");
+        ada.ok(&["need", "add", "Quiet mornings"]);
+        ada
+    });
+    let id = alliance_id(ada.home());
+    let app = App::start(ada.home());
+    let mut driver = Driver::start(chromium, chromedriver);
+    let a = driver.browser().await;
+    a.goto(&app.url).await.unwrap();
+    until_text(&a, "main", "Hello, Ada").await;
+    a.goto(&format!("http://127.0.0.1:{}/a/{id}/people", app.port))
+        .await
+        .unwrap();
+    until_text(&a, "main", "Always-on keepers").await;
+    fill(&a, "#keeper-ticket", &running.ticket).await;
+    fill(&a, "#keeper-name", "the Okafor NAS").await;
+    click(&a, "form[action$='/do/keeper-add'] button[type=submit]").await;
+    until_text(&a, "body", "holds the alliance now").await;
+    // The keeper holds it, with Ada's need; the page says so in words.
+    assert!(
+        tokio::task::block_in_place(|| crate::kit::eventually(20, || kept_needs(&keeper)
+            .contains("Quiet mornings"))),
+        "the keeper took the alliance"
+    );
+    until_text(&a, "main", "the Okafor NAS").await;
+    // Listed as a keeper, not among the people's devices.
+    let devices = a
+        .execute(
+            "return [...document.querySelectorAll('[data-part=devices] li')].map(l => l.textContent).join('|')",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(!devices.as_str().unwrap().contains("'s device · online"), "{devices}");
+    a.goto(&format!("http://127.0.0.1:{}/a/{id}/", app.port))
+        .await
+        .unwrap();
+    until_text(&a, "main", "has everything you wrote").await;
+    a.close().await.unwrap();
+    app.stop();
+}
