@@ -596,8 +596,9 @@ async fn an_admin_adds_a_keeper_from_the_page_and_the_page_says_it_has_everythin
     until_text(&a, "body", "holds the alliance now").await;
     // The keeper holds it, with Ada's need; the page says so in words.
     assert!(
-        tokio::task::block_in_place(|| crate::kit::eventually(20, || kept_needs(&keeper)
-            .contains("Quiet mornings"))),
+        tokio::task::block_in_place(
+            || crate::kit::eventually(20, || kept_needs(&keeper).contains("Quiet mornings"))
+        ),
         "the keeper took the alliance"
     );
     until_text(&a, "main", "the Okafor NAS").await;
@@ -609,7 +610,10 @@ async fn an_admin_adds_a_keeper_from_the_page_and_the_page_says_it_has_everythin
         )
         .await
         .unwrap();
-    assert!(!devices.as_str().unwrap().contains("'s device · online"), "{devices}");
+    assert!(
+        !devices.as_str().unwrap().contains("'s device · online"),
+        "{devices}"
+    );
     a.goto(&format!("http://127.0.0.1:{}/a/{id}/", app.port))
         .await
         .unwrap();
