@@ -593,7 +593,8 @@ async fn an_admin_adds_a_keeper_from_the_page_and_the_page_says_it_has_everythin
     fill(&a, "#keeper-ticket", &running.ticket).await;
     fill(&a, "#keeper-name", "the Okafor NAS").await;
     click(&a, "form[action$='/do/keeper-add'] button[type=submit]").await;
-    until_text(&a, "body", "holds the alliance now").await;
+    // The keepers part is drawn again with it (the form's answer goes with the old drawing).
+    until_text(&a, "[data-part=keepers]", "It has everything you wrote").await;
     // The keeper holds it, with Ada's need; the page says so in words.
     assert!(
         tokio::task::block_in_place(
