@@ -274,40 +274,15 @@ impl Node {
         only: Option<&[DeviceId]>,
         progress: Option<session::OnProgress>,
     ) -> Result<Vec<PeerOutcome>, NetError> {
-        let me = self.device();
-        let book = shared.peer_book()?;
-        let mut devices = shared.peer_devices(&me)?;
+        let mut devices = shared.peer_devices(&self.device())?;
         if let Some(only) = only {
             devices.retain(|d| only.contains(d));
         }
-        // All at once: an unreachable device costs its connect timeout once, not once per
-        // device before it.
-        let mut tasks = JoinSet::new();
-        for (i, device) in devices.into_iter().enumerate() {
-            let (endpoint, listener, shared, book, progress) = (
-                self.endpoint.clone(),
-                self.listener.clone(),
-                shared.clone(),
-                book.clone(),
-                progress.clone(),
-            );
-            tasks.spawn(async move {
-                let result = sync_with(
-                    &endpoint, &listener, &shared, &device, &book, false, progress,
-                )
-                .await;
-                (i, PeerOutcome { device, result })
-            });
-        }
-        let mut outcomes = Vec::new();
-        while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok(o) => outcomes.push(o),
-                Err(e) => tracing::error!(error = %e, "a sync task failed"),
-            }
-        }
-        outcomes.sort_by_key(|(i, _)| *i);
-        Ok(outcomes.into_iter().map(|(_, o)| o).collect())
+        let book = shared.peer_book()?;
+        Ok(self
+            .dialer()
+            .sync_each(shared, &book, &devices, progress)
+            .await)
     }
 
     /// Keeps a live session with every member device of `shared` that is not connected already,
@@ -386,24 +361,40 @@ impl Dialer {
         devices: &[DeviceId],
     ) -> Vec<PeerOutcome> {
         let book = shared.peer_book().unwrap_or_default();
+        self.sync_each(shared, &book, devices, None).await
+    }
+
+    /// [`Dialer::sync_once`], reporting how each sync is going to `progress`. All at once: an
+    /// unreachable device costs its connect timeout once, not once per device before it.
+    async fn sync_each(
+        &self,
+        shared: &Arc<SharedAlliance>,
+        book: &crate::core::peers::PeerBook,
+        devices: &[DeviceId],
+        progress: Option<session::OnProgress>,
+    ) -> Vec<PeerOutcome> {
         let mut tasks = JoinSet::new();
         for (i, device) in devices.iter().copied().enumerate() {
-            let (endpoint, listener, shared, book) = (
+            let (endpoint, listener, shared, book, progress) = (
                 self.endpoint.clone(),
                 self.listener.clone(),
                 shared.clone(),
                 book.clone(),
+                progress.clone(),
             );
             tasks.spawn(async move {
-                let result =
-                    sync_with(&endpoint, &listener, &shared, &device, &book, false, None).await;
+                let result = sync_with(
+                    &endpoint, &listener, &shared, &device, &book, false, progress,
+                )
+                .await;
                 (i, PeerOutcome { device, result })
             });
         }
         let mut outcomes = Vec::new();
         while let Some(done) = tasks.join_next().await {
-            if let Ok(o) = done {
-                outcomes.push(o);
+            match done {
+                Ok(o) => outcomes.push(o),
+                Err(e) => tracing::error!(error = %e, "a sync task failed"),
             }
         }
         outcomes.sort_by_key(|(i, _)| *i);
