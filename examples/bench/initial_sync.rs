@@ -58,7 +58,7 @@ pub struct Server {
     pub node: Node,
     pub shared: Arc<SharedAlliance>,
     pub addr: iroh::EndpointAddr,
-    _home: tempfile::TempDir,
+    pub home: tempfile::TempDir,
 }
 
 impl Server {
@@ -85,7 +85,7 @@ impl Server {
             node,
             shared,
             addr,
-            _home: dir,
+            home: dir,
         }
     }
 }

@@ -14,7 +14,7 @@
 //! cargo run --release --example bench -- --workload text  # a long essay typed key by key
 //! ```
 //!
-//! Sections: `sync` (initial sync), `live` (live edits), `reconnect`, `cli`, `converge`,
+//! Sections: `sync` (initial sync), `shapes` (the shape a whole history travels in), `busy` (the page and a live session while the device joins a large alliance), `live` (live edits), `reconnect`, `cli`, `converge`,
 //! `review`, `page` (the family's page), `typing` (a keystroke burst between two pages). Every figure is a median of several runs; ratios compare against a baseline
 //! measured in the same process on the same alliance; growth compares the largest size with
 //! the smallest. Workloads are cached under `target/bench-cache/`. See `docs/benchmarks.md`.
@@ -24,6 +24,7 @@
 //! one signed change per key; the sync, live, reconnect and CLI sections then run at 10,000,
 //! 100,000 and 200,000 changes), or `--trace FILE`. Every row says which (`workload`).
 
+mod busy;
 mod cli;
 mod clients;
 mod converge;
@@ -37,6 +38,7 @@ mod pair;
 mod reconnect;
 mod review;
 mod samod_sync;
+mod shapes;
 mod workload;
 
 use std::time::Duration;
@@ -71,13 +73,29 @@ struct Section {
     unit: &'static str,
 }
 
-const SECTIONS: [Section; 9] = [
+const SECTIONS: [Section; 11] = [
     Section {
         name: "sync",
         title: "Initial sync to a fresh device (median of {runs} runs; ms)",
         ratio: "x limit (b)",
         sizes: &[1_000, 10_000, 100_000],
         quick: &[1_000, 3_000],
+        unit: "changes",
+    },
+    Section {
+        name: "shapes",
+        title: "What a whole history costs to send and take, by shape, in memory (median of {runs} runs; ms)",
+        ratio: "x document",
+        sizes: &[10_000, 100_000],
+        quick: &[1_000, 3_000],
+        unit: "changes",
+    },
+    Section {
+        name: "busy",
+        title: "A device's page and live session while it joins a large alliance (ms)",
+        ratio: "x idle p50",
+        sizes: &[100_000],
+        quick: &[3_000],
         unit: "changes",
     },
     Section {
@@ -211,6 +229,8 @@ fn main() {
             let rows = match section.name {
                 "sync" => initial_sync::section(&sizes, runs),
                 "live" => live::section(&sizes, runs),
+                "shapes" => shapes::section(&sizes, runs),
+                "busy" => busy::section(&sizes, runs),
                 "reconnect" => reconnect::section(&sizes, runs),
                 "cli" => cli::section(&sizes, runs),
                 "converge" => converge::section(&sizes, runs),
