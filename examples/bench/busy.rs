@@ -62,7 +62,12 @@ fn login(port: u16, link: &str) -> String {
 }
 
 /// A home set up with `key`, holding `replica` for it.
-fn home_with(dir: &std::path::Path, name: &str, p: &workload::Person, r: &alliance::core::Replica) -> Home {
+fn home_with(
+    dir: &std::path::Path,
+    name: &str,
+    p: &workload::Person,
+    r: &alliance::core::Replica,
+) -> Home {
     let home = Home::new(dir);
     home.init(name, p.key.to_seed()).expect("identity");
     home.create_alliance_from(r, Some(p.tag)).expect("store");
@@ -83,7 +88,8 @@ pub fn section(sizes: &[usize], _runs: usize) -> Vec<Row> {
         let big = workload::load_or_build(n);
         let family = clients::load(0, 1_000);
         let (coach, parent) = (clients::person(0, 0), clients::person(0, 1));
-        let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().expect("tmp")).collect();
+        let dirs: Vec<tempfile::TempDir> =
+            (0..2).map(|_| tempfile::tempdir().expect("tmp")).collect();
         let coach_home = home_with(dirs[0].path(), "Coach", &coach, &family);
         let parent_home = home_with(dirs[1].path(), "Parent", &parent, &family);
         // The inviting device and the parent's device: runtimes of their own (other machines).
@@ -99,7 +105,11 @@ pub fn section(sizes: &[usize], _runs: usize) -> Vec<Row> {
                     &identity,
                     &mut SeededEntropy::new(7),
                     Timestamp(workload::T0),
-                    &Invitee { role: "coach", label: "", reader: false },
+                    &Invitee {
+                        role: "coach",
+                        label: "",
+                        reader: false,
+                    },
                     86_400 * 365 * 100,
                     &server.node.addrs(),
                 )
@@ -109,21 +119,36 @@ pub fn section(sizes: &[usize], _runs: usize) -> Vec<Row> {
             open.expect("an invite")
         };
         let coach_device = coach_rt
-            .block_on(Online::start(coach_home.clone(), NetConfig::loopback(), None))
+            .block_on(Online::start(
+                coach_home.clone(),
+                NetConfig::loopback(),
+                None,
+            ))
             .expect("the coach's device starts");
         let page = coach_rt
             .block_on(alliance::app::server::start(coach_device.clone(), None))
             .expect("the page starts");
         let coach_addrs = coach_device.info().expect("serving").addrs;
         {
-            let open = parent_home.open(&family.id(), LockMode::Exclusive).expect("open");
+            let open = parent_home
+                .open(&family.id(), LockMode::Exclusive)
+                .expect("open");
             open.update_peer_book(|b| {
-                b.seen(&coach.key.device_id().to_hex(), &coach_addrs, None, Timestamp(workload::T0))
+                b.seen(
+                    &coach.key.device_id().to_hex(),
+                    &coach_addrs,
+                    None,
+                    Timestamp(workload::T0),
+                )
             })
             .expect("peer book");
         }
         let parent_device = parent_rt
-            .block_on(Online::start(parent_home.clone(), NetConfig::loopback(), None))
+            .block_on(Online::start(
+                parent_home.clone(),
+                NetConfig::loopback(),
+                None,
+            ))
             .expect("the parent's device starts");
         let cookie = login(page.port, &page.link());
         let overview = format!("/a/{}/", family.id());
@@ -135,7 +160,10 @@ pub fn section(sizes: &[usize], _runs: usize) -> Vec<Row> {
             coach_device.poll_online().await;
             coach_device.online().contains(&parent_hex)
         }) {
-            assert!(start.elapsed() < Duration::from_secs(30), "the parent connects");
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the parent connects"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         let coach_family = coach_device.alliance(&family.id()).expect("served");
@@ -149,9 +177,13 @@ pub fn section(sizes: &[usize], _runs: usize) -> Vec<Row> {
             let t = Instant::now();
             let hash = parent_family
                 .with(LockMode::Exclusive, |o| {
-                    let e = steps::edit_on(o, &parent_identity, rng, Timestamp(workload::T0 + k), |r, w, e| {
-                        Ok(r.add_need(w, e, &format!("a quiet hour {k}"))?)
-                    })
+                    let e = steps::edit_on(
+                        o,
+                        &parent_identity,
+                        rng,
+                        Timestamp(workload::T0 + k),
+                        |r, w, e| Ok(r.add_need(w, e, &format!("a quiet hour {k}"))?),
+                    )
                     .map_err(|e| alliance::store::shared::SharedError::Internal(e.to_string()))?;
                     Ok(e.change.expect("a change").hash())
                 })
@@ -224,20 +256,50 @@ pub fn section(sizes: &[usize], _runs: usize) -> Vec<Row> {
         let (ip50, ip99) = (percentile(&mut ip, 50), percentile(&mut ip, 99));
         let (bp50, bp99) = (percentile(&mut bp, 50), percentile(&mut bp, 99));
         let bmax = bp.iter().max().copied().unwrap_or_default();
-        row("page GET p50, idle", ig50, ig50, format!("{} GETs", ig.len()));
+        row(
+            "page GET p50, idle",
+            ig50,
+            ig50,
+            format!("{} GETs", ig.len()),
+        );
         row("page GET p99, idle", ig99, ig50, String::new());
-        row("page GET p50, while joining", bg50, ig50, format!("{} GETs", bg.len()));
-        row("page GET p99, while joining", bg99, ig50, "target: at most 100 ms".into());
-        row("live push p50, idle", ip50, ip50, format!("{} pushes", ip.len()));
+        row(
+            "page GET p50, while joining",
+            bg50,
+            ig50,
+            format!("{} GETs", bg.len()),
+        );
+        row(
+            "page GET p99, while joining",
+            bg99,
+            ig50,
+            "target: at most 100 ms".into(),
+        );
+        row(
+            "live push p50, idle",
+            ip50,
+            ip50,
+            format!("{} pushes", ip.len()),
+        );
         row("live push p99, idle", ip99, ip50, String::new());
-        row("live push p50, while joining", bp50, ip50, format!("{} pushes", bp.len()));
+        row(
+            "live push p50, while joining",
+            bp50,
+            ip50,
+            format!("{} pushes", bp.len()),
+        );
         row(
             "live push p99, while joining",
             bp99,
             ip50,
             format!("the slowest {:.0} ms; target: at most 250 ms", ms(bmax)),
         );
-        row("the join itself", join_time, join_time, format!("{received} changes received"));
+        row(
+            "the join itself",
+            join_time,
+            join_time,
+            format!("{received} changes received"),
+        );
         page.stop();
         coach_rt.block_on(coach_device.stop());
         parent_rt.block_on(parent_device.stop());

@@ -65,6 +65,9 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         let (mut sa, mut sb) = (PeerSync::new(), PeerSync::new());
         exchange(&mut a0, &mut sa, &mut b0, &mut sb);
         let (kept_a, kept_b) = (sa.encode(), sb.encode());
+        // What each device keeps beside its store of its history's actors (`tips.cache`), as
+        // of the last connection; a device loading its store takes it (`Replica::resume_tips`).
+        let tips = a0.clone().tips_cache();
         offline_edits(&w, &mut a0, &mut b0);
         // The two replicas are copied before each run, outside the time: a reconnect starts
         // from the replicas and states a device holds.
@@ -75,6 +78,7 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
             } else {
                 (PeerSync::new(), PeerSync::new())
             };
+            assert!(a.resume_tips(&tips) && b.resume_tips(&tips));
             let bytes = exchange(&mut a, &mut sa, &mut b, &mut sb);
             assert_eq!(a.heads(), b.heads(), "both sides have all 20 edits");
             bytes

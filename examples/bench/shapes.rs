@@ -28,7 +28,12 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
         drop(all);
         let signatures: Vec<(automerge::ChangeHash, Voucher)> = vouches
             .iter()
-            .map(|v| (automerge::ChangeHash(v.change), v.voucher().expect("64 bytes")))
+            .map(|v| {
+                (
+                    automerge::ChangeHash(v.change),
+                    v.voucher().expect("64 bytes"),
+                )
+            })
             .collect();
         let saved = r.doc().save();
         let document = time(runs, || {
@@ -70,18 +75,24 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
                 doc
             },
         );
-        let mut push = |measure: &'static str, d: std::time::Duration, bytes: Option<usize>, note: String| {
-            rows.push(Row {
-                measure,
-                changes,
-                millis: crate::ms(d),
-                vs_view: d.as_secs_f64() / document.as_secs_f64(),
-                peak_mib: None,
-                bytes,
-                note,
-            })
+        let mut push =
+            |measure: &'static str, d: std::time::Duration, bytes: Option<usize>, note: String| {
+                rows.push(Row {
+                    measure,
+                    changes,
+                    millis: crate::ms(d),
+                    vs_view: d.as_secs_f64() / document.as_secs_f64(),
+                    peak_mib: None,
+                    bytes,
+                    note,
+                })
+            };
+        let size = |b: usize| {
+            format!(
+                "{b} bytes, {:.2}x the document's",
+                b as f64 / saved.len() as f64
+            )
         };
-        let size = |b: usize| format!("{b} bytes, {:.2}x the document's", b as f64 / saved.len() as f64);
         push(
             "a saved document (sent today)",
             document,
@@ -98,11 +109,24 @@ pub fn section(sizes: &[usize], runs: usize) -> Vec<Row> {
             "an Automerge bundle of the changes",
             bundle,
             Some(bundle_bytes),
-            format!("build, unbundle, judge, apply at once; {}", size(bundle_bytes)),
+            format!(
+                "build, unbundle, judge, apply at once; {}",
+                size(bundle_bytes)
+            ),
         );
         push("  Automerge: load the document", load, None, String::new());
-        push("  Automerge: rebuild every change from it", rebuild, None, String::new());
-        push("  Automerge: apply every change at once", apply, None, String::new());
+        push(
+            "  Automerge: rebuild every change from it",
+            rebuild,
+            None,
+            String::new(),
+        );
+        push(
+            "  Automerge: apply every change at once",
+            apply,
+            None,
+            String::new(),
+        );
     }
     rows
 }

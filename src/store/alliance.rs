@@ -325,6 +325,17 @@ impl OpenAlliance {
             .use_verdicts(crate::core::verdicts::Verdicts::from_bytes(key, &bytes));
     }
 
+    /// Writes each actor's newest change beside the store when this process found them with a
+    /// pass over the history (see [`Replica::tips_to_keep`]). Failing to write only costs time
+    /// later.
+    pub fn keep_tips(&mut self) {
+        if let Some(bytes) = self.replica.tips_to_keep()
+            && let Err(e) = write_cache(&self.dir.join(layout::TIPS_CACHE), &bytes)
+        {
+            tracing::debug!("could not write the tips cache: {e}");
+        }
+    }
+
     /// Saves the verdicts when checks added some. Failing to write only costs time later.
     pub fn save_verdicts(&self) {
         let verdicts = self.replica.verdicts();

@@ -301,6 +301,9 @@ impl Home {
                 };
                 StoreError::corrupt(path, e)
             })?;
+        if let Ok(Some(tips)) = read_optional(&dir.join(layout::TIPS_CACHE)) {
+            replica.resume_tips(&tips);
+        }
         if replica.doc().get_change_meta_by_hash(&id.0).is_none() {
             return Err(StoreError::corrupt(
                 &dir,

@@ -96,6 +96,9 @@ pub const NO_TEXT_CONFLICTS: &str = "no-text-conflicts.cache";
 /// derived from this device's secret (see `core::verdicts`): a local cache, never trusted by
 /// `verify`, rebuilt when missing or damaged.
 pub const VERDICTS_CACHE: &str = "verdicts.cache";
+/// Each actor's newest change, as of some heads: a local cache that spares the first change
+/// received from a long-silent actor a pass over the whole history (`Replica::resume_tips`).
+pub const TIPS_CACHE: &str = "tips.cache";
 /// Alliance: the address book (see [`crate::core::peers::PeerBook`]).
 pub const PEER_BOOK: &str = "peers.json";
 /// Alliance: the invites made here (see [`crate::core::invite::Invites`]).

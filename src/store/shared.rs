@@ -130,6 +130,7 @@ impl SharedAlliance {
                 tracing::error!(error = %e, "cannot reload the alliance from the store");
             }
         }
+        open.keep_tips();
         let persisted = open.take_persisted();
         open.unlock();
         // Announced with the lock on this alliance still held, so that changes go out to the

@@ -8,6 +8,7 @@ use automerge::{ActorId, Automerge, ChangeHash, ReadDoc};
 
 use super::Replica;
 use crate::core::trust::equivocation::Held;
+use crate::core::trust::guard::guarded;
 use crate::core::trust::identity::DeviceId;
 use crate::core::trust::signed::{SignedChange, Verified, Voucher};
 
@@ -56,9 +57,123 @@ impl Replica {
         self.seq_counts = Tips {
             known,
             complete: true,
+            worth_keeping: true,
         };
         tip
     }
+
+    /// Every actor's newest change, found with a pass over the whole history if need be, as
+    /// [`Replica::resume_tips`] takes them: what a device keeps beside its store.
+    pub fn tips_cache(&mut self) -> Vec<u8> {
+        if !self.seq_counts.complete {
+            self.seq_counts = Tips::default();
+            // An actor no change names: the whole pass runs.
+            self.tip(&ActorId::from(&[0u8; 0][..]));
+        }
+        self.seq_counts.worth_keeping = true;
+        self.tips_to_keep().expect("complete")
+    }
+
+    /// Every actor's newest change as this replica knows them, to keep beside the store (see
+    /// [`Replica::resume_tips`]), when they are complete and cost a pass over the history to
+    /// find (`None` otherwise: nothing worth writing).
+    pub fn tips_to_keep(&mut self) -> Option<Vec<u8>> {
+        if !(self.seq_counts.complete && self.seq_counts.worth_keeping) {
+            return None;
+        }
+        self.seq_counts.worth_keeping = false;
+        let heads = self.doc.get_heads();
+        let mut out = Vec::new();
+        out.extend_from_slice(TIPS_MAGIC);
+        out.extend_from_slice(&(heads.len() as u32).to_le_bytes());
+        for h in &heads {
+            out.extend_from_slice(&h.0);
+        }
+        let mut actors: Vec<_> = self.seq_counts.known.iter().collect();
+        actors.sort_by(|a, b| a.0.cmp(b.0));
+        out.extend_from_slice(&(actors.len() as u32).to_le_bytes());
+        for (actor, tip) in actors {
+            let bytes = actor.to_bytes();
+            out.push(bytes.len() as u8);
+            out.extend_from_slice(bytes);
+            out.extend_from_slice(&tip.seq.to_le_bytes());
+            out.extend_from_slice(&tip.max_op.to_le_bytes());
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        Some(out)
+    }
+
+    /// Takes every actor's newest change from what [`Replica::tips_to_keep`] wrote earlier
+    /// (a cache beside the store: this device's own reading of its own history), brought up
+    /// to date with the changes that came after the heads it was written at, so that the
+    /// first change received from an actor silent for long needs no pass over the whole
+    /// history. Bytes that do not decode, or heads this replica does not hold (the history was
+    /// rewritten since), are ignored: the tips are then found as before. Returns whether they
+    /// were taken.
+    pub fn resume_tips(&mut self, bytes: &[u8]) -> bool {
+        let Some((heads, known)) = decode_tips(bytes) else {
+            return false;
+        };
+        if !heads
+            .iter()
+            .all(|h| self.doc.get_change_meta_by_hash(h).is_some())
+        {
+            return false;
+        }
+        let Some(after) = guarded(|| self.doc.get_changes_meta(&heads)) else {
+            return false;
+        };
+        let mut tips = Tips {
+            known,
+            complete: true,
+            // Worth writing again when many changes came after it.
+            worth_keeping: after.len() > TIPS_REWRITE_AFTER,
+        };
+        for m in after {
+            tips.known
+                .entry(m.actor.into_owned())
+                .or_default()
+                .note(m.seq, m.max_op);
+        }
+        self.seq_counts = tips;
+        true
+    }
+}
+
+/// What a tips cache starts with (version 1).
+const TIPS_MAGIC: &[u8; 8] = b"ALLTIPS1";
+
+/// How many changes may come after a tips cache's heads before it is written again.
+const TIPS_REWRITE_AFTER: usize = 1024;
+
+/// Decodes what [`Replica::tips_to_keep`] wrote: the heads, and each actor's tip.
+fn decode_tips(bytes: &[u8]) -> Option<(Vec<ChangeHash>, HashMap<ActorId, ActorTip>)> {
+    let (body, crc) = bytes.split_at_checked(bytes.len().checked_sub(4)?)?;
+    if crc32fast::hash(body).to_le_bytes() != crc {
+        return None;
+    }
+    let mut rest = body.strip_prefix(TIPS_MAGIC.as_slice())?;
+    let mut take = |n: usize| -> Option<&[u8]> {
+        let (a, b) = rest.split_at_checked(n)?;
+        rest = b;
+        Some(a)
+    };
+    let count = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+    let mut heads = Vec::with_capacity(count.min(1024));
+    for _ in 0..count {
+        heads.push(ChangeHash(take(32)?.try_into().ok()?));
+    }
+    let count = u32::from_le_bytes(take(4)?.try_into().ok()?) as usize;
+    let mut known = HashMap::with_capacity(count.min(1 << 16));
+    for _ in 0..count {
+        let len = take(1)?[0] as usize;
+        let actor = ActorId::from(take(len)?);
+        let seq = u64::from_le_bytes(take(8)?.try_into().ok()?);
+        let max_op = u64::from_le_bytes(take(8)?.try_into().ok()?);
+        known.insert(actor, ActorTip { seq, max_op });
+    }
+    take(1).is_none().then_some((heads, known))
 }
 
 /// The newest change of each actor the replica looked up: exact for every actor in `known`,
@@ -67,6 +182,9 @@ impl Replica {
 pub(super) struct Tips {
     known: HashMap<ActorId, ActorTip>,
     complete: bool,
+    /// Found by a pass over the whole history (or far from a kept copy's heads) and not kept
+    /// yet: worth writing beside the store ([`Replica::tips_to_keep`]).
+    worth_keeping: bool,
 }
 
 /// How many changes [`tip_near_heads`] looks at, walking back from the heads, for one of the
@@ -180,6 +298,51 @@ mod tests {
         tips.into_iter()
             .map(|(a, t)| (a, (t.seq, t.max_op)))
             .collect()
+    }
+
+    #[test]
+    fn tips_kept_beside_the_store_are_the_tips_of_the_whole_history_after_more_changes() {
+        let key = DeviceKey::from_seed([7; 32]);
+        let writer = |tag: u8, now: i64| Writer {
+            key: &key,
+            actor_tag: [tag; ACTOR_TAG_LEN],
+            now: Timestamp(now),
+        };
+        let mut rng = SeededEntropy::new(3);
+        let (mut a, _, _) =
+            Replica::create(&writer(1, 0), &mut rng, "Us", "Ada", "parent").expect("created");
+        for i in 0..20 {
+            a.add_need(&writer(2 + (i % 3) as u8, i), &mut rng, &format!("n {i}"))
+                .expect("edit");
+        }
+        let kept = a.clone().tips_cache();
+        // More changes after the cache was written, one by an actor new to it.
+        for i in 0..5 {
+            a.splice_vision(&writer(if i % 2 == 0 { 2 } else { 9 }, 100 + i), 0, 0, "w ")
+                .expect("edit");
+        }
+        let full = full_tips(&a.doc);
+        let mut loaded = a.clone();
+        loaded.seq_counts = Tips::default();
+        assert!(loaded.resume_tips(&kept), "the cache is taken");
+        assert!(loaded.seq_counts.complete);
+        for (actor, (seq, max_op)) in &full {
+            let t = loaded.tip(actor);
+            assert_eq!((t.seq, t.max_op), (*seq, *max_op));
+        }
+        assert_eq!(loaded.tip(&writer(42, 0).actor()).seq, 0, "no such actor");
+        // A damaged cache, or one written at heads this replica does not hold, is not taken.
+        let mut bad = kept.clone();
+        bad[12] ^= 1;
+        let mut other = a.clone();
+        other.seq_counts = Tips::default();
+        assert!(!other.resume_tips(&bad));
+        assert!(!other.resume_tips(&kept[..kept.len() - 1]));
+        let (mut elsewhere, _, _) =
+            Replica::create(&writer(5, 0), &mut rng, "Them", "Ben", "parent").expect("created");
+        let foreign = elsewhere.tips_cache();
+        assert!(!other.resume_tips(&foreign));
+        assert!(!other.seq_counts.complete, "found as before");
     }
 
     #[test]
