@@ -389,3 +389,51 @@ fn the_serve_announcement_is_replaced_by_a_rename_never_rewritten_in_place() {
     assert!(!path.exists());
     home.clear_serve_announcement().unwrap();
 }
+
+#[test]
+fn a_change_from_a_long_silent_actor_leaves_the_tips_beside_the_store_and_a_damaged_copy_is_harmless()
+ {
+    use alliance::store::shared::SharedAlliance;
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::new(dir.path());
+    let key = DeviceKey::from_seed([4; 32]);
+    let at = |tag: u8, t: i64| Writer {
+        key: &key,
+        actor_tag: [tag; 8],
+        now: Timestamp(1_800_000_000 + t),
+    };
+    let mut e = SeededEntropy::new(1);
+    let (mut r, _, _) = Replica::create(&at(9, 0), &mut e, "Team", "Kim", "coach").unwrap();
+    // Actor 9 founded and then fell silent for longer than a walk back from the heads looks.
+    for i in 0..300 {
+        r.splice_vision(&at(8, 1 + i), 0, 0, "w ").unwrap();
+    }
+    home.create_alliance_from(&r, Some([8; 8])).unwrap();
+    let tips = dir
+        .path()
+        .join(layout::ALLIANCES_DIR)
+        .join(r.id().to_string())
+        .join(layout::TIPS_CACHE);
+    assert!(!tips.exists());
+    let mut later = r.clone();
+    let mut send = |from: &mut Replica, n: i64| {
+        let c = from
+            .add_need(&at(9, 1_000 + n), &mut e, &format!("back {n}"))
+            .unwrap();
+        let open = home.open(&r.id(), LockMode::Shared).unwrap();
+        let shared = SharedAlliance::new(open);
+        let took = shared
+            .receive_pushed(vec![c.change.unwrap().to_unverified()], &key.device_id())
+            .unwrap();
+        assert!(took, "the change is taken");
+    };
+    send(&mut later, 0);
+    assert!(tips.exists(), "the pass over the history was kept");
+    // A damaged copy is read as no copy: the next change is taken all the same.
+    let mut bytes = std::fs::read(&tips).unwrap();
+    bytes[10] ^= 0xff;
+    std::fs::write(&tips, &bytes).unwrap();
+    send(&mut later, 1);
+    let open = home.open(&r.id(), LockMode::Shared).unwrap();
+    assert_eq!(open.replica().heads(), later.heads());
+}
