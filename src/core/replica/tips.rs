@@ -300,14 +300,19 @@ mod tests {
             .collect()
     }
 
+    /// A writer of `key`'s device as actor `tag`, at `now`.
+    fn writer(key: &DeviceKey, tag: u8, now: i64) -> Writer<'_> {
+        Writer {
+            key,
+            actor_tag: [tag; ACTOR_TAG_LEN],
+            now: Timestamp(now),
+        }
+    }
+
     #[test]
     fn tips_kept_beside_the_store_are_the_tips_of_the_whole_history_after_more_changes() {
         let key = DeviceKey::from_seed([7; 32]);
-        let writer = |tag: u8, now: i64| Writer {
-            key: &key,
-            actor_tag: [tag; ACTOR_TAG_LEN],
-            now: Timestamp(now),
-        };
+        let writer = |tag: u8, now: i64| writer(&key, tag, now);
         let mut rng = SeededEntropy::new(3);
         let (mut a, _, _) =
             Replica::create(&writer(1, 0), &mut rng, "Us", "Ada", "parent").expect("created");
@@ -348,11 +353,7 @@ mod tests {
     #[test]
     fn a_tip_found_near_the_heads_is_the_tip_of_the_whole_history() {
         let key = DeviceKey::from_seed([7; 32]);
-        let writer = |tag: u8, now: i64| Writer {
-            key: &key,
-            actor_tag: [tag; ACTOR_TAG_LEN],
-            now: Timestamp(now),
-        };
+        let writer = |tag: u8, now: i64| writer(&key, tag, now);
         let mut rng = SeededEntropy::new(3);
         let (mut a, _, _) =
             Replica::create(&writer(1, 0), &mut rng, "Us", "Ada", "parent").expect("created");
