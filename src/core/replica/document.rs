@@ -101,13 +101,12 @@ impl Replica {
             reload: false,
         })?;
         let batch = changes
-            .iter()
+            .into_iter()
             .map(|c| {
-                let change = SignedChange::from_parts(c.raw_bytes().to_vec(), None)?;
-                Ok(change.with_voucher(sig_of.get(&c.hash()).map(|v| (*v).clone())))
+                let voucher = sig_of.get(&c.hash()).map(|v| (*v).clone());
+                Ok(SignedChange::from_parsed(c)?.with_voucher(voucher))
             })
             .collect::<Result<Vec<_>, ReceiveError>>()?;
-        drop(changes);
         let total = metas.len();
         drop(metas);
         drop(sig_of);

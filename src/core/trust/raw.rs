@@ -37,6 +37,11 @@ pub struct RawChange {
     deps: Vec<ChangeHash>,
     actor: ActorId,
     seq: u64,
+    /// Automerge's own parse of these very bytes, when they came out of Automerge (a change
+    /// rebuilt from a whole document it loaded, see [`RawChange::of_parsed`]): decoding takes
+    /// it instead of parsing the bytes again. The header above is read from the bytes either
+    /// way, and decoding checks that the two agree.
+    parsed: Option<Box<automerge::Change>>,
 }
 
 /// Why change bytes could not even be read as a change header.
@@ -62,56 +67,36 @@ impl RawChange {
     /// Reads the header of `bytes` and recomputes the change hash. Never panics; allocates no
     /// more than the bytes' own length.
     pub fn parse(bytes: Vec<u8>) -> Result<RawChange, RawError> {
-        if bytes.len() > MAX_CHANGE_BYTES {
-            return Err(RawError::TooLarge(bytes.len()));
-        }
-        let mut r = Reader(&bytes);
-        if r.take(4)? != MAGIC {
-            return Err(RawError::BadMagic);
-        }
-        let checksum: [u8; 4] = r.take(4)?.try_into().expect("took 4 bytes");
-        let chunk_type = r.take(1)?[0];
-        if chunk_type != CHUNK_TYPE_CHANGE {
-            return Err(RawError::NotAChange(chunk_type));
-        }
-        let len = r.uleb()?;
-        if len != r.0.len() as u64 {
-            return Err(RawError::BadLength);
-        }
-        let body = r.0;
-        let hash = chunk_hash(chunk_type, body);
-        if hash.0[..4] != checksum {
-            return Err(RawError::BadChecksum);
-        }
-        let mut r = Reader(body);
-        let n_deps = r.uleb()?;
-        if n_deps > (r.0.len() / CHANGE_HASH_LEN) as u64 {
-            return Err(RawError::BadLength);
-        }
-        let deps = (0..n_deps)
-            .map(|_| {
-                let b: [u8; CHANGE_HASH_LEN] = r.take(CHANGE_HASH_LEN)?.try_into().expect("len");
-                Ok(ChangeHash(b))
-            })
-            .collect::<Result<Vec<_>, RawError>>()?;
-        let actor_len = r.uleb()?;
-        if actor_len != ACTOR_ID_LEN as u64 {
-            return Err(RawError::BadActor(
-                usize::try_from(actor_len).unwrap_or(usize::MAX),
-            ));
-        }
-        let actor = ActorId::from(r.take(ACTOR_ID_LEN)?);
-        let seq = r.uleb()?;
-        if seq == 0 {
-            return Err(RawError::BadNumber);
-        }
+        let (hash, deps, actor, seq) = read_header(&bytes)?;
         Ok(RawChange {
             bytes,
             hash,
             deps,
             actor,
             seq,
+            parsed: None,
         })
+    }
+
+    /// A change Automerge rebuilt out of a document it loaded: its header read from its bytes
+    /// as from any bytes ([`RawChange::parse`]), and Automerge's parse kept for decoding (the
+    /// bytes are then the parsed change's own, not a copy).
+    pub fn of_parsed(change: automerge::Change) -> Result<RawChange, RawError> {
+        let (hash, deps, actor, seq) = read_header(change.raw_bytes())?;
+        Ok(RawChange {
+            bytes: Vec::new(),
+            hash,
+            deps,
+            actor,
+            seq,
+            parsed: Some(Box::new(change)),
+        })
+    }
+
+    /// Automerge's parse of the bytes, when [`RawChange::of_parsed`] kept one. For decoding,
+    /// which consumes the change: the bytes go with the parse.
+    pub(crate) fn take_parsed(&mut self) -> Option<automerge::Change> {
+        self.parsed.take().map(|c| *c)
     }
 
     /// The change hash, recomputed from the bytes: what the author signed.
@@ -133,11 +118,17 @@ impl RawChange {
     }
 
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        match &self.parsed {
+            Some(change) => change.raw_bytes(),
+            None => &self.bytes,
+        }
     }
 
     pub fn into_bytes(self) -> Vec<u8> {
-        self.bytes
+        match self.parsed {
+            Some(change) => change.raw_bytes().to_vec(),
+            None => self.bytes,
+        }
     }
 
     /// Whether Automerge's reading of the bytes agrees with this header.
@@ -147,6 +138,56 @@ impl RawChange {
             && change.actor_id() == &self.actor
             && change.seq() == self.seq
     }
+}
+
+/// Reads a change's header from its bytes and recomputes its hash: (hash, dependencies,
+/// actor, sequence number). Never panics; allocates no more than the bytes' own length.
+fn read_header(bytes: &[u8]) -> Result<(ChangeHash, Vec<ChangeHash>, ActorId, u64), RawError> {
+    if bytes.len() > MAX_CHANGE_BYTES {
+        return Err(RawError::TooLarge(bytes.len()));
+    }
+    let mut r = Reader(bytes);
+
+    if r.take(4)? != MAGIC {
+        return Err(RawError::BadMagic);
+    }
+    let checksum: [u8; 4] = r.take(4)?.try_into().expect("took 4 bytes");
+    let chunk_type = r.take(1)?[0];
+    if chunk_type != CHUNK_TYPE_CHANGE {
+        return Err(RawError::NotAChange(chunk_type));
+    }
+    let len = r.uleb()?;
+    if len != r.0.len() as u64 {
+        return Err(RawError::BadLength);
+    }
+    let body = r.0;
+    let hash = chunk_hash(chunk_type, body);
+    if hash.0[..4] != checksum {
+        return Err(RawError::BadChecksum);
+    }
+    let mut r = Reader(body);
+    let n_deps = r.uleb()?;
+    if n_deps > (r.0.len() / CHANGE_HASH_LEN) as u64 {
+        return Err(RawError::BadLength);
+    }
+    let deps = (0..n_deps)
+        .map(|_| {
+            let b: [u8; CHANGE_HASH_LEN] = r.take(CHANGE_HASH_LEN)?.try_into().expect("len");
+            Ok(ChangeHash(b))
+        })
+        .collect::<Result<Vec<_>, RawError>>()?;
+    let actor_len = r.uleb()?;
+    if actor_len != ACTOR_ID_LEN as u64 {
+        return Err(RawError::BadActor(
+            usize::try_from(actor_len).unwrap_or(usize::MAX),
+        ));
+    }
+    let actor = ActorId::from(r.take(ACTOR_ID_LEN)?);
+    let seq = r.uleb()?;
+    if seq == 0 {
+        return Err(RawError::BadNumber);
+    }
+    Ok((hash, deps, actor, seq))
 }
 
 /// Automerge's chunk magic bytes.

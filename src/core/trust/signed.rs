@@ -220,6 +220,15 @@ impl SignedChange<Unverified> {
         })
     }
 
+    /// A change Automerge rebuilt out of a whole document it loaded (see
+    /// [`RawChange::of_parsed`]), with nothing yet to vouch for it.
+    pub fn from_parsed(change: Change) -> Result<Self, ChangeError> {
+        Ok(SignedChange {
+            body: RawChange::of_parsed(change)?,
+            voucher: None,
+        })
+    }
+
     /// The header read from the bytes.
     pub fn raw(&self) -> &RawChange {
         &self.body
@@ -250,11 +259,15 @@ impl SignedChange<Unverified> {
     /// Automerge's decoding of a change whose signature was checked: guarded against panics,
     /// checked to read the same header as [`RawChange`], and held to [`MAX_CHANGE_OPS`].
     fn decode(self) -> Result<SignedChange<Verified>, ChangeError> {
-        let raw = self.body;
+        let mut raw = self.body;
         let hash = raw.hash();
-        let change = guarded(|| Change::from_bytes(raw.bytes().to_vec()))
-            .ok_or_else(|| ChangeError::Panicked(hash.to_string()))?
-            .map_err(|e| ChangeError::Malformed(e.to_string()))?;
+        let change = match raw.take_parsed() {
+            // Automerge's parse of these bytes already (a change of a document it loaded).
+            Some(change) => change,
+            None => guarded(|| Change::from_bytes(raw.bytes().to_vec()))
+                .ok_or_else(|| ChangeError::Panicked(hash.to_string()))?
+                .map_err(|e| ChangeError::Malformed(e.to_string()))?,
+        };
         if !raw.matches(&change) {
             return Err(ChangeError::Malformed(format!(
                 "change {hash}: Automerge reads a different header"
