@@ -99,7 +99,7 @@ pub fn section(sizes: &[usize], _runs: usize) -> Vec<Row> {
         let server = server_rt.block_on(Server::start(&big.replica, &big.people[0], 1));
         let ticket = {
             let identity = Home::new(server.home.path()).identity().expect("identity");
-            let open = server.shared.with(LockMode::Exclusive, |o| {
+            let made = server.shared.with(LockMode::Exclusive, |o| {
                 let (_, ticket) = steps::create_invite(
                     o,
                     &identity,
@@ -116,7 +116,7 @@ pub fn section(sizes: &[usize], _runs: usize) -> Vec<Row> {
                 .map_err(|e| alliance::store::shared::SharedError::Internal(e.to_string()))?;
                 Ok(ticket.to_string())
             });
-            open.expect("an invite")
+            made.expect("an invite")
         };
         let coach_device = coach_rt
             .block_on(Online::start(
