@@ -90,6 +90,13 @@ impl Replica {
             out.extend_from_slice(&h.0);
         }
         let mut actors: Vec<_> = self.seq_counts.known.iter().collect();
+        if actors
+            .iter()
+            .any(|(a, _)| a.to_bytes().len() > usize::from(u8::MAX))
+        {
+            // Not an actor alliance writes (its own are ACTOR_ID_LEN bytes): keep nothing.
+            return None;
+        }
         actors.sort_by(|a, b| a.0.cmp(b.0));
         out.extend_from_slice(&(actors.len() as u32).to_le_bytes());
         for (actor, tip) in actors {

@@ -147,7 +147,6 @@ fn read_header(bytes: &[u8]) -> Result<(ChangeHash, Vec<ChangeHash>, ActorId, u6
         return Err(RawError::TooLarge(bytes.len()));
     }
     let mut r = Reader(bytes);
-
     if r.take(4)? != MAGIC {
         return Err(RawError::BadMagic);
     }
