@@ -13,7 +13,7 @@ use alliance::core::{
     DeviceId, DeviceKey, Entropy, ItemId, NewCheckIn, Replica, SeededEntropy, Timestamp, Writer,
 };
 
-use crate::workload::{Person, T0};
+use crate::workload::{CachedReplica, Person, T0};
 
 /// The keeper's device key (the keeper home is set up with this seed).
 pub const KEEPER_SEED: [u8; 32] = [0x4b; 32];
@@ -161,13 +161,6 @@ pub fn build(i: usize, changes: usize) -> Replica {
     r
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Cached {
-    id: String,
-    document: Vec<u8>,
-    signatures: Vec<([u8; 32], Vec<u8>)>,
-}
-
 fn cache_path(i: usize, changes: usize) -> std::path::PathBuf {
     use sha2::Digest;
     let key = sha2::Sha256::digest(include_str!("clients.rs"));
@@ -207,43 +200,19 @@ pub fn ensure_cached(count: usize, changes: usize) {
 }
 
 fn save(i: usize, changes: usize, r: &Replica) {
-    let cached = Cached {
-        id: r.id().to_string(),
-        document: r.save(),
-        signatures: r
-            .signatures()
-            .iter()
-            .map(|(h, s)| (h.0, s.to_bytes().to_vec()))
-            .collect(),
-    };
     let path = cache_path(i, changes);
     let _ = std::fs::create_dir_all(path.parent().expect("a folder"));
-    let _ = std::fs::write(&path, postcard::to_allocvec(&cached).expect("serialises"));
+    let _ = std::fs::write(
+        &path,
+        postcard::to_allocvec(&CachedReplica::of(r)).expect("serialises"),
+    );
 }
 
 /// Client alliance `i`, from the cache (built if missing).
 pub fn load(i: usize, changes: usize) -> Replica {
-    let from_cache = std::fs::read(cache_path(i, changes)).ok().and_then(|b| {
-        let c: Cached = postcard::from_bytes(&b).ok()?;
-        let signatures = c
-            .signatures
-            .iter()
-            .map(|(h, s)| {
-                Some((
-                    automerge::ChangeHash(*h),
-                    ed25519_dalek::Signature::from_slice(s).ok()?,
-                ))
-            })
-            .collect::<Option<_>>()?;
-        Replica::from_store(
-            c.id.parse().ok()?,
-            Some(&c.document),
-            signatures,
-            Default::default(),
-            vec![],
-        )
+    let from_cache = std::fs::read(cache_path(i, changes))
         .ok()
-    });
+        .and_then(|b| postcard::from_bytes::<CachedReplica>(&b).ok()?.replica());
     from_cache.unwrap_or_else(|| {
         let r = build(i, changes);
         save(i, changes, &r);

@@ -44,12 +44,55 @@ const WORDS: [&str; 12] = [
     "we", "listen", "first", "and", "show", "up", "for", "each", "other", "with", "care", "always",
 ];
 
-/// What the cache keeps of a workload (the people are derived from fixed seeds).
+/// What the cache keeps of a replica: its ID, its saved document and its signatures (the
+/// workloads' and the keeper section's client alliances alike).
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Cached {
+pub struct CachedReplica {
     id: String,
     document: Vec<u8>,
     signatures: Vec<([u8; 32], Vec<u8>)>,
+}
+
+impl CachedReplica {
+    pub fn of(r: &Replica) -> CachedReplica {
+        CachedReplica {
+            id: r.id().to_string(),
+            document: r.save(),
+            signatures: r
+                .signatures()
+                .iter()
+                .map(|(h, s)| (h.0, s.to_bytes().to_vec()))
+                .collect(),
+        }
+    }
+
+    /// The replica again; `None` when what was cached does not read back.
+    pub fn replica(&self) -> Option<Replica> {
+        let signatures = self
+            .signatures
+            .iter()
+            .map(|(h, s)| {
+                Some((
+                    automerge::ChangeHash(*h),
+                    ed25519_dalek::Signature::from_slice(s).ok()?,
+                ))
+            })
+            .collect::<Option<_>>()?;
+        Replica::from_store(
+            self.id.parse().ok()?,
+            Some(&self.document),
+            signatures,
+            Default::default(),
+            vec![],
+        )
+        .ok()
+    }
+}
+
+/// What the cache keeps of a workload (the people are derived from fixed seeds).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Cached {
+    replica: CachedReplica,
     hot: String,
     typical: String,
     cached_index: Vec<u8>,
@@ -246,14 +289,7 @@ pub fn load_or_build(changes: usize) -> Workload {
         None => build(changes),
     };
     let cached = Cached {
-        id: w.replica.id().to_string(),
-        document: w.replica.save(),
-        signatures: w
-            .replica
-            .signatures()
-            .iter()
-            .map(|(h, s)| (h.0, s.to_bytes().to_vec()))
-            .collect(),
+        replica: CachedReplica::of(&w.replica),
         hot: w.hot.as_str().to_string(),
         typical: w.typical.as_str().to_string(),
         cached_index: w.cached_index.clone(),
@@ -265,26 +301,8 @@ pub fn load_or_build(changes: usize) -> Workload {
 
 fn from_cache(bytes: &[u8]) -> Option<Workload> {
     let c: Cached = postcard::from_bytes(bytes).ok()?;
-    let signatures = c
-        .signatures
-        .iter()
-        .map(|(h, s)| {
-            Some((
-                automerge::ChangeHash(*h),
-                ed25519_dalek::Signature::from_slice(s).ok()?,
-            ))
-        })
-        .collect::<Option<_>>()?;
-    let replica = Replica::from_store(
-        c.id.parse().ok()?,
-        Some(&c.document),
-        signatures,
-        Default::default(),
-        vec![],
-    )
-    .ok()?;
     Some(Workload {
-        replica,
+        replica: c.replica.replica()?,
         people: people(),
         hot: c.hot.parse().ok()?,
         typical: c.typical.parse().ok()?,

@@ -76,6 +76,11 @@ impl App {
 }
 
 impl App {
+    /// The address of one of alliance `id`'s pages (`""` for its overview).
+    pub(crate) fn page(&self, id: &str, page: &str) -> String {
+        format!("http://127.0.0.1:{}/a/{id}/{page}", self.port)
+    }
+
     /// Kills the app at once (SIGKILL), as a crash or a power cut would stop it.
     fn kill(mut self) {
         let _ = self.child.kill();
@@ -766,7 +771,7 @@ async fn two_devices_in_two_browsers_design_an_alliance_live() {
     let a = driver.browser().await;
     let b = driver.browser().await;
     let id = alliance_id(ada.home());
-    let base = |app: &App, path: &str| format!("http://127.0.0.1:{}/a/{id}/{path}", app.port);
+    let base = |app: &App, path: &str| app.page(&id, path);
 
     // Ada's page: she makes a ticket on the People page.
     a.goto(&ada_app.url).await.unwrap();
@@ -1051,12 +1056,9 @@ async fn two_devices_in_two_browsers_design_an_alliance_live() {
     }
 
     // The history of the session names each verified author; the printable view escapes.
-    a.goto(&format!(
-        "http://127.0.0.1:{}/a/{id}/history/{plan_id}",
-        ada_app.port
-    ))
-    .await
-    .unwrap();
+    a.goto(&ada_app.page(&id, &format!("history/{plan_id}")))
+        .await
+        .unwrap();
     until_text(&a, "main", "Ben").await;
     a.goto(&base(&ada_app, "print")).await.unwrap();
     until_text(&a, "article", "Our vision and what we expect of each other").await;
@@ -1401,9 +1403,7 @@ async fn a_change_between_page_load_and_its_event_stream_is_shown() {
         serde_json::json!({ "urls": ["*/events"] }),
     )
     .await;
-    a.goto(&format!("http://127.0.0.1:{}/a/{id}/needs", app.port))
-        .await
-        .unwrap();
+    a.goto(&app.page(&id, "needs")).await.unwrap();
     until_text(&a, "[data-part=needs]", "a walk").await;
     mark(&a).await;
     assert_ne!(
@@ -1504,9 +1504,7 @@ async fn two_people_rewording_the_same_words_on_live_pages_see_both_wordings_and
             "return location.pathname.startsWith('/a/')",
         )
         .await;
-        c.goto(&format!("http://127.0.0.1:{}/a/{id}/plan", app.port))
-            .await
-            .unwrap();
+        c.goto(&app.page(&id, "plan")).await.unwrap();
     }
     // The Plan page itself shows the conflict, both values and "Keep this".
     for c in [&t, &z] {
@@ -1516,9 +1514,7 @@ async fn two_people_rewording_the_same_words_on_live_pages_see_both_wordings_and
     }
 
     for (c, app) in [(&t, &tunde_app), (&z, &zoe_app)] {
-        c.goto(&format!("http://127.0.0.1:{}/a/{id}/vision", app.port))
-            .await
-            .unwrap();
+        c.goto(&app.page(&id, "vision")).await.unwrap();
         until(
             c,
             "a live vision page",

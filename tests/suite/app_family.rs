@@ -55,9 +55,7 @@ async fn a_device_is_linked_named_and_removed_from_the_page_with_confirmation() 
     let a = driver.browser().await;
     a.goto(&app.url).await.unwrap();
     until_text(&a, "main", "Hello, Ada").await;
-    a.goto(&format!("http://127.0.0.1:{}/a/{id}/people", app.port))
-        .await
-        .unwrap();
+    a.goto(&app.page(&id, "people")).await.unwrap();
 
     // Ada makes a link for her phone on the page: the ticket line and its QR code.
     fill(&a, "#link-label", "Ada's phone").await;
@@ -168,9 +166,7 @@ async fn keyboard_only_a_second_need_and_an_agreement_with_the_focus_returned() 
     let a = driver.browser().await;
     a.goto(&app.url).await.unwrap();
     until_text(&a, "main", "Hello, Ada").await;
-    a.goto(&format!("http://127.0.0.1:{}/a/{id}/needs", app.port))
-        .await
-        .unwrap();
+    a.goto(&app.page(&id, "needs")).await.unwrap();
     until(
         &a,
         "the page",
@@ -233,12 +229,7 @@ async fn keyboard_only_a_second_need_and_an_agreement_with_the_focus_returned() 
     assert_eq!(order, true);
 
     // Agreeing by keyboard: the focus stays on the expectation's card after it is redrawn.
-    a.goto(&format!(
-        "http://127.0.0.1:{}/a/{id}/expectations",
-        app.port
-    ))
-    .await
-    .unwrap();
+    a.goto(&app.page(&id, "expectations")).await.unwrap();
     until(&a, "the agree button", "return !!document.querySelector('[data-part=expectations] form[action$=\"/do/expect-agree\"] button')").await;
     a.execute(
         "document.querySelector('[data-part=expectations] form[action$=\"/do/expect-agree\"] button').focus(); return 1",
@@ -298,12 +289,9 @@ async fn times_on_the_page_are_in_the_readers_own_time_zone() {
     .await;
     a.goto(&app.url).await.unwrap();
     until_text(&a, "main", "Hello, Ada").await;
-    a.goto(&format!(
-        "http://127.0.0.1:{}/a/{id}/history/{need}",
-        app.port
-    ))
-    .await
-    .unwrap();
+    a.goto(&app.page(&id, &format!("history/{need}")))
+        .await
+        .unwrap();
     until_text(&a, "ol.history time", "3:30").await;
     let shown = a
         .execute(
@@ -341,9 +329,7 @@ async fn times_on_the_page_are_in_the_readers_own_time_zone() {
         serde_json::json!({ "timezoneId": "America/Los_Angeles" }),
     )
     .await;
-    a.goto(&format!("http://127.0.0.1:{}/a/{id}/checkins", app.port))
-        .await
-        .unwrap();
+    a.goto(&app.page(&id, "checkins")).await.unwrap();
     until_text(&a, "[data-part=checkins] li strong time", "Nov 24, 2026").await;
     a.close().await.unwrap();
     app.stop();
@@ -427,9 +413,7 @@ async fn no_page_shows_an_item_id_or_a_device_key_to_read_or_to_hear() {
     a.goto(&app.url).await.unwrap();
     until_text(&a, "main", "Hello, Ada").await;
     // An invite with a label, so the invites list has one.
-    a.goto(&format!("http://127.0.0.1:{}/a/{id}/people", app.port))
-        .await
-        .unwrap();
+    a.goto(&app.page(&id, "people")).await.unwrap();
     fill(&a, "#invite-label", "for Zoe").await;
     click(&a, "form[action$='/do/invite'] button[type=submit]").await;
     until_text(&a, "[data-part=invites]", "An invite for Zoe").await;
@@ -517,9 +501,7 @@ async fn a_member_who_is_not_an_admin_is_told_whom_to_ask_and_can_leave_from_the
     let b = driver.browser().await;
     b.goto(&app.url).await.unwrap();
     until_text(&b, "main", "Hello, Ben").await;
-    b.goto(&format!("http://127.0.0.1:{}/a/{id}/people", app.port))
-        .await
-        .unwrap();
+    b.goto(&app.page(&id, "people")).await.unwrap();
     // No invite form he could not use: whom to ask instead; linking his own device stays.
     until_text(&b, "main", "ask Ada to invite them").await;
     let forms = b

@@ -54,9 +54,7 @@ async fn founding_from_the_page_for_a_team_shows_each_steps_questions_and_a_cale
         ("expectations", 3, "everyone's hours and homes"),
         ("checkins", 4, "What is working in how we work apart?"),
     ] {
-        a.goto(&format!("http://127.0.0.1:{}/a/{id}/{slug}", app.port))
-            .await
-            .unwrap();
+        a.goto(&app.page(&id, slug)).await.unwrap();
         until_text(&a, "aside.prompts", words).await;
         let shown = a
             .execute(
@@ -73,9 +71,7 @@ async fn founding_from_the_page_for_a_team_shows_each_steps_questions_and_a_cale
         );
     }
     // The overview and the people page ask nothing.
-    a.goto(&format!("http://127.0.0.1:{}/a/{id}/people", app.port))
-        .await
-        .unwrap();
+    a.goto(&app.page(&id, "people")).await.unwrap();
     until_text(&a, "h1", "People").await;
     let none = a
         .execute(
@@ -87,9 +83,7 @@ async fn founding_from_the_page_for_a_team_shows_each_steps_questions_and_a_cale
     assert_eq!(none, 0);
 
     // "Add to calendar": a session planned on the page is in the file it downloads.
-    a.goto(&format!("http://127.0.0.1:{}/a/{id}/plan", app.port))
-        .await
-        .unwrap();
+    a.goto(&app.page(&id, "plan")).await.unwrap();
     fill(&a, "#plan-when", "2026-12-12 19:00").await;
     fill(&a, "#plan-how", "a call, cameras optional").await;
     click(&a, "form[action$='/do/plan-add'] button[type=submit]").await;
@@ -154,9 +148,7 @@ async fn a_reader_sees_everything_on_the_page_and_no_form_that_writes() {
     .await;
 
     // Ada invites Gran as a reader from the page.
-    a.goto(&format!("http://127.0.0.1:{}/a/{id}/people", ada_app.port))
-        .await
-        .unwrap();
+    a.goto(&ada_app.page(&id, "people")).await.unwrap();
     fill(&a, "#invite-role", "grandparent").await;
     click(&a, "#invite-reader").await;
     click(&a, "form[action$='/do/invite'] button[type=submit]").await;
@@ -190,9 +182,7 @@ async fn a_reader_sees_everything_on_the_page_and_no_form_that_writes() {
         ("checkins", ""),
         ("people", "Ada"),
     ] {
-        g.goto(&format!("http://127.0.0.1:{}/a/{id}/{slug}", gran_app.port))
-            .await
-            .unwrap();
+        g.goto(&gran_app.page(&id, slug)).await.unwrap();
         until_text(&g, ".reader-note", "you see everything").await;
         until_text(&g, "main", shown).await;
         // (Marking as read, reminders and the names this device gives devices are this

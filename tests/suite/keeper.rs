@@ -586,9 +586,7 @@ async fn an_admin_adds_a_keeper_from_the_page_and_the_page_says_it_has_everythin
     let a = driver.browser().await;
     a.goto(&app.url).await.unwrap();
     until_text(&a, "main", "Hello, Ada").await;
-    a.goto(&format!("http://127.0.0.1:{}/a/{id}/people", app.port))
-        .await
-        .unwrap();
+    a.goto(&app.page(&id, "people")).await.unwrap();
     until_text(&a, "main", "Always-on keepers").await;
     fill(&a, "#keeper-ticket", &running.ticket).await;
     fill(&a, "#keeper-name", "the Okafor NAS").await;
@@ -615,9 +613,7 @@ async fn an_admin_adds_a_keeper_from_the_page_and_the_page_says_it_has_everythin
         !devices.as_str().unwrap().contains("'s device · online"),
         "{devices}"
     );
-    a.goto(&format!("http://127.0.0.1:{}/a/{id}/", app.port))
-        .await
-        .unwrap();
+    a.goto(&app.page(&id, "")).await.unwrap();
     until_text(&a, "main", "has everything you wrote").await;
     a.close().await.unwrap();
     app.stop();
